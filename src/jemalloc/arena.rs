@@ -1,0 +1,861 @@
+//! One jemalloc arena as the application's single thread sees it: small bins, large extents,
+//! the thread cache in front of them, the page allocator behind them, decay over a simulated
+//! clock, and (for automatic arenas) the separate huge arena for requests at or above the
+//! oversize threshold.
+
+use super::base::Base;
+use super::bin::{Bin, BinRow, Slab, SlabId};
+use super::config::{AllocatorConfig, LargeRounding};
+use super::decay::{prng_lg_range, prng_next};
+use super::extent::{ExtId, Pac};
+use super::sizeclass::SizeClasses;
+use super::stats::Stats;
+use super::tcache::Tcache;
+
+/// Handle of one live (or thread-cached) simulated object.
+pub type ObjId = u32;
+const NIL: u32 = u32::MAX;
+
+/// `ARENA_DECAY_NTICKS_PER_UPDATE`: mean number of arena events between decay checks.
+const DECAY_NTICKS: i32 = 1000;
+/// `ARENA_DEFERRED_PURGE_NPAGES_THRESHOLD`.
+const DEFERRED_PURGE_NPAGES: u64 = 1024;
+/// `BACKGROUND_THREAD_MIN_INTERVAL_NS`.
+const BG_MIN_INTERVAL_NS: u64 = 100_000_000;
+
+/// Why a request cannot be modelled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AllocError {
+    #[error("request of {0} bytes is larger than jemalloc's largest size class")]
+    TooLarge(u64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Free,
+    Small,
+    Large,
+    Huge,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Obj {
+    kind: Kind,
+    /// Size class index (`szind`).
+    class: u16,
+    /// Small: slab id. Large/huge: extent id. Free: next free object.
+    place: u32,
+    /// Small: region index. Large: usable size in pages.
+    aux: u32,
+    /// Large: byte offset of the object in its first page (cache-oblivious randomisation).
+    offset: u32,
+}
+
+/// Options that are about how the model is driven rather than about jemalloc's build.
+#[derive(Debug, Clone, Copy)]
+pub struct ArenaOptions {
+    /// A manual arena (`arenas.create`, used with `MALLOCX_ARENA`): no huge-arena redirect.
+    pub dedicated: bool,
+    /// Seed for the model's pseudo-random choices (pad offsets, ticker, decay jitter).
+    pub seed: u64,
+}
+
+impl Default for ArenaOptions {
+    fn default() -> Self {
+        ArenaOptions {
+            dedicated: false,
+            seed: 0x5eed,
+        }
+    }
+}
+
+/// Background purging thread state (`background_thread_info_t`).
+#[derive(Debug, Clone, Copy)]
+struct BgThread {
+    /// Next wake time; `None` while sleeping indefinitely.
+    wake_ns: Option<u64>,
+    /// Whether the next wake ends an indefinite sleep (then it only reschedules).
+    from_indefinite: bool,
+    npages_to_purge_new: u64,
+}
+
+/// The arena model.
+#[derive(Debug, Clone)]
+pub struct Arena {
+    cfg: AllocatorConfig,
+    sc: SizeClasses,
+    dedicated: bool,
+    pub(crate) pac: Pac,
+    huge: Option<Box<Pac>>,
+    bins: Vec<Bin>,
+    slabs: Vec<Slab>,
+    free_slabs: Vec<SlabId>,
+    objs: Vec<Obj>,
+    free_obj: ObjId,
+    /// Bytes of live large objects (`stats.arenas.<i>.large.allocated`), huge arena included.
+    large_allocated: u64,
+    tcache: Option<Tcache>,
+    now_ns: u64,
+    ticker: i32,
+    prng: u64,
+    bg: Option<BgThread>,
+    base: Base,
+    huge_base: Option<Base>,
+    seed: u64,
+}
+
+impl Arena {
+    /// A fresh arena for configuration `cfg`.
+    pub fn new(cfg: &AllocatorConfig, opts: ArenaOptions) -> Self {
+        let sc = SizeClasses::new(cfg.lg_quantum, cfg.lg_page);
+        let pac = Pac::new(
+            sc.clone(),
+            cfg.cache_oblivious,
+            cfg.dirty_decay_ms,
+            cfg.muzzy_decay_ms,
+            cfg.oversize_threshold,
+            cfg.lg_extent_max_active_fit,
+            cfg.lg_hugepage,
+            opts.seed,
+        );
+        let tcache = cfg.tcache.enabled.then(|| Tcache::new(&sc, &cfg.tcache));
+        let bg = cfg.background_thread.then_some(BgThread {
+            wake_ns: None,
+            from_indefinite: false,
+            npages_to_purge_new: 0,
+        });
+        Arena {
+            bins: vec![Bin::default(); sc.nbins()],
+            cfg: cfg.clone(),
+            dedicated: opts.dedicated,
+            pac,
+            huge: None,
+            slabs: Vec::new(),
+            free_slabs: Vec::new(),
+            objs: Vec::new(),
+            free_obj: NIL,
+            large_allocated: 0,
+            tcache,
+            now_ns: 0,
+            ticker: DECAY_NTICKS,
+            prng: opts.seed.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1,
+            bg,
+            base: Base::new(cfg.lg_page),
+            huge_base: None,
+            seed: opts.seed,
+            sc,
+        }
+    }
+
+    pub fn config(&self) -> &AllocatorConfig {
+        &self.cfg
+    }
+    pub fn size_classes(&self) -> &SizeClasses {
+        &self.sc
+    }
+    /// The simulated clock, in ns.
+    pub fn now_ns(&self) -> u64 {
+        self.now_ns
+    }
+    fn page(&self) -> u64 {
+        self.sc.page()
+    }
+
+    /// Usable size of a request (`nallocx`): the size class, or for jemalloc 5.3.1's default
+    /// whole pages for large requests.
+    pub fn usable_size_of(&self, size: u64) -> Result<u64, AllocError> {
+        let ind = self.sc.index_of(size).ok_or(AllocError::TooLarge(size))?;
+        let c = self.sc.class(ind);
+        if !c.small && self.cfg.large_rounding == LargeRounding::Pages {
+            return Ok(size
+                .max(self.sc.large_minclass())
+                .next_multiple_of(self.page()));
+        }
+        Ok(c.size)
+    }
+
+    // ----- object table ----------------------------------------------------------------------
+
+    fn new_obj(&mut self, o: Obj) -> ObjId {
+        if self.free_obj != NIL {
+            let id = self.free_obj;
+            self.free_obj = self.objs[id as usize].place;
+            self.objs[id as usize] = o;
+            id
+        } else {
+            self.objs.push(o);
+            (self.objs.len() - 1) as ObjId
+        }
+    }
+
+    fn drop_obj(&mut self, id: ObjId) {
+        self.objs[id as usize] = Obj {
+            kind: Kind::Free,
+            class: 0,
+            place: self.free_obj,
+            aux: 0,
+            offset: 0,
+        };
+        self.free_obj = id;
+    }
+
+    /// Usable size of a live object (`malloc_usable_size`).
+    pub fn usable_size(&self, id: ObjId) -> u64 {
+        let o = &self.objs[id as usize];
+        match o.kind {
+            Kind::Small => self.sc.class(o.class as usize).size,
+            Kind::Large | Kind::Huge => (o.aux as u64) << self.sc.lg_page,
+            Kind::Free => 0,
+        }
+    }
+
+    // ----- public operations -----------------------------------------------------------------
+
+    /// `malloc(size)`, the application then writing all `size` bytes.
+    pub fn malloc(&mut self, size: u64) -> Result<ObjId, AllocError> {
+        self.malloc_written(size, size)
+    }
+
+    /// `malloc(size)`, the application then writing the first `written` bytes (which decides the
+    /// touched pages, i.e. RSS).
+    pub fn malloc_written(&mut self, size: u64, written: u64) -> Result<ObjId, AllocError> {
+        let ind = self.sc.index_of(size).ok_or(AllocError::TooLarge(size))?;
+        let usize = self.usable_size_of(size)?;
+        let id = self.malloc_class(ind, usize);
+        self.touch(id, written.min(usize));
+        Ok(id)
+    }
+
+    /// `free(ptr)`.
+    pub fn free(&mut self, id: ObjId) {
+        let o = self.objs[id as usize];
+        assert!(o.kind != Kind::Free, "double free of object {id}");
+        let usize = self.usable_size(id);
+        if let Some(tc) = self.tcache.as_mut() {
+            if (o.class as usize) < tc.nhbins() && o.kind != Kind::Huge {
+                let class = o.class as usize;
+                if tc.is_full(class) {
+                    let rem = tc.flush_remain(class);
+                    self.tcache_flush(class, rem);
+                }
+                self.tcache.as_mut().unwrap().push(class, id);
+                self.gc_event_dalloc(usize);
+                return;
+            }
+            self.gc_event_dalloc(usize);
+        }
+        self.free_direct(id);
+    }
+
+    /// Advances the simulated clock by `ns` (background-thread wake-ups run on the way).
+    pub fn advance(&mut self, ns: u64) {
+        let target = self.now_ns.saturating_add(ns);
+        self.run_background_until(target);
+        self.now_ns = target;
+    }
+
+    /// `arena.<i>.purge` (what `MEMORY PURGE` and a synchronous `FLUSHALL` do): all dirty and muzzy
+    /// pages of this arena and the huge arena to retained. The thread cache is not flushed.
+    pub fn purge(&mut self) {
+        self.pac.purge_all();
+        if let Some(h) = self.huge.as_mut() {
+            h.purge_all();
+        }
+    }
+
+    /// `arena.<i>.decay`: one curve-limited decay step at the current time.
+    pub fn decay(&mut self) {
+        self.arena_decay(false);
+    }
+
+    /// `thread.tcache.flush`: every cached object back to its bin or extent cache.
+    pub fn flush_tcache(&mut self) {
+        let Some(tc) = self.tcache.as_ref() else {
+            return;
+        };
+        for class in 0..tc.nhbins() {
+            self.tcache_flush(class, 0);
+        }
+    }
+
+    // ----- small objects ---------------------------------------------------------------------
+
+    fn slab_alloc(&mut self, bin: usize) -> SlabId {
+        let c = *self.sc.class(bin);
+        let ext = self.pac.alloc(c.slab_pages as u64);
+        let slab = Slab::new(ext, bin as u16, c.nregs, self.pac.snad(ext));
+        if let Some(id) = self.free_slabs.pop() {
+            self.slabs[id as usize] = slab;
+            id
+        } else {
+            self.slabs.push(slab);
+            (self.slabs.len() - 1) as SlabId
+        }
+    }
+
+    /// `arena_bin_refill_slabcur_no_fresh_slab`: returns false when no non-full slab exists.
+    fn refill_slabcur(&mut self, bin: usize) -> bool {
+        let b = &mut self.bins[bin];
+        match b.nonfull.pop_first() {
+            Some((_, s)) => {
+                b.slabcur = Some(s);
+                true
+            }
+            None => {
+                b.slabcur = None;
+                false
+            }
+        }
+    }
+
+    fn install_fresh(&mut self, bin: usize, s: SlabId) {
+        let b = &mut self.bins[bin];
+        b.slabcur = Some(s);
+        b.nslabs += 1;
+        b.curslabs += 1;
+    }
+
+    fn slabcur_has_free(&self, bin: usize) -> Option<SlabId> {
+        self.bins[bin]
+            .slabcur
+            .filter(|&s| self.slabs[s as usize].nfree > 0)
+    }
+
+    fn take_region(&mut self, bin: usize, s: SlabId) -> ObjId {
+        let r = self.slabs[s as usize].take_lowest();
+        let b = &mut self.bins[bin];
+        b.curregs += 1;
+        b.nmalloc += 1;
+        self.new_obj(Obj {
+            kind: Kind::Small,
+            class: bin as u16,
+            place: s,
+            aux: r,
+            offset: 0,
+        })
+    }
+
+    /// `arena_malloc_small` (no thread cache).
+    fn malloc_small_direct(&mut self, bin: usize) -> ObjId {
+        let s = match self.slabcur_has_free(bin) {
+            Some(s) => s,
+            None => {
+                if self.refill_slabcur(bin) {
+                    self.bins[bin].slabcur.unwrap()
+                } else {
+                    let fresh = self.slab_alloc(bin);
+                    self.install_fresh(bin, fresh);
+                    fresh
+                }
+            }
+        };
+        let id = self.take_region(bin, s);
+        self.tick(1);
+        id
+    }
+
+    /// `arena_cache_bin_fill_small`: up to `nfill` regions, in the order they are handed out.
+    fn fill_small(&mut self, bin: usize, nfill: u32) -> Vec<ObjId> {
+        let mut out = Vec::with_capacity(nfill as usize);
+        let mut fresh: Option<SlabId> = None;
+        let mut made_progress = true;
+        'refill: loop {
+            while (out.len() as u32) < nfill {
+                if let Some(s) = self.slabcur_has_free(bin) {
+                    let cnt = (nfill - out.len() as u32).min(self.slabs[s as usize].nfree);
+                    for _ in 0..cnt {
+                        out.push(self.take_region(bin, s));
+                    }
+                    made_progress = true;
+                    continue;
+                }
+                if self.refill_slabcur(bin) {
+                    continue;
+                }
+                if let Some(f) = fresh.take() {
+                    self.install_fresh(bin, f);
+                    continue;
+                }
+                if made_progress {
+                    fresh = Some(self.slab_alloc(bin));
+                    made_progress = false;
+                    continue 'refill;
+                }
+                break;
+            }
+            break;
+        }
+        self.tick(1);
+        out
+    }
+
+    /// `arena_dalloc_bin_locked_step`; returns the slab when it became empty (already
+    /// dissociated from the bin), for the caller to give back to the page allocator.
+    fn dalloc_region(&mut self, id: ObjId) -> Option<SlabId> {
+        let o = self.objs[id as usize];
+        let (s, bin) = (o.place, o.class as usize);
+        self.drop_obj(id);
+        self.slabs[s as usize].release(o.aux);
+        let nregs = self.sc.class(bin).nregs;
+        let nfree = self.slabs[s as usize].nfree;
+        let b = &mut self.bins[bin];
+        b.curregs -= 1;
+        b.ndalloc += 1;
+        if nfree == nregs {
+            // Newly empty: dissociate.
+            if b.slabcur == Some(s) {
+                b.slabcur = None;
+            } else if nregs > 1 {
+                b.nonfull.remove(&(self.slabs[s as usize].snad, s));
+            }
+            b.curslabs -= 1;
+            return Some(s);
+        }
+        if nfree == 1 && b.slabcur != Some(s) {
+            // Newly non-full: `arena_bin_lower_slab`.
+            let snad = self.slabs[s as usize].snad;
+            match b.slabcur {
+                Some(cur) if self.slabs[cur as usize].snad > snad => {
+                    if self.slabs[cur as usize].nfree > 0 {
+                        b.nonfull.insert((self.slabs[cur as usize].snad, cur));
+                    }
+                    b.slabcur = Some(s);
+                }
+                _ => {
+                    b.nonfull.insert((snad, s));
+                }
+            }
+        }
+        None
+    }
+
+    /// `arena_slab_dalloc`.
+    fn slab_dalloc(&mut self, s: SlabId) {
+        let ext = self.slabs[s as usize].ext;
+        self.free_slabs.push(s);
+        self.pac.dalloc(ext);
+        self.handle_deferred_work();
+    }
+
+    // ----- large objects ---------------------------------------------------------------------
+
+    fn malloc_large_direct(&mut self, class: usize, usize: u64) -> ObjId {
+        let upages = usize >> self.sc.lg_page;
+        let huge = !self.dedicated && usize >= self.cfg.oversize_threshold;
+        let pad_pages = self.cfg.cache_oblivious as u64;
+        let ext = if huge {
+            self.huge_pac().alloc(upages + pad_pages)
+        } else {
+            self.pac.alloc(upages + pad_pages)
+        };
+        let offset = if self.cfg.cache_oblivious {
+            // A random multiple of the 64-byte cache line within the first page.
+            (prng_lg_range(&mut self.prng, self.sc.lg_page - 6) << 6) as u32
+        } else {
+            0
+        };
+        self.large_allocated += usize;
+        if !huge {
+            self.tick(1);
+        }
+        let kind = if huge { Kind::Huge } else { Kind::Large };
+        self.new_obj(Obj {
+            kind,
+            class: class as u16,
+            place: ext,
+            aux: upages as u32,
+            offset,
+        })
+    }
+
+    fn huge_pac(&mut self) -> &mut Pac {
+        if self.huge.is_none() {
+            // `arena_choose_huge`: created on first use with both decay times forced to 0.
+            let cfg = &self.cfg;
+            self.huge = Some(Box::new(Pac::new(
+                self.sc.clone(),
+                cfg.cache_oblivious,
+                if cfg.dirty_decay_ms > 0 {
+                    0
+                } else {
+                    cfg.dirty_decay_ms
+                },
+                if cfg.muzzy_decay_ms > 0 {
+                    0
+                } else {
+                    cfg.muzzy_decay_ms
+                },
+                cfg.oversize_threshold,
+                cfg.lg_extent_max_active_fit,
+                cfg.lg_hugepage,
+                self.seed ^ 0x4855_4745,
+            )));
+            self.huge_base = Some(Base::new(cfg.lg_page));
+        }
+        self.huge.as_mut().unwrap()
+    }
+
+    fn free_large_direct(&mut self, id: ObjId) {
+        let o = self.objs[id as usize];
+        self.large_allocated -= (o.aux as u64) << self.sc.lg_page;
+        self.drop_obj(id);
+        if o.kind == Kind::Huge {
+            let h = self.huge.as_mut().expect("huge arena exists");
+            h.dalloc(o.place as ExtId);
+            h.handle_deferred_work();
+        } else {
+            self.pac.dalloc(o.place as ExtId);
+            self.handle_deferred_work();
+            self.tick(1);
+        }
+    }
+
+    // ----- dispatch --------------------------------------------------------------------------
+
+    fn malloc_class(&mut self, class: usize, usize: u64) -> ObjId {
+        let small = self.sc.class(class).small;
+        let cached = self.tcache.as_ref().is_some_and(|t| class < t.nhbins());
+        if cached && (small || usize < self.cfg.oversize_threshold || self.dedicated) {
+            self.gc_event_alloc(usize);
+            if let Some(id) = self.tcache.as_mut().unwrap().pop(class) {
+                return id;
+            }
+            if small {
+                let nfill = self.tcache.as_ref().unwrap().nfill(class);
+                let mut got = self.fill_small(class, nfill);
+                // The first region handed out is on top of the stack.
+                got.reverse();
+                let tc = self.tcache.as_mut().unwrap();
+                tc.fill(class, &got);
+                return tc.pop(class).expect("fill produced at least one region");
+            }
+            return self.malloc_large_direct(class, usize);
+        }
+        if self.tcache.is_some() {
+            self.gc_event_alloc(usize);
+        }
+        if small {
+            self.malloc_small_direct(class)
+        } else {
+            self.malloc_large_direct(class, usize)
+        }
+    }
+
+    fn free_direct(&mut self, id: ObjId) {
+        match self.objs[id as usize].kind {
+            Kind::Small => {
+                if let Some(s) = self.dalloc_region(id) {
+                    self.slab_dalloc(s);
+                }
+                self.tick(1);
+            }
+            Kind::Large | Kind::Huge => self.free_large_direct(id),
+            Kind::Free => panic!("free of a freed object"),
+        }
+    }
+
+    /// `tcache_bin_flush_small/large`: flush the oldest objects of bin `class` until `rem` remain.
+    fn tcache_flush(&mut self, class: usize, rem: u32) {
+        let items = self.tcache.as_mut().unwrap().take_oldest(class, rem);
+        if items.is_empty() {
+            return;
+        }
+        let small = self.sc.class(class).small;
+        let n = items.len() as i32;
+        if small {
+            let mut emptied = Vec::new();
+            for id in items {
+                if let Some(s) = self.dalloc_region(id) {
+                    emptied.push(s);
+                }
+            }
+            self.tick(n);
+            for s in emptied {
+                self.slab_dalloc(s);
+            }
+        } else {
+            for id in items {
+                let o = self.objs[id as usize];
+                self.large_allocated -= (o.aux as u64) << self.sc.lg_page;
+                self.drop_obj(id);
+                self.pac.dalloc(o.place as ExtId);
+                self.handle_deferred_work();
+            }
+            self.tick(n);
+        }
+    }
+
+    fn gc_event_alloc(&mut self, usize: u64) {
+        if let Some(class) = self.tcache.as_mut().and_then(|t| t.count_alloc(usize)) {
+            self.tcache_gc(class);
+        }
+    }
+
+    fn gc_event_dalloc(&mut self, usize: u64) {
+        if let Some(class) = self.tcache.as_mut().and_then(|t| t.count_dalloc(usize)) {
+            self.tcache_gc(class);
+        }
+    }
+
+    /// `tcache_event`: incremental GC of one bin.
+    fn tcache_gc(&mut self, class: usize) {
+        let small = self.sc.class(class).small;
+        let tc = self.tcache.as_mut().unwrap();
+        if let Some(rem) = tc.gc_plan(class, small) {
+            self.tcache_flush(class, rem);
+        }
+        self.tcache.as_mut().unwrap().gc_done(class);
+    }
+
+    // ----- decay, ticks and the background thread -------------------------------------------
+
+    /// `arena_decay_ticks`: a geometric ticker fires on average every 1000 arena-level events.
+    fn tick(&mut self, n: i32) {
+        self.ticker -= n;
+        if self.ticker < 0 {
+            let idx = prng_lg_range(&mut self.prng, 6) as usize;
+            self.ticker = (DECAY_NTICKS as u64 * ticker_geom_table()[idx] as u64 / 61) as i32;
+            self.arena_decay(false);
+        }
+    }
+
+    /// `arena_decay(is_background_thread, all = false)`.
+    fn arena_decay(&mut self, is_bg: bool) {
+        let bg_on = self.bg.is_some();
+        let advanced = self.pac.decay_step(self.now_ns, is_bg, !is_bg && bg_on);
+        if bg_on && advanced && !is_bg {
+            let new = self.pac.decay_dirty.epoch_npages_delta();
+            self.maybe_wake_background(new);
+        }
+    }
+
+    /// `arena_handle_deferred_work` after pages became dirty.
+    fn handle_deferred_work(&mut self) {
+        self.pac.handle_deferred_work();
+        if let Some(bg) = self.bg {
+            if bg.wake_ns.is_none() {
+                self.maybe_wake_background(0);
+            }
+        }
+    }
+
+    /// `arena_maybe_do_deferred_work`: wake a sleeping background thread early when it sleeps
+    /// indefinitely, or when the pages it would purge during its sleep exceed 1024.
+    fn maybe_wake_background(&mut self, npages_new: u64) {
+        let now = self.now_ns;
+        let Some(bg) = self.bg.as_mut() else { return };
+        match bg.wake_ns {
+            None => {
+                bg.wake_ns = Some(now);
+                bg.from_indefinite = true;
+            }
+            Some(wake) => {
+                let d = &self.pac.decay_dirty;
+                if !d.gradually() || wake <= d.epoch_ns() {
+                    return;
+                }
+                let remaining = wake - d.epoch_ns();
+                if npages_new > 0 {
+                    bg.npages_to_purge_new += d.npages_purge_in(remaining, npages_new);
+                }
+                if bg.npages_to_purge_new > DEFERRED_PURGE_NPAGES {
+                    bg.npages_to_purge_new = 0;
+                    bg.wake_ns = Some(now.max(d.epoch_ns()));
+                    bg.from_indefinite = false;
+                }
+            }
+        }
+    }
+
+    /// Runs background-thread wake-ups due up to `target` (`background_work_sleep_once`).
+    fn run_background_until(&mut self, target: u64) {
+        loop {
+            let Some(bg) = self.bg else { return };
+            let Some(wake) = bg.wake_ns else { return };
+            if wake > target {
+                return;
+            }
+            self.now_ns = self.now_ns.max(wake);
+            if !bg.from_indefinite {
+                self.arena_decay(true);
+                if let Some(h) = self.huge.as_mut() {
+                    h.decay_step(self.now_ns, true, false);
+                }
+            }
+            let ns = self.pac.ns_until_deferred_work(DEFERRED_PURGE_NPAGES);
+            let bg = self.bg.as_mut().unwrap();
+            bg.from_indefinite = false;
+            bg.wake_ns = if ns == u64::MAX {
+                None
+            } else {
+                Some(self.now_ns + ns.max(BG_MIN_INTERVAL_NS))
+            };
+        }
+    }
+
+    // ----- touched pages ---------------------------------------------------------------------
+
+    fn touch(&mut self, id: ObjId, written: u64) {
+        if written == 0 {
+            return;
+        }
+        let o = self.objs[id as usize];
+        let lg = self.sc.lg_page;
+        match o.kind {
+            Kind::Small => {
+                let s = &self.slabs[o.place as usize];
+                let start = (self.pac.first_page(s.ext) << lg)
+                    + o.aux as u64 * self.sc.class(o.class as usize).size;
+                self.pac
+                    .touched
+                    .set_range(start >> lg, (start + written).div_ceil(1 << lg));
+            }
+            Kind::Large => {
+                let start = (self.pac.first_page(o.place) << lg) + o.offset as u64;
+                self.pac
+                    .touched
+                    .set_range(start >> lg, (start + written).div_ceil(1 << lg));
+            }
+            Kind::Huge => {
+                let h = self.huge.as_mut().unwrap();
+                let start = (h.first_page(o.place) << lg) + o.offset as u64;
+                h.touched
+                    .set_range(start >> lg, (start + written).div_ceil(1 << lg));
+            }
+            Kind::Free => {}
+        }
+    }
+
+    // ----- stats -----------------------------------------------------------------------------
+
+    /// Stats with jemalloc's meanings, summed over this arena and its huge arena.
+    pub fn stats(&self) -> Stats {
+        let page = self.page();
+        let small: u64 = self
+            .bins
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b.curregs * self.sc.class(i).size)
+            .sum();
+        let mut pacs: Vec<(&Pac, &Base)> = vec![(&self.pac, &self.base)];
+        if let (Some(h), Some(hb)) = (self.huge.as_deref(), self.huge_base.as_ref()) {
+            pacs.push((h, hb));
+        }
+        let mut s = Stats {
+            allocated: small + self.large_allocated,
+            ..Stats::default()
+        };
+        for (p, b) in pacs {
+            let meta = b.with_edata(p.nedata_hwm());
+            s.active += p.nactive() * page;
+            s.dirty_pages += p.ndirty();
+            s.muzzy_pages += p.nmuzzy();
+            s.retained += p.nretained() * page;
+            s.mapped += meta.mapped + p.nmapped() * page;
+            s.metadata += meta.allocated;
+            s.resident += meta.resident + (p.nactive() + p.ndirty()) * page;
+            s.touched_pages += p.touched.count();
+            s.purged_pages += p.counters.dirty_purged + p.counters.muzzy_purged;
+        }
+        s.tcache_bytes = self.tcache.as_ref().map_or(0, |t| {
+            t.cached_classes()
+                .map(|(c, n)| n as u64 * self.usable_of_class(c))
+                .sum()
+        });
+        s
+    }
+
+    fn usable_of_class(&self, class: usize) -> u64 {
+        self.sc.class(class).size
+    }
+
+    /// The per-bin table (`malloc_stats_print`'s bins section), one row per small class.
+    pub fn bin_table(&self) -> Vec<BinRow> {
+        self.bins
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let c = self.sc.class(i);
+                let cap = b.curslabs * c.nregs as u64;
+                BinRow {
+                    size: c.size,
+                    regions_per_slab: c.nregs,
+                    slab_pages: c.slab_pages,
+                    curslabs: b.curslabs,
+                    curregs: b.curregs,
+                    util: if cap == 0 {
+                        0.0
+                    } else {
+                        b.curregs as f64 / cap as f64
+                    },
+                    nmalloc: b.nmalloc,
+                    ndalloc: b.ndalloc,
+                }
+            })
+            .collect()
+    }
+
+    /// The page allocator, for inspection and invariant checks.
+    pub fn page_allocator(&self) -> &Pac {
+        &self.pac
+    }
+
+    /// Number of objects in the thread cache.
+    pub fn tcache_count(&self) -> u64 {
+        self.tcache
+            .as_ref()
+            .map_or(0, |t| t.cached_classes().map(|(_, n)| n as u64).sum())
+    }
+
+    /// Checks the arena's invariants (for tests).
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.pac.check_invariants()?;
+        if let Some(h) = &self.huge {
+            h.check_invariants()?;
+        }
+        let st = self.stats();
+        if st.allocated > st.active || st.active > st.mapped {
+            return Err(format!(
+                "allocated {} <= active {} <= mapped {} violated",
+                st.allocated, st.active, st.mapped
+            ));
+        }
+        for (i, b) in self.bins.iter().enumerate() {
+            if b.curregs > b.curslabs * self.sc.class(i).nregs as u64 {
+                return Err(format!("bin {i}: more regions than its slabs hold"));
+            }
+        }
+        Ok(())
+    }
+
+    /// A 64-bit value of the model's stream (used by tests and generators that share the seed).
+    pub fn next_random(&mut self) -> u64 {
+        prng_next(&mut self.prng)
+    }
+}
+
+/// `ticker_geom_table`: `round(-ln((i + 1) / 64) * 61)` for i in 0..64, the scaled logarithms
+/// that turn a uniform 6-bit draw into a geometric gap.
+fn ticker_geom_table() -> &'static [u8; 64] {
+    static TABLE: std::sync::OnceLock<[u8; 64]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = [0u8; 64];
+        for (i, v) in t.iter_mut().enumerate() {
+            *v = (-(((i + 1) as f64) / 64.0).ln() * 61.0).round() as u8;
+        }
+        t
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticker_table_matches_jemalloc_endpoints() {
+        let t = ticker_geom_table();
+        // jemalloc's table starts 254, 211, 187, 169 and ends 2, 1, 0.
+        assert_eq!(&t[..4], &[254, 211, 187, 169]);
+        assert_eq!(&t[61..], &[2, 1, 0]);
+    }
+}

@@ -1,0 +1,36 @@
+//! Allocator statistics with jemalloc's meanings, plus the kernel's view (touched pages).
+
+use serde::Serialize;
+
+/// A snapshot of allocator stats, in bytes unless the name says pages. Each field predicts the
+/// named jemalloc figure for the modelled arenas (`stats.arenas.<i>.*`, and `stats.*` when the
+/// arenas are the process's only ones).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// `stats.allocated`: bytes in live regions and large objects at their size class, objects
+    /// held in the thread cache included. Redis: `allocator_allocated`.
+    pub allocated: u64,
+    /// `stats.active`: pages of active extents (slabs and large extents with their pad), in bytes.
+    /// Redis: `allocator_active`.
+    pub active: u64,
+    /// `stats.resident`: base metadata pages + active + dirty pages, in bytes (muzzy excluded).
+    /// Redis: `allocator_resident`.
+    pub resident: u64,
+    /// `stats.mapped`: base blocks + active + dirty + muzzy, in bytes.
+    pub mapped: u64,
+    /// `stats.retained`: virtual memory kept but purged, in bytes.
+    pub retained: u64,
+    /// `stats.metadata`: base allocations (arena structures, extent structures).
+    pub metadata: u64,
+    /// `stats.arenas.<i>.pdirty`: pages freed and not yet purged.
+    pub dirty_pages: u64,
+    /// `stats.arenas.<i>.pmuzzy`: pages given MADV_FREE and not yet reclaimed.
+    pub muzzy_pages: u64,
+    /// `stats.arenas.<i>.tcache_bytes`: bytes of objects held in the thread cache.
+    pub tcache_bytes: u64,
+    /// Pages the application wrote that have not been purged since: the allocator's share of the
+    /// kernel's RSS (`used_memory_rss` minus the process baseline). No jemalloc stat has this.
+    pub touched_pages: u64,
+    /// Pages purged so far (`stats.arenas.<i>.dirty_purged + muzzy_purged`).
+    pub purged_pages: u64,
+}

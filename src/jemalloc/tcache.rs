@@ -1,0 +1,262 @@
+//! The thread cache (`src/tcache.c`, `cache_bin.h`): per-class LIFO stacks of freed objects in
+//! front of the arena. Cached objects still count as allocated and active.
+//!
+//! * Capacity (`tcache_ncached_max_compute`): small classes `2 * nregs` rounded up to even,
+//!   clamped to [20, 200]; large classes up to `tcache_max` (32 KiB): 20.
+//! * A small miss refills `ncached_max >> lg_fill_div` regions in one batch; a large miss
+//!   allocates one object.
+//! * A free into a full stack first flushes the oldest objects down to `ncached_max >> 1`.
+//! * Incremental GC: every 64 KiB allocated and every 64 KiB freed, one bin (round robin) flushes
+//!   3/4 of the objects that stayed below its low-water mark since the last visit.
+
+use super::arena::ObjId;
+use super::config::TcacheConfig;
+use super::sizeclass::SizeClasses;
+
+#[derive(Debug, Clone)]
+struct CacheBin {
+    /// Index 0 is the oldest object, the last one the most recently freed.
+    stack: Vec<ObjId>,
+    ncached_max: u32,
+    low_water: u32,
+    lg_fill_div: u32,
+    refilled: bool,
+}
+
+/// One thread's cache.
+#[derive(Debug, Clone)]
+pub struct Tcache {
+    bins: Vec<CacheBin>,
+    gc_incr: u64,
+    lg_flush_small_div: u32,
+    lg_flush_large_div: u32,
+    next_gc_bin: usize,
+    alloc_bytes: u64,
+    dalloc_bytes: u64,
+    nbins_small: usize,
+}
+
+/// `tcache_ncached_max_compute` for a small class with `nregs` regions per slab.
+pub fn ncached_max_small(cfg: &TcacheConfig, nregs: u32) -> u32 {
+    let mut min = cfg.nslots_small_min;
+    let mut max = cfg.nslots_small_max.min(u16::MAX as u32);
+    if min % 2 != 0 {
+        min += 1;
+    }
+    if max % 2 != 0 {
+        max -= 1;
+    }
+    min = min.max(2);
+    max = max.max(2);
+    min = min.min(max);
+    let mut c = if cfg.lg_nslots_mul < 0 {
+        nregs >> (-cfg.lg_nslots_mul)
+    } else {
+        nregs << cfg.lg_nslots_mul
+    };
+    if c % 2 != 0 {
+        c += 1;
+    }
+    c.clamp(min, max)
+}
+
+impl Tcache {
+    pub fn new(sc: &SizeClasses, cfg: &TcacheConfig) -> Self {
+        // nhbins = size2index(tcache_max) + 1; classes above it are not cached.
+        let nhbins = sc.index_of(cfg.max.min(8 << 20)).map_or(0, |i| i + 1);
+        let bins = (0..nhbins)
+            .map(|i| {
+                let c = sc.class(i);
+                let ncached_max = if c.small {
+                    ncached_max_small(cfg, c.nregs)
+                } else {
+                    cfg.nslots_large
+                };
+                CacheBin {
+                    stack: Vec::new(),
+                    ncached_max,
+                    low_water: 0,
+                    lg_fill_div: 1,
+                    refilled: false,
+                }
+            })
+            .collect();
+        Tcache {
+            bins,
+            gc_incr: cfg.gc_incr_bytes,
+            lg_flush_small_div: cfg.lg_flush_small_div,
+            lg_flush_large_div: cfg.lg_flush_large_div,
+            next_gc_bin: 0,
+            alloc_bytes: 0,
+            dalloc_bytes: 0,
+            nbins_small: sc.nbins(),
+        }
+    }
+
+    /// Number of cached classes (`nhbins`).
+    pub fn nhbins(&self) -> usize {
+        self.bins.len()
+    }
+
+    /// Capacity of class `class`'s stack.
+    pub fn ncached_max(&self, class: usize) -> u32 {
+        self.bins[class].ncached_max
+    }
+
+    /// Objects currently cached per class.
+    pub fn cached_classes(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.bins
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (i, b.stack.len()))
+    }
+
+    /// Pops the most recently cached object.
+    pub fn pop(&mut self, class: usize) -> Option<ObjId> {
+        let b = &mut self.bins[class];
+        match b.stack.pop() {
+            Some(id) => {
+                b.low_water = b.low_water.min(b.stack.len() as u32);
+                Some(id)
+            }
+            None => {
+                b.low_water = 0;
+                None
+            }
+        }
+    }
+
+    /// How many regions a small miss refills.
+    pub fn nfill(&self, class: usize) -> u32 {
+        let b = &self.bins[class];
+        b.ncached_max >> b.lg_fill_div
+    }
+
+    /// Stores a refill; `items` is ordered bottom first, so its last element pops first.
+    pub fn fill(&mut self, class: usize, items: &[ObjId]) {
+        let b = &mut self.bins[class];
+        debug_assert!(b.stack.is_empty());
+        b.stack.extend_from_slice(items);
+        b.refilled = true;
+    }
+
+    pub fn is_full(&self, class: usize) -> bool {
+        let b = &self.bins[class];
+        b.stack.len() as u32 >= b.ncached_max
+    }
+
+    /// How many objects a flush of a full bin keeps.
+    pub fn flush_remain(&self, class: usize) -> u32 {
+        let div = if class < self.nbins_small {
+            self.lg_flush_small_div
+        } else {
+            self.lg_flush_large_div
+        };
+        self.bins[class].ncached_max >> div
+    }
+
+    pub fn push(&mut self, class: usize, id: ObjId) {
+        self.bins[class].stack.push(id);
+    }
+
+    /// Removes the oldest objects until `rem` remain, in the order jemalloc frees them (the
+    /// youngest of the flushed ones first, the very oldest last).
+    pub fn take_oldest(&mut self, class: usize, rem: u32) -> Vec<ObjId> {
+        let b = &mut self.bins[class];
+        let n = b.stack.len().saturating_sub(rem as usize);
+        let mut out: Vec<ObjId> = b.stack.drain(..n).collect();
+        out.reverse();
+        b.low_water = b.low_water.min(b.stack.len() as u32);
+        out
+    }
+
+    fn event(&mut self) -> Option<usize> {
+        if self.bins.is_empty() {
+            return None;
+        }
+        let c = self.next_gc_bin;
+        self.next_gc_bin = (self.next_gc_bin + 1) % self.bins.len();
+        Some(c)
+    }
+
+    /// Counts allocated bytes; returns the bin to GC when a 64 KiB event fires.
+    pub fn count_alloc(&mut self, usize: u64) -> Option<usize> {
+        if self.gc_incr == 0 {
+            return None;
+        }
+        self.alloc_bytes += usize;
+        if self.alloc_bytes >= self.gc_incr {
+            self.alloc_bytes = 0;
+            return self.event();
+        }
+        None
+    }
+
+    /// Counts freed bytes; returns the bin to GC when a 64 KiB event fires.
+    pub fn count_dalloc(&mut self, usize: u64) -> Option<usize> {
+        if self.gc_incr == 0 {
+            return None;
+        }
+        self.dalloc_bytes += usize;
+        if self.dalloc_bytes >= self.gc_incr {
+            self.dalloc_bytes = 0;
+            return self.event();
+        }
+        None
+    }
+
+    /// `tcache_event` for bin `class`: how many objects to keep if it should flush. Also adapts
+    /// the fill count (`lg_fill_div`) as jemalloc does.
+    pub fn gc_plan(&mut self, class: usize, small: bool) -> Option<u32> {
+        let b = &mut self.bins[class];
+        let lw = b.low_water;
+        let n = b.stack.len() as u32;
+        if lw > 0 {
+            if small {
+                let nflush = lw - (lw >> 2);
+                if (b.ncached_max >> (b.lg_fill_div + 1)) >= 1 {
+                    b.lg_fill_div += 1;
+                }
+                Some(n - nflush)
+            } else {
+                Some(n - lw + (lw >> 2))
+            }
+        } else {
+            if small && b.refilled {
+                if b.lg_fill_div > 1 {
+                    b.lg_fill_div -= 1;
+                }
+                b.refilled = false;
+            }
+            None
+        }
+    }
+
+    /// Ends a GC visit: the low-water mark restarts at the current count.
+    pub fn gc_done(&mut self, class: usize) {
+        let b = &mut self.bins[class];
+        b.low_water = b.stack.len() as u32;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacities_match_jemalloc_table() {
+        // 2 * nregs rounded to even, clamped to [20, 200]: 8 B (512 regs) -> 200, 64 B (64) ->
+        // 128, 128 B (32) -> 64, 256 B (16) -> 32, 512 B (8) -> 20 (16 clamped up).
+        let sc = SizeClasses::new(4, 12);
+        let t = Tcache::new(&sc, &TcacheConfig::default());
+        assert_eq!(t.nhbins(), 41);
+        let cap = |size: u64| t.ncached_max(sc.index_of(size).unwrap());
+        assert_eq!(
+            [cap(8), cap(64), cap(128), cap(256), cap(512)],
+            [200, 128, 64, 32, 20]
+        );
+        assert_eq!(cap(32768), 20);
+        let q8 = SizeClasses::new(3, 12);
+        assert_eq!(Tcache::new(&q8, &TcacheConfig::default()).nhbins(), 44);
+    }
+}

@@ -98,11 +98,11 @@ fn zero_decay_purges_at_once() {
 }
 
 /// A dirty extent that reaches the oversize threshold (8 MiB) after merging is purged at once,
-/// unless a decay time is -1. A dedicated arena keeps the 9 MiB object in this arena (an
+/// unless a decay time is -1. A dedicated arena keeps the 9 MiB request (10 MiB class, 2,561-page extent) in this arena (an
 /// automatic arena would send it to the huge arena).
 #[test]
 fn oversize_dirty_extents_are_purged_at_once() {
-    for (ms, expect_dirty) in [(10_000, 0), (-1, (9 << 20) / 4096 + 1)] {
+    for (ms, expect_dirty) in [(10_000, 0), (-1, (10 << 20) / 4096 + 1)] {
         let mut cfg = AllocatorConfig::preset("jemalloc-5.3").unwrap();
         cfg.dirty_decay_ms = ms;
         let mut a = Arena::new(&cfg, ArenaOptions { dedicated: true, seed: 1 });

@@ -31,10 +31,17 @@ fn background_thread_purges_idle_pages_10_to_30_seconds_later() {
     let d0 = make_dirty(&mut a);
     assert_eq!(d0, 2500);
     a.advance(12 * SEC);
-    assert_eq!(a.stats().dirty_pages, d0, "nothing may be purged before the decay time");
+    assert_eq!(
+        a.stats().dirty_pages,
+        d0,
+        "nothing may be purged before the decay time"
+    );
     a.advance(4 * SEC);
     let d16 = a.stats().dirty_pages;
-    assert!(d16 < d0 * 6 / 10, "about half should be gone by 16 s, {d16} left");
+    assert!(
+        d16 < d0 * 6 / 10,
+        "about half should be gone by 16 s, {d16} left"
+    );
     a.advance(11 * SEC);
     assert_eq!(a.stats().dirty_pages, 0);
     // Purged pages are MADV_DONTNEED'd: they went to retained and left the touched set.
@@ -65,7 +72,11 @@ fn without_background_thread_idle_pages_stay() {
             a.free(x);
         }
     }
-    assert!(a.stats().dirty_pages < 10, "{} dirty pages left", a.stats().dirty_pages);
+    assert!(
+        a.stats().dirty_pages < 10,
+        "{} dirty pages left",
+        a.stats().dirty_pages
+    );
 }
 
 /// Thread-cache hits are not arena events: a workload served from the tcache never evaluates decay.
@@ -105,7 +116,13 @@ fn oversize_dirty_extents_are_purged_at_once() {
     for (ms, expect_dirty) in [(10_000, 0), (-1, (10 << 20) / 4096 + 1)] {
         let mut cfg = AllocatorConfig::preset("jemalloc-5.3").unwrap();
         cfg.dirty_decay_ms = ms;
-        let mut a = Arena::new(&cfg, ArenaOptions { dedicated: true, seed: 1 });
+        let mut a = Arena::new(
+            &cfg,
+            ArenaOptions {
+                dedicated: true,
+                seed: 1,
+            },
+        );
         let id = a.malloc(9 << 20).unwrap();
         a.free(id);
         assert_eq!(a.stats().dirty_pages, expect_dirty, "decay {ms}");

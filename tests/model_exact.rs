@@ -15,18 +15,53 @@ fn preset(name: &str) -> AllocatorConfig {
 #[test]
 fn slab_geometry_of_every_small_class_q16_4k() {
     let expected: [(u64, u32, u32); 36] = [
-        (8, 1, 512), (16, 1, 256), (32, 1, 128), (48, 3, 256), (64, 1, 64), (80, 5, 256),
-        (96, 3, 128), (112, 7, 256), (128, 1, 32), (160, 5, 128), (192, 3, 64), (224, 7, 128),
-        (256, 1, 16), (320, 5, 64), (384, 3, 32), (448, 7, 64), (512, 1, 8), (640, 5, 32),
-        (768, 3, 16), (896, 7, 32), (1024, 1, 4), (1280, 5, 16), (1536, 3, 8), (1792, 7, 16),
-        (2048, 1, 2), (2560, 5, 8), (3072, 3, 4), (3584, 7, 8), (4096, 1, 1), (5120, 5, 4),
-        (6144, 3, 2), (7168, 7, 4), (8192, 2, 1), (10240, 5, 2), (12288, 3, 1), (14336, 7, 2),
+        (8, 1, 512),
+        (16, 1, 256),
+        (32, 1, 128),
+        (48, 3, 256),
+        (64, 1, 64),
+        (80, 5, 256),
+        (96, 3, 128),
+        (112, 7, 256),
+        (128, 1, 32),
+        (160, 5, 128),
+        (192, 3, 64),
+        (224, 7, 128),
+        (256, 1, 16),
+        (320, 5, 64),
+        (384, 3, 32),
+        (448, 7, 64),
+        (512, 1, 8),
+        (640, 5, 32),
+        (768, 3, 16),
+        (896, 7, 32),
+        (1024, 1, 4),
+        (1280, 5, 16),
+        (1536, 3, 8),
+        (1792, 7, 16),
+        (2048, 1, 2),
+        (2560, 5, 8),
+        (3072, 3, 4),
+        (3584, 7, 8),
+        (4096, 1, 1),
+        (5120, 5, 4),
+        (6144, 3, 2),
+        (7168, 7, 4),
+        (8192, 2, 1),
+        (10240, 5, 2),
+        (12288, 3, 1),
+        (14336, 7, 2),
     ];
     let sc = SizeClasses::new(4, 12);
     let small: Vec<_> = sc.classes().iter().filter(|c| c.small).collect();
     assert_eq!(small.len(), expected.len());
     for (c, &(size, pages, nregs)) in small.iter().zip(expected.iter()) {
-        assert_eq!((c.size, c.slab_pages, c.nregs), (size, pages, nregs), "class {}", c.index);
+        assert_eq!(
+            (c.size, c.slab_pages, c.nregs),
+            (size, pages, nregs),
+            "class {}",
+            c.index
+        );
         // No tail waste: regions fill the slab exactly.
         assert_eq!(c.nregs as u64 * c.size, c.slab_pages as u64 * 4096);
     }
@@ -66,7 +101,11 @@ fn a_24_byte_request_costs_32_on_upstream_and_24_on_redis_bundled() {
 /// extent is 9 pages = 36,864 B of `stats.active`; Redis 7.2's bundled build has no pad.
 #[test]
 fn a_30000_byte_request_with_and_without_the_pad() {
-    for (name, active) in [("jemalloc-5.3", 36_864), ("redis-7.0-bundled", 36_864), ("redis-7.2-bundled", 32_768)] {
+    for (name, active) in [
+        ("jemalloc-5.3", 36_864),
+        ("redis-7.0-bundled", 36_864),
+        ("redis-7.2-bundled", 32_768),
+    ] {
         let mut a = Arena::new(&preset(name), ArenaOptions::default());
         let id = a.malloc(30_000).unwrap();
         assert_eq!(a.usable_size(id), 32_768, "{name}");
@@ -93,7 +132,13 @@ fn jemalloc_5_3_1_rounds_large_requests_to_pages() {
 /// 9 pages otherwise. Over many objects both happen, and never anything else.
 #[test]
 fn a_30000_byte_value_touches_8_or_9_pages() {
-    let mut a = Arena::new(&preset("jemalloc-5.3"), ArenaOptions { dedicated: true, seed: 9 });
+    let mut a = Arena::new(
+        &preset("jemalloc-5.3"),
+        ArenaOptions {
+            dedicated: true,
+            seed: 9,
+        },
+    );
     let mut seen = [0u32; 16];
     let mut prev = 0;
     for _ in 0..2000 {
@@ -115,7 +160,13 @@ fn a_30000_byte_value_touches_8_or_9_pages() {
 fn two_2000_byte_values_share_a_page() {
     let mut cfg = preset("jemalloc-5.3");
     cfg.tcache.enabled = false;
-    let mut a = Arena::new(&cfg, ArenaOptions { dedicated: true, seed: 1 });
+    let mut a = Arena::new(
+        &cfg,
+        ArenaOptions {
+            dedicated: true,
+            seed: 1,
+        },
+    );
     for _ in 0..30 {
         a.malloc(2_000).unwrap();
     }

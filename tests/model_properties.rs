@@ -32,7 +32,12 @@ fn op_strategy() -> impl Strategy<Value = Op> {
 
 fn config_strategy() -> impl Strategy<Value = AllocatorConfig> {
     (
-        prop::sample::select(vec!["jemalloc-5.3", "redis-7.0-bundled", "redis-7.2-bundled", "jemalloc-5.3.1"]),
+        prop::sample::select(vec![
+            "jemalloc-5.3",
+            "redis-7.0-bundled",
+            "redis-7.2-bundled",
+            "jemalloc-5.3.1",
+        ]),
         prop::sample::select(vec![12u32, 14, 16]),
         any::<bool>(),
         prop::sample::select(vec![-1i64, 0, 10_000]),

@@ -15,14 +15,24 @@ fn upstream() -> AllocatorConfig {
 
 #[test]
 fn the_linked_allocator_is_jemalloc_5_3_0() {
-    assert!(version().starts_with("5.3.0-"), "linked jemalloc is {}", version());
+    assert!(
+        version().starts_with("5.3.0-"),
+        "linked jemalloc is {}",
+        version()
+    );
     // The build the preset stands for: quantum 16, 4 KiB pages, cache-oblivious.
     assert_eq!(mallctl_read::<usize>("arenas.quantum").unwrap(), 16);
     assert_eq!(mallctl_read::<usize>("arenas.page").unwrap(), 4096);
     assert!(mallctl_read::<bool>("config.cache_oblivious").unwrap());
     let sc = SizeClasses::new(4, 12);
-    assert_eq!(mallctl_read::<u32>("arenas.nbins").unwrap() as usize, sc.nbins());
-    assert_eq!(mallctl_read::<u32>("arenas.nlextents").unwrap() as usize, sc.nlextents());
+    assert_eq!(
+        mallctl_read::<u32>("arenas.nbins").unwrap() as usize,
+        sc.nbins()
+    );
+    assert_eq!(
+        mallctl_read::<u32>("arenas.nlextents").unwrap() as usize,
+        sc.nlextents()
+    );
 }
 
 #[test]
@@ -39,10 +49,17 @@ fn size_classes_equal_nallocx_for_every_request_up_to_4_mib() {
 fn large_classes_equal_nallocx_up_to_64_mib() {
     let sc = SizeClasses::new(4, 12);
     let mut n = 0;
-    for c in sc.classes().iter().filter(|c| !c.small && c.size <= 64 << 20) {
+    for c in sc
+        .classes()
+        .iter()
+        .filter(|c| !c.small && c.size <= 64 << 20)
+    {
         assert_eq!(nallocx(c.size as usize) as u64, c.size);
         assert_eq!(nallocx(c.size as usize - 1) as u64, c.size);
-        assert_eq!(nallocx(c.size as usize + 1) as u64, sc.usable(c.size + 1).unwrap());
+        assert_eq!(
+            nallocx(c.size as usize + 1) as u64,
+            sc.usable(c.size + 1).unwrap()
+        );
         n += 1;
     }
     // 16 KiB .. 64 MiB: 4 classes per doubling over 12 doublings.
@@ -54,8 +71,14 @@ fn slab_geometry_equals_the_real_bins() {
     let sc = SizeClasses::new(4, 12);
     for c in sc.classes().iter().filter(|c| c.small) {
         let i = c.index;
-        assert_eq!(mallctl_read::<usize>(&format!("arenas.bin.{i}.size")).unwrap() as u64, c.size);
-        assert_eq!(mallctl_read::<u32>(&format!("arenas.bin.{i}.nregs")).unwrap(), c.nregs);
+        assert_eq!(
+            mallctl_read::<usize>(&format!("arenas.bin.{i}.size")).unwrap() as u64,
+            c.size
+        );
+        assert_eq!(
+            mallctl_read::<u32>(&format!("arenas.bin.{i}.nregs")).unwrap(),
+            c.nregs
+        );
         assert_eq!(
             mallctl_read::<usize>(&format!("arenas.bin.{i}.slab_size")).unwrap() as u64,
             c.slab_pages as u64 * 4096
@@ -71,15 +94,36 @@ fn print_table(title: &str, cps: &[Checkpoint]) {
     println!("{title}");
     println!(
         "{:>7} {:>11} {:>11} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>11} {:>11} {:>9} {:>9}",
-        "event", "alloc(m)", "alloc(r)", "act(m)", "act(r)", "dirty(m)", "dirty(r)", "ret(m)",
-        "ret(r)", "mapped(m)", "mapped(r)", "meta(m)", "meta(r)"
+        "event",
+        "alloc(m)",
+        "alloc(r)",
+        "act(m)",
+        "act(r)",
+        "dirty(m)",
+        "dirty(r)",
+        "ret(m)",
+        "ret(r)",
+        "mapped(m)",
+        "mapped(r)",
+        "meta(m)",
+        "meta(r)"
     );
     for c in cps {
         let (m, r) = (&c.model, &c.real);
         println!(
             "{:>7} {:>11} {:>11} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>11} {:>11} {:>9} {:>9}",
-            c.event, m.allocated, r.allocated, m.active_pages, r.active_pages, m.dirty_pages,
-            r.dirty_pages, m.retained_pages, r.retained_pages, m.mapped, r.mapped, m.metadata,
+            c.event,
+            m.allocated,
+            r.allocated,
+            m.active_pages,
+            r.active_pages,
+            m.dirty_pages,
+            r.dirty_pages,
+            m.retained_pages,
+            r.retained_pages,
+            m.mapped,
+            r.mapped,
+            m.metadata,
             r.metadata
         );
     }
@@ -87,9 +131,17 @@ fn print_table(title: &str, cps: &[Checkpoint]) {
 
 fn check_trace(mix: SizeMix, seed: u64, decay: i64, tcache: bool) {
     let trace = churn(seed, 100_000, mix, true);
-    let opts = ReplayOptions { dirty_decay_ms: decay, muzzy_decay_ms: decay, tcache, every: 10_000 };
+    let opts = ReplayOptions {
+        dirty_decay_ms: decay,
+        muzzy_decay_ms: decay,
+        tcache,
+        every: 10_000,
+    };
     let cps = replay(&upstream(), &trace, opts).expect("real arena");
-    print_table(&format!("{mix:?} seed {seed} decay {decay} tcache {tcache}"), &cps);
+    print_table(
+        &format!("{mix:?} seed {seed} decay {decay} tcache {tcache}"),
+        &cps,
+    );
     for c in &cps {
         let (m, r) = (&c.model, &c.real);
         let at = format!("{mix:?} seed {seed} decay {decay} event {}", c.event);
@@ -98,11 +150,26 @@ fn check_trace(mix: SizeMix, seed: u64, decay: i64, tcache: bool) {
         assert_eq!(m.dirty_pages, r.dirty_pages, "dirty at {at}");
         assert_eq!(m.muzzy_pages, r.muzzy_pages, "muzzy at {at}");
         assert_eq!(m.retained_pages, r.retained_pages, "retained at {at}");
-        assert!(within(m.mapped, r.mapped, 0.01), "mapped at {at}: {} vs {}", m.mapped, r.mapped);
-        assert!(within(m.metadata, r.metadata, 0.01), "metadata at {at}: {} vs {}", m.metadata, r.metadata);
+        assert!(
+            within(m.mapped, r.mapped, 0.01),
+            "mapped at {at}: {} vs {}",
+            m.mapped,
+            r.mapped
+        );
+        assert!(
+            within(m.metadata, r.metadata, 0.01),
+            "metadata at {at}: {} vs {}",
+            m.metadata,
+            r.metadata
+        );
         // Resident = base pages + active + dirty: exact but for the base allocator's page
         // boundaries (its small leftovers are reused out of order), so two pages of slack.
-        assert!(m.resident.abs_diff(r.resident) <= 2 * 4096, "resident at {at}: {} vs {}", m.resident, r.resident);
+        assert!(
+            m.resident.abs_diff(r.resident) <= 2 * 4096,
+            "resident at {at}: {} vs {}",
+            m.resident,
+            r.resident
+        );
     }
     // The trace must actually have exercised the caches it checks.
     let peak_dirty = cps.iter().map(|c| c.real.dirty_pages).max().unwrap();
@@ -157,7 +224,11 @@ fn mixed_churn_matches_with_immediate_purge() {
 
 #[test]
 fn thread_cache_matches_an_explicit_real_tcache() {
-    for (mix, seed) in [(SizeMix::Small, 7), (SizeMix::Mixed, 8), (SizeMix::Large, 9)] {
+    for (mix, seed) in [
+        (SizeMix::Small, 7),
+        (SizeMix::Mixed, 8),
+        (SizeMix::Large, 9),
+    ] {
         check_trace(mix, seed, -1, true);
         check_trace(mix, seed, 0, true);
     }

@@ -221,7 +221,7 @@ impl Decay {
             npages_new
         } else {
             let hmax = self.h[NSTEPS - 1];
-            (npages_new as u128 * (hmax - self.h[NSTEPS - 1 - n_epoch]) as u128 >> BFP) as u64
+            ((npages_new as u128 * (hmax - self.h[NSTEPS - 1 - n_epoch]) as u128) >> BFP) as u64
         }
     }
 
@@ -265,7 +265,7 @@ mod tests {
         // nadvance is 101 (jitter can only delay the deadline, the advance counts whole epochs).
         assert_eq!(
             d.npages_limit(),
-            (2000u128 * h_steps()[98] as u128 >> 24) as u64
+            ((2000u128 * h_steps()[98] as u128) >> 24) as u64
         );
         // A full decay time later nothing may remain.
         assert!(d.maybe_advance_epoch(t + 11_000_000_000, 2000));

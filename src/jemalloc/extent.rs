@@ -712,10 +712,8 @@ impl Pac {
         };
         let advanced = decay.maybe_advance_epoch(now_ns, current);
         let limit = decay.npages_limit();
-        if purge_always || (advanced && !purge_never) {
-            if current > limit {
-                self.decay_to_limit(state, false, limit, current - limit);
-            }
+        if (purge_always || (advanced && !purge_never)) && current > limit {
+            self.decay_to_limit(state, false, limit, current - limit);
         }
         advanced
     }

@@ -1,0 +1,103 @@
+//! Byte counts as people write them, and as fragsim prints them.
+
+/// Parses a byte count: a whole number with an optional unit. Units follow Redis's config
+/// convention: `k`/`m`/`g` are powers of 1000, `kb`/`mb`/`gb` (any case) and `KiB`/`MiB`/`GiB`
+/// powers of 1024, `b` is bytes. Examples: `30000`, `30KB` (30,720), `2k` (2,000), `1.5MiB`.
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(
+            "expected a byte count such as 30000, 30KB or 2MiB, got an empty string".into(),
+        );
+    }
+    if t.starts_with('-') {
+        return Err(format!("'{s}' is negative; a byte count must be positive"));
+    }
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num: String = num.chars().filter(|&c| c != '_').collect();
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a byte count (expected e.g. 30000, 30KB, 2MiB)"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" | "kib" => 1 << 10,
+        "m" => 1_000_000,
+        "mb" | "mib" => 1 << 20,
+        "g" => 1_000_000_000,
+        "gb" | "gib" => 1 << 30,
+        "t" => 1_000_000_000_000,
+        "tb" | "tib" => 1 << 40,
+        other => {
+            return Err(format!(
+                "'{s}': unknown unit '{other}' (use B, KB, MB, GB, KiB, MiB, GiB, k, m, g)"
+            ))
+        }
+    };
+    let bytes = value * mult as f64;
+    if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+        return Err(format!("'{s}' is too large"));
+    }
+    if bytes.fract() != 0.0 {
+        return Err(format!("'{s}' is not a whole number of bytes"));
+    }
+    Ok(bytes as u64)
+}
+
+/// `1234567` -> `1,234,567`.
+pub fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A byte count in the largest binary unit that keeps it >= 1: `36864` -> `36.0 KiB`.
+pub fn human(bytes: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes;
+    let mut u = 0;
+    while v.abs() >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{} B", v.round() as i64)
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_units() {
+        assert_eq!(parse_bytes("30000"), Ok(30000));
+        assert_eq!(parse_bytes("30KB"), Ok(30720));
+        assert_eq!(parse_bytes("2k"), Ok(2000));
+        assert_eq!(parse_bytes("512MB"), Ok(512 << 20));
+        assert_eq!(parse_bytes("1.5MiB"), Ok(3 << 19));
+        assert_eq!(parse_bytes("1_000"), Ok(1000));
+        assert!(parse_bytes("-5").unwrap_err().contains("negative"));
+        assert!(parse_bytes("12 parsecs").is_err());
+        assert!(parse_bytes("0.5").is_err());
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(group(1234567), "1,234,567");
+        assert_eq!(group(12), "12");
+        assert_eq!(human(36864.0), "36.0 KiB");
+        assert_eq!(human(100.0), "100 B");
+    }
+}

@@ -32,6 +32,9 @@ pub enum Command {
         /// Also write the full result (timeline per test) as JSON to this file.
         #[arg(long, value_name = "PATH")]
         json: Option<PathBuf>,
+        /// Also print the per-bin table (slabs, regions, utilisation) after the last test.
+        #[arg(long)]
+        bins: bool,
     },
     /// Print jemalloc's size classes with slab geometry.
     ///
@@ -122,11 +125,19 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
                 print!("{}", explain::render_explain(&cfg, &cost));
             }
         }
-        Command::Run { file, seed, json } => {
+        Command::Run {
+            file,
+            seed,
+            json,
+            bins,
+        } => {
             let sc = crate::workload::load(&file).map_err(|e| UsageError(e.to_string()))?;
             let seed = seed.unwrap_or(sc.seed);
             let result = crate::sim::run(&sc, seed, |_| {});
             print!("{}", run_report::render(&sc, &result));
+            if bins {
+                print!("{}", run_report::render_bins(&result));
+            }
             if let Some(path) = json {
                 write_atomic(&path, to_json(&result).as_bytes()).map_err(|e| {
                     UsageError(format!(

@@ -150,6 +150,10 @@ fn check_trace(mix: SizeMix, seed: u64, decay: i64, tcache: bool) {
         assert_eq!(m.dirty_pages, r.dirty_pages, "dirty at {at}");
         assert_eq!(m.muzzy_pages, r.muzzy_pages, "muzzy at {at}");
         assert_eq!(m.retained_pages, r.retained_pages, "retained at {at}");
+        assert_eq!(
+            c.bins_model, c.bins_real,
+            "per-bin curslabs/curregs at {at}"
+        );
         assert!(
             within(m.mapped, r.mapped, 0.01),
             "mapped at {at}: {} vs {}",

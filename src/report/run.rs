@@ -58,3 +58,27 @@ pub fn render(sc: &Scenario, r: &RunResult) -> String {
     o += "  process baseline). Peak is the maximum of each column over the tests.\n";
     o
 }
+
+/// The per-bin table, like the bins section of `malloc_stats_print`.
+pub fn render_bins(r: &RunResult) -> String {
+    let mut o = String::from("\n  small bins after the last test (stats.arenas.<i>.bins.<j>.*):\n");
+    o += &format!(
+        "  {:>8} {:>10} {:>10} {:>10} {:>10} {:>6}\n",
+        "size", "regs/slab", "pgs/slab", "curslabs", "curregs", "util"
+    );
+    if r.bins.is_empty() {
+        o += "  (no small objects)\n";
+    }
+    for b in &r.bins {
+        o += &format!(
+            "  {:>8} {:>10} {:>10} {:>10} {:>10} {:>6.3}\n",
+            group(b.size),
+            b.regions_per_slab,
+            b.slab_pages,
+            group(b.curslabs),
+            group(b.curregs),
+            b.util
+        );
+    }
+    o
+}

@@ -5,6 +5,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use crate::jemalloc::bin::BinRow;
 use crate::jemalloc::{Arena, ArenaOptions, ObjId, Stats};
 use crate::workload::{Flush, Scenario};
 
@@ -85,6 +86,8 @@ pub struct RunResult {
     /// After the last test.
     pub end: Snapshot,
     pub timeline: Vec<TestRecord>,
+    /// The small bins after the last test (`malloc_stats_print`'s bins table), bins in use only.
+    pub bins: Vec<BinRow>,
 }
 
 struct Live {
@@ -174,5 +177,10 @@ pub fn run(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64)) -> RunResult
         peak,
         end,
         timeline,
+        bins: arena
+            .bin_table()
+            .into_iter()
+            .filter(|b| b.curslabs > 0)
+            .collect(),
     }
 }

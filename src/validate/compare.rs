@@ -8,12 +8,16 @@ use super::trace::TraceOp;
 use crate::jemalloc::{AllocatorConfig, Arena, ArenaOptions, ObjId};
 
 /// Model and real figures side by side at one point of a trace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Checkpoint {
     /// Number of trace events replayed so far.
     pub event: usize,
     pub model: Figures,
     pub real: Figures,
+    /// Per small bin: (current slabs, current regions), model then real
+    /// (`stats.arenas.<i>.bins.<j>.curslabs/curregs`).
+    pub bins_model: Vec<(u64, u64)>,
+    pub bins_real: Vec<(u64, u64)>,
 }
 
 /// The compared figures of one arena.
@@ -130,10 +134,21 @@ pub fn replay(
         }
         let n = i + 1;
         if n % opts.every == 0 || n == trace.len() {
+            let real_stats = real.stats()?;
+            let bins_model = model
+                .bin_table()
+                .iter()
+                .map(|b| (b.curslabs, b.curregs))
+                .collect();
+            let bins_real = (0..model.size_classes().nbins())
+                .map(|b| real.bin_stats(b))
+                .collect::<Result<Vec<_>, _>>()?;
             out.push(Checkpoint {
                 event: n,
                 model: Figures::from_model(&model),
-                real: Figures::from_real(&real.stats()?, page),
+                real: Figures::from_real(&real_stats, page),
+                bins_model,
+                bins_real,
             });
         }
     }

@@ -136,6 +136,7 @@ fn check_trace(mix: SizeMix, seed: u64, decay: i64, tcache: bool) {
         muzzy_decay_ms: decay,
         tcache,
         every: 10_000,
+        write: false,
     };
     let cps = replay(&upstream(), &trace, opts).expect("real arena");
     print_table(
@@ -235,5 +236,45 @@ fn thread_cache_matches_an_explicit_real_tcache() {
     ] {
         check_trace(mix, seed, -1, true);
         check_trace(mix, seed, 0, true);
+    }
+}
+
+/// Touched pages against reality: the real side writes every requested byte (one store per page)
+/// and `mincore` counts which of the written pages are still resident; the model counts the
+/// pages it saw written minus those it purged, using the real cache-oblivious offsets.
+#[test]
+fn touched_pages_equal_the_real_resident_pages() {
+    for (mix, seed, decay, tcache) in [
+        (SizeMix::Small, 11, -1, false),
+        (SizeMix::Small, 12, 0, true),
+        (SizeMix::Mixed, 13, -1, true),
+        (SizeMix::Mixed, 14, 0, false),
+        (SizeMix::Large, 15, -1, false),
+        (SizeMix::Large, 16, 0, true),
+    ] {
+        let trace = churn(seed, 30_000, mix, true);
+        let opts = ReplayOptions {
+            dirty_decay_ms: decay,
+            muzzy_decay_ms: decay,
+            tcache,
+            every: 5_000,
+            write: true,
+        };
+        let cps = replay(&upstream(), &trace, opts).expect("real arena");
+        println!("{mix:?} seed {seed} decay {decay} tcache {tcache}: touched pages model / real");
+        for c in &cps {
+            println!(
+                "  {:>6} {:>9} {:>9}",
+                c.event, c.model.touched_pages, c.real.touched_pages
+            );
+        }
+        for c in &cps {
+            assert_eq!(
+                c.model.touched_pages, c.real.touched_pages,
+                "{mix:?} seed {seed} decay {decay} tcache {tcache} event {}",
+                c.event
+            );
+        }
+        assert!(cps.iter().any(|c| c.real.touched_pages > 0));
     }
 }

@@ -226,6 +226,26 @@ impl Arena {
         Ok(id)
     }
 
+    /// Like [`Arena::malloc_written`], for replaying a recorded trace: a large object is placed
+    /// at byte `offset` of its extent's first page (the cache-oblivious offset the real allocator
+    /// chose) instead of a modelled random one. Small objects ignore `offset`.
+    pub fn malloc_with_offset(
+        &mut self,
+        size: u64,
+        written: u64,
+        offset: u32,
+    ) -> Result<ObjId, AllocError> {
+        let ind = self.sc.index_of(size).ok_or(AllocError::TooLarge(size))?;
+        let usize = self.usable_size_of(size)?;
+        let id = self.malloc_class(ind, usize);
+        let o = &mut self.objs[id as usize];
+        if o.kind != Kind::Small && self.cfg.cache_oblivious {
+            o.offset = offset % (1 << self.sc.lg_page);
+        }
+        self.touch(id, written.min(usize));
+        Ok(id)
+    }
+
     /// `free(ptr)`.
     pub fn free(&mut self, id: ObjId) {
         let o = self.objs[id as usize];

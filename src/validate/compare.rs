@@ -39,6 +39,10 @@ pub struct Figures {
     pub metadata: u64,
     /// `resident` (bytes).
     pub resident: u64,
+    /// Pages written by the program and resident now. Model: its touched pages. Real: pages that
+    /// `mincore` reports resident among all pages the trace ever wrote (only with
+    /// [`ReplayOptions::write`]; 0 otherwise).
+    pub touched_pages: u64,
 }
 
 impl Figures {
@@ -52,6 +56,7 @@ impl Figures {
             mapped: s.mapped,
             metadata: s.base + s.internal,
             resident: s.resident,
+            touched_pages: 0,
         }
     }
 
@@ -67,6 +72,7 @@ impl Figures {
             mapped: s.mapped,
             metadata: s.metadata,
             resident: s.resident,
+            touched_pages: s.touched_pages,
         }
     }
 }
@@ -80,6 +86,56 @@ pub struct ReplayOptions {
     pub tcache: bool,
     /// Compare every this many events (and at the end).
     pub every: usize,
+    /// Write every requested byte (one store per page) on the real side, give the model the real
+    /// cache-oblivious offsets, and compare touched pages with the real resident pages.
+    pub write: bool,
+}
+
+/// Stores one byte into every page of `[p, p + n)`, as writing the whole object would touch.
+fn touch_real(p: *mut u8, n: usize) {
+    if n == 0 {
+        return;
+    }
+    let start = p as usize;
+    let mut addr = start;
+    while addr < start + n {
+        // SAFETY: addr lies within the live allocation [p, p + n).
+        unsafe { std::ptr::write_volatile(addr as *mut u8, 1) };
+        addr = (addr & !4095) + 4096;
+    }
+}
+
+/// Pages reported resident by `mincore` in the union of `ranges` (page-aligned, [start, end)).
+fn resident_pages(ranges: &mut Vec<(usize, usize)>) -> u64 {
+    ranges.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for &(s, e) in ranges.iter() {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    *ranges = merged.clone();
+    let mut total = 0;
+    let mut vec = Vec::new();
+    for (s, e) in merged {
+        let pages = (e - s) / 4096;
+        vec.clear();
+        vec.resize(pages, 0u8);
+        // SAFETY: [s, e) is page-aligned and lies inside mappings of the real arena, which are
+        // never unmapped (retain); vec has one byte per page.
+        let rc = unsafe { libc::mincore(s as *mut libc::c_void, e - s, vec.as_mut_ptr()) };
+        assert_eq!(rc, 0, "mincore failed");
+        total += vec.iter().filter(|&&b| b & 1 != 0).count() as u64;
+    }
+    total
+}
+
+/// Turns off transparent huge pages for this process (`PR_SET_THP_DISABLE`, as Redis does), so
+/// that a written page faults in one page, not a 2 MiB huge page.
+pub fn disable_thp() {
+    // SAFETY: prctl with PR_SET_THP_DISABLE only changes this process's THP policy.
+    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
 }
 
 /// Replays `trace` through a model arena for `cfg` and a real arena, returning the checkpoints.
@@ -110,16 +166,26 @@ pub fn replay(
     let mut mobj: Vec<ObjId> = vec![ObjId::MAX; trace.len()];
     let mut rptr: Vec<*mut u8> = vec![std::ptr::null_mut(); trace.len()];
     let mut out = Vec::new();
+    let mut written: Vec<(usize, usize)> = Vec::new();
+    if opts.write {
+        disable_thp();
+    }
     for (i, op) in trace.iter().enumerate() {
         match *op {
             TraceOp::Alloc { size } => {
-                mobj[i] = model
-                    .malloc_written(size, 0)
-                    .expect("trace sizes are modelable");
                 let p = real.malloc(size as usize);
                 assert!(!p.is_null(), "real allocation of {size} bytes failed");
                 // Keep the pointer observable so the allocation is not optimised away.
                 rptr[i] = std::hint::black_box(p);
+                mobj[i] = if opts.write {
+                    touch_real(p, size as usize);
+                    let a = p as usize;
+                    written.push((a & !4095, (a + size as usize).next_multiple_of(4096)));
+                    model.malloc_with_offset(size, size, (a & 4095) as u32)
+                } else {
+                    model.malloc_written(size, 0)
+                }
+                .expect("trace sizes are modelable");
             }
             TraceOp::Free { op } => {
                 model.free(mobj[op as usize]);
@@ -143,10 +209,14 @@ pub fn replay(
             let bins_real = (0..model.size_classes().nbins())
                 .map(|b| real.bin_stats(b))
                 .collect::<Result<Vec<_>, _>>()?;
+            let mut real_fig = Figures::from_real(&real_stats, page);
+            if opts.write {
+                real_fig.touched_pages = resident_pages(&mut written);
+            }
             out.push(Checkpoint {
                 event: n,
                 model: Figures::from_model(&model),
-                real: Figures::from_real(&real_stats, page),
+                real: real_fig,
                 bins_model,
                 bins_real,
             });

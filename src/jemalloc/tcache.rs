@@ -181,28 +181,36 @@ impl Tcache {
 
     /// Counts allocated bytes; returns the bin to GC when a 64 KiB event fires.
     pub fn count_alloc(&mut self, usize: u64) -> Option<usize> {
-        if self.gc_incr == 0 {
-            return None;
+        let fired = Self::count(&mut self.alloc_bytes, self.gc_incr, usize);
+        if fired {
+            self.event()
+        } else {
+            None
         }
-        self.alloc_bytes += usize;
-        if self.alloc_bytes >= self.gc_incr {
-            self.alloc_bytes = 0;
-            return self.event();
-        }
-        None
     }
 
     /// Counts freed bytes; returns the bin to GC when a 64 KiB event fires.
     pub fn count_dalloc(&mut self, usize: u64) -> Option<usize> {
-        if self.gc_incr == 0 {
-            return None;
+        let fired = Self::count(&mut self.dalloc_bytes, self.gc_incr, usize);
+        if fired {
+            self.event()
+        } else {
+            None
         }
-        self.dalloc_bytes += usize;
-        if self.dalloc_bytes >= self.gc_incr {
-            self.dalloc_bytes = 0;
-            return self.event();
+    }
+
+    /// Adds `usize` to a byte counter; true (and the counter restarts) when it reaches `incr`.
+    /// An `incr` of 0 turns the GC off.
+    fn count(acc: &mut u64, incr: u64, usize: u64) -> bool {
+        if incr == 0 {
+            return false;
         }
-        None
+        *acc += usize;
+        if *acc >= incr {
+            *acc = 0;
+            return true;
+        }
+        false
     }
 
     /// `tcache_event` for bin `class`: how many objects to keep if it should flush. Also adapts

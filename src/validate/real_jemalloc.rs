@@ -19,72 +19,55 @@ fn cname(name: &str) -> CString {
     CString::new(name).expect("mallctl names have no NUL")
 }
 
-/// Reads a mallctl value of type `T` (`size_t`, `unsigned`, `ssize_t`, `bool`, `uint64_t`).
-pub fn mallctl_read<T: Copy + Default>(name: &str) -> Result<T, MallctlError> {
+/// One `mallctl` call with raw old/new buffers; jemalloc's errno becomes an error naming `name`.
+fn mallctl_raw(
+    name: &str,
+    oldp: *mut c_void,
+    oldlenp: *mut usize,
+    newp: *mut c_void,
+    newlen: usize,
+) -> Result<(), MallctlError> {
     let n = cname(name);
-    let mut v = T::default();
-    let mut len = std::mem::size_of::<T>();
-    // SAFETY: `v` is a valid, writable `T` and `len` its size; jemalloc writes at most `len` bytes.
-    let rc = unsafe {
-        sys::mallctl(
-            n.as_ptr(),
-            &mut v as *mut T as *mut c_void,
-            &mut len,
-            ptr::null_mut(),
-            0,
-        )
-    };
+    // SAFETY: the callers pass buffers valid for the sizes they give (or null pointers).
+    let rc = unsafe { sys::mallctl(n.as_ptr(), oldp, oldlenp, newp, newlen) };
     if rc != 0 {
         return Err(MallctlError {
             name: name.into(),
             errno: rc,
         });
     }
+    Ok(())
+}
+
+/// Reads a mallctl value of type `T` (`size_t`, `unsigned`, `ssize_t`, `bool`, `uint64_t`).
+pub fn mallctl_read<T: Copy + Default>(name: &str) -> Result<T, MallctlError> {
+    let mut v = T::default();
+    let mut len = std::mem::size_of::<T>();
+    mallctl_raw(
+        name,
+        &mut v as *mut T as *mut c_void,
+        &mut len,
+        ptr::null_mut(),
+        0,
+    )?;
     Ok(v)
 }
 
 /// Writes a mallctl value of type `T`.
 pub fn mallctl_write<T: Copy>(name: &str, mut v: T) -> Result<(), MallctlError> {
-    let n = cname(name);
-    // SAFETY: `v` is a valid `T` for the duration of the call; jemalloc only reads it.
-    let rc = unsafe {
-        sys::mallctl(
-            n.as_ptr(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-            &mut v as *mut T as *mut c_void,
-            std::mem::size_of::<T>(),
-        )
-    };
-    if rc != 0 {
-        return Err(MallctlError {
-            name: name.into(),
-            errno: rc,
-        });
-    }
-    Ok(())
+    let size = std::mem::size_of::<T>();
+    mallctl_raw(
+        name,
+        ptr::null_mut(),
+        ptr::null_mut(),
+        &mut v as *mut T as *mut c_void,
+        size,
+    )
 }
 
 /// Calls a `void` mallctl such as `arena.<i>.purge`.
 pub fn mallctl_void(name: &str) -> Result<(), MallctlError> {
-    let n = cname(name);
-    // SAFETY: no buffers are passed.
-    let rc = unsafe {
-        sys::mallctl(
-            n.as_ptr(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-            0,
-        )
-    };
-    if rc != 0 {
-        return Err(MallctlError {
-            name: name.into(),
-            errno: rc,
-        });
-    }
-    Ok(())
+    mallctl_raw(name, ptr::null_mut(), ptr::null_mut(), ptr::null_mut(), 0)
 }
 
 /// `nallocx(size, 0)`: the usable size the real allocator gives a request.

@@ -33,10 +33,7 @@ fn replay_real(trace: &[TraceOp]) -> usize {
             TraceOp::Alloc { size } => ptrs[i] = real.malloc(size as usize),
             // SAFETY: each pointer is freed once, in the arena it came from.
             TraceOp::Free { op } => unsafe {
-                real.free(std::mem::replace(
-                    &mut ptrs[op as usize],
-                    std::ptr::null_mut(),
-                ))
+                real.free(std::mem::replace(&mut ptrs[op as usize], std::ptr::null_mut()))
             },
             TraceOp::Purge => real.purge().unwrap(),
         }
@@ -53,10 +50,7 @@ fn bench(c: &mut Criterion) {
     cfg.tcache.enabled = false;
     cfg.dirty_decay_ms = -1;
     cfg.muzzy_decay_ms = -1;
-    for (name, mix) in [
-        ("small-churn", SizeMix::Small),
-        ("large-churn", SizeMix::Large),
-    ] {
+    for (name, mix) in [("small-churn", SizeMix::Small), ("large-churn", SizeMix::Large)] {
         let trace = churn(1, 100_000, mix, false);
         let mut g = c.benchmark_group(name);
         g.throughput(Throughput::Elements(trace.len() as u64));

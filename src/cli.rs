@@ -82,9 +82,7 @@ fn preset(name: &str) -> Result<AllocatorConfig, UsageError> {
 
 fn size_arg(s: &str, what: &str) -> Result<u64, UsageError> {
     match parse_bytes(s) {
-        Ok(0) => Err(UsageError(format!(
-            "{what} must be at least 1 byte, got '{s}'"
-        ))),
+        Ok(0) => Err(UsageError(format!("{what} must be at least 1 byte, got '{s}'"))),
         Ok(v) => Ok(v),
         Err(e) => Err(UsageError(format!("{what}: {e}"))),
     }
@@ -96,11 +94,7 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
 
 fn execute(cli: Cli) -> Result<(), UsageError> {
     match cli.command {
-        Command::Sizeclasses {
-            preset: p,
-            json,
-            max,
-        } => {
+        Command::Sizeclasses { preset: p, json, max } => {
             let cfg = preset(&p)?;
             let max = size_arg(&max, "--max")?;
             let sc = SizeClasses::new(cfg.lg_quantum, cfg.lg_page);
@@ -140,10 +134,7 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             }
             if let Some(path) = json {
                 write_atomic(&path, to_json(&result).as_bytes()).map_err(|e| {
-                    UsageError(format!(
-                        "{}: cannot write the JSON output: {e}",
-                        path.display()
-                    ))
+                    UsageError(format!("{}: cannot write the JSON output: {e}", path.display()))
                 })?;
             }
         }

@@ -8,6 +8,7 @@
 //! * [`validate`]: the real jemalloc, linked in, to check the model against.
 pub mod cli;
 pub mod jemalloc;
+pub mod redis;
 pub mod report;
 pub mod sim;
 pub mod units;

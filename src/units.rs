@@ -6,9 +6,7 @@
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
     let t = s.trim();
     if t.is_empty() {
-        return Err(
-            "expected a byte count such as 30000, 30KB or 2MiB, got an empty string".into(),
-        );
+        return Err("expected a byte count such as 30000, 30KB or 2MiB, got an empty string".into());
     }
     if t.starts_with('-') {
         return Err(format!("'{s}' is negative; a byte count must be positive"));

@@ -23,10 +23,7 @@ fn explain_shows_the_difference_between_30k_and_2k() {
     assert!(big.contains("pad page"), "{big}");
     let (rc, small, _) = fragsim(&["explain", "2000"]);
     assert_eq!(rc, 0);
-    assert!(
-        small.contains("2,048 B of allocator_active (1.02x"),
-        "{small}"
-    );
+    assert!(small.contains("2,048 B of allocator_active (1.02x"), "{small}");
     assert!(small.contains("1 page(s) holding 2 regions"), "{small}");
     // Redis 7.2's bundled build has no pad page: 32 KiB active for the 30,000 B value.
     let (_, r72, _) = fragsim(&["explain", "30000", "--preset", "redis-7.2-bundled"]);
@@ -80,22 +77,18 @@ fn run_on_the_shipped_scenario() {
     let dir = std::env::temp_dir().join(format!("fragsim-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join("out.json");
-    let scenario = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/seed-suite-allocator.toml"
-    );
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/seed-suite-allocator.toml");
     let (rc, out, err) = fragsim(&["run", scenario, "--json", json.to_str().unwrap()]);
     assert_eq!(rc, 0, "{err}");
     assert!(out.contains("92 tests"), "{out}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let tl = v["timeline"].as_array().unwrap();
     assert_eq!(tl.len(), 92);
-    // Each test holds 30 values of 30,000 B at its peak, each at the 32 KiB class, in a
-    // 9-page extent.
-    assert_eq!(tl[5]["peak"]["requested"], 30 * 30_000);
-    assert_eq!(tl[5]["peak"]["allocated"], 30 * 32_768);
-    assert_eq!(tl[5]["peak"]["active"], 30 * 36_864);
+    // Each test holds 30 values of 30,000 B at its peak, each at the 32 KiB class (what
+    // malloc_usable_size reports), in a 9-page extent.
+    assert_eq!(tl[5]["peak"]["used_memory"], 30 * 32_768);
+    assert_eq!(tl[5]["peak"]["allocator_allocated"], 30 * 32_768);
+    assert_eq!(tl[5]["peak"]["allocator_active"], 30 * 36_864);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -110,12 +103,7 @@ fn a_bad_scenario_names_file_and_key_and_writes_nothing() {
     )
     .unwrap();
     let json = dir.join("out.json");
-    let (rc, out, err) = fragsim(&[
-        "run",
-        file.to_str().unwrap(),
-        "--json",
-        json.to_str().unwrap(),
-    ]);
+    let (rc, out, err) = fragsim(&["run", file.to_str().unwrap(), "--json", json.to_str().unwrap()]);
     assert_eq!(rc, 2);
     assert!(out.is_empty());
     assert!(

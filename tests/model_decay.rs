@@ -38,10 +38,7 @@ fn background_thread_purges_idle_pages_10_to_30_seconds_later() {
     );
     a.advance(4 * SEC);
     let d16 = a.stats().dirty_pages;
-    assert!(
-        d16 < d0 * 6 / 10,
-        "about half should be gone by 16 s, {d16} left"
-    );
+    assert!(d16 < d0 * 6 / 10, "about half should be gone by 16 s, {d16} left");
     a.advance(11 * SEC);
     assert_eq!(a.stats().dirty_pages, 0);
     // Purged pages are MADV_DONTNEED'd: they went to retained and left the touched set.

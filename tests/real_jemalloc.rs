@@ -25,10 +25,7 @@ fn the_linked_allocator_is_jemalloc_5_3_0() {
     assert_eq!(mallctl_read::<usize>("arenas.page").unwrap(), 4096);
     assert!(mallctl_read::<bool>("config.cache_oblivious").unwrap());
     let sc = SizeClasses::new(4, 12);
-    assert_eq!(
-        mallctl_read::<u32>("arenas.nbins").unwrap() as usize,
-        sc.nbins()
-    );
+    assert_eq!(mallctl_read::<u32>("arenas.nbins").unwrap() as usize, sc.nbins());
     assert_eq!(
         mallctl_read::<u32>("arenas.nlextents").unwrap() as usize,
         sc.nlextents()
@@ -49,11 +46,7 @@ fn size_classes_equal_nallocx_for_every_request_up_to_4_mib() {
 fn large_classes_equal_nallocx_up_to_64_mib() {
     let sc = SizeClasses::new(4, 12);
     let mut n = 0;
-    for c in sc
-        .classes()
-        .iter()
-        .filter(|c| !c.small && c.size <= 64 << 20)
-    {
+    for c in sc.classes().iter().filter(|c| !c.small && c.size <= 64 << 20) {
         assert_eq!(nallocx(c.size as usize) as u64, c.size);
         assert_eq!(nallocx(c.size as usize - 1) as u64, c.size);
         assert_eq!(
@@ -151,10 +144,7 @@ fn check_trace(mix: SizeMix, seed: u64, decay: i64, tcache: bool) {
         assert_eq!(m.dirty_pages, r.dirty_pages, "dirty at {at}");
         assert_eq!(m.muzzy_pages, r.muzzy_pages, "muzzy at {at}");
         assert_eq!(m.retained_pages, r.retained_pages, "retained at {at}");
-        assert_eq!(
-            c.bins_model, c.bins_real,
-            "per-bin curslabs/curregs at {at}"
-        );
+        assert_eq!(c.bins_model, c.bins_real, "per-bin curslabs/curregs at {at}");
         assert!(
             within(m.mapped, r.mapped, 0.01),
             "mapped at {at}: {} vs {}",
@@ -229,11 +219,7 @@ fn mixed_churn_matches_with_immediate_purge() {
 
 #[test]
 fn thread_cache_matches_an_explicit_real_tcache() {
-    for (mix, seed) in [
-        (SizeMix::Small, 7),
-        (SizeMix::Mixed, 8),
-        (SizeMix::Large, 9),
-    ] {
+    for (mix, seed) in [(SizeMix::Small, 7), (SizeMix::Mixed, 8), (SizeMix::Large, 9)] {
         check_trace(mix, seed, -1, true);
         check_trace(mix, seed, 0, true);
     }

@@ -167,9 +167,7 @@ impl Arena {
         let ind = self.sc.index_of(size).ok_or(AllocError::TooLarge(size))?;
         let c = self.sc.class(ind);
         if !c.small && self.cfg.large_rounding == LargeRounding::Pages {
-            return Ok(size
-                .max(self.sc.large_minclass())
-                .next_multiple_of(self.page()));
+            return Ok(size.max(self.sc.large_minclass()).next_multiple_of(self.page()));
         }
         Ok(c.size)
     }
@@ -229,12 +227,7 @@ impl Arena {
     /// Like [`Arena::malloc_written`], for replaying a recorded trace: a large object is placed
     /// at byte `offset` of its extent's first page (the cache-oblivious offset the real allocator
     /// chose) instead of a modelled random one. Small objects ignore `offset`.
-    pub fn malloc_with_offset(
-        &mut self,
-        size: u64,
-        written: u64,
-        offset: u32,
-    ) -> Result<ObjId, AllocError> {
+    pub fn malloc_with_offset(&mut self, size: u64, written: u64, offset: u32) -> Result<ObjId, AllocError> {
         let ind = self.sc.index_of(size).ok_or(AllocError::TooLarge(size))?;
         let usize = self.usable_size_of(size)?;
         let id = self.malloc_class(ind, usize);
@@ -724,8 +717,8 @@ impl Arena {
         match o.kind {
             Kind::Small => {
                 let s = &self.slabs[o.place as usize];
-                let start = (self.pac.first_page(s.ext) << lg)
-                    + o.aux as u64 * self.sc.class(o.class as usize).size;
+                let start =
+                    (self.pac.first_page(s.ext) << lg) + o.aux as u64 * self.sc.class(o.class as usize).size;
                 self.pac
                     .touched
                     .set_range(start >> lg, (start + written).div_ceil(1 << lg));
@@ -820,6 +813,16 @@ impl Arena {
         &self.pac
     }
 
+    /// Objects in the thread cache per class, as (class size, count), classes holding any.
+    pub fn tcache_contents(&self) -> Vec<(u64, usize)> {
+        self.tcache.as_ref().map_or(Vec::new(), |t| {
+            t.cached_classes()
+                .filter(|&(_, n)| n > 0)
+                .map(|(c, n)| (self.sc.class(c).size, n))
+                .collect()
+        })
+    }
+
     /// Number of objects in the thread cache.
     pub fn tcache_count(&self) -> u64 {
         self.tcache
@@ -846,6 +849,80 @@ impl Arena {
             }
         }
         Ok(())
+    }
+
+    /// Recreates a process's small-bin state, as `malloc_stats_print` reports it: for each
+    /// `(region size, current regions, current slabs)`, that many slabs with that many regions in
+    /// use, the free regions spread over the slabs. Then up to `tcache_bytes` of those regions are
+    /// put in the thread cache (each bin at most half full), as a running process's cache holds
+    /// some, and every small bin's fill count is set to `ncached_max >> lg_fill_div`, as a running
+    /// cache's garbage collection has adapted it. Returns the objects still held by the program;
+    /// the caller never frees them.
+    pub fn preload(&mut self, bins: &[(u64, u64, u64)], tcache_bytes: u64, lg_fill_div: u32) -> Vec<ObjId> {
+        if let Some(tc) = self.tcache.as_mut() {
+            tc.set_small_fill_div(lg_fill_div);
+        }
+        let mut held: Vec<(usize, Vec<ObjId>)> = Vec::new();
+        for &(size, curregs, curslabs) in bins {
+            let Some(class) = self.sc.index_of(size).filter(|&c| self.sc.class(c).size == size) else {
+                continue;
+            };
+            let c = *self.sc.class(class);
+            if !c.small || curslabs == 0 {
+                continue;
+            }
+            let nregs = c.nregs as u64;
+            let used = curregs.clamp(curslabs, curslabs * nregs);
+            let all: Vec<ObjId> = (0..curslabs * nregs)
+                .map(|_| self.malloc_small_direct(class))
+                .collect();
+            let holes = curslabs * nregs - used;
+            let mut keep = vec![true; all.len()];
+            for h in 0..holes {
+                let slab = h % curslabs;
+                let reg = nregs - 1 - h / curslabs;
+                keep[(slab * nregs + reg) as usize] = false;
+            }
+            let mut mine = Vec::new();
+            for (id, k) in all.into_iter().zip(keep) {
+                if k {
+                    mine.push(id);
+                } else {
+                    self.free_direct(id);
+                }
+            }
+            held.push((class, mine));
+        }
+        if let Some(tc) = self.tcache.as_ref() {
+            let want: Vec<u64> = held
+                .iter()
+                .map(|(class, objs)| {
+                    if *class < tc.nhbins() {
+                        (tc.ncached_max(*class) as u64 / 2).min(objs.len() as u64)
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            let bytes: u64 = held
+                .iter()
+                .zip(&want)
+                .map(|((c, _), w)| w * self.sc.class(*c).size)
+                .sum();
+            let f = if bytes == 0 {
+                0.0
+            } else {
+                (tcache_bytes as f64 / bytes as f64).min(1.0)
+            };
+            for ((_, objs), w) in held.iter_mut().zip(want) {
+                let n = (w as f64 * f).floor() as usize;
+                for id in objs.drain(objs.len() - n..) {
+                    self.free(id);
+                }
+            }
+            self.tcache.as_mut().unwrap().mark_idle();
+        }
+        held.into_iter().flat_map(|(_, o)| o).collect()
     }
 
     /// A 64-bit value of the model's stream (used by tests and generators that share the seed).

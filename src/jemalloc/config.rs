@@ -156,25 +156,17 @@ impl AllocatorConfig {
     /// Checks that the options are values jemalloc accepts; the message names the option.
     pub fn validate(&self) -> Result<(), String> {
         if !(3..=4).contains(&self.lg_quantum) {
-            return Err(format!(
-                "lg_quantum must be 3 or 4, not {}",
-                self.lg_quantum
-            ));
+            return Err(format!("lg_quantum must be 3 or 4, not {}", self.lg_quantum));
         }
         if ![12, 14, 16].contains(&self.lg_page) {
-            return Err(format!(
-                "lg_page must be 12, 14 or 16, not {}",
-                self.lg_page
-            ));
+            return Err(format!("lg_page must be 12, 14 or 16, not {}", self.lg_page));
         }
         for (opt, v) in [
             ("dirty_decay_ms", self.dirty_decay_ms),
             ("muzzy_decay_ms", self.muzzy_decay_ms),
         ] {
             if v < -1 {
-                return Err(format!(
-                    "{opt} must be -1, 0 or a positive number of ms, not {v}"
-                ));
+                return Err(format!("{opt} must be -1, 0 or a positive number of ms, not {v}"));
             }
         }
         if self.lg_hugepage < self.lg_page {

@@ -202,11 +202,7 @@ impl Pac {
     }
     /// Extents per cache: (dirty, muzzy, retained).
     pub fn nextents(&self) -> (u64, u64, u64) {
-        (
-            self.dirty.nextents,
-            self.muzzy.nextents,
-            self.retained.nextents,
-        )
+        (self.dirty.nextents, self.muzzy.nextents, self.retained.nextents)
     }
     /// High-water mark of extent structures (`edata_t`), which base memory never gives back.
     pub fn nedata_hwm(&self) -> u64 {
@@ -253,14 +249,7 @@ impl Pac {
 
     // ----- extent table ----------------------------------------------------------------------
 
-    fn new_extent(
-        &mut self,
-        base: u64,
-        npages: u64,
-        sn: u64,
-        state: ExtState,
-        head: bool,
-    ) -> ExtId {
+    fn new_extent(&mut self, base: u64, npages: u64, sn: u64, state: ExtState, head: bool) -> ExtId {
         let e = Extent {
             base,
             npages,
@@ -439,13 +428,7 @@ impl Pac {
         let id = self.new_extent(base, map_pages, sn, ExtState::Active, true);
         if map_pages > npages {
             self.extents[id as usize].npages = npages;
-            let trail = self.new_extent(
-                base + npages,
-                map_pages - npages,
-                sn,
-                ExtState::Active,
-                false,
-            );
+            let trail = self.new_extent(base + npages, map_pages - npages, sn, ExtState::Active, false);
             self.record(ExtState::Retained, trail);
         }
         id
@@ -547,9 +530,7 @@ impl Pac {
                     break;
                 }
             }
-            if self.extents[id as usize].npages >= self.oversize_threshold_pages
-                && self.may_force_decay()
-            {
+            if self.extents[id as usize].npages >= self.oversize_threshold_pages && self.may_force_decay() {
                 let n = self.extents[id as usize].npages;
                 self.counters.dirty_nmadvise += 1;
                 self.counters.dirty_purged += n;
@@ -567,10 +548,7 @@ impl Pac {
     /// `extent_dalloc_wrapper` with retain on: `MADV_DONTNEED` the pages (they leave RSS) and
     /// record the extent as retained.
     fn dalloc_to_retained(&mut self, id: ExtId) {
-        let (base, n) = (
-            self.extents[id as usize].base,
-            self.extents[id as usize].npages,
-        );
+        let (base, n) = (self.extents[id as usize].base, self.extents[id as usize].npages);
         self.touched.clear_range(base, base + n);
         self.record(ExtState::Retained, id);
     }
@@ -730,12 +708,8 @@ impl Pac {
 
     /// `pac_time_until_deferred_work`: how long the background thread may sleep (ns).
     pub fn ns_until_deferred_work(&self, threshold: u64) -> u64 {
-        let d = self
-            .decay_dirty
-            .ns_until_purge(self.dirty.npages, threshold);
-        let m = self
-            .decay_muzzy
-            .ns_until_purge(self.muzzy.npages, threshold);
+        let d = self.decay_dirty.ns_until_purge(self.dirty.npages, threshold);
+        let m = self.decay_muzzy.ns_until_purge(self.muzzy.npages, threshold);
         d.min(m)
     }
 
@@ -747,10 +721,7 @@ impl Pac {
         for (&base, &id) in &self.by_base {
             let e = &self.extents[id as usize];
             if e.base != base {
-                return Err(format!(
-                    "extent {id} indexed at {base} but starts at {}",
-                    e.base
-                ));
+                return Err(format!("extent {id} indexed at {base} but starts at {}", e.base));
             }
             if base < prev_end {
                 return Err(format!("extent at page {base} overlaps the previous one"));
@@ -774,9 +745,7 @@ impl Pac {
             ));
         }
         if act + dirty + muzzy + ret != self.next_vpage - 1 {
-            return Err(
-                "pages not conserved: active + dirty + muzzy + retained != mapped space".into(),
-            );
+            return Err("pages not conserved: active + dirty + muzzy + retained != mapped space".into());
         }
         Ok(())
     }

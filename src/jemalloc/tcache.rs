@@ -105,10 +105,7 @@ impl Tcache {
 
     /// Objects currently cached per class.
     pub fn cached_classes(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        self.bins
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (i, b.stack.len()))
+        self.bins.iter().enumerate().map(|(i, b)| (i, b.stack.len()))
     }
 
     /// Pops the most recently cached object.
@@ -237,6 +234,24 @@ impl Tcache {
                 b.refilled = false;
             }
             None
+        }
+    }
+
+    /// Sets every small bin's fill divisor (`lg_fill_div`) as a long-running thread's cache has
+    /// adapted it (GC visits that find idle objects halve the fill count, down to one object):
+    /// `lg_fill_div`, or the largest divisor that still fills at least one object.
+    pub fn set_small_fill_div(&mut self, lg_fill_div: u32) {
+        for b in self.bins.iter_mut().take(self.nbins_small) {
+            let max = 31 - b.ncached_max.max(1).leading_zeros();
+            b.lg_fill_div = lg_fill_div.clamp(1, max.max(1));
+        }
+    }
+
+    /// Marks every bin's current objects as idle since the last GC visit (low-water mark = count),
+    /// as objects a running cache has held for a while are.
+    pub fn mark_idle(&mut self) {
+        for b in &mut self.bins {
+            b.low_water = b.stack.len() as u32;
         }
     }
 

@@ -162,27 +162,16 @@ pub fn render_explain(cfg: &AllocatorConfig, c: &RequestCost) -> String {
         "    stats.active        {:>10} B  {:>7}  allocator_active{}\n",
         group(c.active),
         pct(c.active as f64, req),
-        if c.small {
-            " (share of full slabs)"
-        } else {
-            ""
-        }
+        if c.small { " (share of full slabs)" } else { "" }
     );
     o += &format!(
         "    typically resident  {:>10} B  {:>7}  RSS when the whole value is written{}\n",
         group(c.resident.round() as u64),
         pct(c.resident, req),
-        if c.small {
-            " (share of full slabs)"
-        } else {
-            ""
-        }
+        if c.small { " (share of full slabs)" } else { "" }
     );
     o += "\n  where the extra bytes go:\n";
-    o += &format!(
-        "    size-class rounding {:>10} B\n",
-        group(c.usable - c.request)
-    );
+    o += &format!("    size-class rounding {:>10} B\n", group(c.usable - c.request));
     if !c.small {
         o += &format!("    pad page            {:>10} B\n", group(c.pad));
     } else {
@@ -289,12 +278,7 @@ mod tests {
         assert_eq!(big.resident, (44.0 * 8.0 + 20.0 * 9.0) / 64.0 * 4096.0);
         let small = request_cost(&cfg, 2_000).unwrap();
         assert_eq!(
-            (
-                small.usable,
-                small.slab_pages,
-                small.slab_regions,
-                small.active
-            ),
+            (small.usable, small.slab_pages, small.slab_regions, small.active),
             (2048, 1, 2, 2048)
         );
         assert_eq!(small.tcache_slots, 20);

@@ -1,110 +1,225 @@
-//! Event replay: turns a scenario into allocator operations on the model and records the figures
-//! test by test.
+//! Event replay: turns a scenario into operations on the model (Redis commands into the Redis
+//! model, or plain mallocs and frees into the allocator model) and records, test by test, the
+//! `INFO memory` vector and the OOM events.
+
+pub mod commands;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::jemalloc::bin::BinRow;
-use crate::jemalloc::{Arena, ArenaOptions, ObjId, Stats};
+use crate::jemalloc::{Arena, ArenaOptions, ObjId};
+use crate::redis::{InfoMemory, Server};
 use crate::workload::{Flush, Scenario};
 
-/// The figures recorded at one point of a run, in bytes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Snapshot {
-    /// Bytes the program asked for and still holds (the payload).
-    pub requested: u64,
-    /// `stats.allocated` (Redis: `allocator_allocated`).
-    pub allocated: u64,
-    /// `stats.active` (Redis: `allocator_active`).
-    pub active: u64,
-    /// `stats.resident` (Redis: `allocator_resident`).
-    pub resident: u64,
-    /// `stats.mapped`.
-    pub mapped: u64,
-    /// `stats.retained`.
-    pub retained: u64,
-    /// `stats.metadata`.
-    pub metadata: u64,
-    /// Dirty pages, in bytes.
-    pub dirty: u64,
-    /// Bytes held in the thread cache.
-    pub tcache: u64,
-    /// Pages written and not purged, in bytes: the allocator's share of the process RSS.
-    pub rss: u64,
-}
-
-impl Snapshot {
-    fn take(requested: u64, s: &Stats, page: u64) -> Self {
-        Snapshot {
-            requested,
-            allocated: s.allocated,
-            active: s.active,
-            resident: s.resident,
-            mapped: s.mapped,
-            retained: s.retained,
-            metadata: s.metadata,
-            dirty: s.dirty_pages * page,
-            tcache: s.tcache_bytes,
-            rss: s.touched_pages * page,
-        }
-    }
-
-    /// Field-wise maximum.
-    fn max(self, o: Snapshot) -> Snapshot {
-        Snapshot {
-            requested: self.requested.max(o.requested),
-            allocated: self.allocated.max(o.allocated),
-            active: self.active.max(o.active),
-            resident: self.resident.max(o.resident),
-            mapped: self.mapped.max(o.mapped),
-            retained: self.retained.max(o.retained),
-            metadata: self.metadata.max(o.metadata),
-            dirty: self.dirty.max(o.dirty),
-            tcache: self.tcache.max(o.tcache),
-            rss: self.rss.max(o.rss),
-        }
-    }
-}
-
-/// What one test left behind: its peak (after its writes) and its end (after cleanup and flush).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// What one test left behind: the field-wise maximum over its commands (`peak`) and the figures
+/// at its end, after its own cleanup, the flush after it and `test_seconds` of idle time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TestRecord {
     pub test: u64,
-    pub peak: Snapshot,
-    pub end: Snapshot,
+    pub peak: InfoMemory,
+    pub end: InfoMemory,
+    /// Keys (Redis) or live objects (allocator only) at the end.
+    pub keys: u64,
+}
+
+/// One OOM rule's verdict for a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OomVerdict {
+    /// The limit, bytes.
+    pub limit: u64,
+    /// The first test (1-based) at which it struck, if it did.
+    pub first_test: Option<u64>,
+    /// Redis: commands refused (`-OOM command not allowed when used memory > 'maxmemory'`).
+    /// Kernel: tests that ended with RSS above the limit.
+    pub events: u64,
 }
 
 /// The outcome of one run of a scenario.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunResult {
     pub scenario: String,
+    /// The Redis profile, or "none".
+    pub profile: String,
     pub allocator: String,
     pub seed: u64,
     /// Field-wise maximum over all tests.
-    pub peak: Snapshot,
+    pub peak: InfoMemory,
     /// After the last test.
-    pub end: Snapshot,
+    pub end: InfoMemory,
     pub timeline: Vec<TestRecord>,
+    /// Redis's `maxmemory` rule: judged on `used_memory` before each DENYOOM command.
+    pub oom_maxmemory: Option<OomVerdict>,
+    /// The kernel's or the container's limit: judged on RSS.
+    pub oom_memory_limit: Option<OomVerdict>,
     /// The small bins after the last test (`malloc_stats_print`'s bins table), bins in use only.
     pub bins: Vec<BinRow>,
 }
 
+/// Field-wise maximum of two INFO vectors.
+pub fn info_max(a: &InfoMemory, b: &InfoMemory) -> InfoMemory {
+    let mut m = a.clone();
+    macro_rules! mx {
+        ($($f:ident),*) => { $( if b.$f > m.$f { m.$f = b.$f; } )* };
+    }
+    mx!(
+        used_memory,
+        used_memory_rss,
+        used_memory_peak,
+        used_memory_peak_perc,
+        used_memory_overhead,
+        used_memory_startup,
+        used_memory_dataset,
+        used_memory_dataset_perc,
+        allocator_allocated,
+        allocator_active,
+        allocator_resident,
+        used_memory_vm_eval,
+        used_memory_scripts_eval,
+        number_of_cached_scripts,
+        used_memory_vm_functions,
+        used_memory_functions,
+        maxmemory,
+        allocator_frag_ratio,
+        allocator_frag_bytes,
+        allocator_rss_ratio,
+        allocator_rss_bytes,
+        rss_overhead_ratio,
+        rss_overhead_bytes,
+        mem_fragmentation_ratio,
+        mem_fragmentation_bytes,
+        mem_clients_normal
+    );
+    m
+}
+
+fn kernel_verdict(limit: Option<u64>, timeline: &[TestRecord]) -> Option<OomVerdict> {
+    limit.map(|limit| {
+        let over: Vec<u64> = timeline
+            .iter()
+            .filter(|r| r.peak.used_memory_rss > limit)
+            .map(|r| r.test)
+            .collect();
+        OomVerdict {
+            limit,
+            first_test: over.first().copied(),
+            events: over.len() as u64,
+        }
+    })
+}
+
+/// Replays a scenario with seed `seed`, calling `progress` after each test.
+pub fn run(sc: &Scenario, seed: u64, progress: impl FnMut(u64)) -> RunResult {
+    match &sc.redis {
+        Some(_) => run_redis(sc, seed, progress),
+        None => run_allocator(sc, seed, progress),
+    }
+}
+
+fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64)) -> RunResult {
+    let profile = sc.redis.clone().expect("Redis scenario");
+    let mut server = Server::new(profile.clone(), seed).expect("validated profile");
+    server.maxmemory = sc.maxmemory.unwrap_or(0);
+    let mut rng = commands::rng_for(seed);
+    let mut timeline = Vec::with_capacity(sc.tests as usize);
+    let test_ns = (sc.test_seconds * 1e9) as u64;
+    let mut first_refusal_test = None;
+    for t in 0..sc.tests {
+        let before = server.refusals.len();
+        let client = server.connect();
+        let mut peak = server.info();
+        for argv in commands::test_commands(sc, t, &mut rng) {
+            server.exec(client, &argv);
+            peak = info_max(&peak, &server.info());
+        }
+        server.disconnect(client);
+        server.advance(test_ns);
+        let end = server.info();
+        if server.refusals.len() > before && first_refusal_test.is_none() {
+            first_refusal_test = Some(t + 1);
+        }
+        timeline.push(TestRecord {
+            test: t + 1,
+            peak: info_max(&peak, &end),
+            end,
+            keys: server.dbsize(),
+        });
+        progress(t + 1);
+    }
+    finish(
+        sc,
+        &profile.name,
+        seed,
+        timeline,
+        &server.heap.arena,
+        first_refusal_test,
+        server.refusals.len() as u64,
+    )
+}
+
+fn finish(
+    sc: &Scenario,
+    profile: &str,
+    seed: u64,
+    timeline: Vec<TestRecord>,
+    arena: &Arena,
+    first_refusal: Option<u64>,
+    refusals: u64,
+) -> RunResult {
+    let peak = timeline
+        .iter()
+        .fold(InfoMemory::default(), |m, r| info_max(&m, &r.peak));
+    let end = timeline.last().map(|r| r.end.clone()).unwrap_or_default();
+    RunResult {
+        scenario: sc.name.clone(),
+        profile: profile.into(),
+        allocator: sc.allocator_preset.clone(),
+        seed,
+        oom_maxmemory: sc.maxmemory.map(|limit| OomVerdict {
+            limit,
+            first_test: first_refusal,
+            events: refusals,
+        }),
+        oom_memory_limit: kernel_verdict(sc.memory_limit, &timeline),
+        peak,
+        end,
+        timeline,
+        bins: arena.bin_table().into_iter().filter(|b| b.curslabs > 0).collect(),
+    }
+}
+
 struct Live {
     id: ObjId,
-    size: u64,
+    usable: u64,
 }
 
-fn flush(arena: &mut Arena, live: &mut Vec<Live>, requested: &mut u64) {
-    for o in live.drain(..) {
-        arena.free(o.id);
-        *requested -= o.size;
-    }
-    arena.purge();
+/// The INFO-shaped figures of a plain allocator workload: `used_memory` is the usable size of
+/// the live objects (what a program counting `malloc_usable_size` sees), RSS the written pages.
+fn allocator_info(arena: &Arena, used: u64, peak_used: u64) -> InfoMemory {
+    let s = arena.stats();
+    let page = arena.size_classes().page();
+    InfoMemory::compute(
+        used,
+        peak_used.max(used),
+        0,
+        0,
+        s.allocated,
+        s.active,
+        s.resident,
+        s.touched_pages * page,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        format!("jemalloc-{}", arena.config().version),
+    )
 }
 
-/// Replays an allocator-only scenario with seed `seed`, calling `progress` after each test.
-pub fn run(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64)) -> RunResult {
+fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64)) -> RunResult {
     let mut arena = Arena::new(
         &sc.allocator,
         ArenaOptions {
@@ -112,31 +227,35 @@ pub fn run(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64)) -> RunResult
             seed,
         },
     );
-    let page = sc.allocator.page();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut live: Vec<Live> = Vec::new();
-    let mut requested = 0u64;
+    let mut used = 0u64;
+    let mut peak_used = 0u64;
     let mut timeline = Vec::with_capacity(sc.tests as usize);
     let test_ns = (sc.test_seconds * 1e9) as u64;
+    let flush = |arena: &mut Arena, live: &mut Vec<Live>, used: &mut u64| {
+        for o in live.drain(..) {
+            arena.free(o.id);
+            *used -= o.usable;
+        }
+        arena.purge();
+    };
     for t in 0..sc.tests {
         if sc.flush == Flush::BeforeEach && t > 0 {
-            flush(&mut arena, &mut live, &mut requested);
+            flush(&mut arena, &mut live, &mut used);
         }
         let first_new = live.len();
         for k in &sc.keys {
             for _ in 0..k.count {
-                let id = arena
-                    .malloc(k.value_size)
-                    .expect("validated sizes are modelable");
-                live.push(Live {
-                    id,
-                    size: k.value_size,
-                });
-                requested += k.value_size;
+                let id = arena.malloc(k.value_size).expect("validated sizes are modelable");
+                let usable = arena.usable_size(id);
+                live.push(Live { id, usable });
+                used += usable;
             }
         }
-        let peak = Snapshot::take(requested, &arena.stats(), page);
-        // The test deletes a share of what it wrote; which ones is drawn at random.
+        peak_used = peak_used.max(used);
+        let peak = allocator_info(&arena, used, peak_used);
+        // The test frees a share of what it wrote; which objects is drawn at random.
         let mut base = first_new;
         for k in &sc.keys {
             let n = k.count as usize;
@@ -148,39 +267,24 @@ pub fn run(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64)) -> RunResult
             }
             for &idx in &group[..ndel] {
                 arena.free(live[idx].id);
-                requested -= live[idx].size;
-                live[idx].size = u64::MAX;
+                used -= live[idx].usable;
+                live[idx].usable = u64::MAX;
             }
             base += n;
         }
-        live.retain(|o| o.size != u64::MAX);
+        live.retain(|o| o.usable != u64::MAX);
         arena.advance(test_ns);
         if sc.flush == Flush::AfterEach {
-            flush(&mut arena, &mut live, &mut requested);
+            flush(&mut arena, &mut live, &mut used);
         }
-        let end = Snapshot::take(requested, &arena.stats(), page);
+        let end = allocator_info(&arena, used, peak_used);
         timeline.push(TestRecord {
             test: t + 1,
-            peak,
+            peak: info_max(&peak, &end),
             end,
+            keys: live.len() as u64,
         });
         progress(t + 1);
     }
-    let peak = timeline
-        .iter()
-        .fold(Snapshot::default(), |m, r| m.max(r.peak).max(r.end));
-    let end = timeline.last().map(|r| r.end).unwrap_or_default();
-    RunResult {
-        scenario: sc.name.clone(),
-        allocator: sc.allocator_preset.clone(),
-        seed,
-        peak,
-        end,
-        timeline,
-        bins: arena
-            .bin_table()
-            .into_iter()
-            .filter(|b| b.curslabs > 0)
-            .collect(),
-    }
+    finish(sc, "none", seed, timeline, &arena, None, 0)
 }

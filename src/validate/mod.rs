@@ -1,5 +1,6 @@
 //! Harnesses that check the model against reality: the real jemalloc linked into this crate,
-//! and the traces replayed through both.
+//! traces replayed through both, and a live redis-server.
 pub mod compare;
+pub mod live_redis;
 pub mod real_jemalloc;
 pub mod trace;

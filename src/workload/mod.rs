@@ -2,14 +2,16 @@
 //! file with serde, then a validated scenario), every problem reported with the file, the
 //! position or key path, and a hint.
 //!
-//! This version covers allocator-only scenarios (`[server] profile = "none"`): objects allocated
-//! and freed directly through the jemalloc model, test after test.
+//! `[server] profile` names a Redis server profile (built-in or a calibrated file): keys are then
+//! written with Redis commands into the Redis model. `profile = "none"` is a plain allocator
+//! workload: objects allocated and freed directly through the jemalloc model.
 
 use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::jemalloc::{AllocatorConfig, PRESET_NAMES};
+use crate::jemalloc::{AllocatorConfig, SizeClasses, PRESET_NAMES};
+use crate::redis::profile::RedisProfile;
 use crate::units::parse_bytes;
 
 /// A byte count written as a number (`30000`) or a string with a unit (`"30KB"`).
@@ -38,13 +40,11 @@ fn default_seed() -> u64 {
 #[serde(deny_unknown_fields)]
 struct RawServer {
     profile: String,
-    #[serde(default)]
     allocator: Option<String>,
-    #[serde(default)]
+    maxmemory: Option<RawBytes>,
+    memory_limit: Option<RawBytes>,
     dirty_decay_ms: Option<i64>,
-    #[serde(default)]
     background_thread: Option<bool>,
-    #[serde(default)]
     tcache: Option<bool>,
 }
 
@@ -71,12 +71,16 @@ fn default_test_seconds() -> f64 {
 struct RawKeys {
     name: String,
     count: i64,
+    #[serde(rename = "type")]
+    kind: Option<String>,
     value_size: RawBytes,
-    #[serde(default)]
+    fields: Option<i64>,
+    ttl_seconds: Option<f64>,
     cleanup: Option<f64>,
 }
 
-/// When the whole data set is flushed (freed, then jemalloc purged, like `FLUSHALL SYNC`).
+/// When the whole data set is flushed: `FLUSHALL SYNC` with a Redis profile (free everything,
+/// then purge jemalloc); free everything, then purge, without one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Flush {
@@ -85,15 +89,28 @@ pub enum Flush {
     AfterEach,
 }
 
+/// The Redis type of a key group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyType {
+    String,
+    Hash,
+}
+
 /// One group of objects a test writes.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct KeyGroup {
     pub name: String,
-    /// Objects written per test.
+    /// Keys (or objects) written per test.
     pub count: u64,
-    /// Bytes per object.
+    pub kind: KeyType,
+    /// Bytes per value: a string's value, or each field's value of a hash.
     pub value_size: u64,
-    /// Share of its objects a test frees itself before it ends (the rest stay until a flush).
+    /// Hash fields per key (1 for strings).
+    pub fields: u64,
+    /// TTL set on each key (Redis profiles only).
+    pub ttl_seconds: Option<f64>,
+    /// Share of its keys a test deletes itself before it ends (the rest stay until a flush).
     pub cleanup: f64,
 }
 
@@ -102,13 +119,20 @@ pub struct KeyGroup {
 pub struct Scenario {
     pub name: String,
     pub seed: u64,
-    /// Allocator configuration (preset plus overrides).
+    /// Allocator configuration (the Redis profile's, or a preset plus overrides).
     #[serde(skip)]
     pub allocator: AllocatorConfig,
     pub allocator_preset: String,
+    /// The Redis server profile; `None` for a plain allocator workload.
+    #[serde(skip)]
+    pub redis: Option<RedisProfile>,
+    /// `maxmemory` (Redis's own OOM rule), bytes.
+    pub maxmemory: Option<u64>,
+    /// Container or cgroup limit on RSS, bytes.
+    pub memory_limit: Option<u64>,
     pub tests: u64,
     pub flush: Flush,
-    /// Simulated seconds per test (drives decay).
+    /// Simulated seconds per test (drives decay, expiry, idle clients).
     pub test_seconds: f64,
     pub keys: Vec<KeyGroup>,
 }
@@ -131,12 +155,40 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 /// Reads and validates a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        problems: vec![format!(
-            "{}: cannot read the scenario file: {e}",
-            path.display()
-        )],
+        problems: vec![format!("{}: cannot read the scenario file: {e}", path.display())],
     })?;
     parse(&text, &path.display().to_string())
+}
+
+/// Collects problems, each prefixed with the file and the key.
+struct Problems<'a> {
+    file: &'a str,
+    list: Vec<String>,
+}
+
+impl Problems<'_> {
+    fn add(&mut self, key: &str, msg: impl Into<String>) {
+        self.list.push(format!("{}: {key}: {}", self.file, msg.into()));
+    }
+
+    /// A byte count that must be at least 1.
+    fn bytes(&mut self, key: &str, v: &RawBytes) -> Option<u64> {
+        let parsed = match v {
+            RawBytes::Number(n) => u64::try_from(*n).map_err(|_| format!("{n} is negative")),
+            RawBytes::Text(t) => parse_bytes(t),
+        };
+        match parsed {
+            Ok(0) => {
+                self.add(key, "0 bytes: expected at least 1 byte");
+                None
+            }
+            Ok(b) => Some(b),
+            Err(e) => {
+                self.add(key, format!("expected a byte count (e.g. 30000, \"30KB\"): {e}"));
+                None
+            }
+        }
+    }
 }
 
 /// Parses and validates scenario text; `file` names it in messages.
@@ -153,43 +205,61 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
             problems: vec![format!("{file}: {at}{}", e.message().trim())],
         }
     })?;
-    let mut problems = Vec::new();
-    let mut bad = |key: &str, msg: String| problems.push(format!("{file}: {key}: {msg}"));
+    let mut p = Problems {
+        file,
+        list: Vec::new(),
+    };
 
-    if raw.server.profile != "none" {
-        bad(
-            "server.profile",
-            format!(
-                "'{}' is not available yet; this version simulates allocator-only workloads: use profile = \"none\"",
-                raw.server.profile
-            ),
+    let redis = if raw.server.profile == "none" {
+        None
+    } else {
+        match RedisProfile::load(&raw.server.profile) {
+            Ok(prof) => Some(prof),
+            Err(e) => {
+                p.add(
+                    "server.profile",
+                    format!("{e}; use \"none\" for a plain allocator workload"),
+                );
+                None
+            }
+        }
+    };
+    if redis.is_some() && raw.server.allocator.is_some() {
+        p.add(
+            "server.allocator",
+            "a Redis profile brings its own allocator; set it only with profile = \"none\"",
         );
     }
-    let preset = raw
-        .server
-        .allocator
-        .clone()
-        .unwrap_or_else(|| "jemalloc-5.3".into());
-    let mut allocator = match AllocatorConfig::preset(&preset) {
-        Some(c) => c,
+    let (preset, mut allocator) = match &redis {
+        Some(prof) => (
+            prof.allocator.clone(),
+            prof.allocator_config()
+                .unwrap_or_else(|_| AllocatorConfig::jemalloc_5_3()),
+        ),
         None => {
-            bad(
-                "server.allocator",
-                format!(
-                    "unknown preset '{preset}'; known presets: {}",
-                    PRESET_NAMES.join(", ")
-                ),
-            );
-            AllocatorConfig::jemalloc_5_3()
+            let name = raw
+                .server
+                .allocator
+                .clone()
+                .unwrap_or_else(|| "jemalloc-5.3".into());
+            let cfg = AllocatorConfig::preset(&name).unwrap_or_else(|| {
+                p.add(
+                    "server.allocator",
+                    format!(
+                        "unknown preset '{name}'; known presets: {}",
+                        PRESET_NAMES.join(", ")
+                    ),
+                );
+                AllocatorConfig::jemalloc_5_3()
+            });
+            (name, cfg)
         }
     };
     if let Some(ms) = raw.server.dirty_decay_ms {
         if ms < -1 {
-            bad(
+            p.add(
                 "server.dirty_decay_ms",
-                format!(
-                    "{ms} is not allowed: use -1 (never), 0 (at once) or a positive number of ms"
-                ),
+                format!("{ms}: use -1 (never), 0 (at once) or a positive number of ms"),
             );
         }
         allocator.dirty_decay_ms = ms;
@@ -200,8 +270,25 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
     if let Some(tc) = raw.server.tcache {
         allocator.tcache.enabled = tc;
     }
+    let maxmemory = raw
+        .server
+        .maxmemory
+        .as_ref()
+        .and_then(|v| p.bytes("server.maxmemory", v));
+    let memory_limit = raw
+        .server
+        .memory_limit
+        .as_ref()
+        .and_then(|v| p.bytes("server.memory_limit", v));
+    if maxmemory.is_some() && redis.is_none() {
+        p.add(
+            "server.maxmemory",
+            "maxmemory is Redis's rule: it needs a Redis profile",
+        );
+    }
+
     if raw.workload.tests < 1 {
-        bad(
+        p.add(
             "workload.tests",
             format!("{} tests: need at least 1", raw.workload.tests),
         );
@@ -211,7 +298,7 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         "before_each" => Flush::BeforeEach,
         "after_each" => Flush::AfterEach,
         other => {
-            bad(
+            p.add(
                 "workload.flush",
                 format!("'{other}' is not one of none, before_each, after_each"),
             );
@@ -219,81 +306,95 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         }
     };
     if !(raw.workload.test_seconds >= 0.0 && raw.workload.test_seconds.is_finite()) {
-        bad(
-            "workload.test_seconds",
-            "must be a number of seconds >= 0".into(),
-        );
+        p.add("workload.test_seconds", "must be a number of seconds >= 0");
     }
     if raw.workload.keys.is_empty() {
-        bad(
-            "workload.keys",
-            "at least one [[workload.keys]] table is needed".into(),
-        );
+        p.add("workload.keys", "at least one [[workload.keys]] table is needed");
     }
-    let sc = crate::jemalloc::SizeClasses::new(allocator.lg_quantum, allocator.lg_page);
+    let sc = SizeClasses::new(allocator.lg_quantum, allocator.lg_page);
     let mut keys = Vec::new();
     for (i, k) in raw.workload.keys.iter().enumerate() {
-        let p = format!("workload.keys[{i}]");
+        let key = format!("workload.keys[{i}]");
         if k.count < 0 {
-            bad(&format!("{p}.count"), format!("{} is negative", k.count));
+            p.add(&format!("{key}.count"), format!("{} is negative", k.count));
         }
-        let size = match &k.value_size {
-            RawBytes::Number(n) if *n >= 1 => Some(*n as u64),
-            RawBytes::Number(n) => {
-                bad(
-                    &format!("{p}.value_size"),
-                    format!("{n} bytes: a value needs at least 1 byte"),
-                );
-                None
-            }
-            RawBytes::Text(s) => match parse_bytes(s) {
-                Ok(0) => {
-                    bad(
-                        &format!("{p}.value_size"),
-                        "0 bytes: a value needs at least 1 byte".into(),
-                    );
-                    None
-                }
-                Ok(v) => Some(v),
-                Err(e) => {
-                    bad(
-                        &format!("{p}.value_size"),
-                        format!("expected a byte count: {e}"),
-                    );
-                    None
-                }
-            },
-        };
-        if let Some(v) = size {
-            if v > sc.large_maxclass() {
-                bad(
-                    &format!("{p}.value_size"),
-                    format!("{v} bytes is larger than jemalloc's largest size class"),
-                );
-            }
+        let size = p.bytes(&format!("{key}.value_size"), &k.value_size);
+        if let Some(v) = size.filter(|&v| v > sc.large_maxclass()) {
+            p.add(
+                &format!("{key}.value_size"),
+                format!("{v} bytes is larger than jemalloc's largest size class"),
+            );
         }
         let cleanup = k.cleanup.unwrap_or(0.0);
         if !(0.0..=1.0).contains(&cleanup) {
-            bad(
-                &format!("{p}.cleanup"),
+            p.add(
+                &format!("{key}.cleanup"),
                 format!("{cleanup} is not a share between 0 and 1"),
             );
+        }
+        let kind = match k.kind.as_deref().unwrap_or("string") {
+            "string" => KeyType::String,
+            "hash" => KeyType::Hash,
+            other => {
+                p.add(
+                    &format!("{key}.type"),
+                    format!("'{other}' is not one of string, hash"),
+                );
+                KeyType::String
+            }
+        };
+        let fields = match (kind, k.fields) {
+            (KeyType::Hash, Some(f)) if f >= 1 => f as u64,
+            (KeyType::Hash, Some(f)) => {
+                p.add(
+                    &format!("{key}.fields"),
+                    format!("{f}: a hash needs at least 1 field"),
+                );
+                1
+            }
+            (KeyType::Hash, None) => {
+                p.add(&format!("{key}.fields"), "hashes need `fields` (fields per key)");
+                1
+            }
+            (KeyType::String, Some(_)) => {
+                p.add(
+                    &format!("{key}.fields"),
+                    "only hashes have fields; remove it or set type = \"hash\"",
+                );
+                1
+            }
+            (KeyType::String, None) => 1,
+        };
+        if let Some(t) = k.ttl_seconds.filter(|t| !(*t > 0.0 && t.is_finite())) {
+            p.add(
+                &format!("{key}.ttl_seconds"),
+                format!("{t}: a TTL must be a positive number of seconds"),
+            );
+        }
+        if redis.is_none() && (k.ttl_seconds.is_some() || kind == KeyType::Hash) {
+            p.add(&key, "TTLs and hashes need a Redis profile (server.profile)");
         }
         keys.push(KeyGroup {
             name: k.name.clone(),
             count: k.count.max(0) as u64,
+            kind,
             value_size: size.unwrap_or(1),
+            fields,
+            ttl_seconds: k.ttl_seconds,
             cleanup,
         });
     }
-    if !problems.is_empty() {
-        return Err(ScenarioError { problems });
+    if !p.list.is_empty() {
+        return Err(ScenarioError { problems: p.list });
     }
     Ok(Scenario {
         name: raw.name,
         seed: raw.seed,
         allocator,
         allocator_preset: preset,
+        redis,
+        maxmemory,
+        memory_limit,
         tests: raw.workload.tests as u64,
         flush,
         test_seconds: raw.workload.test_seconds,
@@ -324,6 +425,16 @@ value_size = "30KB"
         assert_eq!(s.keys[0].value_size, 30 * 1024);
         assert_eq!(s.flush, Flush::BeforeEach);
         assert_eq!(s.allocator_preset, "jemalloc-5.3");
+        assert!(s.redis.is_none());
+    }
+
+    #[test]
+    fn a_redis_profile_brings_its_allocator() {
+        let text = GOOD.replace("\"none\"", "\"redis-7.0-debian\"\nmaxmemory = \"512MB\"");
+        let s = parse(&text, "r.toml").unwrap();
+        assert_eq!(s.redis.as_ref().unwrap().name, "redis-7.0-debian");
+        assert_eq!(s.maxmemory, Some(512 << 20));
+        assert!(s.allocator.background_thread);
     }
 
     #[test]
@@ -335,9 +446,7 @@ value_size = "30KB"
         let e = parse(&text, "bad.toml").unwrap_err();
         assert_eq!(e.problems.len(), 3, "{e}");
         assert!(e.to_string().contains("bad.toml: workload.tests:"));
-        assert!(e
-            .to_string()
-            .contains("bad.toml: workload.keys[0].value_size:"));
+        assert!(e.to_string().contains("bad.toml: workload.keys[0].value_size:"));
         assert!(e.to_string().contains("bad.toml: workload.flush:"));
     }
 
@@ -348,5 +457,18 @@ value_size = "30KB"
         let msg = e.to_string();
         assert!(msg.starts_with("typo.toml: line 7, column 1:"), "{msg}");
         assert!(msg.contains("testz"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_profile_and_stray_fields() {
+        let text = GOOD
+            .replace("\"none\"", "\"redis-5\"")
+            .replace("count = 30", "count = 30\nfields = 3");
+        let e = parse(&text, "p.toml").unwrap_err().to_string();
+        assert!(e.contains("p.toml: server.profile: 'redis-5' is neither"), "{e}");
+        assert!(
+            e.contains("p.toml: workload.keys[0].fields: only hashes have fields"),
+            "{e}"
+        );
     }
 }

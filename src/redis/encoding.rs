@@ -1,0 +1,116 @@
+//! Byte counts of Redis 7 encodings: sds strings, embedded strings, listpacks, integers.
+
+/// Header bytes of an sds string of `len` bytes (`sdsReqType` + `sdsHdrSize`): type 5 (1 B)
+/// below 32, type 8 (3 B) below 256, type 16 (5 B) below 64 KiB, type 32 (9 B) below 4 GiB,
+/// else type 64 (17 B). `sdsnewlen` never makes an empty string type 5.
+pub fn sds_header(len: u64) -> u64 {
+    if len == 0 {
+        3
+    } else if len < 32 {
+        1
+    } else if len < 256 {
+        3
+    } else if len < 65_536 {
+        5
+    } else if len < 1 << 32 {
+        9
+    } else {
+        17
+    }
+}
+
+/// Bytes requested from the allocator for a new sds of `len` bytes: header + data + NUL.
+pub fn sds_request(len: u64) -> u64 {
+    sds_header(len) + len + 1
+}
+
+/// Bytes of an embedded string object (`createEmbeddedStringObject`): robj (16) + sdshdr8 (3)
+/// + data + NUL, in one allocation.
+pub fn embstr_request(robj: u64, len: u64) -> u64 {
+    robj + 3 + len + 1
+}
+
+/// Parses `s` the way `string2ll` does: an optional minus, no leading zeros, no spaces, at most
+/// 20 characters, within i64.
+pub fn as_integer(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let text = std::str::from_utf8(s).ok()?;
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if digits.len() > 1 && digits.starts_with('0') {
+        return None;
+    }
+    if text == "-0" {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Size of one listpack entry, encoding + data + back-length (`lpEncodeGetType`,
+/// `lpEncodeBacklen`).
+pub fn listpack_entry(s: &[u8]) -> u64 {
+    let enc_data: u64 = match as_integer(s) {
+        Some(v) if (0..=127).contains(&v) => 1,
+        Some(v) if (-4096..=4095).contains(&v) => 2,
+        Some(v) if (-32768..=32767).contains(&v) => 3,
+        Some(v) if (-8_388_608..=8_388_607).contains(&v) => 4,
+        Some(v) if (-2_147_483_648..=2_147_483_647).contains(&v) => 5,
+        Some(_) => 9,
+        None => {
+            let l = s.len() as u64;
+            if l < 64 {
+                1 + l
+            } else if l < 4096 {
+                2 + l
+            } else {
+                5 + l
+            }
+        }
+    };
+    let backlen = if enc_data <= 127 {
+        1
+    } else if enc_data < 16_383 {
+        2
+    } else if enc_data < 2_097_151 {
+        3
+    } else if enc_data < 268_435_455 {
+        4
+    } else {
+        5
+    };
+    enc_data + backlen
+}
+
+/// Header (6 B) and end byte (1 B) of a listpack.
+pub const LISTPACK_OVERHEAD: u64 = 7;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sds_sizes() {
+        // "k:1": type 5, 1 + 3 + 1 = 5 bytes (8-byte class).
+        assert_eq!(sds_request(3), 5);
+        // 2,000 B: type 16, 5 + 2,000 + 1 = 2,006 (2,048 class).
+        assert_eq!(sds_request(2000), 2006);
+        // 30,000 B: 30,006 (32 KiB class).
+        assert_eq!(sds_request(30_000), 30_006);
+        // 100 KiB: type 32, 9 + 102,400 + 1.
+        assert_eq!(sds_request(102_400), 102_410);
+        assert_eq!(embstr_request(16, 40), 60);
+    }
+
+    #[test]
+    fn listpack_entries() {
+        assert_eq!(listpack_entry(b"12"), 2); // 7-bit uint + backlen
+        assert_eq!(listpack_entry(b"field1"), 8); // 1 + 6 + 1
+        assert_eq!(listpack_entry(b"007"), 5); // leading zero: a string
+        assert_eq!(listpack_entry(&[b'x'; 100]), 103); // 2 + 100 + 1
+        assert_eq!(listpack_entry(b"100000"), 5); // 24-bit int + backlen
+    }
+}

@@ -1,0 +1,184 @@
+//! Redis server profiles: the sizes, thresholds and baselines that decide what a Redis build
+//! allocates. Built-in profiles live as TOML files next to this module, each number with its
+//! source; `fragsim calibrate` writes the same format from a live server.
+
+use serde::{Deserialize, Serialize};
+
+use crate::jemalloc::AllocatorConfig;
+
+/// What an idle server reports, measured the way fragsim measures: a fresh connection sends one
+/// `INFO memory` after every other client has disconnected. The model adds its predictions to
+/// these figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Baseline {
+    /// `used_memory` at the baseline.
+    pub used_memory: u64,
+    /// `used_memory_startup`.
+    pub used_memory_startup: u64,
+    /// `mem_clients_normal` at the baseline (the measuring client itself).
+    pub clients_normal: u64,
+    /// `allocator_allocated`, `allocator_active`, `allocator_resident`.
+    pub allocator_allocated: u64,
+    pub allocator_active: u64,
+    pub allocator_resident: u64,
+    /// `used_memory_rss`: code, libraries, stacks and the heap of an idle server.
+    pub rss: u64,
+    /// `used_memory_vm_eval` (Lua heap) and `used_memory_vm_functions`.
+    pub vm_eval: u64,
+    pub vm_functions: u64,
+    /// `used_memory_functions` (the functions' caches, part of the overhead).
+    pub functions_caches: u64,
+    /// Commands that already have a latency histogram (`INFO latencystats`): running them again
+    /// costs nothing new.
+    pub commands_seen: Vec<String>,
+    /// Small bins of the running process (`MEMORY MALLOC-STATS`): region size, current regions,
+    /// current slabs. New objects fill these slabs' free regions before new slabs are made.
+    #[serde(default)]
+    pub bins: Vec<(u64, u64, u64)>,
+    /// `tcache_bytes` of the process's arena: freed objects the thread cache holds.
+    #[serde(default)]
+    pub tcache_bytes: u64,
+}
+
+/// A Redis server build as the model needs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisProfile {
+    pub name: String,
+    pub description: String,
+    /// `redis_version`.
+    pub version: String,
+    /// `mem_allocator` as INFO prints it.
+    pub mem_allocator: String,
+    /// The allocator preset the build links (see `fragsim sizeclasses --preset`).
+    pub allocator: String,
+    /// Whether the Lua VM allocates through the same jemalloc (Debian's build: yes, so its heap
+    /// shows in `allocator_*`; upstream builds: glibc, so only in RSS).
+    pub lua_uses_jemalloc: bool,
+    /// `sizeof(robj)`, `sizeof(dictEntry)`, `sizeof(dict)` on x86-64.
+    pub robj: u64,
+    pub dict_entry: u64,
+    pub dict: u64,
+    /// `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`: strings up to this length are embedded in the robj.
+    pub embstr_limit: u64,
+    /// `OBJ_SHARED_INTEGERS`: integers below it share one object (when no LRU/LFU maxmemory).
+    pub shared_integers: i64,
+    /// `hash-max-listpack-entries` / `hash-max-listpack-value`.
+    pub hash_max_listpack_entries: u64,
+    pub hash_max_listpack_value: u64,
+    /// `DICT_HT_INITIAL_SIZE`: buckets of a table's first allocation (8 B each).
+    pub dict_initial_size: u64,
+    /// `PROTO_IOBUF_LEN`: bytes a client reads at once.
+    pub query_read_len: u64,
+    /// `PROTO_MBULK_BIG_ARG`: bulk arguments at least this long become the value's sds directly.
+    pub big_arg: u64,
+    /// Allocation sizes `createClient` makes (client struct, reply buffer, lists, dicts).
+    pub client_allocations: Vec<u64>,
+    /// Allocation sizes of one command's latency histogram (`hdr_init`), made the first time a
+    /// command runs (`latency-tracking yes`).
+    pub histogram_allocations: Vec<u64>,
+    /// Fill divisor of the thread cache's small bins when the model starts (`lg_fill_div`: a miss
+    /// refills `ncached_max >> lg_fill_div` objects; capped so that at least one is filled). A
+    /// fresh thread starts at 1, but the GC raises it for every bin that keeps idle objects, so
+    /// in a running server most bins refill one object at a time; busy bins come back down
+    /// (measured in Redis's main thread with `MEMORY MALLOC-STATS`, `nmalloc / nfills` over 400
+    /// SETs: the 8 B and 32 B bins refilled 25 at a time, the 16 B and 112 B bins 50).
+    pub tcache_lg_fill_div: u32,
+    /// `sizeof(luaScript)`.
+    pub lua_script_struct: u64,
+    /// Lua heap bytes a newly compiled script adds, on top of its body length (approximate:
+    /// measured as about 0.6 KB for a short script).
+    pub lua_heap_per_script: u64,
+    pub baseline: Baseline,
+}
+
+const REDIS_70_DEBIAN: &str = include_str!("profiles/redis-7.0-debian.toml");
+const REDIS_70: &str = include_str!("profiles/redis-7.0.toml");
+const REDIS_72: &str = include_str!("profiles/redis-7.2.toml");
+
+/// Names of the built-in profiles.
+pub const PROFILE_NAMES: &[&str] = &["redis-7.0-debian", "redis-7.0", "redis-7.2"];
+
+impl RedisProfile {
+    /// A built-in profile by name.
+    pub fn builtin(name: &str) -> Option<Self> {
+        let text = match name {
+            "redis-7.0-debian" => REDIS_70_DEBIAN,
+            "redis-7.0" => REDIS_70,
+            "redis-7.2" => REDIS_72,
+            _ => return None,
+        };
+        Some(toml::from_str(text).expect("built-in profiles parse"))
+    }
+
+    /// A built-in profile name, or the path of a profile file (as `fragsim calibrate` writes).
+    pub fn load(name_or_path: &str) -> Result<Self, String> {
+        if let Some(p) = Self::builtin(name_or_path) {
+            return Ok(p);
+        }
+        let path = std::path::Path::new(name_or_path);
+        if !path.exists() {
+            return Err(format!(
+                "'{name_or_path}' is neither a built-in profile ({}) nor an existing profile file",
+                PROFILE_NAMES.join(", ")
+            ));
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{name_or_path}: cannot read the profile: {e}"))?;
+        let p: RedisProfile = toml::from_str(&text)
+            .map_err(|e| format!("{name_or_path}: not a valid profile: {}", e.message()))?;
+        p.allocator_config()?;
+        Ok(p)
+    }
+
+    /// The allocator configuration of the build: its preset with Redis's run-time settings
+    /// (Redis turns jemalloc's background thread on at startup).
+    pub fn allocator_config(&self) -> Result<AllocatorConfig, String> {
+        let mut cfg = AllocatorConfig::preset(&self.allocator).ok_or_else(|| {
+            format!(
+                "profile '{}': unknown allocator preset '{}'",
+                self.name, self.allocator
+            )
+        })?;
+        cfg.background_thread = true;
+        Ok(cfg)
+    }
+
+    /// The profile as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("profiles serialise")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_load() {
+        for n in PROFILE_NAMES {
+            let p = RedisProfile::builtin(n).unwrap();
+            assert_eq!(&p.name, n);
+            p.allocator_config().unwrap();
+            // A latency histogram costs 24,688 B of used_memory (measured): its counts array and
+            // its struct, at their size classes.
+            let cfg = p.allocator_config().unwrap();
+            let sc = crate::jemalloc::SizeClasses::new(cfg.lg_quantum, cfg.lg_page);
+            let h: u64 = p
+                .histogram_allocations
+                .iter()
+                .map(|&s| sc.usable(s).unwrap())
+                .sum();
+            assert_eq!(h, 24_688, "{n}");
+        }
+        assert!(RedisProfile::load("redis-6").is_err());
+    }
+
+    #[test]
+    fn round_trips_through_toml() {
+        let p = RedisProfile::builtin("redis-7.0-debian").unwrap();
+        let again: RedisProfile = toml::from_str(&p.to_toml()).unwrap();
+        assert_eq!(p, again);
+    }
+}

@@ -1,0 +1,914 @@
+//! The Redis 7 server model: each command a client sends is turned into the allocations Redis
+//! makes (query buffer, argv, keys, values, dict tables, histograms, scripts), all through the
+//! jemalloc model, so that `INFO memory` can be computed the way Redis computes it.
+
+use std::collections::{HashMap, HashSet};
+
+use super::dict::Dict;
+use super::encoding::{
+    as_integer, embstr_request, listpack_entry, sds_header, sds_request, LISTPACK_OVERHEAD,
+};
+use super::heap::{Alloc, Heap};
+use super::info::InfoMemory;
+use super::profile::RedisProfile;
+
+/// Commands Redis 7.0 flags `DENYOOM` (from `src/commands/*.json`): refused when used memory is
+/// over `maxmemory` under `noeviction`.
+pub const DENYOOM: &[&str] = &[
+    "append",
+    "set",
+    "setex",
+    "psetex",
+    "setnx",
+    "setrange",
+    "setbit",
+    "mset",
+    "msetnx",
+    "getset",
+    "incr",
+    "incrby",
+    "incrbyfloat",
+    "decr",
+    "decrby",
+    "bitfield",
+    "bitop",
+    "hset",
+    "hmset",
+    "hsetnx",
+    "hincrby",
+    "hincrbyfloat",
+    "lpush",
+    "lpushx",
+    "rpush",
+    "rpushx",
+    "linsert",
+    "lset",
+    "lmove",
+    "blmove",
+    "rpoplpush",
+    "brpoplpush",
+    "sadd",
+    "sdiffstore",
+    "sinterstore",
+    "sunionstore",
+    "zadd",
+    "zincrby",
+    "zdiffstore",
+    "zinterstore",
+    "zunionstore",
+    "zrangestore",
+    "sort",
+    "geoadd",
+    "georadius",
+    "georadiusbymember",
+    "geosearchstore",
+    "xadd",
+    "xgroup|create",
+    "xgroup|createconsumer",
+    "xsetid",
+    "pfadd",
+    "pfmerge",
+    "pfdebug",
+    "copy",
+    "restore",
+    "restore-asking",
+    "function|load",
+    "function|restore",
+];
+
+/// Handle of a connected client.
+pub type ClientId = usize;
+
+#[derive(Debug, Clone)]
+enum StrEnc {
+    /// A shared integer object: nothing allocated.
+    Shared,
+    /// An INT-encoded robj.
+    Int(Alloc),
+    /// robj and string in one block.
+    Embstr(Alloc),
+    /// robj + sds.
+    Raw(Alloc, Alloc),
+}
+
+#[derive(Debug, Clone)]
+struct HashField {
+    entry: Alloc,
+    field: Alloc,
+    value: Alloc,
+}
+
+#[derive(Debug, Clone)]
+enum HashEnc {
+    /// The listpack block, its byte length, and its field/value strings.
+    Listpack(Alloc, u64, Vec<(Vec<u8>, Vec<u8>)>),
+    /// The dict struct, its tables, and the field entries by name.
+    Table(Alloc, Dict, HashMap<Vec<u8>, HashField>),
+}
+
+#[derive(Debug, Clone)]
+enum Value {
+    Str(StrEnc),
+    Hash(Alloc, HashEnc),
+}
+
+#[derive(Debug, Clone)]
+struct Key {
+    entry: Alloc,
+    sds: Alloc,
+    value: Value,
+    /// Expires entry and deadline (simulated ns).
+    expire: Option<(Alloc, u64)>,
+}
+
+#[derive(Debug, Clone)]
+struct Client {
+    allocs: Vec<Alloc>,
+    qbuf: Alloc,
+    last_active_ns: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Script {
+    sha: Alloc,
+    body: StrEnc,
+    lua_struct: Alloc,
+    entry: Alloc,
+    lua_heap: Alloc,
+    accounted: u64,
+}
+
+/// The outcome of one command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Ok,
+    /// `-OOM command not allowed when used memory > 'maxmemory'.`
+    Oom,
+    /// A command the model does not know, or a wrong number of arguments.
+    Unsupported(String),
+}
+
+/// A refused command, for the OOM report.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OomRefusal {
+    /// Command name.
+    pub command: String,
+    /// `used_memory` when the check ran (this command's argv and query buffer included).
+    pub used_memory: u64,
+}
+
+/// The server model.
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub profile: RedisProfile,
+    pub heap: Heap,
+    keys: HashMap<Vec<u8>, Key>,
+    main: Dict,
+    expires: Dict,
+    histograms: HashSet<String>,
+    hist_allocs: Vec<Alloc>,
+    scripts: HashMap<Vec<u8>, Script>,
+    scripts_dict: Dict,
+    lua_scripts_mem: u64,
+    lua_heap: u64,
+    clients: Vec<Option<Client>>,
+    now_ns: u64,
+    next_cron_ns: u64,
+    peak: u64,
+    /// `maxmemory` (0: none) under `noeviction`.
+    pub maxmemory: u64,
+    pub refusals: Vec<OomRefusal>,
+    /// Arena stats once the baseline state is loaded, for deltas on top of the baseline.
+    start: crate::jemalloc::Stats,
+    /// Objects that stand for the baseline's small allocations (never freed).
+    _baseline_objects: Vec<crate::jemalloc::ObjId>,
+}
+
+const CRON_NS: u64 = 100_000_000;
+
+impl Server {
+    /// A server as it stands at its profile's baseline.
+    pub fn new(profile: RedisProfile, seed: u64) -> Result<Self, String> {
+        let cfg = profile.allocator_config()?;
+        let mut heap = Heap::new(&cfg, seed);
+        let baseline_objects = heap.arena.preload(
+            &profile.baseline.bins,
+            profile.baseline.tcache_bytes,
+            profile.tcache_lg_fill_div,
+        );
+        let histograms = profile.baseline.commands_seen.iter().cloned().collect();
+        let peak = profile.baseline.used_memory;
+        let start = heap.arena.stats();
+        let mut s = Server {
+            profile,
+            heap,
+            keys: HashMap::new(),
+            main: Dict::default(),
+            expires: Dict::default(),
+            histograms,
+            hist_allocs: Vec::new(),
+            scripts: HashMap::new(),
+            scripts_dict: Dict::default(),
+            lua_scripts_mem: 0,
+            lua_heap: 0,
+            clients: Vec::new(),
+            now_ns: 0,
+            next_cron_ns: CRON_NS,
+            peak,
+            maxmemory: 0,
+            refusals: Vec::new(),
+            start,
+            _baseline_objects: baseline_objects,
+        };
+        // The baseline was measured after clients had come and gone (calibration's own
+        // connections): their buffers sit in the thread cache. Replay one such visit, then take
+        // the zero point.
+        s.measurement_traffic();
+        s.start = s.heap.arena.stats();
+        s.heap.zmalloc_used = 0;
+        s.histograms = s.profile.baseline.commands_seen.iter().cloned().collect();
+        Ok(s)
+    }
+
+    /// `used_memory` now.
+    pub fn used_memory(&self) -> u64 {
+        self.profile.baseline.used_memory + self.heap.zmalloc_used
+    }
+
+    /// Number of keys.
+    pub fn dbsize(&self) -> u64 {
+        self.keys.len() as u64
+    }
+
+    /// Simulated time, ns.
+    pub fn now_ns(&self) -> u64 {
+        self.now_ns
+    }
+
+    fn initial(&self) -> u64 {
+        self.profile.dict_initial_size
+    }
+
+    // ----- clients ---------------------------------------------------------------------------
+
+    /// A client connects (`createClient`).
+    pub fn connect(&mut self) -> ClientId {
+        let sizes = self.profile.client_allocations.clone();
+        let mut allocs: Vec<Alloc> = sizes.iter().map(|&s| self.heap.zmalloc(s)).collect();
+        // The last listed allocation is the empty query buffer (`sdsempty()`).
+        let qbuf = allocs.pop().expect("client allocations include the query buffer");
+        let c = Client {
+            allocs,
+            qbuf,
+            last_active_ns: self.now_ns,
+        };
+        if let Some(i) = self.clients.iter().position(|c| c.is_none()) {
+            self.clients[i] = Some(c);
+            i
+        } else {
+            self.clients.push(Some(c));
+            self.clients.len() - 1
+        }
+    }
+
+    /// A client disconnects (`freeClient`).
+    pub fn disconnect(&mut self, id: ClientId) {
+        if let Some(c) = self.clients.get_mut(id).and_then(Option::take) {
+            self.heap.zfree(c.qbuf);
+            for a in c.allocs.into_iter().rev() {
+                self.heap.zfree(a);
+            }
+        }
+    }
+
+    /// Bytes the query buffer needs to hold `n` bytes (`sdsMakeRoomForNonGreedy` for the first
+    /// 16 KiB read, greedy doubling beyond it).
+    fn qbuf_request(&self, n: u64) -> u64 {
+        let read = self.profile.query_read_len;
+        let len = if n <= read {
+            read
+        } else {
+            (2 * n).min(n + (1 << 20))
+        };
+        sds_request(len)
+    }
+
+    // ----- commands --------------------------------------------------------------------------
+
+    /// Runs one command sent by `client`: reads it into the query buffer, builds argv, checks
+    /// `maxmemory`, executes, frees argv.
+    pub fn exec(&mut self, client: ClientId, argv: &[Vec<u8>]) -> Reply {
+        if argv.is_empty() {
+            return Reply::Unsupported("empty command".into());
+        }
+        let name = command_name(argv);
+        let wire: u64 = resp_len(argv);
+        // Read: grow the query buffer to hold the request.
+        let big = argv.iter().any(|a| a.len() as u64 >= self.profile.big_arg);
+        let need = self.qbuf_request(if big { self.profile.query_read_len } else { wire });
+        {
+            let c = self.clients[client].as_mut().expect("connected client");
+            c.last_active_ns = self.now_ns;
+        }
+        let q = self.clients[client].as_ref().unwrap().qbuf;
+        if self.heap.arena.usable_size_of(need).unwrap() > q.usable {
+            let nq = self.heap.zrealloc(q, need);
+            self.clients[client].as_mut().unwrap().qbuf = nq;
+        }
+        // argv array and argument objects.
+        let argv_arr = self.heap.zmalloc(8 * argv.len().min(1024) as u64);
+        let mut objs: Vec<Option<StrEnc>> = Vec::with_capacity(argv.len());
+        for a in argv {
+            let len = a.len() as u64;
+            let o = if len >= self.profile.big_arg {
+                // The query buffer becomes the argument's sds; the client gets a new one.
+                let sds = self.heap.zmalloc(sds_header(len + 2) + len + 3);
+                let robj = self.heap.zmalloc(self.profile.robj);
+                let fresh = self.heap.zmalloc(sds_request(len + 2));
+                let c = self.clients[client].as_mut().unwrap();
+                let old = std::mem::replace(&mut c.qbuf, fresh);
+                self.heap.zfree(old);
+                StrEnc::Raw(robj, sds)
+            } else {
+                self.string_object(len)
+            };
+            objs.push(Some(o));
+        }
+        // maxmemory check (processCommand, before the command runs).
+        let mut reply = Reply::Ok;
+        if self.maxmemory > 0 && DENYOOM.contains(&name.as_str()) && self.used_memory() > self.maxmemory {
+            self.refusals.push(OomRefusal {
+                command: name.clone(),
+                used_memory: self.used_memory(),
+            });
+            reply = Reply::Oom;
+        } else {
+            if !self.histograms.contains(&name) && is_known(&name) {
+                self.histograms.insert(name.clone());
+                let sizes = self.profile.histogram_allocations.clone();
+                for s in sizes {
+                    let a = self.heap.zmalloc(s);
+                    self.hist_allocs.push(a);
+                }
+            }
+            reply = self.run(&name, argv, &mut objs).err().unwrap_or(reply);
+        }
+        for o in objs.into_iter().flatten() {
+            self.free_str(o);
+        }
+        self.heap.zfree(argv_arr);
+        self.peak = self.peak.max(self.used_memory());
+        reply
+    }
+
+    /// `createStringObject` for an argument of `len` bytes.
+    fn string_object(&mut self, len: u64) -> StrEnc {
+        if len <= self.profile.embstr_limit {
+            StrEnc::Embstr(self.heap.zmalloc(embstr_request(self.profile.robj, len)))
+        } else {
+            let sds = self.heap.zmalloc(sds_request(len));
+            let robj = self.heap.zmalloc(self.profile.robj);
+            StrEnc::Raw(robj, sds)
+        }
+    }
+
+    fn free_str(&mut self, o: StrEnc) {
+        match o {
+            StrEnc::Shared => {}
+            StrEnc::Int(a) | StrEnc::Embstr(a) => self.heap.zfree(a),
+            StrEnc::Raw(r, s) => {
+                self.heap.zfree(s);
+                self.heap.zfree(r);
+            }
+        }
+    }
+
+    /// `tryObjectEncoding` on a value argument that the keyspace keeps.
+    fn encode_value(&mut self, o: StrEnc, bytes: &[u8]) -> StrEnc {
+        let len = bytes.len() as u64;
+        if len <= 20 {
+            if let Some(v) = as_integer(bytes) {
+                if (0..self.profile.shared_integers).contains(&v) {
+                    self.free_str(o);
+                    return StrEnc::Shared;
+                }
+                return match o {
+                    StrEnc::Raw(r, s) => {
+                        self.heap.zfree(s);
+                        StrEnc::Int(r)
+                    }
+                    StrEnc::Embstr(e) => {
+                        self.heap.zfree(e);
+                        StrEnc::Int(self.heap.zmalloc(self.profile.robj))
+                    }
+                    other => other,
+                };
+            }
+        }
+        match o {
+            StrEnc::Raw(r, s) if len <= self.profile.embstr_limit => {
+                self.heap.zfree(s);
+                self.heap.zfree(r);
+                StrEnc::Embstr(self.heap.zmalloc(embstr_request(self.profile.robj, len)))
+            }
+            StrEnc::Raw(r, s) => {
+                // trimStringObjectIfNeeded: give back slack above a tenth of the length.
+                let avail = s.usable - sds_header(len) - 1 - len;
+                if avail > len / 10 {
+                    let hdr = sds_header(len + 2).max(sds_header(len));
+                    StrEnc::Raw(r, self.heap.zrealloc(s, hdr + len + 1))
+                } else {
+                    StrEnc::Raw(r, s)
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn run(&mut self, name: &str, argv: &[Vec<u8>], objs: &mut [Option<StrEnc>]) -> Result<(), Reply> {
+        let bad = |m: &str| Err(Reply::Unsupported(m.to_string()));
+        match name {
+            "info" => {
+                // genRedisInfoString: the overhead report (zcalloc'd), vsnprintf's buffer and the
+                // reply sds, all freed once the reply is copied to the client.
+                let tmp: Vec<Alloc> = [256, 3072, 3072].iter().map(|&s| self.heap.zmalloc(s)).collect();
+                for a in tmp.into_iter().rev() {
+                    self.heap.zfree(a);
+                }
+                Ok(())
+            }
+            "ping" | "get" | "exists" | "ttl" | "dbsize" | "hget" | "hgetall" => Ok(()),
+            "set" => {
+                if argv.len() < 3 {
+                    return bad("SET needs a key and a value");
+                }
+                let mut ttl_ms = None;
+                let mut i = 3;
+                while i < argv.len() {
+                    let opt = String::from_utf8_lossy(&argv[i]).to_ascii_lowercase();
+                    match opt.as_str() {
+                        "ex" | "px" if i + 1 < argv.len() => {
+                            let n: u64 = String::from_utf8_lossy(&argv[i + 1])
+                                .parse()
+                                .map_err(|_| Reply::Unsupported("bad TTL".into()))?;
+                            ttl_ms = Some(if opt == "ex" { n * 1000 } else { n });
+                            i += 2;
+                        }
+                        _ => return bad("SET options other than EX/PX are not modelled"),
+                    }
+                }
+                let v = objs[2].take().unwrap();
+                let v = self.encode_value(v, &argv[2]);
+                self.set_key(&argv[1], Value::Str(v));
+                if let Some(ms) = ttl_ms {
+                    self.set_expire(&argv[1], ms);
+                }
+                Ok(())
+            }
+            "expire" | "pexpire" => {
+                if argv.len() != 3 {
+                    return bad("EXPIRE needs a key and a time");
+                }
+                let n: u64 = String::from_utf8_lossy(&argv[2])
+                    .parse()
+                    .map_err(|_| Reply::Unsupported("bad TTL".into()))?;
+                if self.keys.contains_key(&argv[1]) {
+                    self.set_expire(&argv[1], if name == "expire" { n * 1000 } else { n });
+                }
+                Ok(())
+            }
+            "del" | "unlink" => {
+                for k in &argv[1..] {
+                    self.delete_key(k);
+                }
+                Ok(())
+            }
+            "hset" | "hmset" => {
+                if argv.len() < 4 || argv.len() % 2 != 0 {
+                    return bad("HSET needs field/value pairs");
+                }
+                self.hset(&argv[1], &argv[2..]);
+                Ok(())
+            }
+            "flushall" | "flushdb" => {
+                let async_ = argv.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"async"));
+                self.flush(!async_);
+                Ok(())
+            }
+            "memory|purge" => {
+                self.heap.arena.purge();
+                Ok(())
+            }
+            "eval" | "evalsha" => self.eval(name, argv, objs),
+            "script|flush" => {
+                self.script_flush();
+                Ok(())
+            }
+            other => bad(&format!("command '{other}' is not modelled")),
+        }
+    }
+
+    fn set_key(&mut self, key: &[u8], value: Value) {
+        if let Some(k) = self.keys.get_mut(key) {
+            // Overwrite: the old value goes, the key and its TTL... SET clears the TTL.
+            let old = std::mem::replace(&mut k.value, value);
+            let exp = k.expire.take();
+            self.free_value(old);
+            if let Some((e, _)) = exp {
+                self.expires.delete(&mut self.heap);
+                self.heap.zfree(e);
+            }
+            return;
+        }
+        // dbAdd: sdsdup(key), then dictAddRaw (table growth, then the entry).
+        let sds = self.heap.zmalloc(sds_request(key.len() as u64));
+        self.main.add(&mut self.heap, self.profile.dict_initial_size);
+        let entry = self.heap.zmalloc(self.profile.dict_entry);
+        self.keys.insert(
+            key.to_vec(),
+            Key {
+                entry,
+                sds,
+                value,
+                expire: None,
+            },
+        );
+    }
+
+    fn set_expire(&mut self, key: &[u8], ttl_ms: u64) {
+        let deadline = self.now_ns + ttl_ms * 1_000_000;
+        let has = self.keys.get(key).map(|k| k.expire.is_some());
+        match has {
+            Some(true) => {
+                self.keys.get_mut(key).unwrap().expire.as_mut().unwrap().1 = deadline;
+            }
+            Some(false) => {
+                let e = self.heap.zmalloc(self.profile.dict_entry);
+                self.expires.add(&mut self.heap, self.profile.dict_initial_size);
+                self.keys.get_mut(key).unwrap().expire = Some((e, deadline));
+            }
+            None => {}
+        }
+    }
+
+    fn free_value(&mut self, v: Value) {
+        match v {
+            Value::Str(s) => self.free_str(s),
+            Value::Hash(robj, enc) => {
+                match enc {
+                    HashEnc::Listpack(lp, _, _) => self.heap.zfree(lp),
+                    HashEnc::Table(d, mut t, fields) => {
+                        for (_, f) in fields {
+                            self.heap.zfree(f.field);
+                            self.heap.zfree(f.value);
+                            self.heap.zfree(f.entry);
+                        }
+                        t.clear(&mut self.heap);
+                        self.heap.zfree(d);
+                    }
+                }
+                self.heap.zfree(robj);
+            }
+        }
+    }
+
+    fn delete_key(&mut self, key: &[u8]) {
+        if let Some(k) = self.keys.remove(key) {
+            self.main.delete(&mut self.heap);
+            if let Some((e, _)) = k.expire {
+                self.expires.delete(&mut self.heap);
+                self.heap.zfree(e);
+            }
+            self.free_value(k.value);
+            self.heap.zfree(k.sds);
+            self.heap.zfree(k.entry);
+        }
+    }
+
+    fn hset(&mut self, key: &[u8], pairs: &[Vec<u8>]) {
+        let initial = self.initial();
+        if !self.keys.contains_key(key) {
+            // createHashObject: robj + lpNew(0) (7 bytes).
+            let lp = self.heap.zmalloc(LISTPACK_OVERHEAD);
+            let robj = self.heap.zmalloc(self.profile.robj);
+            self.set_key(
+                key,
+                Value::Hash(robj, HashEnc::Listpack(lp, LISTPACK_OVERHEAD, Vec::new())),
+            );
+        }
+        let mut value = match self
+            .keys
+            .get_mut(key)
+            .map(|k| std::mem::replace(&mut k.value, Value::Str(StrEnc::Shared)))
+        {
+            Some(v) => v,
+            None => return,
+        };
+        if let Value::Hash(_, enc) = &mut value {
+            // hashTypeTryConversion: any argument longer than hash-max-listpack-value converts.
+            if matches!(enc, HashEnc::Listpack(..))
+                && pairs
+                    .iter()
+                    .any(|a| a.len() as u64 > self.profile.hash_max_listpack_value)
+            {
+                self.convert_to_table(enc);
+            }
+            for p in pairs.chunks(2) {
+                let (f, v) = (&p[0], &p[1]);
+                match enc {
+                    HashEnc::Listpack(lp, bytes, items) => {
+                        if let Some(i) = items.iter().position(|(k, _)| k == f) {
+                            let old = listpack_entry(&items[i].1);
+                            *bytes = *bytes - old + listpack_entry(v);
+                            items[i].1 = v.clone();
+                        } else {
+                            *bytes += listpack_entry(f) + listpack_entry(v);
+                            items.push((f.clone(), v.clone()));
+                        }
+                        if *bytes > lp.usable {
+                            *lp = self.heap.zrealloc(*lp, *bytes);
+                        }
+                        if items.len() as u64 > self.profile.hash_max_listpack_entries {
+                            self.convert_to_table(enc);
+                        }
+                    }
+                    HashEnc::Table(_, dict, fields) => {
+                        dict.rehash_steps(&mut self.heap, 1); // dictFind
+                        if let Some(hf) = fields.get_mut(f) {
+                            let nv = self.heap.zmalloc(sds_request(v.len() as u64));
+                            let old = std::mem::replace(&mut hf.value, nv);
+                            self.heap.zfree(old);
+                        } else {
+                            let field = self.heap.zmalloc(sds_request(f.len() as u64));
+                            let value = self.heap.zmalloc(sds_request(v.len() as u64));
+                            dict.add(&mut self.heap, initial);
+                            let entry = self.heap.zmalloc(self.profile.dict_entry);
+                            fields.insert(f.clone(), HashField { entry, field, value });
+                        }
+                    }
+                }
+            }
+        }
+        self.keys.get_mut(key).unwrap().value = value;
+    }
+
+    /// `hashTypeConvertListpack`: a dict presized for the current length, every field and value
+    /// copied into new sds strings, the listpack freed.
+    fn convert_to_table(&mut self, enc: &mut HashEnc) {
+        let initial = self.initial();
+        if let HashEnc::Listpack(lp, _, items) = enc {
+            let d = self.heap.zmalloc(self.profile.dict);
+            let mut dict = Dict::default();
+            dict.expand(&mut self.heap, items.len() as u64, initial);
+            let mut fields = HashMap::new();
+            for (f, v) in items.iter() {
+                let field = self.heap.zmalloc(sds_request(f.len() as u64));
+                let value = self.heap.zmalloc(sds_request(v.len() as u64));
+                dict.add(&mut self.heap, initial);
+                let entry = self.heap.zmalloc(self.profile.dict_entry);
+                fields.insert(f.clone(), HashField { entry, field, value });
+            }
+            self.heap.zfree(*lp);
+            *enc = HashEnc::Table(d, dict, fields);
+        }
+    }
+
+    /// FLUSHALL/FLUSHDB: every key freed, both keyspace tables freed; a synchronous flush then
+    /// purges jemalloc (`jemalloc_purge()`), an asynchronous one frees in the background
+    /// (modelled as freeing at once) and does not purge.
+    pub fn flush(&mut self, sync: bool) {
+        let keys: Vec<Vec<u8>> = self.keys.keys().cloned().collect();
+        let mut all = Vec::with_capacity(keys.len());
+        for k in keys {
+            all.push(self.keys.remove(&k).unwrap());
+        }
+        for k in all {
+            if let Some((e, _)) = k.expire {
+                self.heap.zfree(e);
+            }
+            self.free_value(k.value);
+            self.heap.zfree(k.sds);
+            self.heap.zfree(k.entry);
+        }
+        self.main.clear(&mut self.heap);
+        self.expires.clear(&mut self.heap);
+        if sync {
+            self.heap.arena.purge();
+        }
+    }
+
+    fn eval(&mut self, name: &str, argv: &[Vec<u8>], objs: &mut [Option<StrEnc>]) -> Result<(), Reply> {
+        if argv.len() < 3 {
+            return Err(Reply::Unsupported("EVAL needs a script and numkeys".into()));
+        }
+        let sha_key: Vec<u8> = if name == "eval" {
+            script_sha(&argv[1])
+        } else {
+            argv[1].to_ascii_lowercase()
+        };
+        if name == "eval" && !self.scripts.contains_key(&sha_key) {
+            // luaCreateFunction: sha sds (40 chars), the body object kept, a luaScript struct,
+            // a dict entry; the compiled function lives on the Lua heap.
+            let sha = self.heap.zmalloc(sds_request(40));
+            let body = objs[1].take().unwrap();
+            let body_mem = match &body {
+                StrEnc::Raw(_, s) => s.usable,
+                StrEnc::Embstr(e) => e.usable,
+                _ => 0,
+            };
+            let lua_struct = self.heap.zmalloc(self.profile.lua_script_struct);
+            self.scripts_dict
+                .add(&mut self.heap, self.profile.dict_initial_size);
+            let entry = self.heap.zmalloc(self.profile.dict_entry);
+            let heap_bytes = self.profile.lua_heap_per_script + argv[1].len() as u64;
+            let lua_heap = if self.profile.lua_uses_jemalloc {
+                self.heap.malloc_other(heap_bytes)
+            } else {
+                Alloc {
+                    id: u32::MAX,
+                    usable: heap_bytes,
+                }
+            };
+            self.lua_heap += heap_bytes;
+            let accounted = sha.usable + body_mem;
+            self.lua_scripts_mem += accounted;
+            self.scripts.insert(
+                sha_key,
+                Script {
+                    sha,
+                    body,
+                    lua_struct,
+                    entry,
+                    lua_heap,
+                    accounted,
+                },
+            );
+        } else if !self.scripts.contains_key(&sha_key) {
+            return Err(Reply::Unsupported("NOSCRIPT".into()));
+        }
+        // The commands a script runs are not modelled (fragsim's scripts only read).
+        Ok(())
+    }
+
+    fn script_flush(&mut self) {
+        let scripts: Vec<Script> = self.scripts.drain().map(|(_, s)| s).collect();
+        for s in scripts {
+            self.heap.zfree(s.entry);
+            self.heap.zfree(s.lua_struct);
+            self.heap.zfree(s.sha);
+            self.free_str(s.body);
+            if s.lua_heap.id != u32::MAX {
+                self.heap.free_other(s.lua_heap);
+            }
+            self.lua_scripts_mem -= s.accounted;
+        }
+        self.lua_heap = 0;
+        self.scripts_dict.clear(&mut self.heap);
+    }
+
+    // ----- time ------------------------------------------------------------------------------
+
+    /// Advances simulated time, running `serverCron` every 100 ms: keyspace dicts finish their
+    /// rehash and shrink when filled below 10%, expired keys are deleted, clients idle for more
+    /// than 2 s give back their query buffer's free space.
+    pub fn advance(&mut self, ns: u64) {
+        let target = self.now_ns + ns;
+        while self.next_cron_ns <= target {
+            let step = self.next_cron_ns - self.now_ns;
+            self.heap.arena.advance(step);
+            self.now_ns = self.next_cron_ns;
+            self.cron();
+            self.next_cron_ns += CRON_NS;
+        }
+        self.heap.arena.advance(target - self.now_ns);
+        self.now_ns = target;
+    }
+
+    fn cron(&mut self) {
+        let now = self.now_ns;
+        let expired: Vec<Vec<u8>> = self
+            .keys
+            .iter()
+            .filter(|(_, k)| k.expire.is_some_and(|(_, d)| d <= now))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for k in expired {
+            self.delete_key(&k);
+        }
+        let initial = self.initial();
+        self.main.rehash_all(&mut self.heap);
+        self.expires.rehash_all(&mut self.heap);
+        self.main.maybe_shrink(&mut self.heap, initial);
+        self.expires.maybe_shrink(&mut self.heap, initial);
+        for i in 0..self.clients.len() {
+            let idle = match &self.clients[i] {
+                Some(c) => now.saturating_sub(c.last_active_ns) > 2_000_000_000 && c.qbuf.usable > 4096,
+                None => false,
+            };
+            if idle {
+                let q = self.clients[i].as_ref().unwrap().qbuf;
+                let nq = self.heap.zrealloc(q, sds_request(0));
+                self.clients[i].as_mut().unwrap().qbuf = nq;
+            }
+        }
+        self.peak = self.peak.max(self.used_memory());
+    }
+
+    // ----- INFO ------------------------------------------------------------------------------
+
+    /// `INFO memory` as Redis would print it now, measured the way the baseline was measured (a
+    /// fresh connection, other clients gone).
+    pub fn info(&self) -> InfoMemory {
+        let b = &self.profile.baseline;
+        let st = self.heap.arena.stats();
+        let page = self.heap.arena.size_classes().page();
+        let used = self.used_memory();
+        let nkeys = self.keys.len() as u64;
+        let db_overhead = if nkeys == 0 {
+            0
+        } else {
+            nkeys * (self.profile.dict_entry + self.profile.robj)
+                + self.main.slots() * 8
+                + self.expires.used * self.profile.dict_entry
+                + self.expires.slots() * 8
+        };
+        let lua_caches = self.lua_scripts_mem
+            + self.scripts.len() as u64 * (self.profile.dict_entry + self.profile.lua_script_struct)
+            + self.scripts_dict.slots() * 8;
+        let overhead =
+            b.used_memory_startup + b.clients_normal + lua_caches + b.functions_caches + db_overhead;
+        let s0 = &self.start;
+        let delta = |now: u64, then: u64| now as i64 - then as i64;
+        let plus = |base: u64, d: i64| (base as i64 + d).max(0) as u64;
+        let rss = plus(b.rss, delta(st.touched_pages, s0.touched_pages) * page as i64)
+            + if self.profile.lua_uses_jemalloc {
+                0
+            } else {
+                self.lua_heap
+            };
+        InfoMemory::compute(
+            used,
+            self.peak.max(used),
+            overhead,
+            b.used_memory_startup,
+            plus(b.allocator_allocated, delta(st.allocated, s0.allocated)),
+            plus(b.allocator_active, delta(st.active, s0.active)),
+            plus(b.allocator_resident, delta(st.resident, s0.resident)),
+            rss,
+            b.vm_eval + self.lua_heap,
+            b.vm_functions,
+            lua_caches,
+            b.functions_caches,
+            self.scripts.len() as u64,
+            self.maxmemory,
+            b.clients_normal,
+            self.profile.mem_allocator.clone(),
+        )
+    }
+
+    /// What fragsim's own measurement does to the server after reading it: a client connects,
+    /// sends `INFO memory` and leaves. Its allocations pass through the thread cache (and drive
+    /// its garbage collection) like any client's.
+    pub fn measurement_traffic(&mut self) {
+        let c = self.connect();
+        self.exec(c, &[b"INFO".to_vec(), b"memory".to_vec()]);
+        self.disconnect(c);
+    }
+
+    /// Allocator stats of the model's arena alone (without the baseline).
+    pub fn arena_stats(&self) -> crate::jemalloc::Stats {
+        self.heap.arena.stats()
+    }
+}
+
+/// The command name Redis files latency under: lower case, `container|sub` for container
+/// commands.
+pub fn command_name(argv: &[Vec<u8>]) -> String {
+    let n = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
+    const CONTAINERS: &[&str] = &[
+        "memory", "script", "config", "client", "function", "object", "xgroup", "command", "latency",
+    ];
+    if CONTAINERS.contains(&n.as_str()) && argv.len() > 1 {
+        format!("{n}|{}", String::from_utf8_lossy(&argv[1]).to_ascii_lowercase())
+    } else {
+        n
+    }
+}
+
+fn is_known(name: &str) -> bool {
+    !name.is_empty()
+}
+
+/// Bytes of a command in RESP: `*N\r\n` then `$len\r\n<arg>\r\n` per argument.
+pub fn resp_len(argv: &[Vec<u8>]) -> u64 {
+    let mut n = 3 + argv.len().to_string().len() as u64;
+    for a in argv {
+        n += 1 + a.len().to_string().len() as u64 + 2 + a.len() as u64 + 2;
+    }
+    n
+}
+
+/// The script cache key: the SHA1 of the body in lower-case hex, as EVALSHA names it.
+pub fn script_sha(body: &[u8]) -> Vec<u8> {
+    sha1_smol::Sha1::from(body).digest().to_string().into_bytes()
+}

@@ -6,11 +6,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::jemalloc::{AllocatorConfig, SizeClasses, PRESET_NAMES};
+use crate::redis::explain::{self as redis_explain, explain_key, KeySpec};
+use crate::redis::RedisProfile;
 use crate::report::{explain, run as run_report, write_atomic};
 use crate::units::parse_bytes;
+use crate::validate::live_redis;
 
-/// fragsim predicts how much memory a jemalloc-backed program really uses for a workload,
-/// without running it: size classes, slabs, pad pages, the thread cache, dirty-page decay.
+/// fragsim predicts how much memory a jemalloc-backed program (first of all Redis) really uses
+/// for a workload, without running it: size classes, slabs, pad pages, the thread cache,
+/// dirty-page decay, Redis's per-key overhead, and the INFO memory figures that follow.
 #[derive(Debug, Parser)]
 #[command(name = "fragsim", version, about, long_about = None)]
 pub struct Cli {
@@ -20,16 +24,16 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Replay a scenario file through the allocator model and print what memory it uses.
+    /// Replay a scenario file through the model and print the INFO memory figures it predicts.
     ///
-    /// Example: fragsim run scenarios/seed-suite-allocator.toml
+    /// Example: fragsim run scenarios/seed-suite.toml
     Run {
         /// Scenario file (TOML).
         file: PathBuf,
         /// Seed for the model's random choices (default: the scenario's `seed`).
         #[arg(long)]
         seed: Option<u64>,
-        /// Also write the full result (timeline per test) as JSON to this file.
+        /// Also write the full result (INFO memory per test) as JSON to this file.
         #[arg(long, value_name = "PATH")]
         json: Option<PathBuf>,
         /// Also print the per-bin table (slabs, regions, utilisation) after the last test.
@@ -52,19 +56,61 @@ pub enum Command {
         max: String,
     },
     /// Show what one request of SIZE bytes really costs: size class, slab or extent, pad page,
-    /// and the bytes seen by malloc_usable_size, stats.active and RSS.
+    /// and the bytes seen by malloc_usable_size, stats.active and RSS. With --redis, what one
+    /// key costs in that Redis build.
     ///
-    /// Try: fragsim explain 30000, then fragsim explain 2000.
+    /// Try: fragsim explain 30000, then fragsim explain 2000, then
+    /// fragsim explain --redis redis-7.0-debian --string 30000.
     Explain {
         /// Request size: bytes, or a count with a unit (30000, 30KB, 2MiB).
         #[arg(allow_hyphen_values = true)]
-        size: String,
+        size: Option<String>,
         /// Allocator preset: jemalloc-5.3, redis-7.0-bundled, redis-7.2-bundled, jemalloc-5.3.1.
         #[arg(long, default_value = "jemalloc-5.3")]
         preset: String,
+        /// A Redis profile (redis-7.0-debian, redis-7.0, redis-7.2, or a calibrated file):
+        /// explain one key instead of one allocation.
+        #[arg(long, value_name = "PROFILE")]
+        redis: Option<String>,
+        /// With --redis: a string key whose value has this size.
+        #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+        string: Option<String>,
+        /// With --redis: a hash key, FIELDSxSIZE (e.g. 20x1500).
+        #[arg(long, value_name = "FIELDSxSIZE", allow_hyphen_values = true)]
+        hash: Option<String>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Read a live Redis server and print its profile (TOML) for scenarios to use.
+    ///
+    /// Reads INFO, CONFIG GET and MEMORY MALLOC-STATS, lets the server settle, and measures its
+    /// baseline the way `validate` measures. Use a server no other client is using.
+    Calibrate {
+        /// The server, HOST:PORT.
+        #[arg(long, value_name = "HOST:PORT")]
+        redis: String,
+        /// Write the profile to this file instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Replay a scenario into a live Redis server and compare its INFO memory with the model's
+    /// after each test.
+    ///
+    /// The server should be otherwise idle; it is calibrated first. Each test's commands go over
+    /// one connection, closed before measuring.
+    Validate {
+        /// The server, HOST:PORT.
+        #[arg(long, value_name = "HOST:PORT")]
+        redis: String,
+        /// Scenario file (TOML) with a Redis profile.
+        scenario: PathBuf,
+        /// Seed (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Also write the checkpoints (model and real INFO per test) as JSON.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
     },
 }
 
@@ -92,6 +138,30 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string_pretty(v).expect("serialisable") + "\n"
 }
 
+fn write_out(path: &std::path::Path, text: &str, what: &str) -> Result<(), UsageError> {
+    write_atomic(path, text.as_bytes())
+        .map_err(|e| UsageError(format!("{}: cannot write the {what}: {e}", path.display())))
+}
+
+fn key_spec(string: Option<String>, hash: Option<String>) -> Result<KeySpec, UsageError> {
+    match (string, hash) {
+        (Some(s), None) => Ok(KeySpec::String(size_arg(&s, "--string")?)),
+        (None, Some(h)) => {
+            let (f, s) = h
+                .split_once(['x', 'X', '*'])
+                .ok_or_else(|| UsageError(format!("--hash '{h}': expected FIELDSxSIZE, e.g. 20x1500")))?;
+            let fields: u64 =
+                f.trim().parse().ok().filter(|&n| n >= 1).ok_or_else(|| {
+                    UsageError(format!("--hash '{h}': '{f}' is not a number of fields >= 1"))
+                })?;
+            Ok(KeySpec::Hash(fields, size_arg(s.trim(), "--hash value size")?))
+        }
+        _ => Err(UsageError(
+            "with --redis give exactly one of --string SIZE or --hash FIELDSxSIZE".into(),
+        )),
+    }
+}
+
 fn execute(cli: Cli) -> Result<(), UsageError> {
     match cli.command {
         Command::Sizeclasses { preset: p, json, max } => {
@@ -108,8 +178,41 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
         Command::Explain {
             size,
             preset: p,
+            redis: Some(prof),
+            string,
+            hash,
             json,
         } => {
+            if size.is_some() {
+                return Err(UsageError(
+                    "with --redis give --string SIZE or --hash FIELDSxSIZE, not a bare SIZE".into(),
+                ));
+            }
+            let profile = RedisProfile::load(&prof).map_err(UsageError)?;
+            if p != "jemalloc-5.3" {
+                return Err(UsageError(
+                    "--preset does not apply with --redis: the profile brings its allocator".into(),
+                ));
+            }
+            let cost = explain_key(&profile, key_spec(string, hash)?, 1000).map_err(UsageError)?;
+            if json {
+                print!("{}", to_json(&cost));
+            } else {
+                print!("{}", redis_explain::render(&cost));
+            }
+        }
+        Command::Explain {
+            size,
+            preset: p,
+            redis: None,
+            string,
+            hash,
+            json,
+        } => {
+            if string.is_some() || hash.is_some() {
+                return Err(UsageError("--string and --hash need --redis PROFILE".into()));
+            }
+            let size = size.ok_or_else(|| UsageError("give a SIZE, e.g. fragsim explain 30000".into()))?;
             let cfg = preset(&p)?;
             let size = size_arg(&size, "SIZE")?;
             let cost = explain::request_cost(&cfg, size).map_err(|e| UsageError(e.to_string()))?;
@@ -133,9 +236,41 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
                 print!("{}", run_report::render_bins(&result));
             }
             if let Some(path) = json {
-                write_atomic(&path, to_json(&result).as_bytes()).map_err(|e| {
-                    UsageError(format!("{}: cannot write the JSON output: {e}", path.display()))
-                })?;
+                write_out(&path, &to_json(&result), "JSON output")?;
+            }
+        }
+        Command::Calibrate { redis, out } => {
+            let profile = live_redis::calibrate(&redis).map_err(|e| UsageError(e.to_string()))?;
+            let text = format!(
+                "# Calibrated by fragsim {} from {redis}\n{}",
+                env!("CARGO_PKG_VERSION"),
+                profile.to_toml()
+            );
+            match out {
+                Some(path) => write_out(&path, &text, "profile")?,
+                None => print!("{text}"),
+            }
+        }
+        Command::Validate {
+            redis,
+            scenario,
+            seed,
+            json,
+        } => {
+            let sc = crate::workload::load(&scenario).map_err(|e| UsageError(e.to_string()))?;
+            if sc.redis.is_none() {
+                return Err(UsageError(format!(
+                    "{}: server.profile is \"none\"; validate needs a scenario with a Redis profile",
+                    scenario.display()
+                )));
+            }
+            let seed = seed.unwrap_or(sc.seed);
+            let cps =
+                live_redis::validate(&redis, &sc, seed, |t| eprintln!("test {t}/{} replayed", sc.tests))
+                    .map_err(|e| UsageError(e.to_string()))?;
+            print!("{}", live_redis::render_checkpoints(&cps));
+            if let Some(path) = json {
+                write_out(&path, &to_json(&cps), "JSON output")?;
             }
         }
     }

@@ -147,7 +147,7 @@ impl RedisProfile {
 
     /// The profile as TOML.
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).expect("profiles serialise")
+        toml::to_string(self).expect("profiles serialise")
     }
 }
 

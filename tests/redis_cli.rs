@@ -112,7 +112,8 @@ fn live() -> Option<RedisProcess> {
             if std::env::var("FRAGSIM_REQUIRE_REDIS").is_ok_and(|v| v == "1") {
                 panic!("FRAGSIM_REQUIRE_REDIS=1 but {e}");
             }
-            eprintln!("SKIPPED: {e}");
+            // Written to the stderr handle directly, so that libtest's output capture does not hide it.
+            let _ = writeln!(std::io::stderr(), "SKIPPED: {e}");
             None
         }
     }

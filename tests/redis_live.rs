@@ -6,6 +6,8 @@
 //! by .ci/run) a server that cannot be started fails the tests; without it they are skipped with
 //! a notice.
 
+use std::io::Write;
+
 use fragsim::validate::live_redis::{rel_err, render_checkpoints, validate, RedisProcess};
 use fragsim::workload;
 
@@ -16,7 +18,11 @@ fn server() -> Option<RedisProcess> {
             if std::env::var("FRAGSIM_REQUIRE_REDIS").is_ok_and(|v| v == "1") {
                 panic!("FRAGSIM_REQUIRE_REDIS=1 but {e}");
             }
-            eprintln!("SKIPPED: {e} (install redis-server, or set FRAGSIM_REQUIRE_REDIS=1 to fail instead)");
+            // Written to the stderr handle directly, so that libtest's output capture does not hide it.
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: {e} (install redis-server, or set FRAGSIM_REQUIRE_REDIS=1 to fail instead)"
+            );
             None
         }
     }

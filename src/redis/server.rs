@@ -912,3 +912,107 @@ pub fn resp_len(argv: &[Vec<u8>]) -> u64 {
 pub fn script_sha(body: &[u8]) -> Vec<u8> {
     sha1_smol::Sha1::from(body).digest().to_string().into_bytes()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(words: &[&[u8]]) -> Vec<Vec<u8>> {
+        words.iter().map(|w| w.to_vec()).collect()
+    }
+
+    /// used_memory after each SET, as measured on Debian's redis-server 7.0.15 (a fresh
+    /// connection per command, the `set` histogram already made). Per key: dictEntry 24 -> 32,
+    /// key sds "a:N" (type 5: 1 + 3 + 1 = 5 -> 8), then the value:
+    ///  - 100 B: robj 16 + sds 3 + 100 + 1 = 104 -> 112: 168, plus the first table, 4 buckets
+    ///    (32 B): 200;
+    ///  - 30,000 B: robj 16 + 5 + 30,000 + 1 = 30,006 -> 32,768: 32,824;
+    ///  - 100 KiB: robj 16 + 9 + 102,400 + 1 = 102,410 -> 114,688: 114,744; the fifth key grows
+    ///    the table to 8 buckets (+32): 114,776;
+    ///  - "12345" (>= 10,000: not shared): an INT robj, 16: 56;
+    ///  - 40 B: embstr 16 + 3 + 40 + 1 = 60 -> 64: 104;
+    ///  - 2,000 B: 2,006 -> 2,048: 2,104; the ninth key grows the table to 16 (+64): 2,168.
+    ///    A FLUSHALL then frees all of it, 16 buckets included: -265,096.
+    #[test]
+    fn used_memory_per_set_matches_the_measured_server() {
+        let mut p = RedisProfile::builtin("redis-7.0-debian").unwrap();
+        p.baseline.commands_seen = vec!["set".into(), "flushall".into(), "info".into()];
+        let mut s = Server::new(p, 1).unwrap();
+        let steps: Vec<(Vec<Vec<u8>>, i64)> = vec![
+            (argv(&[b"SET", b"a:1", &[b'x'; 100]]), 200),
+            (argv(&[b"SET", b"a:2", &[b'x'; 100]]), 168),
+            (argv(&[b"SET", b"a:3", &[b'x'; 30_000]]), 32_824),
+            (argv(&[b"SET", b"a:4", &[b'x'; 102_400]]), 114_744),
+            (argv(&[b"SET", b"a:5", &[b'x'; 102_400]]), 114_776),
+            (argv(&[b"SET", b"a:6", b"12345"]), 56),
+            (argv(&[b"SET", b"a:7", b"123456789"]), 56),
+            (argv(&[b"SET", b"a:8", &[b'x'; 40]]), 104),
+            (argv(&[b"SET", b"a:9", &[b'y'; 2000]]), 2_168),
+            (argv(&[b"FLUSHALL", b"SYNC"]), -265_096),
+        ];
+        for (cmd, want) in steps {
+            let before = s.used_memory() as i64;
+            let c = s.connect();
+            s.exec(c, &cmd);
+            s.disconnect(c);
+            s.advance(250_000_000);
+            assert_eq!(
+                s.used_memory() as i64 - before,
+                want,
+                "{}",
+                String::from_utf8_lossy(&cmd[0])
+            );
+        }
+    }
+
+    /// A shared integer below 10,000 costs only the key; a TTL adds an expires entry (32) and the
+    /// expires table's first 4 buckets (32).
+    #[test]
+    fn shared_integers_and_ttls() {
+        let mut p = RedisProfile::builtin("redis-7.0-debian").unwrap();
+        p.baseline.commands_seen = vec!["set".into(), "ping".into(), "info".into()];
+        let mut s = Server::new(p, 1).unwrap();
+        let c = s.connect();
+        // The client's first command grows its query buffer to 16 KiB (20,480 B class).
+        s.exec(c, &argv(&[b"PING"]));
+        let u0 = s.used_memory();
+        s.exec(c, &argv(&[b"SET", b"n", b"42"]));
+        // dictEntry 32 + key "n" (1 + 1 + 1 -> 8) + the first table (32).
+        assert_eq!(s.used_memory() - u0, 72);
+        let u1 = s.used_memory();
+        s.exec(c, &argv(&[b"SET", b"t", b"42", b"EX", b"100"]));
+        assert_eq!(s.used_memory() - u1, 32 + 8 + 32 + 32);
+        // Expired by the cron once its time has passed.
+        s.advance(101_000_000_000);
+        assert_eq!(s.dbsize(), 1);
+    }
+
+    /// With maxmemory set, DENYOOM writes are refused once used_memory (this command's argv and
+    /// query buffer included) is over it; reads and deletes still run.
+    #[test]
+    fn maxmemory_refuses_writes_not_reads() {
+        let mut p = RedisProfile::builtin("redis-7.0-debian").unwrap();
+        p.baseline.commands_seen = vec!["set".into(), "get".into(), "del".into(), "info".into()];
+        let mut s = Server::new(p, 1).unwrap();
+        let c = s.connect();
+        // A first 30 KB SET grows the client's query buffer (greedy doubling past 16 KiB: 64 KiB
+        // + header -> 81,920 B), so later SETs only add their argv.
+        s.exec(c, &argv(&[b"SET", b"k0", &[b'v'; 30_000]]));
+        let u = s.used_memory();
+        s.maxmemory = u + 70_000;
+        let mut refused_at = None;
+        for i in 1..10 {
+            let r = s.exec(c, &argv(&[b"SET", format!("k{i}").as_bytes(), &[b'v'; 30_000]]));
+            if r == Reply::Oom && refused_at.is_none() {
+                refused_at = Some(i);
+            }
+        }
+        // Each stored key adds 32,824 B; at check time a SET's argv adds 32,880 (argv array 32,
+        // "SET" and the key as 32 B embstrs, the value's robj 16 + 32,768). k1: u + 32,880 and
+        // k2: u + 32,824 + 32,880 = u + 65,704 pass; k3: u + 65,648 + 32,880 > u + 70,000.
+        assert_eq!(refused_at, Some(3));
+        assert_eq!(s.exec(c, &argv(&[b"GET", b"k1"])), Reply::Ok);
+        assert_eq!(s.exec(c, &argv(&[b"DEL", b"k1"])), Reply::Ok);
+        assert_eq!(s.refusals[0].command, "set");
+    }
+}

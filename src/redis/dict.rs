@@ -109,10 +109,10 @@ impl Dict {
         self.used -= 1;
     }
 
-    /// `htNeedsResize` + `dictResize` (cron): shrink a table filled below 10%.
-    pub fn maybe_shrink(&mut self, heap: &mut Heap, initial: u64) {
+    /// `htNeedsResize` + `dictResize` (cron): shrink a table filled below `min_fill` percent.
+    pub fn maybe_shrink(&mut self, heap: &mut Heap, initial: u64, min_fill: u64) {
         if let Some((s0, _)) = self.t0 {
-            if !self.is_rehashing() && s0 > initial && self.used * 100 / s0 < 10 {
+            if !self.is_rehashing() && s0 > initial && self.used * 100 / s0 < min_fill {
                 self.expand(heap, self.used.max(initial), initial);
                 self.rehash_all(heap);
             }

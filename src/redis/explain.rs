@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::encoding::{embstr_request, listpack_entry, sds_request, LISTPACK_OVERHEAD};
+use super::encoding::{embstr_request, listpack_entry, LISTPACK_OVERHEAD};
 use super::profile::RedisProfile;
 use super::server::Server;
 use crate::jemalloc::SizeClasses;
@@ -67,7 +67,7 @@ pub fn key_items(p: &RedisProfile, key: KeySpec, key_len: u64) -> Result<(Vec<It
     let sc = SizeClasses::new(cfg.lg_quantum, cfg.lg_page);
     let mut v = vec![
         item(&sc, "dictEntry in the keyspace", 1, p.dict_entry),
-        item(&sc, "key sds", 1, sds_request(key_len)),
+        item(&sc, "key sds", 1, p.sds_request(key_len)),
     ];
     let enc = match key {
         KeySpec::String(n) if n <= p.embstr_limit => {
@@ -82,9 +82,9 @@ pub fn key_items(p: &RedisProfile, key: KeySpec, key_len: u64) -> Result<(Vec<It
         KeySpec::String(n) => {
             v.push(item(&sc, "robj", 1, p.robj));
             let req = if n >= p.big_arg {
-                sds_request(n + 2).max(sds_request(n))
+                p.sds_request(n + 2).max(p.sds_request(n))
             } else {
-                sds_request(n)
+                p.sds_request(n)
             };
             v.push(item(&sc, "value sds", 1, req));
             "raw"
@@ -105,18 +105,18 @@ pub fn key_items(p: &RedisProfile, key: KeySpec, key_len: u64) -> Result<(Vec<It
                 v.push(item(&sc, "field table (8 B buckets)", 1, buckets * 8));
                 v.push(item(&sc, "field dictEntry", fields, p.dict_entry));
                 let name_req: u64 = (0..fields)
-                    .map(|f| sds_request(format!("f{f}").len() as u64))
+                    .map(|f| p.sds_request(format!("f{f}").len() as u64))
                     .sum();
                 v.push(Item {
                     what: "field name sds".into(),
                     count: fields,
                     request: name_req / fields,
                     usable: (0..fields)
-                        .map(|f| sc.usable(sds_request(format!("f{f}").len() as u64)).unwrap())
+                        .map(|f| sc.usable(p.sds_request(format!("f{f}").len() as u64)).unwrap())
                         .sum::<u64>()
                         / fields,
                 });
-                v.push(item(&sc, "field value sds", fields, sds_request(n)));
+                v.push(item(&sc, "field value sds", fields, p.sds_request(n)));
                 "hashtable"
             }
         }

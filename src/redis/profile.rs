@@ -60,6 +60,9 @@ pub struct RedisProfile {
     pub robj: u64,
     pub dict_entry: u64,
     pub dict: u64,
+    /// sds header types (`sdsReqType`, `sdsHdrSize`): `[below length, header bytes]`, in order;
+    /// longer strings take the last type's header plus 8. An empty string is never type 5.
+    pub sds_types: Vec<(u64, u64)>,
     /// `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`: strings up to this length are embedded in the robj.
     pub embstr_limit: u64,
     /// `OBJ_SHARED_INTEGERS`: integers below it share one object (when no LRU/LFU maxmemory).
@@ -67,8 +70,11 @@ pub struct RedisProfile {
     /// `hash-max-listpack-entries` / `hash-max-listpack-value`.
     pub hash_max_listpack_entries: u64,
     pub hash_max_listpack_value: u64,
-    /// `DICT_HT_INITIAL_SIZE`: buckets of a table's first allocation (8 B each).
+    /// `DICT_HT_INITIAL_SIZE`: buckets of a table's first allocation (8 B each). Tables double
+    /// when entries reach the bucket count (load factor 1).
     pub dict_initial_size: u64,
+    /// `HASHTABLE_MIN_FILL`: the cron shrinks a keyspace table filled below this percentage.
+    pub dict_min_fill_percent: u64,
     /// `PROTO_IOBUF_LEN`: bytes a client reads at once.
     pub query_read_len: u64,
     /// `PROTO_MBULK_BIG_ARG`: bulk arguments at least this long become the value's sds directly.
@@ -101,6 +107,23 @@ const REDIS_72: &str = include_str!("profiles/redis-7.2.toml");
 pub const PROFILE_NAMES: &[&str] = &["redis-7.0-debian", "redis-7.0", "redis-7.2"];
 
 impl RedisProfile {
+    /// Header bytes of an sds string of `len` bytes under this build's header types.
+    pub fn sds_header(&self, len: u64) -> u64 {
+        if len == 0 {
+            // sdsnewlen never makes an empty string type 5.
+            return self.sds_types.get(1).map_or(3, |t| t.1);
+        }
+        self.sds_types
+            .iter()
+            .find(|&&(below, _)| len < below)
+            .map_or_else(|| self.sds_types.last().map_or(17, |t| t.1 + 8), |t| t.1)
+    }
+
+    /// Bytes requested for a new sds of `len` bytes: header + data + NUL.
+    pub fn sds_request(&self, len: u64) -> u64 {
+        self.sds_header(len) + len + 1
+    }
+
     /// A built-in profile by name.
     pub fn builtin(name: &str) -> Option<Self> {
         let text = match name {
@@ -173,6 +196,20 @@ mod tests {
             assert_eq!(h, 24_688, "{n}");
         }
         assert!(RedisProfile::load("redis-6").is_err());
+    }
+
+    #[test]
+    fn sds_types_agree_with_the_encoding_rules() {
+        for n in PROFILE_NAMES {
+            let p = RedisProfile::builtin(n).unwrap();
+            for len in [0, 1, 31, 32, 255, 256, 65_535, 65_536, 1 << 32] {
+                assert_eq!(
+                    p.sds_header(len),
+                    crate::redis::encoding::sds_header(len),
+                    "{n} len {len}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -5,9 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::dict::Dict;
-use super::encoding::{
-    as_integer, embstr_request, listpack_entry, sds_header, sds_request, LISTPACK_OVERHEAD,
-};
+use super::encoding::{as_integer, embstr_request, listpack_entry, LISTPACK_OVERHEAD};
 use super::heap::{Alloc, Heap};
 use super::info::InfoMemory;
 use super::profile::RedisProfile;
@@ -290,7 +288,7 @@ impl Server {
         } else {
             (2 * n).min(n + (1 << 20))
         };
-        sds_request(len)
+        self.profile.sds_request(len)
     }
 
     // ----- commands --------------------------------------------------------------------------
@@ -322,9 +320,9 @@ impl Server {
             let len = a.len() as u64;
             let o = if len >= self.profile.big_arg {
                 // The query buffer becomes the argument's sds; the client gets a new one.
-                let sds = self.heap.zmalloc(sds_header(len + 2) + len + 3);
+                let sds = self.heap.zmalloc(self.profile.sds_header(len + 2) + len + 3);
                 let robj = self.heap.zmalloc(self.profile.robj);
-                let fresh = self.heap.zmalloc(sds_request(len + 2));
+                let fresh = self.heap.zmalloc(self.profile.sds_request(len + 2));
                 let c = self.clients[client].as_mut().unwrap();
                 let old = std::mem::replace(&mut c.qbuf, fresh);
                 self.heap.zfree(old);
@@ -366,7 +364,7 @@ impl Server {
         if len <= self.profile.embstr_limit {
             StrEnc::Embstr(self.heap.zmalloc(embstr_request(self.profile.robj, len)))
         } else {
-            let sds = self.heap.zmalloc(sds_request(len));
+            let sds = self.heap.zmalloc(self.profile.sds_request(len));
             let robj = self.heap.zmalloc(self.profile.robj);
             StrEnc::Raw(robj, sds)
         }
@@ -413,9 +411,9 @@ impl Server {
             }
             StrEnc::Raw(r, s) => {
                 // trimStringObjectIfNeeded: give back slack above a tenth of the length.
-                let avail = s.usable - sds_header(len) - 1 - len;
+                let avail = s.usable - self.profile.sds_header(len) - 1 - len;
                 if avail > len / 10 {
-                    let hdr = sds_header(len + 2).max(sds_header(len));
+                    let hdr = self.profile.sds_header(len + 2).max(self.profile.sds_header(len));
                     StrEnc::Raw(r, self.heap.zrealloc(s, hdr + len + 1))
                 } else {
                     StrEnc::Raw(r, s)
@@ -521,7 +519,7 @@ impl Server {
             return;
         }
         // dbAdd: sdsdup(key), then dictAddRaw (table growth, then the entry).
-        let sds = self.heap.zmalloc(sds_request(key.len() as u64));
+        let sds = self.heap.zmalloc(self.profile.sds_request(key.len() as u64));
         self.main.add(&mut self.heap, self.profile.dict_initial_size);
         let entry = self.heap.zmalloc(self.profile.dict_entry);
         self.keys.insert(
@@ -635,12 +633,12 @@ impl Server {
                     HashEnc::Table(_, dict, fields) => {
                         dict.rehash_steps(&mut self.heap, 1); // dictFind
                         if let Some(hf) = fields.get_mut(f) {
-                            let nv = self.heap.zmalloc(sds_request(v.len() as u64));
+                            let nv = self.heap.zmalloc(self.profile.sds_request(v.len() as u64));
                             let old = std::mem::replace(&mut hf.value, nv);
                             self.heap.zfree(old);
                         } else {
-                            let field = self.heap.zmalloc(sds_request(f.len() as u64));
-                            let value = self.heap.zmalloc(sds_request(v.len() as u64));
+                            let field = self.heap.zmalloc(self.profile.sds_request(f.len() as u64));
+                            let value = self.heap.zmalloc(self.profile.sds_request(v.len() as u64));
                             dict.add(&mut self.heap, initial);
                             let entry = self.heap.zmalloc(self.profile.dict_entry);
                             fields.insert(f.clone(), HashField { entry, field, value });
@@ -662,8 +660,8 @@ impl Server {
             dict.expand(&mut self.heap, items.len() as u64, initial);
             let mut fields = HashMap::new();
             for (f, v) in items.iter() {
-                let field = self.heap.zmalloc(sds_request(f.len() as u64));
-                let value = self.heap.zmalloc(sds_request(v.len() as u64));
+                let field = self.heap.zmalloc(self.profile.sds_request(f.len() as u64));
+                let value = self.heap.zmalloc(self.profile.sds_request(v.len() as u64));
                 dict.add(&mut self.heap, initial);
                 let entry = self.heap.zmalloc(self.profile.dict_entry);
                 fields.insert(f.clone(), HashField { entry, field, value });
@@ -709,7 +707,7 @@ impl Server {
         if name == "eval" && !self.scripts.contains_key(&sha_key) {
             // luaCreateFunction: sha sds (40 chars), the body object kept, a luaScript struct,
             // a dict entry; the compiled function lives on the Lua heap.
-            let sha = self.heap.zmalloc(sds_request(40));
+            let sha = self.heap.zmalloc(self.profile.sds_request(40));
             let body = objs[1].take().unwrap();
             let body_mem = match &body {
                 StrEnc::Raw(_, s) => s.usable,
@@ -798,8 +796,9 @@ impl Server {
         let initial = self.initial();
         self.main.rehash_all(&mut self.heap);
         self.expires.rehash_all(&mut self.heap);
-        self.main.maybe_shrink(&mut self.heap, initial);
-        self.expires.maybe_shrink(&mut self.heap, initial);
+        let fill = self.profile.dict_min_fill_percent;
+        self.main.maybe_shrink(&mut self.heap, initial, fill);
+        self.expires.maybe_shrink(&mut self.heap, initial, fill);
         for i in 0..self.clients.len() {
             let idle = match &self.clients[i] {
                 Some(c) => now.saturating_sub(c.last_active_ns) > 2_000_000_000 && c.qbuf.usable > 4096,
@@ -807,7 +806,7 @@ impl Server {
             };
             if idle {
                 let q = self.clients[i].as_ref().unwrap().qbuf;
-                let nq = self.heap.zrealloc(q, sds_request(0));
+                let nq = self.heap.zrealloc(q, self.profile.sds_request(0));
                 self.clients[i].as_mut().unwrap().qbuf = nq;
             }
         }

@@ -23,11 +23,22 @@ fn verdict(name: &str, what: &str, v: &Option<OomVerdict>) -> String {
         None => format!("  {name}: not set\n"),
         Some(v) => match v.first_test {
             None => format!("  {name} {}: never reached ({what})\n", human(v.limit as f64)),
-            Some(t) => format!(
-                "  {name} {}: FIRST HIT in test {t} ({} events; {what})\n",
-                human(v.limit as f64),
-                group(v.events)
-            ),
+            Some(t) => {
+                let cmds: Vec<String> = v
+                    .refused_commands
+                    .iter()
+                    .map(|(c, n)| format!("{} {c}", group(*n)))
+                    .collect();
+                let detail = if cmds.is_empty() {
+                    format!("{} tests over", group(v.events))
+                } else {
+                    format!("refused: {}", cmds.join(", "))
+                };
+                format!(
+                    "  {name} {}: FIRST HIT in test {t} ({detail}; {what})\n",
+                    human(v.limit as f64)
+                )
+            }
         },
     }
 }

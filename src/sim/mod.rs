@@ -32,8 +32,11 @@ pub struct OomVerdict {
     /// The first test (1-based) at which it struck, if it did.
     pub first_test: Option<u64>,
     /// Redis: commands refused (`-OOM command not allowed when used memory > 'maxmemory'`).
-    /// Kernel: tests that ended with RSS above the limit.
+    /// Kernel: tests whose RSS went above the limit.
     pub events: u64,
+    /// Redis: refusals per command name (only DENYOOM commands are refused; reads, DEL and
+    /// FLUSHALL still run). Empty for the kernel's rule.
+    pub refused_commands: std::collections::BTreeMap<String, u64>,
 }
 
 /// The outcome of one run of a scenario.
@@ -105,6 +108,7 @@ fn kernel_verdict(limit: Option<u64>, timeline: &[TestRecord]) -> Option<OomVerd
             limit,
             first_test: over.first().copied(),
             events: over.len() as u64,
+            refused_commands: Default::default(),
         }
     })
 }
@@ -154,8 +158,16 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64)) -> RunResu
         timeline,
         &server.heap.arena,
         first_refusal_test,
-        server.refusals.len() as u64,
+        refused_by_command(&server),
     )
+}
+
+fn refused_by_command(server: &Server) -> std::collections::BTreeMap<String, u64> {
+    let mut m = std::collections::BTreeMap::new();
+    for r in &server.refusals {
+        *m.entry(r.command.clone()).or_insert(0) += 1;
+    }
+    m
 }
 
 fn finish(
@@ -165,7 +177,7 @@ fn finish(
     timeline: Vec<TestRecord>,
     arena: &Arena,
     first_refusal: Option<u64>,
-    refusals: u64,
+    refused: std::collections::BTreeMap<String, u64>,
 ) -> RunResult {
     let peak = timeline
         .iter()
@@ -179,7 +191,8 @@ fn finish(
         oom_maxmemory: sc.maxmemory.map(|limit| OomVerdict {
             limit,
             first_test: first_refusal,
-            events: refusals,
+            events: refused.values().sum(),
+            refused_commands: refused,
         }),
         oom_memory_limit: kernel_verdict(sc.memory_limit, &timeline),
         peak,
@@ -286,5 +299,5 @@ fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64)) -> Run
         });
         progress(t + 1);
     }
-    finish(sc, "none", seed, timeline, &arena, None, 0)
+    finish(sc, "none", seed, timeline, &arena, None, Default::default())
 }

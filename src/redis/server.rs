@@ -224,7 +224,6 @@ impl Server {
         s.measurement_traffic();
         s.start = s.heap.arena.stats();
         s.heap.zmalloc_used = 0;
-        s.histograms = s.profile.baseline.commands_seen.iter().cloned().collect();
         Ok(s)
     }
 
@@ -341,15 +340,15 @@ impl Server {
             });
             reply = Reply::Oom;
         } else {
-            if !self.histograms.contains(&name) && is_known(&name) {
-                self.histograms.insert(name.clone());
+            reply = self.run(&name, argv, &mut objs).err().unwrap_or(reply);
+            // The command's latency histogram is made when its first call is recorded.
+            if !matches!(reply, Reply::Unsupported(_)) && self.histograms.insert(name.clone()) {
                 let sizes = self.profile.histogram_allocations.clone();
                 for s in sizes {
                     let a = self.heap.zmalloc(s);
                     self.hist_allocs.push(a);
                 }
             }
-            reply = self.run(&name, argv, &mut objs).err().unwrap_or(reply);
         }
         for o in objs.into_iter().flatten() {
             self.free_str(o);
@@ -892,10 +891,6 @@ pub fn command_name(argv: &[Vec<u8>]) -> String {
     } else {
         n
     }
-}
-
-fn is_known(name: &str) -> bool {
-    !name.is_empty()
 }
 
 /// Bytes of a command in RESP: `*N\r\n` then `$len\r\n<arg>\r\n` per argument.

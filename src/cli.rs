@@ -9,8 +9,10 @@ use crate::jemalloc::{AllocatorConfig, SizeClasses, PRESET_NAMES};
 use crate::redis::explain::{self as redis_explain, explain_key, KeySpec};
 use crate::redis::RedisProfile;
 use crate::report::{explain, run as run_report, write_atomic};
+use crate::sim::montecarlo;
 use crate::units::parse_bytes;
 use crate::validate::live_redis;
+use std::io::IsTerminal;
 
 /// fragsim predicts how much memory a jemalloc-backed program (first of all Redis) really uses
 /// for a workload, without running it: size classes, slabs, pad pages, the thread cache,
@@ -24,21 +26,38 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Replay a scenario file through the model and print the INFO memory figures it predicts.
+    /// Replay a scenario file through the model, Monte Carlo over seeds, and print the INFO
+    /// memory figures it predicts (p5 / p50 / p95 per variant) and the OOM verdicts.
     ///
-    /// Example: fragsim run scenarios/seed-suite.toml
+    /// Writes result.json and timeline.csv to the output directory (default
+    /// output/<scenario file name>/). Example: fragsim run scenarios/seed-suite.toml
     Run {
         /// Scenario file (TOML).
         file: PathBuf,
-        /// Seed for the model's random choices (default: the scenario's `seed`).
+        /// Monte Carlo runs per variant (default: the scenario's `runs`, else 32).
+        #[arg(long)]
+        runs: Option<u64>,
+        /// Master seed; run i uses a seed derived from (seed, i) (default: the scenario's).
         #[arg(long)]
         seed: Option<u64>,
-        /// Also write the full result (INFO memory per test) as JSON to this file.
+        /// Worker threads (default: all cores). The output does not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Also write the JSON result to this file.
         #[arg(long, value_name = "PATH")]
         json: Option<PathBuf>,
-        /// Also print the per-bin table (slabs, regions, utilisation) after the last test.
+        /// Also write the timeline CSV to this file.
+        #[arg(long, value_name = "PATH")]
+        csv: Option<PathBuf>,
+        /// Output directory (default: output/<scenario file name>).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Also print the per-bin table (slabs, regions, utilisation) after the first run.
         #[arg(long)]
         bins: bool,
+        /// Run even when the scenario looks too big for this machine.
+        #[arg(long)]
+        force: bool,
     },
     /// Print jemalloc's size classes with slab geometry.
     ///
@@ -111,7 +130,54 @@ pub enum Command {
         /// Also write the checkpoints (model and real INFO per test) as JSON.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+        /// Which variant to replay (default: the first).
+        #[arg(long)]
+        variant: Option<String>,
+        /// Replay only the first N tests.
+        #[arg(long)]
+        tests: Option<u64>,
     },
+}
+
+/// A hidden progress bar over `total` runs; shown on stderr once the run has lasted over a
+/// second and stderr is a terminal.
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::hidden());
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {eta} left") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Refuses scenarios whose work would exceed this machine, unless forced.
+fn check_size(
+    sc: &crate::workload::ScenarioFile,
+    runs: u64,
+    threads: usize,
+    force: bool,
+) -> Result<(), UsageError> {
+    let e = sc.estimate(runs, threads);
+    let avail = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemAvailable:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(8.0 * (1u64 << 30) as f64, |kb| kb * 1024.0);
+    const MAX_EVENTS: f64 = 5e9;
+    if !force && (e.memory_bytes > avail * 0.8 || e.events > MAX_EVENTS) {
+        return Err(UsageError(format!(
+            "this scenario needs about {} of simulator memory ({:.3e} live keys per run, {} runs at once) and {:.3e} operations; this machine has {} available and fragsim refuses more than {:.0e} operations: lower runs, tests or counts, or pass --force to run it anyway",
+            crate::units::human(e.memory_bytes),
+            e.peak_live,
+            threads.min(runs as usize),
+            e.events,
+            crate::units::human(avail),
+            MAX_EVENTS
+        )));
+    }
+    Ok(())
 }
 
 /// A usage problem: printed as one line, exit code 2.
@@ -224,19 +290,69 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
         }
         Command::Run {
             file,
+            runs,
             seed,
+            threads,
             json,
+            csv,
+            out,
             bins,
+            force,
         } => {
             let sc = crate::workload::load(&file).map_err(|e| UsageError(e.to_string()))?;
-            let seed = seed.unwrap_or(sc.seed);
-            let result = crate::sim::run(&sc, seed, |_| {});
-            print!("{}", run_report::render(&sc, &result));
-            if bins {
-                print!("{}", run_report::render_bins(&result));
+            let runs = runs.unwrap_or(sc.runs);
+            if runs == 0 {
+                return Err(UsageError("--runs must be at least 1".into()));
             }
+            let seed = seed.unwrap_or(sc.seed);
+            let threads =
+                threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            if threads == 0 {
+                return Err(UsageError("--threads must be at least 1".into()));
+            }
+            check_size(&sc, runs, threads, force)?;
+            let out_dir = out.unwrap_or_else(|| {
+                let stem = file
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "run".into());
+                PathBuf::from("output").join(stem)
+            });
+            std::fs::create_dir_all(&out_dir).map_err(|e| {
+                UsageError(format!(
+                    "{}: cannot create the output directory: {e}",
+                    out_dir.display()
+                ))
+            })?;
+            let bar = progress_bar(runs * sc.variants.len() as u64);
+            let started = std::time::Instant::now();
+            let tick = || {
+                if started.elapsed() > std::time::Duration::from_secs(1) && std::io::stderr().is_terminal() {
+                    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                }
+                bar.inc(1);
+            };
+            let result = montecarlo::run_all(&sc, runs, seed, threads, &tick).map_err(UsageError)?;
+            bar.finish_and_clear();
+            let json_text = to_json(&result);
+            let csv_text = run_report::timeline_csv(&result);
+            write_out(&out_dir.join("result.json"), &json_text, "JSON output")?;
+            write_out(&out_dir.join("timeline.csv"), &csv_text, "CSV output")?;
             if let Some(path) = json {
-                write_out(&path, &to_json(&result), "JSON output")?;
+                write_out(&path, &json_text, "JSON output")?;
+            }
+            if let Some(path) = csv {
+                write_out(&path, &csv_text, "CSV output")?;
+            }
+            print!("{}", run_report::render_mc(&sc, &result));
+            println!(
+                "  Written: {} and {}",
+                out_dir.join("result.json").display(),
+                out_dir.join("timeline.csv").display()
+            );
+            if bins {
+                let first = crate::sim::run(sc.first(), montecarlo::run_seed(seed, 0), |_| {});
+                print!("{}", run_report::render_bins(&first));
             }
         }
         Command::Calibrate { redis, out } => {
@@ -256,8 +372,25 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             scenario,
             seed,
             json,
+            variant,
+            tests,
         } => {
-            let sc = crate::workload::load(&scenario).map_err(|e| UsageError(e.to_string()))?;
+            let file = crate::workload::load(&scenario).map_err(|e| UsageError(e.to_string()))?;
+            let mut sc = match &variant {
+                None => file.first().clone(),
+                Some(name) => file
+                    .variants
+                    .iter()
+                    .find(|v| &v.variant == name)
+                    .cloned()
+                    .ok_or_else(|| {
+                        let known: Vec<&str> = file.variants.iter().map(|v| v.variant.as_str()).collect();
+                        UsageError(format!("no variant '{name}' (known: {})", known.join(", ")))
+                    })?,
+            };
+            if let Some(t) = tests {
+                sc.tests = t.clamp(1, sc.tests);
+            }
             if sc.redis.is_none() {
                 return Err(UsageError(format!(
                     "{}: server.profile is \"none\"; validate needs a scenario with a Redis profile",
@@ -265,9 +398,9 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
                 )));
             }
             let seed = seed.unwrap_or(sc.seed);
-            let cps =
-                live_redis::validate(&redis, &sc, seed, |t| eprintln!("test {t}/{} replayed", sc.tests))
-                    .map_err(|e| UsageError(e.to_string()))?;
+            let total = sc.tests;
+            let cps = live_redis::validate(&redis, &sc, seed, |t| eprintln!("test {t}/{total} replayed"))
+                .map_err(|e| UsageError(e.to_string()))?;
             print!("{}", live_redis::render_checkpoints(&cps));
             if let Some(path) = json {
                 write_out(&path, &to_json(&cps), "JSON output")?;

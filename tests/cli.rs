@@ -72,45 +72,137 @@ fn sizeclasses_json_lists_every_class_to_64_mib() {
     );
 }
 
+fn tmpdir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("fragsim-cli-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn scenario_path(name: &str) -> String {
+    format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
 #[test]
 fn run_on_the_shipped_scenario() {
-    let dir = std::env::temp_dir().join(format!("fragsim-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let json = dir.join("out.json");
-    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/seed-suite-allocator.toml");
-    let (rc, out, err) = fragsim(&["run", scenario, "--json", json.to_str().unwrap()]);
+    let dir = tmpdir("run");
+    let (rc, out, err) = fragsim(&[
+        "run",
+        &scenario_path("seed-suite.toml"),
+        "--runs",
+        "4",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
     assert_eq!(rc, 0, "{err}");
-    assert!(out.contains("92 tests"), "{out}");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let tl = v["timeline"].as_array().unwrap();
-    assert_eq!(tl.len(), 92);
-    // Each test holds 30 values of 30,000 B at its peak, each at the 32 KiB class (what
-    // malloc_usable_size reports), in a 9-page extent.
-    assert_eq!(tl[5]["peak"]["used_memory"], 30 * 32_768);
-    assert_eq!(tl[5]["peak"]["allocator_allocated"], 30 * 32_768);
-    assert_eq!(tl[5]["peak"]["allocator_active"], 30 * 36_864);
+    assert!(
+        out.contains("variant \"30 KB objects\"") && out.contains("variant \"2 KB objects\""),
+        "{out}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("result.json")).unwrap()).unwrap();
+    assert_eq!(v["runs"], 4);
+    assert_eq!(v["seed"], 1);
+    let vars = v["variants"].as_array().unwrap();
+    assert_eq!(vars.len(), 2);
+    assert_eq!(vars[0]["name"], "30 KB objects");
+    for key in ["p5", "p50", "p95", "min", "max", "mean"] {
+        assert!(vars[0]["peak"]["used_memory"][key].is_number(), "{key}");
+    }
+    assert_eq!(vars[0]["timeline"].as_array().unwrap().len(), 92);
+    assert_eq!(vars[0]["oom"]["maxmemory"]["probability"], 0.0);
+    // 30 KB objects cost more than 2 KB ones in every figure.
+    let p50 = |i: usize, f: &str| vars[i]["peak"][f]["p50"].as_f64().unwrap();
+    assert!(p50(0, "used_memory") > p50(1, "used_memory") + 25.0 * 30_000.0);
+    let csv = std::fs::read_to_string(dir.join("timeline.csv")).unwrap();
+    assert!(csv.starts_with("variant,test,phase,metric,p5,p50,p95,min,max,mean\n"));
+    // 2 variants x 92 tests x 2 phases x 22 metrics.
+    assert_eq!(csv.lines().count(), 1 + 2 * 92 * 2 * 22);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn output_is_byte_identical_across_threads_and_repeats() {
+    let dir = tmpdir("det");
+    let mut outputs = Vec::new();
+    for (i, threads) in ["1", "2", "2"].iter().enumerate() {
+        let json = dir.join(format!("r{i}.json"));
+        let (rc, _, err) = fragsim(&[
+            "run",
+            &scenario_path("cache.toml"),
+            "--runs",
+            "6",
+            "--threads",
+            threads,
+            "--out",
+            dir.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        assert_eq!(rc, 0, "{err}");
+        outputs.push(std::fs::read(&json).unwrap());
+    }
+    assert!(outputs[0] == outputs[1], "--threads 1 and 2 differ");
+    assert!(outputs[1] == outputs[2], "two runs differ");
+    // Different seeds do give different draws.
+    let json = dir.join("other.json");
+    fragsim(&[
+        "run",
+        &scenario_path("cache.toml"),
+        "--runs",
+        "6",
+        "--seed",
+        "99",
+        "--out",
+        dir.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(
+        std::fs::read(&json).unwrap() != outputs[0],
+        "another seed gave the same result"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_scenario_too_big_for_the_machine_is_refused_up_front() {
+    let dir = tmpdir("big");
+    let file = dir.join("big.toml");
+    std::fs::write(
+        &file,
+        "name = \"huge\"\n[server]\nprofile = \"redis-7.0-debian\"\n[workload]\ntests = 1000\n[[workload.keys]]\nname = \"k\"\ncount = 10000000\nvalue_size = 100\n",
+    )
+    .unwrap();
+    let out_dir = dir.join("out");
+    let (rc, out, err) = fragsim(&["run", file.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
+    assert_eq!(rc, 2, "{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.contains("simulator memory") && err.contains("--force"),
+        "{err}"
+    );
+    assert!(!out_dir.exists(), "nothing may be written");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_bad_scenario_names_file_and_key_and_writes_nothing() {
-    let dir = std::env::temp_dir().join(format!("fragsim-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tmpdir("bad");
     let file = dir.join("bad.toml");
     std::fs::write(
         &file,
         "name = \"x\"\n[server]\nprofile = \"none\"\n[workload]\ntests = 2\n[[workload.keys]]\nname = \"k\"\ncount = 3\nvalue_size = \"big\"\n",
     )
     .unwrap();
-    let json = dir.join("out.json");
-    let (rc, out, err) = fragsim(&["run", file.to_str().unwrap(), "--json", json.to_str().unwrap()]);
+    let out_dir = dir.join("out");
+    let (rc, out, err) = fragsim(&["run", file.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
     assert_eq!(rc, 2);
     assert!(out.is_empty());
     assert!(
-        err.contains("bad.toml: workload.keys[0].value_size: expected a byte count"),
+        err.contains("bad.toml: line 9: workload.keys[0].value_size: expected a byte count"),
         "{err}"
     );
-    assert!(!json.exists());
+    assert!(!out_dir.exists());
     let (rc, _, err) = fragsim(&["run", dir.join("missing.toml").to_str().unwrap()]);
     assert_eq!(rc, 2);
     assert!(

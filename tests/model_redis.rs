@@ -31,7 +31,7 @@ fn maxmemory_refusals_start_where_used_memory_says() {
     let base = RedisProfile::builtin("redis-7.0-debian").unwrap().baseline;
     let limit = base.used_memory + 5 * 30 * 32_824 + 200_000;
     let sc = parse(&scenario(limit, 1 << 40), "t.toml").unwrap();
-    let r = run(&sc, 1, |_| {});
+    let r = run(sc.first(), 1, |_| {});
     let oom = r.oom_maxmemory.unwrap();
     assert_eq!(oom.first_test, Some(6));
     assert_eq!(oom.refused_commands.keys().collect::<Vec<_>>(), ["set"]);
@@ -47,7 +47,7 @@ fn maxmemory_refusals_start_where_used_memory_says() {
 fn the_memory_limit_is_judged_on_rss() {
     let base = RedisProfile::builtin("redis-7.0-debian").unwrap().baseline;
     let sc = parse(&scenario(1 << 40, base.rss - 1), "t.toml").unwrap();
-    let r = run(&sc, 1, |_| {});
+    let r = run(sc.first(), 1, |_| {});
     assert_eq!(r.oom_memory_limit.unwrap().first_test, Some(1));
     assert_eq!(r.oom_maxmemory.unwrap().first_test, None);
 }

@@ -30,8 +30,15 @@ fn server() -> Option<RedisProcess> {
 
 fn check(name: &str, toml: &str) {
     let Some(p) = server() else { return };
-    let sc = workload::parse(toml, name).expect("test scenario parses");
-    let cps = validate(&p.addr, &sc, sc.seed, |_| {}).expect("live validation");
+    let sc = workload::parse(toml, name)
+        .expect("test scenario parses")
+        .first()
+        .clone();
+    check_scenario(&p, name, &sc);
+}
+
+fn check_scenario(p: &RedisProcess, name: &str, sc: &workload::Scenario) {
+    let cps = validate(&p.addr, sc, sc.seed, |_| {}).expect("live validation");
     println!("== {name}\n{}", render_checkpoints(&cps));
     for c in &cps {
         for (field, tol) in [
@@ -166,4 +173,28 @@ value_size = 30
 ttl_seconds = 3600
 "#,
     );
+}
+
+/// The shipped scenarios, each variant, fewer tests per run (the live server runs in real
+/// time): `validate` accepts any scenario file.
+#[test]
+fn shipped_scenarios_validate_against_a_live_server() {
+    for (file, tests) in [
+        ("seed-suite.toml", 4),
+        ("seed-suite-leaky.toml", 4),
+        ("seed-suite-parallel.toml", 3),
+        ("cache.toml", 2),
+    ] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios")
+            .join(file);
+        let f = workload::load(&path).expect("shipped scenario parses");
+        for v in &f.variants {
+            let Some(p) = server() else { return };
+            let mut sc = v.clone();
+            sc.tests = tests;
+            sc.test_seconds = sc.test_seconds.min(0.3);
+            check_scenario(&p, &format!("{file} / {}", v.variant), &sc);
+        }
+    }
 }

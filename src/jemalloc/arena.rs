@@ -855,12 +855,18 @@ impl Arena {
     /// `(region size, current regions, current slabs)`, that many slabs with that many regions in
     /// use, the free regions spread over the slabs. Then up to `tcache_bytes` of those regions are
     /// put in the thread cache (each bin at most half full), as a running process's cache holds
-    /// some, and every small bin's fill count is set to `ncached_max >> lg_fill_div`, as a running
-    /// cache's garbage collection has adapted it. Returns the objects still held by the program;
+    /// some, and the fill count of every bin in use is set to `ncached_max >> lg_fill_div`, as a
+    /// running cache's garbage collection has adapted it. Returns the objects still held by the program;
     /// the caller never frees them.
     pub fn preload(&mut self, bins: &[(u64, u64, u64)], tcache_bytes: u64, lg_fill_div: u32) -> Vec<ObjId> {
-        if let Some(tc) = self.tcache.as_mut() {
-            tc.set_small_fill_div(lg_fill_div);
+        // Bins the process has used had their fill count adapted by the cache's GC; bins it
+        // never used still fill half their capacity on a first miss.
+        for &(size, curregs, _) in bins {
+            if let (Some(class), Some(tc)) = (self.sc.index_of(size), self.tcache.as_mut()) {
+                if curregs > 0 {
+                    tc.set_fill_div(class, lg_fill_div);
+                }
+            }
         }
         let mut held: Vec<(usize, Vec<ObjId>)> = Vec::new();
         for &(size, curregs, curslabs) in bins {

@@ -237,11 +237,11 @@ impl Tcache {
         }
     }
 
-    /// Sets every small bin's fill divisor (`lg_fill_div`) as a long-running thread's cache has
+    /// Sets small bin `class`'s fill divisor (`lg_fill_div`) as a running thread's cache has
     /// adapted it (GC visits that find idle objects halve the fill count, down to one object):
     /// `lg_fill_div`, or the largest divisor that still fills at least one object.
-    pub fn set_small_fill_div(&mut self, lg_fill_div: u32) {
-        for b in self.bins.iter_mut().take(self.nbins_small) {
+    pub fn set_fill_div(&mut self, class: usize, lg_fill_div: u32) {
+        if let Some(b) = self.bins.get_mut(class).filter(|_| class < self.nbins_small) {
             let max = 31 - b.ncached_max.max(1).leading_zeros();
             b.lg_fill_div = lg_fill_div.clamp(1, max.max(1));
         }

@@ -2,7 +2,13 @@
 //! makes (query buffer, argv, keys, values, dict tables, histograms, scripts), all through the
 //! jemalloc model, so that `INFO memory` can be computed the way Redis computes it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
+use std::hash::BuildHasherDefault;
+
+/// Hash maps with a fixed hasher: the order in which Redis's dicts are walked (FLUSHALL, DEL of
+/// many keys) decides the order of frees, so it must not change from one process to the next.
+type DetMap<K, V> =
+    std::collections::HashMap<K, V, BuildHasherDefault<std::collections::hash_map::DefaultHasher>>;
 
 use super::dict::Dict;
 use super::encoding::{as_integer, embstr_request, listpack_entry, LISTPACK_OVERHEAD};
@@ -101,7 +107,7 @@ enum HashEnc {
     /// The listpack block, its byte length, and its field/value strings.
     Listpack(Alloc, u64, Vec<(Vec<u8>, Vec<u8>)>),
     /// The dict struct, its tables, and the field entries by name.
-    Table(Alloc, Dict, HashMap<Vec<u8>, HashField>),
+    Table(Alloc, Dict, DetMap<Vec<u8>, HashField>),
 }
 
 #[derive(Debug, Clone)]
@@ -160,12 +166,14 @@ pub struct OomRefusal {
 pub struct Server {
     pub profile: RedisProfile,
     pub heap: Heap,
-    keys: HashMap<Vec<u8>, Key>,
+    keys: DetMap<Vec<u8>, Key>,
+    /// Keys with a TTL by deadline, for the cron's expiry.
+    expiry: BTreeSet<(u64, Vec<u8>)>,
     main: Dict,
     expires: Dict,
     histograms: HashSet<String>,
     hist_allocs: Vec<Alloc>,
-    scripts: HashMap<Vec<u8>, Script>,
+    scripts: DetMap<Vec<u8>, Script>,
     scripts_dict: Dict,
     lua_scripts_mem: u64,
     lua_heap: u64,
@@ -200,12 +208,13 @@ impl Server {
         let mut s = Server {
             profile,
             heap,
-            keys: HashMap::new(),
+            keys: DetMap::default(),
+            expiry: BTreeSet::new(),
             main: Dict::default(),
             expires: Dict::default(),
             histograms,
             hist_allocs: Vec::new(),
-            scripts: HashMap::new(),
+            scripts: DetMap::default(),
             scripts_dict: Dict::default(),
             lua_scripts_mem: 0,
             lua_heap: 0,
@@ -497,6 +506,15 @@ impl Server {
                 Ok(())
             }
             "eval" | "evalsha" => self.eval(name, argv, objs),
+            "config|set" => {
+                for pair in argv[2..].chunks(2) {
+                    if pair.len() == 2 && pair[0].eq_ignore_ascii_case(b"maxmemory") {
+                        let v = String::from_utf8_lossy(&pair[1]);
+                        self.maxmemory = crate::units::parse_bytes(&v).map_err(Reply::Unsupported)?;
+                    }
+                }
+                Ok(())
+            }
             "script|flush" => {
                 self.script_flush();
                 Ok(())
@@ -511,7 +529,8 @@ impl Server {
             let old = std::mem::replace(&mut k.value, value);
             let exp = k.expire.take();
             self.free_value(old);
-            if let Some((e, _)) = exp {
+            if let Some((e, deadline)) = exp {
+                self.expiry.remove(&(deadline, key.to_vec()));
                 self.expires.delete(&mut self.heap);
                 self.heap.zfree(e);
             }
@@ -537,12 +556,16 @@ impl Server {
         let has = self.keys.get(key).map(|k| k.expire.is_some());
         match has {
             Some(true) => {
-                self.keys.get_mut(key).unwrap().expire.as_mut().unwrap().1 = deadline;
+                let slot = &mut self.keys.get_mut(key).unwrap().expire.as_mut().unwrap().1;
+                let old = std::mem::replace(slot, deadline);
+                self.expiry.remove(&(old, key.to_vec()));
+                self.expiry.insert((deadline, key.to_vec()));
             }
             Some(false) => {
                 let e = self.heap.zmalloc(self.profile.dict_entry);
                 self.expires.add(&mut self.heap, self.profile.dict_initial_size);
                 self.keys.get_mut(key).unwrap().expire = Some((e, deadline));
+                self.expiry.insert((deadline, key.to_vec()));
             }
             None => {}
         }
@@ -572,7 +595,8 @@ impl Server {
     fn delete_key(&mut self, key: &[u8]) {
         if let Some(k) = self.keys.remove(key) {
             self.main.delete(&mut self.heap);
-            if let Some((e, _)) = k.expire {
+            if let Some((e, deadline)) = k.expire {
+                self.expiry.remove(&(deadline, key.to_vec()));
                 self.expires.delete(&mut self.heap);
                 self.heap.zfree(e);
             }
@@ -657,7 +681,7 @@ impl Server {
             let d = self.heap.zmalloc(self.profile.dict);
             let mut dict = Dict::default();
             dict.expand(&mut self.heap, items.len() as u64, initial);
-            let mut fields = HashMap::new();
+            let mut fields = DetMap::default();
             for (f, v) in items.iter() {
                 let field = self.heap.zmalloc(self.profile.sds_request(f.len() as u64));
                 let value = self.heap.zmalloc(self.profile.sds_request(v.len() as u64));
@@ -687,6 +711,7 @@ impl Server {
             self.heap.zfree(k.sds);
             self.heap.zfree(k.entry);
         }
+        self.expiry.clear();
         self.main.clear(&mut self.heap);
         self.expires.clear(&mut self.heap);
         if sync {
@@ -784,10 +809,10 @@ impl Server {
     fn cron(&mut self) {
         let now = self.now_ns;
         let expired: Vec<Vec<u8>> = self
-            .keys
+            .expiry
             .iter()
-            .filter(|(_, k)| k.expire.is_some_and(|(_, d)| d <= now))
-            .map(|(n, _)| n.clone())
+            .take_while(|(d, _)| *d <= now)
+            .map(|(_, k)| k.clone())
             .collect();
         for k in expired {
             self.delete_key(&k);

@@ -1,105 +1,8 @@
 //! The summary `fragsim run` prints.
 
-use crate::redis::InfoMemory;
-use crate::sim::{OomVerdict, RunResult};
+use crate::sim::RunResult;
 use crate::units::{group, human};
-use crate::workload::{KeyType, Scenario};
-
-fn row(label: &str, m: &InfoMemory) -> String {
-    format!(
-        "  {:<5} {:>11} {:>11} {:>11} {:>11} {:>9.2} {:>9.2}\n",
-        label,
-        human(m.used_memory as f64),
-        human(m.allocator_allocated as f64),
-        human(m.allocator_active as f64),
-        human(m.used_memory_rss as f64),
-        m.allocator_frag_ratio,
-        m.mem_fragmentation_ratio,
-    )
-}
-
-fn verdict(name: &str, what: &str, v: &Option<OomVerdict>) -> String {
-    match v {
-        None => format!("  {name}: not set\n"),
-        Some(v) => match v.first_test {
-            None => format!("  {name} {}: never reached ({what})\n", human(v.limit as f64)),
-            Some(t) => {
-                let cmds: Vec<String> = v
-                    .refused_commands
-                    .iter()
-                    .map(|(c, n)| format!("{} {c}", group(*n)))
-                    .collect();
-                let detail = if cmds.is_empty() {
-                    format!("{} tests over", group(v.events))
-                } else {
-                    format!("refused: {}", cmds.join(", "))
-                };
-                format!(
-                    "  {name} {}: FIRST HIT in test {t} ({detail}; {what})\n",
-                    human(v.limit as f64)
-                )
-            }
-        },
-    }
-}
-
-/// The text summary of one run.
-pub fn render(sc: &Scenario, r: &RunResult) -> String {
-    let mut o = format!("{}\n", sc.name);
-    o += &format!(
-        "  {} tests, flush {:?}, {} s each; server profile {}, allocator {}, seed {}\n",
-        group(sc.tests),
-        sc.flush,
-        sc.test_seconds,
-        r.profile,
-        r.allocator,
-        r.seed
-    );
-    for k in &sc.keys {
-        let what = match k.kind {
-            KeyType::String => format!("{} B values", group(k.value_size)),
-            KeyType::Hash => format!("hashes of {} fields x {} B", group(k.fields), group(k.value_size)),
-        };
-        let ttl = k.ttl_seconds.map(|t| format!(", TTL {t} s")).unwrap_or_default();
-        o += &format!(
-            "  keys '{}': {} per test, {what}{ttl}, cleanup {:.0}%\n",
-            k.name,
-            group(k.count),
-            k.cleanup * 100.0
-        );
-    }
-    let used_label = if sc.redis.is_some() {
-        "used_memory"
-    } else {
-        "usable"
-    };
-    o += &format!(
-        "\n  {:<5} {:>11} {:>11} {:>11} {:>11} {:>9} {:>9}\n",
-        "", used_label, "alloc_alloc", "alloc_active", "rss", "frag", "mem_frag"
-    );
-    o += &row("peak", &r.peak);
-    o += &row("end", &r.end);
-    o += "\n";
-    o += &verdict(
-        "maxmemory",
-        "Redis refuses writes when used_memory > maxmemory",
-        &r.oom_maxmemory,
-    );
-    o += &verdict(
-        "memory_limit",
-        "the kernel kills when RSS > limit",
-        &r.oom_memory_limit,
-    );
-    if sc.redis.is_some() {
-        o += "\n  used_memory, alloc_alloc/alloc_active (allocator_allocated/active), rss (used_memory_rss),\n";
-        o += "  frag (allocator_frag_ratio = active/allocated), mem_frag (mem_fragmentation_ratio = rss/used):\n";
-        o += "  INFO memory's fields, predicted. Peak is each column's maximum over the tests.\n";
-    } else {
-        o += "\n  usable: malloc_usable_size of live objects; alloc_alloc/alloc_active: jemalloc's\n";
-        o += "  stats.allocated/active; rss: pages written and not purged (no process baseline).\n";
-    }
-    o
-}
+use crate::workload::KeyType;
 
 /// The per-bin table, like the bins section of `malloc_stats_print`.
 pub fn render_bins(r: &RunResult) -> String {
@@ -121,6 +24,137 @@ pub fn render_bins(r: &RunResult) -> String {
             group(b.curregs),
             b.util
         );
+    }
+    o
+}
+
+use crate::sim::montecarlo::{McResult, OomStat, Stat, VariantResult};
+
+fn stat_cell(s: Option<&Stat>, ratio: bool) -> String {
+    match s {
+        None => "-".into(),
+        Some(s) if ratio => format!("{:.2} / {:.2} / {:.2}", s.p5, s.p50, s.p95),
+        Some(s) => format!("{} / {} / {}", human(s.p5), human(s.p50), human(s.p95)),
+    }
+}
+
+fn oom_line(name: &str, what: &str, o: &Option<OomStat>) -> String {
+    match o {
+        None => format!("    {name}: not set\n"),
+        Some(o) => {
+            let first = o
+                .first_test
+                .map(|s| format!(", first at test {:.0} (earliest {:.0})", s.p50, s.min))
+                .unwrap_or_default();
+            let cmds: Vec<String> = o
+                .refused_commands
+                .iter()
+                .map(|(c, n)| format!("{c} x{}", group(*n)))
+                .collect();
+            let cmds = if cmds.is_empty() {
+                String::new()
+            } else {
+                format!("; refused over all runs: {}", cmds.join(", "))
+            };
+            format!(
+                "    {name} {}: {what} in {:.0}% of runs{first}{cmds}\n",
+                human(o.limit as f64),
+                o.probability * 100.0
+            )
+        }
+    }
+}
+
+/// The summary table of one variant: p5 / p50 / p95 over the runs.
+pub fn render_variant(v: &VariantResult, runs: u64) -> String {
+    let mut o = format!(
+        "  variant \"{}\" ({}, allocator {}, {} runs)\n",
+        v.name, v.profile, v.allocator, runs
+    );
+    o += &format!("    {:<24} {:>36} {:>36}\n", "p5 / p50 / p95", "peak", "end");
+    for (f, ratio) in [
+        ("used_memory", false),
+        ("allocator_allocated", false),
+        ("allocator_active", false),
+        ("used_memory_rss", false),
+        ("allocator_frag_ratio", true),
+        ("mem_fragmentation_ratio", true),
+    ] {
+        o += &format!(
+            "    {:<24} {:>36} {:>36}\n",
+            f,
+            stat_cell(v.peak.get(f), ratio),
+            stat_cell(v.end.get(f), ratio)
+        );
+    }
+    o += &oom_line(
+        "maxmemory",
+        "Redis refused writes (used_memory > maxmemory)",
+        &v.oom.maxmemory,
+    );
+    o += &oom_line(
+        "memory_limit",
+        "RSS went over the limit (the kernel kills)",
+        &v.oom.memory_limit,
+    );
+    o
+}
+
+/// The text summary of a Monte Carlo run: the scenario, then a table per variant.
+pub fn render_mc(file: &crate::workload::ScenarioFile, r: &McResult) -> String {
+    let sc = file.first();
+    let mut o = format!("{}\n", r.scenario);
+    o += &format!(
+        "  {} tests x {} test process(es), flush {:?}, {} s each; {} runs, seed {}\n",
+        group(sc.tests),
+        sc.parallel,
+        sc.flush,
+        sc.test_seconds,
+        r.runs,
+        r.seed
+    );
+    for k in &sc.keys {
+        let size = match &k.value_size {
+            crate::workload::SizeDist::Fixed { bytes } => format!("{} B", group(*bytes)),
+            d => format!("{d:?}").to_lowercase(),
+        };
+        let what = match k.kind {
+            KeyType::String => format!("values of {size}"),
+            KeyType::Hash => format!("hashes of {} fields x {size}", group(k.fields)),
+        };
+        let ttl = k.ttl_seconds.map(|t| format!(", TTL {t} s")).unwrap_or_default();
+        o += &format!(
+            "  keys '{}': {} per test, {what}{ttl}, cleanup {:.0}%\n",
+            k.name,
+            group(k.count),
+            k.cleanup * 100.0
+        );
+    }
+    o += "\n";
+    for v in &r.variants {
+        o += &render_variant(v, r.runs);
+        o += "\n";
+    }
+    o += "  Figures are INFO memory's fields as the model predicts them, p5 / p50 / p95 over the runs;\n";
+    o += "  peak is each field's maximum over the tests of a run, end is after the last test.\n";
+    o
+}
+
+/// The timeline as CSV: one row per variant, test, phase (peak or end) and metric.
+pub fn timeline_csv(r: &McResult) -> String {
+    let mut o = String::from("variant,test,phase,metric,p5,p50,p95,min,max,mean\n");
+    for v in &r.variants {
+        let name = v.name.replace('"', "\"\"");
+        for t in &v.timeline {
+            for (phase, fields) in [("peak", &t.peak), ("end", &t.end)] {
+                for (metric, s) in fields {
+                    o += &format!(
+                        "\"{name}\",{},{phase},{metric},{},{},{},{},{},{}\n",
+                        t.test, s.p5, s.p50, s.p95, s.min, s.max, s.mean
+                    );
+                }
+            }
+        }
     }
     o
 }

@@ -1,4 +1,5 @@
-//! The Redis commands a scenario's test sends, the same for the model and for a live server.
+//! The Redis commands a scenario's test sends, the same for the model and for a live server:
+//! each test process's commands, interleaved at random when several share the server.
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -17,25 +18,43 @@ pub fn value_bytes(n: u64) -> Vec<u8> {
     vec![b'v'; n as usize]
 }
 
-/// The commands of test `t` (0-based), in order: the flush before it, the writes, the test's own
-/// deletions (which keys: drawn from `rng`), the flush after it.
-pub fn test_commands(sc: &Scenario, t: u64, rng: &mut ChaCha8Rng) -> Vec<Argv> {
+/// A Lua script body of `size` bytes that returns 1; `tag` makes it distinct.
+pub fn script_body(size: u64, tag: &str) -> Vec<u8> {
+    let mut s = format!("return 1 -- {tag} ").into_bytes();
+    s.resize((size as usize).max(s.len()), b'x');
+    s
+}
+
+fn key_name(sc: &Scenario, group: &str, process: u64, t: u64, j: u64) -> Vec<u8> {
+    if sc.parallel > 1 {
+        format!("{group}:{process}:{t}:{j}").into_bytes()
+    } else {
+        format!("{group}:{t}:{j}").into_bytes()
+    }
+}
+
+/// The commands one test process sends in test `t` (0-based): the flush before it, the writes
+/// (value sizes drawn from `rng`), the scripts, the test's own deletions, the flush after it.
+fn process_commands(sc: &Scenario, t: u64, process: u64, rng: &mut ChaCha8Rng) -> Vec<Argv> {
     let mut cmds = Vec::new();
     if sc.flush == Flush::BeforeEach && t > 0 {
         cmds.push(vec![word("FLUSHALL"), word("SYNC")]);
     }
+    let mut written = Vec::new();
     for k in &sc.keys {
-        let value = value_bytes(k.value_size);
         let names: Vec<Vec<u8>> = (0..k.count)
-            .map(|j| format!("{}:{t}:{j}", k.name).into_bytes())
+            .map(|j| key_name(sc, &k.name, process, t, j))
             .collect();
         for name in &names {
+            let ttl_ms = k
+                .ttl_seconds
+                .map(|s| ((s * 1000.0).round() as u64).max(1).to_string());
             match k.kind {
                 KeyType::String => {
-                    let mut c = vec![word("SET"), name.clone(), value.clone()];
-                    if let Some(ttl) = k.ttl_seconds {
+                    let mut c = vec![word("SET"), name.clone(), value_bytes(k.value_size.sample(rng))];
+                    if let Some(ms) = &ttl_ms {
                         c.push(word("PX"));
-                        c.push(word(&((ttl * 1000.0).round() as u64).max(1).to_string()));
+                        c.push(word(ms));
                     }
                     cmds.push(c);
                 }
@@ -43,23 +62,36 @@ pub fn test_commands(sc: &Scenario, t: u64, rng: &mut ChaCha8Rng) -> Vec<Argv> {
                     let mut c = vec![word("HSET"), name.clone()];
                     for f in 0..k.fields {
                         c.push(format!("f{f}").into_bytes());
-                        c.push(value.clone());
+                        c.push(value_bytes(k.value_size.sample(rng)));
                     }
                     cmds.push(c);
-                    if let Some(ttl) = k.ttl_seconds {
-                        let ms = ((ttl * 1000.0).round() as u64).max(1);
-                        cmds.push(vec![word("PEXPIRE"), name.clone(), word(&ms.to_string())]);
+                    if let Some(ms) = &ttl_ms {
+                        cmds.push(vec![word("PEXPIRE"), name.clone(), word(ms)]);
                     }
                 }
             }
         }
-        let ndel = (k.cleanup * k.count as f64).round() as usize;
+        written.push((k.cleanup, names));
+    }
+    for s in &sc.scripts {
+        let tag = if s.unique {
+            format!("{}:{process}:{t}", s.name)
+        } else {
+            s.name.clone()
+        };
+        let body = script_body(s.size, &tag);
+        for _ in 0..s.count {
+            cmds.push(vec![word("EVAL"), body.clone(), word("0")]);
+        }
+    }
+    for (cleanup, names) in written {
+        let ndel = ((cleanup * names.len() as f64).round() as usize).min(names.len());
         let mut order: Vec<usize> = (0..names.len()).collect();
-        for i in 0..ndel.min(order.len()) {
+        for i in 0..ndel {
             let j = rng.random_range(i..order.len());
             order.swap(i, j);
         }
-        for &i in &order[..ndel.min(order.len())] {
+        for &i in &order[..ndel] {
             cmds.push(vec![word("DEL"), names[i].clone()]);
         }
     }
@@ -69,7 +101,43 @@ pub fn test_commands(sc: &Scenario, t: u64, rng: &mut ChaCha8Rng) -> Vec<Argv> {
     cmds
 }
 
-/// The random stream for test commands of run `seed`.
+/// Test `t`'s commands of every test process, as `(process, argv)` in the order the server
+/// sees them: with several processes, the next command comes from a process chosen at random,
+/// in proportion to the commands it has left.
+pub fn test_plan(sc: &Scenario, t: u64, rng: &mut ChaCha8Rng) -> Vec<(usize, Argv)> {
+    let lists: Vec<Vec<Argv>> = (0..sc.parallel)
+        .map(|p| process_commands(sc, t, p, rng))
+        .collect();
+    if lists.len() == 1 {
+        return lists
+            .into_iter()
+            .next()
+            .unwrap()
+            .into_iter()
+            .map(|a| (0, a))
+            .collect();
+    }
+    let mut pos = vec![0usize; lists.len()];
+    let total: usize = lists.iter().map(Vec::len).sum();
+    let mut out = Vec::with_capacity(total);
+    for left in (1..=total).rev() {
+        let mut x = rng.random_range(0..left);
+        let mut p = 0;
+        loop {
+            let remaining = lists[p].len() - pos[p];
+            if x < remaining {
+                break;
+            }
+            x -= remaining;
+            p += 1;
+        }
+        out.push((p, lists[p][pos[p]].clone()));
+        pos[p] += 1;
+    }
+    out
+}
+
+/// The random stream for the commands of run `seed`.
 pub fn rng_for(seed: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed ^ 0xc0ff_ee00)
 }

@@ -3,6 +3,7 @@
 //! `INFO memory` vector and the OOM events.
 
 pub mod commands;
+pub mod montecarlo;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -131,13 +132,15 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64)) -> RunResu
     let mut first_refusal_test = None;
     for t in 0..sc.tests {
         let before = server.refusals.len();
-        let client = server.connect();
+        let clients: Vec<_> = (0..sc.parallel).map(|_| server.connect()).collect();
         let mut peak = server.info();
-        for argv in commands::test_commands(sc, t, &mut rng) {
-            server.exec(client, &argv);
+        for (p, argv) in commands::test_plan(sc, t, &mut rng) {
+            server.exec(clients[p], &argv);
             peak = info_max(&peak, &server.info());
         }
-        server.disconnect(client);
+        for c in clients {
+            server.disconnect(c);
+        }
         server.advance(test_ns);
         let end = server.info();
         if server.refusals.len() > before && first_refusal_test.is_none() {
@@ -260,7 +263,8 @@ fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64)) -> Run
         let first_new = live.len();
         for k in &sc.keys {
             for _ in 0..k.count {
-                let id = arena.malloc(k.value_size).expect("validated sizes are modelable");
+                let size = k.value_size.sample(&mut rng);
+                let id = arena.malloc(size).expect("validated sizes are modelable");
                 let usable = arena.usable_size(id);
                 live.push(Live { id, usable });
                 used += usable;

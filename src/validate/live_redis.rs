@@ -315,23 +315,30 @@ pub fn validate(
         addr: addr.into(),
         detail: e,
     })?;
-    model.maxmemory = sc.maxmemory.unwrap_or(0);
     if let Some(mm) = sc.maxmemory {
+        // The same command on both sides: it sets the limit and makes its latency histogram.
+        let argv: Vec<Vec<u8>> = ["CONFIG", "SET", "maxmemory", &mm.to_string()]
+            .iter()
+            .map(|w| w.as_bytes().to_vec())
+            .collect();
         let mut c = Connection::open(addr)?;
-        text(
-            addr,
-            c.call_str(&["CONFIG", "SET", "maxmemory", &mm.to_string()])?,
-        )?;
+        text(addr, c.call(&argv)?)?;
+        drop(c);
+        let mc = model.connect();
+        model.exec(mc, &argv);
+        model.disconnect(mc);
     }
     let mut rng = commands::rng_for(seed);
     let mut out = Vec::new();
     for t in 0..sc.tests {
         let test_start = Instant::now();
-        let mut writer = Connection::open(addr)?;
-        let client: ClientId = model.connect();
-        for argv in commands::test_commands(sc, t, &mut rng) {
-            let reply = writer.call(&argv)?;
-            model.exec(client, &argv);
+        let mut writers = (0..sc.parallel)
+            .map(|_| Connection::open(addr))
+            .collect::<Result<Vec<_>, _>>()?;
+        let clients: Vec<ClientId> = (0..sc.parallel).map(|_| model.connect()).collect();
+        for (p, argv) in commands::test_plan(sc, t, &mut rng) {
+            let reply = writers[p].call(&argv)?;
+            model.exec(clients[p], &argv);
             if let Resp::Error(e) = reply {
                 if !e.starts_with("OOM") {
                     return Err(LiveError::Command {
@@ -341,8 +348,10 @@ pub fn validate(
                 }
             }
         }
-        drop(writer);
-        model.disconnect(client);
+        drop(writers);
+        for c in clients {
+            model.disconnect(c);
+        }
         let rest = Duration::from_secs_f64(sc.test_seconds).saturating_sub(test_start.elapsed());
         std::thread::sleep(rest);
         let real = measure(addr)?;

@@ -1,54 +1,58 @@
 //! Scenario files: the TOML a user writes to describe a workload, parsed in two stages (the raw
-//! file with serde, then a validated scenario), every problem reported with the file, the
-//! position or key path, and a hint.
+//! file with serde, then validated scenarios, one per variant), every problem reported at once
+//! with the file, the line, the key path and a hint.
 //!
 //! `[server] profile` names a Redis server profile (built-in or a calibrated file): keys are then
 //! written with Redis commands into the Redis model. `profile = "none"` is a plain allocator
 //! workload: objects allocated and freed directly through the jemalloc model.
 
+pub mod dist;
+
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::jemalloc::{AllocatorConfig, SizeClasses, PRESET_NAMES};
 use crate::redis::profile::RedisProfile;
 use crate::units::parse_bytes;
+pub use dist::SizeDist;
 
-/// A byte count written as a number (`30000`) or a string with a unit (`"30KB"`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum RawBytes {
-    Number(i64),
-    Text(String),
-}
-
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawScenario {
     name: String,
     #[serde(default = "default_seed")]
     seed: u64,
+    runs: Option<i64>,
     server: RawServer,
     workload: RawWorkload,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    variant: Vec<RawVariant>,
 }
 
 fn default_seed() -> u64 {
     1
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawServer {
     profile: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     allocator: Option<String>,
-    maxmemory: Option<RawBytes>,
-    memory_limit: Option<RawBytes>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    maxmemory: Option<toml::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory_limit: Option<toml::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     dirty_decay_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     background_thread: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     tcache: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawWorkload {
     tests: i64,
@@ -56,7 +60,11 @@ struct RawWorkload {
     flush: String,
     #[serde(default = "default_test_seconds")]
     test_seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parallel: Option<i64>,
     keys: Vec<RawKeys>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    scripts: Vec<RawScript>,
 }
 
 fn default_flush() -> String {
@@ -66,22 +74,44 @@ fn default_test_seconds() -> f64 {
     2.0
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawKeys {
     name: String,
     count: i64,
-    #[serde(rename = "type")]
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     kind: Option<String>,
-    value_size: RawBytes,
+    value_size: toml::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
     fields: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     ttl_seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     cleanup: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScript {
+    name: String,
+    size: toml::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unique: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVariant {
+    name: String,
+    #[serde(default)]
+    set: toml::Table,
 }
 
 /// When the whole data set is flushed: `FLUSHALL SYNC` with a Redis profile (free everything,
 /// then purge jemalloc); free everything, then purge, without one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Flush {
     None,
@@ -90,35 +120,51 @@ pub enum Flush {
 }
 
 /// The Redis type of a key group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyType {
     String,
     Hash,
 }
 
-/// One group of objects a test writes.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+/// One group of keys each test writes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KeyGroup {
     pub name: String,
-    /// Keys (or objects) written per test.
+    /// Keys (or objects) written per test, per test process.
     pub count: u64,
     pub kind: KeyType,
-    /// Bytes per value: a string's value, or each field's value of a hash.
-    pub value_size: u64,
+    /// Bytes per value (a string's value, or each field's value of a hash), drawn per value.
+    pub value_size: SizeDist,
     /// Hash fields per key (1 for strings).
     pub fields: u64,
     /// TTL set on each key (Redis profiles only).
     pub ttl_seconds: Option<f64>,
-    /// Share of its keys a test deletes itself before it ends (the rest stay until a flush).
+    /// Share of its keys a test deletes itself before it ends; the rest stay until a flush.
     pub cleanup: f64,
 }
 
-/// A validated scenario.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+/// A script each test runs with `EVAL`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScriptSpec {
+    pub name: String,
+    /// Bytes of the script body.
+    pub size: u64,
+    /// `EVAL` calls per test and process.
+    pub count: u64,
+    /// A new script body in every test (the script cache grows) instead of the same one.
+    pub unique: bool,
+}
+
+/// One validated variant of a scenario: everything a run needs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Scenario {
     pub name: String,
+    /// The variant's name ("default" without `[[variant]]` tables).
+    pub variant: String,
     pub seed: u64,
+    /// Monte Carlo runs.
+    pub runs: u64,
     /// Allocator configuration (the Redis profile's, or a preset plus overrides).
     #[serde(skip)]
     pub allocator: AllocatorConfig,
@@ -130,15 +176,35 @@ pub struct Scenario {
     pub maxmemory: Option<u64>,
     /// Container or cgroup limit on RSS, bytes.
     pub memory_limit: Option<u64>,
+    /// Tests (rounds); each test process runs each of them.
     pub tests: u64,
     pub flush: Flush,
     /// Simulated seconds per test (drives decay, expiry, idle clients).
     pub test_seconds: f64,
+    /// Test processes sharing the server, their commands interleaved.
+    pub parallel: u64,
     pub keys: Vec<KeyGroup>,
+    pub scripts: Vec<ScriptSpec>,
+}
+
+/// A scenario file: its variants, validated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScenarioFile {
+    pub name: String,
+    pub seed: u64,
+    pub runs: u64,
+    pub variants: Vec<Scenario>,
+}
+
+impl ScenarioFile {
+    /// The first variant (the base when there are no `[[variant]]` tables).
+    pub fn first(&self) -> &Scenario {
+        &self.variants[0]
+    }
 }
 
 /// A scenario that could not be read; `Display` gives every problem, one per line, each naming
-/// the file and the position or key.
+/// the file, the line and the key.
 #[derive(Debug, thiserror::Error)]
 #[error("{}", .problems.join("\n"))]
 pub struct ScenarioError {
@@ -152,30 +218,121 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// The line of a key path (`workload.keys[1].count`, `server.profile`, `variant[0].set`) in the
+/// file's text, found by following table headers; `None` when it is not written there.
+fn locate(text: &str, path: &str) -> Option<usize> {
+    let mut header = String::new();
+    let mut counts: std::collections::HashMap<String, usize> = Default::default();
+    let mut best: Option<usize> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if let Some(h) = line.strip_prefix("[[").and_then(|l| l.strip_suffix("]]")) {
+            let h = h.trim().to_string();
+            let n = counts.entry(h.clone()).or_insert(0);
+            header = format!("{h}[{n}]");
+            *n += 1;
+            if header == path {
+                best = Some(i + 1);
+            }
+            continue;
+        }
+        if let Some(h) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            header = h.trim().to_string();
+            if header == path {
+                best = Some(i + 1);
+            }
+            continue;
+        }
+        if let Some((k, _)) = line.split_once('=') {
+            let k = k.trim().trim_matches('"');
+            let full = if header.is_empty() {
+                k.to_string()
+            } else {
+                format!("{header}.{k}")
+            };
+            if full == path {
+                return Some(i + 1);
+            }
+            // A parent path written on this line (e.g. an inline table).
+            if path.starts_with(&format!("{full}.")) && best.is_none() {
+                best = Some(i + 1);
+            }
+        }
+    }
+    best.or_else(|| {
+        path.rsplit_once(['.', '['])
+            .and_then(|(parent, _)| locate(text, parent))
+    })
+}
+
+/// The key path written on line `line` (1-based): the table header in force there plus the key
+/// before `=`, or the header itself.
+fn path_at_line(text: &str, line: usize) -> Option<String> {
+    let mut header = String::new();
+    let mut counts: std::collections::HashMap<String, usize> = Default::default();
+    for (i, raw) in text.lines().enumerate().take(line) {
+        let l = raw.split('#').next().unwrap_or("").trim();
+        let here = i + 1 == line;
+        if let Some(h) = l.strip_prefix("[[").and_then(|x| x.strip_suffix("]]")) {
+            let h = h.trim().to_string();
+            let n = counts.entry(h.clone()).or_insert(0);
+            header = format!("{h}[{n}]");
+            *n += 1;
+        } else if let Some(h) = l.strip_prefix('[').and_then(|x| x.strip_suffix(']')) {
+            header = h.trim().to_string();
+        } else if here {
+            let (k, _) = l.split_once('=')?;
+            let k = k.trim().trim_matches('"');
+            return Some(if header.is_empty() {
+                k.to_string()
+            } else {
+                format!("{header}.{k}")
+            });
+        }
+        if here {
+            return Some(header.clone());
+        }
+    }
+    None
+}
+
 /// Reads and validates a scenario file.
-pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+pub fn load(path: &Path) -> Result<ScenarioFile, ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
         problems: vec![format!("{}: cannot read the scenario file: {e}", path.display())],
     })?;
     parse(&text, &path.display().to_string())
 }
 
-/// Collects problems, each prefixed with the file and the key.
+/// Collects problems, each prefixed with the file, the line and the key.
 struct Problems<'a> {
     file: &'a str,
+    text: &'a str,
+    /// For a variant: its index and the paths it sets (problems there point at its `set` line).
+    variant: Option<(usize, Vec<String>)>,
     list: Vec<String>,
 }
 
 impl Problems<'_> {
     fn add(&mut self, key: &str, msg: impl Into<String>) {
-        self.list.push(format!("{}: {key}: {}", self.file, msg.into()));
+        let (shown, line) = match &self.variant {
+            Some((i, paths)) if paths.iter().any(|p| key_matches(key, p)) => (
+                format!("variant[{i}].set: {key}"),
+                locate(self.text, &format!("variant[{i}].set")),
+            ),
+            _ => (key.to_string(), locate(self.text, key)),
+        };
+        let at = line.map(|l| format!("line {l}: ")).unwrap_or_default();
+        self.list
+            .push(format!("{}: {at}{shown}: {}", self.file, msg.into()));
     }
 
     /// A byte count that must be at least 1.
-    fn bytes(&mut self, key: &str, v: &RawBytes) -> Option<u64> {
+    fn bytes(&mut self, key: &str, v: &toml::Value) -> Option<u64> {
         let parsed = match v {
-            RawBytes::Number(n) => u64::try_from(*n).map_err(|_| format!("{n} is negative")),
-            RawBytes::Text(t) => parse_bytes(t),
+            toml::Value::Integer(n) => u64::try_from(*n).map_err(|_| format!("{n} is negative")),
+            toml::Value::String(t) => parse_bytes(t),
+            other => Err(format!("{other} is not a byte count")),
         };
         match parsed {
             Ok(0) => {
@@ -184,32 +341,319 @@ impl Problems<'_> {
             }
             Ok(b) => Some(b),
             Err(e) => {
-                self.add(key, format!("expected a byte count (e.g. 30000, \"30KB\"): {e}"));
+                self.add(
+                    key,
+                    format!("expected a byte count (e.g. 30000 or \"30KB\"): {e}"),
+                );
                 None
+            }
+        }
+    }
+
+    /// A value size: a byte count or a distribution table.
+    fn size(&mut self, key: &str, v: &toml::Value) -> Option<SizeDist> {
+        let toml::Value::Table(t) = v else {
+            return self.bytes(key, v).map(|bytes| SizeDist::Fixed { bytes });
+        };
+        let Some(kind) = t.get("dist").and_then(|d| d.as_str()) else {
+            self.add(
+                key,
+                "a distribution table needs dist = \"uniform\" | \"normal\" | \"lognormal\" | \"choice\"",
+            );
+            return None;
+        };
+        let allowed: &[&str] = match kind {
+            "uniform" => &["dist", "min", "max"],
+            "normal" => &["dist", "mean", "sd"],
+            "lognormal" => &["dist", "median", "sigma"],
+            "choice" => &["dist", "values", "weights"],
+            other => {
+                self.add(
+                    &format!("{key}.dist"),
+                    format!("'{other}' is not one of uniform, normal, lognormal, choice"),
+                );
+                return None;
+            }
+        };
+        for k in t.keys() {
+            if !allowed.contains(&k.as_str()) {
+                self.add(
+                    &format!("{key}.{k}"),
+                    format!(
+                        "not a parameter of a {kind} distribution (it takes {})",
+                        allowed[1..].join(", ")
+                    ),
+                );
+                return None;
+            }
+        }
+        let num = |p: &mut Self, name: &str| -> Option<f64> {
+            match t.get(name) {
+                Some(toml::Value::Integer(i)) => Some(*i as f64),
+                Some(toml::Value::Float(f)) if f.is_finite() => Some(*f),
+                Some(toml::Value::String(s)) => match parse_bytes(s) {
+                    Ok(b) => Some(b as f64),
+                    Err(e) => {
+                        p.add(&format!("{key}.{name}"), e);
+                        None
+                    }
+                },
+                Some(other) => {
+                    p.add(&format!("{key}.{name}"), format!("{other} is not a number"));
+                    None
+                }
+                None => {
+                    p.add(key, format!("a {kind} distribution needs `{name}`"));
+                    None
+                }
+            }
+        };
+        match kind {
+            "uniform" => {
+                let (min, max) = (num(self, "min")?, num(self, "max")?);
+                if min < 1.0 || max < min {
+                    self.add(
+                        key,
+                        format!("uniform needs 1 <= min <= max, got min {min}, max {max}"),
+                    );
+                    return None;
+                }
+                Some(SizeDist::Uniform {
+                    min: min as u64,
+                    max: max as u64,
+                })
+            }
+            "normal" => {
+                let (mean, sd) = (num(self, "mean")?, num(self, "sd")?);
+                if mean < 1.0 || sd < 0.0 {
+                    self.add(
+                        key,
+                        format!("normal needs mean >= 1 and sd >= 0, got mean {mean}, sd {sd}"),
+                    );
+                    return None;
+                }
+                Some(SizeDist::Normal { mean, sd })
+            }
+            "lognormal" => {
+                let (median, sigma) = (num(self, "median")?, num(self, "sigma")?);
+                if median < 1.0 || sigma < 0.0 {
+                    self.add(
+                        key,
+                        format!("lognormal needs median >= 1 and sigma >= 0, got {median}, {sigma}"),
+                    );
+                    return None;
+                }
+                Some(SizeDist::Lognormal { median, sigma })
+            }
+            _ => {
+                let list = |p: &mut Self, name: &str| -> Option<Vec<f64>> {
+                    match t.get(name) {
+                        Some(toml::Value::Array(a)) if !a.is_empty() => a
+                            .iter()
+                            .map(|x| match x {
+                                toml::Value::Integer(i) => Some(*i as f64),
+                                toml::Value::Float(f) => Some(*f),
+                                _ => None,
+                            })
+                            .collect::<Option<Vec<f64>>>()
+                            .or_else(|| {
+                                p.add(&format!("{key}.{name}"), "expected an array of numbers");
+                                None
+                            }),
+                        _ => {
+                            p.add(&format!("{key}.{name}"), "a choice needs a non-empty array");
+                            None
+                        }
+                    }
+                };
+                let values = list(self, "values")?;
+                let weights = match t.get("weights") {
+                    None => vec![1.0; values.len()],
+                    Some(_) => list(self, "weights")?,
+                };
+                if weights.len() != values.len() {
+                    self.add(
+                        &format!("{key}.weights"),
+                        format!("{} weights for {} values", weights.len(), values.len()),
+                    );
+                    return None;
+                }
+                if values.iter().any(|&v| v < 1.0 || v.fract() != 0.0)
+                    || weights.iter().any(|&w| w < 0.0)
+                    || weights.iter().sum::<f64>() <= 0.0
+                {
+                    self.add(
+                        key,
+                        "choice needs whole byte counts >= 1 and non-negative weights with a positive sum",
+                    );
+                    return None;
+                }
+                Some(SizeDist::Choice {
+                    values: values.iter().map(|&v| v as u64).collect(),
+                    weights,
+                })
             }
         }
     }
 }
 
+/// Whether a problem at `key` (`workload.keys[0].value_size`) is about the override `path`
+/// (`workload.keys.storm.value_size`): same last segment and same section.
+fn key_matches(key: &str, path: &str) -> bool {
+    let last = |s: &str| s.rsplit('.').next().unwrap_or("").to_string();
+    let first = |s: &str| s.split('.').next().unwrap_or("").to_string();
+    last(key) == last(path) && first(key) == first(path)
+}
+
+/// Applies one `set` override to the raw scenario: `section.field`, or
+/// `workload.keys.<name>.<field>` / `workload.scripts.<name>.<field>` for a named group.
+fn apply_override(doc: &mut toml::Value, path: &str, value: &toml::Value) -> Result<(), String> {
+    let parts: Vec<&str> = path.split('.').collect();
+    let mut cur = doc;
+    let mut i = 0;
+    while i < parts.len() {
+        let last = i == parts.len() - 1;
+        let table = cur
+            .as_table_mut()
+            .ok_or_else(|| format!("'{}' is not a table", parts[..i].join(".")))?;
+        if last {
+            table.insert(parts[i].to_string(), value.clone());
+            return Ok(());
+        }
+        let seg = parts[i];
+        let next = table
+            .get_mut(seg)
+            .ok_or_else(|| format!("no '{}' in the scenario", parts[..=i].join(".")))?;
+        if let toml::Value::Array(items) = next {
+            let name = parts
+                .get(i + 1)
+                .ok_or_else(|| format!("'{path}' names no group"))?;
+            let found = items
+                .iter_mut()
+                .find(|it| it.get("name").and_then(|n| n.as_str()) == Some(name))
+                .ok_or_else(|| format!("no [[{}]] named '{name}'", parts[..=i].join(".")))?;
+            cur = found;
+            i += 2;
+        } else {
+            cur = next;
+            i += 1;
+        }
+    }
+    Err(format!("'{path}' names no value"))
+}
+
 /// Parses and validates scenario text; `file` names it in messages.
-pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
     let raw: RawScenario = toml::from_str(text).map_err(|e| {
         let at = e
             .span()
             .map(|s| {
                 let (l, c) = line_col(text, s.start);
-                format!("line {l}, column {c}: ")
+                let key = path_at_line(text, l)
+                    .filter(|k| !k.is_empty())
+                    .map(|k| format!("{k}: "))
+                    .unwrap_or_default();
+                format!("line {l}, column {c}: {key}")
             })
             .unwrap_or_default();
         ScenarioError {
             problems: vec![format!("{file}: {at}{}", e.message().trim())],
         }
     })?;
-    let mut p = Problems {
-        file,
-        list: Vec::new(),
-    };
+    let mut problems = Vec::new();
+    let mut variants = Vec::new();
+    let base_variants = raw.variant.clone();
+    if base_variants.is_empty() {
+        let mut p = Problems {
+            file,
+            text,
+            variant: None,
+            list: Vec::new(),
+        };
+        if let Some(sc) = check(&raw, "default", &mut p) {
+            variants.push(sc);
+        }
+        problems.extend(p.list);
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, v) in base_variants.iter().enumerate() {
+        let mut p = Problems {
+            file,
+            text,
+            variant: None,
+            list: Vec::new(),
+        };
+        if !names.insert(v.name.clone()) {
+            p.add(
+                &format!("variant[{i}].name"),
+                format!("'{}' is used by an earlier variant", v.name),
+            );
+        }
+        let mut doc = toml::Value::try_from(RawScenario {
+            variant: Vec::new(),
+            ..raw.clone()
+        })
+        .expect("raw scenarios serialise");
+        for (path, value) in &v.set {
+            if path == "name" || path == "seed" || path == "runs" || path.starts_with("variant") {
+                p.add(
+                    &format!("variant[{i}].set"),
+                    format!("'{path}' cannot differ between variants"),
+                );
+                continue;
+            }
+            if let Err(e) = apply_override(&mut doc, path, value) {
+                p.add(&format!("variant[{i}].set"), format!("\"{path}\": {e}"));
+            }
+        }
+        if !p.list.is_empty() {
+            problems.extend(p.list);
+            continue;
+        }
+        match RawScenario::deserialize(doc) {
+            Ok(r) => {
+                let mut p = Problems {
+                    file,
+                    text,
+                    variant: Some((i, v.set.keys().cloned().collect())),
+                    list: Vec::new(),
+                };
+                if let Some(sc) = check(&r, &v.name, &mut p) {
+                    variants.push(sc);
+                }
+                problems.extend(p.list);
+            }
+            Err(e) => {
+                let line = locate(text, &format!("variant[{i}].set"))
+                    .map(|l| format!("line {l}: "))
+                    .unwrap_or_default();
+                problems.push(format!("{file}: {line}variant[{i}].set: {}", e.message().trim()));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        problems.dedup();
+        return Err(ScenarioError { problems });
+    }
+    Ok(ScenarioFile {
+        name: raw.name.clone(),
+        seed: raw.seed,
+        runs: variants[0].runs,
+        variants,
+    })
+}
 
+/// Validates one raw scenario (a variant); problems go to `p`.
+fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Option<Scenario> {
+    let before = p.list.len();
+    let runs = match raw.runs {
+        None => 32,
+        Some(r) if r >= 1 => r as u64,
+        Some(r) => {
+            p.add("runs", format!("{r}: need at least 1 run"));
+            1
+        }
+    };
     let redis = if raw.server.profile == "none" {
         None
     } else {
@@ -287,13 +731,11 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         );
     }
 
-    if raw.workload.tests < 1 {
-        p.add(
-            "workload.tests",
-            format!("{} tests: need at least 1", raw.workload.tests),
-        );
+    let w = &raw.workload;
+    if w.tests < 1 {
+        p.add("workload.tests", format!("{} tests: need at least 1", w.tests));
     }
-    let flush = match raw.workload.flush.as_str() {
+    let flush = match w.flush.as_str() {
         "none" => Flush::None,
         "before_each" => Flush::BeforeEach,
         "after_each" => Flush::AfterEach,
@@ -305,25 +747,59 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
             Flush::None
         }
     };
-    if !(raw.workload.test_seconds >= 0.0 && raw.workload.test_seconds.is_finite()) {
-        p.add("workload.test_seconds", "must be a number of seconds >= 0");
+    if !(w.test_seconds >= 0.0 && w.test_seconds.is_finite()) {
+        p.add(
+            "workload.test_seconds",
+            format!("{}: must be a number of seconds >= 0", w.test_seconds),
+        );
     }
-    if raw.workload.keys.is_empty() {
+    let parallel = match w.parallel {
+        None => 1,
+        Some(n) if (1..=1024).contains(&n) => n as u64,
+        Some(n) => {
+            p.add("workload.parallel", format!("{n}: need 1 to 1024 test processes"));
+            1
+        }
+    };
+    if parallel > 1 && redis.is_none() {
+        p.add(
+            "workload.parallel",
+            "parallel test processes need a Redis profile",
+        );
+    }
+    if w.keys.is_empty() {
         p.add("workload.keys", "at least one [[workload.keys]] table is needed");
     }
     let sc = SizeClasses::new(allocator.lg_quantum, allocator.lg_page);
     let mut keys = Vec::new();
-    for (i, k) in raw.workload.keys.iter().enumerate() {
+    let mut names = std::collections::HashSet::new();
+    for (i, k) in w.keys.iter().enumerate() {
         let key = format!("workload.keys[{i}]");
+        if !names.insert(k.name.clone()) {
+            p.add(
+                &format!("{key}.name"),
+                format!("'{}' names two key groups", k.name),
+            );
+        }
+        if k.name.is_empty() || k.name.contains([' ', '.']) {
+            p.add(
+                &format!("{key}.name"),
+                format!("'{}': use a non-empty name without spaces or dots", k.name),
+            );
+        }
         if k.count < 0 {
             p.add(&format!("{key}.count"), format!("{} is negative", k.count));
         }
-        let size = p.bytes(&format!("{key}.value_size"), &k.value_size);
-        if let Some(v) = size.filter(|&v| v > sc.large_maxclass()) {
-            p.add(
-                &format!("{key}.value_size"),
-                format!("{v} bytes is larger than jemalloc's largest size class"),
-            );
+        let size = p.size(&format!("{key}.value_size"), &k.value_size);
+        if let Some(d) = &size {
+            // x86-64 user space is 128 TiB (47 bits); jemalloc's classes go further.
+            let limit = (sc.large_maxclass() as f64).min((1u64 << 47) as f64);
+            if d.practical_max() > limit {
+                p.add(
+                    &format!("{key}.value_size"),
+                    "larger than the 128 TiB a 64-bit process can address",
+                );
+            }
         }
         let cleanup = k.cleanup.unwrap_or(0.0);
         if !(0.0..=1.0).contains(&cleanup) {
@@ -378,28 +854,107 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
             name: k.name.clone(),
             count: k.count.max(0) as u64,
             kind,
-            value_size: size.unwrap_or(1),
+            value_size: size.unwrap_or(SizeDist::Fixed { bytes: 1 }),
             fields,
             ttl_seconds: k.ttl_seconds,
             cleanup,
         });
     }
-    if !p.list.is_empty() {
-        return Err(ScenarioError { problems: p.list });
+    let mut scripts = Vec::new();
+    for (i, s) in w.scripts.iter().enumerate() {
+        let key = format!("workload.scripts[{i}]");
+        if redis.is_none() {
+            p.add(&key, "scripts need a Redis profile");
+        }
+        let size = p.bytes(&format!("{key}.size"), &s.size).unwrap_or(1);
+        let count = match s.count {
+            None => 1,
+            Some(c) if c >= 0 => c as u64,
+            Some(c) => {
+                p.add(&format!("{key}.count"), format!("{c} is negative"));
+                0
+            }
+        };
+        scripts.push(ScriptSpec {
+            name: s.name.clone(),
+            size,
+            count,
+            unique: s.unique.unwrap_or(false),
+        });
     }
-    Ok(Scenario {
-        name: raw.name,
+    if p.list.len() > before {
+        return None;
+    }
+    Some(Scenario {
+        name: raw.name.clone(),
+        variant: variant.into(),
         seed: raw.seed,
+        runs,
         allocator,
         allocator_preset: preset,
         redis,
         maxmemory,
         memory_limit,
-        tests: raw.workload.tests as u64,
+        tests: w.tests as u64,
         flush,
-        test_seconds: raw.workload.test_seconds,
+        test_seconds: w.test_seconds,
+        parallel,
         keys,
+        scripts,
     })
+}
+
+/// What a scenario asks of the machine, estimated before running it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Estimate {
+    /// Operations replayed over all variants and runs.
+    pub events: f64,
+    /// Keys or objects alive at once in one run, at most.
+    pub peak_live: f64,
+    /// Bytes of simulator memory the runs need at once (live objects × per-object cost × runs in
+    /// flight).
+    pub memory_bytes: f64,
+}
+
+impl ScenarioFile {
+    /// Estimates the work; `threads` runs are in flight at once.
+    pub fn estimate(&self, runs: u64, threads: usize) -> Estimate {
+        let mut events = 0.0;
+        let mut peak_live: f64 = 0.0;
+        for v in &self.variants {
+            let per_test: f64 = v
+                .keys
+                .iter()
+                .map(|k| {
+                    k.count as f64
+                        * if k.kind == KeyType::Hash {
+                            1.0 + k.fields as f64 / 8.0
+                        } else {
+                            1.0
+                        }
+                })
+                .sum::<f64>()
+                + v.scripts.iter().map(|s| s.count as f64).sum::<f64>();
+            events += per_test * v.tests as f64 * v.parallel as f64 * runs as f64;
+            let live_per_test: f64 = v
+                .keys
+                .iter()
+                .map(|k| k.count as f64 * k.fields as f64 * (1.0 - k.cleanup))
+                .sum();
+            let tests_alive = if v.flush == Flush::None {
+                v.tests as f64
+            } else {
+                1.0
+            };
+            peak_live = peak_live.max(live_per_test * tests_alive * v.parallel as f64);
+        }
+        // About 200 B of simulator state per live key or field in the Redis model.
+        Estimate {
+            events,
+            peak_live,
+            memory_bytes: peak_live * 200.0 * threads.min(runs as usize).max(1) as f64,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -421,54 +976,47 @@ value_size = "30KB"
 
     #[test]
     fn parses_a_good_file() {
-        let s = parse(GOOD, "good.toml").unwrap();
-        assert_eq!(s.keys[0].value_size, 30 * 1024);
+        let f = parse(GOOD, "good.toml").unwrap();
+        let s = f.first();
+        assert_eq!(s.keys[0].value_size, SizeDist::Fixed { bytes: 30 * 1024 });
         assert_eq!(s.flush, Flush::BeforeEach);
         assert_eq!(s.allocator_preset, "jemalloc-5.3");
+        assert_eq!((s.variant.as_str(), s.runs, s.parallel), ("default", 32, 1));
         assert!(s.redis.is_none());
     }
 
     #[test]
-    fn a_redis_profile_brings_its_allocator() {
-        let text = GOOD.replace("\"none\"", "\"redis-7.0-debian\"\nmaxmemory = \"512MB\"");
-        let s = parse(&text, "r.toml").unwrap();
-        assert_eq!(s.redis.as_ref().unwrap().name, "redis-7.0-debian");
-        assert_eq!(s.maxmemory, Some(512 << 20));
-        assert!(s.allocator.background_thread);
-    }
-
-    #[test]
-    fn reports_every_problem_with_its_key() {
-        let text = GOOD
-            .replace("tests = 3", "tests = 0")
-            .replace("\"30KB\"", "0")
-            .replace("before_each", "sometimes");
-        let e = parse(&text, "bad.toml").unwrap_err();
-        assert_eq!(e.problems.len(), 3, "{e}");
-        assert!(e.to_string().contains("bad.toml: workload.tests:"));
-        assert!(e.to_string().contains("bad.toml: workload.keys[0].value_size:"));
-        assert!(e.to_string().contains("bad.toml: workload.flush:"));
-    }
-
-    #[test]
-    fn unknown_keys_are_rejected_with_a_position() {
-        let text = GOOD.replace("tests = 3", "tests = 3\ntestz = 4");
-        let e = parse(&text, "typo.toml").unwrap_err();
-        let msg = e.to_string();
-        assert!(msg.starts_with("typo.toml: line 7, column 1:"), "{msg}");
-        assert!(msg.contains("testz"), "{msg}");
-    }
-
-    #[test]
-    fn unknown_profile_and_stray_fields() {
-        let text = GOOD
-            .replace("\"none\"", "\"redis-5\"")
-            .replace("count = 30", "count = 30\nfields = 3");
-        let e = parse(&text, "p.toml").unwrap_err().to_string();
-        assert!(e.contains("p.toml: server.profile: 'redis-5' is neither"), "{e}");
-        assert!(
-            e.contains("p.toml: workload.keys[0].fields: only hashes have fields"),
-            "{e}"
+    fn variants_override_named_groups() {
+        let text = GOOD.replace("\"none\"", "\"redis-7.0-debian\"")
+            + "[[variant]]\nname = \"30 KB\"\n[[variant]]\nname = \"2 KB\"\nset = { \"workload.keys.v.value_size\" = 2000, \"server.maxmemory\" = \"1GB\" }\n";
+        let f = parse(&text, "v.toml").unwrap();
+        assert_eq!(f.variants.len(), 2);
+        assert_eq!(
+            f.variants[0].keys[0].value_size,
+            SizeDist::Fixed { bytes: 30 * 1024 }
         );
+        assert_eq!(f.variants[1].keys[0].value_size, SizeDist::Fixed { bytes: 2000 });
+        assert_eq!(f.variants[1].maxmemory, Some(1 << 30));
+        assert_eq!(f.variants[1].variant, "2 KB");
+    }
+
+    #[test]
+    fn distributions_parse() {
+        let text = GOOD.replace("\"30KB\"", "{ dist = \"lognormal\", median = 2000, sigma = 0.5 }");
+        let f = parse(&text, "d.toml").unwrap();
+        assert_eq!(
+            f.first().keys[0].value_size,
+            SizeDist::Lognormal {
+                median: 2000.0,
+                sigma: 0.5
+            }
+        );
+    }
+
+    #[test]
+    fn locate_follows_headers() {
+        assert_eq!(locate(GOOD, "workload.keys[0].value_size"), Some(11));
+        assert_eq!(locate(GOOD, "server.profile"), Some(4));
+        assert_eq!(locate(GOOD, "workload.tests"), Some(6));
     }
 }

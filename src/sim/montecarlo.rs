@@ -1,0 +1,241 @@
+//! Monte Carlo over runs: each run replays a variant with its own seed, derived from the master
+//! seed and the run's index (the same seeds for every variant, so variants are compared on the
+//! same draws); runs are spread over a rayon thread pool and collected in index order, so the
+//! result does not depend on the number of threads.
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::{run, RunResult};
+use crate::redis::InfoMemory;
+use crate::workload::ScenarioFile;
+
+/// Quantiles and moments of one figure over the runs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Stat {
+    pub p5: f64,
+    pub p50: f64,
+    pub p95: f64,
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
+}
+
+impl Stat {
+    /// Linear-interpolation quantiles (the "type 7" definition) over `values`.
+    pub fn of(values: &[f64]) -> Stat {
+        let mut v: Vec<f64> = values.to_vec();
+        v.sort_by(|a, b| a.total_cmp(b));
+        let q = |p: f64| -> f64 {
+            if v.is_empty() {
+                return 0.0;
+            }
+            let h = (v.len() - 1) as f64 * p;
+            let lo = h.floor() as usize;
+            let hi = h.ceil() as usize;
+            v[lo] + (h - lo as f64) * (v[hi] - v[lo])
+        };
+        Stat {
+            p5: q(0.05),
+            p50: q(0.5),
+            p95: q(0.95),
+            min: v.first().copied().unwrap_or(0.0),
+            max: v.last().copied().unwrap_or(0.0),
+            mean: if v.is_empty() {
+                0.0
+            } else {
+                v.iter().sum::<f64>() / v.len() as f64
+            },
+        }
+    }
+}
+
+/// INFO field name -> its distribution over the runs.
+pub type Fields = BTreeMap<String, Stat>;
+
+fn fields_of(infos: &[&InfoMemory]) -> Fields {
+    let mut out = BTreeMap::new();
+    let names: Vec<&'static str> = infos
+        .first()
+        .map(|i| i.fields().into_iter().map(|(n, _)| n).collect())
+        .unwrap_or_default();
+    for (k, name) in names.iter().enumerate() {
+        let vals: Vec<f64> = infos.iter().map(|i| i.fields()[k].1).collect();
+        out.insert(name.to_string(), Stat::of(&vals));
+    }
+    out
+}
+
+/// One test's figures over the runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelinePoint {
+    pub test: u64,
+    pub peak: Fields,
+    pub end: Fields,
+}
+
+/// One OOM rule over the runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OomStat {
+    /// The limit, bytes.
+    pub limit: u64,
+    /// Share of runs in which it struck.
+    pub probability: f64,
+    /// The first test at which it struck, over the runs where it did.
+    pub first_test: Option<Stat>,
+    /// Redis: refused commands per name, summed over runs.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub refused_commands: BTreeMap<String, u64>,
+}
+
+/// Both OOM rules.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Oom {
+    pub maxmemory: Option<OomStat>,
+    pub memory_limit: Option<OomStat>,
+}
+
+/// One variant over the runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VariantResult {
+    pub name: String,
+    pub profile: String,
+    pub allocator: String,
+    /// Each INFO field's maximum over the tests of a run, then its distribution over runs.
+    pub peak: Fields,
+    /// Each INFO field after the last test, over runs.
+    pub end: Fields,
+    pub timeline: Vec<TimelinePoint>,
+    pub oom: Oom,
+}
+
+/// The JSON contract of `fragsim run`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct McResult {
+    pub scenario: String,
+    pub seed: u64,
+    pub runs: u64,
+    pub variants: Vec<VariantResult>,
+}
+
+/// The seed of run `i` (splitmix64 of the master seed and the index).
+pub fn run_seed(master: u64, i: u64) -> u64 {
+    let mut z = master.wrapping_add(0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i + 1));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn oom_stat(runs: &[RunResult], pick: impl Fn(&RunResult) -> Option<&super::OomVerdict>) -> Option<OomStat> {
+    let first = runs.first().and_then(&pick)?;
+    let hits: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| pick(r).and_then(|v| v.first_test))
+        .map(|t| t as f64)
+        .collect();
+    let mut refused = BTreeMap::new();
+    for r in runs {
+        if let Some(v) = pick(r) {
+            for (c, n) in &v.refused_commands {
+                *refused.entry(c.clone()).or_insert(0) += n;
+            }
+        }
+    }
+    Some(OomStat {
+        limit: first.limit,
+        probability: hits.len() as f64 / runs.len() as f64,
+        first_test: (!hits.is_empty()).then(|| Stat::of(&hits)),
+        refused_commands: refused,
+    })
+}
+
+/// Summarises the runs of one variant.
+pub fn summarise(name: &str, runs: &[RunResult]) -> VariantResult {
+    let peaks: Vec<&InfoMemory> = runs.iter().map(|r| &r.peak).collect();
+    let ends: Vec<&InfoMemory> = runs.iter().map(|r| &r.end).collect();
+    let tests = runs.first().map_or(0, |r| r.timeline.len());
+    let timeline = (0..tests)
+        .map(|t| {
+            let p: Vec<&InfoMemory> = runs.iter().map(|r| &r.timeline[t].peak).collect();
+            let e: Vec<&InfoMemory> = runs.iter().map(|r| &r.timeline[t].end).collect();
+            TimelinePoint {
+                test: t as u64 + 1,
+                peak: fields_of(&p),
+                end: fields_of(&e),
+            }
+        })
+        .collect();
+    VariantResult {
+        name: name.into(),
+        profile: runs.first().map(|r| r.profile.clone()).unwrap_or_default(),
+        allocator: runs.first().map(|r| r.allocator.clone()).unwrap_or_default(),
+        peak: fields_of(&peaks),
+        end: fields_of(&ends),
+        timeline,
+        oom: Oom {
+            maxmemory: oom_stat(runs, |r| r.oom_maxmemory.as_ref()),
+            memory_limit: oom_stat(runs, |r| r.oom_memory_limit.as_ref()),
+        },
+    }
+}
+
+/// Runs every variant `runs` times on `threads` threads; `progress` is called after each run.
+pub fn run_all(
+    file: &ScenarioFile,
+    runs: u64,
+    seed: u64,
+    threads: usize,
+    progress: &(dyn Fn() + Sync),
+) -> Result<McResult, String> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .map_err(|e| format!("cannot start {threads} threads: {e}"))?;
+    let variants = pool.install(|| {
+        file.variants
+            .iter()
+            .map(|v| {
+                let results: Vec<RunResult> = (0..runs)
+                    .into_par_iter()
+                    .map(|i| {
+                        let r = run(v, run_seed(seed, i), |_| {});
+                        progress();
+                        r
+                    })
+                    .collect();
+                summarise(&v.variant, &results)
+            })
+            .collect()
+    });
+    Ok(McResult {
+        scenario: file.name.clone(),
+        seed,
+        runs,
+        variants,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_interpolate() {
+        let v: Vec<f64> = (1..=101).map(f64::from).collect();
+        let s = Stat::of(&v);
+        assert_eq!(
+            (s.p5, s.p50, s.p95, s.min, s.max, s.mean),
+            (6.0, 51.0, 96.0, 1.0, 101.0, 51.0)
+        );
+        let two = Stat::of(&[10.0, 20.0]);
+        assert_eq!((two.p5, two.p50, two.p95), (10.5, 15.0, 19.5));
+    }
+
+    #[test]
+    fn seeds_differ_per_run() {
+        let s: std::collections::HashSet<u64> = (0..1000).map(|i| run_seed(1, i)).collect();
+        assert_eq!(s.len(), 1000);
+    }
+}

@@ -1,0 +1,154 @@
+//! Size distributions for values: a fixed size or a distribution drawn per value.
+
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+/// How a value's size is chosen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "dist", rename_all = "snake_case")]
+pub enum SizeDist {
+    /// Always this many bytes.
+    Fixed { bytes: u64 },
+    /// Uniform over `[min, max]`, whole bytes.
+    Uniform { min: u64, max: u64 },
+    /// Normal with this mean and standard deviation, rounded, at least 1.
+    Normal { mean: f64, sd: f64 },
+    /// Log-normal: `median * exp(sigma * N(0,1))`, rounded, at least 1.
+    Lognormal { median: f64, sigma: f64 },
+    /// One of `values`, with probabilities proportional to `weights`.
+    Choice { values: Vec<u64>, weights: Vec<f64> },
+}
+
+/// One standard normal draw (Box-Muller).
+pub fn std_normal(rng: &mut ChaCha8Rng) -> f64 {
+    let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+    let u2: f64 = rng.random::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+impl SizeDist {
+    /// Draws one size.
+    pub fn sample(&self, rng: &mut ChaCha8Rng) -> u64 {
+        match self {
+            SizeDist::Fixed { bytes } => *bytes,
+            SizeDist::Uniform { min, max } => rng.random_range(*min..=*max),
+            SizeDist::Normal { mean, sd } => (mean + sd * std_normal(rng)).round().max(1.0) as u64,
+            SizeDist::Lognormal { median, sigma } => {
+                (median * (sigma * std_normal(rng)).exp()).round().max(1.0) as u64
+            }
+            SizeDist::Choice { values, weights } => {
+                let total: f64 = weights.iter().sum();
+                let mut x = rng.random::<f64>() * total;
+                for (v, w) in values.iter().zip(weights) {
+                    if x < *w {
+                        return *v;
+                    }
+                    x -= w;
+                }
+                *values.last().expect("validated: at least one value")
+            }
+        }
+    }
+
+    /// The mean size (for estimates).
+    pub fn mean(&self) -> f64 {
+        match self {
+            SizeDist::Fixed { bytes } => *bytes as f64,
+            SizeDist::Uniform { min, max } => (*min + *max) as f64 / 2.0,
+            SizeDist::Normal { mean, .. } => *mean,
+            SizeDist::Lognormal { median, sigma } => median * (sigma * sigma / 2.0).exp(),
+            SizeDist::Choice { values, weights } => {
+                let total: f64 = weights.iter().sum();
+                values
+                    .iter()
+                    .zip(weights)
+                    .map(|(v, w)| *v as f64 * w)
+                    .sum::<f64>()
+                    / total
+            }
+        }
+    }
+
+    /// A size no draw exceeds with any practical probability (for validation against the
+    /// largest size class): the bound itself, or mean + 8 sd, or median * exp(8 sigma).
+    pub fn practical_max(&self) -> f64 {
+        match self {
+            SizeDist::Fixed { bytes } => *bytes as f64,
+            SizeDist::Uniform { max, .. } => *max as f64,
+            SizeDist::Normal { mean, sd } => mean + 8.0 * sd,
+            SizeDist::Lognormal { median, sigma } => median * (8.0 * sigma).exp(),
+            SizeDist::Choice { values, .. } => values.iter().copied().max().unwrap_or(0) as f64,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn moments(d: &SizeDist, n: usize) -> (f64, f64) {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let xs: Vec<f64> = (0..n).map(|_| d.sample(&mut rng) as f64).collect();
+        let mean = xs.iter().sum::<f64>() / n as f64;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        (mean, var.sqrt())
+    }
+
+    #[test]
+    fn uniform_moments() {
+        // Uniform on [1500, 2500] (1001 values): mean 2000, sd sqrt((1001^2 - 1) / 12) = 288.97.
+        let (m, s) = moments(&SizeDist::Uniform { min: 1500, max: 2500 }, 200_000);
+        assert!((m - 2000.0).abs() < 2.0, "{m}");
+        assert!((s - 288.97).abs() < 2.0, "{s}");
+    }
+
+    #[test]
+    fn normal_moments() {
+        let (m, s) = moments(
+            &SizeDist::Normal {
+                mean: 2000.0,
+                sd: 300.0,
+            },
+            200_000,
+        );
+        assert!((m - 2000.0).abs() < 3.0, "{m}");
+        assert!((s - 300.0).abs() < 3.0, "{s}");
+    }
+
+    #[test]
+    fn lognormal_moments() {
+        // Mean median * e^(sigma^2/2) = 2000 * e^0.125 = 2266.30; median 2000.
+        let d = SizeDist::Lognormal {
+            median: 2000.0,
+            sigma: 0.5,
+        };
+        let (m, _) = moments(&d, 200_000);
+        assert!((m - 2266.30).abs() / 2266.30 < 0.01, "{m}");
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut xs: Vec<u64> = (0..100_001).map(|_| d.sample(&mut rng)).collect();
+        xs.sort_unstable();
+        let median = xs[50_000] as f64;
+        assert!((median - 2000.0).abs() / 2000.0 < 0.01, "{median}");
+        assert!((d.mean() - 2266.30).abs() < 0.01);
+    }
+
+    #[test]
+    fn choice_frequencies() {
+        // Weights 3:1: P(1000) = 0.75, mean 1250.
+        let d = SizeDist::Choice {
+            values: vec![1000, 2000],
+            weights: vec![3.0, 1.0],
+        };
+        let (m, _) = moments(&d, 200_000);
+        assert!((m - 1250.0).abs() < 5.0, "{m}");
+        assert_eq!(d.mean(), 1250.0);
+    }
+
+    #[test]
+    fn fixed_is_fixed() {
+        let (m, s) = moments(&SizeDist::Fixed { bytes: 30_000 }, 1000);
+        assert_eq!((m, s), (30_000.0, 0.0));
+    }
+}

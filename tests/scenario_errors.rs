@@ -1,0 +1,235 @@
+//! Malformed scenarios: each problem is reported with the file, the line and the key path.
+
+use fragsim::workload::parse;
+
+const BASE: &str = r#"name = "base"
+seed = 1
+runs = 4
+
+[server]
+profile = "redis-7.0-debian"
+maxmemory = "512MB"
+memory_limit = "1GB"
+
+[workload]
+tests = 5
+flush = "before_each"
+test_seconds = 1.0
+parallel = 2
+
+[[workload.keys]]
+name = "storm"
+count = 30
+value_size = 30000
+
+[[workload.keys]]
+name = "meta"
+count = 10
+type = "hash"
+fields = 5
+value_size = 100
+ttl_seconds = 60
+
+[[workload.scripts]]
+name = "check"
+size = 200
+
+[[variant]]
+name = "big"
+
+[[variant]]
+name = "small"
+set = { "workload.keys.storm.value_size" = 2000 }
+"#;
+
+/// Replaces line `n` (1-based) of the base scenario.
+fn with_line(n: usize, content: &str) -> String {
+    BASE.lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i + 1 == n {
+                content.to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_base_scenario_is_valid() {
+    let f = parse(BASE, "base.toml").unwrap();
+    assert_eq!(f.variants.len(), 2);
+}
+
+#[test]
+fn every_malformed_scenario_names_its_line_and_key() {
+    // (line to replace, new content, line reported, text the message must contain)
+    let cases: Vec<(usize, &str, usize, &str)> = vec![
+        (3, "runs = 0", 3, "runs: 0: need at least 1 run"),
+        (5, "[servr]", 5, "servr"),
+        (
+            6,
+            r#"profile = "redis-6""#,
+            6,
+            "server.profile: 'redis-6' is neither",
+        ),
+        (
+            7,
+            r#"maxmemory = "-1GB""#,
+            7,
+            "server.maxmemory: expected a byte count",
+        ),
+        (
+            8,
+            r#"memory_limit = "1 parsec""#,
+            8,
+            "server.memory_limit: expected a byte count",
+        ),
+        (
+            9,
+            r#"allocator = "jemalloc-5.3""#,
+            9,
+            "server.allocator: a Redis profile brings its own allocator",
+        ),
+        (11, "tests = 0", 11, "workload.tests: 0 tests"),
+        (11, r#"tests = "five""#, 11, "workload.tests: invalid type"),
+        (11, "testz = 5", 11, "testz"),
+        (
+            12,
+            r#"flush = "sometimes""#,
+            12,
+            "workload.flush: 'sometimes' is not one of",
+        ),
+        (13, "test_seconds = -1.0", 13, "workload.test_seconds: -1"),
+        (14, "parallel = 0", 14, "workload.parallel: 0: need 1 to 1024"),
+        (18, "count = -3", 18, "workload.keys[0].count: -3 is negative"),
+        (19, "value_size = 0", 19, "workload.keys[0].value_size: 0 bytes"),
+        (
+            19,
+            r#"value_size = "lots""#,
+            19,
+            "workload.keys[0].value_size: expected a byte count",
+        ),
+        (
+            19,
+            r#"value_size = { dist = "uniform", min = 10 }"#,
+            19,
+            "workload.keys[0].value_size: a uniform distribution needs `max`",
+        ),
+        (
+            19,
+            r#"value_size = { dist = "gauss", mean = 1 }"#,
+            19,
+            "workload.keys[0].value_size.dist: 'gauss' is not one of",
+        ),
+        (
+            19,
+            r#"value_size = { dist = "normal", mean = 100, sd = -1 }"#,
+            19,
+            "workload.keys[0].value_size: normal needs",
+        ),
+        (
+            19,
+            r#"value_size = { dist = "choice", values = [1, 2], weights = [1] }"#,
+            19,
+            "workload.keys[0].value_size.weights: 1 weights for 2 values",
+        ),
+        (
+            19,
+            r#"value_size = { dist = "lognormal", median = 100, sigma = 0.5, mode = 3 }"#,
+            19,
+            "workload.keys[0].value_size.mode: not a parameter",
+        ),
+        (
+            19,
+            r#"value_size = "1000TB""#,
+            19,
+            "workload.keys[0].value_size: larger than the 128 TiB",
+        ),
+        (
+            20,
+            "cleanup = 1.5",
+            20,
+            "workload.keys[0].cleanup: 1.5 is not a share",
+        ),
+        (
+            20,
+            "fields = 3",
+            20,
+            "workload.keys[0].fields: only hashes have fields",
+        ),
+        (
+            22,
+            r#"name = "storm""#,
+            22,
+            "workload.keys[1].name: 'storm' names two key groups",
+        ),
+        (
+            24,
+            r#"type = "list""#,
+            24,
+            "workload.keys[1].type: 'list' is not one of",
+        ),
+        (
+            25,
+            "fields = 0",
+            25,
+            "workload.keys[1].fields: 0: a hash needs at least 1 field",
+        ),
+        (27, "ttl_seconds = -5.0", 27, "workload.keys[1].ttl_seconds: -5"),
+        (31, "size = 0", 31, "workload.scripts[0].size: 0 bytes"),
+        (
+            37,
+            r#"name = "big""#,
+            37,
+            "variant[1].name: 'big' is used by an earlier variant",
+        ),
+        (
+            38,
+            r#"set = { "workload.keys.strom.value_size" = 2000 }"#,
+            38,
+            "variant[1].set: \"workload.keys.strom.value_size\": no [[workload.keys]] named 'strom'",
+        ),
+        (
+            38,
+            r#"set = { "workload.keys.storm.value_size" = "huge" }"#,
+            38,
+            "variant[1].set: workload.keys[0].value_size: expected a byte count",
+        ),
+        (
+            38,
+            r#"set = { "seed" = 3 }"#,
+            38,
+            "variant[1].set: 'seed' cannot differ between variants",
+        ),
+        (38, r#"set = { "workload.tests" = "many" }"#, 38, "variant[1].set"),
+    ];
+    assert!(cases.len() >= 25);
+    for (n, content, line, needle) in cases {
+        let text = with_line(n, content);
+        let err = match parse(&text, "bad.toml") {
+            Ok(_) => panic!("{content}: accepted"),
+            Err(e) => e.to_string(),
+        };
+        let first = err
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{content}: no problem mentions {needle:?} in:\n{err}"));
+        assert!(first.starts_with("bad.toml: "), "{first}");
+        assert!(
+            first.contains(&format!("line {line}")),
+            "{content}: expected line {line} in {first}"
+        );
+    }
+}
+
+#[test]
+fn several_problems_are_reported_at_once() {
+    let text = with_line(11, "tests = 0")
+        .replace("count = 30", "count = -1")
+        .replace("\"before_each\"", "\"often\"");
+    let err = parse(&text, "multi.toml").unwrap_err();
+    assert!(err.problems.len() >= 3, "{err}");
+}

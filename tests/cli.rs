@@ -1,18 +1,7 @@
 //! The command line, run as a user runs it.
 
-use std::process::Command;
-
-fn fragsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fragsim"))
-        .args(args)
-        .output()
-        .expect("run fragsim");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::*;
 
 #[test]
 fn explain_shows_the_difference_between_30k_and_2k() {

@@ -3,21 +3,9 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::Command;
 
-use fragsim::validate::live_redis::RedisProcess;
-
-fn fragsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fragsim"))
-        .args(args)
-        .output()
-        .expect("run fragsim");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::*;
 
 /// A one-shot TCP peer that answers every connection with `reply`.
 fn fake_server(reply: &'static [u8]) -> String {
@@ -105,23 +93,9 @@ fn explain_a_redis_key() {
     }
 }
 
-fn live() -> Option<RedisProcess> {
-    match RedisProcess::start() {
-        Ok(p) => Some(p),
-        Err(e) => {
-            if std::env::var("FRAGSIM_REQUIRE_REDIS").is_ok_and(|v| v == "1") {
-                panic!("FRAGSIM_REQUIRE_REDIS=1 but {e}");
-            }
-            // Written to the stderr handle directly, so that libtest's output capture does not hide it.
-            let _ = writeln!(std::io::stderr(), "SKIPPED: {e}");
-            None
-        }
-    }
-}
-
 #[test]
-fn calibrate_then_validate_a_live_server() {
-    let Some(p) = live() else { return };
+fn calibrate_then_validate_a_live_live_server() {
+    let Some(p) = live_server() else { return };
     let dir = std::env::temp_dir().join(format!("fragsim-rcli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let profile = dir.join("profile.toml");

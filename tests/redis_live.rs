@@ -6,30 +6,14 @@
 //! by .ci/run) a server that cannot be started fails the tests; without it they are skipped with
 //! a notice.
 
-use std::io::Write;
+mod common;
+use common::*;
 
 use fragsim::validate::live_redis::{rel_err, render_checkpoints, validate, RedisProcess};
 use fragsim::workload;
 
-fn server() -> Option<RedisProcess> {
-    match RedisProcess::start() {
-        Ok(p) => Some(p),
-        Err(e) => {
-            if std::env::var("FRAGSIM_REQUIRE_REDIS").is_ok_and(|v| v == "1") {
-                panic!("FRAGSIM_REQUIRE_REDIS=1 but {e}");
-            }
-            // Written to the stderr handle directly, so that libtest's output capture does not hide it.
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED: {e} (install redis-server, or set FRAGSIM_REQUIRE_REDIS=1 to fail instead)"
-            );
-            None
-        }
-    }
-}
-
 fn check(name: &str, toml: &str) {
-    let Some(p) = server() else { return };
+    let Some(p) = live_server() else { return };
     let sc = workload::parse(toml, name)
         .expect("test scenario parses")
         .first()
@@ -178,7 +162,7 @@ ttl_seconds = 3600
 /// The shipped scenarios, each variant, fewer tests per run (the live server runs in real
 /// time): `validate` accepts any scenario file.
 #[test]
-fn shipped_scenarios_validate_against_a_live_server() {
+fn shipped_scenarios_validate_against_a_live_live_server() {
     for (file, tests) in [
         ("seed-suite.toml", 4),
         ("seed-suite-leaky.toml", 4),
@@ -190,7 +174,7 @@ fn shipped_scenarios_validate_against_a_live_server() {
             .join(file);
         let f = workload::load(&path).expect("shipped scenario parses");
         for v in &f.variants {
-            let Some(p) = server() else { return };
+            let Some(p) = live_server() else { return };
             let mut sc = v.clone();
             sc.tests = tests;
             sc.test_seconds = sc.test_seconds.min(0.3);

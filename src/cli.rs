@@ -59,6 +59,26 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Check the claims of a scenario file against the Monte Carlo distribution: each claim's
+    /// predicted value with its p5-p95 band, PASS or FAIL. Exit code 1 when a claim fails.
+    ///
+    /// Example: fragsim check scenarios/seed-claims.toml
+    Check {
+        /// Scenario file (TOML) with [[claim]] tables.
+        file: PathBuf,
+        /// Monte Carlo runs per variant (default: the scenario's).
+        #[arg(long)]
+        runs: Option<u64>,
+        /// Master seed (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Run even when the scenario looks too big for this machine.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print jemalloc's size classes with slab geometry.
     ///
     /// Small classes live in slabs of 1-7 pages; large classes get their own extent, one pad
@@ -355,6 +375,39 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
                 print!("{}", run_report::render_bins(&first));
             }
         }
+        Command::Check {
+            file,
+            runs,
+            seed,
+            threads,
+            force,
+        } => {
+            let sc = crate::workload::load(&file).map_err(|e| UsageError(e.to_string()))?;
+            if sc.claims.is_empty() {
+                return Err(UsageError(format!(
+                    "{}: no [[claim]] tables to check",
+                    file.display()
+                )));
+            }
+            let runs = runs.unwrap_or(sc.runs).max(1);
+            let seed = seed.unwrap_or(sc.seed);
+            let threads = threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+                .max(1);
+            check_size(&sc, runs, threads, force)?;
+            let result = montecarlo::run_all(&sc, runs, seed, threads, &|| {}).map_err(UsageError)?;
+            let verdicts = crate::sim::claims::evaluate(&sc.claims, &result);
+            println!(
+                "{}
+  {} runs per variant, seed {seed}
+",
+                sc.name, runs
+            );
+            print!("{}", crate::sim::claims::render(&sc.claims, &verdicts));
+            if verdicts.iter().any(|v| !v.pass) {
+                return Err(UsageError(String::new()));
+            }
+        }
         Command::Calibrate { redis, out } => {
             let profile = live_redis::calibrate(&redis).map_err(|e| UsageError(e.to_string()))?;
             let text = format!(
@@ -422,6 +475,8 @@ pub fn main() -> ExitCode {
     };
     match execute(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // An empty message: the command ran and reported failing claims.
+        Err(UsageError(msg)) if msg.is_empty() => ExitCode::from(1),
         Err(UsageError(msg)) => {
             for line in msg.lines() {
                 eprintln!("error: {line}");

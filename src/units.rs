@@ -4,6 +4,15 @@
 /// convention: `k`/`m`/`g` are powers of 1000, `kb`/`mb`/`gb` (any case) and `KiB`/`MiB`/`GiB`
 /// powers of 1024, `b` is bytes. Examples: `30000`, `30KB` (30,720), `2k` (2,000), `1.5MiB`.
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let bytes = parse_bytes_f64(s)?;
+    if bytes.fract() != 0.0 {
+        return Err(format!("'{s}' is not a whole number of bytes"));
+    }
+    Ok(bytes as u64)
+}
+
+/// Like [`parse_bytes`], but a fractional result (`"1.84GB"`) is allowed: for thresholds.
+pub fn parse_bytes_f64(s: &str) -> Result<f64, String> {
     let t = s.trim();
     if t.is_empty() {
         return Err("expected a byte count such as 30000, 30KB or 2MiB, got an empty string".into());
@@ -39,10 +48,7 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
     if !bytes.is_finite() || bytes >= u64::MAX as f64 {
         return Err(format!("'{s}' is too large"));
     }
-    if bytes.fract() != 0.0 {
-        return Err(format!("'{s}' is not a whole number of bytes"));
-    }
-    Ok(bytes as u64)
+    Ok(bytes)
 }
 
 /// `1234567` -> `1,234,567`.

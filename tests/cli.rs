@@ -200,3 +200,61 @@ fn a_bad_scenario_names_file_and_key_and_writes_nothing() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The assessment's claims, checked: the verdict of each is asserted, the predicted values are
+/// printed by the command (shown with --nocapture).
+#[test]
+fn check_the_seed_suite_claims() {
+    let (rc, out, err) = fragsim(&["check", &scenario_path("seed-claims.toml"), "--runs", "8"]);
+    println!("{out}");
+    assert_eq!(rc, 1, "some claims fail, so the exit code is 1: {err}");
+    let verdict = |text: &str| -> &str {
+        let line = out
+            .lines()
+            .find(|l| l.contains(&format!("\"{text}\"")))
+            .unwrap_or_else(|| panic!("{text} missing"));
+        &line.trim_start()[..4]
+    };
+    // RSS sits on a ~7 MB floor (code, libraries, jemalloc metadata) with 1-2 MB of data:
+    // the ratio is about 7.6 for 30 KB objects and 7.2 for 2 KB ones, neither 20x nor 2-3x.
+    assert_eq!(
+        verdict("The 30 KB suite shows a fragmentation ratio near 20x"),
+        "FAIL"
+    );
+    assert_eq!(verdict("2 KB objects bring fragmentation down to 2-3x"), "FAIL");
+    // RSS drops by about 12%, not 94%; nowhere near 1.84 GB is needed.
+    assert_eq!(verdict("Total memory drops by 94% with 2 KB objects"), "FAIL");
+    assert_eq!(verdict("92 tests of 30 KB objects need 1.84 GB"), "FAIL");
+    // The comfortable claims hold.
+    assert_eq!(verdict("Memory stays under 500 MB"), "PASS");
+    assert_eq!(verdict("The 2 KB suite fits 256 MB of Redis"), "PASS");
+    assert_eq!(verdict("OOM errors are eliminated with 2 KB objects"), "PASS");
+    assert!(out.contains("3 of 7 claims hold."), "{out}");
+}
+
+#[test]
+fn a_claim_naming_an_unknown_metric_or_variant_is_refused() {
+    let dir = tmpdir("claims");
+    let base = std::fs::read_to_string(scenario_path("seed-claims.toml")).unwrap();
+    for (from, to, needle) in [
+        (
+            "metric = \"used_memory\"",
+            "metric = \"used_memroy\"",
+            "unknown metric 'used_memroy'",
+        ),
+        (
+            "variant = \"2 KB objects\"\nstat = \"max\"",
+            "variant = \"3 KB objects\"\nstat = \"max\"",
+            "unknown variant '3 KB objects'",
+        ),
+    ] {
+        assert!(base.contains(from), "{from}");
+        let file = dir.join("c.toml");
+        std::fs::write(&file, base.replacen(from, to, 1)).unwrap();
+        let (rc, out, err) = fragsim(&["check", file.to_str().unwrap()]);
+        assert_eq!(rc, 2, "{err}");
+        assert!(out.is_empty());
+        assert!(err.contains(needle) && err.contains("c.toml: line "), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -2,6 +2,7 @@
 //! model, or plain mallocs and frees into the allocator model) and records, test by test, the
 //! `INFO memory` vector and the OOM events.
 
+pub mod claims;
 pub mod commands;
 pub mod montecarlo;
 

@@ -97,6 +97,15 @@ pub struct Oom {
     pub memory_limit: Option<OomStat>,
 }
 
+/// One run's figures, kept for claims that combine variants run by run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunFigures {
+    pub peak: InfoMemory,
+    pub end: InfoMemory,
+    pub maxmemory_hit: bool,
+    pub memory_limit_hit: bool,
+}
+
 /// One variant over the runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VariantResult {
@@ -109,6 +118,9 @@ pub struct VariantResult {
     pub end: Fields,
     pub timeline: Vec<TimelinePoint>,
     pub oom: Oom,
+    /// Each run's figures, in run order (not part of the JSON contract).
+    #[serde(skip)]
+    pub per_run: Vec<RunFigures>,
 }
 
 /// The JSON contract of `fragsim run`.
@@ -178,6 +190,18 @@ pub fn summarise(name: &str, runs: &[RunResult]) -> VariantResult {
             maxmemory: oom_stat(runs, |r| r.oom_maxmemory.as_ref()),
             memory_limit: oom_stat(runs, |r| r.oom_memory_limit.as_ref()),
         },
+        per_run: runs
+            .iter()
+            .map(|r| RunFigures {
+                peak: r.peak.clone(),
+                end: r.end.clone(),
+                maxmemory_hit: r.oom_maxmemory.as_ref().is_some_and(|v| v.first_test.is_some()),
+                memory_limit_hit: r
+                    .oom_memory_limit
+                    .as_ref()
+                    .is_some_and(|v| v.first_test.is_some()),
+            })
+            .collect(),
     }
 }
 

@@ -1,0 +1,157 @@
+//! Claims checked against the Monte Carlo distribution: each claim's figure, its p5-p95 band,
+//! and whether the claim holds at the stated statistic.
+
+use serde::Serialize;
+
+use super::montecarlo::{McResult, RunFigures, Stat, VariantResult};
+use crate::workload::{Claim, ClaimSubject};
+
+/// The verdict on one claim.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClaimResult {
+    pub text: String,
+    pub metric: String,
+    /// The claim's statistic of the metric over the runs (a probability for OOM metrics).
+    pub predicted: f64,
+    /// p5 and p95 of the metric over the runs.
+    pub band: (f64, f64),
+    pub pass: bool,
+    /// What the claim requires, in words.
+    pub expected: String,
+}
+
+fn variant<'a>(r: &'a McResult, name: &str) -> &'a VariantResult {
+    r.variants
+        .iter()
+        .find(|v| v.name == name)
+        .expect("claims name validated variants")
+}
+
+fn figure(f: &RunFigures, phase: &str, metric: &str) -> f64 {
+    let info = if phase == "end" { &f.end } else { &f.peak };
+    info.get(metric).unwrap_or(0.0)
+}
+
+fn pick(s: &Stat, stat: &str) -> f64 {
+    match stat {
+        "p5" => s.p5,
+        "p95" => s.p95,
+        "min" => s.min,
+        "max" => s.max,
+        "mean" => s.mean,
+        _ => s.p50,
+    }
+}
+
+/// Whether a metric is a byte count (for display).
+pub fn is_bytes(metric: &str) -> bool {
+    !(metric.contains("ratio")
+        || metric.contains("perc")
+        || metric.starts_with("oom.")
+        || metric.starts_with("number_"))
+}
+
+/// Evaluates every claim on the result of `run_all`.
+pub fn evaluate(claims: &[Claim], r: &McResult) -> Vec<ClaimResult> {
+    claims
+        .iter()
+        .map(|c| {
+            let values: Vec<f64> = match &c.subject {
+                ClaimSubject::Variant(v) if c.metric.starts_with("oom.") => variant(r, v)
+                    .per_run
+                    .iter()
+                    .map(|f| {
+                        let hit = if c.metric == "oom.maxmemory" {
+                            f.maxmemory_hit
+                        } else {
+                            f.memory_limit_hit
+                        };
+                        if hit {
+                            1.0
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect(),
+                ClaimSubject::Variant(v) => variant(r, v)
+                    .per_run
+                    .iter()
+                    .map(|f| figure(f, &c.phase, &c.metric))
+                    .collect(),
+                ClaimSubject::Ratio(a, b) => variant(r, a)
+                    .per_run
+                    .iter()
+                    .zip(&variant(r, b).per_run)
+                    .map(|(x, y)| {
+                        let d = figure(y, &c.phase, &c.metric);
+                        if d == 0.0 {
+                            f64::INFINITY
+                        } else {
+                            figure(x, &c.phase, &c.metric) / d
+                        }
+                    })
+                    .collect(),
+            };
+            let s = Stat::of(&values);
+            let predicted = if c.stat == "probability" {
+                s.mean
+            } else {
+                pick(&s, &c.stat)
+            };
+            let fmt = |v: f64| {
+                if c.metric.starts_with("oom.") {
+                    format!("{:.0}%", v * 100.0)
+                } else if matches!(c.subject, ClaimSubject::Ratio(..)) || !is_bytes(&c.metric) {
+                    format!("{v:.2}")
+                } else {
+                    crate::units::human(v)
+                }
+            };
+            ClaimResult {
+                text: c.text.clone(),
+                metric: c.metric.clone(),
+                predicted,
+                band: (s.p5, s.p95),
+                pass: c.compare.holds(predicted),
+                expected: format!("{} {} {}", c.stat, c.metric, c.compare.describe(fmt)),
+            }
+        })
+        .collect()
+}
+
+/// The claims table `fragsim check` prints.
+pub fn render(claims: &[Claim], results: &[ClaimResult]) -> String {
+    let mut o = String::new();
+    for (c, r) in claims.iter().zip(results) {
+        let fmt = |v: f64| {
+            if c.metric.starts_with("oom.") {
+                format!("{:.0}%", v * 100.0)
+            } else if matches!(c.subject, ClaimSubject::Ratio(..)) || !is_bytes(&c.metric) {
+                format!("{v:.2}")
+            } else {
+                crate::units::human(v)
+            }
+        };
+        let subject = match &c.subject {
+            ClaimSubject::Variant(v) => format!("variant \"{v}\""),
+            ClaimSubject::Ratio(a, b) => format!("\"{a}\" / \"{b}\""),
+        };
+        o += &format!("  {}  \"{}\"\n", if r.pass { "PASS" } else { "FAIL" }, r.text);
+        o += &format!(
+            "        {subject}, {} {}: predicted {} (p5-p95 {} - {}); claim needs {}\n",
+            c.phase,
+            c.metric,
+            fmt(r.predicted),
+            fmt(r.band.0),
+            fmt(r.band.1),
+            r.expected
+        );
+    }
+    let failed = results.iter().filter(|r| !r.pass).count();
+    o += &format!(
+        "\n  {} of {} claims hold.\n",
+        results.len() - failed,
+        results.len()
+    );
+    o
+}

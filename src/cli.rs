@@ -364,11 +364,15 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             if let Some(path) = csv {
                 write_out(&path, &csv_text, "CSV output")?;
             }
+            let charts = crate::report::charts::write_all(&out_dir, &result)
+                .map_err(|e| UsageError(format!("{}: cannot draw the charts: {e}", out_dir.display())))?;
             print!("{}", run_report::render_mc(&sc, &result));
             println!(
-                "  Written: {} and {}",
+                "  Written: {}, {} and {} charts (PNG and SVG) in {}",
                 out_dir.join("result.json").display(),
-                out_dir.join("timeline.csv").display()
+                out_dir.join("timeline.csv").display(),
+                charts.len() / 2,
+                out_dir.display()
             );
             if bins {
                 let first = crate::sim::run(sc.first(), montecarlo::run_seed(seed, 0), |_| {});

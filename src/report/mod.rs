@@ -1,4 +1,5 @@
 //! Reports: text tables and JSON for people and notebooks.
+pub mod charts;
 pub mod explain;
 pub mod run;
 

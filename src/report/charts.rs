@@ -1,0 +1,355 @@
+//! Charts of a Monte Carlo run, each written as PNG and SVG with plotters: the timeline of
+//! used_memory, allocator_active and RSS per test with its p5-p95 band, the peaks against the
+//! limits, and the two fragmentation ratios side by side. Text uses an embedded font (DejaVu
+//! Sans, from the `dejavu` crate; Bitstream Vera licence), so no system font is needed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::{register_font, FontStyle};
+
+use crate::sim::montecarlo::{McResult, Stat};
+use crate::units::human;
+
+const W: u32 = 1200;
+const H: u32 = 700;
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Colours per variant.
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+/// Registers the embedded font as "sans-serif" (once per process).
+pub fn ensure_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
+        let _ = register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold());
+    });
+}
+
+type Res<T> = Result<T, String>;
+
+fn err<E: std::fmt::Debug>(e: E) -> String {
+    format!("{e:?}")
+}
+
+fn p(s: Option<&Stat>) -> Stat {
+    s.copied().unwrap_or(Stat {
+        p5: 0.0,
+        p50: 0.0,
+        p95: 0.0,
+        min: 0.0,
+        max: 0.0,
+        mean: 0.0,
+    })
+}
+
+/// Writes a chart as `DIR/NAME.png` and `DIR/NAME.svg` (each through a temporary file renamed
+/// into place). Returns the two paths.
+fn both(
+    dir: &Path,
+    name: &str,
+    draw: &dyn Fn(DrawingArea<BitMapBackend, Shift>) -> Res<()>,
+    draw_svg: &dyn Fn(DrawingArea<SVGBackend, Shift>) -> Res<()>,
+) -> Res<Vec<PathBuf>> {
+    ensure_font();
+    let png = dir.join(format!("{name}.png"));
+    let svg = dir.join(format!("{name}.svg"));
+    // The bitmap backend picks the format from the extension, so the temporary name keeps it.
+    let tmp_png = dir.join(format!(".{name}.tmp-{}.png", std::process::id()));
+    let tmp_svg = dir.join(format!(".{name}.tmp-{}.svg", std::process::id()));
+    let res = (|| {
+        {
+            let root = BitMapBackend::new(&tmp_png, (W, H)).into_drawing_area();
+            draw(root)?;
+        }
+        {
+            let root = SVGBackend::new(&tmp_svg, (W, H)).into_drawing_area();
+            draw_svg(root)?;
+        }
+        std::fs::rename(&tmp_png, &png).map_err(err)?;
+        std::fs::rename(&tmp_svg, &svg).map_err(err)?;
+        Ok(vec![png.clone(), svg.clone()])
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp_png);
+        let _ = std::fs::remove_file(&tmp_svg);
+    }
+    res
+}
+
+/// The timeline: per test, p50 of used_memory (solid), allocator_active (dashed) and RSS
+/// (thick), with the p5-p95 band of RSS shaded, one colour per variant; limits as dashed
+/// horizontal lines when they fall within the chart.
+fn timeline<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, r: &McResult) -> Res<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(err)?;
+    let tests = r.variants.first().map_or(1, |v| v.timeline.len()).max(1) as f64;
+    let mut ymax: f64 = 0.0;
+    for v in &r.variants {
+        for t in &v.timeline {
+            for f in ["used_memory", "allocator_active", "used_memory_rss"] {
+                ymax = ymax.max(p(t.end.get(f)).p95);
+            }
+        }
+    }
+    let limits: Vec<(String, f64)> = r
+        .variants
+        .first()
+        .map(|v| {
+            let mut l = Vec::new();
+            if let Some(m) = &v.oom.maxmemory {
+                l.push((format!("maxmemory {}", human(m.limit as f64)), m.limit as f64));
+            }
+            if let Some(m) = &v.oom.memory_limit {
+                l.push((format!("memory_limit {}", human(m.limit as f64)), m.limit as f64));
+            }
+            l
+        })
+        .unwrap_or_default();
+    let shown: Vec<&(String, f64)> = limits.iter().filter(|(_, v)| *v <= ymax * 3.0).collect();
+    let off: Vec<String> = limits
+        .iter()
+        .filter(|(_, v)| *v > ymax * 3.0)
+        .map(|(n, _)| n.clone())
+        .collect();
+    for (_, v) in &shown {
+        ymax = ymax.max(*v);
+    }
+    let ytop = (ymax * 1.1 / MIB).max(0.001);
+    let caption = if off.is_empty() {
+        "Memory per test (p50; shaded: RSS p5-p95)".to_string()
+    } else {
+        format!(
+            "Memory per test (p50; shaded: RSS p5-p95; off the chart: {})",
+            off.join(", ")
+        )
+    };
+    let mut chart = ChartBuilder::on(&root)
+        .caption(caption, ("sans-serif", 26))
+        .margin(20)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(1f64..tests.max(2.0), 0f64..ytop)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("test")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_desc("MiB")
+        .label_style(("sans-serif", 18))
+        .axis_desc_style(("sans-serif", 20))
+        .draw()
+        .map_err(err)?;
+    for (i, v) in r.variants.iter().enumerate() {
+        let c = PALETTE[i % PALETTE.len()];
+        let series = |f: &str, q: fn(&Stat) -> f64| -> Vec<(f64, f64)> {
+            v.timeline
+                .iter()
+                .map(|t| (t.test as f64, q(&p(t.end.get(f))) / MIB))
+                .collect()
+        };
+        let lo = series("used_memory_rss", |s| s.p5);
+        let hi = series("used_memory_rss", |s| s.p95);
+        let mut band: Vec<(f64, f64)> = lo.clone();
+        band.extend(hi.iter().rev());
+        chart
+            .draw_series(std::iter::once(Polygon::new(band, c.mix(0.15).filled())))
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(
+                series("used_memory_rss", |s| s.p50),
+                c.stroke_width(3),
+            ))
+            .map_err(err)?
+            .label(format!("{}: used_memory_rss", v.name))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3)));
+        chart
+            .draw_series(DashedLineSeries::new(
+                series("allocator_active", |s| s.p50),
+                6,
+                4,
+                c.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(format!("{}: allocator_active", v.name))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(1)));
+        chart
+            .draw_series(LineSeries::new(
+                series("used_memory", |s| s.p50),
+                c.stroke_width(1),
+            ))
+            .map_err(err)?
+            .label(format!("{}: used_memory", v.name))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(1)));
+    }
+    for (name, v) in shown {
+        let y = v / MIB;
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(1.0, y), (tests.max(2.0), y)],
+                10,
+                6,
+                BLACK.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(name.clone())
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], BLACK.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 16))
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// Grouped bars: for each variant, the p50 of each metric, with a p5-p95 whisker.
+fn bars<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    r: &McResult,
+    title: &str,
+    ydesc: &str,
+    metrics: &[(&str, &str)],
+    scale: f64,
+) -> Res<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(err)?;
+    let nv = r.variants.len().max(1);
+    let nm = metrics.len();
+    let mut ymax: f64 = 0.0;
+    for v in &r.variants {
+        for (m, _) in metrics {
+            ymax = ymax.max(p(v.peak.get(*m)).p95 / scale);
+        }
+    }
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 26))
+        .margin(20)
+        .x_label_area_size(60)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0f64..(nv * (nm + 1)) as f64, 0f64..(ymax * 1.2).max(0.001))
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_label_formatter(&|_| String::new())
+        .y_desc(ydesc)
+        .label_style(("sans-serif", 18))
+        .axis_desc_style(("sans-serif", 20))
+        .draw()
+        .map_err(err)?;
+    // Each group of bars is one variant: its name above the group.
+    for (i, v) in r.variants.iter().enumerate() {
+        let x = (i * (nm + 1)) as f64 + 0.1;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                format!("variant: {}", v.name),
+                (x, ymax * 1.13),
+                ("sans-serif", 20),
+            )))
+            .map_err(err)?;
+    }
+    for (k, (m, label)) in metrics.iter().enumerate() {
+        let c = PALETTE[k % PALETTE.len()];
+        let rects: Vec<Rectangle<(f64, f64)>> = r
+            .variants
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let x0 = (i * (nm + 1) + k) as f64 + 0.1;
+                Rectangle::new([(x0, 0.0), (x0 + 0.8, p(v.peak.get(*m)).p50 / scale)], c.filled())
+            })
+            .collect();
+        chart
+            .draw_series(rects)
+            .map_err(err)?
+            .label(label.to_string())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], c.filled()));
+        for (i, v) in r.variants.iter().enumerate() {
+            let s = p(v.peak.get(*m));
+            let x = (i * (nm + 1) + k) as f64 + 0.5;
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(x, s.p5 / scale), (x, s.p95 / scale)],
+                    BLACK.stroke_width(2),
+                )))
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    if scale == 1.0 {
+                        format!("{:.2}", s.p50)
+                    } else {
+                        human(s.p50)
+                    },
+                    (x - 0.35, s.p50 / scale + ymax * 0.03),
+                    ("sans-serif", 16),
+                )))
+                .map_err(err)?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 16))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+const PEAK_METRICS: &[(&str, &str)] = &[
+    ("used_memory", "peak used_memory"),
+    ("allocator_active", "peak allocator_active"),
+    ("used_memory_rss", "peak used_memory_rss"),
+];
+const RATIO_METRICS: &[(&str, &str)] = &[
+    (
+        "allocator_frag_ratio",
+        "allocator_frag_ratio (active / allocated)",
+    ),
+    (
+        "mem_fragmentation_ratio",
+        "mem_fragmentation_ratio (RSS / used_memory)",
+    ),
+];
+
+/// Writes the timeline, peaks and ratios charts, PNG and SVG, into `dir`.
+pub fn write_all(dir: &Path, r: &McResult) -> Res<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    out.extend(both(dir, "timeline", &|a| timeline(a, r), &|a| timeline(a, r))?);
+    let peaks_title = "Peak memory per variant (p50, whiskers p5-p95)";
+    out.extend(both(
+        dir,
+        "peaks",
+        &|a| bars(a, r, peaks_title, "MiB", PEAK_METRICS, MIB),
+        &|a| bars(a, r, peaks_title, "MiB", PEAK_METRICS, MIB),
+    )?);
+    let ratio_title = "Fragmentation ratios (peak; RSS includes the process baseline)";
+    out.extend(both(
+        dir,
+        "ratios",
+        &|a| bars(a, r, ratio_title, "ratio", RATIO_METRICS, 1.0),
+        &|a| bars(a, r, ratio_title, "ratio", RATIO_METRICS, 1.0),
+    )?);
+    Ok(out)
+}

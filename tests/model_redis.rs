@@ -51,3 +51,33 @@ fn the_memory_limit_is_judged_on_rss() {
     assert_eq!(r.oom_memory_limit.unwrap().first_test, Some(1));
     assert_eq!(r.oom_maxmemory.unwrap().first_test, None);
 }
+
+/// The capacity `fragsim run` reports is the boundary: with maxmemory (or memory_limit) at it no
+/// run is refused (killed), one byte below it some run is.
+#[test]
+fn capacity_is_the_smallest_safe_limit() {
+    use fragsim::sim::montecarlo::run_all;
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/seed-suite-leaky.toml"
+    ))
+    .unwrap()
+    .replace("tests = 92", "tests = 20");
+    let with_limits = |mm: u64, ml: u64| {
+        let t = text
+            .replace("maxmemory = \"512MB\"", &format!("maxmemory = {mm}"))
+            .replace("memory_limit = \"1GB\"", &format!("memory_limit = {ml}"));
+        let f = parse(&t, "leaky.toml").unwrap();
+        run_all(&f, 8, 1, 2, &|| {}).unwrap()
+    };
+    let base = with_limits(1 << 40, 1 << 40);
+    let v = &base.variants[0];
+    let (mm, ml) = (v.capacity.maxmemory.unwrap(), v.capacity.memory_limit);
+    assert!(mm > 1_000_000 && ml > mm, "{mm} {ml}");
+    let at = with_limits(mm, ml);
+    assert_eq!(at.variants[0].oom.maxmemory.as_ref().unwrap().probability, 0.0);
+    assert_eq!(at.variants[0].oom.memory_limit.as_ref().unwrap().probability, 0.0);
+    let below = with_limits(mm - 1, ml - 1);
+    assert!(below.variants[0].oom.maxmemory.as_ref().unwrap().probability > 0.0);
+    assert!(below.variants[0].oom.memory_limit.as_ref().unwrap().probability > 0.0);
+}

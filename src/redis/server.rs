@@ -184,6 +184,9 @@ pub struct Server {
     /// `maxmemory` (0: none) under `noeviction`.
     pub maxmemory: u64,
     pub refusals: Vec<OomRefusal>,
+    /// The highest `used_memory` any DENYOOM command was checked against (its own argv and query
+    /// buffer included): no command is refused with a `maxmemory` at or above it.
+    pub max_denyoom_check: u64,
     /// Arena stats once the baseline state is loaded, for deltas on top of the baseline.
     start: crate::jemalloc::Stats,
     /// Objects that stand for the baseline's small allocations (never freed).
@@ -224,6 +227,7 @@ impl Server {
             peak,
             maxmemory: 0,
             refusals: Vec::new(),
+            max_denyoom_check: 0,
             start,
             _baseline_objects: baseline_objects,
         };
@@ -342,6 +346,9 @@ impl Server {
         }
         // maxmemory check (processCommand, before the command runs).
         let mut reply = Reply::Ok;
+        if DENYOOM.contains(&name.as_str()) {
+            self.max_denyoom_check = self.max_denyoom_check.max(self.used_memory());
+        }
         if self.maxmemory > 0 && DENYOOM.contains(&name.as_str()) && self.used_memory() > self.maxmemory {
             self.refusals.push(OomRefusal {
                 command: name.clone(),

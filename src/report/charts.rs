@@ -317,6 +317,94 @@ where
     Ok(())
 }
 
+/// OOM probability against the limit: for each variant, the share of runs whose highest
+/// used_memory at a write (maxmemory, solid) or whose peak RSS (memory_limit, dashed) is above
+/// the limit on the x axis.
+fn oom_chart<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, r: &McResult) -> Res<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(err)?;
+    let curves: Vec<(String, bool, usize, Vec<f64>)> = r
+        .variants
+        .iter()
+        .enumerate()
+        .flat_map(|(i, v)| {
+            let mut c = Vec::new();
+            if v.capacity.maxmemory.is_some() {
+                c.push((
+                    format!("{}: maxmemory (used_memory)", v.name),
+                    false,
+                    i,
+                    v.per_run.iter().map(|f| f.max_denyoom_check as f64).collect(),
+                ));
+            }
+            c.push((
+                format!("{}: memory_limit (RSS)", v.name),
+                true,
+                i,
+                v.per_run.iter().map(|f| f.peak.used_memory_rss as f64).collect(),
+            ));
+            c
+        })
+        .collect();
+    let all: Vec<f64> = curves.iter().flat_map(|c| c.3.iter().copied()).collect();
+    let lo = all.iter().copied().fold(f64::INFINITY, f64::min) / MIB;
+    let hi = all.iter().copied().fold(0.0, f64::max) / MIB;
+    let (x0, x1) = ((lo * 0.9).max(0.0), (hi * 1.1).max(lo * 0.9 + 0.001));
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "OOM probability against the limit (share of runs over it)",
+            ("sans-serif", 26),
+        )
+        .margin(20)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(x0..x1, 0f64..1.05f64)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("limit, MiB")
+        .y_desc("probability")
+        .label_style(("sans-serif", 18))
+        .axis_desc_style(("sans-serif", 20))
+        .draw()
+        .map_err(err)?;
+    for (label, dashed, i, xs) in curves {
+        let c = PALETTE[i % PALETTE.len()];
+        let n = xs.len().max(1) as f64;
+        let pts: Vec<(f64, f64)> = (0..=300)
+            .map(|k| {
+                let l = x0 + (x1 - x0) * k as f64 / 300.0;
+                (l, xs.iter().filter(|&&x| x / MIB > l).count() as f64 / n)
+            })
+            .collect();
+        if dashed {
+            chart
+                .draw_series(DashedLineSeries::new(pts, 8, 5, c.stroke_width(3)))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(1)));
+        } else {
+            chart
+                .draw_series(LineSeries::new(pts, c.stroke_width(3)))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3)));
+        }
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 16))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
 const PEAK_METRICS: &[(&str, &str)] = &[
     ("used_memory", "peak used_memory"),
     ("allocator_active", "peak allocator_active"),
@@ -351,5 +439,6 @@ pub fn write_all(dir: &Path, r: &McResult) -> Res<Vec<PathBuf>> {
         &|a| bars(a, r, ratio_title, "ratio", RATIO_METRICS, 1.0),
         &|a| bars(a, r, ratio_title, "ratio", RATIO_METRICS, 1.0),
     )?);
+    out.extend(both(dir, "oom", &|a| oom_chart(a, r), &|a| oom_chart(a, r))?);
     Ok(out)
 }

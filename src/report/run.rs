@@ -97,6 +97,15 @@ pub fn render_variant(v: &VariantResult, runs: u64) -> String {
         "RSS went over the limit (the kernel kills)",
         &v.oom.memory_limit,
     );
+    let mm = v
+        .capacity
+        .maxmemory
+        .map(|b| format!("maxmemory >= {}, ", human(b as f64)))
+        .unwrap_or_default();
+    o += &format!(
+        "    capacity (an OOM in under 1% of runs): {mm}memory_limit >= {}\n",
+        human(v.capacity.memory_limit as f64)
+    );
     o
 }
 

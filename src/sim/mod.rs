@@ -60,6 +60,9 @@ pub struct RunResult {
     pub oom_memory_limit: Option<OomVerdict>,
     /// The small bins after the last test (`malloc_stats_print`'s bins table), bins in use only.
     pub bins: Vec<BinRow>,
+    /// The highest `used_memory` a DENYOOM command was checked against (0 without Redis): no
+    /// write is refused with `maxmemory` at or above it.
+    pub max_denyoom_check: u64,
 }
 
 /// Field-wise maximum of two INFO vectors.
@@ -155,7 +158,7 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64)) -> RunResu
         });
         progress(t + 1);
     }
-    finish(
+    let mut r = finish(
         sc,
         &profile.name,
         seed,
@@ -163,7 +166,9 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64)) -> RunResu
         &server.heap.arena,
         first_refusal_test,
         refused_by_command(&server),
-    )
+    );
+    r.max_denyoom_check = server.max_denyoom_check;
+    r
 }
 
 fn refused_by_command(server: &Server) -> std::collections::BTreeMap<String, u64> {
@@ -203,6 +208,7 @@ fn finish(
         end,
         timeline,
         bins: arena.bin_table().into_iter().filter(|b| b.curslabs > 0).collect(),
+        max_denyoom_check: 0,
     }
 }
 

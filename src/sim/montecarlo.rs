@@ -104,6 +104,34 @@ pub struct RunFigures {
     pub end: InfoMemory,
     pub maxmemory_hit: bool,
     pub memory_limit_hit: bool,
+    /// The highest used_memory a write was checked against (Redis runs).
+    pub max_denyoom_check: u64,
+}
+
+/// The smallest limits under which each OOM strikes in fewer than 1% of runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Capacity {
+    /// Smallest `maxmemory` (bytes): no write refused in at least 99% of runs. `None` without a
+    /// Redis profile.
+    pub maxmemory: Option<u64>,
+    /// Smallest `memory_limit` (bytes): RSS stays at or below it in at least 99% of runs.
+    pub memory_limit: u64,
+}
+
+/// The smallest limit `L` such that fewer than 1% of `xs` exceed it (a run strikes when its
+/// figure is above the limit).
+pub fn limit_for(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(|a, b| b.total_cmp(a));
+    // At most k runs may exceed, with k / n < 1%.
+    let n = v.len();
+    let k = (n as f64 * 0.01).ceil() as usize;
+    let k = if k as f64 / n as f64 >= 0.01 {
+        k.saturating_sub(1)
+    } else {
+        k
+    };
+    v.get(k).copied().unwrap_or(0.0)
 }
 
 /// One variant over the runs.
@@ -118,6 +146,8 @@ pub struct VariantResult {
     pub end: Fields,
     pub timeline: Vec<TimelinePoint>,
     pub oom: Oom,
+    /// Capacity planning: the smallest limits with an OOM probability below 1%.
+    pub capacity: Capacity,
     /// Each run's figures, in run order (not part of the JSON contract).
     #[serde(skip)]
     pub per_run: Vec<RunFigures>,
@@ -190,6 +220,22 @@ pub fn summarise(name: &str, runs: &[RunResult]) -> VariantResult {
             maxmemory: oom_stat(runs, |r| r.oom_maxmemory.as_ref()),
             memory_limit: oom_stat(runs, |r| r.oom_memory_limit.as_ref()),
         },
+        capacity: Capacity {
+            maxmemory: (runs.first().is_some_and(|r| r.profile != "none")).then(|| {
+                limit_for(
+                    &runs
+                        .iter()
+                        .map(|r| r.max_denyoom_check as f64)
+                        .collect::<Vec<_>>(),
+                ) as u64
+            }),
+            memory_limit: limit_for(
+                &runs
+                    .iter()
+                    .map(|r| r.peak.used_memory_rss as f64)
+                    .collect::<Vec<_>>(),
+            ) as u64,
+        },
         per_run: runs
             .iter()
             .map(|r| RunFigures {
@@ -200,6 +246,7 @@ pub fn summarise(name: &str, runs: &[RunResult]) -> VariantResult {
                     .oom_memory_limit
                     .as_ref()
                     .is_some_and(|v| v.first_test.is_some()),
+                max_denyoom_check: r.max_denyoom_check,
             })
             .collect(),
     }
@@ -255,6 +302,19 @@ mod tests {
         );
         let two = Stat::of(&[10.0, 20.0]);
         assert_eq!((two.p5, two.p50, two.p95), (10.5, 15.0, 19.5));
+    }
+
+    #[test]
+    fn capacity_limits() {
+        // 32 runs: fewer than 1% may exceed means none: the largest value.
+        let xs: Vec<f64> = (1..=32).map(f64::from).collect();
+        assert_eq!(limit_for(&xs), 32.0);
+        // 200 runs: one run (0.5%) may exceed: the second largest.
+        let xs: Vec<f64> = (1..=200).map(f64::from).collect();
+        assert_eq!(limit_for(&xs), 199.0);
+        // 100 runs: one run would be exactly 1%, not below: none may exceed.
+        let xs: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(limit_for(&xs), 100.0);
     }
 
     #[test]

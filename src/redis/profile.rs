@@ -84,12 +84,12 @@ pub struct RedisProfile {
     /// Allocation sizes of one command's latency histogram (`hdr_init`), made the first time a
     /// command runs (`latency-tracking yes`).
     pub histogram_allocations: Vec<u64>,
-    /// Fill divisor of the thread cache's small bins when the model starts (`lg_fill_div`: a miss
-    /// refills `ncached_max >> lg_fill_div` objects; capped so that at least one is filled). A
-    /// fresh thread starts at 1, but the GC raises it for every bin that keeps idle objects, so
-    /// in a running server most bins refill one object at a time; busy bins come back down
-    /// (measured in Redis's main thread with `MEMORY MALLOC-STATS`, `nmalloc / nfills` over 400
-    /// SETs: the 8 B and 32 B bins refilled 25 at a time, the 16 B and 112 B bins 50).
+    /// Fill divisor, when the model starts, of the thread cache's small bins that the server had
+    /// used (`lg_fill_div`: a miss refills `ncached_max >> lg_fill_div` objects, at least one);
+    /// unused bins keep a fresh thread's 1. The GC raises it for bins that hold idle objects:
+    /// measured in Redis's main thread with `MEMORY MALLOC-STATS` (`nmalloc / nfills` over 400
+    /// SETs), the 8 B and 32 B bins refilled 25 at a time (3) and the 16 B and 112 B bins 50 (2);
+    /// 3 fitted the live validation best (1 and 2 put allocator_allocated up to 8% high).
     pub tcache_lg_fill_div: u32,
     /// The model's thread-cache GC runs every `tcache_gc_incr_bytes x this` bytes of traffic.
     /// jemalloc's interval is 64 KiB, but with it the model's GC fires more often than the real

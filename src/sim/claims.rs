@@ -51,6 +51,18 @@ pub fn is_bytes(metric: &str) -> bool {
         || metric.starts_with("number_"))
 }
 
+/// A claim's figure for display: a percentage for OOM probabilities, two decimals for ratios,
+/// a byte count otherwise.
+fn fmt_value(c: &Claim, v: f64) -> String {
+    if c.metric.starts_with("oom.") {
+        format!("{:.0}%", v * 100.0)
+    } else if matches!(c.subject, ClaimSubject::Ratio(..)) || !is_bytes(&c.metric) {
+        format!("{v:.2}")
+    } else {
+        crate::units::human(v)
+    }
+}
+
 /// Evaluates every claim on the result of `run_all`.
 pub fn evaluate(claims: &[Claim], r: &McResult) -> Vec<ClaimResult> {
     claims
@@ -98,22 +110,18 @@ pub fn evaluate(claims: &[Claim], r: &McResult) -> Vec<ClaimResult> {
             } else {
                 pick(&s, &c.stat)
             };
-            let fmt = |v: f64| {
-                if c.metric.starts_with("oom.") {
-                    format!("{:.0}%", v * 100.0)
-                } else if matches!(c.subject, ClaimSubject::Ratio(..)) || !is_bytes(&c.metric) {
-                    format!("{v:.2}")
-                } else {
-                    crate::units::human(v)
-                }
-            };
             ClaimResult {
                 text: c.text.clone(),
                 metric: c.metric.clone(),
                 predicted,
                 band: (s.p5, s.p95),
                 pass: c.compare.holds(predicted),
-                expected: format!("{} {} {}", c.stat, c.metric, c.compare.describe(fmt)),
+                expected: format!(
+                    "{} {} {}",
+                    c.stat,
+                    c.metric,
+                    c.compare.describe(|v| fmt_value(c, v))
+                ),
             }
         })
         .collect()
@@ -123,15 +131,7 @@ pub fn evaluate(claims: &[Claim], r: &McResult) -> Vec<ClaimResult> {
 pub fn render(claims: &[Claim], results: &[ClaimResult]) -> String {
     let mut o = String::new();
     for (c, r) in claims.iter().zip(results) {
-        let fmt = |v: f64| {
-            if c.metric.starts_with("oom.") {
-                format!("{:.0}%", v * 100.0)
-            } else if matches!(c.subject, ClaimSubject::Ratio(..)) || !is_bytes(&c.metric) {
-                format!("{v:.2}")
-            } else {
-                crate::units::human(v)
-            }
-        };
+        let fmt = |v: f64| fmt_value(c, v);
         let subject = match &c.subject {
             ClaimSubject::Variant(v) => format!("variant \"{v}\""),
             ClaimSubject::Ratio(a, b) => format!("\"{a}\" / \"{b}\""),

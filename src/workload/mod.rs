@@ -299,45 +299,59 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-/// The line of a key path (`workload.keys[1].count`, `server.profile`, `variant[0].set`) in the
-/// file's text, found by following table headers; `None` when it is not written there.
-fn locate(text: &str, path: &str) -> Option<usize> {
+/// What one line of a scenario file writes, as a key path.
+enum LinePath {
+    /// A table header (`[server]`, `[[workload.keys]]` as `workload.keys[N]`).
+    Header(String),
+    /// A `key = value` line, with the header in force (`workload.keys[0].count`).
+    Key(String),
+    /// A blank line, a comment, or a continuation.
+    Other,
+}
+
+/// The key path of every line, following table headers (the N-th `[[x]]` is `x[N]`).
+fn line_paths(text: &str) -> Vec<LinePath> {
     let mut header = String::new();
     let mut counts: std::collections::HashMap<String, usize> = Default::default();
-    let mut best: Option<usize> = None;
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.split('#').next().unwrap_or("").trim();
-        if let Some(h) = line.strip_prefix("[[").and_then(|l| l.strip_suffix("]]")) {
-            let h = h.trim().to_string();
-            let n = counts.entry(h.clone()).or_insert(0);
-            header = format!("{h}[{n}]");
-            *n += 1;
-            if header == path {
-                best = Some(i + 1);
-            }
-            continue;
-        }
-        if let Some(h) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            header = h.trim().to_string();
-            if header == path {
-                best = Some(i + 1);
-            }
-            continue;
-        }
-        if let Some((k, _)) = line.split_once('=') {
-            let k = k.trim().trim_matches('"');
-            let full = if header.is_empty() {
-                k.to_string()
+    text.lines()
+        .map(|raw| {
+            let line = raw.split('#').next().unwrap_or("").trim();
+            if let Some(h) = line.strip_prefix("[[").and_then(|l| l.strip_suffix("]]")) {
+                let h = h.trim().to_string();
+                let n = counts.entry(h.clone()).or_insert(0);
+                header = format!("{h}[{n}]");
+                *n += 1;
+                LinePath::Header(header.clone())
+            } else if let Some(h) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                header = h.trim().to_string();
+                LinePath::Header(header.clone())
+            } else if let Some((k, _)) = line.split_once('=') {
+                let k = k.trim().trim_matches('"');
+                LinePath::Key(if header.is_empty() {
+                    k.to_string()
+                } else {
+                    format!("{header}.{k}")
+                })
             } else {
-                format!("{header}.{k}")
-            };
-            if full == path {
-                return Some(i + 1);
+                LinePath::Other
             }
+        })
+        .collect()
+}
+
+/// The line of a key path (`workload.keys[1].count`, `server.profile`, `variant[0].set`) in the
+/// file's text; failing that, the line of the nearest parent written there.
+fn locate(text: &str, path: &str) -> Option<usize> {
+    let mut best: Option<usize> = None;
+    for (i, lp) in line_paths(text).iter().enumerate() {
+        match lp {
+            LinePath::Header(h) if h == path => best = Some(i + 1),
+            LinePath::Key(full) if full == path => return Some(i + 1),
             // A parent path written on this line (e.g. an inline table).
-            if path.starts_with(&format!("{full}.")) && best.is_none() {
-                best = Some(i + 1);
+            LinePath::Key(full) if best.is_none() && path.starts_with(&format!("{full}.")) => {
+                best = Some(i + 1)
             }
+            _ => {}
         }
     }
     best.or_else(|| {
@@ -349,32 +363,10 @@ fn locate(text: &str, path: &str) -> Option<usize> {
 /// The key path written on line `line` (1-based): the table header in force there plus the key
 /// before `=`, or the header itself.
 fn path_at_line(text: &str, line: usize) -> Option<String> {
-    let mut header = String::new();
-    let mut counts: std::collections::HashMap<String, usize> = Default::default();
-    for (i, raw) in text.lines().enumerate().take(line) {
-        let l = raw.split('#').next().unwrap_or("").trim();
-        let here = i + 1 == line;
-        if let Some(h) = l.strip_prefix("[[").and_then(|x| x.strip_suffix("]]")) {
-            let h = h.trim().to_string();
-            let n = counts.entry(h.clone()).or_insert(0);
-            header = format!("{h}[{n}]");
-            *n += 1;
-        } else if let Some(h) = l.strip_prefix('[').and_then(|x| x.strip_suffix(']')) {
-            header = h.trim().to_string();
-        } else if here {
-            let (k, _) = l.split_once('=')?;
-            let k = k.trim().trim_matches('"');
-            return Some(if header.is_empty() {
-                k.to_string()
-            } else {
-                format!("{header}.{k}")
-            });
-        }
-        if here {
-            return Some(header.clone());
-        }
+    match line_paths(text).into_iter().nth(line.checked_sub(1)?)? {
+        LinePath::Header(p) | LinePath::Key(p) => Some(p),
+        LinePath::Other => None,
     }
-    None
 }
 
 /// Reads and validates a scenario file.

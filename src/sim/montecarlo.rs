@@ -56,16 +56,19 @@ impl Stat {
 pub type Fields = BTreeMap<String, Stat>;
 
 fn fields_of(infos: &[&InfoMemory]) -> Fields {
-    let mut out = BTreeMap::new();
-    let names: Vec<&'static str> = infos
-        .first()
-        .map(|i| i.fields().into_iter().map(|(n, _)| n).collect())
-        .unwrap_or_default();
-    for (k, name) in names.iter().enumerate() {
-        let vals: Vec<f64> = infos.iter().map(|i| i.fields()[k].1).collect();
-        out.insert(name.to_string(), Stat::of(&vals));
-    }
-    out
+    // Each run's fields once, then one column per field.
+    let rows: Vec<Vec<(&'static str, f64)>> = infos.iter().map(|i| i.fields()).collect();
+    let Some(first) = rows.first() else {
+        return BTreeMap::new();
+    };
+    first
+        .iter()
+        .enumerate()
+        .map(|(k, (name, _))| {
+            let vals: Vec<f64> = rows.iter().map(|r| r[k].1).collect();
+            (name.to_string(), Stat::of(&vals))
+        })
+        .collect()
 }
 
 /// One test's figures over the runs.

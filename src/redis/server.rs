@@ -207,7 +207,6 @@ impl Server {
         );
         let histograms = profile.baseline.commands_seen.iter().cloned().collect();
         let peak = profile.baseline.used_memory;
-        let start = heap.arena.stats();
         let mut s = Server {
             profile,
             heap,
@@ -228,7 +227,8 @@ impl Server {
             maxmemory: 0,
             refusals: Vec::new(),
             max_denyoom_check: 0,
-            start,
+            // Set below, once the baseline state is complete.
+            start: crate::jemalloc::Stats::default(),
             _baseline_objects: baseline_objects,
         };
         // The baseline was measured after clients had come and gone (calibration's own

@@ -170,10 +170,10 @@ pub fn calibrate(addr: &str) -> Result<RedisProfile, LiveError> {
         let stats = text(addr, c.call_str(&["MEMORY", "MALLOC-STATS"])?)?;
         parse_malloc_stats(&stats)
     };
-    for _ in 0..64 {
-        info_section(addr, "memory")?;
+    let mut mem = String::new();
+    for _ in 0..65 {
+        mem = info_section(addr, "memory")?;
     }
-    let mem = info_section(addr, "memory")?;
     let allocator = field(&mem, "mem_allocator").unwrap_or("unknown").to_string();
     let family = match (major, minor, allocator.as_str()) {
         (7, 0, "jemalloc-5.3.0") => "redis-7.0-debian",

@@ -29,8 +29,8 @@ pub enum Command {
     /// Replay a scenario file through the model, Monte Carlo over seeds, and print the INFO
     /// memory figures it predicts (p5 / p50 / p95 per variant) and the OOM verdicts.
     ///
-    /// Writes result.json, timeline.csv and the charts (timeline, peaks, ratios, oom; PNG and
-    /// SVG) to the output directory (default output/<scenario file name>/), and gives the
+    /// Writes result.json, timeline.csv and the charts (timeline, peaks, bytes, ratios, oom; PNG
+    /// and SVG) to the output directory (default output/<scenario file name>/), and gives the
     /// smallest maxmemory and memory_limit with an OOM in under 1% of runs.
     /// Example: fragsim run scenarios/seed-suite.toml
     Run {
@@ -57,6 +57,73 @@ pub enum Command {
         /// Also print the per-bin table (slabs, regions, utilisation) after the first run.
         #[arg(long)]
         bins: bool,
+        /// Run even when the scenario looks too big for this machine.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run a scenario over a range of one parameter and chart the peak figures against it.
+    ///
+    /// The parameter is a path as a variant's `set` names it (workload.keys.storm.value_size) or
+    /// a short name: value_size, count, fields, cleanup, ttl_seconds (of the only key group),
+    /// tests, parallel, test_seconds, maxmemory, memory_limit. The swept value overrides every
+    /// variant's own; each variant's own setting is marked on its curve. Writes sweep.json,
+    /// sweep.csv and the sweep chart (PNG and SVG) to output/<scenario>-sweep/ (or --out DIR).
+    /// Example (the size-class sawtooth): fragsim sweep scenarios/seed-suite.toml --param
+    /// value_size --from 1KB --to 64KB --steps 64
+    Sweep {
+        /// Scenario file (TOML).
+        file: PathBuf,
+        /// The parameter to vary.
+        #[arg(long, value_name = "KEY")]
+        param: String,
+        /// First value (sizes take units: 1KB, 64KiB).
+        #[arg(long, allow_hyphen_values = true)]
+        from: Option<String>,
+        /// Last value.
+        #[arg(long, allow_hyphen_values = true)]
+        to: Option<String>,
+        /// Number of evenly spaced values from --from to --to, both included.
+        #[arg(long)]
+        steps: Option<u64>,
+        /// The values to run, instead of --from/--to/--steps (comma-separated: 1KB,2KB,30KB).
+        #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+        values: Option<Vec<String>>,
+        /// Monte Carlo runs per point (default: the scenario's).
+        #[arg(long)]
+        runs: Option<u64>,
+        /// Master seed (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Output directory (default: output/<scenario file name>-sweep).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Run even when a point looks too big for this machine.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write the design-review report of a scenario: report.html (self-contained, charts inlined
+    /// as SVG) and report.md (for pull requests, charts beside it), with the scenario in words,
+    /// the summary table, the charts, where the bytes go, the claims and the model's limits.
+    ///
+    /// Example: fragsim report scenarios/seed-claims.toml
+    Report {
+        /// Scenario file (TOML).
+        file: PathBuf,
+        /// Monte Carlo runs per variant (default: the scenario's).
+        #[arg(long)]
+        runs: Option<u64>,
+        /// Master seed (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Output directory (default: output/<scenario file name>).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
         /// Run even when the scenario looks too big for this machine.
         #[arg(long)]
         force: bool,
@@ -231,6 +298,80 @@ fn write_out(path: &std::path::Path, text: &str, what: &str) -> Result<(), Usage
         .map_err(|e| UsageError(format!("{}: cannot write the {what}: {e}", path.display())))
 }
 
+/// The output directory: `--out`, else output/<file stem><suffix>.
+fn out_dir(out: Option<PathBuf>, file: &std::path::Path, suffix: &str) -> PathBuf {
+    out.unwrap_or_else(|| {
+        let stem = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "run".into());
+        PathBuf::from("output").join(format!("{stem}{suffix}"))
+    })
+}
+
+/// Opens the staging area of an output directory, or says why it cannot be written.
+fn staging(dir: &std::path::Path) -> Result<crate::report::Staging, UsageError> {
+    crate::report::Staging::new(dir).map_err(|e| {
+        UsageError(format!(
+            "{}: cannot write to the output directory: {e}; choose a writable one with --out DIR",
+            dir.display()
+        ))
+    })
+}
+
+fn stage_write(st: &crate::report::Staging, name: &str, text: &str) -> Result<(), UsageError> {
+    st.write(name, text.as_bytes())
+        .map_err(|e| UsageError(format!("{}: cannot write {name}: {e}", st.dir().display())))
+}
+
+fn commit(st: crate::report::Staging, dir: &std::path::Path) -> Result<Vec<PathBuf>, UsageError> {
+    st.commit().map_err(|e| {
+        UsageError(format!(
+            "{}: cannot move the outputs into place: {e}",
+            dir.display()
+        ))
+    })
+}
+
+fn threads_arg(threads: Option<usize>) -> Result<usize, UsageError> {
+    let t = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if t == 0 {
+        return Err(UsageError("--threads must be at least 1".into()));
+    }
+    Ok(t)
+}
+
+/// A progress callback that shows `bar` once a run has lasted a second on a terminal.
+fn ticker(bar: &indicatif::ProgressBar) -> impl Fn() + Sync + '_ {
+    let started = std::time::Instant::now();
+    move || {
+        if started.elapsed() > std::time::Duration::from_secs(1) && std::io::stderr().is_terminal() {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+        bar.inc(1);
+    }
+}
+
+/// A swept value given on the command line, parsed by the parameter's kind.
+fn sweep_value(p: &crate::sim::sweep::Param, s: &str, flag: &str) -> Result<f64, UsageError> {
+    use crate::sim::sweep::ParamKind;
+    let bad = |why: &str| UsageError(format!("{flag} '{s}': {why} for {}", p.path));
+    match p.kind {
+        ParamKind::Bytes => parse_bytes(s).map(|b| b as f64).map_err(|e| bad(&e)),
+        ParamKind::Count => s
+            .trim()
+            .parse::<u64>()
+            .map(|n| n as f64)
+            .map_err(|_| bad("expected a whole number")),
+        ParamKind::Real => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| bad("expected a number")),
+    }
+}
+
 fn key_spec(string: Option<String>, hash: Option<String>) -> Result<KeySpec, UsageError> {
     match (string, hash) {
         (Some(s), None) => Ok(KeySpec::String(size_arg(&s, "--string")?)),
@@ -327,47 +468,26 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
                 return Err(UsageError("--runs must be at least 1".into()));
             }
             let seed = seed.unwrap_or(sc.seed);
-            let threads =
-                threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            if threads == 0 {
-                return Err(UsageError("--threads must be at least 1".into()));
-            }
+            let threads = threads_arg(threads)?;
             check_size(&sc, runs, threads, force)?;
-            let out_dir = out.unwrap_or_else(|| {
-                let stem = file
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "run".into());
-                PathBuf::from("output").join(stem)
-            });
-            std::fs::create_dir_all(&out_dir).map_err(|e| {
-                UsageError(format!(
-                    "{}: cannot create the output directory: {e}",
-                    out_dir.display()
-                ))
-            })?;
+            let out_dir = out_dir(out, &file, "");
+            let st = staging(&out_dir)?;
             let bar = progress_bar(runs * sc.variants.len() as u64);
-            let started = std::time::Instant::now();
-            let tick = || {
-                if started.elapsed() > std::time::Duration::from_secs(1) && std::io::stderr().is_terminal() {
-                    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-                }
-                bar.inc(1);
-            };
-            let result = montecarlo::run_all(&sc, runs, seed, threads, &tick).map_err(UsageError)?;
+            let result = montecarlo::run_all(&sc, runs, seed, threads, &ticker(&bar)).map_err(UsageError)?;
             bar.finish_and_clear();
             let json_text = to_json(&result);
             let csv_text = run_report::timeline_csv(&result);
-            write_out(&out_dir.join("result.json"), &json_text, "JSON output")?;
-            write_out(&out_dir.join("timeline.csv"), &csv_text, "CSV output")?;
+            stage_write(&st, "result.json", &json_text)?;
+            stage_write(&st, "timeline.csv", &csv_text)?;
+            let charts = crate::report::charts::write_all(st.dir(), &result)
+                .map_err(|e| UsageError(format!("{}: cannot draw the charts: {e}", out_dir.display())))?;
             if let Some(path) = json {
                 write_out(&path, &json_text, "JSON output")?;
             }
             if let Some(path) = csv {
                 write_out(&path, &csv_text, "CSV output")?;
             }
-            let charts = crate::report::charts::write_all(&out_dir, &result)
-                .map_err(|e| UsageError(format!("{}: cannot draw the charts: {e}", out_dir.display())))?;
+            commit(st, &out_dir)?;
             print!("{}", run_report::render_mc(&sc, &result));
             println!(
                 "  Written: {}, {} and {} charts (PNG and SVG) in {}",
@@ -379,6 +499,120 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             if bins {
                 let first = crate::sim::run(sc.first(), montecarlo::run_seed(seed, 0), |_| {});
                 print!("{}", run_report::render_bins(&first));
+            }
+        }
+        Command::Sweep {
+            file,
+            param,
+            from,
+            to,
+            steps,
+            values,
+            runs,
+            seed,
+            threads,
+            out,
+            force,
+        } => {
+            let sc = crate::workload::load(&file).map_err(|e| UsageError(e.to_string()))?;
+            let p = crate::sim::sweep::resolve(sc.first(), &param)
+                .map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
+            let xs: Vec<f64> = match (values, from, to, steps) {
+                (Some(vs), None, None, None) => vs
+                    .iter()
+                    .map(|v| sweep_value(&p, v, "--values"))
+                    .collect::<Result<_, _>>()?,
+                (None, Some(a), Some(b), Some(n)) => {
+                    if n == 0 {
+                        return Err(UsageError("--steps must be at least 1".into()));
+                    }
+                    let (a, b) = (sweep_value(&p, &a, "--from")?, sweep_value(&p, &b, "--to")?);
+                    crate::sim::sweep::steps(&p, a, b, n)
+                }
+                _ => {
+                    return Err(UsageError(
+                        "give either --from A --to B --steps N, or --values V1,V2,...".into(),
+                    ))
+                }
+            };
+            if xs.is_empty() {
+                return Err(UsageError("--values: give at least one value".into()));
+            }
+            let runs = runs.unwrap_or(sc.runs);
+            if runs == 0 {
+                return Err(UsageError("--runs must be at least 1".into()));
+            }
+            let seed = seed.unwrap_or(sc.seed);
+            let threads = threads_arg(threads)?;
+            // Every point must be a valid scenario: load them all before running any.
+            for &x in &xs {
+                let f = crate::workload::load_with(&file, &[(p.path.clone(), p.toml(x))])
+                    .map_err(|e| UsageError(format!("with {} = {x}:\n{e}", p.path)))?;
+                check_size(&f, runs, threads, force)?;
+            }
+            let out_dir = out_dir(out, &file, "-sweep");
+            let st = staging(&out_dir)?;
+            let bar = progress_bar(runs * sc.variants.len() as u64 * (xs.len() as u64 + 1));
+            let result = crate::sim::sweep::sweep(&file, &p, &xs, runs, seed, threads, &ticker(&bar))
+                .map_err(UsageError)?;
+            bar.finish_and_clear();
+            stage_write(&st, "sweep.json", &to_json(&result))?;
+            stage_write(&st, "sweep.csv", &crate::sim::sweep::csv(&result))?;
+            crate::report::charts::write_sweep(st.dir(), &result)
+                .map_err(|e| UsageError(format!("{}: cannot draw the chart: {e}", out_dir.display())))?;
+            commit(st, &out_dir)?;
+            print!("{}", run_report::render_sweep(&result));
+            println!(
+                "  Written: sweep.json, sweep.csv, sweep.png and sweep.svg in {}",
+                out_dir.display()
+            );
+        }
+        Command::Report {
+            file,
+            runs,
+            seed,
+            threads,
+            out,
+            force,
+        } => {
+            let sc = crate::workload::load(&file).map_err(|e| UsageError(e.to_string()))?;
+            let runs = runs.unwrap_or(sc.runs);
+            if runs == 0 {
+                return Err(UsageError("--runs must be at least 1".into()));
+            }
+            let seed = seed.unwrap_or(sc.seed);
+            let threads = threads_arg(threads)?;
+            check_size(&sc, runs, threads, force)?;
+            let out_dir = out_dir(out, &file, "");
+            let st = staging(&out_dir)?;
+            let bar = progress_bar(runs * sc.variants.len() as u64);
+            let result = montecarlo::run_all(&sc, runs, seed, threads, &ticker(&bar)).map_err(UsageError)?;
+            bar.finish_and_clear();
+            let verdicts = crate::sim::claims::evaluate(&sc.claims, &result);
+            crate::report::charts::write_all(st.dir(), &result)
+                .map_err(|e| UsageError(format!("{}: cannot draw the charts: {e}", out_dir.display())))?;
+            let svg = |name: &str| {
+                std::fs::read_to_string(st.dir().join(format!("{name}.svg"))).unwrap_or_default()
+            };
+            let doc = crate::report::document::html(&sc, &result, &verdicts, &svg);
+            stage_write(&st, "report.html", &doc)?;
+            stage_write(
+                &st,
+                "report.md",
+                &crate::report::document::markdown(&sc, &result, &verdicts),
+            )?;
+            stage_write(&st, "result.json", &to_json(&result))?;
+            commit(st, &out_dir)?;
+            println!(
+                "{}: {} runs per variant; report written: {} and {} (charts beside them)",
+                sc.name,
+                runs,
+                out_dir.join("report.html").display(),
+                out_dir.join("report.md").display()
+            );
+            if !verdicts.is_empty() {
+                let passed = verdicts.iter().filter(|v| v.pass).count();
+                println!("  claims: {passed} of {} hold", verdicts.len());
             }
         }
         Command::Check {

@@ -4,63 +4,132 @@
 mod common;
 use common::*;
 
+/// Checks a chart pair: the PNG decodes at 1200x700 and is not blank; the SVG parses and holds
+/// the title and every label.
+fn check_chart(dir: &std::path::Path, name: &str, title: &str, labels: &[&str]) {
+    let png = image::open(dir.join(format!("{name}.png")))
+        .unwrap_or_else(|e| panic!("{name}.png: {e}"))
+        .to_rgb8();
+    assert_eq!(png.dimensions(), (1200, 700), "{name}");
+    let first = *png.get_pixel(0, 0);
+    let differing = png.pixels().filter(|p| **p != first).count();
+    assert!(
+        differing > 1200 * 700 / 50,
+        "{name}.png is nearly blank ({differing} pixels differ)"
+    );
+    let svg = std::fs::read_to_string(dir.join(format!("{name}.svg"))).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{name}.svg: {e}"));
+    let texts: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.is_text())
+        .filter_map(|n| n.text())
+        .collect();
+    assert!(texts.iter().any(|t| t.contains(title)), "{name}: title missing");
+    for l in labels {
+        assert!(texts.iter().any(|t| t.contains(l)), "{name}: label {l:?} missing");
+    }
+}
+
+fn no_hidden_files(dir: &std::path::Path) {
+    assert!(std::fs::read_dir(dir).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with('.')));
+}
+
 #[test]
 fn run_writes_readable_charts() {
     let dir = std::env::temp_dir().join(format!("fragsim-charts-{}", std::process::id()));
     let scenario = format!("{}/scenarios/seed-suite.toml", env!("CARGO_MANIFEST_DIR"));
     let (rc, _, err) = fragsim(&["run", &scenario, "--runs", "4", "--out", dir.to_str().unwrap()]);
     assert_eq!(rc, 0, "{err}");
-    for (name, title, labels) in [
-        (
-            "timeline",
-            "Memory per test",
-            vec!["30 KB objects: used_memory_rss", "2 KB objects: allocator_active"],
-        ),
-        (
-            "peaks",
-            "Peak memory per variant",
-            vec![
-                "peak used_memory",
-                "peak used_memory_rss",
-                "variant: 2 KB objects",
-            ],
-        ),
-        (
-            "ratios",
-            "Fragmentation ratios",
-            vec![
-                "allocator_frag_ratio (active / allocated)",
-                "mem_fragmentation_ratio (RSS / used_memory)",
-            ],
-        ),
-    ] {
-        let png = image::open(dir.join(format!("{name}.png")))
-            .unwrap_or_else(|e| panic!("{name}.png: {e}"))
-            .to_rgb8();
-        assert_eq!(png.dimensions(), (1200, 700), "{name}");
-        let first = *png.get_pixel(0, 0);
-        let differing = png.pixels().filter(|p| **p != first).count();
-        assert!(
-            differing > 1200 * 700 / 50,
-            "{name}.png is nearly blank ({differing} pixels differ)"
-        );
-        let svg = std::fs::read_to_string(dir.join(format!("{name}.svg"))).unwrap();
-        let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{name}.svg: {e}"));
-        let texts: Vec<&str> = doc
-            .descendants()
-            .filter(|n| n.is_text())
-            .filter_map(|n| n.text())
-            .collect();
-        assert!(texts.iter().any(|t| t.contains(title)), "{name}: title missing");
-        for l in labels {
-            assert!(texts.iter().any(|t| t.contains(l)), "{name}: label {l:?} missing");
-        }
-    }
+    check_chart(
+        &dir,
+        "timeline",
+        "Memory per test",
+        &["30 KB objects: used_memory_rss", "2 KB objects: allocator_active"],
+    );
+    check_chart(
+        &dir,
+        "peaks",
+        "Peak memory per variant",
+        &[
+            "peak used_memory",
+            "peak used_memory_rss",
+            "variant: 2 KB objects",
+        ],
+    );
+    check_chart(
+        &dir,
+        "ratios",
+        "Fragmentation ratios",
+        &[
+            "allocator_frag_ratio (active / allocated)",
+            "mem_fragmentation_ratio (RSS / used_memory)",
+            "baseline RSS",
+        ],
+    );
+    check_chart(
+        &dir,
+        "bytes",
+        "Where the bytes go",
+        &[
+            "payload",
+            "Redis overhead",
+            "size-class rounding",
+            "pad pages",
+            "slab holes",
+            "tcache",
+            "dirty pages",
+            "allocator metadata",
+            "baseline RSS",
+            "30 KB objects:",
+            "2 KB objects:",
+        ],
+    );
+    check_chart(
+        &dir,
+        "oom",
+        "OOM probability against the limit",
+        &[
+            "30 KB objects: memory_limit (RSS)",
+            "2 KB objects: maxmemory (used_memory)",
+        ],
+    );
     // No temporary files are left behind.
-    assert!(std::fs::read_dir(&dir).unwrap().all(|e| !e
-        .unwrap()
-        .file_name()
-        .to_string_lossy()
-        .starts_with('.')));
+    no_hidden_files(&dir);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn sweep_writes_a_readable_chart() {
+    let dir = std::env::temp_dir().join(format!("fragsim-sweep-chart-{}", std::process::id()));
+    let scenario = format!("{}/scenarios/seed-suite.toml", env!("CARGO_MANIFEST_DIR"));
+    let (rc, _, err) = fragsim(&[
+        "sweep",
+        &scenario,
+        "--param",
+        "value_size",
+        "--values",
+        "1KB,8KB,16KB,30KB",
+        "--runs",
+        "2",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(rc, 0, "{err}");
+    check_chart(
+        &dir,
+        "sweep",
+        "Sweep of workload.keys.storm.value_size",
+        &[
+            "30 KB objects = 2 KB objects: RSS",
+            "variant 30 KB objects",
+            "variant 2 KB objects",
+            "size class + pad page per value byte",
+        ],
+    );
+    no_hidden_files(&dir);
     std::fs::remove_dir_all(&dir).unwrap();
 }

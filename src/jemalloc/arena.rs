@@ -9,7 +9,7 @@ use super::config::{AllocatorConfig, LargeRounding};
 use super::decay::{prng_lg_range, prng_next};
 use super::extent::{ExtId, Pac};
 use super::sizeclass::SizeClasses;
-use super::stats::Stats;
+use super::stats::{Residency, Stats};
 use super::tcache::Tcache;
 
 /// Handle of one live (or thread-cached) simulated object.
@@ -204,6 +204,23 @@ impl Arena {
             Kind::Small => self.sc.class(o.class as usize).size,
             Kind::Large | Kind::Huge => (o.aux as u64) << self.sc.lg_page,
             Kind::Free => 0,
+        }
+    }
+
+    /// Bytes a live object holds in `stats.active`: its usable size, plus the pad page of a
+    /// large extent in a cache-oblivious build.
+    pub fn footprint(&self, id: ObjId) -> u64 {
+        let o = &self.objs[id as usize];
+        match o.kind {
+            Kind::Small | Kind::Free => self.usable_size(id),
+            Kind::Large | Kind::Huge => {
+                let pac = if o.kind == Kind::Huge {
+                    self.huge.as_deref().expect("huge arena exists")
+                } else {
+                    &self.pac
+                };
+                pac.npages(o.place) << self.sc.lg_page
+            }
         }
     }
 
@@ -778,6 +795,89 @@ impl Arena {
         s
     }
 
+    /// Where the resident bytes are and which of them are on written pages: one walk over the
+    /// objects and slabs, for decompositions (not for the hot path).
+    pub fn residency(&self) -> Residency {
+        let lg = self.sc.lg_page;
+        let page = self.page();
+        let mut in_tcache = vec![false; self.objs.len()];
+        if let Some(t) = self.tcache.as_ref() {
+            for id in t.cached_ids() {
+                in_tcache[id as usize] = true;
+            }
+        }
+        let mut r = Residency::default();
+        // Bytes of the large extents and slabs in use, and how many of them are touched.
+        let (mut ext_bytes, mut ext_touched) = (0u64, 0u64);
+        let (mut small_inuse, mut small_inuse_touched) = (0u64, 0u64);
+        for (i, o) in self.objs.iter().enumerate() {
+            let (usize, touched) = match o.kind {
+                Kind::Free => continue,
+                Kind::Small => {
+                    let size = self.sc.class(o.class as usize).size;
+                    let s = &self.slabs[o.place as usize];
+                    let start = (self.pac.first_page(s.ext) << lg) + o.aux as u64 * size;
+                    let t = touched_bytes(&self.pac.touched, lg, start, start + size);
+                    small_inuse += size;
+                    small_inuse_touched += t;
+                    (size, t)
+                }
+                Kind::Large | Kind::Huge => {
+                    let pac = if o.kind == Kind::Huge {
+                        self.huge.as_deref().expect("huge arena exists")
+                    } else {
+                        &self.pac
+                    };
+                    let usize = (o.aux as u64) << lg;
+                    let (fp, np) = (pac.first_page(o.place), pac.npages(o.place));
+                    let start = (fp << lg) + o.offset as u64;
+                    let t = touched_bytes(&pac.touched, lg, start, start + usize);
+                    let et = pac.touched.count_range(fp, fp + np) * page;
+                    ext_bytes += np * page;
+                    ext_touched += et;
+                    r.pad += np * page - usize;
+                    r.pad_touched += et - t;
+                    (usize, t)
+                }
+            };
+            if in_tcache[i] {
+                r.tcache += usize;
+                r.tcache_touched += touched;
+            } else {
+                r.live += usize;
+                r.live_touched += touched;
+            }
+        }
+        let mut free_slab = vec![false; self.slabs.len()];
+        for &s in &self.free_slabs {
+            free_slab[s as usize] = true;
+        }
+        let (mut slab_bytes, mut slab_touched) = (0u64, 0u64);
+        for (i, s) in self.slabs.iter().enumerate() {
+            if free_slab[i] {
+                continue;
+            }
+            let (fp, np) = (self.pac.first_page(s.ext), self.pac.npages(s.ext));
+            slab_bytes += np * page;
+            slab_touched += self.pac.touched.count_range(fp, fp + np) * page;
+        }
+        r.holes = slab_bytes - small_inuse;
+        r.holes_touched = slab_touched - small_inuse_touched;
+        let mut touched_total = self.pac.touched.count();
+        let mut unpurged = self.pac.ndirty() + self.pac.nmuzzy();
+        let mut meta = self.base.with_edata(self.pac.nedata_hwm()).resident;
+        if let (Some(h), Some(hb)) = (self.huge.as_deref(), self.huge_base.as_ref()) {
+            touched_total += h.touched.count();
+            unpurged += h.ndirty() + h.nmuzzy();
+            meta += hb.with_edata(h.nedata_hwm()).resident;
+        }
+        r.dirty = unpurged * page;
+        r.dirty_touched = touched_total * page - slab_touched - ext_touched;
+        r.metadata_resident = meta;
+        debug_assert_eq!(slab_bytes + ext_bytes, self.stats().active);
+        r
+    }
+
     fn usable_of_class(&self, class: usize) -> u64 {
         self.sc.class(class).size
     }
@@ -879,8 +979,14 @@ impl Arena {
             }
             let nregs = c.nregs as u64;
             let used = curregs.clamp(curslabs, curslabs * nregs);
+            // The process wrote these slabs while it started (their holes held objects since
+            // freed): their pages are resident.
             let all: Vec<ObjId> = (0..curslabs * nregs)
-                .map(|_| self.malloc_small_direct(class))
+                .map(|_| {
+                    let id = self.malloc_small_direct(class);
+                    self.touch(id, c.size);
+                    id
+                })
                 .collect();
             let holes = curslabs * nregs - used;
             let mut keep = vec![true; all.len()];
@@ -948,6 +1054,25 @@ fn ticker_geom_table() -> &'static [u8; 64] {
         }
         t
     })
+}
+
+/// Bytes of `[a, b)` that lie on touched pages.
+fn touched_bytes(t: &super::pages::TouchedPages, lg: u32, a: u64, b: u64) -> u64 {
+    if a >= b {
+        return 0;
+    }
+    let (pa, pb) = (a >> lg, (b - 1) >> lg);
+    if pa == pb {
+        return if t.is_set(pa) { b - a } else { 0 };
+    }
+    let mut n = t.count_range(pa + 1, pb) << lg;
+    if t.is_set(pa) {
+        n += ((pa + 1) << lg) - a;
+    }
+    if t.is_set(pb) {
+        n += b - (pb << lg);
+    }
+    n
 }
 
 #[cfg(test)]

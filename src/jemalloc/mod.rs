@@ -14,4 +14,4 @@ pub mod tcache;
 pub use arena::{AllocError, Arena, ArenaOptions, ObjId};
 pub use config::{AllocatorConfig, PRESET_NAMES};
 pub use sizeclass::SizeClasses;
-pub use stats::Stats;
+pub use stats::{Residency, Stats};

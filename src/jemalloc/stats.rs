@@ -34,3 +34,29 @@ pub struct Stats {
     /// Pages purged so far (`stats.arenas.<i>.dirty_purged + muzzy_purged`).
     pub purged_pages: u64,
 }
+
+/// Where the arena's resident bytes are, and how many of them sit on pages the program has
+/// written (the part the kernel counts in RSS). Each pair is (bytes, of which on touched pages).
+/// `live + tcache + pad + holes` is `stats.active`; `live + tcache` is `stats.allocated`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Residency {
+    /// Usable bytes of the objects the program holds (size-class sizes).
+    pub live: u64,
+    pub live_touched: u64,
+    /// Usable bytes of objects parked in the thread cache (`tcache_bytes`).
+    pub tcache: u64,
+    pub tcache_touched: u64,
+    /// Bytes of large extents outside their object: the cache-oblivious pad page, split between
+    /// the head (before the randomised offset) and the tail.
+    pub pad: u64,
+    pub pad_touched: u64,
+    /// Free regions of slabs in use (`active - allocated - pad`).
+    pub holes: u64,
+    pub holes_touched: u64,
+    /// Freed pages not yet purged (dirty, and muzzy, which the kernel still counts), in bytes;
+    /// `touched` is the part in RSS.
+    pub dirty: u64,
+    pub dirty_touched: u64,
+    /// Resident base metadata (arena structures, extent structures, rtree), bytes.
+    pub metadata_resident: u64,
+}

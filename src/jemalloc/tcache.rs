@@ -108,6 +108,11 @@ impl Tcache {
         self.bins.iter().enumerate().map(|(i, b)| (i, b.stack.len()))
     }
 
+    /// Every cached object, class by class.
+    pub fn cached_ids(&self) -> impl Iterator<Item = ObjId> + '_ {
+        self.bins.iter().flat_map(|b| b.stack.iter().copied())
+    }
+
     /// Pops the most recently cached object.
     pub fn pop(&mut self, class: usize) -> Option<ObjId> {
         let b = &mut self.bins[class];

@@ -7,6 +7,9 @@ use crate::jemalloc::{AllocatorConfig, Arena, ArenaOptions, ObjId};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Alloc {
     pub id: ObjId,
+    /// The size Redis asked for (saturated at 4 GiB - 1): the rest of `usable` is size-class
+    /// rounding.
+    pub requested: u32,
     pub usable: u64,
 }
 
@@ -18,6 +21,9 @@ pub struct Heap {
     pub zmalloc_used: u64,
     /// Bytes allocated with plain malloc (the Lua heap on Debian): allocator only.
     pub other_used: u64,
+    /// Bytes Redis asked zmalloc for, over the live blocks: `zmalloc_used` minus this is the
+    /// size-class rounding of the data and structures Redis allocated.
+    pub zmalloc_requested: u64,
 }
 
 impl Heap {
@@ -32,6 +38,7 @@ impl Heap {
             ),
             zmalloc_used: 0,
             other_used: 0,
+            zmalloc_requested: 0,
         }
     }
 
@@ -42,13 +49,20 @@ impl Heap {
             .malloc(size.max(1))
             .expect("Redis allocations are modelable");
         let usable = self.arena.usable_size(id);
+        let requested = size.min(u32::MAX as u64) as u32;
         self.zmalloc_used += usable;
-        Alloc { id, usable }
+        self.zmalloc_requested += requested as u64;
+        Alloc {
+            id,
+            requested,
+            usable,
+        }
     }
 
     /// `zfree(ptr)`.
     pub fn zfree(&mut self, a: Alloc) {
         self.zmalloc_used -= a.usable;
+        self.zmalloc_requested -= a.requested as u64;
         self.arena.free(a.id);
     }
 
@@ -57,7 +71,9 @@ impl Heap {
     pub fn zrealloc(&mut self, a: Alloc, size: u64) -> Alloc {
         let want = self.arena.usable_size_of(size.max(1)).expect("modelable");
         if want == a.usable {
-            return a;
+            let requested = size.min(u32::MAX as u64) as u32;
+            self.zmalloc_requested = self.zmalloc_requested - a.requested as u64 + requested as u64;
+            return Alloc { requested, ..a };
         }
         let b = self.zmalloc(size);
         self.zfree(a);
@@ -69,7 +85,11 @@ impl Heap {
         let id = self.arena.malloc(size.max(1)).expect("modelable");
         let usable = self.arena.usable_size(id);
         self.other_used += usable;
-        Alloc { id, usable }
+        Alloc {
+            id,
+            requested: size.min(u32::MAX as u64) as u32,
+            usable,
+        }
     }
 
     pub fn free_other(&mut self, a: Alloc) {

@@ -100,6 +100,8 @@ struct HashField {
     entry: Alloc,
     field: Alloc,
     value: Alloc,
+    /// The value's length as the client sent it (payload accounting).
+    vlen: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -123,6 +125,9 @@ struct Key {
     value: Value,
     /// Expires entry and deadline (simulated ns).
     expire: Option<(Alloc, u64)>,
+    /// Bytes of the key name and its values (hash: field names and values) as the client sent
+    /// them.
+    payload: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -176,6 +181,8 @@ pub struct Server {
     scripts: DetMap<Vec<u8>, Script>,
     scripts_dict: Dict,
     lua_scripts_mem: u64,
+    /// Bytes of key names and values held, as the client sent them.
+    payload_bytes: u64,
     lua_heap: u64,
     clients: Vec<Option<Client>>,
     now_ns: u64,
@@ -189,8 +196,9 @@ pub struct Server {
     pub max_denyoom_check: u64,
     /// Arena stats once the baseline state is loaded, for deltas on top of the baseline.
     start: crate::jemalloc::Stats,
-    /// Objects that stand for the baseline's small allocations (never freed).
-    _baseline_objects: Vec<crate::jemalloc::ObjId>,
+    /// Usable bytes of the objects that stand for the baseline's small allocations (never
+    /// freed): the server's startup heap.
+    startup_bytes: u64,
 }
 
 const CRON_NS: u64 = 100_000_000;
@@ -205,6 +213,10 @@ impl Server {
             profile.baseline.tcache_bytes,
             profile.tcache_lg_fill_div,
         );
+        let startup_bytes = baseline_objects
+            .iter()
+            .map(|&id| heap.arena.usable_size(id))
+            .sum();
         let histograms = profile.baseline.commands_seen.iter().cloned().collect();
         let peak = profile.baseline.used_memory;
         let mut s = Server {
@@ -219,6 +231,7 @@ impl Server {
             scripts: DetMap::default(),
             scripts_dict: Dict::default(),
             lua_scripts_mem: 0,
+            payload_bytes: 0,
             lua_heap: 0,
             clients: Vec::new(),
             now_ns: 0,
@@ -229,7 +242,7 @@ impl Server {
             max_denyoom_check: 0,
             // Set below, once the baseline state is complete.
             start: crate::jemalloc::Stats::default(),
-            _baseline_objects: baseline_objects,
+            startup_bytes,
         };
         // The baseline was measured after clients had come and gone (calibration's own
         // connections): their buffers sit in the thread cache. Replay one such visit, then take
@@ -241,6 +254,41 @@ impl Server {
     }
 
     /// `used_memory` now.
+    /// Bytes of key names and values held, as the client sent them (hashes: field names and
+    /// values): the payload layer of [`crate::sim::Breakdown`].
+    pub fn payload_bytes(&self) -> u64 {
+        self.payload_bytes
+    }
+
+    /// The values held (string values, hash field names and values) as (bytes the client sent,
+    /// bytes of `stats.active` the blocks holding them take: usable size plus pad pages). Their
+    /// quotient is what a stored byte costs in jemalloc: the size-class sawtooth.
+    pub fn value_footprint(&self) -> (u64, u64) {
+        let a = &self.heap.arena;
+        let mut payload = 0;
+        let mut held = 0;
+        for (name, k) in self.keys.iter() {
+            payload += k.payload - name.len() as u64;
+            held += match &k.value {
+                Value::Str(StrEnc::Shared) => 0,
+                Value::Str(StrEnc::Int(r)) | Value::Str(StrEnc::Embstr(r)) => a.footprint(r.id),
+                Value::Str(StrEnc::Raw(_, s)) => a.footprint(s.id),
+                Value::Hash(_, HashEnc::Listpack(lp, _, _)) => a.footprint(lp.id),
+                Value::Hash(_, HashEnc::Table(_, _, fields)) => fields
+                    .values()
+                    .map(|f| a.footprint(f.field.id) + a.footprint(f.value.id))
+                    .sum(),
+            };
+        }
+        (payload, held)
+    }
+
+    /// Usable bytes of the allocations the server made while it started (the profile's
+    /// baseline bins): part of the empty server's RSS.
+    pub fn startup_bytes(&self) -> u64 {
+        self.startup_bytes
+    }
+
     pub fn used_memory(&self) -> u64 {
         self.profile.baseline.used_memory + self.heap.zmalloc_used
     }
@@ -472,7 +520,7 @@ impl Server {
                 }
                 let v = objs[2].take().unwrap();
                 let v = self.encode_value(v, &argv[2]);
-                self.set_key(&argv[1], Value::Str(v));
+                self.set_key(&argv[1], Value::Str(v), argv[2].len() as u64);
                 if let Some(ms) = ttl_ms {
                     self.set_expire(&argv[1], ms);
                 }
@@ -530,8 +578,11 @@ impl Server {
         }
     }
 
-    fn set_key(&mut self, key: &[u8], value: Value) {
+    fn set_key(&mut self, key: &[u8], value: Value, value_payload: u64) {
+        let payload = key.len() as u64 + value_payload;
         if let Some(k) = self.keys.get_mut(key) {
+            self.payload_bytes = self.payload_bytes - k.payload + payload;
+            k.payload = payload;
             // Overwrite: the old value goes, the key and its TTL... SET clears the TTL.
             let old = std::mem::replace(&mut k.value, value);
             let exp = k.expire.take();
@@ -554,8 +605,10 @@ impl Server {
                 sds,
                 value,
                 expire: None,
+                payload,
             },
         );
+        self.payload_bytes += payload;
     }
 
     fn set_expire(&mut self, key: &[u8], ttl_ms: u64) {
@@ -601,6 +654,7 @@ impl Server {
 
     fn delete_key(&mut self, key: &[u8]) {
         if let Some(k) = self.keys.remove(key) {
+            self.payload_bytes -= k.payload;
             self.main.delete(&mut self.heap);
             if let Some((e, deadline)) = k.expire {
                 self.expiry.remove(&(deadline, key.to_vec()));
@@ -622,6 +676,7 @@ impl Server {
             self.set_key(
                 key,
                 Value::Hash(robj, HashEnc::Listpack(lp, LISTPACK_OVERHEAD, Vec::new())),
+                0,
             );
         }
         let mut value = match self
@@ -632,6 +687,7 @@ impl Server {
             Some(v) => v,
             None => return,
         };
+        let mut payload_delta = 0i64;
         if let Value::Hash(_, enc) = &mut value {
             // hashTypeTryConversion: any argument longer than hash-max-listpack-value converts.
             if matches!(enc, HashEnc::Listpack(..))
@@ -646,10 +702,12 @@ impl Server {
                 match enc {
                     HashEnc::Listpack(lp, bytes, items) => {
                         if let Some(i) = items.iter().position(|(k, _)| k == f) {
+                            payload_delta += v.len() as i64 - items[i].1.len() as i64;
                             let old = listpack_entry(&items[i].1);
                             *bytes = *bytes - old + listpack_entry(v);
                             items[i].1 = v.clone();
                         } else {
+                            payload_delta += (f.len() + v.len()) as i64;
                             *bytes += listpack_entry(f) + listpack_entry(v);
                             items.push((f.clone(), v.clone()));
                         }
@@ -663,6 +721,8 @@ impl Server {
                     HashEnc::Table(_, dict, fields) => {
                         dict.rehash_steps(&mut self.heap, 1); // dictFind
                         if let Some(hf) = fields.get_mut(f) {
+                            payload_delta += v.len() as i64 - hf.vlen as i64;
+                            hf.vlen = v.len() as u64;
                             let nv = self.heap.zmalloc(self.profile.sds_request(v.len() as u64));
                             let old = std::mem::replace(&mut hf.value, nv);
                             self.heap.zfree(old);
@@ -671,13 +731,26 @@ impl Server {
                             let value = self.heap.zmalloc(self.profile.sds_request(v.len() as u64));
                             dict.add(&mut self.heap, initial);
                             let entry = self.heap.zmalloc(self.profile.dict_entry);
-                            fields.insert(f.clone(), HashField { entry, field, value });
+                            payload_delta += (f.len() + v.len()) as i64;
+                            let vlen = v.len() as u64;
+                            fields.insert(
+                                f.clone(),
+                                HashField {
+                                    entry,
+                                    field,
+                                    value,
+                                    vlen,
+                                },
+                            );
                         }
                     }
                 }
             }
         }
-        self.keys.get_mut(key).unwrap().value = value;
+        let k = self.keys.get_mut(key).unwrap();
+        k.value = value;
+        k.payload = (k.payload as i64 + payload_delta) as u64;
+        self.payload_bytes = (self.payload_bytes as i64 + payload_delta) as u64;
     }
 
     /// `hashTypeConvertListpack`: a dict presized for the current length, every field and value
@@ -694,7 +767,16 @@ impl Server {
                 let value = self.heap.zmalloc(self.profile.sds_request(v.len() as u64));
                 dict.add(&mut self.heap, initial);
                 let entry = self.heap.zmalloc(self.profile.dict_entry);
-                fields.insert(f.clone(), HashField { entry, field, value });
+                let vlen = v.len() as u64;
+                fields.insert(
+                    f.clone(),
+                    HashField {
+                        entry,
+                        field,
+                        value,
+                        vlen,
+                    },
+                );
             }
             self.heap.zfree(*lp);
             *enc = HashEnc::Table(d, dict, fields);
@@ -719,6 +801,7 @@ impl Server {
             self.heap.zfree(k.entry);
         }
         self.expiry.clear();
+        self.payload_bytes = 0;
         self.main.clear(&mut self.heap);
         self.expires.clear(&mut self.heap);
         if sync {
@@ -755,6 +838,7 @@ impl Server {
             } else {
                 Alloc {
                     id: u32::MAX,
+                    requested: heap_bytes.min(u32::MAX as u64) as u32,
                     usable: heap_bytes,
                 }
             };
@@ -870,12 +954,16 @@ impl Server {
         let s0 = &self.start;
         let delta = |now: u64, then: u64| now as i64 - then as i64;
         let plus = |base: u64, d: i64| (base as i64 + d).max(0) as u64;
-        let rss = plus(b.rss, delta(st.touched_pages, s0.touched_pages) * page as i64)
-            + if self.profile.lua_uses_jemalloc {
-                0
-            } else {
-                self.lua_heap
-            };
+        // RSS grows by the pages the program wrote and by jemalloc's metadata pages.
+        let meta = |s: &crate::jemalloc::Stats| crate::sim::metadata_resident(s, page);
+        let rss = plus(
+            b.rss,
+            delta(st.touched_pages, s0.touched_pages) * page as i64 + delta(meta(&st), meta(s0)),
+        ) + if self.profile.lua_uses_jemalloc {
+            0
+        } else {
+            self.lua_heap
+        };
         InfoMemory::compute(
             used,
             self.peak.max(used),

@@ -227,6 +227,7 @@ fn bars<DB: DrawingBackend>(
     ydesc: &str,
     metrics: &[(&str, &str)],
     scale: f64,
+    notes: &[String],
 ) -> Res<()>
 where
     DB::ErrorType: 'static,
@@ -245,7 +246,7 @@ where
         .margin(20)
         .x_label_area_size(60)
         .y_label_area_size(80)
-        .build_cartesian_2d(0f64..(nv * (nm + 1)) as f64, 0f64..(ymax * 1.2).max(0.001))
+        .build_cartesian_2d(0f64..(nv * (nm + 1)) as f64, 0f64..(ymax * 1.4).max(0.001))
         .map_err(err)?;
     chart
         .configure_mesh()
@@ -266,6 +267,15 @@ where
                 ("sans-serif", 20),
             )))
             .map_err(err)?;
+        if let Some(n) = notes.get(i) {
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    n.clone(),
+                    (x, ymax * 1.07),
+                    ("sans-serif", 16),
+                )))
+                .map_err(err)?;
+        }
     }
     for (k, (m, label)) in metrics.iter().enumerate() {
         let c = PALETTE[k % PALETTE.len()];
@@ -405,6 +415,136 @@ where
     Ok(())
 }
 
+/// Colours of the decomposition's layers, bottom first.
+const LAYER_COLOURS: [RGBColor; 9] = [
+    RGBColor(44, 160, 44),   // payload
+    RGBColor(31, 119, 180),  // Redis overhead
+    RGBColor(255, 127, 14),  // rounding
+    RGBColor(214, 39, 40),   // pad pages
+    RGBColor(148, 103, 189), // slab holes
+    RGBColor(227, 119, 194), // tcache
+    RGBColor(140, 86, 75),   // dirty pages
+    RGBColor(188, 189, 34),  // metadata
+    RGBColor(170, 170, 170), // baseline RSS
+];
+
+/// One panel of stacked bars: per variant, layers `from..` of the decomposition, in MiB.
+fn stacked_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    r: &McResult,
+    title: &str,
+    layers: std::ops::Range<usize>,
+    legend: bool,
+) -> Res<()>
+where
+    DB::ErrorType: 'static,
+{
+    use crate::sim::breakdown::LAYERS;
+    let nv = r.variants.len().max(1);
+    let total = |v: &crate::sim::montecarlo::VariantResult| -> f64 {
+        v.breakdown.values()[layers.clone()].iter().sum::<u64>() as f64 / MIB
+    };
+    let ymax = r.variants.iter().map(total).fold(0.0, f64::max).max(0.001);
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(50)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..nv as f64 * 2.4, 0f64..ymax * 1.25)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_desc("MiB")
+        .label_style(("sans-serif", 16))
+        .axis_desc_style(("sans-serif", 18))
+        .draw()
+        .map_err(err)?;
+    for k in layers.clone() {
+        let c = LAYER_COLOURS[k];
+        let rects: Vec<Rectangle<(f64, f64)>> = r
+            .variants
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let vals = v.breakdown.values();
+                let below: u64 = vals[layers.start..k].iter().sum();
+                let x0 = i as f64 * 2.4 + 0.1;
+                Rectangle::new(
+                    [
+                        (x0, below as f64 / MIB),
+                        (x0 + 0.8, (below + vals[k]) as f64 / MIB),
+                    ],
+                    c.filled(),
+                )
+            })
+            .collect();
+        let s = chart.draw_series(rects).map_err(err)?;
+        if legend {
+            s.label(LAYERS[k])
+                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], c.filled()));
+        }
+    }
+    for (i, v) in r.variants.iter().enumerate() {
+        let vals = v.breakdown.values();
+        let x0 = i as f64 * 2.4 + 0.1;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                format!("{}: {}", v.name, human((total(v) * MIB).round())),
+                (x0, total(v) + ymax * (0.05 + 0.06 * (i % 2) as f64)),
+                ("sans-serif", 17),
+            )))
+            .map_err(err)?;
+        // Each layer's size beside it, where the layer is tall enough to label.
+        let mut below = 0u64;
+        for k in layers.clone() {
+            let mid = (below as f64 + vals[k] as f64 / 2.0) / MIB;
+            if vals[k] as f64 / MIB > ymax * 0.045 {
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        format!("{} {}", LAYERS[k], human(vals[k] as f64)),
+                        (x0 + 0.85, mid + ymax * 0.012),
+                        ("sans-serif", 13),
+                    )))
+                    .map_err(err)?;
+            }
+            below += vals[k];
+        }
+    }
+    if legend {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 15))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Where the bytes go: per variant, RSS at the peak of the median run as stacked layers
+/// (left), and the same without the baseline, magnified (right).
+fn bytes_chart<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, r: &McResult) -> Res<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(err)?;
+    let root = root
+        .titled(
+            "Where the bytes go: RSS at the peak of the median run",
+            ("sans-serif", 26),
+        )
+        .map_err(err)?;
+    let (left, right) = root.split_horizontally(W * 40 / 100);
+    stacked_panel(&left, r, "all of RSS", 0..9, false)?;
+    stacked_panel(&right, r, "above the baseline (magnified)", 0..8, true)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
 const PEAK_METRICS: &[(&str, &str)] = &[
     ("used_memory", "peak used_memory"),
     ("allocator_active", "peak allocator_active"),
@@ -429,16 +569,234 @@ pub fn write_all(dir: &Path, r: &McResult) -> Res<Vec<PathBuf>> {
     out.extend(both(
         dir,
         "peaks",
-        &|a| bars(a, r, peaks_title, "MiB", PEAK_METRICS, MIB),
-        &|a| bars(a, r, peaks_title, "MiB", PEAK_METRICS, MIB),
+        &|a| bars(a, r, peaks_title, "MiB", PEAK_METRICS, MIB, &[]),
+        &|a| bars(a, r, peaks_title, "MiB", PEAK_METRICS, MIB, &[]),
     )?);
     let ratio_title = "Fragmentation ratios (peak; RSS includes the process baseline)";
+    // Why the two ratios differ: the share of RSS that is the empty process.
+    let notes: Vec<String> = r
+        .variants
+        .iter()
+        .map(|v| {
+            let b = &v.breakdown;
+            format!(
+                "baseline RSS {} = {:.0}% of RSS {}",
+                human(b.baseline_rss as f64),
+                100.0 * b.baseline_rss as f64 / b.rss.max(1) as f64,
+                human(b.rss as f64)
+            )
+        })
+        .collect();
     out.extend(both(
         dir,
         "ratios",
-        &|a| bars(a, r, ratio_title, "ratio", RATIO_METRICS, 1.0),
-        &|a| bars(a, r, ratio_title, "ratio", RATIO_METRICS, 1.0),
+        &|a| bars(a, r, ratio_title, "ratio", RATIO_METRICS, 1.0, &notes),
+        &|a| bars(a, r, ratio_title, "ratio", RATIO_METRICS, 1.0, &notes),
     )?);
+    out.extend(both(dir, "bytes", &|a| bytes_chart(a, r), &|a| {
+        bytes_chart(a, r)
+    })?);
     out.extend(both(dir, "oom", &|a| oom_chart(a, r), &|a| oom_chart(a, r))?);
     Ok(out)
+}
+
+/// The x value of a swept parameter on the chart (KiB for byte sizes) and the axis label.
+fn sweep_axis(r: &crate::sim::sweep::SweepResult) -> (f64, String) {
+    use crate::sim::sweep::ParamKind;
+    let name = r
+        .param
+        .path
+        .rsplit('.')
+        .next()
+        .unwrap_or(&r.param.path)
+        .to_string();
+    match r.param.kind {
+        ParamKind::Bytes => (1024.0, format!("{} ({}), KiB", name, r.param.path)),
+        _ => (1.0, format!("{} ({})", name, r.param.path)),
+    }
+}
+
+/// Bytes of `stats.active` per value byte at the peak of the median run (size class and pad).
+fn cost_per_byte(v: &crate::sim::montecarlo::VariantResult) -> f64 {
+    v.breakdown.active_per_value_byte()
+}
+
+/// The sweep: peak used_memory, allocator_active and RSS (p50, RSS with its p5-p95 band) against
+/// the parameter (top), and the allocator's bytes per value byte (bottom: the size-class
+/// sawtooth), one colour per curve, each variant's own setting marked.
+fn sweep_chart<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    r: &crate::sim::sweep::SweepResult,
+) -> Res<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(err)?;
+    let (xs, xdesc) = sweep_axis(r);
+    let title = format!(
+        "Sweep of {}: peak memory (p50, RSS band p5-p95), {} runs per point",
+        r.param.path, r.runs
+    );
+    let root = root.titled(&title, ("sans-serif", 24)).map_err(err)?;
+    let (top, bottom) = root.split_vertically((H - 40) * 62 / 100);
+    let x0 = r.values.iter().copied().fold(f64::INFINITY, f64::min) / xs;
+    let x1 = r.values.iter().copied().fold(f64::NEG_INFINITY, f64::max) / xs;
+    let x1 = if x1 > x0 { x1 } else { x0 + 1.0 };
+    let ymax = r
+        .curves
+        .iter()
+        .flat_map(|c| c.points.iter())
+        .map(|v| p(v.peak.get("used_memory_rss")).p95)
+        .fold(0.0, f64::max)
+        / MIB;
+    let mut chart = ChartBuilder::on(&top)
+        .margin(15)
+        .x_label_area_size(35)
+        .y_label_area_size(80)
+        .build_cartesian_2d(x0..x1, 0f64..(ymax * 1.15).max(0.001))
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .y_desc("MiB (peak)")
+        .label_style(("sans-serif", 16))
+        .axis_desc_style(("sans-serif", 18))
+        .draw()
+        .map_err(err)?;
+    for (ci, c) in r.curves.iter().enumerate() {
+        let col = PALETTE[ci % PALETTE.len()];
+        let name = c.variants.join(" = ");
+        let band: Vec<(f64, f64)> = r
+            .values
+            .iter()
+            .zip(&c.points)
+            .map(|(x, v)| (x / xs, p(v.peak.get("used_memory_rss")).p95 / MIB))
+            .chain(
+                r.values
+                    .iter()
+                    .zip(&c.points)
+                    .rev()
+                    .map(|(x, v)| (x / xs, p(v.peak.get("used_memory_rss")).p5 / MIB)),
+            )
+            .collect();
+        chart
+            .draw_series(std::iter::once(Polygon::new(band, col.mix(0.2).filled())))
+            .map_err(err)?;
+        for (field, label, width, dashed) in [
+            ("used_memory_rss", "RSS", 3, false),
+            ("allocator_active", "allocator_active", 2, true),
+            ("used_memory", "used_memory", 1, false),
+        ] {
+            let pts: Vec<(f64, f64)> = r
+                .values
+                .iter()
+                .zip(&c.points)
+                .map(|(x, v)| (x / xs, p(v.peak.get(field)).p50 / MIB))
+                .collect();
+            let label = format!("{name}: {label}");
+            if dashed {
+                chart
+                    .draw_series(DashedLineSeries::new(pts, 6, 4, col.stroke_width(width)))
+                    .map_err(err)?
+                    .label(label)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], col.stroke_width(1)));
+            } else {
+                chart
+                    .draw_series(LineSeries::new(pts, col.stroke_width(width)))
+                    .map_err(err)?
+                    .label(label)
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 24, y)], col.stroke_width(width))
+                    });
+            }
+        }
+    }
+    for m in &r.marks {
+        let col = PALETTE[m.curve % PALETTE.len()];
+        let y = p(m.result.peak.get("used_memory_rss")).p50 / MIB;
+        chart
+            .draw_series(std::iter::once(Circle::new((m.value / xs, y), 7, col.filled())))
+            .map_err(err)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                format!("variant {}: RSS {}", m.variant, human(y * MIB)),
+                (m.value / xs, y + ymax * 0.05),
+                ("sans-serif", 16),
+            )))
+            .map_err(err)?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(err)?;
+
+    let cmax = r
+        .curves
+        .iter()
+        .flat_map(|c| c.points.iter())
+        .map(cost_per_byte)
+        .fold(0.0, f64::max);
+    let mut chart = ChartBuilder::on(&bottom)
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(80)
+        .build_cartesian_2d(x0..x1, 0.9f64..(cmax * 1.08).max(1.0))
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(xdesc)
+        .y_desc("active bytes / value byte")
+        .label_style(("sans-serif", 16))
+        .axis_desc_style(("sans-serif", 16))
+        .draw()
+        .map_err(err)?;
+    for (ci, c) in r.curves.iter().enumerate() {
+        let col = PALETTE[ci % PALETTE.len()];
+        let pts: Vec<(f64, f64)> = r
+            .values
+            .iter()
+            .zip(&c.points)
+            .map(|(x, v)| (x / xs, cost_per_byte(v)))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(pts, col.stroke_width(2)))
+            .map_err(err)?
+            .label(format!(
+                "{}: size class + pad page per value byte (usable + pad) / value",
+                c.variants.join(" = ")
+            ))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], col.stroke_width(2)));
+    }
+    for m in &r.marks {
+        let col = PALETTE[m.curve % PALETTE.len()];
+        let y = cost_per_byte(&m.result);
+        chart
+            .draw_series(std::iter::once(Circle::new((m.value / xs, y), 6, col.filled())))
+            .map_err(err)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                format!("{}: {:.2}", m.variant, y),
+                (m.value / xs, y + (cmax - 0.9) * 0.1),
+                ("sans-serif", 15),
+            )))
+            .map_err(err)?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// Writes the sweep chart, PNG and SVG, into `dir`.
+pub fn write_sweep(dir: &Path, r: &crate::sim::sweep::SweepResult) -> Res<Vec<PathBuf>> {
+    both(dir, "sweep", &|a| sweep_chart(a, r), &|a| sweep_chart(a, r))
 }

@@ -28,6 +28,7 @@ pub fn render_bins(r: &RunResult) -> String {
     o
 }
 
+use crate::sim::breakdown::LAYERS;
 use crate::sim::montecarlo::{McResult, OomStat, Stat, VariantResult};
 
 fn stat_cell(s: Option<&Stat>, ratio: bool) -> String {
@@ -106,6 +107,32 @@ pub fn render_variant(v: &VariantResult, runs: u64) -> String {
         "    capacity (an OOM in under 1% of runs): {mm}memory_limit >= {}\n",
         human(v.capacity.memory_limit as f64)
     );
+    o += &render_breakdown(v);
+    o
+}
+
+/// Where the bytes go: the layers of RSS at the peak of the median run, with their shares.
+pub fn render_breakdown(v: &VariantResult) -> String {
+    let b = &v.breakdown;
+    let mut o = format!(
+        "    where the bytes go (RSS {} at the peak of run {}, the median):\n      ",
+        human(b.rss as f64),
+        v.breakdown_run
+    );
+    let parts: Vec<String> = LAYERS
+        .iter()
+        .zip(b.values())
+        .map(|(name, x)| {
+            format!(
+                "{name} {} ({:.1}%)",
+                human(x as f64),
+                100.0 * x as f64 / b.rss.max(1) as f64
+            )
+        })
+        .collect();
+    let lines: Vec<String> = parts.chunks(3).map(|c| c.join(", ")).collect();
+    o += &lines.join(",\n      ");
+    o.push('\n');
     o
 }
 
@@ -163,6 +190,62 @@ pub fn timeline_csv(r: &McResult) -> String {
                     );
                 }
             }
+        }
+    }
+    o
+}
+
+/// The text summary of a sweep: per value, each curve's p50 peak figures and the allocator's
+/// bytes per value byte (size class and pad page: the sawtooth).
+pub fn render_sweep(r: &crate::sim::sweep::SweepResult) -> String {
+    use crate::sim::sweep::ParamKind;
+    let mut o = format!(
+        "{}\n  sweep of {} over {} values, {} runs per point, seed {}\n",
+        r.scenario,
+        r.param.path,
+        r.values.len(),
+        r.runs,
+        r.seed
+    );
+    let fmt = |x: f64| match r.param.kind {
+        ParamKind::Bytes => group(x as u64),
+        ParamKind::Count => group(x as u64),
+        ParamKind::Real => format!("{x}"),
+    };
+    for c in &r.curves {
+        o += &format!("\n  curve: {}\n", c.variants.join(" = "));
+        o += &format!(
+            "    {:>14} {:>12} {:>12} {:>12} {:>16}\n",
+            "value", "used_memory", "active", "RSS", "active/value B"
+        );
+        for (x, v) in r.values.iter().zip(&c.points) {
+            let g = |f: &str| v.peak.get(f).map_or(0.0, |s| s.p50);
+            let b = &v.breakdown;
+            let cost = if b.payload == 0 {
+                "-".to_string()
+            } else {
+                format!("{:.3}", b.active_per_value_byte())
+            };
+            o += &format!(
+                "    {:>14} {:>12} {:>12} {:>12} {:>16}\n",
+                fmt(*x),
+                human(g("used_memory")),
+                human(g("allocator_active")),
+                human(g("used_memory_rss")),
+                cost
+            );
+        }
+    }
+    if !r.marks.is_empty() {
+        o += "\n  the variants as written:\n";
+        for m in &r.marks {
+            o += &format!(
+                "    {} ({} = {}): peak RSS p50 {}\n",
+                m.variant,
+                r.param.path,
+                fmt(m.value),
+                human(m.result.peak.get("used_memory_rss").map_or(0.0, |s| s.p50))
+            );
         }
     }
     o

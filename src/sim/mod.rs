@@ -2,9 +2,11 @@
 //! model, or plain mallocs and frees into the allocator model) and records, test by test, the
 //! `INFO memory` vector and the OOM events.
 
+pub mod breakdown;
 pub mod claims;
 pub mod commands;
 pub mod montecarlo;
+pub mod sweep;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -14,6 +16,7 @@ use crate::jemalloc::bin::BinRow;
 use crate::jemalloc::{Arena, ArenaOptions, ObjId};
 use crate::redis::{InfoMemory, Server};
 use crate::workload::{Flush, Scenario};
+pub use breakdown::Breakdown;
 
 /// What one test left behind: the field-wise maximum over its commands (`peak`) and the figures
 /// at its end, after its own cleanup, the flush after it and `test_seconds` of idle time.
@@ -63,6 +66,9 @@ pub struct RunResult {
     /// The highest `used_memory` a DENYOOM command was checked against (0 without Redis): no
     /// write is refused with `maxmemory` at or above it.
     pub max_denyoom_check: u64,
+    /// The replay step (commands, or allocation rounds, and test ends, counted from 1) at which
+    /// `used_memory_rss` first reached its peak: [`breakdown`] replays to it.
+    pub peak_rss_step: u64,
 }
 
 /// Field-wise maximum of two INFO vectors.
@@ -120,13 +126,82 @@ fn kernel_verdict(limit: Option<u64>, timeline: &[TestRecord]) -> Option<OomVerd
 
 /// Replays a scenario with seed `seed`, calling `progress` after each test.
 pub fn run(sc: &Scenario, seed: u64, progress: impl FnMut(u64)) -> RunResult {
-    match &sc.redis {
-        Some(_) => run_redis(sc, seed, progress),
-        None => run_allocator(sc, seed, progress),
+    replay(sc, seed, progress, &mut Probe::default())
+}
+
+/// Where the bytes of RSS go at the peak of the run with seed `seed`: the run is replayed up to
+/// its peak-RSS step and the model's state decomposed there.
+pub fn breakdown(sc: &Scenario, seed: u64) -> Breakdown {
+    let step = run(sc, seed, |_| {}).peak_rss_step;
+    breakdown_at(sc, seed, step)
+}
+
+/// Where the bytes of RSS go after replay step `step` (see [`RunResult::peak_rss_step`]).
+pub fn breakdown_at(sc: &Scenario, seed: u64, step: u64) -> Breakdown {
+    let mut probe = Probe {
+        at: step,
+        taken: None,
+    };
+    replay(sc, seed, |_| {}, &mut probe);
+    probe.taken.expect("the step is within the run")
+}
+
+/// Stops a replay after step `at` (0: never) and keeps the decomposition taken there.
+#[derive(Default)]
+struct Probe {
+    at: u64,
+    taken: Option<Breakdown>,
+}
+
+/// Counts replay steps and remembers where RSS peaked.
+#[derive(Default)]
+struct Steps {
+    n: u64,
+    peak: (u64, u64),
+    peak_step: u64,
+}
+
+impl Steps {
+    /// One more step ending with `info`; true when the probe wants this one. The peak is the
+    /// highest RSS, and among the steps at that RSS the one with the most `used_memory` (the
+    /// fullest moment, not an empty server whose pages are still resident).
+    fn step(&mut self, info: &InfoMemory, probe: &Probe) -> bool {
+        self.n += 1;
+        let at = (info.used_memory_rss, info.used_memory);
+        if at > self.peak || self.peak_step == 0 {
+            self.peak = at;
+            self.peak_step = self.n;
+        }
+        probe.at == self.n
     }
 }
 
-fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64)) -> RunResult {
+fn replay(sc: &Scenario, seed: u64, progress: impl FnMut(u64), probe: &mut Probe) -> RunResult {
+    match &sc.redis {
+        Some(_) => run_redis(sc, seed, progress, probe),
+        None => run_allocator(sc, seed, progress, probe),
+    }
+}
+
+fn redis_breakdown(server: &Server, info: &InfoMemory) -> Breakdown {
+    let heap = &server.heap;
+    let (values_payload, values_footprint) = server.value_footprint();
+    Breakdown {
+        used_memory: info.used_memory,
+        values_payload,
+        values_footprint,
+        used_memory_startup: info.used_memory_startup,
+        ..Breakdown::compose(
+            info.used_memory_rss,
+            server.payload_bytes(),
+            heap.zmalloc_used - heap.zmalloc_requested,
+            server.startup_bytes(),
+            &heap.arena.residency(),
+        )
+    }
+}
+
+fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mut Probe) -> RunResult {
     let profile = sc.redis.clone().expect("Redis scenario");
     let mut server = Server::new(profile.clone(), seed).expect("validated profile");
     server.maxmemory = sc.maxmemory.unwrap_or(0);
@@ -134,19 +209,29 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64)) -> RunResu
     let mut timeline = Vec::with_capacity(sc.tests as usize);
     let test_ns = (sc.test_seconds * 1e9) as u64;
     let mut first_refusal_test = None;
-    for t in 0..sc.tests {
+    let mut steps = Steps::default();
+    'tests: for t in 0..sc.tests {
         let before = server.refusals.len();
         let clients: Vec<_> = (0..sc.parallel).map(|_| server.connect()).collect();
         let mut peak = server.info();
         for (p, argv) in commands::test_plan(sc, t, &mut rng) {
             server.exec(clients[p], &argv);
-            peak = info_max(&peak, &server.info());
+            let now = server.info();
+            if steps.step(&now, probe) {
+                probe.taken = Some(redis_breakdown(&server, &now));
+                break 'tests;
+            }
+            peak = info_max(&peak, &now);
         }
         for c in clients {
             server.disconnect(c);
         }
         server.advance(test_ns);
         let end = server.info();
+        if steps.step(&end, probe) {
+            probe.taken = Some(redis_breakdown(&server, &end));
+            break;
+        }
         if server.refusals.len() > before && first_refusal_test.is_none() {
             first_refusal_test = Some(t + 1);
         }
@@ -168,6 +253,7 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64)) -> RunResu
         refused_by_command(&server),
     );
     r.max_denyoom_check = server.max_denyoom_check;
+    r.peak_rss_step = steps.peak_step;
     r
 }
 
@@ -209,16 +295,24 @@ fn finish(
         timeline,
         bins: arena.bin_table().into_iter().filter(|b| b.curslabs > 0).collect(),
         max_denyoom_check: 0,
+        peak_rss_step: 0,
     }
 }
 
 struct Live {
     id: ObjId,
+    size: u64,
     usable: u64,
 }
 
+/// Resident base metadata of `s`: what `stats.resident` holds beyond active and dirty pages.
+pub fn metadata_resident(s: &crate::jemalloc::Stats, page: u64) -> u64 {
+    s.resident - s.active - s.dirty_pages * page
+}
+
 /// The INFO-shaped figures of a plain allocator workload: `used_memory` is the usable size of
-/// the live objects (what a program counting `malloc_usable_size` sees), RSS the written pages.
+/// the live objects (what a program counting `malloc_usable_size` sees), RSS the written pages
+/// and the allocator's metadata (the process holds nothing else).
 fn allocator_info(arena: &Arena, used: u64, peak_used: u64) -> InfoMemory {
     let s = arena.stats();
     let page = arena.size_classes().page();
@@ -230,7 +324,7 @@ fn allocator_info(arena: &Arena, used: u64, peak_used: u64) -> InfoMemory {
         s.allocated,
         s.active,
         s.resident,
-        s.touched_pages * page,
+        s.touched_pages * page + metadata_resident(&s, page),
         0,
         0,
         0,
@@ -242,7 +336,7 @@ fn allocator_info(arena: &Arena, used: u64, peak_used: u64) -> InfoMemory {
     )
 }
 
-fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64)) -> RunResult {
+fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mut Probe) -> RunResult {
     let mut arena = Arena::new(
         &sc.allocator,
         ArenaOptions {
@@ -253,19 +347,31 @@ fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64)) -> Run
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut live: Vec<Live> = Vec::new();
     let mut used = 0u64;
+    let mut requested = 0u64;
     let mut peak_used = 0u64;
+    let mut steps = Steps::default();
+    let take = |arena: &Arena, used: u64, requested: u64, rss: u64| {
+        let r = arena.residency();
+        Breakdown {
+            used_memory: used,
+            values_payload: requested,
+            values_footprint: r.live + r.pad,
+            ..Breakdown::compose(rss, requested, used - requested, 0, &r)
+        }
+    };
     let mut timeline = Vec::with_capacity(sc.tests as usize);
     let test_ns = (sc.test_seconds * 1e9) as u64;
-    let flush = |arena: &mut Arena, live: &mut Vec<Live>, used: &mut u64| {
+    let flush = |arena: &mut Arena, live: &mut Vec<Live>, used: &mut u64, requested: &mut u64| {
         for o in live.drain(..) {
             arena.free(o.id);
             *used -= o.usable;
+            *requested -= o.size;
         }
         arena.purge();
     };
     for t in 0..sc.tests {
         if sc.flush == Flush::BeforeEach && t > 0 {
-            flush(&mut arena, &mut live, &mut used);
+            flush(&mut arena, &mut live, &mut used, &mut requested);
         }
         let first_new = live.len();
         for k in &sc.keys {
@@ -273,12 +379,17 @@ fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64)) -> Run
                 let size = k.value_size.sample(&mut rng);
                 let id = arena.malloc(size).expect("validated sizes are modelable");
                 let usable = arena.usable_size(id);
-                live.push(Live { id, usable });
+                live.push(Live { id, size, usable });
                 used += usable;
+                requested += size;
             }
         }
         peak_used = peak_used.max(used);
         let peak = allocator_info(&arena, used, peak_used);
+        if steps.step(&peak, probe) {
+            probe.taken = Some(take(&arena, used, requested, peak.used_memory_rss));
+            break;
+        }
         // The test frees a share of what it wrote; which objects is drawn at random.
         let mut base = first_new;
         for k in &sc.keys {
@@ -292,6 +403,7 @@ fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64)) -> Run
             for &idx in &group[..ndel] {
                 arena.free(live[idx].id);
                 used -= live[idx].usable;
+                requested -= live[idx].size;
                 live[idx].usable = u64::MAX;
             }
             base += n;
@@ -299,9 +411,13 @@ fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64)) -> Run
         live.retain(|o| o.usable != u64::MAX);
         arena.advance(test_ns);
         if sc.flush == Flush::AfterEach {
-            flush(&mut arena, &mut live, &mut used);
+            flush(&mut arena, &mut live, &mut used, &mut requested);
         }
         let end = allocator_info(&arena, used, peak_used);
+        if steps.step(&end, probe) {
+            probe.taken = Some(take(&arena, used, requested, end.used_memory_rss));
+            break;
+        }
         timeline.push(TestRecord {
             test: t + 1,
             peak: info_max(&peak, &end),
@@ -310,5 +426,7 @@ fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64)) -> Run
         });
         progress(t + 1);
     }
-    finish(sc, "none", seed, timeline, &arena, None, Default::default())
+    let mut r = finish(sc, "none", seed, timeline, &arena, None, Default::default());
+    r.peak_rss_step = steps.peak_step;
+    r
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{run, RunResult};
+use super::{breakdown_at, run, Breakdown, RunResult};
 use crate::redis::InfoMemory;
 use crate::workload::ScenarioFile;
 
@@ -151,6 +151,10 @@ pub struct VariantResult {
     pub oom: Oom,
     /// Capacity planning: the smallest limits with an OOM probability below 1%.
     pub capacity: Capacity,
+    /// Where the bytes go at the peak RSS of the median run (by peak RSS).
+    pub breakdown: Breakdown,
+    /// The index of that run (its seed is `run_seed(seed, index)`).
+    pub breakdown_run: u64,
     /// Each run's figures, in run order (not part of the JSON contract).
     #[serde(skip)]
     pub per_run: Vec<RunFigures>,
@@ -197,7 +201,16 @@ fn oom_stat(runs: &[RunResult], pick: impl Fn(&RunResult) -> Option<&super::OomV
 }
 
 /// Summarises the runs of one variant.
-pub fn summarise(name: &str, runs: &[RunResult]) -> VariantResult {
+/// The index of the run whose peak RSS is the median (the lower one for an even count; ties by
+/// index).
+pub fn median_run(runs: &[RunResult]) -> usize {
+    let mut idx: Vec<usize> = (0..runs.len()).collect();
+    idx.sort_by_key(|&i| (runs[i].peak.used_memory_rss, i));
+    idx.get(runs.len().saturating_sub(1) / 2).copied().unwrap_or(0)
+}
+
+/// Summarises a variant's runs; `breakdown` is the decomposition of the [`median_run`].
+pub fn summarise(name: &str, runs: &[RunResult], breakdown: Breakdown) -> VariantResult {
     let peaks: Vec<&InfoMemory> = runs.iter().map(|r| &r.peak).collect();
     let ends: Vec<&InfoMemory> = runs.iter().map(|r| &r.end).collect();
     let tests = runs.first().map_or(0, |r| r.timeline.len());
@@ -239,6 +252,8 @@ pub fn summarise(name: &str, runs: &[RunResult]) -> VariantResult {
                     .collect::<Vec<_>>(),
             ) as u64,
         },
+        breakdown,
+        breakdown_run: median_run(runs) as u64,
         per_run: runs
             .iter()
             .map(|r| RunFigures {
@@ -279,7 +294,12 @@ pub fn run_all(
                         r
                     })
                     .collect();
-                summarise(&v.variant, &results)
+                let m = median_run(&results);
+                let b = results
+                    .get(m)
+                    .map(|r| breakdown_at(v, r.seed, r.peak_rss_step))
+                    .unwrap_or_default();
+                summarise(&v.variant, &results, b)
             })
             .collect()
     });

@@ -377,6 +377,15 @@ pub fn load(path: &Path) -> Result<ScenarioFile, ScenarioError> {
     parse(&text, &path.display().to_string())
 }
 
+/// Like [`load`], with `extra` overrides (`set`-style paths and values) applied to every
+/// variant after its own (what `fragsim sweep` uses to vary one parameter).
+pub fn load_with(path: &Path, extra: &[(String, toml::Value)]) -> Result<ScenarioFile, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        problems: vec![format!("{}: cannot read the scenario file: {e}", path.display())],
+    })?;
+    parse_with(&text, &path.display().to_string(), extra)
+}
+
 /// Collects problems, each prefixed with the file, the line and the key.
 struct Problems<'a> {
     file: &'a str,
@@ -617,6 +626,15 @@ fn apply_override(doc: &mut toml::Value, path: &str, value: &toml::Value) -> Res
 
 /// Parses and validates scenario text; `file` names it in messages.
 pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
+    parse_with(text, file, &[])
+}
+
+/// [`parse`] with `extra` overrides applied to every variant after its own `set`.
+pub fn parse_with(
+    text: &str,
+    file: &str,
+    extra: &[(String, toml::Value)],
+) -> Result<ScenarioFile, ScenarioError> {
     let raw: RawScenario = toml::from_str(text).map_err(|e| {
         let at = e
             .span()
@@ -636,6 +654,12 @@ pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
     let mut problems = Vec::new();
     let mut variants = Vec::new();
     let base_variants = raw.variant.clone();
+    let with_extra = |doc: &mut toml::Value| -> Result<(), String> {
+        for (path, value) in extra {
+            apply_override(doc, path, value).map_err(|e| format!("\"{path}\": {e}"))?;
+        }
+        Ok(())
+    };
     if base_variants.is_empty() {
         let mut p = Problems {
             file,
@@ -643,8 +667,20 @@ pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
             variant: None,
             list: Vec::new(),
         };
-        if let Some(sc) = check(&raw, "default", &mut p) {
-            variants.push(sc);
+        let base = if extra.is_empty() {
+            Ok(raw.clone())
+        } else {
+            let mut doc = toml::Value::try_from(raw.clone()).expect("raw scenarios serialise");
+            with_extra(&mut doc)
+                .and_then(|_| RawScenario::deserialize(doc).map_err(|e| e.message().trim().to_string()))
+        };
+        match base {
+            Ok(r) => {
+                if let Some(sc) = check(&r, "default", &mut p) {
+                    variants.push(sc);
+                }
+            }
+            Err(e) => p.list.push(format!("{file}: {e}")),
         }
         problems.extend(p.list);
     }
@@ -678,6 +714,9 @@ pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
             if let Err(e) = apply_override(&mut doc, path, value) {
                 p.add(&format!("variant[{i}].set"), format!("\"{path}\": {e}"));
             }
+        }
+        if let Err(e) = with_extra(&mut doc) {
+            p.list.push(format!("{file}: {e}"));
         }
         if !p.list.is_empty() {
             problems.extend(p.list);

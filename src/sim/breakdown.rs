@@ -1,0 +1,157 @@
+//! Where the bytes go: `used_memory_rss` split into what the program stored, what Redis added
+//! around it, and what the allocator and the process add on top, so that the layers sum to RSS.
+//!
+//! The split is taken from the model's state at one moment (fragsim takes it at the peak RSS of
+//! the median run). Only bytes on pages the program wrote count towards RSS, so each allocator
+//! layer is its part on written pages:
+//!
+//! - the live objects' bytes on written pages are payload, then Redis overhead, then size-class
+//!   rounding; when some of an object's bytes are on pages never written (the unwritten tail of a
+//!   large object), they are taken from its rounding first;
+//! - pad pages, slab holes, thread-cache objects and unpurged pages count where written;
+//! - allocator metadata counts whole (jemalloc writes it);
+//! - baseline RSS is the rest: the empty process (binary, libraries, stacks, the allocations a
+//!   server made while it started) and anything allocated outside the modelled arenas.
+
+use serde::Serialize;
+
+use crate::jemalloc::Residency;
+
+/// The decomposition of `used_memory_rss` at one moment. Every field is bytes; the nine layers
+/// sum to `rss`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Breakdown {
+    /// Key names and values (hash field names and values) as the client sent them; in a plain
+    /// allocator workload, the requested sizes.
+    pub payload: u64,
+    /// What Redis allocates around the payload: dict entries and tables, robj and sds headers,
+    /// expires, client buffers, script caches (its startup allocations are in the baseline).
+    pub redis_overhead: u64,
+    /// Usable size minus requested size of the live allocations (jemalloc's size classes).
+    pub rounding: u64,
+    /// The cache-oblivious extra page of each large extent (16 KiB and up), where written.
+    pub pad_pages: u64,
+    /// Free regions in slabs that hold live objects, where written.
+    pub slab_holes: u64,
+    /// Freed objects parked in the thread cache, where written (`tcache_bytes`).
+    pub tcache: u64,
+    /// Freed pages jemalloc has not purged yet (dirty, and muzzy ones the kernel still counts).
+    pub dirty_pages: u64,
+    /// jemalloc's own metadata (`stats.metadata`, resident part).
+    pub metadata: u64,
+    /// The empty process: binary, libraries, stacks, the allocations Redis made while it
+    /// started, and Lua's heap where it is not in jemalloc.
+    pub baseline_rss: u64,
+    /// `used_memory_rss` at that moment: the sum of the layers above.
+    pub rss: u64,
+    /// `used_memory` at that moment (not a layer: zmalloc's count, for context).
+    pub used_memory: u64,
+    /// `used_memory_startup` (0 without Redis).
+    pub used_memory_startup: u64,
+    /// Bytes of the values held (string values, hash field names and values; without key
+    /// names), as the client sent them. Plain allocator workloads: the requested sizes.
+    pub values_payload: u64,
+    /// Bytes of `stats.active` the blocks holding those values take (usable size plus pad
+    /// pages, written or not).
+    pub values_footprint: u64,
+}
+
+/// The layers in stacking order (bottom first), with display names.
+pub const LAYERS: [&str; 9] = [
+    "payload",
+    "Redis overhead",
+    "size-class rounding",
+    "pad pages",
+    "slab holes",
+    "tcache",
+    "dirty pages",
+    "allocator metadata",
+    "baseline RSS",
+];
+
+impl Breakdown {
+    /// Splits `rss` given the arena's residency, the bytes the program stored (`payload`), the
+    /// size-class rounding of the live allocations (usable minus requested, all pages) and the
+    /// usable bytes of the live allocations made at startup (`startup`, counted as baseline).
+    pub fn compose(rss: u64, payload: u64, rounding: u64, startup: u64, r: &Residency) -> Breakdown {
+        let rounding = rounding.min(r.live);
+        let unwritten = r.live - r.live_touched;
+        let rounding_t = rounding - rounding.min(unwritten);
+        let requested_t = r.live_touched - rounding_t;
+        let payload = payload.min(requested_t);
+        let overhead = requested_t - payload;
+        let mut b = Breakdown {
+            payload,
+            redis_overhead: overhead - overhead.min(startup),
+            rounding: rounding_t,
+            pad_pages: r.pad_touched,
+            slab_holes: r.holes_touched,
+            tcache: r.tcache_touched,
+            dirty_pages: r.dirty_touched,
+            metadata: r.metadata_resident,
+            baseline_rss: 0,
+            rss,
+            used_memory: 0,
+            used_memory_startup: 0,
+            values_payload: 0,
+            values_footprint: 0,
+        };
+        let allocator: u64 = b.values()[..8].iter().sum();
+        b.baseline_rss = rss.saturating_sub(allocator);
+        b
+    }
+
+    /// Bytes of `stats.active` per value byte: what storing one byte costs in jemalloc (size
+    /// class and pad page); 0 without values.
+    pub fn active_per_value_byte(&self) -> f64 {
+        if self.values_payload == 0 {
+            0.0
+        } else {
+            self.values_footprint as f64 / self.values_payload as f64
+        }
+    }
+
+    /// The nine layers' values, in [`LAYERS`] order.
+    pub fn values(&self) -> [u64; 9] {
+        [
+            self.payload,
+            self.redis_overhead,
+            self.rounding,
+            self.pad_pages,
+            self.slab_holes,
+            self.tcache,
+            self.dirty_pages,
+            self.metadata,
+            self.baseline_rss,
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unwritten_bytes_come_out_of_rounding_first() {
+        let r = Residency {
+            live: 36_864,
+            live_touched: 32_768,
+            pad: 4096,
+            pad_touched: 4096,
+            metadata_resident: 8192,
+            ..Residency::default()
+        };
+        // 30,720 requested of a 32 KiB class: 2,048 rounding + 4,096 unwritten bytes of another
+        // object: the rounding goes first, then the requested part.
+        let b = Breakdown::compose(1_000_000, 30_000, 2048, 0, &r);
+        assert_eq!(b.rounding, 0);
+        assert_eq!(b.payload, 30_000);
+        assert_eq!(b.redis_overhead, 32_768 - 30_000);
+        assert_eq!(b.values().iter().sum::<u64>(), 1_000_000);
+        assert_eq!(b.baseline_rss, 1_000_000 - 32_768 - 4096 - 8192);
+        // Startup allocations move from the overhead to the baseline.
+        let s = Breakdown::compose(1_000_000, 30_000, 2048, 500, &r);
+        assert_eq!(s.redis_overhead, b.redis_overhead - 500);
+        assert_eq!(s.baseline_rss, b.baseline_rss + 500);
+    }
+}

@@ -1,0 +1,322 @@
+//! Sweeps: one scenario parameter varied over a range, the Monte Carlo run at each value, and
+//! each variant's own setting marked on the curve.
+//!
+//! A parameter is named by its path in the scenario (the same paths as a variant's `set`, such
+//! as `workload.keys.storm.value_size`) or by a short name (`value_size`, `count`, `tests`,
+//! `parallel`, `maxmemory`, ...) when that is unambiguous. The swept value overrides every
+//! variant's own. Variants that become the same scenario once the parameter is set (the usual
+//! case: variants that differ only in it) share one curve.
+
+use serde::Serialize;
+
+use super::montecarlo::{run_all, VariantResult};
+use crate::workload::{self, Scenario, ScenarioFile};
+
+/// What kind of number a parameter holds (decides parsing, TOML type and axis labels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamKind {
+    /// Bytes (accepts units: 30KB, 2MiB).
+    Bytes,
+    /// A whole count.
+    Count,
+    /// A real number (seconds, shares).
+    Real,
+}
+
+/// A sweepable parameter, resolved against a scenario.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Param {
+    /// Its path in the scenario, as a variant's `set` names it.
+    pub path: String,
+    pub kind: ParamKind,
+}
+
+impl Param {
+    /// The TOML value that sets it to `x`.
+    pub fn toml(&self, x: f64) -> toml::Value {
+        match self.kind {
+            ParamKind::Bytes | ParamKind::Count => toml::Value::Integer(x.round() as i64),
+            ParamKind::Real => toml::Value::Float(x),
+        }
+    }
+
+    /// The parameter's value in one variant (a size distribution's mean), if it has one.
+    pub fn value_in(&self, sc: &Scenario) -> Option<f64> {
+        let parts: Vec<&str> = self.path.split('.').collect();
+        match parts.as_slice() {
+            ["workload", "tests"] => Some(sc.tests as f64),
+            ["workload", "parallel"] => Some(sc.parallel as f64),
+            ["workload", "test_seconds"] => Some(sc.test_seconds),
+            ["server", "maxmemory"] => sc.maxmemory.map(|b| b as f64),
+            ["server", "memory_limit"] => sc.memory_limit.map(|b| b as f64),
+            ["workload", "keys", g, field] => {
+                let k = sc.keys.iter().find(|k| k.name == *g)?;
+                match *field {
+                    "value_size" => Some(k.value_size.mean()),
+                    "count" => Some(k.count as f64),
+                    "fields" => Some(k.fields as f64),
+                    "ttl_seconds" => k.ttl_seconds,
+                    "cleanup" => Some(k.cleanup),
+                    _ => None,
+                }
+            }
+            ["workload", "scripts", g, field] => {
+                let s = sc.scripts.iter().find(|s| s.name == *g)?;
+                match *field {
+                    "size" => Some(s.size as f64),
+                    "count" => Some(s.count as f64),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+const KEY_FIELDS: [(&str, ParamKind); 5] = [
+    ("value_size", ParamKind::Bytes),
+    ("count", ParamKind::Count),
+    ("fields", ParamKind::Count),
+    ("ttl_seconds", ParamKind::Real),
+    ("cleanup", ParamKind::Real),
+];
+const SCRIPT_FIELDS: [(&str, ParamKind); 2] = [("size", ParamKind::Bytes), ("count", ParamKind::Count)];
+const TOP: [(&str, &str, ParamKind); 5] = [
+    ("tests", "workload.tests", ParamKind::Count),
+    ("parallel", "workload.parallel", ParamKind::Count),
+    ("test_seconds", "workload.test_seconds", ParamKind::Real),
+    ("maxmemory", "server.maxmemory", ParamKind::Bytes),
+    ("memory_limit", "server.memory_limit", ParamKind::Bytes),
+];
+
+/// Every parameter of `sc` a sweep can vary, by full path.
+pub fn params(sc: &Scenario) -> Vec<Param> {
+    let mut v: Vec<Param> = TOP
+        .iter()
+        .map(|(_, path, kind)| Param {
+            path: path.to_string(),
+            kind: *kind,
+        })
+        .collect();
+    for k in &sc.keys {
+        for (f, kind) in KEY_FIELDS {
+            v.push(Param {
+                path: format!("workload.keys.{}.{f}", k.name),
+                kind,
+            });
+        }
+    }
+    for s in &sc.scripts {
+        for (f, kind) in SCRIPT_FIELDS {
+            v.push(Param {
+                path: format!("workload.scripts.{}.{f}", s.name),
+                kind,
+            });
+        }
+    }
+    v
+}
+
+/// Resolves `key` (a full path or a short name) against the scenario's first variant.
+pub fn resolve(sc: &Scenario, key: &str) -> Result<Param, String> {
+    let all = params(sc);
+    if let Some(p) = all.iter().find(|p| p.path == key) {
+        return Ok(p.clone());
+    }
+    if let Some((_, path, _)) = TOP.iter().find(|(short, _, _)| *short == key) {
+        return Ok(all.iter().find(|p| p.path == *path).cloned().expect("listed"));
+    }
+    let by_field: Vec<&Param> = all
+        .iter()
+        .filter(|p| p.path.starts_with("workload.keys.") && p.path.rsplit('.').next() == Some(key))
+        .collect();
+    match by_field.len() {
+        1 => return Ok(by_field[0].clone()),
+        n if n > 1 => {
+            let paths: Vec<&str> = by_field.iter().map(|p| p.path.as_str()).collect();
+            return Err(format!(
+                "--param '{key}' is ambiguous: the scenario has {n} key groups; name one: {}",
+                paths.join(", ")
+            ));
+        }
+        _ => {}
+    }
+    let shorts: Vec<&str> = TOP
+        .iter()
+        .map(|t| t.0)
+        .chain(KEY_FIELDS.iter().map(|f| f.0))
+        .collect();
+    Err(format!(
+        "--param '{key}' is not a parameter of this scenario; sweepable: {} (or a full path: {})",
+        shorts.join(", "),
+        all.iter().map(|p| p.path.as_str()).collect::<Vec<_>>().join(", ")
+    ))
+}
+
+/// `n` values from `from` to `to`, both included, evenly spaced (rounded to whole numbers
+/// for bytes and counts, duplicates dropped).
+pub fn steps(param: &Param, from: f64, to: f64, n: u64) -> Vec<f64> {
+    let n = n.max(1);
+    let mut v: Vec<f64> = (0..n)
+        .map(|i| {
+            let x = if n == 1 {
+                from
+            } else {
+                from + (to - from) * i as f64 / (n - 1) as f64
+            };
+            if param.kind == ParamKind::Real {
+                x
+            } else {
+                x.round()
+            }
+        })
+        .collect();
+    v.dedup();
+    v
+}
+
+/// One curve: the variants that share it and their results at each swept value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Curve {
+    /// The variants on this curve (all of them when they differ only in the parameter).
+    pub variants: Vec<String>,
+    /// One result per swept value, in the order of [`SweepResult::values`].
+    pub points: Vec<VariantResult>,
+}
+
+/// A variant's own setting of the parameter and its result there.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Mark {
+    pub variant: String,
+    pub curve: usize,
+    pub value: f64,
+    pub result: VariantResult,
+}
+
+/// The JSON of `fragsim sweep`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SweepResult {
+    pub scenario: String,
+    pub param: Param,
+    pub values: Vec<f64>,
+    pub runs: u64,
+    pub seed: u64,
+    pub curves: Vec<Curve>,
+    pub marks: Vec<Mark>,
+}
+
+/// Runs the scenario file at `path` at each of `values` of `param`.
+pub fn sweep(
+    path: &std::path::Path,
+    param: &Param,
+    values: &[f64],
+    runs: u64,
+    seed: u64,
+    threads: usize,
+    progress: &(dyn Fn() + Sync),
+) -> Result<SweepResult, String> {
+    let at = |x: f64| -> Result<ScenarioFile, String> {
+        workload::load_with(path, &[(param.path.clone(), param.toml(x))])
+            .map_err(|e| format!("with {} = {x}: {e}", param.path))
+    };
+    // Which variants share a curve: the same scenario once the parameter is set, at every value.
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let first = at(values[0])?;
+    let last = at(*values.last().expect("at least one value"))?;
+    let same = |f: &ScenarioFile, a: usize, b: usize| {
+        let (mut x, y) = (f.variants[a].clone(), &f.variants[b]);
+        x.variant = y.variant.clone();
+        &x == y
+    };
+    for i in 0..first.variants.len() {
+        match groups
+            .iter_mut()
+            .find(|g| same(&first, g[0], i) && same(&last, g[0], i))
+        {
+            Some(g) => g.push(i),
+            None => groups.push(vec![i]),
+        }
+    }
+    let mut curves: Vec<Curve> = groups
+        .iter()
+        .map(|g| Curve {
+            variants: g.iter().map(|&i| first.variants[i].variant.clone()).collect(),
+            points: Vec::new(),
+        })
+        .collect();
+    for &x in values {
+        let f = at(x)?;
+        let reps = ScenarioFile {
+            variants: groups.iter().map(|g| f.variants[g[0]].clone()).collect(),
+            ..f
+        };
+        let r = run_all(&reps, runs, seed, threads, progress)?;
+        for (c, v) in curves.iter_mut().zip(r.variants) {
+            c.points.push(v);
+        }
+    }
+    let file = workload::load(path).map_err(|e| e.to_string())?;
+    let own = run_all(&file, runs, seed, threads, progress)?;
+    let marks = file
+        .variants
+        .iter()
+        .zip(own.variants)
+        .filter_map(|(v, result)| {
+            let value = param.value_in(v)?;
+            let curve = groups
+                .iter()
+                .position(|g| g.iter().any(|&i| first.variants[i].variant == v.variant))?;
+            Some(Mark {
+                variant: v.variant.clone(),
+                curve,
+                value,
+                result,
+            })
+        })
+        .collect();
+    Ok(SweepResult {
+        scenario: file.name.clone(),
+        param: param.clone(),
+        values: values.to_vec(),
+        runs,
+        seed,
+        curves,
+        marks,
+    })
+}
+
+/// The sweep as CSV: one row per curve and value, the p5/p50/p95 of the main peak figures.
+pub fn csv(r: &SweepResult) -> String {
+    const FIELDS: [&str; 5] = [
+        "used_memory",
+        "allocator_allocated",
+        "allocator_active",
+        "used_memory_rss",
+        "mem_fragmentation_ratio",
+    ];
+    let mut o = format!("{},curve", r.param.path);
+    for f in FIELDS {
+        o += &format!(",peak_{f}_p5,peak_{f}_p50,peak_{f}_p95");
+    }
+    o += ",payload_at_peak,rounding_at_peak,pad_pages_at_peak,rss_above_baseline_at_peak\n";
+    for c in &r.curves {
+        for (x, v) in r.values.iter().zip(&c.points) {
+            o += &format!("{x},\"{}\"", c.variants.join(" = ").replace('"', "'"));
+            for f in FIELDS {
+                let s = v.peak.get(f).copied();
+                let s = s.map_or((0.0, 0.0, 0.0), |s| (s.p5, s.p50, s.p95));
+                o += &format!(",{},{},{}", s.0, s.1, s.2);
+            }
+            let b = &v.breakdown;
+            o += &format!(
+                ",{},{},{},{}\n",
+                b.payload,
+                b.rounding,
+                b.pad_pages,
+                b.rss - b.baseline_rss
+            );
+        }
+    }
+    o
+}

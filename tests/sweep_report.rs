@@ -1,0 +1,246 @@
+//! `fragsim sweep` and `fragsim report`: the size-class sawtooth checked against the real
+//! jemalloc, the report's contents, and bad input (unknown parameter, unwritable output) that
+//! must end with exit code 2 and no files.
+
+mod common;
+use common::*;
+
+use fragsim::sim::sweep;
+use fragsim::validate::real_jemalloc::nallocx;
+
+fn scenario(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name)
+}
+
+fn tmp(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("fragsim-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// The object-size sweep of the seed suite: at each size, the blocks holding the 30 values take
+/// what the real jemalloc gives a Redis string of that size. Below 32 KiB Redis stores a value
+/// in an sds with a 5-byte header (lengths 256-65,535) and a NUL; from 16 KiB up the extent
+/// has one pad page. The sawtooth: 8 KiB values take 10 KiB, 9 KiB take 10 KiB too.
+#[test]
+fn object_size_sweep_follows_the_real_size_classes() {
+    let path = scenario("seed-suite.toml");
+    let file = fragsim::workload::load(&path).unwrap();
+    let p = sweep::resolve(file.first(), "value_size").unwrap();
+    assert_eq!(p.path, "workload.keys.storm.value_size");
+    let xs = [1024.0, 3072.0, 8192.0, 9216.0, 14336.0, 16384.0, 20000.0, 30000.0];
+    let r = sweep::sweep(&path, &p, &xs, 2, 1, 2, &|| {}).unwrap();
+    assert_eq!(
+        r.curves.len(),
+        1,
+        "the two variants differ only in the swept size"
+    );
+    assert_eq!(r.curves[0].variants, ["30 KB objects", "2 KB objects"]);
+    let mut ratios = Vec::new();
+    for (x, v) in xs.iter().zip(&r.curves[0].points) {
+        let n = *x as usize;
+        let class = nallocx(n + 5 + 1) as u64;
+        let pad = if class >= 16384 { 4096 } else { 0 };
+        let b = &v.breakdown;
+        assert_eq!(b.values_payload, 30 * n as u64, "{n}");
+        assert_eq!(b.values_footprint, 30 * (class + pad), "{n}");
+        ratios.push(b.active_per_value_byte());
+        println!(
+            "{n:>6} B: {:.4} active bytes per value byte",
+            b.active_per_value_byte()
+        );
+    }
+    // The teeth: 8 KiB -> 1.25, 9 KiB -> 1.11; 14 KiB (large, padded) -> 1.43.
+    assert!(ratios[2] > ratios[3] && ratios[4] > ratios[3] && ratios[5] > ratios[6]);
+    // The variants are marked at their own sizes.
+    let marks: Vec<(&str, f64)> = r.marks.iter().map(|m| (m.variant.as_str(), m.value)).collect();
+    assert_eq!(marks, [("30 KB objects", 30000.0), ("2 KB objects", 2000.0)]);
+    assert_eq!(
+        r.marks[1].result.breakdown.values_footprint,
+        30 * nallocx(2000 + 5 + 1) as u64
+    );
+}
+
+#[test]
+fn sweep_cli_writes_json_csv_and_chart() {
+    let out = tmp("sweep-cli");
+    let (rc, stdout, err) = fragsim(&[
+        "sweep",
+        scenario("seed-suite.toml").to_str().unwrap(),
+        "--param",
+        "workload.tests",
+        "--from",
+        "2",
+        "--to",
+        "10",
+        "--steps",
+        "3",
+        "--runs",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(
+        stdout.contains("sweep of workload.tests over 3 values"),
+        "{stdout}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
+    assert_eq!(json["values"], serde_json::json!([2.0, 6.0, 10.0]));
+    // The variants differ in their value size, so each has its own curve over the test count.
+    assert_eq!(json["curves"].as_array().unwrap().len(), 2);
+    let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 2 * 3, "{csv}");
+    assert!(
+        csv.starts_with("workload.tests,curve,peak_used_memory_p5"),
+        "{csv}"
+    );
+    for f in ["sweep.png", "sweep.svg"] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// Bad sweeps: exit 2, one clear line, and no output directory.
+#[test]
+fn bad_sweeps_are_refused_without_output() {
+    let out = tmp("sweep-bad");
+    let s = scenario("seed-suite.toml");
+    let s = s.to_str().unwrap();
+    let o = out.to_str().unwrap();
+    for (args, expect) in [
+        (
+            vec![
+                "--param",
+                "value_sise",
+                "--from",
+                "1KB",
+                "--to",
+                "2KB",
+                "--steps",
+                "2",
+            ],
+            "--param 'value_sise' is not a parameter of this scenario",
+        ),
+        (
+            vec!["--param", "workload.keys.nope.count", "--values", "1,2"],
+            "is not a parameter of this scenario",
+        ),
+        (
+            vec!["--param", "value_size", "--from", "1KB", "--to", "2KB"],
+            "give either --from A --to B --steps N, or --values V1,V2,...",
+        ),
+        (
+            vec!["--param", "tests", "--values", "2,x"],
+            "--values 'x': expected a whole number for workload.tests",
+        ),
+        (vec!["--param", "value_size", "--values", "0"], "value_size"),
+    ] {
+        let mut a = vec!["sweep", s, "--out", o, "--runs", "1"];
+        a.extend(args.iter());
+        let (rc, _, err) = fragsim(&a);
+        assert_eq!(rc, 2, "{args:?}: {err}");
+        assert!(err.contains(expect), "{args:?}: {err}");
+        assert!(!out.exists(), "{args:?} left {}", out.display());
+    }
+}
+
+/// An output directory that cannot be written (its parent is a file): exit 2, a message that
+/// names it, and nothing written, for run, sweep and report alike.
+#[test]
+fn unwritable_output_directory_is_refused_without_partial_files() {
+    let base = tmp("unwritable");
+    std::fs::create_dir_all(&base).unwrap();
+    let file = base.join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let out = file.join("out");
+    let o = out.to_str().unwrap();
+    let s = scenario("seed-suite.toml");
+    let s = s.to_str().unwrap();
+    for args in [
+        vec!["run", s, "--runs", "1", "--out", o],
+        vec!["report", s, "--runs", "1", "--out", o],
+        vec![
+            "sweep", s, "--param", "tests", "--values", "1,2", "--runs", "1", "--out", o,
+        ],
+    ] {
+        let (rc, stdout, err) = fragsim(&args);
+        assert_eq!(rc, 2, "{args:?}: {err}");
+        assert!(err.contains("cannot write to the output directory"), "{err}");
+        assert!(err.contains("not-a-dir/out"), "{err}");
+        assert!(stdout.is_empty(), "{stdout}");
+    }
+    // A directory where an output file goes: nothing is moved into place.
+    let out = base.join("blocked");
+    std::fs::create_dir_all(out.join("result.json")).unwrap();
+    let (rc, _, err) = fragsim(&["run", s, "--runs", "1", "--out", out.to_str().unwrap()]);
+    assert_eq!(rc, 2, "{err}");
+    assert!(err.contains("result.json is a directory"), "{err}");
+    let left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["result.json"]);
+    std::fs::remove_dir_all(&base).unwrap();
+}
+
+/// The report: a self-contained HTML file (every chart inlined as SVG, nothing fetched) and a
+/// Markdown file, each with the scenario, the summary, where the bytes go, the claims and the
+/// limits.
+#[test]
+fn report_is_self_contained_and_complete() {
+    let out = tmp("report");
+    let (rc, stdout, err) = fragsim(&[
+        "report",
+        scenario("seed-claims.toml").to_str().unwrap(),
+        "--runs",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(stdout.contains("claims: 3 of 7 hold"), "{stdout}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 5, "five charts inlined");
+    for bad in ["<script", "<link", "src=\"http", "href=\"http", "@import", "<img"] {
+        assert!(!html.contains(bad), "the HTML refers outside itself: {bad}");
+    }
+    for part in [
+        "<h2>The scenario</h2>",
+        "Variant &quot;30 KB objects&quot;: 30 keys &#x27;storm&#x27;",
+        "<h2>Summary</h2>",
+        "peak used_memory_rss (RSS)",
+        "<h2>Where the bytes go</h2>",
+        "size-class rounding",
+        "<h2>Claims: 3 of 7 hold</h2>",
+        "<td class=\"fail\">FAIL</td>",
+        "<td class=\"pass\">PASS</td>",
+        "<h2>What the model does not know</h2>",
+        "Where the bytes go: RSS at the peak of the median run",
+    ] {
+        let part = part.replace("&#x27;", "'");
+        assert!(html.contains(&part), "report.html lacks {part:?}");
+    }
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for part in [
+        "## The scenario",
+        "## Summary",
+        "![bytes](bytes.svg)",
+        "## Where the bytes go",
+        "| baseline RSS |",
+        "## Claims: 3 of 7 hold",
+        "## What the model does not know",
+    ] {
+        assert!(md.contains(part), "report.md lacks {part:?}");
+    }
+    for chart in ["timeline", "peaks", "bytes", "ratios", "oom"] {
+        assert!(
+            out.join(format!("{chart}.svg")).is_file(),
+            "{chart}.svg beside report.md"
+        );
+    }
+    std::fs::remove_dir_all(&out).unwrap();
+}

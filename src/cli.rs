@@ -128,6 +128,27 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Measure the simulator: events per second through the model and through the real jemalloc
+    /// on the same allocation traces (side by side, every byte written on the real side), and
+    /// the simulator's memory per live simulated object. Takes well under a minute.
+    ///
+    /// Workloads: small-churn (8 B-14 KiB), large-churn (16 KiB-4 MiB), seed-30k and seed-2k
+    /// (the seed suite's Redis heap), cache (the cache scenario's heap, TTLs expiring).
+    /// Example: fragsim bench --json output/bench.json
+    Bench {
+        /// Events per workload trace (mallocs, frees and purges).
+        #[arg(long, default_value_t = 200_000)]
+        events: u64,
+        /// Live objects for the memory measurement (0 skips it).
+        #[arg(long, default_value_t = 50_000_000)]
+        live: u64,
+        /// Only these workloads (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        workload: Option<Vec<String>>,
+        /// Also write the results as JSON to this file.
+        #[arg(long, value_name = "PATH")]
+        json: Option<PathBuf>,
+    },
     /// Check the claims of a scenario file against the Monte Carlo distribution: each claim's
     /// predicted value with its p5-p95 band, PASS or FAIL. Exit code 1 when a claim fails.
     ///
@@ -613,6 +634,83 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             if !verdicts.is_empty() {
                 let passed = verdicts.iter().filter(|v| v.pass).count();
                 println!("  claims: {passed} of {} hold", verdicts.len());
+            }
+        }
+        Command::Bench {
+            events,
+            live,
+            workload,
+            json,
+        } => {
+            use crate::validate::bench;
+            if events == 0 {
+                return Err(UsageError("--events must be at least 1".into()));
+            }
+            let names: Vec<String> =
+                workload.unwrap_or_else(|| bench::WORKLOADS.iter().map(|s| s.to_string()).collect());
+            let mut workloads = Vec::new();
+            for n in &names {
+                let w = bench::workload(n, events as usize).ok_or_else(|| {
+                    UsageError(format!(
+                        "--workload '{n}' is not a workload (known: {})",
+                        bench::WORKLOADS.join(", ")
+                    ))
+                })?;
+                workloads.push(w);
+            }
+            if let Some(path) = &json {
+                // Fail before measuring, not after.
+                let dir = path
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(std::path::Path::new("."));
+                if !dir.is_dir() {
+                    return Err(UsageError(format!(
+                        "{}: cannot write the JSON output: {} is not a directory",
+                        path.display(),
+                        dir.display()
+                    )));
+                }
+            }
+            let machine = bench::machine();
+            println!("fragsim bench on {machine}");
+            println!(
+                "  {:<12} {:>9} {:>16} {:>16} {:>8}",
+                "workload", "events", "model ev/s", "real ev/s", "ratio"
+            );
+            let mut measured = Vec::new();
+            for w in &workloads {
+                let m = bench::measure(w, std::time::Duration::from_millis(1500));
+                println!(
+                    "  {:<12} {:>9} {:>16} {:>16} {:>7.2}x",
+                    m.name,
+                    crate::units::group(m.events),
+                    crate::units::group(m.model_events_per_sec as u64),
+                    crate::units::group(m.real_events_per_sec as u64),
+                    m.ratio
+                );
+                measured.push(m);
+            }
+            let per_object = if live > 0 {
+                let (b, grown, secs) = bench::bytes_per_live_object(live).map_err(UsageError)?;
+                println!(
+                    "  simulator memory: {b:.1} B per live object ({} live objects, peak growth {}, {secs:.1} s)",
+                    crate::units::group(live),
+                    crate::units::human(grown as f64)
+                );
+                b
+            } else {
+                0.0
+            };
+            println!("  ratio = model / real on the same trace; the real side writes every requested byte.");
+            if let Some(path) = json {
+                let report = bench::BenchReport {
+                    workloads: measured,
+                    bytes_per_live_object: per_object,
+                    live_objects: live,
+                    machine,
+                };
+                write_out(&path, &to_json(&report), "JSON output")?;
             }
         }
         Command::Check {

@@ -32,23 +32,55 @@ pub enum AllocError {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    Free,
-    Small,
-    Large,
-    Huge,
+    Free = 0,
+    Small = 1,
+    Large = 2,
+    Huge = 3,
 }
 
+/// One object, 12 bytes: `meta` packs the kind (2 bits), the size class (12 bits) and, for
+/// large objects, the byte offset of the object in its extent's first page (18 bits, the
+/// cache-oblivious randomisation; pages up to 64 KiB).
 #[derive(Debug, Clone, Copy)]
 struct Obj {
-    kind: Kind,
-    /// Size class index (`szind`).
-    class: u16,
+    meta: u32,
     /// Small: slab id. Large/huge: extent id. Free: next free object.
     place: u32,
     /// Small: region index. Large: usable size in pages.
     aux: u32,
-    /// Large: byte offset of the object in its first page (cache-oblivious randomisation).
-    offset: u32,
+}
+
+impl Obj {
+    fn new(kind: Kind, class: u16, place: u32, aux: u32, offset: u32) -> Obj {
+        debug_assert!(class < 1 << 12 && offset < 1 << 18);
+        Obj {
+            meta: kind as u32 | (class as u32) << 2 | offset << 14,
+            place,
+            aux,
+        }
+    }
+
+    fn kind(&self) -> Kind {
+        match self.meta & 3 {
+            0 => Kind::Free,
+            1 => Kind::Small,
+            2 => Kind::Large,
+            _ => Kind::Huge,
+        }
+    }
+
+    fn class(&self) -> u16 {
+        ((self.meta >> 2) & 0xfff) as u16
+    }
+
+    fn offset(&self) -> u32 {
+        self.meta >> 14
+    }
+
+    fn set_offset(&mut self, offset: u32) {
+        debug_assert!(offset < 1 << 18);
+        self.meta = (self.meta & 0x3fff) | offset << 14;
+    }
 }
 
 /// Options that are about how the model is driven rather than about jemalloc's build.
@@ -187,21 +219,15 @@ impl Arena {
     }
 
     fn drop_obj(&mut self, id: ObjId) {
-        self.objs[id as usize] = Obj {
-            kind: Kind::Free,
-            class: 0,
-            place: self.free_obj,
-            aux: 0,
-            offset: 0,
-        };
+        self.objs[id as usize] = Obj::new(Kind::Free, 0, self.free_obj, 0, 0);
         self.free_obj = id;
     }
 
     /// Usable size of a live object (`malloc_usable_size`).
     pub fn usable_size(&self, id: ObjId) -> u64 {
         let o = &self.objs[id as usize];
-        match o.kind {
-            Kind::Small => self.sc.class(o.class as usize).size,
+        match o.kind() {
+            Kind::Small => self.sc.class(o.class() as usize).size,
             Kind::Large | Kind::Huge => (o.aux as u64) << self.sc.lg_page,
             Kind::Free => 0,
         }
@@ -211,10 +237,10 @@ impl Arena {
     /// large extent in a cache-oblivious build.
     pub fn footprint(&self, id: ObjId) -> u64 {
         let o = &self.objs[id as usize];
-        match o.kind {
+        match o.kind() {
             Kind::Small | Kind::Free => self.usable_size(id),
             Kind::Large | Kind::Huge => {
-                let pac = if o.kind == Kind::Huge {
+                let pac = if o.kind() == Kind::Huge {
                     self.huge.as_deref().expect("huge arena exists")
                 } else {
                     &self.pac
@@ -249,8 +275,8 @@ impl Arena {
         let usize = self.usable_size_of(size)?;
         let id = self.malloc_class(ind, usize);
         let o = &mut self.objs[id as usize];
-        if o.kind != Kind::Small && self.cfg.cache_oblivious {
-            o.offset = offset % (1 << self.sc.lg_page);
+        if o.kind() != Kind::Small && self.cfg.cache_oblivious {
+            o.set_offset(offset % (1 << self.sc.lg_page));
         }
         self.touch(id, written.min(usize));
         Ok(id)
@@ -259,11 +285,11 @@ impl Arena {
     /// `free(ptr)`.
     pub fn free(&mut self, id: ObjId) {
         let o = self.objs[id as usize];
-        assert!(o.kind != Kind::Free, "double free of object {id}");
+        assert!(o.kind() != Kind::Free, "double free of object {id}");
         let usize = self.usable_size(id);
         if let Some(tc) = self.tcache.as_mut() {
-            if (o.class as usize) < tc.nhbins() && o.kind != Kind::Huge {
-                let class = o.class as usize;
+            if (o.class() as usize) < tc.nhbins() && o.kind() != Kind::Huge {
+                let class = o.class() as usize;
                 if tc.is_full(class) {
                     let rem = tc.flush_remain(class);
                     self.tcache_flush(class, rem);
@@ -356,13 +382,7 @@ impl Arena {
         let b = &mut self.bins[bin];
         b.curregs += 1;
         b.nmalloc += 1;
-        self.new_obj(Obj {
-            kind: Kind::Small,
-            class: bin as u16,
-            place: s,
-            aux: r,
-            offset: 0,
-        })
+        self.new_obj(Obj::new(Kind::Small, bin as u16, s, r, 0))
     }
 
     /// `arena_malloc_small` (no thread cache).
@@ -423,7 +443,7 @@ impl Arena {
     /// dissociated from the bin), for the caller to give back to the page allocator.
     fn dalloc_region(&mut self, id: ObjId) -> Option<SlabId> {
         let o = self.objs[id as usize];
-        let (s, bin) = (o.place, o.class as usize);
+        let (s, bin) = (o.place, o.class() as usize);
         self.drop_obj(id);
         self.slabs[s as usize].release(o.aux);
         let nregs = self.sc.class(bin).nregs;
@@ -489,13 +509,7 @@ impl Arena {
             self.tick(1);
         }
         let kind = if huge { Kind::Huge } else { Kind::Large };
-        self.new_obj(Obj {
-            kind,
-            class: class as u16,
-            place: ext,
-            aux: upages as u32,
-            offset,
-        })
+        self.new_obj(Obj::new(kind, class as u16, ext, upages as u32, offset))
     }
 
     fn huge_pac(&mut self) -> &mut Pac {
@@ -529,7 +543,7 @@ impl Arena {
         let o = self.objs[id as usize];
         self.large_allocated -= (o.aux as u64) << self.sc.lg_page;
         self.drop_obj(id);
-        if o.kind == Kind::Huge {
+        if o.kind() == Kind::Huge {
             let h = self.huge.as_mut().expect("huge arena exists");
             h.dalloc(o.place as ExtId);
             h.handle_deferred_work();
@@ -572,7 +586,7 @@ impl Arena {
     }
 
     fn free_direct(&mut self, id: ObjId) {
-        match self.objs[id as usize].kind {
+        match self.objs[id as usize].kind() {
             Kind::Small => {
                 if let Some(s) = self.dalloc_region(id) {
                     self.slab_dalloc(s);
@@ -731,24 +745,24 @@ impl Arena {
         }
         let o = self.objs[id as usize];
         let lg = self.sc.lg_page;
-        match o.kind {
+        match o.kind() {
             Kind::Small => {
                 let s = &self.slabs[o.place as usize];
-                let start =
-                    (self.pac.first_page(s.ext) << lg) + o.aux as u64 * self.sc.class(o.class as usize).size;
+                let start = (self.pac.first_page(s.ext) << lg)
+                    + o.aux as u64 * self.sc.class(o.class() as usize).size;
                 self.pac
                     .touched
                     .set_range(start >> lg, (start + written).div_ceil(1 << lg));
             }
             Kind::Large => {
-                let start = (self.pac.first_page(o.place) << lg) + o.offset as u64;
+                let start = (self.pac.first_page(o.place) << lg) + o.offset() as u64;
                 self.pac
                     .touched
                     .set_range(start >> lg, (start + written).div_ceil(1 << lg));
             }
             Kind::Huge => {
                 let h = self.huge.as_mut().unwrap();
-                let start = (h.first_page(o.place) << lg) + o.offset as u64;
+                let start = (h.first_page(o.place) << lg) + o.offset() as u64;
                 h.touched
                     .set_range(start >> lg, (start + written).div_ceil(1 << lg));
             }
@@ -811,10 +825,10 @@ impl Arena {
         let (mut ext_bytes, mut ext_touched) = (0u64, 0u64);
         let (mut small_inuse, mut small_inuse_touched) = (0u64, 0u64);
         for (i, o) in self.objs.iter().enumerate() {
-            let (usize, touched) = match o.kind {
+            let (usize, touched) = match o.kind() {
                 Kind::Free => continue,
                 Kind::Small => {
-                    let size = self.sc.class(o.class as usize).size;
+                    let size = self.sc.class(o.class() as usize).size;
                     let s = &self.slabs[o.place as usize];
                     let start = (self.pac.first_page(s.ext) << lg) + o.aux as u64 * size;
                     let t = touched_bytes(&self.pac.touched, lg, start, start + size);
@@ -823,14 +837,14 @@ impl Arena {
                     (size, t)
                 }
                 Kind::Large | Kind::Huge => {
-                    let pac = if o.kind == Kind::Huge {
+                    let pac = if o.kind() == Kind::Huge {
                         self.huge.as_deref().expect("huge arena exists")
                     } else {
                         &self.pac
                     };
                     let usize = (o.aux as u64) << lg;
                     let (fp, np) = (pac.first_page(o.place), pac.npages(o.place));
-                    let start = (fp << lg) + o.offset as u64;
+                    let start = (fp << lg) + o.offset() as u64;
                     let t = touched_bytes(&pac.touched, lg, start, start + usize);
                     let et = pac.touched.count_range(fp, fp + np) * page;
                     ext_bytes += np * page;

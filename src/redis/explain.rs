@@ -7,7 +7,7 @@ use super::encoding::{embstr_request, listpack_entry, LISTPACK_OVERHEAD};
 use super::profile::RedisProfile;
 use super::server::Server;
 use crate::jemalloc::SizeClasses;
-use crate::sim::commands::value_bytes;
+use crate::sim::commands::{value_bytes, Arg};
 use crate::units::group;
 
 /// The key to explain.
@@ -136,13 +136,13 @@ pub fn explain_key(p: &RedisProfile, key: KeySpec, keys: u64) -> Result<KeyCost,
         KeySpec::String(n) => n,
         KeySpec::Hash(_, n) => n,
     });
-    let command = |name: Vec<u8>| -> Vec<Vec<u8>> {
+    let command = |name: Vec<u8>| -> Vec<Arg> {
         match key {
-            KeySpec::String(_) => vec![b"SET".to_vec(), name, value.clone()],
+            KeySpec::String(_) => vec![Arg::Borrowed(b"SET"), Arg::Owned(name), value.clone()],
             KeySpec::Hash(fields, _) => {
-                let mut a = vec![b"HSET".to_vec(), name];
+                let mut a = vec![Arg::Borrowed(b"HSET"), Arg::Owned(name)];
                 for f in 0..fields {
-                    a.push(format!("f{f}").into_bytes());
+                    a.push(Arg::Owned(format!("f{f}").into_bytes()));
                     a.push(value.clone());
                 }
                 a

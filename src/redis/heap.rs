@@ -2,6 +2,33 @@
 //! arena, and `used_memory` counts the usable size of each live block, as `zmalloc_used_memory()`.
 
 use crate::jemalloc::{AllocatorConfig, Arena, ArenaOptions, ObjId};
+use crate::validate::trace::TraceOp;
+
+/// The allocation trace of a heap, when recording: every malloc, free and purge in order, to be
+/// replayed through the real allocator (`fragsim bench`).
+#[derive(Debug, Clone, Default)]
+pub struct Recorder {
+    pub ops: Vec<TraceOp>,
+    /// The op that allocated each live object, by object id.
+    op_of: Vec<u32>,
+}
+
+impl Recorder {
+    fn alloc(&mut self, id: ObjId, size: u64) {
+        let i = id as usize;
+        if self.op_of.len() <= i {
+            self.op_of.resize(i + 1, u32::MAX);
+        }
+        self.op_of[i] = self.ops.len() as u32;
+        self.ops.push(TraceOp::Alloc { size });
+    }
+
+    fn free(&mut self, id: ObjId) {
+        let op = std::mem::replace(&mut self.op_of[id as usize], u32::MAX);
+        debug_assert!(op != u32::MAX, "free of an object the recorder did not see");
+        self.ops.push(TraceOp::Free { op });
+    }
+}
 
 /// One live block: the allocator's object and the usable size `used_memory` counts for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +51,8 @@ pub struct Heap {
     /// Bytes Redis asked zmalloc for, over the live blocks: `zmalloc_used` minus this is the
     /// size-class rounding of the data and structures Redis allocated.
     pub zmalloc_requested: u64,
+    /// The allocation trace, when recording (see [`Heap::record`]).
+    pub recorder: Option<Recorder>,
 }
 
 impl Heap {
@@ -39,15 +68,47 @@ impl Heap {
             zmalloc_used: 0,
             other_used: 0,
             zmalloc_requested: 0,
+            recorder: None,
         }
     }
 
-    /// `zmalloc(size)`, the bytes then written.
-    pub fn zmalloc(&mut self, size: u64) -> Alloc {
+    /// Starts recording the allocation trace (allocations made before are not in it; their frees
+    /// are left out too).
+    pub fn record(&mut self) {
+        self.recorder = Some(Recorder::default());
+    }
+
+    /// `arena.purge`, recorded.
+    pub fn purge(&mut self) {
+        self.arena.purge();
+        if let Some(r) = self.recorder.as_mut() {
+            r.ops.push(TraceOp::Purge);
+        }
+    }
+
+    fn malloc_recorded(&mut self, size: u64) -> ObjId {
         let id = self
             .arena
             .malloc(size.max(1))
             .expect("Redis allocations are modelable");
+        if let Some(r) = self.recorder.as_mut() {
+            r.alloc(id, size.max(1));
+        }
+        id
+    }
+
+    fn free_recorded(&mut self, id: ObjId) {
+        if let Some(r) = self.recorder.as_mut() {
+            if r.op_of.get(id as usize).is_some_and(|&op| op != u32::MAX) {
+                r.free(id);
+            }
+        }
+        self.arena.free(id);
+    }
+
+    /// `zmalloc(size)`, the bytes then written.
+    pub fn zmalloc(&mut self, size: u64) -> Alloc {
+        let id = self.malloc_recorded(size);
         let usable = self.arena.usable_size(id);
         let requested = size.min(u32::MAX as u64) as u32;
         self.zmalloc_used += usable;
@@ -63,7 +124,7 @@ impl Heap {
     pub fn zfree(&mut self, a: Alloc) {
         self.zmalloc_used -= a.usable;
         self.zmalloc_requested -= a.requested as u64;
-        self.arena.free(a.id);
+        self.free_recorded(a.id);
     }
 
     /// `zrealloc(ptr, size)`: in place when the size class stays the same (jemalloc's
@@ -82,7 +143,7 @@ impl Heap {
 
     /// A plain `malloc` outside zmalloc's accounting (Lua on builds that link jemalloc for it).
     pub fn malloc_other(&mut self, size: u64) -> Alloc {
-        let id = self.arena.malloc(size.max(1)).expect("modelable");
+        let id = self.malloc_recorded(size);
         let usable = self.arena.usable_size(id);
         self.other_used += usable;
         Alloc {
@@ -94,6 +155,6 @@ impl Heap {
 
     pub fn free_other(&mut self, a: Alloc) {
         self.other_used -= a.usable;
-        self.arena.free(a.id);
+        self.free_recorded(a.id);
     }
 }

@@ -80,10 +80,10 @@ impl Connection {
     }
 
     /// Sends one command and reads its reply.
-    pub fn call(&mut self, argv: &[Vec<u8>]) -> Result<Resp, RespError> {
-        let mut buf = Vec::with_capacity(64 + argv.iter().map(|a| a.len() + 16).sum::<usize>());
+    pub fn call<A: AsRef<[u8]>>(&mut self, argv: &[A]) -> Result<Resp, RespError> {
+        let mut buf = Vec::with_capacity(64 + argv.iter().map(|a| a.as_ref().len() + 16).sum::<usize>());
         buf.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
-        for a in argv {
+        for a in argv.iter().map(|a| a.as_ref()) {
             buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
             buf.extend_from_slice(a);
             buf.extend_from_slice(b"\r\n");

@@ -355,7 +355,12 @@ impl Server {
 
     /// Runs one command sent by `client`: reads it into the query buffer, builds argv, checks
     /// `maxmemory`, executes, frees argv.
-    pub fn exec(&mut self, client: ClientId, argv: &[Vec<u8>]) -> Reply {
+    pub fn exec<A: AsRef<[u8]>>(&mut self, client: ClientId, argv: &[A]) -> Reply {
+        let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_ref()).collect();
+        self.exec_args(client, &argv)
+    }
+
+    fn exec_args(&mut self, client: ClientId, argv: &[&[u8]]) -> Reply {
         if argv.is_empty() {
             return Reply::Unsupported("empty command".into());
         }
@@ -486,7 +491,7 @@ impl Server {
         }
     }
 
-    fn run(&mut self, name: &str, argv: &[Vec<u8>], objs: &mut [Option<StrEnc>]) -> Result<(), Reply> {
+    fn run(&mut self, name: &str, argv: &[&[u8]], objs: &mut [Option<StrEnc>]) -> Result<(), Reply> {
         let bad = |m: &str| Err(Reply::Unsupported(m.to_string()));
         match name {
             "info" => {
@@ -506,10 +511,10 @@ impl Server {
                 let mut ttl_ms = None;
                 let mut i = 3;
                 while i < argv.len() {
-                    let opt = String::from_utf8_lossy(&argv[i]).to_ascii_lowercase();
+                    let opt = String::from_utf8_lossy(argv[i]).to_ascii_lowercase();
                     match opt.as_str() {
                         "ex" | "px" if i + 1 < argv.len() => {
-                            let n: u64 = String::from_utf8_lossy(&argv[i + 1])
+                            let n: u64 = String::from_utf8_lossy(argv[i + 1])
                                 .parse()
                                 .map_err(|_| Reply::Unsupported("bad TTL".into()))?;
                             ttl_ms = Some(if opt == "ex" { n * 1000 } else { n });
@@ -519,10 +524,10 @@ impl Server {
                     }
                 }
                 let v = objs[2].take().unwrap();
-                let v = self.encode_value(v, &argv[2]);
-                self.set_key(&argv[1], Value::Str(v), argv[2].len() as u64);
+                let v = self.encode_value(v, argv[2]);
+                self.set_key(argv[1], Value::Str(v), argv[2].len() as u64);
                 if let Some(ms) = ttl_ms {
-                    self.set_expire(&argv[1], ms);
+                    self.set_expire(argv[1], ms);
                 }
                 Ok(())
             }
@@ -530,11 +535,11 @@ impl Server {
                 if argv.len() != 3 {
                     return bad("EXPIRE needs a key and a time");
                 }
-                let n: u64 = String::from_utf8_lossy(&argv[2])
+                let n: u64 = String::from_utf8_lossy(argv[2])
                     .parse()
                     .map_err(|_| Reply::Unsupported("bad TTL".into()))?;
-                if self.keys.contains_key(&argv[1]) {
-                    self.set_expire(&argv[1], if name == "expire" { n * 1000 } else { n });
+                if self.keys.contains_key(argv[1]) {
+                    self.set_expire(argv[1], if name == "expire" { n * 1000 } else { n });
                 }
                 Ok(())
             }
@@ -548,7 +553,7 @@ impl Server {
                 if argv.len() < 4 || argv.len() % 2 != 0 {
                     return bad("HSET needs field/value pairs");
                 }
-                self.hset(&argv[1], &argv[2..]);
+                self.hset(argv[1], &argv[2..]);
                 Ok(())
             }
             "flushall" | "flushdb" => {
@@ -557,14 +562,14 @@ impl Server {
                 Ok(())
             }
             "memory|purge" => {
-                self.heap.arena.purge();
+                self.heap.purge();
                 Ok(())
             }
             "eval" | "evalsha" => self.eval(name, argv, objs),
             "config|set" => {
                 for pair in argv[2..].chunks(2) {
                     if pair.len() == 2 && pair[0].eq_ignore_ascii_case(b"maxmemory") {
-                        let v = String::from_utf8_lossy(&pair[1]);
+                        let v = String::from_utf8_lossy(pair[1]);
                         self.maxmemory = crate::units::parse_bytes(&v).map_err(Reply::Unsupported)?;
                     }
                 }
@@ -667,7 +672,7 @@ impl Server {
         }
     }
 
-    fn hset(&mut self, key: &[u8], pairs: &[Vec<u8>]) {
+    fn hset(&mut self, key: &[u8], pairs: &[&[u8]]) {
         let initial = self.initial();
         if !self.keys.contains_key(key) {
             // createHashObject: robj + lpNew(0) (7 bytes).
@@ -705,11 +710,11 @@ impl Server {
                             payload_delta += v.len() as i64 - items[i].1.len() as i64;
                             let old = listpack_entry(&items[i].1);
                             *bytes = *bytes - old + listpack_entry(v);
-                            items[i].1 = v.clone();
+                            items[i].1 = v.to_vec();
                         } else {
                             payload_delta += (f.len() + v.len()) as i64;
                             *bytes += listpack_entry(f) + listpack_entry(v);
-                            items.push((f.clone(), v.clone()));
+                            items.push((f.to_vec(), v.to_vec()));
                         }
                         if *bytes > lp.usable {
                             *lp = self.heap.zrealloc(*lp, *bytes);
@@ -720,7 +725,7 @@ impl Server {
                     }
                     HashEnc::Table(_, dict, fields) => {
                         dict.rehash_steps(&mut self.heap, 1); // dictFind
-                        if let Some(hf) = fields.get_mut(f) {
+                        if let Some(hf) = fields.get_mut(*f) {
                             payload_delta += v.len() as i64 - hf.vlen as i64;
                             hf.vlen = v.len() as u64;
                             let nv = self.heap.zmalloc(self.profile.sds_request(v.len() as u64));
@@ -734,7 +739,7 @@ impl Server {
                             payload_delta += (f.len() + v.len()) as i64;
                             let vlen = v.len() as u64;
                             fields.insert(
-                                f.clone(),
+                                f.to_vec(),
                                 HashField {
                                     entry,
                                     field,
@@ -805,16 +810,16 @@ impl Server {
         self.main.clear(&mut self.heap);
         self.expires.clear(&mut self.heap);
         if sync {
-            self.heap.arena.purge();
+            self.heap.purge();
         }
     }
 
-    fn eval(&mut self, name: &str, argv: &[Vec<u8>], objs: &mut [Option<StrEnc>]) -> Result<(), Reply> {
+    fn eval(&mut self, name: &str, argv: &[&[u8]], objs: &mut [Option<StrEnc>]) -> Result<(), Reply> {
         if argv.len() < 3 {
             return Err(Reply::Unsupported("EVAL needs a script and numkeys".into()));
         }
         let sha_key: Vec<u8> = if name == "eval" {
-            script_sha(&argv[1])
+            script_sha(argv[1])
         } else {
             argv[1].to_ascii_lowercase()
         };
@@ -1001,22 +1006,25 @@ impl Server {
 
 /// The command name Redis files latency under: lower case, `container|sub` for container
 /// commands.
-pub fn command_name(argv: &[Vec<u8>]) -> String {
-    let n = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
+pub fn command_name<A: AsRef<[u8]>>(argv: &[A]) -> String {
+    let n = String::from_utf8_lossy(argv[0].as_ref()).to_ascii_lowercase();
     const CONTAINERS: &[&str] = &[
         "memory", "script", "config", "client", "function", "object", "xgroup", "command", "latency",
     ];
     if CONTAINERS.contains(&n.as_str()) && argv.len() > 1 {
-        format!("{n}|{}", String::from_utf8_lossy(&argv[1]).to_ascii_lowercase())
+        format!(
+            "{n}|{}",
+            String::from_utf8_lossy(argv[1].as_ref()).to_ascii_lowercase()
+        )
     } else {
         n
     }
 }
 
 /// Bytes of a command in RESP: `*N\r\n` then `$len\r\n<arg>\r\n` per argument.
-pub fn resp_len(argv: &[Vec<u8>]) -> u64 {
+pub fn resp_len<A: AsRef<[u8]>>(argv: &[A]) -> u64 {
     let mut n = 3 + argv.len().to_string().len() as u64;
-    for a in argv {
+    for a in argv.iter().map(|a| a.as_ref()) {
         n += 1 + a.len().to_string().len() as u64 + 2 + a.len() as u64 + 2;
     }
     n

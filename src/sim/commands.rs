@@ -6,16 +6,37 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::workload::{Flush, KeyType, Scenario};
 
-/// One command's arguments.
-pub type Argv = Vec<Vec<u8>>;
+/// One argument: borrowed for values (see [`value_bytes`]), owned for names.
+pub type Arg = std::borrow::Cow<'static, [u8]>;
 
-fn word(s: &str) -> Vec<u8> {
-    s.as_bytes().to_vec()
+/// One command's arguments.
+pub type Argv = Vec<Arg>;
+
+fn word(s: &str) -> Arg {
+    Arg::Owned(s.as_bytes().to_vec())
 }
 
-/// A value of `n` bytes that no encoding mistakes for an integer.
-pub fn value_bytes(n: u64) -> Vec<u8> {
-    vec![b'v'; n as usize]
+fn owned(v: &[u8]) -> Arg {
+    Arg::Owned(v.to_vec())
+}
+
+/// A value of `n` bytes that no encoding mistakes for an integer (all `v`). No allocation per
+/// value: a slice of one buffer per thread, replaced by one twice as large (and the old one
+/// kept, as earlier values may still borrow it) when a longer value is asked for; so a thread
+/// keeps at most about four times its longest value.
+pub fn value_bytes(n: u64) -> Arg {
+    use std::cell::Cell;
+    thread_local! {
+        static FILLER: Cell<&'static [u8]> = const { Cell::new(&[]) };
+    }
+    let n = n as usize;
+    FILLER.with(|f| {
+        if f.get().len() < n {
+            let len = n.next_power_of_two().max(1 << 16);
+            f.set(Box::leak(vec![b'v'; len].into_boxed_slice()));
+        }
+        Arg::Borrowed(&f.get()[..n])
+    })
 }
 
 /// A Lua script body of `size` bytes that returns 1; `tag` makes it distinct.
@@ -51,7 +72,7 @@ fn process_commands(sc: &Scenario, t: u64, process: u64, rng: &mut ChaCha8Rng) -
                 .map(|s| ((s * 1000.0).round() as u64).max(1).to_string());
             match k.kind {
                 KeyType::String => {
-                    let mut c = vec![word("SET"), name.clone(), value_bytes(k.value_size.sample(rng))];
+                    let mut c = vec![word("SET"), owned(name), value_bytes(k.value_size.sample(rng))];
                     if let Some(ms) = &ttl_ms {
                         c.push(word("PX"));
                         c.push(word(ms));
@@ -59,14 +80,14 @@ fn process_commands(sc: &Scenario, t: u64, process: u64, rng: &mut ChaCha8Rng) -
                     cmds.push(c);
                 }
                 KeyType::Hash => {
-                    let mut c = vec![word("HSET"), name.clone()];
+                    let mut c = vec![word("HSET"), owned(name)];
                     for f in 0..k.fields {
-                        c.push(format!("f{f}").into_bytes());
+                        c.push(Arg::Owned(format!("f{f}").into_bytes()));
                         c.push(value_bytes(k.value_size.sample(rng)));
                     }
                     cmds.push(c);
                     if let Some(ms) = &ttl_ms {
-                        cmds.push(vec![word("PEXPIRE"), name.clone(), word(ms)]);
+                        cmds.push(vec![word("PEXPIRE"), owned(name), word(ms)]);
                     }
                 }
             }
@@ -81,7 +102,7 @@ fn process_commands(sc: &Scenario, t: u64, process: u64, rng: &mut ChaCha8Rng) -
         };
         let body = script_body(s.size, &tag);
         for _ in 0..s.count {
-            cmds.push(vec![word("EVAL"), body.clone(), word("0")]);
+            cmds.push(vec![word("EVAL"), owned(&body), word("0")]);
         }
     }
     for (cleanup, names) in written {
@@ -92,7 +113,7 @@ fn process_commands(sc: &Scenario, t: u64, process: u64, rng: &mut ChaCha8Rng) -
             order.swap(i, j);
         }
         for &i in &order[..ndel] {
-            cmds.push(vec![word("DEL"), names[i].clone()]);
+            cmds.push(vec![word("DEL"), owned(&names[i])]);
         }
     }
     if sc.flush == Flush::AfterEach {

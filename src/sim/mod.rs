@@ -140,17 +140,36 @@ pub fn breakdown(sc: &Scenario, seed: u64) -> Breakdown {
 pub fn breakdown_at(sc: &Scenario, seed: u64, step: u64) -> Breakdown {
     let mut probe = Probe {
         at: step,
-        taken: None,
+        ..Probe::default()
     };
     replay(sc, seed, |_| {}, &mut probe);
     probe.taken.expect("the step is within the run")
 }
 
-/// Stops a replay after step `at` (0: never) and keeps the decomposition taken there.
+/// Stops a replay after step `at` (0: never) and keeps the decomposition taken there; or, with
+/// `record` set, records the Redis heap's allocation trace and stops once it holds that many
+/// events.
 #[derive(Default)]
 struct Probe {
     at: u64,
     taken: Option<Breakdown>,
+    record: usize,
+    trace: Vec<crate::validate::trace::TraceOp>,
+}
+
+/// The allocation trace (mallocs, frees, purges) of a Redis scenario's heap, cut at `events`
+/// events: what `fragsim bench` replays through the model and the real jemalloc. The scenario's
+/// tests are repeated as needed to reach `events`.
+pub fn redis_trace(sc: &Scenario, seed: u64, events: usize) -> Vec<crate::validate::trace::TraceOp> {
+    let mut sc = sc.clone();
+    sc.tests = u64::MAX / 2;
+    let mut probe = Probe {
+        record: events.max(1),
+        ..Probe::default()
+    };
+    replay(&sc, seed, |_| {}, &mut probe);
+    probe.trace.truncate(events);
+    probe.trace
 }
 
 /// Counts replay steps and remembers where RSS peaked.
@@ -205,8 +224,11 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
     let profile = sc.redis.clone().expect("Redis scenario");
     let mut server = Server::new(profile.clone(), seed).expect("validated profile");
     server.maxmemory = sc.maxmemory.unwrap_or(0);
+    if probe.record > 0 {
+        server.heap.record();
+    }
     let mut rng = commands::rng_for(seed);
-    let mut timeline = Vec::with_capacity(sc.tests as usize);
+    let mut timeline = Vec::with_capacity(sc.tests.min(1 << 20) as usize);
     let test_ns = (sc.test_seconds * 1e9) as u64;
     let mut first_refusal_test = None;
     let mut steps = Steps::default();
@@ -216,6 +238,12 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
         let mut peak = server.info();
         for (p, argv) in commands::test_plan(sc, t, &mut rng) {
             server.exec(clients[p], &argv);
+            if let Some(r) = server.heap.recorder.as_mut() {
+                if r.ops.len() >= probe.record {
+                    probe.trace = std::mem::take(&mut r.ops);
+                    break 'tests;
+                }
+            }
             let now = server.info();
             if steps.step(&now, probe) {
                 probe.taken = Some(redis_breakdown(&server, &now));
@@ -299,10 +327,20 @@ fn finish(
     }
 }
 
+/// One live object of a plain allocator workload, 8 bytes: the model's object id (its usable
+/// size is the arena's) and its size-class rounding (usable minus requested; exact below 4 GiB
+/// of rounding, which only objects of 16 GiB and more could reach).
+#[derive(Clone, Copy)]
 struct Live {
     id: ObjId,
-    size: u64,
-    usable: u64,
+    rounding: u32,
+}
+
+/// Frees a live object; returns (usable, requested) bytes.
+fn free_live(arena: &mut Arena, o: Live) -> (u64, u64) {
+    let usable = arena.usable_size(o.id);
+    arena.free(o.id);
+    (usable, usable - o.rounding as u64)
 }
 
 /// Resident base metadata of `s`: what `stats.resident` holds beyond active and dirty pages.
@@ -363,9 +401,9 @@ fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe:
     let test_ns = (sc.test_seconds * 1e9) as u64;
     let flush = |arena: &mut Arena, live: &mut Vec<Live>, used: &mut u64, requested: &mut u64| {
         for o in live.drain(..) {
-            arena.free(o.id);
-            *used -= o.usable;
-            *requested -= o.size;
+            let (u, r) = free_live(arena, o);
+            *used -= u;
+            *requested -= r;
         }
         arena.purge();
     };
@@ -379,9 +417,12 @@ fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe:
                 let size = k.value_size.sample(&mut rng);
                 let id = arena.malloc(size).expect("validated sizes are modelable");
                 let usable = arena.usable_size(id);
-                live.push(Live { id, size, usable });
+                live.push(Live {
+                    id,
+                    rounding: (usable - size).min(u32::MAX as u64) as u32,
+                });
                 used += usable;
-                requested += size;
+                requested += usable - (usable - size).min(u32::MAX as u64);
             }
         }
         peak_used = peak_used.max(used);
@@ -395,20 +436,23 @@ fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe:
         for k in &sc.keys {
             let n = k.count as usize;
             let ndel = (k.cleanup * n as f64).round() as usize;
-            let mut group: Vec<usize> = (base..base + n).collect();
-            for i in 0..ndel {
-                let j = rng.random_range(i..n);
-                group.swap(i, j);
-            }
-            for &idx in &group[..ndel] {
-                arena.free(live[idx].id);
-                used -= live[idx].usable;
-                requested -= live[idx].size;
-                live[idx].usable = u64::MAX;
+            if ndel > 0 {
+                let mut group: Vec<u32> = (0..n as u32).collect();
+                for i in 0..ndel {
+                    let j = rng.random_range(i..n);
+                    group.swap(i, j);
+                }
+                for &g in &group[..ndel] {
+                    let idx = base + g as usize;
+                    let (u, r) = free_live(&mut arena, live[idx]);
+                    used -= u;
+                    requested -= r;
+                    live[idx].id = ObjId::MAX;
+                }
             }
             base += n;
         }
-        live.retain(|o| o.usable != u64::MAX);
+        live.retain(|o| o.id != ObjId::MAX);
         arena.advance(test_ns);
         if sc.flush == Flush::AfterEach {
             flush(&mut arena, &mut live, &mut used, &mut requested);

@@ -215,6 +215,7 @@ pub fn summarise(name: &str, runs: &[RunResult], breakdown: Breakdown) -> Varian
     let ends: Vec<&InfoMemory> = runs.iter().map(|r| &r.end).collect();
     let tests = runs.first().map_or(0, |r| r.timeline.len());
     let timeline = (0..tests)
+        .into_par_iter()
         .map(|t| {
             let p: Vec<&InfoMemory> = runs.iter().map(|r| &r.timeline[t].peak).collect();
             let e: Vec<&InfoMemory> = runs.iter().map(|r| &r.timeline[t].end).collect();
@@ -282,25 +283,34 @@ pub fn run_all(
         .num_threads(threads.max(1))
         .build()
         .map_err(|e| format!("cannot start {threads} threads: {e}"))?;
+    // Every (variant, run) pair is one job, so that all threads stay busy across variants; the
+    // results are collected in job order, so they do not depend on the thread count.
+    let n = runs as usize;
     let variants = pool.install(|| {
-        file.variants
-            .iter()
-            .map(|v| {
-                let results: Vec<RunResult> = (0..runs)
-                    .into_par_iter()
-                    .map(|i| {
-                        let r = run(v, run_seed(seed, i), |_| {});
-                        progress();
-                        r
-                    })
-                    .collect();
-                let m = median_run(&results);
-                let b = results
-                    .get(m)
-                    .map(|r| breakdown_at(v, r.seed, r.peak_rss_step))
-                    .unwrap_or_default();
-                summarise(&v.variant, &results, b)
+        let results: Vec<RunResult> = (0..file.variants.len() * n)
+            .into_par_iter()
+            .map(|j| {
+                let r = run(&file.variants[j / n], run_seed(seed, (j % n) as u64), |_| {});
+                progress();
+                r
             })
+            .collect();
+        let per_variant: Vec<&[RunResult]> = results.chunks(n).collect();
+        // The decomposition replays each variant's median run once more.
+        let breakdowns: Vec<Breakdown> = per_variant
+            .par_iter()
+            .zip(file.variants.par_iter())
+            .map(|(rs, v)| {
+                rs.get(median_run(rs))
+                    .map(|r| breakdown_at(v, r.seed, r.peak_rss_step))
+                    .unwrap_or_default()
+            })
+            .collect();
+        file.variants
+            .par_iter()
+            .zip(per_variant)
+            .zip(breakdowns)
+            .map(|((v, rs), b)| summarise(&v.variant, rs, b))
             .collect()
     });
     Ok(McResult {

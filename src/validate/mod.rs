@@ -1,5 +1,6 @@
 //! Harnesses that check the model against reality: the real jemalloc linked into this crate,
 //! traces replayed through both, and a live redis-server.
+pub mod bench;
 pub mod compare;
 pub mod live_redis;
 pub mod real_jemalloc;

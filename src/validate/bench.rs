@@ -1,0 +1,240 @@
+//! Speed and scale: the same allocation traces replayed through the model and through the real
+//! jemalloc (a dedicated arena, every requested byte written as the application would), timed
+//! side by side, and the simulator's own memory per live simulated object.
+//!
+//! Workloads: `small-churn` (8 B to 14 KiB) and `large-churn` (16 KiB to 4 MiB) random churn;
+//! `seed-30k` and `seed-2k` (the seed suite's Redis heap: every zmalloc and zfree the Redis
+//! model makes, FLUSHALL's purges included); `cache` (the shipped cache scenario: sessions with
+//! TTLs expiring, hashes, a script). An event is one malloc, free or purge.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::real_jemalloc::RealArena;
+use super::trace::{churn, SizeMix, TraceOp};
+use crate::jemalloc::{AllocatorConfig, Arena, ArenaOptions, ObjId};
+
+const SEED_SUITE: &str = include_str!("../../scenarios/seed-suite.toml");
+const CACHE: &str = include_str!("../../scenarios/cache.toml");
+
+/// One workload: a name and its trace.
+pub struct Workload {
+    pub name: &'static str,
+    pub trace: Vec<TraceOp>,
+}
+
+fn redis_workload(text: &str, file: &str, variant: usize, events: usize) -> Vec<TraceOp> {
+    let f = crate::workload::parse(text, file).expect("shipped scenarios are valid");
+    crate::sim::redis_trace(&f.variants[variant], f.seed, events)
+}
+
+/// The named workload with `events` events, or `None` for an unknown name.
+pub fn workload(name: &str, events: usize) -> Option<Workload> {
+    let trace = match name {
+        "small-churn" => churn(1, events, SizeMix::Small, false),
+        // Each event writes up to 4 MiB on the real side: a tenth of the events.
+        "large-churn" => churn(1, (events / 10).max(1), SizeMix::Large, false),
+        "seed-30k" => redis_workload(SEED_SUITE, "seed-suite.toml", 0, events),
+        "seed-2k" => redis_workload(SEED_SUITE, "seed-suite.toml", 1, events),
+        "cache" => redis_workload(CACHE, "cache.toml", 0, events),
+        _ => return None,
+    };
+    let name = WORKLOADS.iter().find(|w| **w == name).copied()?;
+    Some(Workload { name, trace })
+}
+
+/// Every workload's name.
+pub const WORKLOADS: [&str; 5] = ["small-churn", "large-churn", "seed-30k", "seed-2k", "cache"];
+
+/// The allocator configuration both sides run: jemalloc 5.3 defaults without the thread cache
+/// and with decay off (`-1`), so that the real arena's wall-clock decay does not differ from the
+/// model's simulated clock.
+pub fn config() -> AllocatorConfig {
+    let mut cfg = AllocatorConfig::preset("jemalloc-5.3").expect("preset");
+    cfg.tcache.enabled = false;
+    cfg.dirty_decay_ms = -1;
+    cfg.muzzy_decay_ms = -1;
+    cfg
+}
+
+/// Replays `trace` through the model (objects written in full, as [`Arena::malloc`] records);
+/// returns `stats.active` at the end.
+pub fn replay_model(cfg: &AllocatorConfig, trace: &[TraceOp]) -> u64 {
+    let mut a = Arena::new(
+        cfg,
+        ArenaOptions {
+            dedicated: true,
+            seed: 1,
+        },
+    );
+    let mut ids = vec![ObjId::MAX; trace.len()];
+    for (i, op) in trace.iter().enumerate() {
+        match *op {
+            TraceOp::Alloc { size } => ids[i] = a.malloc(size).expect("modelable size"),
+            TraceOp::Free { op } => a.free(ids[op as usize]),
+            TraceOp::Purge => a.purge(),
+        }
+    }
+    a.stats().active
+}
+
+/// Replays `trace` through a fresh dedicated real arena, writing every requested byte after
+/// each malloc; frees what is left at the end. Returns the bytes written.
+pub fn replay_real(trace: &[TraceOp]) -> u64 {
+    let real = RealArena::create(-1, -1).expect("arenas.create");
+    let mut ptrs = vec![std::ptr::null_mut(); trace.len()];
+    let mut written = 0u64;
+    for (i, op) in trace.iter().enumerate() {
+        match *op {
+            TraceOp::Alloc { size } => {
+                let p = real.malloc(size as usize);
+                assert!(!p.is_null(), "mallocx({size}) failed");
+                // SAFETY: p points to at least `size` writable bytes.
+                unsafe { std::ptr::write_bytes(p, b'v', size as usize) };
+                written += size;
+                ptrs[i] = p;
+            }
+            // SAFETY: each pointer is freed once, in the arena it came from.
+            TraceOp::Free { op } => unsafe {
+                real.free(std::mem::replace(&mut ptrs[op as usize], std::ptr::null_mut()))
+            },
+            TraceOp::Purge => real.purge().expect("arena.purge"),
+        }
+    }
+    for p in ptrs.into_iter().filter(|p| !p.is_null()) {
+        // SAFETY: still-live pointers of this arena.
+        unsafe { real.free(p) };
+    }
+    written
+}
+
+/// One workload's measurement.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Measurement {
+    pub name: String,
+    pub events: u64,
+    /// Trace events per second through the model (best of the repetitions).
+    pub model_events_per_sec: f64,
+    /// Trace events per second through the real jemalloc, bytes written.
+    pub real_events_per_sec: f64,
+    /// model / real: above 1, the model is faster.
+    pub ratio: f64,
+}
+
+/// Times `model` and `real` alternately until each has run `min_reps` times and `budget` has
+/// passed (at most 50 repetitions); returns each one's best time.
+fn best_of(
+    budget: Duration,
+    min_reps: u32,
+    mut model: impl FnMut(),
+    mut real: impl FnMut(),
+) -> (Duration, Duration) {
+    let start = Instant::now();
+    let (mut bm, mut br) = (Duration::MAX, Duration::MAX);
+    let mut reps = 0;
+    while reps < min_reps || (start.elapsed() < budget && reps < 50) {
+        let t = Instant::now();
+        model();
+        bm = bm.min(t.elapsed());
+        let t = Instant::now();
+        real();
+        br = br.min(t.elapsed());
+        reps += 1;
+    }
+    (bm, br)
+}
+
+/// Measures one workload: the model and the real allocator on the same trace, side by side.
+pub fn measure(w: &Workload, budget: Duration) -> Measurement {
+    let cfg = config();
+    let (tm, tr) = best_of(
+        budget,
+        2,
+        || {
+            std::hint::black_box(replay_model(&cfg, &w.trace));
+        },
+        || {
+            std::hint::black_box(replay_real(&w.trace));
+        },
+    );
+    let n = w.trace.len() as f64;
+    let (m, r) = (n / tm.as_secs_f64(), n / tr.as_secs_f64());
+    Measurement {
+        name: w.name.to_string(),
+        events: w.trace.len() as u64,
+        model_events_per_sec: m,
+        real_events_per_sec: r,
+        ratio: m / r,
+    }
+}
+
+fn status_kib(field: &str) -> Option<u64> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(field)
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+}
+
+/// The simulator's memory per live simulated object: an allocator-only scenario holding `live`
+/// objects (sizes 16-512 B, uniform; one test, nothing freed) is run with [`crate::sim::run`],
+/// and the process's peak RSS growth (`VmHWM`, reset first through `/proc/self/clear_refs`) is
+/// divided by `live`. Returns (bytes per object, peak growth in bytes, seconds the run took).
+pub fn bytes_per_live_object(live: u64) -> Result<(f64, u64, f64), String> {
+    let text = format!(
+        "name = \"{live} live objects\"\nruns = 1\n[server]\nprofile = \"none\"\n[workload]\ntests = 1\n\
+         [[workload.keys]]\nname = \"objects\"\ncount = {live}\nvalue_size = {{ dist = \"uniform\", min = 16, max = 512 }}\n"
+    );
+    let f = crate::workload::parse(&text, "bench").map_err(|e| e.to_string())?;
+    std::fs::write("/proc/self/clear_refs", "5")
+        .map_err(|e| format!("cannot reset the peak RSS (/proc/self/clear_refs): {e}"))?;
+    let before = status_kib("VmRSS:").ok_or("no VmRSS in /proc/self/status")?;
+    let t = Instant::now();
+    let r = crate::sim::run(f.first(), 1, |_| {});
+    let secs = t.elapsed().as_secs_f64();
+    let peak = status_kib("VmHWM:").ok_or("no VmHWM in /proc/self/status")?;
+    assert_eq!(r.timeline[0].keys, live);
+    let grown = peak.saturating_sub(before) * 1024;
+    Ok((grown as f64 / live as f64, grown, secs))
+}
+
+/// What `fragsim bench --json` writes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BenchReport {
+    pub workloads: Vec<Measurement>,
+    /// Simulator bytes per live simulated object (see [`bytes_per_live_object`]).
+    pub bytes_per_live_object: f64,
+    pub live_objects: u64,
+    pub machine: String,
+}
+
+/// A line about this machine: CPU model and core count, memory.
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mem = status_meminfo().map_or(String::new(), |kb| {
+        format!(", {:.0} GiB", kb as f64 / (1024.0 * 1024.0))
+    });
+    format!("{cpu}, {cores} cores{mem}")
+}
+
+fn status_meminfo() -> Option<u64> {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()?
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("MemTotal:")
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+}

@@ -1,0 +1,134 @@
+//! `fragsim bench` and its workloads: the Redis heap traces it replays are checked against the
+//! real jemalloc like the churn traces, and the command's JSON has the documented shape.
+
+mod common;
+use common::*;
+
+use fragsim::jemalloc::AllocatorConfig;
+use fragsim::validate::bench::{workload, WORKLOADS};
+use fragsim::validate::compare::{replay, ReplayOptions};
+use fragsim::validate::trace::TraceOp;
+
+/// Every workload's trace is well formed: each free names an earlier allocation, once.
+#[test]
+fn workload_traces_are_well_formed() {
+    for name in WORKLOADS {
+        let w = workload(name, 20_000).unwrap();
+        let expected = if name == "large-churn" { 2_000 } else { 20_000 };
+        assert_eq!(w.trace.len(), expected, "{name}");
+        let mut freed = vec![false; w.trace.len()];
+        let (mut allocs, mut frees, mut purges) = (0, 0, 0);
+        for (i, op) in w.trace.iter().enumerate() {
+            match *op {
+                TraceOp::Alloc { size } => {
+                    assert!(size > 0, "{name}: op {i}");
+                    allocs += 1;
+                }
+                TraceOp::Free { op } => {
+                    let op = op as usize;
+                    assert!(op < i, "{name}: op {i} frees a later op {op}");
+                    assert!(matches!(w.trace[op], TraceOp::Alloc { .. }), "{name}: op {i}");
+                    assert!(!std::mem::replace(&mut freed[op], true), "{name}: double free");
+                    frees += 1;
+                }
+                TraceOp::Purge => purges += 1,
+            }
+        }
+        assert!(allocs > 0 && frees > 0, "{name}: {allocs} allocs, {frees} frees");
+        // The seed suite flushes (FLUSHALL SYNC purges) before each test.
+        if name.starts_with("seed-") {
+            assert!(purges > 0, "{name}: no purge");
+        }
+    }
+}
+
+/// The Redis heap traces through the model and through a real dedicated arena: allocated,
+/// active, dirty and retained pages equal at every checkpoint, as for the churn traces.
+#[test]
+fn redis_heap_traces_match_the_real_jemalloc() {
+    let cfg = AllocatorConfig::preset("jemalloc-5.3").unwrap();
+    for name in ["seed-30k", "seed-2k", "cache"] {
+        let w = workload(name, 50_000).unwrap();
+        let opts = ReplayOptions {
+            dirty_decay_ms: -1,
+            muzzy_decay_ms: -1,
+            tcache: false,
+            every: 5_000,
+            write: false,
+        };
+        let cps = replay(&cfg, &w.trace, opts).expect("real arena");
+        assert!(cps.len() >= 10, "{name}");
+        for c in &cps {
+            let (m, r) = (&c.model, &c.real);
+            let at = format!("{name} event {}", c.event);
+            assert_eq!(m.allocated, r.allocated, "allocated at {at}");
+            assert_eq!(m.active_pages, r.active_pages, "active at {at}");
+            assert_eq!(m.dirty_pages, r.dirty_pages, "dirty at {at}");
+            assert_eq!(m.retained_pages, r.retained_pages, "retained at {at}");
+            assert_eq!(c.bins_model, c.bins_real, "bins at {at}");
+        }
+        let last = cps.last().unwrap();
+        println!(
+            "{name}: {} events, real allocated {} active pages {} dirty {} retained {}",
+            last.event,
+            last.real.allocated,
+            last.real.active_pages,
+            last.real.dirty_pages,
+            last.real.retained_pages
+        );
+    }
+}
+
+#[test]
+fn bench_cli_prints_and_writes_json() {
+    let json = std::env::temp_dir().join(format!("fragsim-bench-{}.json", std::process::id()));
+    let (rc, out, err) = fragsim(&[
+        "bench",
+        "--events",
+        "5000",
+        "--live",
+        "200000",
+        "--workload",
+        "small-churn,seed-30k",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(out.contains("small-churn") && out.contains("seed-30k"), "{out}");
+    assert!(out.contains("B per live object (200,000 live objects"), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let ws = v["workloads"].as_array().unwrap();
+    let names: Vec<&str> = ws.iter().map(|w| w["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["small-churn", "seed-30k"]);
+    for w in ws {
+        let (m, r) = (
+            w["model_events_per_sec"].as_f64().unwrap(),
+            w["real_events_per_sec"].as_f64().unwrap(),
+        );
+        assert!(m > 0.0 && r > 0.0, "{w}");
+        let ratio = w["ratio"].as_f64().unwrap();
+        assert!((ratio - m / r).abs() < 1e-9 * ratio, "{w}");
+    }
+    let b = v["bytes_per_live_object"].as_f64().unwrap();
+    assert!(b > 0.0 && b < 1000.0, "{b}");
+    std::fs::remove_file(&json).unwrap();
+}
+
+#[test]
+fn bench_cli_refuses_bad_arguments() {
+    for (args, expect) in [
+        (
+            vec!["bench", "--workload", "tiny-churn"],
+            "--workload 'tiny-churn' is not a workload",
+        ),
+        (vec!["bench", "--events", "0"], "--events must be at least 1"),
+        (
+            vec!["bench", "--live", "0", "--json", "/nonexistent-dir/x.json"],
+            "/nonexistent-dir/x.json: cannot write the JSON output",
+        ),
+    ] {
+        let (rc, out, err) = fragsim(&args);
+        assert_eq!(rc, 2, "{args:?}: {out}{err}");
+        assert!(err.contains(expect), "{args:?}: {err}");
+    }
+}

@@ -559,6 +559,10 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             if xs.is_empty() {
                 return Err(UsageError("--values: give at least one value".into()));
             }
+            // The curves run left to right.
+            let mut xs = xs;
+            xs.sort_by(|a, b| a.total_cmp(b));
+            xs.dedup();
             let runs = runs.unwrap_or(sc.runs);
             if runs == 0 {
                 return Err(UsageError("--runs must be at least 1".into()));

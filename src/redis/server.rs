@@ -115,7 +115,8 @@ enum HashEnc {
 #[derive(Debug, Clone)]
 enum Value {
     Str(StrEnc),
-    Hash(Alloc, HashEnc),
+    /// Boxed: a hash's bookkeeping is large, and most keys are strings.
+    Hash(Alloc, Box<HashEnc>),
 }
 
 #[derive(Debug, Clone)]
@@ -273,11 +274,13 @@ impl Server {
                 Value::Str(StrEnc::Shared) => 0,
                 Value::Str(StrEnc::Int(r)) | Value::Str(StrEnc::Embstr(r)) => a.footprint(r.id),
                 Value::Str(StrEnc::Raw(_, s)) => a.footprint(s.id),
-                Value::Hash(_, HashEnc::Listpack(lp, _, _)) => a.footprint(lp.id),
-                Value::Hash(_, HashEnc::Table(_, _, fields)) => fields
-                    .values()
-                    .map(|f| a.footprint(f.field.id) + a.footprint(f.value.id))
-                    .sum(),
+                Value::Hash(_, h) => match h.as_ref() {
+                    HashEnc::Listpack(lp, _, _) => a.footprint(lp.id),
+                    HashEnc::Table(_, _, fields) => fields
+                        .values()
+                        .map(|f| a.footprint(f.field.id) + a.footprint(f.value.id))
+                        .sum(),
+                },
             };
         }
         (payload, held)
@@ -640,7 +643,7 @@ impl Server {
         match v {
             Value::Str(s) => self.free_str(s),
             Value::Hash(robj, enc) => {
-                match enc {
+                match *enc {
                     HashEnc::Listpack(lp, _, _) => self.heap.zfree(lp),
                     HashEnc::Table(d, mut t, fields) => {
                         for (_, f) in fields {
@@ -680,7 +683,10 @@ impl Server {
             let robj = self.heap.zmalloc(self.profile.robj);
             self.set_key(
                 key,
-                Value::Hash(robj, HashEnc::Listpack(lp, LISTPACK_OVERHEAD, Vec::new())),
+                Value::Hash(
+                    robj,
+                    Box::new(HashEnc::Listpack(lp, LISTPACK_OVERHEAD, Vec::new())),
+                ),
                 0,
             );
         }
@@ -694,6 +700,7 @@ impl Server {
         };
         let mut payload_delta = 0i64;
         if let Value::Hash(_, enc) = &mut value {
+            let enc: &mut HashEnc = enc;
             // hashTypeTryConversion: any argument longer than hash-max-listpack-value converts.
             if matches!(enc, HashEnc::Listpack(..))
                 && pairs

@@ -279,6 +279,9 @@ pub fn run_all(
     threads: usize,
     progress: &(dyn Fn() + Sync),
 ) -> Result<McResult, String> {
+    if runs == 0 {
+        return Err("runs must be at least 1".into());
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .build()

@@ -67,7 +67,8 @@ pub struct RunResult {
     /// write is refused with `maxmemory` at or above it.
     pub max_denyoom_check: u64,
     /// The replay step (commands, or allocation rounds, and test ends, counted from 1) at which
-    /// `used_memory_rss` first reached its peak: [`breakdown`] replays to it.
+    /// `used_memory_rss` first reached its peak (among steps at the peak RSS, the one with the
+    /// most `used_memory`): [`breakdown`] replays to it.
     pub peak_rss_step: u64,
 }
 

@@ -244,3 +244,44 @@ fn report_is_self_contained_and_complete() {
     }
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+/// A maxmemory sweep: below the seed suite's peak used_memory every run has writes refused,
+/// above it none; values given out of order run in order; the variants' own 512 MB lies outside
+/// the range and is named on the chart instead of drawn.
+#[test]
+fn maxmemory_sweep_charts_the_oom_probability() {
+    let out = tmp("sweep-maxmemory");
+    let (rc, stdout, err) = fragsim(&[
+        "sweep",
+        scenario("seed-suite.toml").to_str().unwrap(),
+        "--param",
+        "maxmemory",
+        "--values",
+        "4MB,1MB",
+        "--runs",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(rc, 0, "{err}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
+    assert_eq!(json["values"], serde_json::json!([1048576.0, 4194304.0]));
+    for c in json["curves"].as_array().unwrap() {
+        let p: Vec<f64> = c["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["oom"]["maxmemory"]["probability"].as_f64().unwrap())
+            .collect();
+        assert_eq!(p, [1.0, 0.0], "{}", c["variants"]);
+    }
+    assert!(stdout.contains("100%") && stdout.contains("0%"), "{stdout}");
+    let svg = std::fs::read_to_string(out.join("sweep.svg")).unwrap();
+    assert!(
+        svg.contains("outside the swept range: 30 KB objects (512.0 MiB)"),
+        "mark note missing"
+    );
+    assert!(svg.contains("share of runs with writes refused (maxmemory)"));
+    std::fs::remove_dir_all(&out).unwrap();
+}

@@ -600,6 +600,14 @@ pub fn write_all(dir: &Path, r: &McResult) -> Res<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// A swept value as text: bytes in binary units, other numbers as they are.
+fn sweep_value_text(r: &crate::sim::sweep::SweepResult, x: f64) -> String {
+    match r.param.kind {
+        crate::sim::sweep::ParamKind::Bytes => human(x),
+        _ => format!("{x}"),
+    }
+}
+
 /// The x value of a swept parameter on the chart (KiB for byte sizes) and the axis label.
 fn sweep_axis(r: &crate::sim::sweep::SweepResult) -> (f64, String) {
     use crate::sim::sweep::ParamKind;
@@ -610,7 +618,12 @@ fn sweep_axis(r: &crate::sim::sweep::SweepResult) -> (f64, String) {
         .next()
         .unwrap_or(&r.param.path)
         .to_string();
+    let max = r.values.iter().copied().fold(0.0, f64::max);
     match r.param.kind {
+        ParamKind::Bytes if max >= 4.0 * 1024.0 * MIB => {
+            (1024.0 * MIB, format!("{} ({}), GiB", name, r.param.path))
+        }
+        ParamKind::Bytes if max >= 4.0 * MIB => (MIB, format!("{} ({}), MiB", name, r.param.path)),
         ParamKind::Bytes => (1024.0, format!("{} ({}), KiB", name, r.param.path)),
         _ => (1.0, format!("{} ({})", name, r.param.path)),
     }
@@ -622,8 +635,9 @@ fn cost_per_byte(v: &crate::sim::montecarlo::VariantResult) -> f64 {
 }
 
 /// The sweep: peak used_memory, allocator_active and RSS (p50, RSS with its p5-p95 band) against
-/// the parameter (top), and the allocator's bytes per value byte (bottom: the size-class
-/// sawtooth), one colour per curve, each variant's own setting marked.
+/// the parameter (top), and below the allocator's bytes per value byte (the size-class sawtooth),
+/// or for a limit (maxmemory, memory_limit) the probability of its OOM; one colour per curve,
+/// each variant's own setting marked (or named, when outside the swept range).
 fn sweep_chart<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     r: &crate::sim::sweep::SweepResult,
@@ -642,6 +656,22 @@ where
     let x0 = r.values.iter().copied().fold(f64::INFINITY, f64::min) / xs;
     let x1 = r.values.iter().copied().fold(f64::NEG_INFINITY, f64::max) / xs;
     let x1 = if x1 > x0 { x1 } else { x0 + 1.0 };
+    // Variants set outside the swept range are named, not drawn.
+    let inside = |m: &&crate::sim::sweep::Mark| (x0..=x1).contains(&(m.value / xs));
+    let outside: Vec<String> = r
+        .marks
+        .iter()
+        .filter(|m| !inside(m))
+        .map(|m| format!("{} ({})", m.variant, sweep_value_text(r, m.value)))
+        .collect();
+    // A label starts at its point, or ends there in the right third of the chart.
+    let label_x = |x: f64, text: &str| {
+        if x > x0 + (x1 - x0) * 0.66 {
+            x - text.chars().count() as f64 * 8.5 * (x1 - x0) / 1080.0
+        } else {
+            x
+        }
+    };
     let ymax = r
         .curves
         .iter()
@@ -710,17 +740,27 @@ where
             }
         }
     }
-    for m in &r.marks {
+    for m in r.marks.iter().filter(inside) {
         let col = PALETTE[m.curve % PALETTE.len()];
         let y = p(m.result.peak.get("used_memory_rss")).p50 / MIB;
         chart
             .draw_series(std::iter::once(Circle::new((m.value / xs, y), 7, col.filled())))
             .map_err(err)?;
+        let text = format!("variant {}: RSS {}", m.variant, human(y * MIB));
         chart
             .draw_series(std::iter::once(Text::new(
-                format!("variant {}: RSS {}", m.variant, human(y * MIB)),
-                (m.value / xs, y + ymax * 0.05),
+                text.clone(),
+                (label_x(m.value / xs, &text), y + ymax * 0.05),
                 ("sans-serif", 16),
+            )))
+            .map_err(err)?;
+    }
+    if !outside.is_empty() {
+        chart
+            .draw_series(std::iter::once(Text::new(
+                format!("outside the swept range: {}", outside.join(", ")),
+                (x0 + (x1 - x0) * 0.01, ymax * 1.12),
+                ("sans-serif", 15),
             )))
             .map_err(err)?;
     }
@@ -733,22 +773,48 @@ where
         .draw()
         .map_err(err)?;
 
+    // The lower panel: for a limit, the probability of its OOM; otherwise the size-class
+    // sawtooth (points without values are left out).
+    type Metric = fn(&crate::sim::montecarlo::VariantResult) -> Option<f64>;
+    let (metric, ydesc, what): (Metric, &str, &str) = match r.param.path.as_str() {
+        "server.maxmemory" => (
+            |v| v.oom.maxmemory.as_ref().map(|o| o.probability),
+            "OOM probability",
+            "share of runs with writes refused (maxmemory)",
+        ),
+        "server.memory_limit" => (
+            |v| v.oom.memory_limit.as_ref().map(|o| o.probability),
+            "OOM probability",
+            "share of runs with RSS over memory_limit",
+        ),
+        _ => (
+            |v| Some(cost_per_byte(v)).filter(|&c| c > 0.0),
+            "active bytes / value byte",
+            "size class + pad page per value byte (usable + pad) / value",
+        ),
+    };
+    let probability = ydesc == "OOM probability";
     let cmax = r
         .curves
         .iter()
         .flat_map(|c| c.points.iter())
-        .map(cost_per_byte)
+        .filter_map(metric)
         .fold(0.0, f64::max);
+    let (y0, y1) = if probability {
+        (0.0, 1.1)
+    } else {
+        (0.9, (cmax * 1.08).max(1.0))
+    };
     let mut chart = ChartBuilder::on(&bottom)
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(80)
-        .build_cartesian_2d(x0..x1, 0.9f64..(cmax * 1.08).max(1.0))
+        .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(err)?;
     chart
         .configure_mesh()
         .x_desc(xdesc)
-        .y_desc("active bytes / value byte")
+        .y_desc(ydesc)
         .label_style(("sans-serif", 16))
         .axis_desc_style(("sans-serif", 16))
         .draw()
@@ -759,27 +825,27 @@ where
             .values
             .iter()
             .zip(&c.points)
-            .map(|(x, v)| (x / xs, cost_per_byte(v)))
+            .filter_map(|(x, v)| metric(v).map(|y| (x / xs, y)))
             .collect();
         chart
             .draw_series(LineSeries::new(pts, col.stroke_width(2)))
             .map_err(err)?
-            .label(format!(
-                "{}: size class + pad page per value byte (usable + pad) / value",
-                c.variants.join(" = ")
-            ))
+            .label(format!("{}: {what}", c.variants.join(" = ")))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], col.stroke_width(2)));
     }
-    for m in &r.marks {
+    for m in r.marks.iter().filter(inside) {
+        let Some(y) = metric(&m.result) else {
+            continue;
+        };
         let col = PALETTE[m.curve % PALETTE.len()];
-        let y = cost_per_byte(&m.result);
         chart
             .draw_series(std::iter::once(Circle::new((m.value / xs, y), 6, col.filled())))
             .map_err(err)?;
+        let text = format!("{}: {:.2}", m.variant, y);
         chart
             .draw_series(std::iter::once(Text::new(
-                format!("{}: {:.2}", m.variant, y),
-                (m.value / xs, y + (cmax - 0.9) * 0.1),
+                text.clone(),
+                (label_x(m.value / xs, &text), y + (y1 - y0) * 0.1),
                 ("sans-serif", 15),
             )))
             .map_err(err)?;

@@ -215,8 +215,8 @@ pub fn render_sweep(r: &crate::sim::sweep::SweepResult) -> String {
     for c in &r.curves {
         o += &format!("\n  curve: {}\n", c.variants.join(" = "));
         o += &format!(
-            "    {:>14} {:>12} {:>12} {:>12} {:>16}\n",
-            "value", "used_memory", "active", "RSS", "active/value B"
+            "    {:>14} {:>12} {:>12} {:>12} {:>16} {:>9}\n",
+            "value", "used_memory", "active", "RSS", "active/value B", "OOM runs"
         );
         for (x, v) in r.values.iter().zip(&c.points) {
             let g = |f: &str| v.peak.get(f).map_or(0.0, |s| s.p50);
@@ -226,13 +226,19 @@ pub fn render_sweep(r: &crate::sim::sweep::SweepResult) -> String {
             } else {
                 format!("{:.3}", b.active_per_value_byte())
             };
+            // The share of runs in which either OOM rule struck.
+            let oom = [&v.oom.maxmemory, &v.oom.memory_limit]
+                .iter()
+                .filter_map(|o| o.as_ref().map(|o| o.probability))
+                .fold(None, |m: Option<f64>, p| Some(m.map_or(p, |m| m.max(p))));
             o += &format!(
-                "    {:>14} {:>12} {:>12} {:>12} {:>16}\n",
+                "    {:>14} {:>12} {:>12} {:>12} {:>16} {:>9}\n",
                 fmt(*x),
                 human(g("used_memory")),
                 human(g("allocator_active")),
                 human(g("used_memory_rss")),
-                cost
+                cost,
+                oom.map_or("-".to_string(), |p| format!("{:.0}%", p * 100.0))
             );
         }
     }

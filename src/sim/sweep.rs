@@ -299,7 +299,8 @@ pub fn csv(r: &SweepResult) -> String {
     for f in FIELDS {
         o += &format!(",peak_{f}_p5,peak_{f}_p50,peak_{f}_p95");
     }
-    o += ",payload_at_peak,rounding_at_peak,pad_pages_at_peak,rss_above_baseline_at_peak\n";
+    o += ",payload_at_peak,rounding_at_peak,pad_pages_at_peak,rss_above_baseline_at_peak";
+    o += ",oom_maxmemory_probability,oom_memory_limit_probability\n";
     for c in &r.curves {
         for (x, v) in r.values.iter().zip(&c.points) {
             o += &format!("{x},\"{}\"", c.variants.join(" = ").replace('"', "'"));
@@ -309,12 +310,17 @@ pub fn csv(r: &SweepResult) -> String {
                 o += &format!(",{},{},{}", s.0, s.1, s.2);
             }
             let b = &v.breakdown;
+            let prob = |o: &Option<super::montecarlo::OomStat>| {
+                o.as_ref().map_or(String::new(), |o| o.probability.to_string())
+            };
             o += &format!(
-                ",{},{},{},{}\n",
+                ",{},{},{},{},{},{}\n",
                 b.payload,
                 b.rounding,
                 b.pad_pages,
-                b.rss - b.baseline_rss
+                b.rss - b.baseline_rss,
+                prob(&v.oom.maxmemory),
+                prob(&v.oom.memory_limit)
             );
         }
     }

@@ -1030,9 +1030,10 @@ pub fn command_name<A: AsRef<[u8]>>(argv: &[A]) -> String {
 
 /// Bytes of a command in RESP: `*N\r\n` then `$len\r\n<arg>\r\n` per argument.
 pub fn resp_len<A: AsRef<[u8]>>(argv: &[A]) -> u64 {
-    let mut n = 3 + argv.len().to_string().len() as u64;
+    let digits = |x: usize| x.checked_ilog10().map_or(1, |d| d as u64 + 1);
+    let mut n = 3 + digits(argv.len());
     for a in argv.iter().map(|a| a.as_ref()) {
-        n += 1 + a.len().to_string().len() as u64 + 2 + a.len() as u64 + 2;
+        n += 1 + digits(a.len()) + 2 + a.len() as u64 + 2;
     }
     n
 }

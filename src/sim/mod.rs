@@ -75,6 +75,12 @@ pub struct RunResult {
 /// Field-wise maximum of two INFO vectors.
 pub fn info_max(a: &InfoMemory, b: &InfoMemory) -> InfoMemory {
     let mut m = a.clone();
+    raise(&mut m, b);
+    m
+}
+
+/// Raises each field of `m` to `b`'s where `b`'s is higher (in place: no copy per command).
+pub fn raise(m: &mut InfoMemory, b: &InfoMemory) {
     macro_rules! mx {
         ($($f:ident),*) => { $( if b.$f > m.$f { m.$f = b.$f; } )* };
     }
@@ -106,7 +112,6 @@ pub fn info_max(a: &InfoMemory, b: &InfoMemory) -> InfoMemory {
         mem_fragmentation_bytes,
         mem_clients_normal
     );
-    m
 }
 
 fn kernel_verdict(limit: Option<u64>, timeline: &[TestRecord]) -> Option<OomVerdict> {
@@ -251,7 +256,7 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
                 probe.taken = Some(redis_breakdown(&server, &now));
                 break 'tests;
             }
-            peak = info_max(&peak, &now);
+            raise(&mut peak, &now);
         }
         for c in clients {
             server.disconnect(c);

@@ -87,6 +87,61 @@ fn both(
     res
 }
 
+/// The charts' coordinate system: real numbers on both axes.
+type Chart<'a, DB> = ChartContext<
+    'a,
+    DB,
+    plotters::coord::cartesian::Cartesian2d<
+        plotters::coord::types::RangedCoordf64,
+        plotters::coord::types::RangedCoordf64,
+    >,
+>;
+
+/// Draws one labelled line: solid, or dashed with `(dash, gap)` pixels; its legend entry is a
+/// short stroke in `legend`.
+fn line<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    pts: Vec<(f64, f64)>,
+    style: ShapeStyle,
+    dash: Option<(i32, i32)>,
+    legend: ShapeStyle,
+    label: String,
+) -> Res<()>
+where
+    DB::ErrorType: 'static,
+{
+    let series = match dash {
+        Some((d, g)) => chart.draw_series(DashedLineSeries::new(pts, d, g, style)),
+        None => chart.draw_series(LineSeries::new(pts, style)),
+    };
+    series
+        .map_err(err)?
+        .label(label)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], legend));
+    Ok(())
+}
+
+/// Draws the legend box at `pos` with labels of `font` pixels over a white background of
+/// opacity `mix`.
+fn legend_box<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    pos: SeriesLabelPosition,
+    font: u32,
+    mix: f64,
+) -> Res<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(mix))
+        .border_style(BLACK)
+        .label_font(("sans-serif", font))
+        .position(pos)
+        .draw()
+        .map_err(err)
+}
+
 /// The timeline: per test, p50 of used_memory (solid), allocator_active (dashed) and RSS
 /// (thick), with the p5-p95 band of RSS shaded, one colour per variant; limits as dashed
 /// horizontal lines when they fall within the chart.
@@ -167,54 +222,30 @@ where
         chart
             .draw_series(std::iter::once(Polygon::new(band, c.mix(0.15).filled())))
             .map_err(err)?;
-        chart
-            .draw_series(LineSeries::new(
-                series("used_memory_rss", |s| s.p50),
-                c.stroke_width(3),
-            ))
-            .map_err(err)?
-            .label(format!("{}: used_memory_rss", v.name))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3)));
-        chart
-            .draw_series(DashedLineSeries::new(
-                series("allocator_active", |s| s.p50),
-                6,
-                4,
-                c.stroke_width(2),
-            ))
-            .map_err(err)?
-            .label(format!("{}: allocator_active", v.name))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(1)));
-        chart
-            .draw_series(LineSeries::new(
-                series("used_memory", |s| s.p50),
-                c.stroke_width(1),
-            ))
-            .map_err(err)?
-            .label(format!("{}: used_memory", v.name))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(1)));
+        for (field, width, dash) in [
+            ("used_memory_rss", 3, None),
+            ("allocator_active", 2, Some((6, 4))),
+            ("used_memory", 1, None),
+        ] {
+            let legend = c.stroke_width(if dash.is_some() { 1 } else { width });
+            let label = format!("{}: {field}", v.name);
+            line(
+                &mut chart,
+                series(field, |s| s.p50),
+                c.stroke_width(width),
+                dash,
+                legend,
+                label,
+            )?;
+        }
     }
     for (name, v) in shown {
         let y = v / MIB;
-        chart
-            .draw_series(DashedLineSeries::new(
-                vec![(1.0, y), (tests.max(2.0), y)],
-                10,
-                6,
-                BLACK.stroke_width(2),
-            ))
-            .map_err(err)?
-            .label(name.clone())
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], BLACK.stroke_width(2)));
+        let pts = vec![(1.0, y), (tests.max(2.0), y)];
+        let style = BLACK.stroke_width(2);
+        line(&mut chart, pts, style, Some((10, 6)), style, name.clone())?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 16))
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
-        .map_err(err)?;
+    legend_box(&mut chart, SeriesLabelPosition::LowerRight, 16, 0.85)?;
     root.present().map_err(err)?;
     Ok(())
 }
@@ -315,14 +346,7 @@ where
                 .map_err(err)?;
         }
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 16))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(err)?;
+    legend_box(&mut chart, SeriesLabelPosition::UpperRight, 16, 0.85)?;
     root.present().map_err(err)?;
     Ok(())
 }
@@ -389,28 +413,14 @@ where
                 (l, xs.iter().filter(|&&x| x / MIB > l).count() as f64 / n)
             })
             .collect();
-        if dashed {
-            chart
-                .draw_series(DashedLineSeries::new(pts, 8, 5, c.stroke_width(3)))
-                .map_err(err)?
-                .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(1)));
+        let (dash, legend) = if dashed {
+            (Some((8, 5)), c.stroke_width(1))
         } else {
-            chart
-                .draw_series(LineSeries::new(pts, c.stroke_width(3)))
-                .map_err(err)?
-                .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3)));
-        }
+            (None, c.stroke_width(3))
+        };
+        line(&mut chart, pts, c.stroke_width(3), dash, legend, label)?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 16))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(err)?;
+    legend_box(&mut chart, SeriesLabelPosition::UpperRight, 16, 0.85)?;
     root.present().map_err(err)?;
     Ok(())
 }
@@ -513,14 +523,7 @@ where
         }
     }
     if legend {
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 15))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(err)?;
+        legend_box(&mut chart, SeriesLabelPosition::UpperRight, 15, 0.9)?;
     }
     Ok(())
 }
@@ -723,21 +726,12 @@ where
                 .map(|(x, v)| (x / xs, p(v.peak.get(field)).p50 / MIB))
                 .collect();
             let label = format!("{name}: {label}");
-            if dashed {
-                chart
-                    .draw_series(DashedLineSeries::new(pts, 6, 4, col.stroke_width(width)))
-                    .map_err(err)?
-                    .label(label)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], col.stroke_width(1)));
+            let (dash, legend) = if dashed {
+                (Some((6, 4)), col.stroke_width(1))
             } else {
-                chart
-                    .draw_series(LineSeries::new(pts, col.stroke_width(width)))
-                    .map_err(err)?
-                    .label(label)
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 24, y)], col.stroke_width(width))
-                    });
-            }
+                (None, col.stroke_width(width))
+            };
+            line(&mut chart, pts, col.stroke_width(width), dash, legend, label)?;
         }
     }
     for m in r.marks.iter().filter(inside) {
@@ -764,14 +758,7 @@ where
             )))
             .map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
-        .map_err(err)?;
+    legend_box(&mut chart, SeriesLabelPosition::LowerRight, 14, 0.85)?;
 
     // The lower panel: for a limit, the probability of its OOM; otherwise the size-class
     // sawtooth (points without values are left out).
@@ -827,11 +814,15 @@ where
             .zip(&c.points)
             .filter_map(|(x, v)| metric(v).map(|y| (x / xs, y)))
             .collect();
-        chart
-            .draw_series(LineSeries::new(pts, col.stroke_width(2)))
-            .map_err(err)?
-            .label(format!("{}: {what}", c.variants.join(" = ")))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], col.stroke_width(2)));
+        let label = format!("{}: {what}", c.variants.join(" = "));
+        line(
+            &mut chart,
+            pts,
+            col.stroke_width(2),
+            None,
+            col.stroke_width(2),
+            label,
+        )?;
     }
     for m in r.marks.iter().filter(inside) {
         let Some(y) = metric(&m.result) else {
@@ -850,14 +841,7 @@ where
             )))
             .map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(err)?;
+    legend_box(&mut chart, SeriesLabelPosition::UpperRight, 14, 0.85)?;
     root.present().map_err(err)?;
     Ok(())
 }

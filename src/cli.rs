@@ -362,6 +362,44 @@ fn threads_arg(threads: Option<usize>) -> Result<usize, UsageError> {
     Ok(t)
 }
 
+/// The Monte Carlo settings of run, report and sweep: the command line's, else the scenario's
+/// runs and seed and every core.
+fn mc_settings(
+    sc: &crate::workload::ScenarioFile,
+    runs: Option<u64>,
+    seed: Option<u64>,
+    threads: Option<usize>,
+) -> Result<(u64, u64, usize), UsageError> {
+    let runs = runs.unwrap_or(sc.runs);
+    if runs == 0 {
+        return Err(UsageError("--runs must be at least 1".into()));
+    }
+    Ok((runs, seed.unwrap_or(sc.seed), threads_arg(threads)?))
+}
+
+/// Runs every variant `runs` times, with a progress bar on a terminal.
+fn monte_carlo(
+    sc: &crate::workload::ScenarioFile,
+    runs: u64,
+    seed: u64,
+    threads: usize,
+) -> Result<montecarlo::McResult, UsageError> {
+    let bar = progress_bar(runs * sc.variants.len() as u64);
+    let result = montecarlo::run_all(sc, runs, seed, threads, &ticker(&bar)).map_err(UsageError)?;
+    bar.finish_and_clear();
+    Ok(result)
+}
+
+/// Draws a run's charts into the staging directory of `out_dir`.
+fn stage_charts(
+    st: &crate::report::Staging,
+    out_dir: &std::path::Path,
+    r: &montecarlo::McResult,
+) -> Result<Vec<PathBuf>, UsageError> {
+    crate::report::charts::write_all(st.dir(), r)
+        .map_err(|e| UsageError(format!("{}: cannot draw the charts: {e}", out_dir.display())))
+}
+
 /// A progress callback that shows `bar` once a run has lasted a second on a terminal.
 fn ticker(bar: &indicatif::ProgressBar) -> impl Fn() + Sync + '_ {
     let started = std::time::Instant::now();
@@ -484,24 +522,16 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             force,
         } => {
             let sc = crate::workload::load(&file).map_err(|e| UsageError(e.to_string()))?;
-            let runs = runs.unwrap_or(sc.runs);
-            if runs == 0 {
-                return Err(UsageError("--runs must be at least 1".into()));
-            }
-            let seed = seed.unwrap_or(sc.seed);
-            let threads = threads_arg(threads)?;
+            let (runs, seed, threads) = mc_settings(&sc, runs, seed, threads)?;
             check_size(&sc, runs, threads, force)?;
             let out_dir = out_dir(out, &file, "");
             let st = staging(&out_dir)?;
-            let bar = progress_bar(runs * sc.variants.len() as u64);
-            let result = montecarlo::run_all(&sc, runs, seed, threads, &ticker(&bar)).map_err(UsageError)?;
-            bar.finish_and_clear();
+            let result = monte_carlo(&sc, runs, seed, threads)?;
             let json_text = to_json(&result);
             let csv_text = run_report::timeline_csv(&result);
             stage_write(&st, "result.json", &json_text)?;
             stage_write(&st, "timeline.csv", &csv_text)?;
-            let charts = crate::report::charts::write_all(st.dir(), &result)
-                .map_err(|e| UsageError(format!("{}: cannot draw the charts: {e}", out_dir.display())))?;
+            let charts = stage_charts(&st, &out_dir, &result)?;
             if let Some(path) = json {
                 write_out(&path, &json_text, "JSON output")?;
             }
@@ -563,22 +593,16 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             let mut xs = xs;
             xs.sort_by(|a, b| a.total_cmp(b));
             xs.dedup();
-            let runs = runs.unwrap_or(sc.runs);
-            if runs == 0 {
-                return Err(UsageError("--runs must be at least 1".into()));
-            }
-            let seed = seed.unwrap_or(sc.seed);
-            let threads = threads_arg(threads)?;
+            let (runs, seed, threads) = mc_settings(&sc, runs, seed, threads)?;
             // Every point must be a valid scenario: load them all before running any.
-            for &x in &xs {
-                let f = crate::workload::load_with(&file, &[(p.path.clone(), p.toml(x))])
-                    .map_err(|e| UsageError(format!("with {} = {x}:\n{e}", p.path)))?;
-                check_size(&f, runs, threads, force)?;
+            let points = crate::sim::sweep::load_points(&file, &p, &xs).map_err(UsageError)?;
+            for pt in &points {
+                check_size(&pt.file, runs, threads, force)?;
             }
             let out_dir = out_dir(out, &file, "-sweep");
             let st = staging(&out_dir)?;
             let bar = progress_bar(runs * sc.variants.len() as u64 * (xs.len() as u64 + 1));
-            let result = crate::sim::sweep::sweep(&file, &p, &xs, runs, seed, threads, &ticker(&bar))
+            let result = crate::sim::sweep::sweep(&sc, &p, &points, runs, seed, threads, &ticker(&bar))
                 .map_err(UsageError)?;
             bar.finish_and_clear();
             stage_write(&st, "sweep.json", &to_json(&result))?;
@@ -601,21 +625,13 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             force,
         } => {
             let sc = crate::workload::load(&file).map_err(|e| UsageError(e.to_string()))?;
-            let runs = runs.unwrap_or(sc.runs);
-            if runs == 0 {
-                return Err(UsageError("--runs must be at least 1".into()));
-            }
-            let seed = seed.unwrap_or(sc.seed);
-            let threads = threads_arg(threads)?;
+            let (runs, seed, threads) = mc_settings(&sc, runs, seed, threads)?;
             check_size(&sc, runs, threads, force)?;
             let out_dir = out_dir(out, &file, "");
             let st = staging(&out_dir)?;
-            let bar = progress_bar(runs * sc.variants.len() as u64);
-            let result = montecarlo::run_all(&sc, runs, seed, threads, &ticker(&bar)).map_err(UsageError)?;
-            bar.finish_and_clear();
+            let result = monte_carlo(&sc, runs, seed, threads)?;
             let verdicts = crate::sim::claims::evaluate(&sc.claims, &result);
-            crate::report::charts::write_all(st.dir(), &result)
-                .map_err(|e| UsageError(format!("{}: cannot draw the charts: {e}", out_dir.display())))?;
+            stage_charts(&st, &out_dir, &result)?;
             let svg = |name: &str| {
                 std::fs::read_to_string(st.dir().join(format!("{name}.svg"))).unwrap_or_default()
             };
@@ -733,9 +749,7 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             }
             let runs = runs.unwrap_or(sc.runs).max(1);
             let seed = seed.unwrap_or(sc.seed);
-            let threads = threads
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-                .max(1);
+            let threads = threads_arg(threads.map(|t| t.max(1)))?;
             check_size(&sc, runs, threads, force)?;
             let result = montecarlo::run_all(&sc, runs, seed, threads, &|| {}).map_err(UsageError)?;
             let verdicts = crate::sim::claims::evaluate(&sc.claims, &result);

@@ -31,7 +31,8 @@ fn object_size_sweep_follows_the_real_size_classes() {
     let p = sweep::resolve(file.first(), "value_size").unwrap();
     assert_eq!(p.path, "workload.keys.storm.value_size");
     let xs = [1024.0, 3072.0, 8192.0, 9216.0, 14336.0, 16384.0, 20000.0, 30000.0];
-    let r = sweep::sweep(&path, &p, &xs, 2, 1, 2, &|| {}).unwrap();
+    let points = sweep::load_points(&path, &p, &xs).unwrap();
+    let r = sweep::sweep(&file, &p, &points, 2, 1, 2, &|| {}).unwrap();
     assert_eq!(
         r.curves.len(),
         1,

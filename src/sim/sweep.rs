@@ -206,24 +206,41 @@ pub struct SweepResult {
     pub marks: Vec<Mark>,
 }
 
-/// Runs the scenario file at `path` at each of `values` of `param`.
+/// One swept value and the scenario file with the parameter set to it.
+#[derive(Debug, Clone)]
+pub struct Point {
+    pub value: f64,
+    pub file: ScenarioFile,
+}
+
+/// Loads the scenario file at `path` once per value of `param`: every point must be a valid
+/// scenario, and all are known before any runs.
+pub fn load_points(path: &std::path::Path, param: &Param, values: &[f64]) -> Result<Vec<Point>, String> {
+    values
+        .iter()
+        .map(|&x| {
+            workload::load_with(path, &[(param.path.clone(), param.toml(x))])
+                .map(|file| Point { value: x, file })
+                .map_err(|e| format!("with {} = {x}:\n{e}", param.path))
+        })
+        .collect()
+}
+
+/// Runs each of `points` (at least one) and `file` itself, whose variants are marked at their
+/// own setting of `param`.
 pub fn sweep(
-    path: &std::path::Path,
+    file: &ScenarioFile,
     param: &Param,
-    values: &[f64],
+    points: &[Point],
     runs: u64,
     seed: u64,
     threads: usize,
     progress: &(dyn Fn() + Sync),
 ) -> Result<SweepResult, String> {
-    let at = |x: f64| -> Result<ScenarioFile, String> {
-        workload::load_with(path, &[(param.path.clone(), param.toml(x))])
-            .map_err(|e| format!("with {} = {x}: {e}", param.path))
-    };
     // Which variants share a curve: the same scenario once the parameter is set, at every value.
     let mut groups: Vec<Vec<usize>> = Vec::new();
-    let first = at(values[0])?;
-    let last = at(*values.last().expect("at least one value"))?;
+    let first = &points.first().ok_or("a sweep needs at least one value")?.file;
+    let last = &points.last().expect("not empty").file;
     let same = |f: &ScenarioFile, a: usize, b: usize| {
         let (mut x, y) = (f.variants[a].clone(), &f.variants[b]);
         x.variant = y.variant.clone();
@@ -232,7 +249,7 @@ pub fn sweep(
     for i in 0..first.variants.len() {
         match groups
             .iter_mut()
-            .find(|g| same(&first, g[0], i) && same(&last, g[0], i))
+            .find(|g| same(first, g[0], i) && same(last, g[0], i))
         {
             Some(g) => g.push(i),
             None => groups.push(vec![i]),
@@ -245,19 +262,17 @@ pub fn sweep(
             points: Vec::new(),
         })
         .collect();
-    for &x in values {
-        let f = at(x)?;
+    for pt in points {
         let reps = ScenarioFile {
-            variants: groups.iter().map(|g| f.variants[g[0]].clone()).collect(),
-            ..f
+            variants: groups.iter().map(|g| pt.file.variants[g[0]].clone()).collect(),
+            ..pt.file.clone()
         };
         let r = run_all(&reps, runs, seed, threads, progress)?;
         for (c, v) in curves.iter_mut().zip(r.variants) {
             c.points.push(v);
         }
     }
-    let file = workload::load(path).map_err(|e| e.to_string())?;
-    let own = run_all(&file, runs, seed, threads, progress)?;
+    let own = run_all(file, runs, seed, threads, progress)?;
     let marks = file
         .variants
         .iter()
@@ -278,7 +293,7 @@ pub fn sweep(
     Ok(SweepResult {
         scenario: file.name.clone(),
         param: param.clone(),
-        values: values.to_vec(),
+        values: points.iter().map(|p| p.value).collect(),
         runs,
         seed,
         curves,

@@ -371,10 +371,7 @@ fn path_at_line(text: &str, line: usize) -> Option<String> {
 
 /// Reads and validates a scenario file.
 pub fn load(path: &Path) -> Result<ScenarioFile, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        problems: vec![format!("{}: cannot read the scenario file: {e}", path.display())],
-    })?;
-    parse(&text, &path.display().to_string())
+    load_with(path, &[])
 }
 
 /// Like [`load`], with `extra` overrides (`set`-style paths and values) applied to every

@@ -277,39 +277,75 @@ fn md_table(head: &[String], rows: &[Vec<String>]) -> String {
     o
 }
 
-/// The Markdown report; charts are linked as `NAME.svg` beside it.
-pub fn markdown(file: &ScenarioFile, r: &McResult, claims: &[ClaimResult]) -> String {
-    let mut o = format!("# {}\n\n", r.scenario);
-    o += &format!(
-        "fragsim {} prediction: {} Monte Carlo runs per variant, master seed {}.\n\n",
-        env!("CARGO_PKG_VERSION"),
-        r.runs,
-        r.seed
-    );
-    o += "## The scenario\n\n";
-    for s in scenario_words(file) {
-        o += &format!("- {s}\n");
-    }
-    o += "\n## Summary\n\n";
+/// One block of the report, written out as Markdown or as HTML.
+enum Block {
+    /// A heading of level 1 or 2.
+    Heading(u8, String),
+    Para(String),
+    List(Vec<String>),
+    /// Head and rows.
+    Table(Vec<String>, Vec<Vec<String>>),
+    /// A chart by file stem, with its caption.
+    Chart(&'static str, &'static str),
+}
+
+/// The report's blocks, in order: the same for both formats.
+fn blocks(file: &ScenarioFile, r: &McResult, claims: &[ClaimResult]) -> Vec<Block> {
+    let mut b = vec![
+        Block::Heading(1, r.scenario.clone()),
+        Block::Para(format!(
+            "fragsim {} prediction: {} Monte Carlo runs per variant, master seed {}.",
+            env!("CARGO_PKG_VERSION"),
+            r.runs,
+            r.seed
+        )),
+        Block::Heading(2, "The scenario".into()),
+        Block::List(scenario_words(file)),
+        Block::Heading(2, "Summary".into()),
+    ];
     let (h, rows) = summary_rows(r);
-    o += &md_table(&h, &rows);
-    o += "\n## Charts\n\n";
-    for (name, caption) in CHARTS {
-        o += &format!("![{name}]({name}.svg)\n\n{caption}\n\n");
-    }
-    o += "## Where the bytes go\n\n";
+    b.push(Block::Table(h, rows));
+    b.push(Block::Heading(2, "Charts".into()));
+    b.extend(CHARTS.iter().map(|&(name, caption)| Block::Chart(name, caption)));
+    b.push(Block::Heading(2, "Where the bytes go".into()));
     let (h, rows) = breakdown_rows(r);
-    o += &md_table(&h, &rows);
+    b.push(Block::Table(h, rows));
     if !claims.is_empty() {
         let passed = claims.iter().filter(|c| c.pass).count();
-        o += &format!("\n## Claims: {passed} of {} hold\n\n", claims.len());
+        b.push(Block::Heading(
+            2,
+            format!("Claims: {passed} of {} hold", claims.len()),
+        ));
         let (h, rows) = claim_rows(claims);
-        o += &md_table(&h, &rows);
+        b.push(Block::Table(h, rows));
     }
-    o += "\n## What the model does not know\n\n";
-    for l in limits(file) {
-        o += &format!("- {l}\n");
+    b.push(Block::Heading(2, "What the model does not know".into()));
+    b.push(Block::List(limits(file)));
+    b
+}
+
+/// The Markdown report; charts are linked as `NAME.svg` beside it.
+pub fn markdown(file: &ScenarioFile, r: &McResult, claims: &[ClaimResult]) -> String {
+    let mut o = String::new();
+    for b in blocks(file, r, claims) {
+        match b {
+            Block::Heading(level, t) => o += &format!("{} {t}\n\n", "#".repeat(level as usize)),
+            Block::Para(t) => o += &format!("{t}\n\n"),
+            Block::List(items) => {
+                for i in items {
+                    o += &format!("- {i}\n");
+                }
+                o.push('\n');
+            }
+            Block::Table(h, rows) => {
+                o += &md_table(&h, &rows);
+                o.push('\n');
+            }
+            Block::Chart(name, caption) => o += &format!("![{name}]({name}.svg)\n\n{caption}\n\n"),
+        }
     }
+    o.truncate(o.trim_end().len());
+    o.push('\n');
     o
 }
 
@@ -354,49 +390,35 @@ pub fn html(
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:4px 8px;text-align:left}\
 th{background:#eee}td.pass{color:#176317;font-weight:bold}td.fail{color:#a31515;font-weight:bold}\
 figure{margin:1.5em 0}figcaption{color:#555}svg{max-width:100%;height:auto}</style>\n</head>\n<body>\n";
-    o += &format!("<h1>{}</h1>\n", html_escape(&r.scenario));
-    o += &format!(
-        "<p>fragsim {} prediction: {} Monte Carlo runs per variant, master seed {}.</p>\n",
-        env!("CARGO_PKG_VERSION"),
-        r.runs,
-        r.seed
-    );
-    o += "<h2>The scenario</h2>\n<ul>\n";
-    for s in scenario_words(file) {
-        o += &format!("<li>{}</li>\n", html_escape(&s));
+    for b in blocks(file, r, claims) {
+        match b {
+            Block::Heading(level, t) => o += &format!("<h{level}>{}</h{level}>\n", html_escape(&t)),
+            Block::Para(t) => o += &format!("<p>{}</p>\n", html_escape(&t)),
+            Block::List(items) => {
+                o += "<ul>\n";
+                for i in items {
+                    o += &format!("<li>{}</li>\n", html_escape(&i));
+                }
+                o += "</ul>\n";
+            }
+            Block::Table(h, rows) => o += &html_table(&h, &rows),
+            Block::Chart(name, caption) => {
+                let text = svg(name);
+                // The XML declaration is not allowed inside HTML.
+                let body = text
+                    .trim_start()
+                    .strip_prefix("<?xml")
+                    .map_or(text.as_str(), |rest| {
+                        rest.split_once("?>").map_or(rest, |(_, after)| after)
+                    });
+                o += &format!(
+                    "<figure id=\"{name}\">\n{}\n<figcaption>{}</figcaption>\n</figure>\n",
+                    body.trim(),
+                    html_escape(caption)
+                );
+            }
+        }
     }
-    o += "</ul>\n<h2>Summary</h2>\n";
-    let (h, rows) = summary_rows(r);
-    o += &html_table(&h, &rows);
-    o += "<h2>Charts</h2>\n";
-    for (name, caption) in CHARTS {
-        let text = svg(name);
-        // The XML declaration is not allowed inside HTML.
-        let body = text
-            .trim_start()
-            .strip_prefix("<?xml")
-            .map_or(text.as_str(), |rest| {
-                rest.split_once("?>").map_or(rest, |(_, after)| after)
-            });
-        o += &format!(
-            "<figure id=\"{name}\">\n{}\n<figcaption>{}</figcaption>\n</figure>\n",
-            body.trim(),
-            html_escape(caption)
-        );
-    }
-    o += "<h2>Where the bytes go</h2>\n";
-    let (h, rows) = breakdown_rows(r);
-    o += &html_table(&h, &rows);
-    if !claims.is_empty() {
-        let passed = claims.iter().filter(|c| c.pass).count();
-        o += &format!("<h2>Claims: {passed} of {} hold</h2>\n", claims.len());
-        let (h, rows) = claim_rows(claims);
-        o += &html_table(&h, &rows);
-    }
-    o += "<h2>What the model does not know</h2>\n<ul>\n";
-    for l in limits(file) {
-        o += &format!("<li>{}</li>\n", html_escape(&l));
-    }
-    o += "</ul>\n</body>\n</html>\n";
+    o += "</body>\n</html>\n";
     o
 }

@@ -267,14 +267,8 @@ fn check_size(
     force: bool,
 ) -> Result<(), UsageError> {
     let e = sc.estimate(runs, threads);
-    let avail = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find_map(|l| l.strip_prefix("MemAvailable:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        })
-        .map_or(8.0 * (1u64 << 30) as f64, |kb| kb * 1024.0);
+    let avail = crate::units::proc_kib("/proc/meminfo", "MemAvailable")
+        .map_or(8.0 * (1u64 << 30) as f64, |kb| kb as f64 * 1024.0);
     const MAX_EVENTS: f64 = 5e9;
     if !force && (e.memory_bytes > avail * 0.8 || e.events > MAX_EVENTS) {
         return Err(UsageError(format!(

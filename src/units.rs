@@ -80,9 +80,32 @@ pub fn human(bytes: f64) -> String {
     }
 }
 
+/// A `Field:   1234 kB` figure of a Linux `/proc` file (`/proc/meminfo`, `/proc/self/status`),
+/// in KiB; `None` when the file or the field is missing.
+pub fn proc_kib(file: &str, field: &str) -> Option<u64> {
+    std::fs::read_to_string(file).ok()?.lines().find_map(|l| {
+        l.strip_prefix(field)?
+            .strip_prefix(':')?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proc_figures_in_kib() {
+        let rss = proc_kib("/proc/self/status", "VmRSS").expect("VmRSS on Linux");
+        assert!(rss > 0);
+        // A field is matched whole: "VmRS" is not "VmRSS".
+        assert_eq!(proc_kib("/proc/self/status", "VmRS"), None);
+        assert_eq!(proc_kib("/nonexistent", "VmRSS"), None);
+    }
 
     #[test]
     fn parses_units() {

@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::real_jemalloc::RealArena;
 use super::trace::{churn, SizeMix, TraceOp};
 use crate::jemalloc::{AllocatorConfig, Arena, ArenaOptions, ObjId};
+use crate::units::proc_kib;
 
 const SEED_SUITE: &str = include_str!("../../scenarios/seed-suite.toml");
 const CACHE: &str = include_str!("../../scenarios/cache.toml");
@@ -169,16 +170,6 @@ pub fn measure(w: &Workload, budget: Duration) -> Measurement {
     }
 }
 
-fn status_kib(field: &str) -> Option<u64> {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()?
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix(field)
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-}
-
 /// The simulator's memory per live simulated object: an allocator-only scenario holding `live`
 /// objects (sizes 16-512 B, uniform; one test, nothing freed) is run with [`crate::sim::run`],
 /// and the process's peak RSS growth (`VmHWM`, reset first through `/proc/self/clear_refs`) is
@@ -192,11 +183,11 @@ pub fn bytes_per_live_object(live: u64) -> Result<(f64, u64, f64), String> {
     // Resetting the peak (VmHWM) to the current RSS makes the peak this run's own; where the
     // kernel refuses, the earlier peak of this process (its small traces) is far below this one.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
-    let before = status_kib("VmRSS:").ok_or("no VmRSS in /proc/self/status")?;
+    let before = proc_kib("/proc/self/status", "VmRSS").ok_or("no VmRSS in /proc/self/status")?;
     let t = Instant::now();
     let r = crate::sim::run(f.first(), 1, |_| {});
     let secs = t.elapsed().as_secs_f64();
-    let peak = status_kib("VmHWM:").ok_or("no VmHWM in /proc/self/status")?;
+    let peak = proc_kib("/proc/self/status", "VmHWM").ok_or("no VmHWM in /proc/self/status")?;
     assert_eq!(r.timeline[0].keys, live);
     let grown = peak.saturating_sub(before) * 1024;
     Ok((grown as f64 / live as f64, grown, secs))
@@ -224,18 +215,8 @@ pub fn machine() -> String {
         })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mem = status_meminfo().map_or(String::new(), |kb| {
+    let mem = proc_kib("/proc/meminfo", "MemTotal").map_or(String::new(), |kb| {
         format!(", {:.0} GiB", kb as f64 / (1024.0 * 1024.0))
     });
     format!("{cpu}, {cores} cores{mem}")
-}
-
-fn status_meminfo() -> Option<u64> {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()?
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("MemTotal:")
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
 }

@@ -41,7 +41,7 @@ fn no_hidden_files(dir: &std::path::Path) {
 #[test]
 fn run_writes_readable_charts() {
     let dir = std::env::temp_dir().join(format!("fragsim-charts-{}", std::process::id()));
-    let scenario = format!("{}/scenarios/seed-suite.toml", env!("CARGO_MANIFEST_DIR"));
+    let scenario = scenario_path("seed-suite.toml");
     let (rc, _, err) = fragsim(&["run", &scenario, "--runs", "4", "--out", dir.to_str().unwrap()]);
     assert_eq!(rc, 0, "{err}");
     check_chart(
@@ -105,7 +105,7 @@ fn run_writes_readable_charts() {
 #[test]
 fn sweep_writes_a_readable_chart() {
     let dir = std::env::temp_dir().join(format!("fragsim-sweep-chart-{}", std::process::id()));
-    let scenario = format!("{}/scenarios/seed-suite.toml", env!("CARGO_MANIFEST_DIR"));
+    let scenario = scenario_path("seed-suite.toml");
     let (rc, _, err) = fragsim(&[
         "sweep",
         &scenario,

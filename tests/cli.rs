@@ -67,10 +67,6 @@ fn tmpdir(tag: &str) -> std::path::PathBuf {
     dir
 }
 
-fn scenario_path(name: &str) -> String {
-    format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
 #[test]
 fn run_on_the_shipped_scenario() {
     let dir = tmpdir("run");

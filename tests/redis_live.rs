@@ -169,10 +169,8 @@ fn shipped_scenarios_validate_against_a_live_live_server() {
         ("seed-suite-parallel.toml", 3),
         ("cache.toml", 2),
     ] {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("scenarios")
-            .join(file);
-        let f = workload::load(&path).expect("shipped scenario parses");
+        let path = scenario_path(file);
+        let f = workload::load(std::path::Path::new(&path)).expect("shipped scenario parses");
         for v in &f.variants {
             let Some(p) = live_server() else { return };
             let mut sc = v.clone();

@@ -8,12 +8,6 @@ use common::*;
 use fragsim::sim::sweep;
 use fragsim::validate::real_jemalloc::nallocx;
 
-fn scenario(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(name)
-}
-
 fn tmp(tag: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("fragsim-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -26,7 +20,7 @@ fn tmp(tag: &str) -> std::path::PathBuf {
 /// has one pad page. The sawtooth: 8 KiB values take 10 KiB, 9 KiB take 10 KiB too.
 #[test]
 fn object_size_sweep_follows_the_real_size_classes() {
-    let path = scenario("seed-suite.toml");
+    let path = std::path::PathBuf::from(scenario_path("seed-suite.toml"));
     let file = fragsim::workload::load(&path).unwrap();
     let p = sweep::resolve(file.first(), "value_size").unwrap();
     assert_eq!(p.path, "workload.keys.storm.value_size");
@@ -69,7 +63,7 @@ fn sweep_cli_writes_json_csv_and_chart() {
     let out = tmp("sweep-cli");
     let (rc, stdout, err) = fragsim(&[
         "sweep",
-        scenario("seed-suite.toml").to_str().unwrap(),
+        &scenario_path("seed-suite.toml"),
         "--param",
         "workload.tests",
         "--from",
@@ -109,8 +103,8 @@ fn sweep_cli_writes_json_csv_and_chart() {
 #[test]
 fn bad_sweeps_are_refused_without_output() {
     let out = tmp("sweep-bad");
-    let s = scenario("seed-suite.toml");
-    let s = s.to_str().unwrap();
+    let s = scenario_path("seed-suite.toml");
+    let s = s.as_str();
     let o = out.to_str().unwrap();
     for (args, expect) in [
         (
@@ -159,8 +153,8 @@ fn unwritable_output_directory_is_refused_without_partial_files() {
     std::fs::write(&file, "x").unwrap();
     let out = file.join("out");
     let o = out.to_str().unwrap();
-    let s = scenario("seed-suite.toml");
-    let s = s.to_str().unwrap();
+    let s = scenario_path("seed-suite.toml");
+    let s = s.as_str();
     for args in [
         vec!["run", s, "--runs", "1", "--out", o],
         vec!["report", s, "--runs", "1", "--out", o],
@@ -196,7 +190,7 @@ fn report_is_self_contained_and_complete() {
     let out = tmp("report");
     let (rc, stdout, err) = fragsim(&[
         "report",
-        scenario("seed-claims.toml").to_str().unwrap(),
+        &scenario_path("seed-claims.toml"),
         "--runs",
         "4",
         "--out",
@@ -254,7 +248,7 @@ fn maxmemory_sweep_charts_the_oom_probability() {
     let out = tmp("sweep-maxmemory");
     let (rc, stdout, err) = fragsim(&[
         "sweep",
-        scenario("seed-suite.toml").to_str().unwrap(),
+        &scenario_path("seed-suite.toml"),
         "--param",
         "maxmemory",
         "--values",

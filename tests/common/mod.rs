@@ -6,6 +6,11 @@ use std::process::Command;
 
 use fragsim::validate::live_redis::RedisProcess;
 
+/// The path of a shipped scenario file (`scenarios/NAME`).
+pub fn scenario_path(name: &str) -> String {
+    format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
 /// Runs the fragsim binary; returns (exit code, stdout, stderr).
 pub fn fragsim(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_fragsim"))

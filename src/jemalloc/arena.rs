@@ -877,18 +877,12 @@ impl Arena {
         }
         r.holes = slab_bytes - small_inuse;
         r.holes_touched = slab_touched - small_inuse_touched;
-        let mut touched_total = self.pac.touched.count();
-        let mut unpurged = self.pac.ndirty() + self.pac.nmuzzy();
-        let mut meta = self.base.with_edata(self.pac.nedata_hwm()).resident;
-        if let (Some(h), Some(hb)) = (self.huge.as_deref(), self.huge_base.as_ref()) {
-            touched_total += h.touched.count();
-            unpurged += h.ndirty() + h.nmuzzy();
-            meta += hb.with_edata(h.nedata_hwm()).resident;
-        }
-        r.dirty = unpurged * page;
-        r.dirty_touched = touched_total * page - slab_touched - ext_touched;
-        r.metadata_resident = meta;
-        debug_assert_eq!(slab_bytes + ext_bytes, self.stats().active);
+        // The totals over this arena and the huge arena are the stats'.
+        let st = self.stats();
+        r.dirty = (st.dirty_pages + st.muzzy_pages) * page;
+        r.dirty_touched = st.touched_pages * page - slab_touched - ext_touched;
+        r.metadata_resident = st.metadata_resident(page);
+        debug_assert_eq!(slab_bytes + ext_bytes, st.active);
         r
     }
 

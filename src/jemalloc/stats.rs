@@ -35,6 +35,13 @@ pub struct Stats {
     pub purged_pages: u64,
 }
 
+impl Stats {
+    /// Resident base metadata, bytes: what `resident` holds beyond active and dirty pages.
+    pub fn metadata_resident(&self, page: u64) -> u64 {
+        self.resident - self.active - self.dirty_pages * page
+    }
+}
+
 /// Where the arena's resident bytes are, and how many of them sit on pages the program has
 /// written (the part the kernel counts in RSS). Each pair is (bytes, of which on touched pages).
 /// `live + tcache + pad + holes` is `stats.active`; `live + tcache` is `stats.allocated`.

@@ -967,7 +967,7 @@ impl Server {
         let delta = |now: u64, then: u64| now as i64 - then as i64;
         let plus = |base: u64, d: i64| (base as i64 + d).max(0) as u64;
         // RSS grows by the pages the program wrote and by jemalloc's metadata pages.
-        let meta = |s: &crate::jemalloc::Stats| crate::sim::metadata_resident(s, page);
+        let meta = |s: &crate::jemalloc::Stats| s.metadata_resident(page);
         let rss = plus(
             b.rss,
             delta(st.touched_pages, s0.touched_pages) * page as i64 + delta(meta(&st), meta(s0)),

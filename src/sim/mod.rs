@@ -350,11 +350,6 @@ fn free_live(arena: &mut Arena, o: Live) -> (u64, u64) {
     (usable, usable - o.rounding as u64)
 }
 
-/// Resident base metadata of `s`: what `stats.resident` holds beyond active and dirty pages.
-pub fn metadata_resident(s: &crate::jemalloc::Stats, page: u64) -> u64 {
-    s.resident - s.active - s.dirty_pages * page
-}
-
 /// The INFO-shaped figures of a plain allocator workload: `used_memory` is the usable size of
 /// the live objects (what a program counting `malloc_usable_size` sees), RSS the written pages
 /// and the allocator's metadata (the process holds nothing else).
@@ -369,7 +364,7 @@ fn allocator_info(arena: &Arena, used: u64, peak_used: u64) -> InfoMemory {
         s.allocated,
         s.active,
         s.resident,
-        s.touched_pages * page + metadata_resident(&s, page),
+        s.touched_pages * page + s.metadata_resident(page),
         0,
         0,
         0,

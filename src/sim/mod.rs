@@ -419,12 +419,14 @@ fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe:
                 let size = k.value_size.sample(&mut rng);
                 let id = arena.malloc(size).expect("validated sizes are modelable");
                 let usable = arena.usable_size(id);
-                live.push(Live {
+                let o = Live {
                     id,
                     rounding: (usable - size).min(u32::MAX as u64) as u32,
-                });
+                };
+                // What free_live will take back off.
                 used += usable;
-                requested += usable - (usable - size).min(u32::MAX as u64);
+                requested += usable - o.rounding as u64;
+                live.push(o);
             }
         }
         peak_used = peak_used.max(used);

@@ -23,10 +23,14 @@ impl Recorder {
         self.ops.push(TraceOp::Alloc { size });
     }
 
+    /// Records the free of `id`, unless it was allocated before recording started.
     fn free(&mut self, id: ObjId) {
-        let op = std::mem::replace(&mut self.op_of[id as usize], u32::MAX);
-        debug_assert!(op != u32::MAX, "free of an object the recorder did not see");
-        self.ops.push(TraceOp::Free { op });
+        if let Some(slot) = self.op_of.get_mut(id as usize) {
+            let op = std::mem::replace(slot, u32::MAX);
+            if op != u32::MAX {
+                self.ops.push(TraceOp::Free { op });
+            }
+        }
     }
 }
 
@@ -99,9 +103,7 @@ impl Heap {
 
     fn free_recorded(&mut self, id: ObjId) {
         if let Some(r) = self.recorder.as_mut() {
-            if r.op_of.get(id as usize).is_some_and(|&op| op != u32::MAX) {
-                r.free(id);
-            }
+            r.free(id);
         }
         self.arena.free(id);
     }

@@ -242,7 +242,7 @@ pub fn claim_rows(results: &[ClaimResult]) -> (Vec<String>, Vec<Vec<String>>) {
 /// What the model does not know, stated in every report.
 pub fn limits(file: &ScenarioFile) -> Vec<String> {
     let mut o = vec![
-        "Figures are the model's predictions of INFO memory fields, not measurements of this workload. The model is checked in fragsim's test suite against the real jemalloc 5.3.0 (allocated, active, dirty pages exact on churn traces) and against a live Debian redis-server 7.0.15 (used_memory exact, allocator_allocated and allocator_active within about 2%, RSS within about 5% on the shipped scenarios).".to_string(),
+        "Figures are the model's predictions of INFO memory fields, not measurements of this workload. The model is checked in fragsim's test suite against the real jemalloc 5.3.0 (allocated, active, dirty pages exact on churn traces) and against a live Debian redis-server 7.0.15 (used_memory exact, allocator_allocated and allocator_active within about 2%, RSS within about 3% on the shipped scenarios).".to_string(),
         "Time-based decay follows jemalloc's code on a simulated clock; it is not compared with the real allocator's wall-clock decay.".to_string(),
         "The thread cache's garbage collection interval is scaled by an empirical factor of 2 to match the live server; the cause is not understood.".to_string(),
         "Not modelled: commands run inside Lua scripts, lists, sets, sorted sets, streams, replication and AOF buffers, more than one application thread, FLUSHALL ASYNC's background thread (it frees at once).".to_string(),

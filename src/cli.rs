@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::jemalloc::{AllocatorConfig, SizeClasses, PRESET_NAMES};
 use crate::redis::explain::{self as redis_explain, explain_key, KeySpec};
@@ -24,6 +24,24 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The Monte Carlo options of run, sweep, report and check.
+#[derive(Debug, Args)]
+pub struct McArgs {
+    /// Monte Carlo runs per variant (default: the scenario's `runs`, else 32); a sweep runs this
+    /// many at each point.
+    #[arg(long)]
+    pub runs: Option<u64>,
+    /// Master seed; run i uses a seed derived from (seed, i) (default: the scenario's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker threads (default: all cores). The output does not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Run even when the scenario looks too big for this machine.
+    #[arg(long)]
+    pub force: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Replay a scenario file through the model, Monte Carlo over seeds, and print the INFO
@@ -36,15 +54,8 @@ pub enum Command {
     Run {
         /// Scenario file (TOML).
         file: PathBuf,
-        /// Monte Carlo runs per variant (default: the scenario's `runs`, else 32).
-        #[arg(long)]
-        runs: Option<u64>,
-        /// Master seed; run i uses a seed derived from (seed, i) (default: the scenario's).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Worker threads (default: all cores). The output does not depend on it.
-        #[arg(long)]
-        threads: Option<usize>,
+        #[command(flatten)]
+        mc: McArgs,
         /// Also write the JSON result to this file.
         #[arg(long, value_name = "PATH")]
         json: Option<PathBuf>,
@@ -57,9 +68,6 @@ pub enum Command {
         /// Also print the per-bin table (slabs, regions, utilisation) after the first run.
         #[arg(long)]
         bins: bool,
-        /// Run even when the scenario looks too big for this machine.
-        #[arg(long)]
-        force: bool,
     },
     /// Run a scenario over a range of one parameter and chart the peak figures against it.
     ///
@@ -88,21 +96,11 @@ pub enum Command {
         /// The values to run, instead of --from/--to/--steps (comma-separated: 1KB,2KB,30KB).
         #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
         values: Option<Vec<String>>,
-        /// Monte Carlo runs per point (default: the scenario's).
-        #[arg(long)]
-        runs: Option<u64>,
-        /// Master seed (default: the scenario's).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Worker threads (default: all cores).
-        #[arg(long)]
-        threads: Option<usize>,
+        #[command(flatten)]
+        mc: McArgs,
         /// Output directory (default: output/<scenario file name>-sweep).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Run even when a point looks too big for this machine.
-        #[arg(long)]
-        force: bool,
     },
     /// Write the design-review report of a scenario: report.html (self-contained, charts inlined
     /// as SVG) and report.md (for pull requests, charts beside it), with the scenario in words,
@@ -112,21 +110,11 @@ pub enum Command {
     Report {
         /// Scenario file (TOML).
         file: PathBuf,
-        /// Monte Carlo runs per variant (default: the scenario's).
-        #[arg(long)]
-        runs: Option<u64>,
-        /// Master seed (default: the scenario's).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Worker threads (default: all cores).
-        #[arg(long)]
-        threads: Option<usize>,
+        #[command(flatten)]
+        mc: McArgs,
         /// Output directory (default: output/<scenario file name>).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Run even when the scenario looks too big for this machine.
-        #[arg(long)]
-        force: bool,
     },
     /// Measure the simulator: events per second through the model and through the real jemalloc
     /// on the same allocation traces (side by side, every byte written on the real side), and
@@ -156,18 +144,8 @@ pub enum Command {
     Check {
         /// Scenario file (TOML) with [[claim]] tables.
         file: PathBuf,
-        /// Monte Carlo runs per variant (default: the scenario's).
-        #[arg(long)]
-        runs: Option<u64>,
-        /// Master seed (default: the scenario's).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Worker threads (default: all cores).
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Run even when the scenario looks too big for this machine.
-        #[arg(long)]
-        force: bool,
+        #[command(flatten)]
+        mc: McArgs,
     },
     /// Print jemalloc's size classes with slab geometry.
     ///
@@ -358,17 +336,12 @@ fn threads_arg(threads: Option<usize>) -> Result<usize, UsageError> {
 
 /// The Monte Carlo settings of run, report and sweep: the command line's, else the scenario's
 /// runs and seed and every core.
-fn mc_settings(
-    sc: &crate::workload::ScenarioFile,
-    runs: Option<u64>,
-    seed: Option<u64>,
-    threads: Option<usize>,
-) -> Result<(u64, u64, usize), UsageError> {
-    let runs = runs.unwrap_or(sc.runs);
+fn mc_settings(sc: &crate::workload::ScenarioFile, a: &McArgs) -> Result<(u64, u64, usize), UsageError> {
+    let runs = a.runs.unwrap_or(sc.runs);
     if runs == 0 {
         return Err(UsageError("--runs must be at least 1".into()));
     }
-    Ok((runs, seed.unwrap_or(sc.seed), threads_arg(threads)?))
+    Ok((runs, a.seed.unwrap_or(sc.seed), threads_arg(a.threads)?))
 }
 
 /// Runs every variant `runs` times, with a progress bar on a terminal.
@@ -506,18 +479,15 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
         }
         Command::Run {
             file,
-            runs,
-            seed,
-            threads,
+            mc,
             json,
             csv,
             out,
             bins,
-            force,
         } => {
             let sc = crate::workload::load(&file).map_err(|e| UsageError(e.to_string()))?;
-            let (runs, seed, threads) = mc_settings(&sc, runs, seed, threads)?;
-            check_size(&sc, runs, threads, force)?;
+            let (runs, seed, threads) = mc_settings(&sc, &mc)?;
+            check_size(&sc, runs, threads, mc.force)?;
             let out_dir = out_dir(out, &file, "");
             let st = staging(&out_dir)?;
             let result = monte_carlo(&sc, runs, seed, threads)?;
@@ -553,11 +523,8 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             to,
             steps,
             values,
-            runs,
-            seed,
-            threads,
+            mc,
             out,
-            force,
         } => {
             let sc = crate::workload::load(&file).map_err(|e| UsageError(e.to_string()))?;
             let p = crate::sim::sweep::resolve(sc.first(), &param)
@@ -587,11 +554,11 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             let mut xs = xs;
             xs.sort_by(|a, b| a.total_cmp(b));
             xs.dedup();
-            let (runs, seed, threads) = mc_settings(&sc, runs, seed, threads)?;
+            let (runs, seed, threads) = mc_settings(&sc, &mc)?;
             // Every point must be a valid scenario: load them all before running any.
             let points = crate::sim::sweep::load_points(&file, &p, &xs).map_err(UsageError)?;
             for pt in &points {
-                check_size(&pt.file, runs, threads, force)?;
+                check_size(&pt.file, runs, threads, mc.force)?;
             }
             let out_dir = out_dir(out, &file, "-sweep");
             let st = staging(&out_dir)?;
@@ -610,17 +577,10 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
                 out_dir.display()
             );
         }
-        Command::Report {
-            file,
-            runs,
-            seed,
-            threads,
-            out,
-            force,
-        } => {
+        Command::Report { file, mc, out } => {
             let sc = crate::workload::load(&file).map_err(|e| UsageError(e.to_string()))?;
-            let (runs, seed, threads) = mc_settings(&sc, runs, seed, threads)?;
-            check_size(&sc, runs, threads, force)?;
+            let (runs, seed, threads) = mc_settings(&sc, &mc)?;
+            check_size(&sc, runs, threads, mc.force)?;
             let out_dir = out_dir(out, &file, "");
             let st = staging(&out_dir)?;
             let result = monte_carlo(&sc, runs, seed, threads)?;
@@ -727,13 +687,7 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
                 write_out(&path, &to_json(&report), "JSON output")?;
             }
         }
-        Command::Check {
-            file,
-            runs,
-            seed,
-            threads,
-            force,
-        } => {
+        Command::Check { file, mc } => {
             let sc = crate::workload::load(&file).map_err(|e| UsageError(e.to_string()))?;
             if sc.claims.is_empty() {
                 return Err(UsageError(format!(
@@ -741,10 +695,10 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
                     file.display()
                 )));
             }
-            let runs = runs.unwrap_or(sc.runs).max(1);
-            let seed = seed.unwrap_or(sc.seed);
-            let threads = threads_arg(threads.map(|t| t.max(1)))?;
-            check_size(&sc, runs, threads, force)?;
+            let runs = mc.runs.unwrap_or(sc.runs).max(1);
+            let seed = mc.seed.unwrap_or(sc.seed);
+            let threads = threads_arg(mc.threads.map(|t| t.max(1)))?;
+            check_size(&sc, runs, threads, mc.force)?;
             let result = montecarlo::run_all(&sc, runs, seed, threads, &|| {}).map_err(UsageError)?;
             let verdicts = crate::sim::claims::evaluate(&sc.claims, &result);
             println!(

@@ -191,8 +191,11 @@ pub enum Command {
     },
     /// Read a live Redis server and print its profile (TOML) for scenarios to use.
     ///
-    /// Reads INFO, CONFIG GET and MEMORY MALLOC-STATS, lets the server settle, and measures its
-    /// baseline the way `validate` measures. Use a server no other client is using.
+    /// Its first command, INFO memory, records the server as a workload finds it after a fresh
+    /// start (the fresh baseline; commands the server had already run stay in it, and calibrate
+    /// says so). Then INFO, CONFIG GET, MEMORY MALLOC-STATS and 2,000 PINGs (the command rate of
+    /// one client); then it lets the server settle and measures it again as it leaves it (the
+    /// as_found baseline). Use a freshly started server that no other client is using.
     Calibrate {
         /// The server, HOST:PORT.
         #[arg(long, value_name = "HOST:PORT")]
@@ -204,12 +207,23 @@ pub enum Command {
     /// Replay a scenario into a live Redis server and compare its INFO memory with the model's
     /// after each test.
     ///
-    /// The server should be otherwise idle; it is calibrated first. Each test's commands go over
-    /// one connection, closed before measuring.
+    /// The server must hold no keys (or pass --flush) and be otherwise idle. Without --profile it
+    /// is calibrated first and predicted as calibration leaves it; with --profile (a profile
+    /// calibrated on another freshly started server) it is predicted from that profile, the way
+    /// a fresh server in a test pipeline meets the workload. Each test's commands go over one
+    /// connection per test process, closed before measuring. Afterwards the keys and scripts it
+    /// wrote are removed and maxmemory restored.
     Validate {
         /// The server, HOST:PORT.
         #[arg(long, value_name = "HOST:PORT")]
         redis: String,
+        /// Predict with this profile (a file from `fragsim calibrate`, or a built-in name) in the
+        /// scenario's server state, instead of calibrating the server itself.
+        #[arg(long, value_name = "PROFILE")]
+        profile: Option<String>,
+        /// Empty a server that holds keys (FLUSHALL SYNC) instead of refusing it.
+        #[arg(long)]
+        flush: bool,
         /// Scenario file (TOML) with a Redis profile.
         scenario: PathBuf,
         /// Seed (default: the scenario's).
@@ -713,12 +727,16 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             }
         }
         Command::Calibrate { redis, out } => {
-            let profile = live_redis::calibrate(&redis).map_err(|e| UsageError(e.to_string()))?;
-            let text = format!(
-                "# Calibrated by fragsim {} from {redis}\n{}",
-                env!("CARGO_PKG_VERSION"),
-                profile.to_toml()
+            let cal = live_redis::calibrate(&redis).map_err(|e| UsageError(e.to_string()))?;
+            let mut text = format!(
+                "# Calibrated by fragsim {} from {redis}\n",
+                env!("CARGO_PKG_VERSION")
             );
+            for n in &cal.notes {
+                eprintln!("note: {n}");
+                text += &format!("# Note: {n}\n");
+            }
+            text += &cal.profile.to_toml();
             match out {
                 Some(path) => write_out(&path, &text, "profile")?,
                 None => print!("{text}"),
@@ -726,6 +744,8 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
         }
         Command::Validate {
             redis,
+            profile,
+            flush,
             scenario,
             seed,
             json,
@@ -756,8 +776,19 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             }
             let seed = seed.unwrap_or(sc.seed);
             let total = sc.tests;
-            let cps = live_redis::validate(&redis, &sc, seed, |t| eprintln!("test {t}/{total} replayed"))
-                .map_err(|e| UsageError(e.to_string()))?;
+            let profile = match profile {
+                None => None,
+                Some(name) => Some(
+                    crate::redis::RedisProfile::load(&name)
+                        .and_then(|p| p.with_state(sc.state))
+                        .map_err(|e| UsageError(format!("--profile: {e}")))?,
+                ),
+            };
+            let opts = live_redis::ValidateOptions { profile, flush };
+            let cps = live_redis::validate(&redis, &sc, seed, &opts, |t| {
+                eprintln!("test {t}/{total} replayed")
+            })
+            .map_err(|e| UsageError(e.to_string()))?;
             print!("{}", live_redis::render_checkpoints(&cps));
             if let Some(path) = json {
                 write_out(&path, &to_json(&cps), "JSON output")?;

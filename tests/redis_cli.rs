@@ -134,3 +134,64 @@ fn calibrate_then_validate_a_live_live_server() {
     assert_eq!(v[1]["model"]["used_memory"], v[1]["real"]["used_memory"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The way a test pipeline meets Redis: calibrate one freshly started server, predict another
+/// one with `--profile`. A server holding keys is refused with exit code 2 and a message that
+/// says how many and what to do; nothing of the workload is written to it.
+#[test]
+fn validate_a_fresh_server_from_another_ones_profile_and_refuse_a_dirty_one() {
+    let Some(a) = live_server() else { return };
+    let Some(b) = live_server() else { return };
+    let dir = std::env::temp_dir().join(format!("fragsim-rcli2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let profile = dir.join("fresh.toml");
+    let (rc, _, err) = fragsim(&[
+        "calibrate",
+        "--redis",
+        &a.addr,
+        "--out",
+        profile.to_str().unwrap(),
+    ]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(!err.contains("note:"), "a fresh server needs no note: {err}");
+    let text = std::fs::read_to_string(&profile).unwrap();
+    assert!(
+        text.contains("state = \"fresh\"") && text.contains("[as_found]"),
+        "{text}"
+    );
+    let scenario = dir.join("s.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"v\"\n[server]\nprofile = \"redis-7.0-debian\"\n[workload]\ntests = 2\ntest_seconds = 0.1\n[[workload.keys]]\nname = \"k\"\ncount = 20\nvalue_size = 3000\n",
+    )
+    .unwrap();
+    let args = |addr: &str| {
+        vec![
+            "validate".to_string(),
+            "--redis".into(),
+            addr.into(),
+            "--profile".into(),
+            profile.to_str().unwrap().into(),
+            scenario.to_str().unwrap().into(),
+        ]
+    };
+    let run = |a: Vec<String>| fragsim(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let (rc, out, err) = run(args(&b.addr));
+    assert_eq!(rc, 0, "{err}");
+    assert!(out.contains("used_memory_peak"), "{out}");
+    // The keys it wrote are gone again; a key of someone else's makes the server dirty.
+    let mut c = fragsim::redis::resp::Connection::open(&b.addr).unwrap();
+    assert_eq!(
+        c.call_str(&["DBSIZE"]).unwrap(),
+        fragsim::redis::resp::Resp::Int(0)
+    );
+    c.call_str(&["SET", "theirs", "1"]).unwrap();
+    let (rc, out, err) = run(args(&b.addr));
+    assert_one_line_error(rc, &out, &err, "holds 1 key(s)");
+    assert!(err.contains("--flush"), "{err}");
+    assert_eq!(
+        c.call_str(&["DBSIZE"]).unwrap(),
+        fragsim::redis::resp::Resp::Int(1)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -68,6 +68,18 @@ fn every_malformed_scenario_names_its_line_and_key() {
     // (line to replace, new content, line reported, text the message must contain)
     let cases: Vec<(usize, &str, usize, &str)> = vec![
         (3, "runs = 0", 3, "runs: 0: need at least 1 run"),
+        (
+            8,
+            r#"state = "warm""#,
+            8,
+            "server.state: 'warm' is not a server state: use \"fresh\"",
+        ),
+        (
+            14,
+            "commands_per_second = 0",
+            14,
+            "workload.commands_per_second: 0: need a rate of 1 to 1e9",
+        ),
         (5, "[servr]", 5, "servr"),
         (
             6,
@@ -232,4 +244,26 @@ fn several_problems_are_reported_at_once() {
         .replace("\"before_each\"", "\"often\"");
     let err = parse(&text, "multi.toml").unwrap_err();
     assert!(err.problems.len() >= 3, "{err}");
+}
+
+/// `state = "as_found"` needs a profile that measured that state: the built-in Debian profile
+/// did; the unmeasured upstream profiles did not, and say how to get one.
+#[test]
+fn the_as_found_state_needs_a_measured_baseline() {
+    let text = BASE.replace(
+        "memory_limit = \"1GB\"",
+        "memory_limit = \"1GB\"\nstate = \"as_found\"",
+    );
+    let f = parse(&text, "s.toml").unwrap();
+    let b = &f.first().redis.as_ref().unwrap().baseline;
+    assert_eq!(b.state, fragsim::redis::profile::ServerState::AsFound);
+    assert!(b.commands_seen.contains(&"info".to_string()));
+    let text = text.replace("redis-7.0-debian", "redis-7.2");
+    let err = parse(&text, "s.toml").unwrap_err().to_string();
+    assert!(
+        err.contains("server.profile")
+            && err.contains("no \"as_found\" baseline")
+            && err.contains("fragsim calibrate"),
+        "{err}"
+    );
 }

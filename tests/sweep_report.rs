@@ -252,7 +252,7 @@ fn maxmemory_sweep_charts_the_oom_probability() {
         "--param",
         "maxmemory",
         "--values",
-        "4MB,1MB",
+        "4MB,900KB",
         "--runs",
         "2",
         "--out",
@@ -261,7 +261,7 @@ fn maxmemory_sweep_charts_the_oom_probability() {
     assert_eq!(rc, 0, "{err}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
-    assert_eq!(json["values"], serde_json::json!([1048576.0, 4194304.0]));
+    assert_eq!(json["values"], serde_json::json!([921600.0, 4194304.0]));
     for c in json["curves"].as_array().unwrap() {
         let p: Vec<f64> = c["points"]
             .as_array()

@@ -6,14 +6,47 @@ use serde::{Deserialize, Serialize};
 
 use crate::jemalloc::AllocatorConfig;
 
+/// Which state of the server a baseline describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerState {
+    /// Freshly started: the workload is the first traffic the server sees (apart from commands
+    /// it had already run before calibration, which stay). Its thread cache still holds what
+    /// startup left in it, and no command of fragsim's own has made a latency histogram.
+    #[default]
+    Fresh,
+    /// As `fragsim calibrate` leaves it: warmed up by client traffic (its own connections and
+    /// commands, their latency histograms made, the thread cache's idle objects given back by
+    /// its garbage collection). The state `validate` predicts when it calibrates the server it
+    /// replays into.
+    AsFound,
+}
+
+impl ServerState {
+    /// The name scenario files use (`[server] state`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerState::Fresh => "fresh",
+            ServerState::AsFound => "as_found",
+        }
+    }
+}
+
 /// What an idle server reports, measured the way fragsim measures: a fresh connection sends one
 /// `INFO memory` after every other client has disconnected. The model adds its predictions to
 /// these figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Baseline {
+    /// Which state these figures describe (fresh by default).
+    #[serde(default)]
+    pub state: ServerState,
     /// `used_memory` at the baseline.
     pub used_memory: u64,
+    /// `used_memory_peak` at the baseline (a fresh server's peak is its startup's). The model's
+    /// `used_memory_peak` starts from the higher of this and `used_memory`.
+    #[serde(default)]
+    pub used_memory_peak: u64,
     /// `used_memory_startup`.
     pub used_memory_startup: u64,
     /// `mem_clients_normal` at the baseline (the measuring client itself).
@@ -39,6 +72,12 @@ pub struct Baseline {
     /// `tcache_bytes` of the process's arena: freed objects the thread cache holds.
     #[serde(default)]
     pub tcache_bytes: u64,
+    /// RSS the first client connection adds to a fresh server: the code and library pages that
+    /// accepting a client and running its commands fault in (file-backed pages, measured: 412 KB
+    /// of `RssFile` on Debian's 7.0.15 at the first PING, nothing more for SET, FLUSHALL, INFO
+    /// or HSET after it). 0 for an as-found baseline, which has served clients.
+    #[serde(default)]
+    pub first_client_rss: u64,
 }
 
 /// A Redis server build as the model needs it.
@@ -97,12 +136,33 @@ pub struct RedisProfile {
     /// allocator_allocated came out 3.9% low, 1.1% low with 2). Why the real GC runs less often
     /// is not understood yet: an empirical factor, stated as such.
     pub tcache_gc_interval_scale: u64,
+    /// Commands one client sends per second without pipelining, round trip included: how fast a
+    /// test process's commands arrive (scenarios may set `workload.commands_per_second`).
+    /// `fragsim calibrate` measures it with PINGs; built-in profiles use
+    /// [`DEFAULT_COMMANDS_PER_SECOND`].
+    #[serde(default = "default_rate")]
+    pub commands_per_second: f64,
     /// `sizeof(luaScript)`.
     pub lua_script_struct: u64,
     /// Lua heap bytes a newly compiled script adds, on top of its body length (approximate:
     /// measured as about 0.6 KB for a short script).
     pub lua_heap_per_script: u64,
+    /// The server freshly started ([`ServerState::Fresh`]): what scenarios start from unless
+    /// they ask for `state = "as_found"`.
     pub baseline: Baseline,
+    /// The server as calibration left it ([`ServerState::AsFound`]), when measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_found: Option<Baseline>,
+}
+
+/// Commands per second of one client without pipelining when nothing else is known: on this
+/// project's 2-CPU machine, `redis-benchmark -c 1 -P 1` against Debian's redis-server 7.0.15 on
+/// loopback measured 7,000-8,500 SETs and PINGs per second, and fragsim's own client (as
+/// `calibrate` measures it) about 10,000 PINGs per second (2026-12-03).
+pub const DEFAULT_COMMANDS_PER_SECOND: f64 = 10_000.0;
+
+fn default_rate() -> f64 {
+    DEFAULT_COMMANDS_PER_SECOND
 }
 
 const REDIS_70_DEBIAN: &str = include_str!("profiles/redis-7.0-debian.toml");
@@ -173,6 +233,26 @@ impl RedisProfile {
         cfg.background_thread = true;
         cfg.tcache.gc_incr_bytes *= self.tcache_gc_interval_scale.max(1);
         Ok(cfg)
+    }
+
+    /// This profile reduced to the baseline of `state` (the one the model starts from). Fails
+    /// when the profile has no measurement of that state.
+    pub fn with_state(mut self, state: ServerState) -> Result<Self, String> {
+        if self.baseline.state == state {
+            return Ok(self);
+        }
+        match self.as_found.take() {
+            Some(b) if state == ServerState::AsFound && b.state == state => {
+                self.baseline = b;
+                Ok(self)
+            }
+            _ => Err(format!(
+                "profile '{}' has no \"{}\" baseline; run `fragsim calibrate` against such a server \
+                 and name the profile file it writes",
+                self.name,
+                state.name()
+            )),
+        }
     }
 
     /// The profile as TOML.

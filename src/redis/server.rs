@@ -200,6 +200,13 @@ pub struct Server {
     /// Usable bytes of the objects that stand for the baseline's small allocations (never
     /// freed): the server's startup heap.
     startup_bytes: u64,
+    /// `used_memory` of the client that measures (connected, its `INFO memory` read into its
+    /// query buffer): part of the baseline's `used_memory`, which was read by such a client,
+    /// but not of the server while a test runs.
+    measuring_client: u64,
+    /// Whether a client has connected since the baseline (a fresh server's first client pages
+    /// in code: [`crate::redis::profile::Baseline::first_client_rss`]).
+    client_seen: bool,
 }
 
 const CRON_NS: u64 = 100_000_000;
@@ -219,7 +226,11 @@ impl Server {
             .map(|&id| heap.arena.usable_size(id))
             .sum();
         let histograms = profile.baseline.commands_seen.iter().cloned().collect();
-        let peak = profile.baseline.used_memory;
+        let peak = profile
+            .baseline
+            .used_memory
+            .max(profile.baseline.used_memory_peak);
+        let as_found = profile.baseline.state == super::profile::ServerState::AsFound;
         let mut s = Server {
             profile,
             heap,
@@ -244,11 +255,24 @@ impl Server {
             // Set below, once the baseline state is complete.
             start: crate::jemalloc::Stats::default(),
             startup_bytes,
+            measuring_client: 0,
+            client_seen: false,
         };
-        // The baseline was measured after clients had come and gone (calibration's own
+        // The measuring client: createClient's allocations, the empty query buffer replaced by
+        // one that holds a 16 KiB read.
+        let usable = |n: u64| s.heap.arena.usable_size_of(n).unwrap_or(n);
+        let allocs = &s.profile.client_allocations;
+        s.measuring_client = allocs[..allocs.len().saturating_sub(1)]
+            .iter()
+            .map(|&n| usable(n))
+            .sum::<u64>()
+            + usable(s.qbuf_request(1));
+        // An as-found baseline was measured after clients had come and gone (calibration's own
         // connections): their buffers sit in the thread cache. Replay one such visit, then take
-        // the zero point.
-        s.measurement_traffic();
+        // the zero point. A fresh server has seen no client yet.
+        if as_found {
+            s.measurement_traffic();
+        }
         s.start = s.heap.arena.stats();
         s.heap.zmalloc_used = 0;
         Ok(s)
@@ -292,8 +316,14 @@ impl Server {
         self.startup_bytes
     }
 
+    /// `used_memory` now, as the server counts it while a test runs (the measuring client of
+    /// the baseline is not connected).
     pub fn used_memory(&self) -> u64 {
-        self.profile.baseline.used_memory + self.heap.zmalloc_used
+        self.profile
+            .baseline
+            .used_memory
+            .saturating_sub(self.measuring_client)
+            + self.heap.zmalloc_used
     }
 
     /// Number of keys.
@@ -314,6 +344,7 @@ impl Server {
 
     /// A client connects (`createClient`).
     pub fn connect(&mut self) -> ClientId {
+        self.client_seen = true;
         let sizes = self.profile.client_allocations.clone();
         let mut allocs: Vec<Alloc> = sizes.iter().map(|&s| self.heap.zmalloc(s)).collect();
         // The last listed allocation is the empty query buffer (`sdsempty()`).
@@ -421,11 +452,14 @@ impl Server {
                     self.hist_allocs.push(a);
                 }
             }
+            // call() records the peak after each command, before its argv is freed.
+            self.peak = self.peak.max(self.used_memory());
         }
         for o in objs.into_iter().flatten() {
             self.free_str(o);
         }
         self.heap.zfree(argv_arr);
+        // beforeSleep records it again once the command is done.
         self.peak = self.peak.max(self.used_memory());
         reply
     }
@@ -498,15 +532,17 @@ impl Server {
         let bad = |m: &str| Err(Reply::Unsupported(m.to_string()));
         match name {
             "info" => {
-                // genRedisInfoString: the overhead report (zcalloc'd), vsnprintf's buffer and the
-                // reply sds, all freed once the reply is copied to the client.
+                // genRedisInfoString raises the peak to the current used_memory, then builds the
+                // overhead report (zcalloc'd), vsnprintf's buffer and the reply sds, all freed
+                // once the reply is copied to the client.
+                self.peak = self.peak.max(self.used_memory());
                 let tmp: Vec<Alloc> = [256, 3072, 3072].iter().map(|&s| self.heap.zmalloc(s)).collect();
                 for a in tmp.into_iter().rev() {
                     self.heap.zfree(a);
                 }
                 Ok(())
             }
-            "ping" | "get" | "exists" | "ttl" | "dbsize" | "hget" | "hgetall" => Ok(()),
+            "ping" | "get" | "exists" | "ttl" | "dbsize" | "hget" | "hgetall" | "config|get" => Ok(()),
             "set" => {
                 if argv.len() < 3 {
                     return bad("SET needs a key and a value");
@@ -942,13 +978,25 @@ impl Server {
 
     // ----- INFO ------------------------------------------------------------------------------
 
-    /// `INFO memory` as Redis would print it now, measured the way the baseline was measured (a
-    /// fresh connection, other clients gone).
+    /// `INFO memory` as it stands now, with the clients that are connected now (none more):
+    /// the figures a test's peak is taken from.
     pub fn info(&self) -> InfoMemory {
+        self.info_with(0)
+    }
+
+    /// `INFO memory` as the measurement reads it: a fresh connection sends it once the test's
+    /// clients are gone, so its own client counts in `used_memory` (and `INFO` raises
+    /// `used_memory_peak` to it); the allocator and RSS figures are the cron's, from before it
+    /// connected. The way the baseline was measured.
+    pub fn measured_info(&self) -> InfoMemory {
+        self.info_with(self.measuring_client)
+    }
+
+    fn info_with(&self, client: u64) -> InfoMemory {
         let b = &self.profile.baseline;
         let st = self.heap.arena.stats();
         let page = self.heap.arena.size_classes().page();
-        let used = self.used_memory();
+        let used = self.used_memory() + client;
         let nkeys = self.keys.len() as u64;
         let db_overhead = if nkeys == 0 {
             0
@@ -975,7 +1023,7 @@ impl Server {
             0
         } else {
             self.lua_heap
-        };
+        } + if self.client_seen { b.first_client_rss } else { 0 };
         InfoMemory::compute(
             used,
             self.peak.max(used),

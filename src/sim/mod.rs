@@ -237,6 +237,7 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
     let mut rng = commands::rng_for(seed);
     let mut timeline = Vec::with_capacity(sc.tests.min(1 << 20) as usize);
     let test_ns = (sc.test_seconds * 1e9) as u64;
+    let cmd_ns = command_gap_ns(sc);
     let mut first_refusal_test = None;
     let mut steps = Steps::default();
     'tests: for t in 0..sc.tests {
@@ -245,6 +246,8 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
         let mut peak = server.info();
         for (p, argv) in commands::test_plan(sc, t, &mut rng) {
             server.exec(clients[p], &argv);
+            // The next command arrives one gap later: the cron and decay run in between.
+            server.advance(cmd_ns);
             if let Some(r) = server.heap.recorder.as_mut() {
                 if r.ops.len() >= probe.record {
                     probe.trace = std::mem::take(&mut r.ops);
@@ -262,7 +265,7 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
             server.disconnect(c);
         }
         server.advance(test_ns);
-        let end = server.info();
+        let end = server.measured_info();
         if steps.step(&end, probe) {
             probe.taken = Some(redis_breakdown(&server, &end));
             break;
@@ -290,6 +293,12 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
     r.max_denyoom_check = server.max_denyoom_check;
     r.peak_rss_step = steps.peak_step;
     r
+}
+
+/// Simulated time between two commands the server receives: each of the `parallel` test
+/// processes sends `commands_per_second`.
+pub fn command_gap_ns(sc: &Scenario) -> u64 {
+    (1e9 / (sc.commands_per_second * sc.parallel as f64)).round() as u64
 }
 
 fn refused_by_command(server: &Server) -> std::collections::BTreeMap<String, u64> {

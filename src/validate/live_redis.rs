@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::redis::profile::{Baseline, ServerState};
 use crate::redis::resp::{Connection, Resp, RespError};
 use crate::redis::server::ClientId;
 use crate::redis::{InfoMemory, RedisProfile, Server};
@@ -29,12 +30,17 @@ pub enum LiveError {
     NotRedis { addr: String, detail: String },
     #[error("{addr}: {detail}")]
     Command { addr: String, detail: String },
+    #[error(
+        "{addr} holds {keys} key(s); validate needs an empty server, as the model starts from \
+         one: use a freshly started server, or pass --flush to empty this one (FLUSHALL SYNC)"
+    )]
+    NotEmpty { addr: String, keys: u64 },
     #[error("cannot start redis-server: {0}")]
     Start(String),
 }
 
 /// A redis-server process started for a test: loopback only, a free port, its own temporary
-/// directory, no persistence. Stopped (and its directory removed) when dropped, also when a test
+/// directory, no persistence, freshly started (no client has connected to it yet). Stopped (and its directory removed) when dropped, also when a test
 /// panics.
 pub struct RedisProcess {
     child: Child,
@@ -65,7 +71,8 @@ impl RedisProcess {
             ])
             .arg("--dir")
             .arg(&dir)
-            .args(["--daemonize", "no", "--logfile", ""])
+            .args(["--daemonize", "no", "--logfile"])
+            .arg(dir.join("redis.log"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -75,12 +82,12 @@ impl RedisProcess {
             addr: format!("127.0.0.1:{port}"),
             dir,
         };
+        // Ready when its log says so: no connection and no command, so the server stays fresh.
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Ok(mut c) = Connection::open(&p.addr) {
-                if matches!(c.call_str(&["PING"]), Ok(Resp::Simple(ref s)) if s == "PONG") {
-                    return Ok(p);
-                }
+            let log = std::fs::read_to_string(p.dir.join("redis.log")).unwrap_or_default();
+            if log.contains("Ready to accept connections") {
+                return Ok(p);
             }
             if let Ok(Some(status)) = p.child.try_wait() {
                 return Err(LiveError::Start(format!("{bin} exited at start with {status}")));
@@ -136,10 +143,91 @@ fn field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
         .find_map(|l| l.trim_end().strip_prefix(name).and_then(|r| r.strip_prefix(':')))
 }
 
+/// What `calibrate` learnt: the profile and what it could not tell.
+#[derive(Debug, Clone)]
+pub struct Calibration {
+    /// The profile: `baseline` is the server before calibration's own traffic (fresh, when the
+    /// server had just started), `as_found` the server as calibration leaves it.
+    pub profile: RedisProfile,
+    /// Caveats, one sentence each (commands or keys that were there before calibration).
+    pub notes: Vec<String>,
+}
+
+/// Commands the server had run before this connection's own, with their call counts, from
+/// `INFO commandstats` (`cmdstat_<name>:calls=N,...`), less `own` calls of `info`.
+fn commands_before(commandstats: &str, own_info_calls: u64) -> Vec<(String, u64)> {
+    commandstats
+        .lines()
+        .filter_map(|l| l.trim_end().strip_prefix("cmdstat_"))
+        .filter_map(|l| {
+            let (name, rest) = l.split_once(':')?;
+            let calls: u64 = rest
+                .split(',')
+                .find_map(|kv| kv.strip_prefix("calls="))?
+                .parse()
+                .ok()?;
+            let calls = if name == "info" {
+                calls.saturating_sub(own_info_calls)
+            } else {
+                calls
+            };
+            (calls > 0).then(|| (name.to_string(), calls))
+        })
+        .collect()
+}
+
+/// Keys in all databases, from `INFO keyspace` (`db0:keys=N,expires=...`).
+pub fn keyspace_keys(keyspace: &str) -> u64 {
+    keyspace
+        .lines()
+        .filter(|l| l.starts_with("db"))
+        .filter_map(|l| l.split_once(':'))
+        .filter_map(|(_, rest)| rest.split(',').find_map(|kv| kv.strip_prefix("keys=")))
+        .filter_map(|n| n.trim().parse::<u64>().ok())
+        .sum()
+}
+
+fn baseline_from(info: &InfoMemory, commands_seen: Vec<String>) -> Baseline {
+    Baseline {
+        state: ServerState::Fresh,
+        used_memory: info.used_memory,
+        used_memory_peak: info.used_memory_peak,
+        used_memory_startup: info.used_memory_startup,
+        clients_normal: info.mem_clients_normal,
+        allocator_allocated: info.allocator_allocated,
+        allocator_active: info.allocator_active,
+        allocator_resident: info.allocator_resident,
+        rss: info.used_memory_rss,
+        vm_eval: info.used_memory_vm_eval,
+        vm_functions: info.used_memory_vm_functions,
+        functions_caches: info.used_memory_functions,
+        commands_seen,
+        bins: Vec::new(),
+        tcache_bytes: 0,
+        first_client_rss: 0,
+    }
+}
+
 /// Reads a live server and builds its profile: the built-in profile of the same build family,
-/// with the thresholds from `CONFIG GET` and the baseline measured now.
-pub fn calibrate(addr: &str) -> Result<RedisProfile, LiveError> {
-    let server = info_section(addr, "server")?;
+/// with the thresholds from `CONFIG GET`, the command rate of one client, and two baselines.
+///
+/// The fresh baseline is the server before calibration touched it: the first command on the
+/// first connection is `INFO memory`, whose reply is made before its own latency histogram is,
+/// and whose allocator and RSS figures are the cron's sample from before the connection. The
+/// commands the server had already run (`INFO commandstats`, less calibration's own `INFO`
+/// calls) stay in it, with their histograms; the allocator's bins and the thread cache's
+/// contents come from `MEMORY MALLOC-STATS` right after. The as-found baseline is measured at
+/// the end, after calibration's own traffic, the way `validate` measures.
+pub fn calibrate(addr: &str) -> Result<Calibration, LiveError> {
+    let mut c = Connection::open(addr)?;
+    // `INFO memory` first and alone, as every measurement is sent: its reply is made before
+    // its own histogram, and no other section's text is held while it reads used_memory.
+    let first = text(addr, c.call_str(&["INFO", "memory"])?)?;
+    let (server, own_info) = if field(&first, "redis_version").is_some() {
+        (first.clone(), 1)
+    } else {
+        (text(addr, c.call_str(&["INFO", "server"])?)?, 2)
+    };
     let version = field(&server, "redis_version")
         .ok_or_else(|| LiveError::NotRedis {
             addr: addr.into(),
@@ -162,19 +250,20 @@ pub fn calibrate(addr: &str) -> Result<RedisProfile, LiveError> {
             version,
         });
     }
-    // The allocator's small bins first: the stats command's own traffic fills the thread cache,
-    // so it is followed by idle client visits until the cache's garbage collection has given
-    // the idle objects back (each visit is about two 64 KiB GC events; 41 bins, two visits each).
-    let (bins, _) = {
-        let mut c = Connection::open(addr)?;
+    let fresh = InfoMemory::parse(&first);
+    let before = commands_before(&text(addr, c.call_str(&["INFO", "commandstats"])?)?, own_info);
+    let fresh_start = before.is_empty();
+    let keys = keyspace_keys(&text(addr, c.call_str(&["INFO", "keyspace"])?)?);
+    // The RSS a first client adds (code paged in), once the cron has sampled it again.
+    std::thread::sleep(Duration::from_millis(250));
+    let after_first = InfoMemory::parse(&text(addr, c.call_str(&["INFO", "memory"])?)?);
+    let first_client_rss = after_first.used_memory_rss.saturating_sub(fresh.used_memory_rss);
+    // The allocator's small bins and the thread cache as startup left them.
+    let (bins, tcache_bytes) = {
         let stats = text(addr, c.call_str(&["MEMORY", "MALLOC-STATS"])?)?;
         parse_malloc_stats(&stats)
     };
-    let mut mem = String::new();
-    for _ in 0..65 {
-        mem = info_section(addr, "memory")?;
-    }
-    let allocator = field(&mem, "mem_allocator").unwrap_or("unknown").to_string();
+    let allocator = field(&first, "mem_allocator").unwrap_or("unknown").to_string();
     let family = match (major, minor, allocator.as_str()) {
         (7, 0, "jemalloc-5.3.0") => "redis-7.0-debian",
         (7, 0, _) => "redis-7.0",
@@ -185,20 +274,56 @@ pub fn calibrate(addr: &str) -> Result<RedisProfile, LiveError> {
     p.description = format!("Calibrated from {addr}: Redis {version}, {allocator}");
     p.version = version;
     p.mem_allocator = allocator;
-    {
-        let mut c = Connection::open(addr)?;
-        for (param, slot) in [
-            ("hash-max-listpack-entries", &mut p.hash_max_listpack_entries),
-            ("hash-max-listpack-value", &mut p.hash_max_listpack_value),
-        ] {
-            if let Ok(Resp::Array(Some(items))) = c.call_str(&["CONFIG", "GET", param]) {
-                if let Some(v) = items.get(1).and_then(Resp::text).and_then(|v| v.parse().ok()) {
-                    *slot = v;
-                }
+    for (param, slot) in [
+        ("hash-max-listpack-entries", &mut p.hash_max_listpack_entries),
+        ("hash-max-listpack-value", &mut p.hash_max_listpack_value),
+    ] {
+        if let Ok(Resp::Array(Some(items))) = c.call_str(&["CONFIG", "GET", param]) {
+            if let Some(v) = items.get(1).and_then(Resp::text).and_then(|v| v.parse().ok()) {
+                *slot = v;
             }
         }
     }
-    let base = measure(addr)?;
+    // One client's command rate without pipelining, round trips included.
+    let n = 2000;
+    let t0 = Instant::now();
+    for _ in 0..n {
+        c.call_str(&["PING"])?;
+    }
+    p.commands_per_second = (n as f64 / t0.elapsed().as_secs_f64()).round();
+    drop(c);
+    let mut notes = Vec::new();
+    if !before.is_empty() {
+        let list: Vec<String> = before.iter().map(|(n, k)| format!("{n} ({k})")).collect();
+        notes.push(format!(
+            "the server had already run {} command(s) before calibration ({}): their latency \
+             histograms and the allocator's state after them are part of the fresh baseline; \
+             calibrate a freshly started server for a fresh-start baseline",
+            before.len(),
+            list.join(", ")
+        ));
+    }
+    if keys > 0 {
+        notes.push(format!(
+            "the server holds {keys} key(s): their memory is part of both baselines, and \
+             predictions are for a workload added to them"
+        ));
+    }
+    let mut b = baseline_from(&fresh, before.into_iter().map(|(n, _)| n).collect());
+    b.bins = bins.clone();
+    b.tcache_bytes = tcache_bytes;
+    if fresh_start {
+        b.first_client_rss = first_client_rss;
+    }
+    p.baseline = b;
+
+    // Let the server settle: idle client visits until the thread cache's garbage collection has
+    // given the idle objects back (each visit is about two 64 KiB GC events; 41 bins, two
+    // visits each). Then measure it as a workload that comes after clients finds it.
+    for _ in 0..65 {
+        info_section(addr, "memory")?;
+    }
+    let settled = measure(addr)?;
     let latency = info_section(addr, "latencystats").unwrap_or_default();
     let commands_seen: Vec<String> = latency
         .lines()
@@ -206,24 +331,12 @@ pub fn calibrate(addr: &str) -> Result<RedisProfile, LiveError> {
         .filter_map(|l| l.split(':').next())
         .map(str::to_string)
         .collect();
-    let mut b = p.baseline.clone();
-    b.used_memory = base.used_memory;
-    b.used_memory_startup = base.used_memory_startup;
-    b.clients_normal = base.mem_clients_normal;
-    b.allocator_allocated = base.allocator_allocated;
-    b.allocator_active = base.allocator_active;
-    b.allocator_resident = base.allocator_resident;
-    b.rss = base.used_memory_rss;
-    b.vm_eval = base.used_memory_vm_eval;
-    b.vm_functions = base.used_memory_vm_functions;
-    b.functions_caches = base.used_memory_functions;
-    if !commands_seen.is_empty() {
-        b.commands_seen = commands_seen;
-    }
-    b.bins = bins;
-    b.tcache_bytes = 0;
-    p.baseline = b;
-    Ok(p)
+    let mut a = baseline_from(&settled, commands_seen);
+    a.state = ServerState::AsFound;
+    a.bins = bins;
+    a.tcache_bytes = 0;
+    p.as_found = Some(a);
+    Ok(Calibration { profile: p, notes })
 }
 
 /// The small bins (size, curregs, curslabs) and `tcache_bytes` of the first arena section of
@@ -289,6 +402,7 @@ pub fn rel_err(model: f64, real: f64) -> f64 {
 /// The fields `validate` reports.
 pub const COMPARED: &[&str] = &[
     "used_memory",
+    "used_memory_peak",
     "used_memory_overhead",
     "used_memory_dataset",
     "allocator_allocated",
@@ -300,44 +414,156 @@ pub const COMPARED: &[&str] = &[
     "used_memory_scripts_eval",
 ];
 
-/// Replays `sc` into the live server at `addr` (calibrating it first) and into the model, and
-/// returns model and server after each test. Each test's commands go over one new connection,
-/// which is closed before measuring. The model's clock follows the wall clock.
+/// How `validate` treats the server.
+#[derive(Debug, Clone, Default)]
+pub struct ValidateOptions {
+    /// Predict with this profile (calibrated from another server, usually a freshly started one,
+    /// and reduced to the scenario's state) instead of calibrating the server replayed into.
+    pub profile: Option<RedisProfile>,
+    /// Empty a server that holds keys (`FLUSHALL SYNC`) instead of refusing it.
+    pub flush: bool,
+}
+
+/// The keys and scripts a replay wrote, and the `maxmemory` it changed, for the clean-up.
+#[derive(Default)]
+struct Trace {
+    keys: std::collections::BTreeSet<Vec<u8>>,
+    scripts: bool,
+    maxmemory: Option<String>,
+}
+
+/// Sends one command on a fresh connection, and the same command to the model from a client
+/// that connects and leaves, so both see the same traffic.
+fn mirrored(addr: &str, model: Option<&mut Server>, argv: &[&str]) -> Result<String, LiveError> {
+    let mut c = Connection::open(addr)?;
+    let reply = c.call_str(argv)?;
+    drop(c);
+    if let Some(m) = model {
+        let id = m.connect();
+        m.exec(id, argv);
+        m.disconnect(id);
+    }
+    match reply {
+        Resp::Error(e) => Err(LiveError::Command {
+            addr: addr.into(),
+            detail: e,
+        }),
+        Resp::Int(n) => Ok(n.to_string()),
+        Resp::Array(Some(items)) => Ok(items.iter().filter_map(Resp::text).collect::<Vec<_>>().join("\n")),
+        other => Ok(other.text().unwrap_or_default()),
+    }
+}
+
+/// Replays `sc` into the live server at `addr` and into the model, and returns model and server
+/// after each test.
+///
+/// A server that holds keys is refused ([`LiveError::NotEmpty`]) unless `opts.flush`. Without
+/// `opts.profile` the server is calibrated first and predicted as calibration leaves it;
+/// with it, the profile predicts the server as it is (a freshly started server for a fresh
+/// profile), and the one `INFO keyspace` sent to check it is sent to the model too. Each test's
+/// commands go over one new connection per test process, closed before measuring; the model's
+/// clock follows the wall clock, command by command, and each test is followed by
+/// `test_seconds` of idle time. Afterwards the keys it wrote are flushed (the server had no
+/// others), the scripts it loaded flushed (when the server had none before), `maxmemory`
+/// restored and the allocator purged, so a second run finds the server as the first did.
 pub fn validate(
     addr: &str,
     sc: &Scenario,
     seed: u64,
+    opts: &ValidateOptions,
+    progress: impl FnMut(u64),
+) -> Result<Vec<Checkpoint>, LiveError> {
+    let mut model = match &opts.profile {
+        Some(p) => Some(Server::new(p.clone(), seed).map_err(|e| LiveError::Command {
+            addr: addr.into(),
+            detail: e,
+        })?),
+        None => None,
+    };
+    let ks = mirrored(addr, model.as_mut(), &["INFO", "keyspace"])?;
+    let keys = keyspace_keys(&ks);
+    if keys > 0 {
+        if !opts.flush {
+            return Err(LiveError::NotEmpty {
+                addr: addr.into(),
+                keys,
+            });
+        }
+        mirrored(addr, model.as_mut(), &["FLUSHALL", "SYNC"])?;
+    }
+    let scripts_before = match info_section(addr, "memory") {
+        Ok(m) => InfoMemory::parse(&m).number_of_cached_scripts,
+        Err(e) => return Err(e),
+    };
+    if let Some(m) = model.as_mut() {
+        // The INFO just sent, on its own connection.
+        m.measurement_traffic();
+    }
+    let mut model = match model {
+        Some(m) => m,
+        None => {
+            let cal = calibrate(addr)?;
+            let p = cal
+                .profile
+                .with_state(ServerState::AsFound)
+                .map_err(|e| LiveError::Command {
+                    addr: addr.into(),
+                    detail: e,
+                })?;
+            Server::new(p, seed).map_err(|e| LiveError::Command {
+                addr: addr.into(),
+                detail: e,
+            })?
+        }
+    };
+    let mut trace = Trace::default();
+    let result = replay(addr, sc, seed, &mut model, &mut trace, progress);
+    let cleaned = clean_up(addr, &trace, scripts_before == 0);
+    let out = result?;
+    cleaned?;
+    Ok(out)
+}
+
+fn replay(
+    addr: &str,
+    sc: &Scenario,
+    seed: u64,
+    model: &mut Server,
+    trace: &mut Trace,
     mut progress: impl FnMut(u64),
 ) -> Result<Vec<Checkpoint>, LiveError> {
-    let profile = calibrate(addr)?;
     let start = Instant::now();
-    let mut model = Server::new(profile, seed).map_err(|e| LiveError::Command {
-        addr: addr.into(),
-        detail: e,
-    })?;
+    let t0 = model.now_ns();
+    let follow = |model: &mut Server| {
+        let wall = t0 + start.elapsed().as_nanos() as u64;
+        model.advance(wall.saturating_sub(model.now_ns()));
+    };
     if let Some(mm) = sc.maxmemory {
-        // The same command on both sides: it sets the limit and makes its latency histogram.
-        let argv: Vec<Vec<u8>> = ["CONFIG", "SET", "maxmemory", &mm.to_string()]
-            .iter()
-            .map(|w| w.as_bytes().to_vec())
-            .collect();
-        let mut c = Connection::open(addr)?;
-        text(addr, c.call(&argv)?)?;
-        drop(c);
-        let mc = model.connect();
-        model.exec(mc, &argv);
-        model.disconnect(mc);
+        // The same commands on both sides: they read and set the limit and make their latency
+        // histograms.
+        let old = mirrored(addr, Some(model), &["CONFIG", "GET", "maxmemory"])?;
+        trace.maxmemory = Some(old.lines().nth(1).unwrap_or("0").to_string());
+        let mm = mm.to_string();
+        mirrored(addr, Some(model), &["CONFIG", "SET", "maxmemory", &mm])?;
     }
     let mut rng = commands::rng_for(seed);
     let mut out = Vec::new();
     for t in 0..sc.tests {
-        let test_start = Instant::now();
         let mut writers = (0..sc.parallel)
             .map(|_| Connection::open(addr))
             .collect::<Result<Vec<_>, _>>()?;
+        follow(model);
         let clients: Vec<ClientId> = (0..sc.parallel).map(|_| model.connect()).collect();
         for (p, argv) in commands::test_plan(sc, t, &mut rng) {
+            if let Some(verb) = argv.first() {
+                if verb.eq_ignore_ascii_case(b"SET") || verb.eq_ignore_ascii_case(b"HSET") {
+                    trace.keys.insert(argv[1].to_vec());
+                } else if verb.eq_ignore_ascii_case(b"EVAL") {
+                    trace.scripts = true;
+                }
+            }
             let reply = writers[p].call(&argv)?;
+            follow(model);
             model.exec(clients[p], &argv);
             if let Resp::Error(e) = reply {
                 if !e.starts_with("OOM") {
@@ -349,23 +575,48 @@ pub fn validate(
             }
         }
         drop(writers);
+        follow(model);
         for c in clients {
             model.disconnect(c);
         }
-        let rest = Duration::from_secs_f64(sc.test_seconds).saturating_sub(test_start.elapsed());
-        std::thread::sleep(rest);
+        std::thread::sleep(Duration::from_secs_f64(sc.test_seconds));
         let real = measure(addr)?;
-        let elapsed = start.elapsed().as_nanos() as u64;
-        model.advance(elapsed.saturating_sub(model.now_ns()));
+        follow(model);
         out.push(Checkpoint {
             test: t + 1,
-            model: model.info(),
+            model: model.measured_info(),
             real,
         });
         model.measurement_traffic();
         progress(t + 1);
     }
     Ok(out)
+}
+
+/// Removes what a replay wrote. The server held no keys when it started, so its keys are all
+/// the replay's: `FLUSHALL SYNC` frees them and the keyspace tables (which `DEL` would leave
+/// behind) and purges the allocator. Then its scripts when the server had none before (`SCRIPT
+/// FLUSH`), its `maxmemory`, and `MEMORY PURGE`.
+fn clean_up(addr: &str, trace: &Trace, flush_scripts: bool) -> Result<(), LiveError> {
+    let mut c = Connection::open(addr)?;
+    if !trace.keys.is_empty() {
+        text_or_int(addr, c.call_str(&["FLUSHALL", "SYNC"])?)?;
+    }
+    if trace.scripts && flush_scripts {
+        text_or_int(addr, c.call_str(&["SCRIPT", "FLUSH", "SYNC"])?)?;
+    }
+    if let Some(old) = &trace.maxmemory {
+        text_or_int(addr, c.call_str(&["CONFIG", "SET", "maxmemory", old])?)?;
+    }
+    text_or_int(addr, c.call_str(&["MEMORY", "PURGE"])?)?;
+    Ok(())
+}
+
+fn text_or_int(addr: &str, r: Resp) -> Result<(), LiveError> {
+    match r {
+        Resp::Int(_) => Ok(()),
+        other => text(addr, other).map(|_| ()),
+    }
 }
 
 /// The table `validate` prints: per checkpoint, each compared field's model, real and error.

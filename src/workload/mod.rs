@@ -7,13 +7,14 @@
 //! workload: objects allocated and freed directly through the jemalloc model.
 
 pub mod dist;
+pub mod generate;
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::jemalloc::{AllocatorConfig, SizeClasses, PRESET_NAMES};
-use crate::redis::profile::RedisProfile;
+use crate::redis::profile::{RedisProfile, ServerState, DEFAULT_COMMANDS_PER_SECOND};
 use crate::units::parse_bytes;
 pub use dist::SizeDist;
 
@@ -129,6 +130,8 @@ struct RawServer {
     background_thread: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tcache: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -141,6 +144,8 @@ struct RawWorkload {
     test_seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     parallel: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    commands_per_second: Option<f64>,
     keys: Vec<RawKeys>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     scripts: Vec<RawScript>,
@@ -262,6 +267,13 @@ pub struct Scenario {
     pub test_seconds: f64,
     /// Test processes sharing the server, their commands interleaved.
     pub parallel: u64,
+    /// Commands each test process sends per second (one client, no pipelining): the simulated
+    /// clock advances by `1 / (parallel x commands_per_second)` per command, so the server's
+    /// cron, jemalloc's decay and its background thread run during a test.
+    pub commands_per_second: f64,
+    /// The state of the server the workload meets (Redis profiles): freshly started, or as
+    /// calibration left it.
+    pub state: crate::redis::profile::ServerState,
     pub keys: Vec<KeyGroup>,
     pub scripts: Vec<ScriptSpec>,
 }
@@ -886,10 +898,27 @@ fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Option<Scenario>
             1
         }
     };
+    let state = match raw.server.state.as_deref() {
+        None | Some("fresh") => ServerState::Fresh,
+        Some("as_found") => ServerState::AsFound,
+        Some(other) => {
+            p.add(
+                "server.state",
+                format!(
+                    "'{other}' is not a server state: use \"fresh\" (a freshly started server, the \
+                     default) or \"as_found\" (as calibration left it)"
+                ),
+            );
+            ServerState::Fresh
+        }
+    };
     let redis = if raw.server.profile == "none" {
+        if raw.server.state.is_some() {
+            p.add("server.state", "the server's state needs a Redis profile");
+        }
         None
     } else {
-        match RedisProfile::load(&raw.server.profile) {
+        match RedisProfile::load(&raw.server.profile).and_then(|prof| prof.with_state(state)) {
             Ok(prof) => Some(prof),
             Err(e) => {
                 p.add(
@@ -993,6 +1022,25 @@ fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Option<Scenario>
             1
         }
     };
+    let commands_per_second = match w.commands_per_second {
+        None => redis
+            .as_ref()
+            .map_or(DEFAULT_COMMANDS_PER_SECOND, |r| r.commands_per_second),
+        Some(r) if (1.0..=1e9).contains(&r) => r,
+        Some(r) => {
+            p.add(
+                "workload.commands_per_second",
+                format!("{r}: need a rate of 1 to 1e9 commands per second"),
+            );
+            DEFAULT_COMMANDS_PER_SECOND
+        }
+    };
+    if w.commands_per_second.is_some() && redis.is_none() {
+        p.add(
+            "workload.commands_per_second",
+            "a command rate needs a Redis profile",
+        );
+    }
     if parallel > 1 && redis.is_none() {
         p.add(
             "workload.parallel",
@@ -1131,6 +1179,8 @@ fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Option<Scenario>
         flush,
         test_seconds: w.test_seconds,
         parallel,
+        commands_per_second,
+        state,
         keys,
         scripts,
     })

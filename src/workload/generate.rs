@@ -1,0 +1,137 @@
+//! Random scenarios drawn from the whole scenario grammar, for validating the model against live
+//! servers on workloads nobody tuned it on: key groups of strings and hashes, fixed sizes and
+//! every size distribution, TTLs (long ones and ones that expire within the run), cleanup
+//! shares, every flush mode, scripts (shared and unique), parallel test processes, command
+//! rates and a `maxmemory` that some writes run into.
+//!
+//! Each scenario is small enough to replay into a live server in a few seconds: a few tests of
+//! at most a few thousand commands. The same seed always gives the same text.
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// A value size: a fixed byte count or one of the distributions, as TOML.
+fn size(rng: &mut ChaCha8Rng, max: u64) -> String {
+    let pick = |rng: &mut ChaCha8Rng| -> u64 {
+        // Log-uniform from 1 B to `max`: small and large values equally likely per decade.
+        let x: f64 = rng.random_range(0.0..(max as f64).ln());
+        x.exp().round().max(1.0) as u64
+    };
+    match rng.random_range(0..6) {
+        0 | 1 => pick(rng).to_string(),
+        2 => {
+            let a = pick(rng);
+            let b = pick(rng);
+            format!("{{ dist = \"uniform\", min = {}, max = {} }}", a.min(b), a.max(b))
+        }
+        3 => {
+            let mean = pick(rng).max(10);
+            let sd = (mean as f64 * rng.random_range(0.05..0.4)).round() as u64;
+            format!("{{ dist = \"normal\", mean = {mean}, sd = {sd} }}")
+        }
+        4 => {
+            let median = pick(rng).max(4);
+            let sigma = rng.random_range(0.1..1.0);
+            format!("{{ dist = \"lognormal\", median = {median}, sigma = {sigma:.2} }}")
+        }
+        _ => {
+            let n = rng.random_range(2..5);
+            let values: Vec<String> = (0..n).map(|_| pick(rng).to_string()).collect();
+            let weights: Vec<String> = (0..n).map(|_| rng.random_range(1..5).to_string()).collect();
+            format!(
+                "{{ dist = \"choice\", values = [{}], weights = [{}] }}",
+                values.join(", "),
+                weights.join(", ")
+            )
+        }
+    }
+}
+
+/// The TOML text of random scenario number `seed` (Redis profile `profile`).
+pub fn scenario_toml(seed: u64, profile: &str) -> String {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6e6e_7261_6e64);
+    let tests = rng.random_range(2..=5);
+    let flush = ["none", "before_each", "after_each"][rng.random_range(0..3)];
+    let parallel = if rng.random_bool(0.25) {
+        rng.random_range(2..=3)
+    } else {
+        1
+    };
+    let test_seconds = [0.0, 0.1, 0.3, 0.6][rng.random_range(0..4)];
+    let mut t = format!(
+        "# Generated scenario {seed} (fragsim::workload::generate)\n\
+         name = \"generated {seed}\"\nseed = {}\n\n[server]\nprofile = \"{profile}\"\n",
+        rng.random_range(1..1000)
+    );
+    let maxmemory = rng.random_bool(0.15);
+    if maxmemory {
+        // Tight enough that some runs refuse writes: a few MB over an empty server.
+        t += &format!("maxmemory = \"{}KB\"\n", rng.random_range(1200..4000));
+    }
+    t += &format!("\n[workload]\ntests = {tests}\nflush = \"{flush}\"\ntest_seconds = {test_seconds}\n");
+    if parallel > 1 {
+        t += &format!("parallel = {parallel}\n");
+    }
+    if rng.random_bool(0.3) {
+        t += &format!("commands_per_second = {}\n", rng.random_range(2000..40000));
+    }
+    let groups = rng.random_range(1..=3);
+    // A budget of commands per test and process keeps a live replay short.
+    let mut budget: i64 = 1500 / parallel as i64;
+    for g in 0..groups {
+        let hash = rng.random_bool(0.4);
+        let big = rng.random_bool(0.2);
+        let count = rng.random_range(1..=budget.clamp(1, 600) as u64);
+        budget -= count as i64;
+        t += &format!(
+            "\n[[workload.keys]]\nname = \"g{g}\"\ncount = {count}\n{}",
+            if hash { "type = \"hash\"\n" } else { "" }
+        );
+        let max = match (hash, big) {
+            (true, _) => 2000,
+            (false, true) => 200_000,
+            (false, false) => 40_000,
+        };
+        t += &format!("value_size = {}\n", size(&mut rng, max));
+        if hash {
+            t += &format!("fields = {}\n", rng.random_range(1..=40));
+        }
+        match rng.random_range(0..5) {
+            0 => t += &format!("ttl_seconds = {}\n", rng.random_range(600..7200)),
+            1 => t += &format!("ttl_seconds = {:.1}\n", rng.random_range(0.2..1.5)),
+            _ => {}
+        }
+        if rng.random_bool(0.4) {
+            t += &format!("cleanup = {:.2}\n", rng.random_range(0.0..1.0));
+        }
+        if budget < 2 {
+            break;
+        }
+    }
+    for s in 0..rng.random_range(0..=2) {
+        t += &format!(
+            "\n[[workload.scripts]]\nname = \"s{s}\"\nsize = {}\ncount = {}\nunique = {}\n",
+            rng.random_range(20..2000),
+            rng.random_range(1..=3),
+            rng.random_bool(0.5)
+        );
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every generated scenario is valid, and the same seed gives the same text.
+    #[test]
+    fn generated_scenarios_parse() {
+        for seed in 0..300 {
+            let text = scenario_toml(seed, "redis-7.0-debian");
+            assert_eq!(text, scenario_toml(seed, "redis-7.0-debian"));
+            if let Err(e) = crate::workload::parse(&text, "generated.toml") {
+                panic!("seed {seed}: {e}\n{text}");
+            }
+        }
+    }
+}

@@ -145,3 +145,34 @@ value_size = 10
     // Both end with the same keyspace once the idle cron has run.
     assert_eq!(instant.end.used_memory, timed.end.used_memory);
 }
+
+/// A run's peak ratios are the ratios at the moment of its peak RSS: the replay step the run
+/// names, where RSS and used_memory are the decomposition's figures. Their maximum over time
+/// is kept apart: in the seed suite it comes right after a FLUSHALL, when the server is nearly
+/// empty and RSS / used_memory is at its highest, not at the peak.
+#[test]
+fn peak_ratios_are_taken_at_the_moment_of_peak_rss() {
+    use fragsim::sim::breakdown_at;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/seed-suite.toml");
+    let text = std::fs::read_to_string(path)
+        .unwrap()
+        .replace("tests = 92", "tests = 12");
+    let f = parse(&text, "seed-suite.toml").unwrap();
+    let sc = f.first();
+    let r = run(sc, 7, |_| {});
+    let b = breakdown_at(sc, 7, r.peak_rss_step);
+    assert_eq!(b.rss, r.peak.used_memory_rss);
+    let two = |x: f64| (x * 100.0).round() / 100.0;
+    assert_eq!(
+        r.peak.mem_fragmentation_ratio,
+        two(b.rss as f64 / b.used_memory as f64)
+    );
+    // Byte figures stay at their maximum; ratios have their own maxima elsewhere in time.
+    assert_eq!(r.peak.used_memory, r.max_over_time.used_memory);
+    assert!(
+        r.max_over_time.mem_fragmentation_ratio > r.peak.mem_fragmentation_ratio + 1.0,
+        "{} vs {}",
+        r.max_over_time.mem_fragmentation_ratio,
+        r.peak.mem_fragmentation_ratio
+    );
+}

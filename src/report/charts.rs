@@ -575,7 +575,7 @@ pub fn write_all(dir: &Path, r: &McResult) -> Res<Vec<PathBuf>> {
         &|a| bars(a, r, peaks_title, "MiB", PEAK_METRICS, MIB, &[]),
         &|a| bars(a, r, peaks_title, "MiB", PEAK_METRICS, MIB, &[]),
     )?);
-    let ratio_title = "Fragmentation ratios (peak; RSS includes the process baseline)";
+    let ratio_title = "Fragmentation ratios at peak RSS (RSS includes the process baseline)";
     // Why the two ratios differ: the share of RSS that is the empty process.
     let notes: Vec<String> = r
         .variants

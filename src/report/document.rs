@@ -143,8 +143,12 @@ pub fn summary_rows(r: &McResult) -> (Vec<String>, Vec<Vec<String>>) {
         ("allocator_allocated", "peak allocator_allocated", false),
         ("allocator_active", "peak allocator_active", false),
         ("used_memory_rss", "peak used_memory_rss (RSS)", false),
-        ("allocator_frag_ratio", "peak allocator_frag_ratio", true),
-        ("mem_fragmentation_ratio", "peak mem_fragmentation_ratio", true),
+        ("allocator_frag_ratio", "allocator_frag_ratio at peak RSS", true),
+        (
+            "mem_fragmentation_ratio",
+            "mem_fragmentation_ratio at peak RSS",
+            true,
+        ),
     ] {
         let mut row = vec![label.to_string()];
         row.extend(r.variants.iter().map(|v| cell(v.peak.get(f), ratio)));

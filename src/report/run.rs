@@ -172,7 +172,8 @@ pub fn render_mc(file: &crate::workload::ScenarioFile, r: &McResult) -> String {
         o += "\n";
     }
     o += "  Figures are INFO memory's fields as the model predicts them, p5 / p50 / p95 over the runs;\n";
-    o += "  peak is each field's maximum over the tests of a run, end is after the last test.\n";
+    o += "  peak is each byte figure's maximum over the tests of a run, and each ratio at the moment\n";
+    o += "  of the run's peak RSS; end is after the last test.\n";
     o
 }
 

@@ -28,7 +28,11 @@ fn variant<'a>(r: &'a McResult, name: &str) -> &'a VariantResult {
 }
 
 fn figure(f: &RunFigures, phase: &str, metric: &str) -> f64 {
-    let info = if phase == "end" { &f.end } else { &f.peak };
+    let info = match phase {
+        "end" => &f.end,
+        "max_over_time" => &f.max_over_time,
+        _ => &f.peak,
+    };
     info.get(metric).unwrap_or(0.0)
 }
 
@@ -128,6 +132,16 @@ pub fn evaluate(claims: &[Claim], r: &McResult) -> Vec<ClaimResult> {
 }
 
 /// The claims table `fragsim check` prints.
+/// What a claim's figure is, in words: `peak used_memory`, `mem_fragmentation_ratio at peak
+/// RSS` (a ratio's peak is its value at that moment), `max_over_time ...`, `end ...`.
+pub fn figure_name(c: &Claim) -> String {
+    let ratio = !is_bytes(&c.metric) && !c.metric.starts_with("oom.");
+    match c.phase.as_str() {
+        "peak" if ratio => format!("{} at peak RSS", c.metric),
+        phase => format!("{phase} {}", c.metric),
+    }
+}
+
 pub fn render(claims: &[Claim], results: &[ClaimResult]) -> String {
     let mut o = String::new();
     for (c, r) in claims.iter().zip(results) {
@@ -138,9 +152,8 @@ pub fn render(claims: &[Claim], results: &[ClaimResult]) -> String {
         };
         o += &format!("  {}  \"{}\"\n", if r.pass { "PASS" } else { "FAIL" }, r.text);
         o += &format!(
-            "        {subject}, {} {}: predicted {} (p5-p95 {} - {}); claim needs {}\n",
-            c.phase,
-            c.metric,
+            "        {subject}, {}: predicted {} (p5-p95 {} - {}); claim needs {}\n",
+            figure_name(c),
             fmt(r.predicted),
             fmt(r.band.0),
             fmt(r.band.1),

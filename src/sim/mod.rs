@@ -18,12 +18,17 @@ use crate::redis::{InfoMemory, Server};
 use crate::workload::{Flush, Scenario};
 pub use breakdown::Breakdown;
 
-/// What one test left behind: the field-wise maximum over its commands (`peak`) and the figures
-/// at its end, after its own cleanup, the flush after it and `test_seconds` of idle time.
+/// What one test left behind: its peak, the field-wise maximum over its commands, and the
+/// figures at its end, after its own cleanup, the flush after it and `test_seconds` of idle time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TestRecord {
     pub test: u64,
+    /// Byte figures: their maximum over the test. Ratios: their value at the moment of the
+    /// test's peak RSS (see [`Peak`]).
     pub peak: InfoMemory,
+    /// Every field's own maximum over the test, ratios included (a ratio's maximum can come
+    /// from a moment when the server was nearly empty).
+    pub max_over_time: InfoMemory,
     pub end: InfoMemory,
     /// Keys (Redis) or live objects (allocator only) at the end.
     pub keys: u64,
@@ -52,8 +57,11 @@ pub struct RunResult {
     pub profile: String,
     pub allocator: String,
     pub seed: u64,
-    /// Field-wise maximum over all tests.
+    /// Byte figures: their maximum over all tests. Ratios: their value at the moment of peak
+    /// RSS (the step of [`RunResult::peak_rss_step`]).
     pub peak: InfoMemory,
+    /// Every field's own maximum over all tests, ratios included.
+    pub max_over_time: InfoMemory,
     /// After the last test.
     pub end: InfoMemory,
     pub timeline: Vec<TestRecord>,
@@ -112,6 +120,79 @@ pub fn raise(m: &mut InfoMemory, b: &InfoMemory) {
         mem_fragmentation_bytes,
         mem_clients_normal
     );
+}
+
+/// The ratio fields of `INFO memory`: each relates two figures at one moment, so they are
+/// reported at the moment of peak RSS, not as maxima of their own.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Ratios([f64; 6]);
+
+impl Ratios {
+    fn of(i: &InfoMemory) -> Self {
+        Ratios([
+            i.allocator_frag_ratio,
+            i.allocator_rss_ratio,
+            i.rss_overhead_ratio,
+            i.mem_fragmentation_ratio,
+            i.used_memory_peak_perc,
+            i.used_memory_dataset_perc,
+        ])
+    }
+
+    fn apply(&self, i: &mut InfoMemory) {
+        let [a, b, c, d, e, f] = self.0;
+        i.allocator_frag_ratio = a;
+        i.allocator_rss_ratio = b;
+        i.rss_overhead_ratio = c;
+        i.mem_fragmentation_ratio = d;
+        i.used_memory_peak_perc = e;
+        i.used_memory_dataset_perc = f;
+    }
+}
+
+/// A peak over a stretch of steps: every field's maximum, and the ratios at the moment of peak
+/// RSS (the first step with the highest RSS, and among those the most `used_memory`: the
+/// fullest moment, the one [`RunResult::peak_rss_step`] names).
+#[derive(Debug, Clone, Default)]
+pub struct Peak {
+    max: InfoMemory,
+    at: Option<(u64, u64)>,
+    ratios: Ratios,
+}
+
+impl Peak {
+    /// One more step.
+    pub fn see(&mut self, info: &InfoMemory) {
+        raise(&mut self.max, info);
+        let k = (info.used_memory_rss, info.used_memory);
+        if self.at.is_none_or(|at| k > at) {
+            self.at = Some(k);
+            self.ratios = Ratios::of(info);
+        }
+    }
+
+    /// Another stretch's peak, as if its steps had been seen here.
+    pub fn merge(&mut self, other: &Peak) {
+        raise(&mut self.max, &other.max);
+        if let Some(k) = other.at {
+            if self.at.is_none_or(|at| k > at) {
+                self.at = Some(k);
+                self.ratios = other.ratios;
+            }
+        }
+    }
+
+    /// Byte figures at their maximum, ratios at the moment of peak RSS.
+    pub fn peak(&self) -> InfoMemory {
+        let mut p = self.max.clone();
+        self.ratios.apply(&mut p);
+        p
+    }
+
+    /// Every field at its own maximum.
+    pub fn max_over_time(&self) -> &InfoMemory {
+        &self.max
+    }
 }
 
 fn kernel_verdict(limit: Option<u64>, timeline: &[TestRecord]) -> Option<OomVerdict> {
@@ -240,10 +321,12 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
     let cmd_ns = command_gap_ns(sc);
     let mut first_refusal_test = None;
     let mut steps = Steps::default();
+    let mut run_peak = Peak::default();
     'tests: for t in 0..sc.tests {
         let before = server.refusals.len();
         let clients: Vec<_> = (0..sc.parallel).map(|_| server.connect()).collect();
-        let mut peak = server.info();
+        let mut peak = Peak::default();
+        peak.see(&server.info());
         for (p, argv) in commands::test_plan(sc, t, &mut rng) {
             server.exec(clients[p], &argv);
             // The next command arrives one gap later: the cron and decay run in between.
@@ -259,7 +342,7 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
                 probe.taken = Some(redis_breakdown(&server, &now));
                 break 'tests;
             }
-            raise(&mut peak, &now);
+            peak.see(&now);
         }
         for c in clients {
             server.disconnect(c);
@@ -273,9 +356,12 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
         if server.refusals.len() > before && first_refusal_test.is_none() {
             first_refusal_test = Some(t + 1);
         }
+        peak.see(&end);
+        run_peak.merge(&peak);
         timeline.push(TestRecord {
             test: t + 1,
-            peak: info_max(&peak, &end),
+            peak: peak.peak(),
+            max_over_time: peak.max_over_time().clone(),
             end,
             keys: server.dbsize(),
         });
@@ -286,6 +372,7 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
         &profile.name,
         seed,
         timeline,
+        &run_peak,
         &server.heap.arena,
         first_refusal_test,
         refused_by_command(&server),
@@ -309,18 +396,19 @@ fn refused_by_command(server: &Server) -> std::collections::BTreeMap<String, u64
     m
 }
 
+#[allow(clippy::too_many_arguments)]
 fn finish(
     sc: &Scenario,
     profile: &str,
     seed: u64,
     timeline: Vec<TestRecord>,
+    run_peak: &Peak,
     arena: &Arena,
     first_refusal: Option<u64>,
     refused: std::collections::BTreeMap<String, u64>,
 ) -> RunResult {
-    let peak = timeline
-        .iter()
-        .fold(InfoMemory::default(), |m, r| info_max(&m, &r.peak));
+    let peak = run_peak.peak();
+    let max_over_time = run_peak.max_over_time().clone();
     let end = timeline.last().map(|r| r.end.clone()).unwrap_or_default();
     RunResult {
         scenario: sc.name.clone(),
@@ -335,6 +423,7 @@ fn finish(
         }),
         oom_memory_limit: kernel_verdict(sc.memory_limit, &timeline),
         peak,
+        max_over_time,
         end,
         timeline,
         bins: arena.bin_table().into_iter().filter(|b| b.curslabs > 0).collect(),
@@ -409,6 +498,7 @@ fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe:
         }
     };
     let mut timeline = Vec::with_capacity(sc.tests as usize);
+    let mut run_peak = Peak::default();
     let test_ns = (sc.test_seconds * 1e9) as u64;
     let flush = |arena: &mut Arena, live: &mut Vec<Live>, used: &mut u64, requested: &mut u64| {
         for o in live.drain(..) {
@@ -439,11 +529,13 @@ fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe:
             }
         }
         peak_used = peak_used.max(used);
-        let peak = allocator_info(&arena, used, peak_used);
-        if steps.step(&peak, probe) {
-            probe.taken = Some(take(&arena, used, requested, peak.used_memory_rss));
+        let full = allocator_info(&arena, used, peak_used);
+        if steps.step(&full, probe) {
+            probe.taken = Some(take(&arena, used, requested, full.used_memory_rss));
             break;
         }
+        let mut peak = Peak::default();
+        peak.see(&full);
         // The test frees a share of what it wrote; which objects is drawn at random.
         let mut base = first_new;
         for k in &sc.keys {
@@ -475,15 +567,27 @@ fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe:
             probe.taken = Some(take(&arena, used, requested, end.used_memory_rss));
             break;
         }
+        peak.see(&end);
+        run_peak.merge(&peak);
         timeline.push(TestRecord {
             test: t + 1,
-            peak: info_max(&peak, &end),
+            peak: peak.peak(),
+            max_over_time: peak.max_over_time().clone(),
             end,
             keys: live.len() as u64,
         });
         progress(t + 1);
     }
-    let mut r = finish(sc, "none", seed, timeline, &arena, None, Default::default());
+    let mut r = finish(
+        sc,
+        "none",
+        seed,
+        timeline,
+        &run_peak,
+        &arena,
+        None,
+        Default::default(),
+    );
     r.peak_rss_step = steps.peak_step;
     r
 }

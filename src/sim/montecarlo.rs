@@ -104,6 +104,7 @@ pub struct Oom {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunFigures {
     pub peak: InfoMemory,
+    pub max_over_time: InfoMemory,
     pub end: InfoMemory,
     pub maxmemory_hit: bool,
     pub memory_limit_hit: bool,
@@ -143,8 +144,11 @@ pub struct VariantResult {
     pub name: String,
     pub profile: String,
     pub allocator: String,
-    /// Each INFO field's maximum over the tests of a run, then its distribution over runs.
+    /// The peak of each run, then its distribution over runs: byte figures at their maximum
+    /// over the tests, ratios at the moment of the run's peak RSS.
     pub peak: Fields,
+    /// Each INFO field's own maximum over the tests of a run (ratios included), over runs.
+    pub max_over_time: Fields,
     /// Each INFO field after the last test, over runs.
     pub end: Fields,
     pub timeline: Vec<TimelinePoint>,
@@ -212,6 +216,7 @@ pub fn median_run(runs: &[RunResult]) -> usize {
 /// Summarises a variant's runs; `breakdown` is the decomposition of the [`median_run`].
 pub fn summarise(name: &str, runs: &[RunResult], breakdown: Breakdown) -> VariantResult {
     let peaks: Vec<&InfoMemory> = runs.iter().map(|r| &r.peak).collect();
+    let maxima: Vec<&InfoMemory> = runs.iter().map(|r| &r.max_over_time).collect();
     let ends: Vec<&InfoMemory> = runs.iter().map(|r| &r.end).collect();
     let tests = runs.first().map_or(0, |r| r.timeline.len());
     let timeline = (0..tests)
@@ -231,6 +236,7 @@ pub fn summarise(name: &str, runs: &[RunResult], breakdown: Breakdown) -> Varian
         profile: runs.first().map(|r| r.profile.clone()).unwrap_or_default(),
         allocator: runs.first().map(|r| r.allocator.clone()).unwrap_or_default(),
         peak: fields_of(&peaks),
+        max_over_time: fields_of(&maxima),
         end: fields_of(&ends),
         timeline,
         oom: Oom {
@@ -259,6 +265,7 @@ pub fn summarise(name: &str, runs: &[RunResult], breakdown: Breakdown) -> Varian
             .iter()
             .map(|r| RunFigures {
                 peak: r.peak.clone(),
+                max_over_time: r.max_over_time.clone(),
                 end: r.end.clone(),
                 maxmemory_hit: r.oom_maxmemory.as_ref().is_some_and(|v| v.first_test.is_some()),
                 memory_limit_hit: r

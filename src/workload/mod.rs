@@ -804,10 +804,13 @@ fn check_claims(raw: &[RawClaim], variants: &[String], p: &mut Problems) -> Vec<
             );
         }
         let phase = c.phase.clone().unwrap_or_else(|| "peak".into());
-        if phase != "peak" && phase != "end" {
+        if !["peak", "end", "max_over_time"].contains(&phase.as_str()) {
             p.add(
                 &format!("{key}.phase"),
-                format!("'{phase}' is not one of peak, end"),
+                format!(
+                    "'{phase}' is not one of peak (byte figures at their maximum, ratios at the \
+                     moment of peak RSS), max_over_time (every field's own maximum), end"
+                ),
             );
         }
         let stats: &[&str] = if oom {

@@ -204,6 +204,25 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Write scenarios drawn at random from the whole scenario grammar (strings and hashes, every
+    /// size distribution, TTLs, cleanup, flush modes, scripts, parallel processes, command
+    /// rates, maxmemory), small enough to validate against a live server in seconds each.
+    ///
+    /// For checking the model on workloads nobody tuned it on: `fragsim validate` each file.
+    Generate {
+        /// Number of scenarios.
+        #[arg(long, default_value_t = 40)]
+        count: u64,
+        /// First scenario number (the same number always gives the same scenario).
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// The Redis profile the scenarios name.
+        #[arg(long, default_value = "redis-7.0-debian")]
+        profile: String,
+        /// Directory to write generated-N.toml into.
+        #[arg(long, value_name = "DIR", default_value = "output/generated")]
+        out: PathBuf,
+    },
     /// Replay a scenario into a live Redis server and compare its INFO memory with the model's
     /// after each test.
     ///
@@ -725,6 +744,25 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             if verdicts.iter().any(|v| !v.pass) {
                 return Err(UsageError(String::new()));
             }
+        }
+        Command::Generate {
+            count,
+            from,
+            profile,
+            out,
+        } => {
+            crate::redis::RedisProfile::load(&profile).map_err(|e| UsageError(format!("--profile: {e}")))?;
+            std::fs::create_dir_all(&out)
+                .map_err(|e| UsageError(format!("{}: cannot create the directory: {e}", out.display())))?;
+            for n in from..from.saturating_add(count) {
+                let path = out.join(format!("generated-{n}.toml"));
+                write_out(
+                    &path,
+                    &crate::workload::generate::scenario_toml(n, &profile),
+                    "scenario",
+                )?;
+            }
+            println!("Written: {count} scenarios in {}", out.display());
         }
         Command::Calibrate { redis, out } => {
             let cal = live_redis::calibrate(&redis).map_err(|e| UsageError(e.to_string()))?;

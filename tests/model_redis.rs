@@ -24,7 +24,7 @@ value_size = 30000
 
 /// Each test adds 30 keys of 32,824 B (984,720 B). With 200,000 B of headroom over five tests'
 /// data (and the baseline's measuring client, 38,112 B, not connected while a test runs), tests
-/// 1 to 5 fit, even with the transient cost of a SET (the client's 81,920 B query buffer after
+/// 1 to 5 fit, even with the transient cost of a SET (the client's 65,536 B query buffer after
 /// a 30 KB argument, the argv, the `set` histogram and the client itself); in test 6 three more
 /// SETs fit and the fourth is refused. Only SET is refused, and RSS is not involved.
 #[test]

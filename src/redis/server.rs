@@ -134,8 +134,24 @@ struct Key {
 #[derive(Debug, Clone)]
 struct Client {
     allocs: Vec<Alloc>,
+    /// The query buffer (an sds) and its header size (its sds type's).
     qbuf: Alloc,
+    qbuf_hdr: u64,
+    /// `querybuf_peak`: the most bytes it held after a read since the cron last looked.
+    qb_peak: u64,
     last_active_ns: u64,
+}
+
+impl Client {
+    /// `sdsalloc` of the query buffer: the bytes it can hold.
+    fn qbuf_alloc(&self) -> u64 {
+        self.qbuf.usable.saturating_sub(self.qbuf_hdr + 1)
+    }
+}
+
+/// Bytes of a RESP bulk header or array header for `n`: `$n\r\n` / `*n\r\n`.
+fn resp_header(n: u64) -> u64 {
+    3 + n.checked_ilog10().map_or(1, |d| d as u64 + 1)
 }
 
 #[derive(Debug, Clone)]
@@ -352,6 +368,9 @@ impl Server {
         let c = Client {
             allocs,
             qbuf,
+            // sdsempty(): type 8.
+            qbuf_hdr: 3,
+            qb_peak: 0,
             last_active_ns: self.now_ns,
         };
         if let Some(i) = self.clients.iter().position(|c| c.is_none()) {
@@ -373,16 +392,141 @@ impl Server {
         }
     }
 
-    /// Bytes the query buffer needs to hold `n` bytes (`sdsMakeRoomForNonGreedy` for the first
-    /// 16 KiB read, greedy doubling beyond it).
-    fn qbuf_request(&self, n: u64) -> u64 {
-        let read = self.profile.query_read_len;
-        let len = if n <= read {
-            read
-        } else {
-            (2 * n).min(n + (1 << 20))
-        };
-        self.profile.sds_request(len)
+    /// Bytes the query buffer of a client that has read one small command holds: its first
+    /// read makes room for 16 KiB without the greedy doubling (`sdsMakeRoomForNonGreedy`).
+    fn qbuf_request(&self, _n: u64) -> u64 {
+        self.profile.sds_request(self.profile.query_read_len)
+    }
+
+    /// Header bytes of the sds type `sdsMakeRoomFor` picks for `len` bytes (never type 5).
+    fn qbuf_header(&self, len: u64) -> u64 {
+        self.profile.sds_header(len).max(3)
+    }
+
+    /// Reallocates client `id`'s query buffer to hold `newlen` bytes.
+    fn qbuf_resize(&mut self, id: ClientId, newlen: u64) {
+        let hdr = self.qbuf_header(newlen);
+        let c = self.clients[id].as_mut().expect("connected client");
+        let q = c.qbuf;
+        let nq = self.heap.zrealloc(q, hdr + newlen + 1);
+        let c = self.clients[id].as_mut().expect("connected client");
+        c.qbuf = nq;
+        c.qbuf_hdr = hdr;
+    }
+
+    /// `sdsMakeRoomFor` (greedy: the new length doubled below 1 MiB, 1 MiB more above) or
+    /// `sdsMakeRoomForNonGreedy` on client `id`'s query buffer holding `len` bytes.
+    fn qbuf_make_room(&mut self, id: ClientId, len: u64, add: u64, greedy: bool) {
+        let alloc = self.clients[id].as_ref().expect("connected client").qbuf_alloc();
+        if alloc.saturating_sub(len) >= add {
+            return;
+        }
+        let mut newlen = len + add;
+        if greedy {
+            newlen = if newlen < 1 << 20 {
+                newlen * 2
+            } else {
+                newlen + (1 << 20)
+            };
+        }
+        self.qbuf_resize(id, newlen);
+    }
+
+    /// Reads a command into client `id`'s query buffer and parses it into argument objects, as
+    /// `readQueryFromClient` and `processMultibulkBuffer` do, with all of the command's bytes
+    /// waiting on the socket (one client, no pipelining: the buffer holds nothing else).
+    ///
+    /// A read while the buffer can hold less than 16 KiB makes room for 16 KiB exactly and
+    /// reads at most that; later reads make room greedily and read all the room there is. What
+    /// has been parsed is trimmed off between reads. An argument of 32 KiB or more
+    /// (`PROTO_MBULK_BIG_ARG`) is read on its own into a buffer made exactly large enough, and
+    /// that buffer becomes the argument's string (the client gets a new one of the argument's
+    /// size); other arguments are copied (`createStringObject`). The argv array is allocated
+    /// when the array header is parsed.
+    fn read_command(&mut self, id: ClientId, argv: &[&[u8]]) -> (Alloc, Vec<Option<StrEnc>>) {
+        let big_arg = self.profile.big_arg;
+        let io = self.profile.query_read_len;
+        let mut left = resp_len(argv); // bytes still on the socket
+        let mut len = 0u64; // bytes in the buffer, not yet parsed
+        let mut argv_arr = None;
+        let mut objs: Vec<Option<StrEnc>> = Vec::with_capacity(argv.len());
+        // Parsing state: the array header is read, and the next argument's bulk header.
+        let mut bulk_hdr_read = false;
+        loop {
+            // Parse what the buffer holds.
+            if argv_arr.is_none() {
+                let h = resp_header(argv.len() as u64);
+                if len >= h {
+                    len -= h;
+                    argv_arr = Some(self.heap.zmalloc(8 * argv.len().min(1024) as u64));
+                }
+            }
+            if argv_arr.is_some() {
+                while objs.len() < argv.len() {
+                    let n = argv[objs.len()].len() as u64;
+                    if !bulk_hdr_read {
+                        let h = resp_header(n);
+                        if len < h {
+                            break;
+                        }
+                        len -= h;
+                        bulk_hdr_read = true;
+                        if n >= big_arg && len <= n + 2 {
+                            // Trim what was parsed and make room for exactly this argument.
+                            self.qbuf_make_room(id, len, n + 2 - len, false);
+                        }
+                    }
+                    if len < n + 2 {
+                        break;
+                    }
+                    let whole = {
+                        let c = self.clients[id].as_ref().expect("connected client");
+                        n >= big_arg && len == n + 2 && c.qbuf_alloc() >= n + 2
+                    };
+                    let o = if whole {
+                        // The buffer becomes the argument; a new one of its size replaces it.
+                        let robj = self.heap.zmalloc(self.profile.robj);
+                        let fresh = self.heap.zmalloc(self.profile.sds_request(n + 2));
+                        let hdr = self.profile.sds_header(n + 2);
+                        let c = self.clients[id].as_mut().expect("connected client");
+                        let sds = std::mem::replace(&mut c.qbuf, fresh);
+                        c.qbuf_hdr = hdr;
+                        StrEnc::Raw(robj, sds)
+                    } else {
+                        self.string_object(n)
+                    };
+                    len -= n + 2;
+                    bulk_hdr_read = false;
+                    objs.push(Some(o));
+                }
+            }
+            if objs.len() == argv.len() || left == 0 {
+                break;
+            }
+            // Read.
+            let pending_big = bulk_hdr_read && argv[objs.len()].len() as u64 >= big_arg;
+            let alloc = self.clients[id].as_ref().expect("connected client").qbuf_alloc();
+            let readlen = if pending_big || alloc < io {
+                let want = if pending_big {
+                    (argv[objs.len()].len() as u64 + 2).saturating_sub(len).max(1)
+                } else {
+                    io
+                };
+                self.qbuf_make_room(id, len, want, false);
+                want
+            } else {
+                self.qbuf_make_room(id, len, io, true);
+                let c = self.clients[id].as_ref().expect("connected client");
+                c.qbuf_alloc() - len
+            };
+            let nread = readlen.min(left);
+            left -= nread;
+            len += nread;
+            let c = self.clients[id].as_mut().expect("connected client");
+            c.qb_peak = c.qb_peak.max(len);
+        }
+        let arr = argv_arr.unwrap_or_else(|| self.heap.zmalloc(8));
+        (arr, objs)
     }
 
     // ----- commands --------------------------------------------------------------------------
@@ -399,38 +543,11 @@ impl Server {
             return Reply::Unsupported("empty command".into());
         }
         let name = command_name(argv);
-        let wire: u64 = resp_len(argv);
-        // Read: grow the query buffer to hold the request.
-        let big = argv.iter().any(|a| a.len() as u64 >= self.profile.big_arg);
-        let need = self.qbuf_request(if big { self.profile.query_read_len } else { wire });
         {
             let c = self.clients[client].as_mut().expect("connected client");
             c.last_active_ns = self.now_ns;
         }
-        let q = self.clients[client].as_ref().unwrap().qbuf;
-        if self.heap.arena.usable_size_of(need).unwrap() > q.usable {
-            let nq = self.heap.zrealloc(q, need);
-            self.clients[client].as_mut().unwrap().qbuf = nq;
-        }
-        // argv array and argument objects.
-        let argv_arr = self.heap.zmalloc(8 * argv.len().min(1024) as u64);
-        let mut objs: Vec<Option<StrEnc>> = Vec::with_capacity(argv.len());
-        for a in argv {
-            let len = a.len() as u64;
-            let o = if len >= self.profile.big_arg {
-                // The query buffer becomes the argument's sds; the client gets a new one.
-                let sds = self.heap.zmalloc(self.profile.sds_header(len + 2) + len + 3);
-                let robj = self.heap.zmalloc(self.profile.robj);
-                let fresh = self.heap.zmalloc(self.profile.sds_request(len + 2));
-                let c = self.clients[client].as_mut().unwrap();
-                let old = std::mem::replace(&mut c.qbuf, fresh);
-                self.heap.zfree(old);
-                StrEnc::Raw(robj, sds)
-            } else {
-                self.string_object(len)
-            };
-            objs.push(Some(o));
-        }
+        let (argv_arr, mut objs) = self.read_command(client, argv);
         // maxmemory check (processCommand, before the command runs).
         let mut reply = Reply::Ok;
         if DENYOOM.contains(&name.as_str()) {
@@ -962,15 +1079,26 @@ impl Server {
         let fill = self.profile.dict_min_fill_percent;
         self.main.maybe_shrink(&mut self.heap, initial, fill);
         self.expires.maybe_shrink(&mut self.heap, initial, fill);
+        // clientsCronResizeQueryBuffer (between commands a buffer holds nothing): one wasting
+        // more than 4 KiB shrinks to nothing when its client has idled over 2 s, or, above 32 KiB
+        // (PROTO_RESIZE_THRESHOLD), to the most it held since the last look when that is under
+        // half its size. The peak restarts.
         for i in 0..self.clients.len() {
-            let idle = match &self.clients[i] {
-                Some(c) => now.saturating_sub(c.last_active_ns) > 2_000_000_000 && c.qbuf.usable > 4096,
-                None => false,
-            };
-            if idle {
-                let q = self.clients[i].as_ref().unwrap().qbuf;
-                let nq = self.heap.zrealloc(q, self.profile.sds_request(0));
-                self.clients[i].as_mut().unwrap().qbuf = nq;
+            let Some(c) = &self.clients[i] else { continue };
+            let (alloc, peak) = (c.qbuf_alloc(), c.qb_peak);
+            if alloc > 4096 {
+                if now.saturating_sub(c.last_active_ns) > 2_000_000_000 {
+                    let q = c.qbuf;
+                    let nq = self.heap.zrealloc(q, self.profile.sds_request(0));
+                    let c = self.clients[i].as_mut().unwrap();
+                    c.qbuf = nq;
+                    c.qbuf_hdr = 3;
+                } else if alloc > 32 * 1024 && alloc / 2 > peak {
+                    self.qbuf_resize(i, peak);
+                }
+            }
+            if let Some(c) = self.clients[i].as_mut() {
+                c.qb_peak = 0;
             }
         }
         self.peak = self.peak.max(self.used_memory());
@@ -1165,6 +1293,40 @@ mod tests {
         assert_eq!(s.dbsize(), 1);
     }
 
+    /// The query buffer as `readQueryFromClient` grows it, for a client whose first command is
+    /// a SET (its buffer starts as an empty sds, 8 B). The key costs dictEntry 32 + key sds 8 +
+    /// robj 16 + the value + the first table 32.
+    ///
+    /// - 20,000-B value (not a big argument): the first read makes room for exactly 16 KiB
+    ///   (16,390 B -> 20,480) and reads 16,384 B; the header, the key and the value's bulk
+    ///   header are parsed (30 B), 16,354 B are left; the second read makes room greedily:
+    ///   (16,354 + 16,384) x 2 = 65,476 B, an sds of type 16: + 6 = 65,482 -> 65,536. Key 20,568
+    ///   (value 20,006 -> 20,480), buffer +65,528.
+    /// - The same SET after a PING: the buffer already has 20,474 B of room, the whole 20,030-B
+    ///   command fits in one read, and the buffer stays as it is: only the key, 20,568.
+    /// - 40,000-B value, a big argument (>= 32 KiB): after the first read the buffer makes room
+    ///   for exactly the rest of the argument (40,002 B + 6 -> 40,960), which becomes the value;
+    ///   the client gets a new buffer of 40,002 + 6 B (40,960). Key 41,048, buffer +40,952.
+    #[test]
+    fn the_query_buffer_grows_as_redis_reads() {
+        let mut p = RedisProfile::builtin("redis-7.0-debian").unwrap();
+        p.baseline.commands_seen = vec!["set".into(), "ping".into(), "info".into()];
+        for (value, ping_first, want) in [
+            (20_000usize, false, 20_568 + 65_528),
+            (20_000, true, 20_568),
+            (40_000, false, 41_048 + 40_952),
+        ] {
+            let mut s = Server::new(p.clone(), 1).unwrap();
+            let c = s.connect();
+            if ping_first {
+                s.exec(c, &argv(&[b"PING"]));
+            }
+            let u0 = s.used_memory();
+            s.exec(c, &argv(&[b"SET", b"a:1", &vec![b'x'; value]]));
+            assert_eq!(s.used_memory() - u0, want, "{value} {ping_first}");
+        }
+    }
+
     /// With maxmemory set, DENYOOM writes are refused once used_memory (this command's argv and
     /// query buffer included) is over it; reads and deletes still run.
     #[test]
@@ -1173,8 +1335,8 @@ mod tests {
         p.baseline.commands_seen = vec!["set".into(), "get".into(), "del".into(), "info".into()];
         let mut s = Server::new(p, 1).unwrap();
         let c = s.connect();
-        // A first 30 KB SET grows the client's query buffer (greedy doubling past 16 KiB: 64 KiB
-        // + header -> 81,920 B), so later SETs only add their argv.
+        // A first 30 KB SET grows the client's query buffer (16 KiB read, then room made
+        // greedily: 65,482 B -> 65,536), so later SETs, read at once, only add their argv.
         s.exec(c, &argv(&[b"SET", b"k0", &[b'v'; 30_000]]));
         let u = s.used_memory();
         s.maxmemory = u + 70_000;

@@ -27,11 +27,22 @@ fn workload_traces_are_well_formed() {
                 TraceOp::Free { op } => {
                     let op = op as usize;
                     assert!(op < i, "{name}: op {i} frees a later op {op}");
-                    assert!(matches!(w.trace[op], TraceOp::Alloc { .. }), "{name}: op {i}");
+                    assert!(
+                        matches!(w.trace[op], TraceOp::Alloc { .. } | TraceOp::Realloc { .. }),
+                        "{name}: op {i}"
+                    );
                     assert!(!std::mem::replace(&mut freed[op], true), "{name}: double free");
                     frees += 1;
                 }
                 TraceOp::Purge => purges += 1,
+                TraceOp::Realloc { op, size } => {
+                    assert!(size > 0 && (op as usize) < i, "{name}: op {i}");
+                    assert!(
+                        !std::mem::replace(&mut freed[op as usize], true),
+                        "{name}: realloc of a freed op"
+                    );
+                    allocs += 1;
+                }
             }
         }
         assert!(allocs > 0 && frees > 0, "{name}: {allocs} allocs, {frees} frees");

@@ -123,7 +123,16 @@ fn print_table(title: &str, cps: &[Checkpoint]) {
 }
 
 fn check_trace(mix: SizeMix, seed: u64, decay: i64, tcache: bool) {
-    let trace = churn(seed, 100_000, mix, true);
+    check_ops(
+        &format!("{mix:?}"),
+        &churn(seed, 100_000, mix, true),
+        seed,
+        decay,
+        tcache,
+    );
+}
+
+fn check_ops(mix: &str, trace: &[fragsim::validate::trace::TraceOp], seed: u64, decay: i64, tcache: bool) {
     let opts = ReplayOptions {
         dirty_decay_ms: decay,
         muzzy_decay_ms: decay,
@@ -131,14 +140,11 @@ fn check_trace(mix: SizeMix, seed: u64, decay: i64, tcache: bool) {
         every: 10_000,
         write: false,
     };
-    let cps = replay(&upstream(), &trace, opts).expect("real arena");
-    print_table(
-        &format!("{mix:?} seed {seed} decay {decay} tcache {tcache}"),
-        &cps,
-    );
+    let cps = replay(&upstream(), trace, opts).expect("real arena");
+    print_table(&format!("{mix} seed {seed} decay {decay} tcache {tcache}"), &cps);
     for c in &cps {
         let (m, r) = (&c.model, &c.real);
-        let at = format!("{mix:?} seed {seed} decay {decay} event {}", c.event);
+        let at = format!("{mix} seed {seed} decay {decay} event {}", c.event);
         assert_eq!(m.allocated, r.allocated, "allocated at {at}");
         assert_eq!(m.active_pages, r.active_pages, "active at {at}");
         assert_eq!(m.dirty_pages, r.dirty_pages, "dirty at {at}");
@@ -222,6 +228,23 @@ fn thread_cache_matches_an_explicit_real_tcache() {
     for (mix, seed) in [(SizeMix::Small, 7), (SizeMix::Mixed, 8), (SizeMix::Large, 9)] {
         check_trace(mix, seed, -1, true);
         check_trace(mix, seed, 0, true);
+    }
+}
+
+/// Reallocations of large objects (`rallocx`): shrinking in place (the extent's tail freed to
+/// the dirty cache), growing in place into a free neighbour, or moving; the same exactness as
+/// plain churn, with and without decay and the thread cache.
+#[test]
+fn realloc_churn_matches_the_real_jemalloc() {
+    use fragsim::validate::trace::{realloc_churn, TraceOp};
+    for (seed, decay, tcache) in [(31, -1, false), (32, 0, false), (33, -1, true)] {
+        let trace = realloc_churn(seed, 30_000);
+        let reallocs = trace
+            .iter()
+            .filter(|o| matches!(o, TraceOp::Realloc { .. }))
+            .count();
+        assert!(reallocs > 5_000, "{reallocs}");
+        check_ops("realloc", &trace, seed, decay, tcache);
     }
 }
 

@@ -282,6 +282,57 @@ impl Arena {
         Ok(id)
     }
 
+    /// `realloc(ptr, size)` (jemalloc's `rallocx` without the thread cache's involvement in the
+    /// no-move paths). The same object when the size class stays; a large object that stays
+    /// large (and below the oversize threshold) shrinks in place, its extent's tail freed into
+    /// the dirty cache, or grows in place when the pages after it are free
+    /// (`large_ralloc_no_move`); otherwise a new object is allocated and the old one freed
+    /// (nothing written: the caller writes what the copy writes). Returns the object's id.
+    pub fn realloc(&mut self, id: ObjId, size: u64) -> Result<ObjId, AllocError> {
+        let new_usize = self.usable_size_of(size)?;
+        let old_usize = self.usable_size(id);
+        if new_usize == old_usize {
+            return Ok(id);
+        }
+        let class = self.sc.index_of(size).ok_or(AllocError::TooLarge(size))?;
+        let o = self.objs[id as usize];
+        let large_to_large = matches!(o.kind(), Kind::Large | Kind::Huge) && !self.sc.class(class).small;
+        if large_to_large {
+            let lg = self.sc.lg_page;
+            let pad = self.cfg.cache_oblivious as u64;
+            let (old_pages, new_pages) = ((old_usize >> lg) + pad, (new_usize >> lg) + pad);
+            let ext = o.place as ExtId;
+            let huge = o.kind() == Kind::Huge;
+            let pac = if huge {
+                self.huge.as_mut().expect("huge arena exists")
+            } else {
+                &mut self.pac
+            };
+            let in_place = if new_pages < old_pages {
+                pac.shrink(ext, new_pages);
+                pac.handle_deferred_work();
+                true
+            } else {
+                pac.expand(ext, new_pages - old_pages)
+            };
+            if in_place {
+                self.large_allocated = self.large_allocated - old_usize + new_usize;
+                let mut n = Obj::new(o.kind(), class as u16, o.place, (new_usize >> lg) as u32, 0);
+                n.set_offset(o.offset());
+                self.objs[id as usize] = n;
+                return Ok(id);
+            }
+            // large_ralloc_move: the new extent straight from the arena (not the thread
+            // cache), the old object freed through it.
+            let new = self.malloc_large_direct(class, new_usize);
+            self.free(id);
+            return Ok(new);
+        }
+        let new = self.malloc_written(size, 0)?;
+        self.free(id);
+        Ok(new)
+    }
+
     /// `free(ptr)`.
     pub fn free(&mut self, id: ObjId) {
         let o = self.objs[id as usize];
@@ -740,29 +791,42 @@ impl Arena {
     // ----- touched pages ---------------------------------------------------------------------
 
     fn touch(&mut self, id: ObjId, written: u64) {
-        if written == 0 {
+        self.touch_range(id, 0, written);
+    }
+
+    /// The application writes bytes `[from, to)` of live object `id` (clamped to its usable
+    /// size): their pages become resident.
+    pub fn write(&mut self, id: ObjId, from: u64, to: u64) {
+        let to = to.min(self.usable_size(id));
+        self.touch_range(id, from, to);
+    }
+
+    fn touch_range(&mut self, id: ObjId, from: u64, to: u64) {
+        if to <= from {
             return;
         }
+        let written = to - from;
         let o = self.objs[id as usize];
         let lg = self.sc.lg_page;
         match o.kind() {
             Kind::Small => {
                 let s = &self.slabs[o.place as usize];
                 let start = (self.pac.first_page(s.ext) << lg)
-                    + o.aux as u64 * self.sc.class(o.class() as usize).size;
+                    + o.aux as u64 * self.sc.class(o.class() as usize).size
+                    + from;
                 self.pac
                     .touched
                     .set_range(start >> lg, (start + written).div_ceil(1 << lg));
             }
             Kind::Large => {
-                let start = (self.pac.first_page(o.place) << lg) + o.offset() as u64;
+                let start = (self.pac.first_page(o.place) << lg) + o.offset() as u64 + from;
                 self.pac
                     .touched
                     .set_range(start >> lg, (start + written).div_ceil(1 << lg));
             }
             Kind::Huge => {
                 let h = self.huge.as_mut().unwrap();
-                let start = (h.first_page(o.place) << lg) + o.offset() as u64;
+                let start = (h.first_page(o.place) << lg) + o.offset() as u64 + from;
                 h.touched
                     .set_range(start >> lg, (start + written).div_ceil(1 << lg));
             }

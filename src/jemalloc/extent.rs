@@ -457,6 +457,53 @@ impl Pac {
         id
     }
 
+    /// `pac_shrink_impl`: active extent `id` keeps its first `keep` pages; the rest is split off
+    /// (same serial number) and freed into the dirty cache. The pages stay as they were
+    /// (written pages stay resident until purged).
+    pub fn shrink(&mut self, id: ExtId, keep: u64) {
+        let (base, n, sn) = {
+            let e = &self.extents[id as usize];
+            (e.base, e.npages, e.sn)
+        };
+        if keep == 0 || keep >= n {
+            return;
+        }
+        self.extents[id as usize].npages = keep;
+        let trail = self.new_extent(base + keep, n - keep, sn, ExtState::Active, false);
+        self.nactive -= n - keep;
+        self.record(ExtState::Dirty, trail);
+    }
+
+    /// `pac_expand_impl`: active extent `id` grows in place by `more` pages when the extent right
+    /// after it (in the same mapping) is free with at least that many pages, in the dirty cache,
+    /// else the muzzy one, else the retained one (never by mapping more). The rest of that
+    /// extent stays in its cache. False when it cannot.
+    pub fn expand(&mut self, id: ExtId, more: u64) -> bool {
+        for state in [ExtState::Dirty, ExtState::Muzzy, ExtState::Retained] {
+            let Some(next) = self.neighbor(id, state, true) else {
+                continue;
+            };
+            let (nbase, nn, nsn) = {
+                let e = &self.extents[next as usize];
+                (e.base, e.npages, e.sn)
+            };
+            if nn < more {
+                continue;
+            }
+            self.eset_remove(next);
+            self.extents[next as usize].state = ExtState::Active;
+            if nn > more {
+                self.extents[next as usize].npages = more;
+                let trail = self.new_extent(nbase + more, nn - more, nsn, ExtState::Active, false);
+                self.eset_insert(state, trail);
+            }
+            self.merge(id, next);
+            self.nactive += more;
+            return true;
+        }
+        false
+    }
+
     /// Neighbour that may merge with `id` in cache `state` (`emap_try_acquire_edata_neighbor`):
     /// same state, and the higher of the two is not the head of a mapping.
     fn neighbor(&self, id: ExtId, state: ExtState, forward: bool) -> Option<ExtId> {

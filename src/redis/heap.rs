@@ -23,6 +23,25 @@ impl Recorder {
         self.ops.push(TraceOp::Alloc { size });
     }
 
+    /// Records the reallocation of `old` (now `new`), unless it was allocated before recording
+    /// started (then it is recorded as a new allocation).
+    fn realloc(&mut self, old: ObjId, new: ObjId, size: u64) {
+        let op = self
+            .op_of
+            .get_mut(old as usize)
+            .map_or(u32::MAX, |slot| std::mem::replace(slot, u32::MAX));
+        if op == u32::MAX {
+            self.alloc(new, size);
+            return;
+        }
+        let i = new as usize;
+        if self.op_of.len() <= i {
+            self.op_of.resize(i + 1, u32::MAX);
+        }
+        self.op_of[i] = self.ops.len() as u32;
+        self.ops.push(TraceOp::Realloc { op, size });
+    }
+
     /// Records the free of `id`, unless it was allocated before recording started.
     fn free(&mut self, id: ObjId) {
         if let Some(slot) = self.op_of.get_mut(id as usize) {
@@ -91,9 +110,13 @@ impl Heap {
     }
 
     fn malloc_recorded(&mut self, size: u64) -> ObjId {
+        self.malloc_recorded_written(size, size)
+    }
+
+    fn malloc_recorded_written(&mut self, size: u64, written: u64) -> ObjId {
         let id = self
             .arena
-            .malloc(size.max(1))
+            .malloc_written(size.max(1), written)
             .expect("Redis allocations are modelable");
         if let Some(r) = self.recorder.as_mut() {
             r.alloc(id, size.max(1));
@@ -110,7 +133,13 @@ impl Heap {
 
     /// `zmalloc(size)`, the bytes then written.
     pub fn zmalloc(&mut self, size: u64) -> Alloc {
-        let id = self.malloc_recorded(size);
+        self.zmalloc_written(size, size)
+    }
+
+    /// `zmalloc(size)`, only the first `written` bytes then written (the rest of the block's
+    /// pages stay untouched until [`Heap::write`]).
+    pub fn zmalloc_written(&mut self, size: u64, written: u64) -> Alloc {
+        let id = self.malloc_recorded_written(size, written);
         let usable = self.arena.usable_size(id);
         let requested = size.min(u32::MAX as u64) as u32;
         self.zmalloc_used += usable;
@@ -129,18 +158,54 @@ impl Heap {
         self.free_recorded(a.id);
     }
 
-    /// `zrealloc(ptr, size)`: in place when the size class stays the same (jemalloc's
-    /// `rallocx` no-move path), else a new block.
+    /// `zrealloc(ptr, size)`, the block then written in full: in place when the size class
+    /// stays the same, or when a large block stays large and shrinks, or grows into free pages
+    /// right after it (jemalloc's no-move paths); else a new block.
     pub fn zrealloc(&mut self, a: Alloc, size: u64) -> Alloc {
-        let want = self.arena.usable_size_of(size.max(1)).expect("modelable");
-        if want == a.usable {
-            let requested = size.min(u32::MAX as u64) as u32;
-            self.zmalloc_requested = self.zmalloc_requested - a.requested as u64 + requested as u64;
-            return Alloc { requested, ..a };
+        self.zrealloc_written(a, size, size)
+    }
+
+    /// `zrealloc(ptr, size)`, the first `written` bytes of the result then written.
+    fn zrealloc_written(&mut self, a: Alloc, size: u64, written: u64) -> Alloc {
+        let size = size.max(1);
+        let id = self
+            .arena
+            .realloc(a.id, size)
+            .expect("Redis allocations are modelable");
+        if let Some(r) = self.recorder.as_mut() {
+            if id != a.id || self.arena.usable_size(id) != a.usable {
+                r.realloc(a.id, id, size);
+            }
         }
-        let b = self.zmalloc(size);
-        self.zfree(a);
+        let usable = self.arena.usable_size(id);
+        let requested = size.min(u32::MAX as u64) as u32;
+        self.zmalloc_used = self.zmalloc_used - a.usable + usable;
+        self.zmalloc_requested = self.zmalloc_requested - a.requested as u64 + requested as u64;
+        self.arena.write(id, 0, written);
+        Alloc {
+            id,
+            requested,
+            usable,
+        }
+    }
+
+    /// `zrealloc(ptr, size)` of a buffer whose contents matter only up to what the allocator
+    /// copies: a move writes the old block's usable size (or `size`, if smaller) into the new
+    /// one, as jemalloc's realloc copies; the rest stays untouched.
+    pub fn zrealloc_copy(&mut self, a: Alloc, size: u64) -> Alloc {
+        let id0 = a.id;
+        let moved_from = a.usable;
+        let b = self.zrealloc_written(a, size, 0);
+        // A move copies the old contents; in place, nothing new is written.
+        if b.id != id0 {
+            self.arena.write(b.id, 0, moved_from.min(size));
+        }
         b
+    }
+
+    /// The program writes bytes `[from, to)` of block `a`.
+    pub fn write(&mut self, a: Alloc, from: u64, to: u64) {
+        self.arena.write(a.id, from, to);
     }
 
     /// A plain `malloc` outside zmalloc's accounting (Lua on builds that link jemalloc for it).

@@ -408,7 +408,7 @@ impl Server {
         let hdr = self.qbuf_header(newlen);
         let c = self.clients[id].as_mut().expect("connected client");
         let q = c.qbuf;
-        let nq = self.heap.zrealloc(q, hdr + newlen + 1);
+        let nq = self.heap.zrealloc_copy(q, hdr + newlen + 1);
         let c = self.clients[id].as_mut().expect("connected client");
         c.qbuf = nq;
         c.qbuf_hdr = hdr;
@@ -486,8 +486,13 @@ impl Server {
                     let o = if whole {
                         // The buffer becomes the argument; a new one of its size replaces it.
                         let robj = self.heap.zmalloc(self.profile.robj);
-                        let fresh = self.heap.zmalloc(self.profile.sds_request(n + 2));
+                        // sdsnewlen(SDS_NOINIT): the header and the terminator are written,
+                        // not the bytes between.
                         let hdr = self.profile.sds_header(n + 2);
+                        let fresh = self
+                            .heap
+                            .zmalloc_written(self.profile.sds_request(n + 2), hdr + 1);
+                        self.heap.write(fresh, hdr + n + 2, hdr + n + 3);
                         let c = self.clients[id].as_mut().expect("connected client");
                         let sds = std::mem::replace(&mut c.qbuf, fresh);
                         c.qbuf_hdr = hdr;
@@ -524,6 +529,10 @@ impl Server {
             len += nread;
             let c = self.clients[id].as_mut().expect("connected client");
             c.qb_peak = c.qb_peak.max(len);
+            let (q, hdr) = (c.qbuf, c.qbuf_hdr);
+            // The bytes read land after what the buffer holds (parsed bytes were trimmed to its
+            // start).
+            self.heap.write(q, 0, hdr + len + 1);
         }
         let arr = argv_arr.unwrap_or_else(|| self.heap.zmalloc(8));
         (arr, objs)
@@ -636,7 +645,7 @@ impl Server {
                 let avail = s.usable - self.profile.sds_header(len) - 1 - len;
                 if avail > len / 10 {
                     let hdr = self.profile.sds_header(len + 2).max(self.profile.sds_header(len));
-                    StrEnc::Raw(r, self.heap.zrealloc(s, hdr + len + 1))
+                    StrEnc::Raw(r, self.heap.zrealloc_copy(s, hdr + len + 1))
                 } else {
                     StrEnc::Raw(r, s)
                 }

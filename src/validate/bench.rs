@@ -75,6 +75,11 @@ pub fn replay_model(cfg: &AllocatorConfig, trace: &[TraceOp]) -> u64 {
             TraceOp::Alloc { size } => ids[i] = a.malloc(size).expect("modelable size"),
             TraceOp::Free { op } => a.free(ids[op as usize]),
             TraceOp::Purge => a.purge(),
+            TraceOp::Realloc { op, size } => {
+                let id = a.realloc(ids[op as usize], size).expect("modelable size");
+                a.write(id, 0, size);
+                ids[i] = id;
+            }
         }
     }
     a.stats().active
@@ -101,6 +106,16 @@ pub fn replay_real(trace: &[TraceOp]) -> u64 {
                 real.free(std::mem::replace(&mut ptrs[op as usize], std::ptr::null_mut()))
             },
             TraceOp::Purge => real.purge().expect("arena.purge"),
+            TraceOp::Realloc { op, size } => {
+                let old = std::mem::replace(&mut ptrs[op as usize], std::ptr::null_mut());
+                // SAFETY: a live pointer of this arena, replaced by the result.
+                let p = unsafe { real.realloc(old, size as usize) };
+                assert!(!p.is_null(), "rallocx({size}) failed");
+                // SAFETY: p points to at least `size` writable bytes.
+                unsafe { std::ptr::write_bytes(p, b'v', size as usize) };
+                written += size;
+                ptrs[i] = p;
+            }
         }
     }
     for p in ptrs.into_iter().filter(|p| !p.is_null()) {

@@ -197,6 +197,23 @@ pub fn replay(
                 model.purge();
                 real.purge()?;
             }
+            TraceOp::Realloc { op, size } => {
+                let old = std::mem::replace(&mut rptr[op as usize], std::ptr::null_mut());
+                // SAFETY: a live pointer of this arena, replaced by the result.
+                let p = unsafe { real.realloc(old, size as usize) };
+                assert!(!p.is_null(), "real reallocation to {size} bytes failed");
+                rptr[i] = std::hint::black_box(p);
+                let id = model
+                    .realloc(mobj[op as usize], size)
+                    .expect("trace sizes are modelable");
+                if opts.write {
+                    touch_real(p, size as usize);
+                    let a = p as usize;
+                    written.push((a & !4095, (a + size as usize).next_multiple_of(4096)));
+                    model.write(id, 0, size);
+                }
+                mobj[i] = id;
+            }
         }
         let n = i + 1;
         if n % opts.every == 0 || n == trace.len() {

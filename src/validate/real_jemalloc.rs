@@ -148,6 +148,14 @@ impl RealArena {
         unsafe { sys::mallocx(size.max(1), self.flags) as *mut u8 }
     }
 
+    /// `rallocx(ptr, size)` in this arena. Returns null on failure (then `p` is still live).
+    ///
+    /// # Safety
+    /// `p` must come from this arena and not be freed yet; on success it is no longer valid.
+    pub unsafe fn realloc(&self, p: *mut u8, size: usize) -> *mut u8 {
+        sys::rallocx(p as *mut c_void, size.max(1), self.flags) as *mut u8
+    }
+
     /// `dallocx(ptr)` in this arena.
     ///
     /// # Safety

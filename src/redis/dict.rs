@@ -32,6 +32,12 @@ impl Dict {
         self.t0.map_or(0, |t| t.0) + self.t1.map_or(0, |t| t.0)
     }
 
+    /// Buckets of the table being filled: the new one while rehashing, else the only one (0
+    /// before the first insert).
+    pub fn table_size(&self) -> u64 {
+        self.t1.or(self.t0).map_or(0, |t| t.0)
+    }
+
     pub fn is_rehashing(&self) -> bool {
         self.t1.is_some()
     }

@@ -3,6 +3,7 @@
 //! the two different OOMs (Redis's `maxmemory` rule on `used_memory`, the kernel's on RSS).
 pub mod dict;
 pub mod encoding;
+pub mod expire;
 pub mod explain;
 pub mod heap;
 pub mod info;

@@ -2,7 +2,7 @@
 //! makes (query buffer, argv, keys, values, dict tables, histograms, scripts), all through the
 //! jemalloc model, so that `INFO memory` can be computed the way Redis computes it.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::hash::BuildHasherDefault;
 
 /// Hash maps with a fixed hasher: the order in which Redis's dicts are walked (FLUSHALL, DEL of
@@ -79,6 +79,16 @@ pub const DENYOOM: &[&str] = &[
     "function|load",
     "function|restore",
 ];
+
+/// The figures `cronUpdateMemoryStats` samples together.
+#[derive(Debug, Clone, Copy)]
+struct CronSample {
+    allocated: u64,
+    active: u64,
+    resident: u64,
+    rss: u64,
+    used: u64,
+}
 
 /// Handle of a connected client.
 pub type ClientId = usize;
@@ -189,8 +199,8 @@ pub struct Server {
     pub profile: RedisProfile,
     pub heap: Heap,
     keys: DetMap<Vec<u8>, Key>,
-    /// Keys with a TTL by deadline, for the cron's expiry.
-    expiry: BTreeSet<(u64, Vec<u8>)>,
+    /// Keys with a TTL, for active expiry.
+    expiry: super::expire::Expiry,
     main: Dict,
     expires: Dict,
     histograms: HashSet<String>,
@@ -220,6 +230,9 @@ pub struct Server {
     /// query buffer): part of the baseline's `used_memory`, which was read by such a client,
     /// but not of the server while a test runs.
     measuring_client: u64,
+    /// The cron's last sample of the allocator, RSS and used_memory (what INFO prints for
+    /// them); `None` before the first tick (the baseline's own figures are then current).
+    cron_sample: Option<CronSample>,
     /// Whether a client has connected since the baseline (a fresh server's first client pages
     /// in code: [`crate::redis::profile::Baseline::first_client_rss`]).
     client_seen: bool,
@@ -251,7 +264,7 @@ impl Server {
             profile,
             heap,
             keys: DetMap::default(),
-            expiry: BTreeSet::new(),
+            expiry: super::expire::Expiry::new(seed ^ 0x6578_7069_7265),
             main: Dict::default(),
             expires: Dict::default(),
             histograms,
@@ -272,6 +285,7 @@ impl Server {
             start: crate::jemalloc::Stats::default(),
             startup_bytes,
             measuring_client: 0,
+            cron_sample: None,
             client_seen: false,
         };
         // The measuring client: createClient's allocations, the empty query buffer replaced by
@@ -585,7 +599,13 @@ impl Server {
             self.free_str(o);
         }
         self.heap.zfree(argv_arr);
-        // beforeSleep records it again once the command is done.
+        // beforeSleep: the fast active-expiry cycle, when due; the peak recorded again.
+        if !self.expiry.is_empty() {
+            let expired = self.expiry.fast_cycle(self.now_ns, self.expires.table_size());
+            for k in expired {
+                self.delete_key(&k);
+            }
+        }
         self.peak = self.peak.max(self.used_memory());
         reply
     }
@@ -757,8 +777,8 @@ impl Server {
             let old = std::mem::replace(&mut k.value, value);
             let exp = k.expire.take();
             self.free_value(old);
-            if let Some((e, deadline)) = exp {
-                self.expiry.remove(&(deadline, key.to_vec()));
+            if let Some((e, _)) = exp {
+                self.expiry.remove(key);
                 self.expires.delete(&mut self.heap);
                 self.heap.zfree(e);
             }
@@ -787,15 +807,14 @@ impl Server {
         match has {
             Some(true) => {
                 let slot = &mut self.keys.get_mut(key).unwrap().expire.as_mut().unwrap().1;
-                let old = std::mem::replace(slot, deadline);
-                self.expiry.remove(&(old, key.to_vec()));
-                self.expiry.insert((deadline, key.to_vec()));
+                *slot = deadline;
+                self.expiry.set(key, deadline);
             }
             Some(false) => {
                 let e = self.heap.zmalloc(self.profile.dict_entry);
                 self.expires.add(&mut self.heap, self.profile.dict_initial_size);
                 self.keys.get_mut(key).unwrap().expire = Some((e, deadline));
-                self.expiry.insert((deadline, key.to_vec()));
+                self.expiry.set(key, deadline);
             }
             None => {}
         }
@@ -826,8 +845,8 @@ impl Server {
         if let Some(k) = self.keys.remove(key) {
             self.payload_bytes -= k.payload;
             self.main.delete(&mut self.heap);
-            if let Some((e, deadline)) = k.expire {
-                self.expiry.remove(&(deadline, key.to_vec()));
+            if let Some((e, _)) = k.expire {
+                self.expiry.remove(key);
                 self.expires.delete(&mut self.heap);
                 self.heap.zfree(e);
             }
@@ -1073,12 +1092,10 @@ impl Server {
 
     fn cron(&mut self) {
         let now = self.now_ns;
-        let expired: Vec<Vec<u8>> = self
-            .expiry
-            .iter()
-            .take_while(|(d, _)| *d <= now)
-            .map(|(_, k)| k.clone())
-            .collect();
+        // cronUpdateMemoryStats (every 100 ms).
+        self.cron_sample = Some(self.sample());
+        // databasesCron: the slow active-expiry cycle.
+        let expired = self.expiry.slow_cycle(now, self.expires.table_size());
         for k in expired {
             self.delete_key(&k);
         }
@@ -1129,10 +1146,45 @@ impl Server {
         self.info_with(self.measuring_client)
     }
 
-    fn info_with(&self, client: u64) -> InfoMemory {
+    /// The figures `cronUpdateMemoryStats` samples (every 100 ms at hz 10): the allocator's
+    /// `stats.allocated`, `active` and `resident`, the process RSS, and `used_memory` (for
+    /// `mem_fragmentation_ratio`), live.
+    fn sample(&self) -> CronSample {
         let b = &self.profile.baseline;
         let st = self.heap.arena.stats();
         let page = self.heap.arena.size_classes().page();
+        let s0 = &self.start;
+        let delta = |now: u64, then: u64| now as i64 - then as i64;
+        let plus = |base: u64, d: i64| (base as i64 + d).max(0) as u64;
+        // RSS grows by the pages the program wrote and by jemalloc's metadata pages.
+        let meta = |s: &crate::jemalloc::Stats| s.metadata_resident(page);
+        let rss = plus(
+            b.rss,
+            delta(st.touched_pages, s0.touched_pages) * page as i64 + delta(meta(&st), meta(s0)),
+        ) + if self.profile.lua_uses_jemalloc {
+            0
+        } else {
+            self.lua_heap
+        } + if self.client_seen { b.first_client_rss } else { 0 };
+        CronSample {
+            allocated: plus(b.allocator_allocated, delta(st.allocated, s0.allocated)),
+            active: plus(b.allocator_active, delta(st.active, s0.active)),
+            resident: plus(b.allocator_resident, delta(st.resident, s0.resident)),
+            rss,
+            used: self.used_memory(),
+        }
+    }
+
+    fn info_with(&self, client: u64) -> InfoMemory {
+        let live = self.sample();
+        // What INFO prints: the cron's last sample of the allocator and RSS (and of used_memory
+        // for mem_fragmentation_ratio), when measured; the live state while a test runs.
+        let s = if client > 0 {
+            self.cron_sample.unwrap_or(live)
+        } else {
+            live
+        };
+        let b = &self.profile.baseline;
         let used = self.used_memory() + client;
         let nkeys = self.keys.len() as u64;
         let db_overhead = if nkeys == 0 {
@@ -1148,28 +1200,15 @@ impl Server {
             + self.scripts_dict.slots() * 8;
         let overhead =
             b.used_memory_startup + b.clients_normal + lua_caches + b.functions_caches + db_overhead;
-        let s0 = &self.start;
-        let delta = |now: u64, then: u64| now as i64 - then as i64;
-        let plus = |base: u64, d: i64| (base as i64 + d).max(0) as u64;
-        // RSS grows by the pages the program wrote and by jemalloc's metadata pages.
-        let meta = |s: &crate::jemalloc::Stats| s.metadata_resident(page);
-        let rss = plus(
-            b.rss,
-            delta(st.touched_pages, s0.touched_pages) * page as i64 + delta(meta(&st), meta(s0)),
-        ) + if self.profile.lua_uses_jemalloc {
-            0
-        } else {
-            self.lua_heap
-        } + if self.client_seen { b.first_client_rss } else { 0 };
-        InfoMemory::compute(
+        let mut info = InfoMemory::compute(
             used,
             self.peak.max(used),
             overhead,
             b.used_memory_startup,
-            plus(b.allocator_allocated, delta(st.allocated, s0.allocated)),
-            plus(b.allocator_active, delta(st.active, s0.active)),
-            plus(b.allocator_resident, delta(st.resident, s0.resident)),
-            rss,
+            s.allocated,
+            s.active,
+            s.resident,
+            s.rss,
             b.vm_eval + self.lua_heap,
             b.vm_functions,
             lua_caches,
@@ -1178,7 +1217,31 @@ impl Server {
             self.maxmemory,
             b.clients_normal,
             self.profile.mem_allocator.clone(),
-        )
+        );
+        if client > 0 {
+            // The ratio of the cron's two samples, taken together.
+            let frag = InfoMemory::compute(
+                s.used,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                s.rss,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                String::new(),
+            );
+            info.mem_fragmentation_ratio = frag.mem_fragmentation_ratio;
+            info.mem_fragmentation_bytes = frag.mem_fragmentation_bytes;
+        }
+        info
     }
 
     /// What fragsim's own measurement does to the server after reading it: a client connects,

@@ -3,8 +3,8 @@
 //! on another freshly started server that runs only the workload (free loopback ports, no
 //! persistence, their own directories, stopped even when a test fails).
 //!
-//! Required at every checkpoint: used_memory within 1%, used_memory_rss within 5%, and the
-//! interim tolerances of [`TOLERANCES`] for the peak and the allocator figures. With
+//! Required at every checkpoint: used_memory and used_memory_peak within 1%, used_memory_rss
+//! within 5%, and the interim tolerances of [`TOLERANCES`] for the allocator figures. With
 //! FRAGSIM_REQUIRE_REDIS=1 (set by .ci/run) a server that cannot be started fails the tests;
 //! without it they are skipped with a notice.
 
@@ -30,17 +30,17 @@ fn fresh_profile() -> &'static RedisProfile {
     })
 }
 
-/// The tolerances asserted at every checkpoint, per field. The fidelity issue asks for
-/// allocator_allocated and allocator_active within 3% and used_memory_peak within 1% on fresh
-/// servers; not reached yet: the thread cache's garbage collection on a fresh server (its
-/// startup contents given back in steps the model does not time exactly) moves the allocator
-/// figures of these small heaps by up to 4.6% (allocated) and 6.7% (active) at single
-/// checkpoints, and hash commands' peaks are up to 2.3% high. These are the worst errors seen,
-/// with a small margin; README's accuracy table has the measured figures.
+/// The tolerances asserted at every checkpoint, per field: the fidelity issue's for
+/// used_memory (1%), used_memory_peak (1%) and RSS (5%). It asks for 3% on allocator_allocated
+/// and allocator_active too; not reached yet: on a fresh server the thread cache gives back what
+/// startup left in it (409 KB) in garbage-collection steps the model does not time exactly, and
+/// on these 1-3 MB heaps one bin flushed early or late moves the allocator figures by up to 3.4%
+/// (allocated) and 6.7% (active) at a single checkpoint. Those two are the worst errors seen,
+/// with a margin; README's accuracy table has the measured figures.
 pub const TOLERANCES: &[(&str, f64)] = &[
     ("used_memory", 0.01),
-    ("used_memory_peak", 0.03),
-    ("allocator_allocated", 0.055),
+    ("used_memory_peak", 0.01),
+    ("allocator_allocated", 0.05),
     ("allocator_active", 0.075),
     ("used_memory_rss", 0.05),
 ];

@@ -93,20 +93,21 @@ fn explain_a_redis_key() {
     }
 }
 
+/// `fragsim calibrate --redis ADDR --out DIR/profile.toml`, which must succeed; returns the
+/// profile's path and what calibrate said on stderr.
+fn calibrate_into(addr: &str, dir: &std::path::Path) -> (std::path::PathBuf, String) {
+    let profile = dir.join("profile.toml");
+    let (rc, _, err) = fragsim(&["calibrate", "--redis", addr, "--out", profile.to_str().unwrap()]);
+    assert_eq!(rc, 0, "{err}");
+    (profile, err)
+}
+
 #[test]
 fn calibrate_then_validate_a_live_live_server() {
     let Some(p) = live_server() else { return };
     let dir = std::env::temp_dir().join(format!("fragsim-rcli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let profile = dir.join("profile.toml");
-    let (rc, _, err) = fragsim(&[
-        "calibrate",
-        "--redis",
-        &p.addr,
-        "--out",
-        profile.to_str().unwrap(),
-    ]);
-    assert_eq!(rc, 0, "{err}");
+    let (profile, _) = calibrate_into(&p.addr, &dir);
     let text = std::fs::read_to_string(&profile).unwrap();
     assert!(text.contains("version = \"7."), "{text}");
     let scenario = dir.join("s.toml");
@@ -144,15 +145,7 @@ fn validate_a_fresh_server_from_another_ones_profile_and_refuse_a_dirty_one() {
     let Some(b) = live_server() else { return };
     let dir = std::env::temp_dir().join(format!("fragsim-rcli2-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let profile = dir.join("fresh.toml");
-    let (rc, _, err) = fragsim(&[
-        "calibrate",
-        "--redis",
-        &a.addr,
-        "--out",
-        profile.to_str().unwrap(),
-    ]);
-    assert_eq!(rc, 0, "{err}");
+    let (profile, err) = calibrate_into(&a.addr, &dir);
     assert!(!err.contains("note:"), "a fresh server needs no note: {err}");
     let text = std::fs::read_to_string(&profile).unwrap();
     assert!(

@@ -611,29 +611,32 @@ impl Arena {
         let small = self.sc.class(class).small;
         let cached = self.tcache.as_ref().is_some_and(|t| class < t.nhbins());
         if cached && (small || usize < self.cfg.oversize_threshold || self.dedicated) {
-            self.gc_event_alloc(usize);
-            if let Some(id) = self.tcache.as_mut().unwrap().pop(class) {
-                return id;
-            }
-            if small {
+            // The thread event (the cache's GC) fires once the allocation is done.
+            let id = if let Some(id) = self.tcache.as_mut().unwrap().pop(class) {
+                id
+            } else if small {
                 let nfill = self.tcache.as_ref().unwrap().nfill(class);
                 let mut got = self.fill_small(class, nfill);
                 // The first region handed out is on top of the stack.
                 got.reverse();
                 let tc = self.tcache.as_mut().unwrap();
                 tc.fill(class, &got);
-                return tc.pop(class).expect("fill produced at least one region");
-            }
-            return self.malloc_large_direct(class, usize);
-        }
-        if self.tcache.is_some() {
+                tc.pop(class).expect("fill produced at least one region")
+            } else {
+                self.malloc_large_direct(class, usize)
+            };
             self.gc_event_alloc(usize);
+            return id;
         }
-        if small {
+        let id = if small {
             self.malloc_small_direct(class)
         } else {
             self.malloc_large_direct(class, usize)
+        };
+        if self.tcache.is_some() {
+            self.gc_event_alloc(usize);
         }
+        id
     }
 
     fn free_direct(&mut self, id: ObjId) {

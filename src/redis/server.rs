@@ -296,7 +296,7 @@ impl Server {
             .iter()
             .map(|&n| usable(n))
             .sum::<u64>()
-            + usable(s.qbuf_request(1));
+            + usable(s.first_read_request());
         // An as-found baseline was measured after clients had come and gone (calibration's own
         // connections): their buffers sit in the thread cache. Replay one such visit, then take
         // the zero point. A fresh server has seen no client yet.
@@ -408,7 +408,7 @@ impl Server {
 
     /// Bytes the query buffer of a client that has read one small command holds: its first
     /// read makes room for 16 KiB without the greedy doubling (`sdsMakeRoomForNonGreedy`).
-    fn qbuf_request(&self, _n: u64) -> u64 {
+    fn first_read_request(&self) -> u64 {
         self.profile.sds_request(self.profile.query_read_len)
     }
 

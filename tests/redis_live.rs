@@ -300,8 +300,10 @@ fn generated_scenarios_validate_against_fresh_live_servers() {
     check_generated(0..3);
 }
 
-/// The larger set, on demand: `FRAGSIM_GENERATED=N cargo test --release --test redis_live --
-/// --ignored --nocapture` (default 40 scenarios).
+/// The larger set, for development: `FRAGSIM_GENERATED=N cargo test --release --test redis_live
+/// -- --ignored --nocapture` (default 40 scenarios, numbers 3 and up). Every scenario runs on
+/// its own fresh server; the worst error of each field is printed per scenario, and the test
+/// fails at the end if any is over its tolerance, naming how many.
 #[test]
 #[ignore]
 fn many_generated_scenarios_validate_against_fresh_live_servers() {
@@ -309,5 +311,42 @@ fn many_generated_scenarios_validate_against_fresh_live_servers() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(40);
-    check_generated(3..3 + n);
+    let mut over = Vec::new();
+    println!(
+        "{:<14}{}",
+        "scenario",
+        TOLERANCES
+            .iter()
+            .map(|(f, _)| format!("{f:>22}"))
+            .collect::<String>()
+    );
+    for seed in 3..3 + n {
+        let text = fragsim::workload::generate::scenario_toml(seed, "redis-7.0-debian");
+        let f = workload::parse(&text, "generated.toml").expect("generated scenarios parse");
+        let Some(p) = live_server() else { return };
+        let sc = f.first();
+        let opts = ValidateOptions {
+            profile: Some(fresh_profile().clone().with_state(sc.state).expect("state")),
+            flush: false,
+        };
+        let cps = validate(&p.addr, sc, sc.seed, &opts, |_| {}).expect("live validation");
+        let mut row = format!("{:<14}", format!("generated {seed}"));
+        for &(field, tol) in TOLERANCES {
+            let worst = cps
+                .iter()
+                .map(|c| rel_err(c.model.get(field).unwrap(), c.real.get(field).unwrap()))
+                .fold(0.0f64, |w, e| if e.abs() > w.abs() { e } else { w });
+            row += &format!("{:>21.2}%", worst * 100.0);
+            if worst.abs() > tol {
+                over.push(format!("generated {seed} {field} {:+.2}%", worst * 100.0));
+            }
+        }
+        println!("{row}");
+    }
+    assert!(
+        over.is_empty(),
+        "{} over tolerance:\n{}",
+        over.len(),
+        over.join("\n")
+    );
 }

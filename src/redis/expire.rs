@@ -10,7 +10,7 @@
 //! Which bucket a key falls in depends on SipHash with a random seed; the model hashes key names
 //! with a hasher seeded per run, so runs differ in which keys a cycle reaches, as servers do.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 type DetMap<K, V> = HashMap<K, V, BuildHasherDefault<std::collections::hash_map::DefaultHasher>>;
@@ -28,8 +28,9 @@ pub struct Expiry {
     seed: u64,
     /// Deadline (ns of simulated time) and hash of each key with a TTL.
     keys: DetMap<Vec<u8>, (u64, u64)>,
-    /// Keys by bucket index under `mask`.
-    buckets: DetMap<u64, Vec<Vec<u8>>>,
+    /// Keys and their deadlines by bucket index under `mask`, non-empty buckets only (ordered,
+    /// so that a run of empty buckets is skipped at once and still counted).
+    buckets: BTreeMap<u64, Vec<(Vec<u8>, u64)>>,
     mask: u64,
     /// `db->expires_cursor`.
     cursor: u64,
@@ -67,22 +68,32 @@ impl Expiry {
     pub fn set(&mut self, key: &[u8], deadline_ns: u64) {
         if let Some(e) = self.keys.get_mut(key) {
             e.0 = deadline_ns;
+            let b = e.1 & self.mask;
+            if let Some(chain) = self.buckets.get_mut(&b) {
+                if let Some(slot) = chain.iter_mut().find(|(k, _)| k == key) {
+                    slot.1 = deadline_ns;
+                }
+            }
             return;
         }
         let h = self.hash(key);
         self.keys.insert(key.to_vec(), (deadline_ns, h));
-        self.buckets.entry(h & self.mask).or_default().push(key.to_vec());
+        self.buckets
+            .entry(h & self.mask)
+            .or_default()
+            .push((key.to_vec(), deadline_ns));
     }
 
     /// Forgets `key` (deleted, or its TTL removed).
     pub fn remove(&mut self, key: &[u8]) {
         if let Some((_, h)) = self.keys.remove(key) {
-            if let Some(b) = self.buckets.get_mut(&(h & self.mask)) {
-                if let Some(i) = b.iter().position(|k| k == key) {
-                    b.swap_remove(i);
+            let b = h & self.mask;
+            if let Some(chain) = self.buckets.get_mut(&b) {
+                if let Some(i) = chain.iter().position(|(k, _)| k == key) {
+                    chain.swap_remove(i);
                 }
-                if b.is_empty() {
-                    self.buckets.remove(&(h & self.mask));
+                if chain.is_empty() {
+                    self.buckets.remove(&b);
                 }
             }
         }
@@ -101,12 +112,12 @@ impl Expiry {
             return;
         }
         self.mask = mask;
-        let mut buckets: DetMap<u64, Vec<Vec<u8>>> = DetMap::default();
         let mut all: Vec<(&Vec<u8>, &(u64, u64))> = self.keys.iter().collect();
         // Within a bucket, the order of the chain: deterministic, by hash then name.
         all.sort_by(|a, b| (a.1 .1, a.0).cmp(&(b.1 .1, b.0)));
-        for (k, &(_, h)) in all {
-            buckets.entry(h & mask).or_default().push(k.clone());
+        let mut buckets: BTreeMap<u64, Vec<(Vec<u8>, u64)>> = BTreeMap::new();
+        for (k, &(d, h)) in all {
+            buckets.entry(h & mask).or_default().push((k.clone(), d));
         }
         self.buckets = buckets;
     }
@@ -132,20 +143,31 @@ impl Expiry {
             let (mut sampled, mut expired, mut checked) = (0u64, 0u64, 0u64);
             while sampled < num && checked < max_buckets {
                 let idx = self.cursor & self.mask;
-                checked += 1;
-                if let Some(chain) = self.buckets.get(&idx) {
-                    let chain = chain.clone();
-                    for k in chain {
-                        let deadline_ms = self.keys[&k].0 / 1_000_000;
-                        if now_ms > deadline_ms {
-                            expired += 1;
-                            self.remove(&k);
-                            out.push(k);
-                        }
-                        sampled += 1;
-                    }
+                // The next non-empty bucket from the cursor; the empty ones before it are
+                // checked (and counted) on the way.
+                let next = self.buckets.range(idx..).next().map(|(&b, _)| b);
+                let gap = next.map_or(self.mask + 1 - idx, |b| b - idx);
+                if checked + gap >= max_buckets {
+                    self.cursor = self.cursor.wrapping_add(max_buckets - checked);
+                    break;
                 }
+                checked += gap;
+                self.cursor = self.cursor.wrapping_add(gap);
+                let Some(b) = next else { continue };
+                checked += 1;
                 self.cursor = self.cursor.wrapping_add(1);
+                let chain = &self.buckets[&b];
+                sampled += chain.len() as u64;
+                let due: Vec<Vec<u8>> = chain
+                    .iter()
+                    .filter(|(_, d)| now_ms > d / 1_000_000)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                expired += due.len() as u64;
+                for k in due {
+                    self.remove(&k);
+                    out.push(k);
+                }
             }
             total_sampled += sampled;
             total_expired += expired;

@@ -325,8 +325,9 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
     'tests: for t in 0..sc.tests {
         let before = server.refusals.len();
         let clients: Vec<_> = (0..sc.parallel).map(|_| server.connect()).collect();
+        // The steps the replay counts (each command, then the test's end), so that the peak's
+        // moment is the step `peak_rss_step` names.
         let mut peak = Peak::default();
-        peak.see(&server.info());
         for (p, argv) in commands::test_plan(sc, t, &mut rng) {
             server.exec(clients[p], &argv);
             // The next command arrives one gap later: the cron and decay run in between.

@@ -73,13 +73,19 @@ fn assert_within(name: &str, cps: &[Checkpoint]) {
     }
 }
 
-/// Predicts `sc` on the fresh server `p` from the fresh profile (in the scenario's state).
-fn check_scenario(p: &RedisProcess, name: &str, sc: &workload::Scenario) {
+/// Replays `sc` into the fresh server `p`, predicted from the fresh profile (in the scenario's
+/// state).
+fn predict_fresh(p: &RedisProcess, sc: &workload::Scenario) -> Vec<Checkpoint> {
     let opts = ValidateOptions {
         profile: Some(fresh_profile().clone().with_state(sc.state).expect("state")),
         flush: false,
     };
-    let cps = validate(&p.addr, sc, sc.seed, &opts, |_| {}).expect("live validation");
+    validate(&p.addr, sc, sc.seed, &opts, |_| {}).expect("live validation")
+}
+
+/// Predicts `sc` on the fresh server `p` from the fresh profile (in the scenario's state).
+fn check_scenario(p: &RedisProcess, name: &str, sc: &workload::Scenario) {
+    let cps = predict_fresh(p, sc);
     println!("== {name}\n{}", render_checkpoints(&cps));
     assert_within(name, &cps);
 }
@@ -325,11 +331,7 @@ fn many_generated_scenarios_validate_against_fresh_live_servers() {
         let f = workload::parse(&text, "generated.toml").expect("generated scenarios parse");
         let Some(p) = live_server() else { return };
         let sc = f.first();
-        let opts = ValidateOptions {
-            profile: Some(fresh_profile().clone().with_state(sc.state).expect("state")),
-            flush: false,
-        };
-        let cps = validate(&p.addr, sc, sc.seed, &opts, |_| {}).expect("live validation");
+        let cps = predict_fresh(&p, sc);
         let mut row = format!("{:<14}", format!("generated {seed}"));
         for &(field, tol) in TOLERANCES {
             let worst = cps

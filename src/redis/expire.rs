@@ -26,10 +26,11 @@ const FAST_CYCLE_GAP_NS: u64 = 2_000_000;
 #[derive(Debug, Clone, Default)]
 pub struct Expiry {
     seed: u64,
-    /// Deadline (ns of simulated time) and hash of each key with a TTL.
-    keys: DetMap<Vec<u8>, (u64, u64)>,
-    /// Keys and their deadlines by bucket index under `mask`, non-empty buckets only (ordered,
-    /// so that a run of empty buckets is skipped at once and still counted).
+    /// The hash of each key with a TTL (which bucket it falls in).
+    keys: DetMap<Vec<u8>, u64>,
+    /// Keys and their deadlines (ns of simulated time) by bucket index under `mask`, non-empty
+    /// buckets only (ordered, so that a run of empty buckets is skipped at once and still
+    /// counted).
     buckets: BTreeMap<u64, Vec<(Vec<u8>, u64)>>,
     mask: u64,
     /// `db->expires_cursor`.
@@ -66,10 +67,8 @@ impl Expiry {
 
     /// Sets (or moves) `key`'s deadline.
     pub fn set(&mut self, key: &[u8], deadline_ns: u64) {
-        if let Some(e) = self.keys.get_mut(key) {
-            e.0 = deadline_ns;
-            let b = e.1 & self.mask;
-            if let Some(chain) = self.buckets.get_mut(&b) {
+        if let Some(&h) = self.keys.get(key) {
+            if let Some(chain) = self.buckets.get_mut(&(h & self.mask)) {
                 if let Some(slot) = chain.iter_mut().find(|(k, _)| k == key) {
                     slot.1 = deadline_ns;
                 }
@@ -77,7 +76,7 @@ impl Expiry {
             return;
         }
         let h = self.hash(key);
-        self.keys.insert(key.to_vec(), (deadline_ns, h));
+        self.keys.insert(key.to_vec(), h);
         self.buckets
             .entry(h & self.mask)
             .or_default()
@@ -86,7 +85,7 @@ impl Expiry {
 
     /// Forgets `key` (deleted, or its TTL removed).
     pub fn remove(&mut self, key: &[u8]) {
-        if let Some((_, h)) = self.keys.remove(key) {
+        if let Some(h) = self.keys.remove(key) {
             let b = h & self.mask;
             if let Some(chain) = self.buckets.get_mut(&b) {
                 if let Some(i) = chain.iter().position(|(k, _)| k == key) {
@@ -112,14 +111,16 @@ impl Expiry {
             return;
         }
         self.mask = mask;
-        let mut all: Vec<(&Vec<u8>, &(u64, u64))> = self.keys.iter().collect();
+        let mut all: Vec<(u64, Vec<u8>, u64)> = std::mem::take(&mut self.buckets)
+            .into_values()
+            .flatten()
+            .map(|(k, d)| (self.keys[&k], k, d))
+            .collect();
         // Within a bucket, the order of the chain: deterministic, by hash then name.
-        all.sort_by(|a, b| (a.1 .1, a.0).cmp(&(b.1 .1, b.0)));
-        let mut buckets: BTreeMap<u64, Vec<(Vec<u8>, u64)>> = BTreeMap::new();
-        for (k, &(d, h)) in all {
-            buckets.entry(h & mask).or_default().push((k.clone(), d));
+        all.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        for (h, k, d) in all {
+            self.buckets.entry(h & mask).or_default().push((k, d));
         }
-        self.buckets = buckets;
     }
 
     /// One `activeExpireCycle` at `now_ns` over an expires dict whose table has `table_size`

@@ -14,13 +14,18 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    fn alloc(&mut self, id: ObjId, size: u64) {
+    /// Records `op`, which makes object `id` (known afterwards by this op's index).
+    fn define(&mut self, id: ObjId, op: TraceOp) {
         let i = id as usize;
         if self.op_of.len() <= i {
             self.op_of.resize(i + 1, u32::MAX);
         }
         self.op_of[i] = self.ops.len() as u32;
-        self.ops.push(TraceOp::Alloc { size });
+        self.ops.push(op);
+    }
+
+    fn alloc(&mut self, id: ObjId, size: u64) {
+        self.define(id, TraceOp::Alloc { size });
     }
 
     /// Records the reallocation of `old` (now `new`), unless it was allocated before recording
@@ -32,14 +37,9 @@ impl Recorder {
             .map_or(u32::MAX, |slot| std::mem::replace(slot, u32::MAX));
         if op == u32::MAX {
             self.alloc(new, size);
-            return;
+        } else {
+            self.define(new, TraceOp::Realloc { op, size });
         }
-        let i = new as usize;
-        if self.op_of.len() <= i {
-            self.op_of.resize(i + 1, u32::MAX);
-        }
-        self.op_of[i] = self.ops.len() as u32;
-        self.ops.push(TraceOp::Realloc { op, size });
     }
 
     /// Records the free of `id`, unless it was allocated before recording started.

@@ -52,7 +52,8 @@ pub struct InfoMemory {
     pub mem_allocator: String,
 }
 
-fn ratio(a: u64, b: u64) -> f64 {
+/// `a / b` as INFO prints it (two decimals; 0 when `b` is 0).
+pub(crate) fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 {
         0.0
     } else {

@@ -134,8 +134,8 @@ struct Key {
     entry: Alloc,
     sds: Alloc,
     value: Value,
-    /// Expires entry and deadline (simulated ns).
-    expire: Option<(Alloc, u64)>,
+    /// Expires entry (the deadline is in [`super::expire::Expiry`]).
+    expire: Option<Alloc>,
     /// Bytes of the key name and its values (hash: field names and values) as the client sent
     /// them.
     payload: u64,
@@ -420,8 +420,7 @@ impl Server {
     /// Reallocates client `id`'s query buffer to hold `newlen` bytes.
     fn qbuf_resize(&mut self, id: ClientId, newlen: u64) {
         let hdr = self.qbuf_header(newlen);
-        let c = self.clients[id].as_mut().expect("connected client");
-        let q = c.qbuf;
+        let q = self.clients[id].as_ref().expect("connected client").qbuf;
         let nq = self.heap.zrealloc_copy(q, hdr + newlen + 1);
         let c = self.clients[id].as_mut().expect("connected client");
         c.qbuf = nq;
@@ -600,11 +599,9 @@ impl Server {
         }
         self.heap.zfree(argv_arr);
         // beforeSleep: the fast active-expiry cycle, when due; the peak recorded again.
-        if !self.expiry.is_empty() {
-            let expired = self.expiry.fast_cycle(self.now_ns, self.expires.table_size());
-            for k in expired {
-                self.delete_key(&k);
-            }
+        let expired = self.expiry.fast_cycle(self.now_ns, self.expires.table_size());
+        for k in expired {
+            self.delete_key(&k);
         }
         self.peak = self.peak.max(self.used_memory());
         reply
@@ -777,7 +774,7 @@ impl Server {
             let old = std::mem::replace(&mut k.value, value);
             let exp = k.expire.take();
             self.free_value(old);
-            if let Some((e, _)) = exp {
+            if let Some(e) = exp {
                 self.expiry.remove(key);
                 self.expires.delete(&mut self.heap);
                 self.heap.zfree(e);
@@ -805,15 +802,11 @@ impl Server {
         let deadline = self.now_ns + ttl_ms * 1_000_000;
         let has = self.keys.get(key).map(|k| k.expire.is_some());
         match has {
-            Some(true) => {
-                let slot = &mut self.keys.get_mut(key).unwrap().expire.as_mut().unwrap().1;
-                *slot = deadline;
-                self.expiry.set(key, deadline);
-            }
+            Some(true) => self.expiry.set(key, deadline),
             Some(false) => {
                 let e = self.heap.zmalloc(self.profile.dict_entry);
                 self.expires.add(&mut self.heap, self.profile.dict_initial_size);
-                self.keys.get_mut(key).unwrap().expire = Some((e, deadline));
+                self.keys.get_mut(key).unwrap().expire = Some(e);
                 self.expiry.set(key, deadline);
             }
             None => {}
@@ -845,7 +838,7 @@ impl Server {
         if let Some(k) = self.keys.remove(key) {
             self.payload_bytes -= k.payload;
             self.main.delete(&mut self.heap);
-            if let Some((e, _)) = k.expire {
+            if let Some(e) = k.expire {
                 self.expiry.remove(key);
                 self.expires.delete(&mut self.heap);
                 self.heap.zfree(e);
@@ -986,7 +979,7 @@ impl Server {
             all.push(self.keys.remove(&k).unwrap());
         }
         for k in all {
-            if let Some((e, _)) = k.expire {
+            if let Some(e) = k.expire {
                 self.heap.zfree(e);
             }
             self.free_value(k.value);
@@ -1114,11 +1107,8 @@ impl Server {
             let (alloc, peak) = (c.qbuf_alloc(), c.qb_peak);
             if alloc > 4096 {
                 if now.saturating_sub(c.last_active_ns) > 2_000_000_000 {
-                    let q = c.qbuf;
-                    let nq = self.heap.zrealloc(q, self.profile.sds_request(0));
-                    let c = self.clients[i].as_mut().unwrap();
-                    c.qbuf = nq;
-                    c.qbuf_hdr = 3;
+                    // sdsRemoveFreeSpace of an empty buffer.
+                    self.qbuf_resize(i, 0);
                 } else if alloc > 32 * 1024 && alloc / 2 > peak {
                     self.qbuf_resize(i, peak);
                 }
@@ -1176,13 +1166,11 @@ impl Server {
     }
 
     fn info_with(&self, client: u64) -> InfoMemory {
-        let live = self.sample();
         // What INFO prints: the cron's last sample of the allocator and RSS (and of used_memory
         // for mem_fragmentation_ratio), when measured; the live state while a test runs.
-        let s = if client > 0 {
-            self.cron_sample.unwrap_or(live)
-        } else {
-            live
+        let s = match self.cron_sample {
+            Some(sample) if client > 0 => sample,
+            _ => self.sample(),
         };
         let b = &self.profile.baseline;
         let used = self.used_memory() + client;
@@ -1220,26 +1208,8 @@ impl Server {
         );
         if client > 0 {
             // The ratio of the cron's two samples, taken together.
-            let frag = InfoMemory::compute(
-                s.used,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                s.rss,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                String::new(),
-            );
-            info.mem_fragmentation_ratio = frag.mem_fragmentation_ratio;
-            info.mem_fragmentation_bytes = frag.mem_fragmentation_bytes;
+            info.mem_fragmentation_ratio = super::info::ratio(s.rss, s.used);
+            info.mem_fragmentation_bytes = s.rss as i64 - s.used as i64;
         }
         info
     }
@@ -1278,12 +1248,12 @@ pub fn command_name<A: AsRef<[u8]>>(argv: &[A]) -> String {
 
 /// Bytes of a command in RESP: `*N\r\n` then `$len\r\n<arg>\r\n` per argument.
 pub fn resp_len<A: AsRef<[u8]>>(argv: &[A]) -> u64 {
-    let digits = |x: usize| x.checked_ilog10().map_or(1, |d| d as u64 + 1);
-    let mut n = 3 + digits(argv.len());
-    for a in argv.iter().map(|a| a.as_ref()) {
-        n += 1 + digits(a.len()) + 2 + a.len() as u64 + 2;
-    }
-    n
+    let args: u64 = argv
+        .iter()
+        .map(|a| a.as_ref().len() as u64)
+        .map(|n| resp_header(n) + n + 2)
+        .sum();
+    resp_header(argv.len() as u64) + args
 }
 
 /// The script cache key: the SHA1 of the body in lower-case hex, as EVALSHA names it.

@@ -80,13 +80,6 @@ pub struct RunResult {
     pub peak_rss_step: u64,
 }
 
-/// Field-wise maximum of two INFO vectors.
-pub fn info_max(a: &InfoMemory, b: &InfoMemory) -> InfoMemory {
-    let mut m = a.clone();
-    raise(&mut m, b);
-    m
-}
-
 /// Raises each field of `m` to `b`'s where `b`'s is higher (in place: no copy per command).
 pub fn raise(m: &mut InfoMemory, b: &InfoMemory) {
     macro_rules! mx {
@@ -164,21 +157,22 @@ impl Peak {
     /// One more step.
     pub fn see(&mut self, info: &InfoMemory) {
         raise(&mut self.max, info);
-        let k = (info.used_memory_rss, info.used_memory);
-        if self.at.is_none_or(|at| k > at) {
-            self.at = Some(k);
-            self.ratios = Ratios::of(info);
-        }
+        self.moment((info.used_memory_rss, info.used_memory), || Ratios::of(info));
     }
 
     /// Another stretch's peak, as if its steps had been seen here.
     pub fn merge(&mut self, other: &Peak) {
         raise(&mut self.max, &other.max);
         if let Some(k) = other.at {
-            if self.at.is_none_or(|at| k > at) {
-                self.at = Some(k);
-                self.ratios = other.ratios;
-            }
+            self.moment(k, || other.ratios);
+        }
+    }
+
+    /// A moment with (RSS, used_memory) `k`: it becomes the peak's if higher than the one held.
+    fn moment(&mut self, k: (u64, u64), ratios: impl FnOnce() -> Ratios) {
+        if self.at.is_none_or(|at| k > at) {
+            self.at = Some(k);
+            self.ratios = ratios();
         }
     }
 

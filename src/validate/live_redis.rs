@@ -474,11 +474,12 @@ pub fn validate(
     opts: &ValidateOptions,
     progress: impl FnMut(u64),
 ) -> Result<Vec<Checkpoint>, LiveError> {
+    let model_err = |detail: String| LiveError::Command {
+        addr: addr.into(),
+        detail,
+    };
     let mut model = match &opts.profile {
-        Some(p) => Some(Server::new(p.clone(), seed).map_err(|e| LiveError::Command {
-            addr: addr.into(),
-            detail: e,
-        })?),
+        Some(p) => Some(Server::new(p.clone(), seed).map_err(model_err)?),
         None => None,
     };
     let ks = mirrored(addr, model.as_mut(), &["INFO", "keyspace"])?;
@@ -492,10 +493,7 @@ pub fn validate(
         }
         mirrored(addr, model.as_mut(), &["FLUSHALL", "SYNC"])?;
     }
-    let scripts_before = match info_section(addr, "memory") {
-        Ok(m) => InfoMemory::parse(&m).number_of_cached_scripts,
-        Err(e) => return Err(e),
-    };
+    let scripts_before = InfoMemory::parse(&info_section(addr, "memory")?).number_of_cached_scripts;
     if let Some(m) = model.as_mut() {
         // The INFO just sent, on its own connection.
         m.measurement_traffic();
@@ -503,18 +501,11 @@ pub fn validate(
     let mut model = match model {
         Some(m) => m,
         None => {
-            let cal = calibrate(addr)?;
-            let p = cal
+            let p = calibrate(addr)?
                 .profile
                 .with_state(ServerState::AsFound)
-                .map_err(|e| LiveError::Command {
-                    addr: addr.into(),
-                    detail: e,
-                })?;
-            Server::new(p, seed).map_err(|e| LiveError::Command {
-                addr: addr.into(),
-                detail: e,
-            })?
+                .map_err(model_err)?;
+            Server::new(p, seed).map_err(model_err)?
         }
     };
     let mut trace = Trace::default();

@@ -273,7 +273,7 @@ pub struct Scenario {
     pub commands_per_second: f64,
     /// The state of the server the workload meets (Redis profiles): freshly started, or as
     /// calibration left it.
-    pub state: crate::redis::profile::ServerState,
+    pub state: ServerState,
     pub keys: Vec<KeyGroup>,
     pub scripts: Vec<ScriptSpec>,
 }

@@ -155,11 +155,11 @@ pub struct RedisProfile {
     pub as_found: Option<Baseline>,
 }
 
-/// Commands per second of one client without pipelining when nothing else is known: on this
-/// project's 2-CPU machine, `redis-benchmark -c 1 -P 1` against Debian's redis-server 7.0.15 on
-/// loopback measured 7,000-8,500 SETs and PINGs per second (2026-12-03). fragsim's own client,
-/// as `calibrate` measures it, sends 28,000-49,000 PINGs per second there: faster than the test
-/// clients this default stands for.
+/// Commands per second of one client without pipelining when nothing else is known: an assumed
+/// figure, not a measurement. On this project's 2-CPU machine `redis-benchmark -c 1 -P 1`
+/// against Debian's redis-server 7.0.15 on loopback measured 6,957 PINGs and 7,163-8,525 SETs
+/// per second (2026-12-03); fragsim's own client, as `calibrate` measures it, 28,000-49,000
+/// PINGs.
 pub const DEFAULT_COMMANDS_PER_SECOND: f64 = 10_000.0;
 
 fn default_rate() -> f64 {

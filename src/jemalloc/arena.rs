@@ -10,7 +10,7 @@ use super::decay::{prng_lg_range, prng_next};
 use super::extent::{ExtId, Pac};
 use super::sizeclass::SizeClasses;
 use super::stats::{Residency, Stats};
-use super::tcache::Tcache;
+use super::tcache::{Tcache, TcacheState};
 
 /// Handle of one live (or thread-cached) simulated object.
 pub type ObjId = u32;
@@ -998,6 +998,11 @@ impl Arena {
         })
     }
 
+    /// The thread cache's state (see [`TcacheState`]); `None` without a thread cache.
+    pub fn tcache_state(&self) -> Option<TcacheState> {
+        self.tcache.as_ref().map(|t| t.state(|c| self.sc.class(c).size))
+    }
+
     /// Number of objects in the thread cache.
     pub fn tcache_count(&self) -> u64 {
         self.tcache
@@ -1033,10 +1038,16 @@ impl Arena {
     /// some, and the fill count of every bin in use is set to `ncached_max >> lg_fill_div`, as a
     /// running cache's garbage collection has adapted it. Returns the objects still held by the program;
     /// the caller never frees them.
-    pub fn preload(&mut self, bins: &[(u64, u64, u64)], tcache_bytes: u64, lg_fill_div: u32) -> Vec<ObjId> {
+    pub fn preload(
+        &mut self,
+        bins: &[(u64, u64, u64)],
+        tcache_bytes: u64,
+        lg_fill_div: u32,
+        state: Option<&TcacheState>,
+    ) -> Vec<ObjId> {
         // Bins the process has used had their fill count adapted by the cache's GC; bins it
         // never used still fill half their capacity on a first miss.
-        for &(size, curregs, _) in bins {
+        for &(size, curregs, _) in bins.iter().filter(|_| state.is_none()) {
             if let (Some(class), Some(tc)) = (self.sc.index_of(size), self.tcache.as_mut()) {
                 if curregs > 0 {
                     tc.set_fill_div(class, lg_fill_div);
@@ -1080,7 +1091,9 @@ impl Arena {
             }
             held.push((class, mine));
         }
-        if let Some(tc) = self.tcache.as_ref() {
+        if let (Some(st), true) = (state, self.tcache.is_some()) {
+            self.restore_tcache(st, &mut held);
+        } else if let Some(tc) = self.tcache.as_ref() {
             let want: Vec<u64> = held
                 .iter()
                 .map(|(class, objs)| {
@@ -1110,6 +1123,43 @@ impl Arena {
             self.tcache.as_mut().unwrap().mark_idle();
         }
         held.into_iter().flat_map(|(_, o)| o).collect()
+    }
+
+    /// Puts the thread cache in state `st`: each listed bin gets its count of objects, taken
+    /// from `held` (the program's objects of that class) or, when those run short, new ones;
+    /// then its marks and the GC position. No GC event fires meanwhile.
+    fn restore_tcache(&mut self, st: &TcacheState, held: &mut [(usize, Vec<ObjId>)]) {
+        for &[size, ncached, low_water, lg_fill_div, refilled] in &st.bins {
+            let Some(class) = self.sc.index_of(size).filter(|&c| self.sc.class(c).size == size) else {
+                continue;
+            };
+            if class >= self.tcache.as_ref().map_or(0, |t| t.nhbins()) {
+                continue;
+            }
+            let small = self.sc.class(class).small;
+            let mut objs = Vec::with_capacity(ncached as usize);
+            if let Some((_, mine)) = held.iter_mut().find(|(c, _)| *c == class) {
+                let n = (ncached as usize).min(mine.len());
+                objs.extend(mine.drain(mine.len() - n..));
+            }
+            while objs.len() < ncached as usize {
+                let id = if small {
+                    let id = self.malloc_small_direct(class);
+                    self.touch(id, size);
+                    id
+                } else {
+                    self.malloc(size).expect("a cached class is allocatable")
+                };
+                objs.push(id);
+            }
+            let tc = self.tcache.as_mut().expect("checked");
+            for id in objs {
+                tc.push(class, id);
+            }
+            tc.restore_bin(class, low_water as u32, lg_fill_div as u32, refilled != 0);
+        }
+        let tc = self.tcache.as_mut().expect("checked");
+        tc.restore_gc(st.next_gc_bin, st.alloc_bytes, st.dalloc_bytes);
     }
 
     /// A 64-bit value of the model's stream (used by tests and generators that share the seed).
@@ -1153,6 +1203,26 @@ fn touched_bytes(t: &super::pages::TouchedPages, lg: u32, a: u64, b: u64) -> u64
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A thread cache restored from a state reads back as that state, holds exactly its objects
+    /// (taken from the preloaded regions, or new ones for a class the bins do not list), and
+    /// `stats.allocated` counts them with the program's.
+    #[test]
+    fn a_restored_thread_cache_is_the_state_it_was_given() {
+        let mut a = Arena::new(&AllocatorConfig::jemalloc_5_3(), ArenaOptions::default());
+        let st = TcacheState {
+            next_gc_bin: 5,
+            alloc_bytes: 1000,
+            dalloc_bytes: 2000,
+            bins: vec![[16, 30, 10, 2, 1], [64, 12, 12, 1, 0], [128, 4, 0, 1, 1]],
+        };
+        let held = a.preload(&[(16, 1000, 4), (64, 300, 5)], 0, 3, Some(&st));
+        assert_eq!(a.tcache_state().unwrap(), st);
+        assert_eq!(held.len(), 1000 - 30 + 300 - 12);
+        let s = a.stats();
+        assert_eq!(s.tcache_bytes, 30 * 16 + 12 * 64 + 4 * 128);
+        assert_eq!(s.allocated, 1000 * 16 + 300 * 64 + 4 * 128);
+    }
 
     #[test]
     fn ticker_table_matches_jemalloc_endpoints() {

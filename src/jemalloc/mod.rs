@@ -15,3 +15,4 @@ pub use arena::{AllocError, Arena, ArenaOptions, ObjId};
 pub use config::{AllocatorConfig, PRESET_NAMES};
 pub use sizeclass::SizeClasses;
 pub use stats::{Residency, Stats};
+pub use tcache::TcacheState;

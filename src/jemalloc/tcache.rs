@@ -23,6 +23,21 @@ struct CacheBin {
     refilled: bool,
 }
 
+/// The state of one thread cache that is not the identity of its objects: how many objects each
+/// bin holds, its low-water mark and fill divisor, and where the incremental GC stands. A
+/// server's thread cache after startup, taken from a replay of the real allocation trace of
+/// that startup, lets the model start exactly where the real process does.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TcacheState {
+    /// The bin the next GC event visits (`tcache_slow_t.next_gc_bin`).
+    pub next_gc_bin: usize,
+    /// Bytes allocated and freed since the last GC event of each kind.
+    pub alloc_bytes: u64,
+    pub dalloc_bytes: u64,
+    /// Bins not in a fresh thread's state: `[size, ncached, low_water, lg_fill_div, refilled]`.
+    pub bins: Vec<[u64; 5]>,
+}
+
 /// One thread's cache.
 #[derive(Debug, Clone)]
 pub struct Tcache {
@@ -258,6 +273,47 @@ impl Tcache {
         for b in &mut self.bins {
             b.low_water = b.stack.len() as u32;
         }
+    }
+
+    /// The state of this cache (objects counted, not named); `size_of` gives a class's size.
+    pub fn state(&self, size_of: impl Fn(usize) -> u64) -> TcacheState {
+        let bins = self
+            .bins
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| !b.stack.is_empty() || b.low_water != 0 || b.lg_fill_div != 1 || b.refilled)
+            .map(|(i, b)| {
+                [
+                    size_of(i),
+                    b.stack.len() as u64,
+                    b.low_water as u64,
+                    b.lg_fill_div as u64,
+                    b.refilled as u64,
+                ]
+            })
+            .collect();
+        TcacheState {
+            next_gc_bin: self.next_gc_bin,
+            alloc_bytes: self.alloc_bytes,
+            dalloc_bytes: self.dalloc_bytes,
+            bins,
+        }
+    }
+
+    /// Sets bin `class`'s marks and the GC position from a state (the objects are pushed by
+    /// the caller).
+    pub fn restore_bin(&mut self, class: usize, low_water: u32, lg_fill_div: u32, refilled: bool) {
+        let b = &mut self.bins[class];
+        b.low_water = low_water.min(b.stack.len() as u32);
+        b.lg_fill_div = lg_fill_div.max(1);
+        b.refilled = refilled;
+    }
+
+    /// Sets where the GC stands.
+    pub fn restore_gc(&mut self, next_gc_bin: usize, alloc_bytes: u64, dalloc_bytes: u64) {
+        self.next_gc_bin = next_gc_bin % self.bins.len().max(1);
+        self.alloc_bytes = alloc_bytes;
+        self.dalloc_bytes = dalloc_bytes;
     }
 
     /// Ends a GC visit: the low-water mark restarts at the current count.

@@ -72,6 +72,15 @@ pub struct Baseline {
     /// `tcache_bytes` of the process's arena: freed objects the thread cache holds.
     #[serde(default)]
     pub tcache_bytes: u64,
+    /// The thread cache of Redis's main thread at this baseline, bin by bin, when it is known:
+    /// the objects each bin holds, its marks, and where the incremental GC stands. No INFO or
+    /// mallctl figure shows it; for a fresh Debian 7.0.15 it was taken from the real
+    /// allocation trace of a startup (every malloc, free and realloc, recorded with an
+    /// LD_PRELOAD shim and replayed through the allocator model, which then matches the
+    /// server's `allocator_allocated` to within a constant). Without it the model spreads
+    /// `tcache_bytes` over the bins in use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcache: Option<crate::jemalloc::TcacheState>,
     /// RSS the first client connection adds to a fresh server: the code and library pages that
     /// accepting a client and running its commands fault in (file-backed pages, measured: 412 KB
     /// of `RssFile` on Debian's 7.0.15 at the first PING, nothing more for SET, FLUSHALL, INFO
@@ -124,17 +133,16 @@ pub struct RedisProfile {
     /// command runs (`latency-tracking yes`).
     pub histogram_allocations: Vec<u64>,
     /// Fill divisor, when the model starts, of the thread cache's small bins that the server had
-    /// used (`lg_fill_div`: a miss refills `ncached_max >> lg_fill_div` objects, at least one);
-    /// unused bins keep a fresh thread's 1. The GC raises it for bins that hold idle objects:
-    /// measured in Redis's main thread with `MEMORY MALLOC-STATS` (`nmalloc / nfills` over 400
-    /// SETs), the 8 B and 32 B bins refilled 25 at a time (3) and the 16 B and 112 B bins 50 (2);
-    /// 3 fitted the live validation best (1 and 2 put allocator_allocated up to 8% high).
+    /// used (`lg_fill_div`: a miss refills `ncached_max >> lg_fill_div` objects, at least one),
+    /// for a baseline without a known thread cache (`[baseline.tcache]`); unused bins keep a
+    /// fresh thread's 1. An estimate: `MEMORY MALLOC-STATS` over 400 SETs showed the 8 B and
+    /// 32 B bins refilling 25 at a time (3), the 16 B and 112 B bins 50 (2).
     pub tcache_lg_fill_div: u32,
-    /// The model's thread-cache GC runs every `tcache_gc_incr_bytes x this` bytes of traffic.
-    /// jemalloc's interval is 64 KiB, but with it the model's GC fires more often than the real
-    /// server's for the same commands (seen on the live validation: the cache scenario's
-    /// allocator_allocated came out 3.9% low, 1.1% low with 2). Why the real GC runs less often
-    /// is not understood yet: an empirical factor, stated as such.
+    /// The model's thread-cache GC runs every `tcache_gc_incr_bytes x this` bytes of traffic;
+    /// 1 is jemalloc's 64 KiB. The built-in profiles of builds whose startup cache is not known
+    /// keep 2, a factor fitted when the model started from a guessed cache; with the real
+    /// startup cache and Redis's real allocation stream, jemalloc's own interval matches the
+    /// server (Debian 7.0.15: 1).
     pub tcache_gc_interval_scale: u64,
     /// Commands one client sends per second without pipelining, round trip included: how fast a
     /// test process's commands arrive (scenarios may set `workload.commands_per_second`).

@@ -147,6 +147,9 @@ struct Client {
     /// The query buffer (an sds) and its header size (its sds type's).
     qbuf: Alloc,
     qbuf_hdr: u64,
+    /// `sdsalloc` of the query buffer: the bytes it can hold (the block's usable size less
+    /// header and terminator, or what `sdsResize` last set).
+    qbuf_room: u64,
     /// `querybuf_peak`: the most bytes it held after a read since the cron last looked.
     qb_peak: u64,
     last_active_ns: u64,
@@ -155,7 +158,14 @@ struct Client {
 impl Client {
     /// `sdsalloc` of the query buffer: the bytes it can hold.
     fn qbuf_alloc(&self) -> u64 {
-        self.qbuf.usable.saturating_sub(self.qbuf_hdr + 1)
+        self.qbuf_room
+    }
+
+    /// The query buffer is now block `q` with a `hdr`-byte header, its room the block's.
+    fn set_qbuf(&mut self, q: Alloc, hdr: u64) {
+        self.qbuf = q;
+        self.qbuf_hdr = hdr;
+        self.qbuf_room = q.usable.saturating_sub(hdr + 1);
     }
 }
 
@@ -236,9 +246,18 @@ pub struct Server {
     /// Whether a client has connected since the baseline (a fresh server's first client pages
     /// in code: [`crate::redis::profile::Baseline::first_client_rss`]).
     client_seen: bool,
+    /// The `server.clients_pending_write` list node of the client the running command replies
+    /// to (`clientInstallWriteHandler`), freed when `beforeSleep` writes the reply.
+    reply_node: Option<Alloc>,
+    /// The seed of the model's stand-in for Redis's dict hash function (see
+    /// [`Server::bucket_order`]).
+    hash_seed: u64,
 }
 
 const CRON_NS: u64 = 100_000_000;
+
+/// `sizeof(listNode)`: an adlist node (previous, next, value).
+const LIST_NODE: u64 = 24;
 
 impl Server {
     /// A server as it stands at its profile's baseline.
@@ -249,6 +268,7 @@ impl Server {
             &profile.baseline.bins,
             profile.baseline.tcache_bytes,
             profile.tcache_lg_fill_div,
+            profile.baseline.tcache.as_ref(),
         );
         let startup_bytes = baseline_objects
             .iter()
@@ -287,6 +307,8 @@ impl Server {
             measuring_client: 0,
             cron_sample: None,
             client_seen: false,
+            reply_node: None,
+            hash_seed: seed ^ 0x6861_7368_5f73_6565,
         };
         // The measuring client: createClient's allocations, the empty query buffer replaced by
         // one that holds a 16 KiB read.
@@ -384,6 +406,7 @@ impl Server {
             qbuf,
             // sdsempty(): type 8.
             qbuf_hdr: 3,
+            qbuf_room: qbuf.usable.saturating_sub(4),
             qb_peak: 0,
             last_active_ns: self.now_ns,
         };
@@ -396,9 +419,13 @@ impl Server {
         }
     }
 
-    /// A client disconnects (`freeClient`).
+    /// A client disconnects (`freeClientAsync`, then `freeClient`).
     pub fn disconnect(&mut self, id: ClientId) {
         if let Some(c) = self.clients.get_mut(id).and_then(Option::take) {
+            // The read that sees the connection closed queues the client on
+            // `server.clients_to_close` (freeClientAsync); beforeSleep unlinks and frees it.
+            let node = self.heap.zmalloc(LIST_NODE);
+            self.heap.zfree(node);
             self.heap.zfree(c.qbuf);
             for a in c.allocs.into_iter().rev() {
                 self.heap.zfree(a);
@@ -417,14 +444,48 @@ impl Server {
         self.profile.sds_header(len).max(3)
     }
 
-    /// Reallocates client `id`'s query buffer to hold `newlen` bytes.
-    fn qbuf_resize(&mut self, id: ClientId, newlen: u64) {
+    /// Grows client `id`'s query buffer, holding `len` bytes, to `newlen` bytes of room, as
+    /// `_sdsMakeRoomFor` does: `realloc` while the sds type stays the same; a new block, the
+    /// bytes held copied and the old block freed when the type changes.
+    fn qbuf_grow(&mut self, id: ClientId, len: u64, newlen: u64) {
         let hdr = self.qbuf_header(newlen);
-        let q = self.clients[id].as_ref().expect("connected client").qbuf;
-        let nq = self.heap.zrealloc_copy(q, hdr + newlen + 1);
-        let c = self.clients[id].as_mut().expect("connected client");
-        c.qbuf = nq;
-        c.qbuf_hdr = hdr;
+        let c = self.clients[id].as_ref().expect("connected client");
+        let (q, old_hdr) = (c.qbuf, c.qbuf_hdr);
+        let nq = if hdr == old_hdr {
+            self.heap.zrealloc_copy(q, hdr + newlen + 1)
+        } else {
+            let nq = self.heap.zmalloc_written(hdr + newlen + 1, hdr + len + 1);
+            self.heap.zfree(q);
+            nq
+        };
+        self.clients[id]
+            .as_mut()
+            .expect("connected client")
+            .set_qbuf(nq, hdr);
+    }
+
+    /// `sdsResize(querybuf, size, 1)` on client `id`'s empty query buffer (the cron's trim): a
+    /// `realloc` keeping the header when the type stays the same or shrinks to one still above
+    /// type 8, skipped when the allocator would give the same block size (`nallocx`); else a
+    /// new block of the smaller type and the old one freed.
+    fn qbuf_resize(&mut self, id: ClientId, size: u64) {
+        let hdr = self.qbuf_header(size);
+        let c = self.clients[id].as_ref().expect("connected client");
+        let (q, old_hdr) = (c.qbuf, c.qbuf_hdr);
+        if hdr == old_hdr || (hdr < old_hdr && hdr > 3) {
+            let want = old_hdr + size + 1;
+            if self.heap.arena.usable_size_of(want).ok() != Some(q.usable) {
+                let nq = self.heap.zrealloc_copy(q, want);
+                self.clients[id].as_mut().expect("connected client").qbuf = nq;
+            }
+        } else {
+            let nq = self.heap.zmalloc_written(hdr + size + 1, hdr + 1);
+            self.heap.zfree(q);
+            let c = self.clients[id].as_mut().expect("connected client");
+            c.qbuf = nq;
+            c.qbuf_hdr = hdr;
+        }
+        self.clients[id].as_mut().expect("connected client").qbuf_room = size;
     }
 
     /// `sdsMakeRoomFor` (greedy: the new length doubled below 1 MiB, 1 MiB more above) or
@@ -442,7 +503,7 @@ impl Server {
                 newlen + (1 << 20)
             };
         }
-        self.qbuf_resize(id, newlen);
+        self.qbuf_grow(id, len, newlen);
     }
 
     /// Reads a command into client `id`'s query buffer and parses it into argument objects, as
@@ -507,8 +568,8 @@ impl Server {
                             .zmalloc_written(self.profile.sds_request(n + 2), hdr + 1);
                         self.heap.write(fresh, hdr + n + 2, hdr + n + 3);
                         let c = self.clients[id].as_mut().expect("connected client");
-                        let sds = std::mem::replace(&mut c.qbuf, fresh);
-                        c.qbuf_hdr = hdr;
+                        let sds = c.qbuf;
+                        c.set_qbuf(fresh, hdr);
                         StrEnc::Raw(robj, sds)
                     } else {
                         self.string_object(n)
@@ -581,8 +642,10 @@ impl Server {
                 used_memory: self.used_memory(),
             });
             reply = Reply::Oom;
+            self.reply_pending();
         } else {
             reply = self.run(&name, argv, &mut objs).err().unwrap_or(reply);
+            self.reply_pending();
             // The command's latency histogram is made when its first call is recorded.
             if !matches!(reply, Reply::Unsupported(_)) && self.histograms.insert(name.clone()) {
                 let sizes = self.profile.histogram_allocations.clone();
@@ -598,13 +661,53 @@ impl Server {
             self.free_str(o);
         }
         self.heap.zfree(argv_arr);
-        // beforeSleep: the fast active-expiry cycle, when due; the peak recorded again.
+        // beforeSleep: the fast active-expiry cycle, when due; then the reply is written and the
+        // client leaves the pending-write list; the peak recorded again.
         let expired = self.expiry.fast_cycle(self.now_ns, self.expires.table_size());
         for k in expired {
             self.delete_key(&k);
         }
+        if let Some(node) = self.reply_node.take() {
+            self.heap.zfree(node);
+        }
         self.peak = self.peak.max(self.used_memory());
         reply
+    }
+
+    /// The first reply of a command puts its client on `server.clients_pending_write`
+    /// (`listAddNodeHead`: a 24-byte list node) until `beforeSleep` writes it.
+    fn reply_pending(&mut self) {
+        if self.reply_node.is_none() {
+            self.reply_node = Some(self.heap.zmalloc(LIST_NODE));
+        }
+    }
+
+    /// The allocations of `INFO memory` on Redis 7.0.15 (traced on the Debian build): the
+    /// section dict `genInfoSectionDict` makes (dict, 4-bucket table, the name "memory", its
+    /// entry), the empty info sds, a 48-byte block made and freed, the overhead report
+    /// `getMemoryOverheadData` makes (200 B, 32 B more when a database holds keys), the
+    /// `sdscatprintf` buffer and the grown info sds (a new block: its type changes); then the
+    /// reply is queued and everything freed.
+    fn info_memory_allocations(&mut self) {
+        let dict: Vec<Alloc> = [56, 32, 8, 24].iter().map(|&n| self.heap.zmalloc(n)).collect();
+        let empty = self.heap.zmalloc(4);
+        let t = self.heap.zmalloc(48);
+        self.heap.zfree(t);
+        let mh = self.heap.zmalloc(200);
+        let dbs = (self.dbsize() > 0).then(|| self.heap.zmalloc(32));
+        let buf = self.heap.zmalloc(2640);
+        let text = self.heap.zmalloc(2796);
+        self.heap.zfree(empty);
+        self.heap.zfree(buf);
+        if let Some(d) = dbs {
+            self.heap.zfree(d);
+        }
+        self.heap.zfree(mh);
+        self.reply_pending();
+        self.heap.zfree(text);
+        for a in dict.into_iter().rev() {
+            self.heap.zfree(a);
+        }
     }
 
     /// `createStringObject` for an argument of `len` bytes.
@@ -679,9 +782,13 @@ impl Server {
                 // overhead report (zcalloc'd), vsnprintf's buffer and the reply sds, all freed
                 // once the reply is copied to the client.
                 self.peak = self.peak.max(self.used_memory());
-                let tmp: Vec<Alloc> = [256, 3072, 3072].iter().map(|&s| self.heap.zmalloc(s)).collect();
-                for a in tmp.into_iter().rev() {
-                    self.heap.zfree(a);
+                if argv.len() == 2 && argv[1].eq_ignore_ascii_case(b"memory") {
+                    self.info_memory_allocations();
+                } else {
+                    let tmp: Vec<Alloc> = [256, 3072, 3072].iter().map(|&s| self.heap.zmalloc(s)).collect();
+                    for a in tmp.into_iter().rev() {
+                        self.heap.zfree(a);
+                    }
                 }
                 Ok(())
             }
@@ -819,8 +926,10 @@ impl Server {
             Value::Hash(robj, enc) => {
                 match *enc {
                     HashEnc::Listpack(lp, _, _) => self.heap.zfree(lp),
-                    HashEnc::Table(d, mut t, fields) => {
-                        for (_, f) in fields {
+                    HashEnc::Table(d, mut t, mut fields) => {
+                        let order = self.bucket_order(fields.keys().cloned().collect());
+                        for name in order {
+                            let f = fields.remove(&name).expect("listed field");
                             self.heap.zfree(f.field);
                             self.heap.zfree(f.value);
                             self.heap.zfree(f.entry);
@@ -973,26 +1082,45 @@ impl Server {
     /// purges jemalloc (`jemalloc_purge()`), an asynchronous one frees in the background
     /// (modelled as freeing at once) and does not purge.
     pub fn flush(&mut self, sync: bool) {
-        let keys: Vec<Vec<u8>> = self.keys.keys().cloned().collect();
-        let mut all = Vec::with_capacity(keys.len());
-        for k in keys {
-            all.push(self.keys.remove(&k).unwrap());
-        }
-        for k in all {
-            if let Some(e) = k.expire {
-                self.heap.zfree(e);
-            }
-            self.free_value(k.value);
+        // emptyDbStructure: `dictEmpty` of the keyspace, bucket by bucket (the key's sds, its
+        // value, its entry), then of the expires dict (its entries; the keys are shared), each
+        // table freed after its entries.
+        let names = self.bucket_order(self.keys.keys().cloned().collect());
+        let mut expire_entries = Vec::new();
+        for name in names {
+            let k = self.keys.remove(&name).expect("listed key");
             self.heap.zfree(k.sds);
+            self.free_value(k.value);
             self.heap.zfree(k.entry);
+            expire_entries.extend(k.expire);
         }
+        self.main.clear(&mut self.heap);
+        for e in expire_entries {
+            self.heap.zfree(e);
+        }
+        self.expires.clear(&mut self.heap);
         self.expiry.clear();
         self.payload_bytes = 0;
-        self.main.clear(&mut self.heap);
-        self.expires.clear(&mut self.heap);
         if sync {
             self.heap.purge();
         }
+    }
+
+    /// `names` in the order a dict walk meets them: by bucket, and buckets follow the keys'
+    /// SipHash under the seed Redis draws at startup (`dictSetHashFunctionSeed` with random
+    /// bytes), so the order is random from one server process to the next. The model draws
+    /// its own seed from the run's: each run frees in a different order, as each real process
+    /// does (which objects end in the thread cache after a FLUSHALL depends on it).
+    fn bucket_order(&self, mut names: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+        use std::hash::{Hash, Hasher};
+        let seed = self.hash_seed;
+        names.sort_by_cached_key(|n| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            seed.hash(&mut h);
+            n.hash(&mut h);
+            (h.finish(), n.clone())
+        });
+        names
     }
 
     fn eval(&mut self, name: &str, argv: &[&[u8]], objs: &mut [Option<StrEnc>]) -> Result<(), Reply> {
@@ -1367,6 +1495,44 @@ mod tests {
             s.exec(c, &argv(&[b"SET", b"a:1", &vec![b'x'; value]]));
             assert_eq!(s.used_memory() - u0, want, "{value} {ping_first}");
         }
+    }
+
+    /// A connection's allocations as a trace of the real server shows them: the empty query
+    /// buffer (4 B, sds type 8) is replaced, not reallocated, by the first read's 16 KiB buffer
+    /// (type 16: a new block, the old one freed), and each reply puts the client on the
+    /// pending-write list (a 24 B node, freed after the reply is written). Closing queues the
+    /// client for freeing (another node).
+    #[test]
+    fn a_connection_allocates_as_the_traced_server_does() {
+        use crate::validate::trace::TraceOp;
+        let p = RedisProfile::builtin("redis-7.0-debian").unwrap();
+        let mut s = Server::new(p, 1).unwrap();
+        s.heap.record();
+        let c = s.connect();
+        s.exec(c, &argv(&[b"PING"]));
+        s.exec(c, &argv(&[b"PING"]));
+        s.disconnect(c);
+        let ops = &s.heap.recorder.as_ref().unwrap().ops;
+        let allocs: Vec<u64> = ops
+            .iter()
+            .filter_map(|o| match *o {
+                TraceOp::Alloc { size } => Some(size),
+                _ => None,
+            })
+            .collect();
+        assert!(!ops.iter().any(|o| matches!(o, TraceOp::Realloc { .. })));
+        // createClient's blocks, the 4-byte query buffer, the 16,390-byte one that replaces it.
+        assert_eq!(
+            allocs[..13],
+            [64, 744, 16384, 48, 56, 48, 56, 48, 56, 24, 16, 4, 16_390]
+        );
+        let empty_qbuf = 11;
+        assert!(ops.contains(&TraceOp::Free { op: empty_qbuf }));
+        // Per PING: argv (8 B), the "PING" embstr (24 B), the reply node; the PING histogram
+        // once; then the closing node.
+        assert_eq!(allocs[13..], [8, 24, 24, 24_576, 104, 8, 24, 24, 24]);
+        // All freed but the histogram (24,576 + 112 B).
+        assert_eq!(s.heap.zmalloc_used, 24_688);
     }
 
     /// With maxmemory set, DENYOOM writes are refused once used_memory (this command's argv and

@@ -204,6 +204,7 @@ fn baseline_from(info: &InfoMemory, commands_seen: Vec<String>) -> Baseline {
         commands_seen,
         bins: Vec::new(),
         tcache_bytes: 0,
+        tcache: None,
         first_client_rss: 0,
     }
 }
@@ -312,6 +313,24 @@ pub fn calibrate(addr: &str) -> Result<Calibration, LiveError> {
     let mut b = baseline_from(&fresh, before.into_iter().map(|(n, _)| n).collect());
     b.bins = bins.clone();
     b.tcache_bytes = tcache_bytes;
+    // The thread cache's contents bin by bin are not visible from outside; a fresh server of
+    // the built-in build whose cache holds what the built-in's did after the same probing
+    // started as it did, and takes its startup cache.
+    let builtin = &p.baseline;
+    let same_start = fresh_start
+        && builtin.tcache.is_some()
+        && tcache_bytes.abs_diff(builtin.tcache_bytes) * 20 <= builtin.tcache_bytes;
+    if same_start {
+        b.tcache = builtin.tcache.clone();
+    } else if fresh_start && tcache_bytes > 0 {
+        notes.push(format!(
+            "the thread cache's startup contents are not known for this server (it holds \
+             {tcache_bytes} B where the built-in {family} profile's fresh server held {} B): \
+             the model spreads them over the bins in use, and its allocator figures are less \
+             exact",
+            builtin.tcache_bytes
+        ));
+    }
     if fresh_start {
         b.first_client_rss = first_client_rss;
     }

@@ -141,6 +141,14 @@ struct Key {
     payload: u64,
 }
 
+/// See [`Server::rewrite`].
+#[derive(Debug, Clone, Default)]
+struct Rewrite {
+    original: Option<Alloc>,
+    argv: Option<Alloc>,
+    objects: Vec<Alloc>,
+}
+
 #[derive(Debug, Clone)]
 struct Client {
     allocs: Vec<Alloc>,
@@ -153,6 +161,15 @@ struct Client {
     /// `querybuf_peak`: the most bytes it held after a read since the cron last looked.
     qb_peak: u64,
     last_active_ns: u64,
+    /// Which of `allocs` is the reply buffer (`c->buf`), and `buf_peak`: the most reply bytes
+    /// it held since the peak was last reset.
+    buf: Option<usize>,
+    buf_peak: u64,
+    /// When the cron last reset `buf_peak`; `None` until it first does (Redis 7.0 stamps a new
+    /// client in seconds and compares in milliseconds, so its first look always resets).
+    buf_peak_reset_ns: Option<u64>,
+    /// Whether `CLIENT INFO` has cached the peer's and the socket's address strings.
+    addresses_cached: bool,
 }
 
 impl Client {
@@ -249,6 +266,17 @@ pub struct Server {
     /// The `server.clients_pending_write` list node of the client the running command replies
     /// to (`clientInstallWriteHandler`), freed when `beforeSleep` writes the reply.
     reply_node: Option<Alloc>,
+    /// Reply blocks (and their list nodes) of a reply that overflowed the reply buffer, freed
+    /// once written.
+    reply_blocks: Vec<Alloc>,
+    /// A command that rewrote its argv for propagation (`retainOriginalCommandVector`): the
+    /// original vector, the new vector that replaced it, and the objects it made (a
+    /// millisecond timestamp), all freed after the command.
+    rewrite: Rewrite,
+    /// Blocks a command frees once its reply is queued.
+    after_reply: Vec<Alloc>,
+    /// The client whose command runs.
+    current: ClientId,
     /// The seed of the model's stand-in for Redis's dict hash function (see
     /// [`Server::bucket_order`]).
     hash_seed: u64,
@@ -258,6 +286,14 @@ const CRON_NS: u64 = 100_000_000;
 
 /// `sizeof(listNode)`: an adlist node (previous, next, value).
 const LIST_NODE: u64 = 24;
+/// `PROTO_REPLY_CHUNK_BYTES`: a client's reply buffer, and the least a reply block holds.
+const PROTO_REPLY_CHUNK_BYTES: u64 = 16 * 1024;
+/// `PROTO_REPLY_MIN_BYTES`: the smallest reply buffer the cron shrinks to.
+const PROTO_REPLY_MIN_BYTES: u64 = 1024;
+/// `reply-buffer-peak-reset-time` (default 5,000 ms), in ns.
+const REPLY_PEAK_RESET_NS: u64 = 5_000_000_000;
+/// `sizeof(clientReplyBlock)`: size and used, before the bytes.
+const REPLY_BLOCK_HEADER: u64 = 16;
 
 impl Server {
     /// A server as it stands at its profile's baseline.
@@ -296,7 +332,9 @@ impl Server {
             lua_heap: 0,
             clients: Vec::new(),
             now_ns: 0,
-            next_cron_ns: CRON_NS,
+            // serverCron runs every 100 ms from the server's start, and a workload starts at no
+            // particular moment of that period: each run draws where (1 ns to 100 ms).
+            next_cron_ns: 1 + seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17) % CRON_NS,
             peak,
             maxmemory: 0,
             refusals: Vec::new(),
@@ -308,6 +346,10 @@ impl Server {
             cron_sample: None,
             client_seen: false,
             reply_node: None,
+            reply_blocks: Vec::new(),
+            rewrite: Rewrite::default(),
+            after_reply: Vec::new(),
+            current: 0,
             hash_seed: seed ^ 0x6861_7368_5f73_6565,
         };
         // The measuring client: createClient's allocations, the empty query buffer replaced by
@@ -399,8 +441,13 @@ impl Server {
         self.client_seen = true;
         let sizes = self.profile.client_allocations.clone();
         let mut allocs: Vec<Alloc> = sizes.iter().map(|&s| self.heap.zmalloc(s)).collect();
-        // The last listed allocation is the empty query buffer (`sdsempty()`).
+        // The last listed allocation is the empty query buffer (`sdsempty()`); the reply buffer
+        // is the one of PROTO_REPLY_CHUNK_BYTES.
         let qbuf = allocs.pop().expect("client allocations include the query buffer");
+        let buf = sizes[..sizes.len() - 1]
+            .iter()
+            .position(|&n| n == PROTO_REPLY_CHUNK_BYTES);
+        let allocs_usable: Vec<u64> = allocs.iter().map(|a| a.usable).collect();
         let c = Client {
             allocs,
             qbuf,
@@ -409,6 +456,10 @@ impl Server {
             qbuf_room: qbuf.usable.saturating_sub(4),
             qb_peak: 0,
             last_active_ns: self.now_ns,
+            buf,
+            buf_peak: buf.map_or(0, |i| allocs_usable[i]),
+            buf_peak_reset_ns: None,
+            addresses_cached: false,
         };
         if let Some(i) = self.clients.iter().position(|c| c.is_none()) {
             self.clients[i] = Some(c);
@@ -630,7 +681,8 @@ impl Server {
             let c = self.clients[client].as_mut().expect("connected client");
             c.last_active_ns = self.now_ns;
         }
-        let (argv_arr, mut objs) = self.read_command(client, argv);
+        let (mut argv_arr, mut objs) = self.read_command(client, argv);
+        self.current = client;
         // maxmemory check (processCommand, before the command runs).
         let mut reply = Reply::Ok;
         if DENYOOM.contains(&name.as_str()) {
@@ -644,8 +696,17 @@ impl Server {
             reply = Reply::Oom;
             self.reply_pending();
         } else {
+            let reply_len = self.reply_len(&name, argv);
             reply = self.run(&name, argv, &mut objs).err().unwrap_or(reply);
+            if let Some(new) = self.rewrite.argv.take() {
+                // replaceClientCommandVector frees the vector it replaces.
+                self.heap.zfree(std::mem::replace(&mut argv_arr, new));
+            }
             self.reply_pending();
+            for a in std::mem::take(&mut self.after_reply) {
+                self.heap.zfree(a);
+            }
+            self.add_reply(client, reply_len);
             // The command's latency histogram is made when its first call is recorded.
             if !matches!(reply, Reply::Unsupported(_)) && self.histograms.insert(name.clone()) {
                 let sizes = self.profile.histogram_allocations.clone();
@@ -660,6 +721,12 @@ impl Server {
         for o in objs.into_iter().flatten() {
             self.free_str(o);
         }
+        for a in std::mem::take(&mut self.rewrite.objects) {
+            self.heap.zfree(a);
+        }
+        if let Some(a) = self.rewrite.original.take() {
+            self.heap.zfree(a);
+        }
         self.heap.zfree(argv_arr);
         // beforeSleep: the fast active-expiry cycle, when due; then the reply is written and the
         // client leaves the pending-write list; the peak recorded again.
@@ -669,6 +736,9 @@ impl Server {
         }
         if let Some(node) = self.reply_node.take() {
             self.heap.zfree(node);
+        }
+        for a in std::mem::take(&mut self.reply_blocks) {
+            self.heap.zfree(a);
         }
         self.peak = self.peak.max(self.used_memory());
         reply
@@ -707,6 +777,98 @@ impl Server {
         self.heap.zfree(text);
         for a in dict.into_iter().rev() {
             self.heap.zfree(a);
+        }
+    }
+
+    /// Bytes of the reply to `name` (RESP): a bulk string for `GET` of a string key, `INFO`'s
+    /// text, a few bytes for the status and integer replies of everything else the model runs.
+    fn reply_len(&self, name: &str, argv: &[&[u8]]) -> u64 {
+        match name {
+            "get" => match argv.get(1).and_then(|k| self.keys.get(*k)) {
+                Some(k) => {
+                    let n = k.payload - argv[1].len() as u64;
+                    resp_header(n) + n + 2
+                }
+                None => 5,
+            },
+            "info" => 2_810,
+            _ => 8,
+        }
+    }
+
+    /// A reply of `len` bytes into client `id`'s reply buffer (`_addReplyToBuffer`): what does
+    /// not fit goes to a reply block of at least 16 KiB on the reply list (`_addReplyProtoToList`),
+    /// freed once written; the buffer's peak follows what it held.
+    fn add_reply(&mut self, id: ClientId, len: u64) {
+        let Some(c) = self.clients.get_mut(id).and_then(Option::as_mut) else {
+            return;
+        };
+        let Some(i) = c.buf else { return };
+        let usable = c.allocs[i].usable;
+        c.buf_peak = c.buf_peak.max(len.min(usable));
+        if len > usable {
+            let rest = len - usable;
+            let block = self
+                .heap
+                .zmalloc(rest.max(PROTO_REPLY_CHUNK_BYTES) + REPLY_BLOCK_HEADER);
+            let node = self.heap.zmalloc(LIST_NODE);
+            self.reply_blocks.extend([block, node]);
+        }
+    }
+
+    /// `clientsCronResizeOutputBuffer`: a reply buffer whose peak is under half its size
+    /// shrinks to the peak (at least 1 KiB); one whose peak filled it doubles (up to 16 KiB).
+    /// Every 5 s the peak restarts from what the buffer holds (nothing, between commands).
+    fn resize_output_buffer(&mut self, id: ClientId, now: u64) {
+        let Some(c) = self.clients.get_mut(id).and_then(Option::as_mut) else {
+            return;
+        };
+        let Some(i) = c.buf else { return };
+        let usable = c.allocs[i].usable;
+        let new = if usable / 2 >= PROTO_REPLY_MIN_BYTES && c.buf_peak < usable / 2 {
+            Some(PROTO_REPLY_MIN_BYTES.max(c.buf_peak + 1))
+        } else if usable * 2 < 2 * PROTO_REPLY_CHUNK_BYTES && c.buf_peak == usable {
+            Some(PROTO_REPLY_CHUNK_BYTES.min(usable * 2))
+        } else {
+            None
+        };
+        if c.buf_peak_reset_ns.is_none_or(|t| now - t >= REPLY_PEAK_RESET_NS) {
+            c.buf_peak = 0;
+            c.buf_peak_reset_ns = Some(now);
+        }
+        if let Some(size) = new {
+            let old = c.allocs[i];
+            // zmalloc_usable, the bytes held (none, between commands) copied, the old freed.
+            let nb = self.heap.zmalloc_written(size, 0);
+            self.heap.zfree(old);
+            self.clients[id].as_mut().expect("connected client").allocs[i] = nb;
+        }
+    }
+
+    /// `CLIENT INFO` on Redis 7.0.15, as traced: the first call caches the client's peer and
+    /// socket addresses (16 and 17 B, kept until it disconnects); each call builds the
+    /// description in an empty sds that grows into a new 926-byte block (its type changes),
+    /// freed once the reply is queued.
+    fn client_info(&mut self) {
+        let id = self.current;
+        if !self.clients[id].as_ref().is_some_and(|c| c.addresses_cached) {
+            let a = self.heap.zmalloc(16);
+            let b = self.heap.zmalloc(17);
+            let c = self.clients[id].as_mut().expect("connected client");
+            c.allocs.extend([a, b]);
+            c.addresses_cached = true;
+        }
+        let empty = self.heap.zmalloc(4);
+        let text = self.heap.zmalloc(926);
+        self.heap.zfree(empty);
+        self.after_reply.push(text);
+    }
+
+    /// Moves the cron so that its next look is at `at_ns` (simulated time, after now): the
+    /// phase of a real server's cron, when it was measured.
+    pub fn align_cron(&mut self, at_ns: u64) {
+        if at_ns > self.now_ns {
+            self.next_cron_ns = at_ns;
         }
     }
 
@@ -793,6 +955,10 @@ impl Server {
                 Ok(())
             }
             "ping" | "get" | "exists" | "ttl" | "dbsize" | "hget" | "hgetall" | "config|get" => Ok(()),
+            "client|info" => {
+                self.client_info();
+                Ok(())
+            }
             "set" => {
                 if argv.len() < 3 {
                     return bad("SET needs a key and a value");
@@ -817,6 +983,13 @@ impl Server {
                 self.set_key(argv[1], Value::Str(v), argv[2].len() as u64);
                 if let Some(ms) = ttl_ms {
                     self.set_expire(argv[1], ms);
+                    // Propagated as SET key value PXAT <ms>: the timestamp object, the
+                    // original vector retained, a new 5-argument vector
+                    // (rewriteClientCommandVector).
+                    let when = self.heap.zmalloc(self.profile.robj);
+                    self.rewrite.objects.push(when);
+                    self.rewrite.original = Some(self.heap.zmalloc(8 * argv.len() as u64));
+                    self.rewrite.argv = Some(self.heap.zmalloc(8 * 5));
                 }
                 Ok(())
             }
@@ -829,6 +1002,11 @@ impl Server {
                     .map_err(|_| Reply::Unsupported("bad TTL".into()))?;
                 if self.keys.contains_key(argv[1]) {
                     self.set_expire(argv[1], if name == "expire" { n * 1000 } else { n });
+                    // Propagated as PEXPIREAT <ms> (rewriteClientCommandArgument): the
+                    // original vector retained, the timestamp object.
+                    self.rewrite.original = Some(self.heap.zmalloc(8 * argv.len() as u64));
+                    let when = self.heap.zmalloc(self.profile.robj);
+                    self.rewrite.objects.push(when);
                 }
                 Ok(())
             }
@@ -1114,11 +1292,12 @@ impl Server {
     fn bucket_order(&self, mut names: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
         use std::hash::{Hash, Hasher};
         let seed = self.hash_seed;
+        // A stable sort: names that hash alike keep the map's (deterministic) order.
         names.sort_by_cached_key(|n| {
             let mut h = std::collections::hash_map::DefaultHasher::new();
             seed.hash(&mut h);
             n.hash(&mut h);
-            (h.finish(), n.clone())
+            h.finish()
         });
         names
     }
@@ -1244,6 +1423,7 @@ impl Server {
             if let Some(c) = self.clients[i].as_mut() {
                 c.qb_peak = 0;
             }
+            self.resize_output_buffer(i, now);
         }
         self.peak = self.peak.max(self.used_memory());
     }
@@ -1533,6 +1713,63 @@ mod tests {
         assert_eq!(allocs[13..], [8, 24, 24, 24_576, 104, 8, 24, 24, 24]);
         // All freed but the histogram (24,576 + 112 B).
         assert_eq!(s.heap.zmalloc_used, 24_688);
+    }
+
+    /// `SET k v PX ms` is propagated as `SET k v PXAT <ms>`: after the key's blocks, the
+    /// timestamp object (a 16 B robj), the original 5-argument vector kept (40 B) and the new one
+    /// (40 B), which replaces the parsed vector at once; all freed after the command, as in the
+    /// traced server.
+    #[test]
+    fn set_with_a_ttl_rewrites_its_argv() {
+        use crate::validate::trace::TraceOp;
+        let mut p = RedisProfile::builtin("redis-7.0-debian").unwrap();
+        p.baseline.commands_seen = vec!["set".into()];
+        let mut s = Server::new(p, 1).unwrap();
+        let c = s.connect();
+        s.exec(c, &argv(&[b"SET", b"a", b"1"]));
+        s.heap.record();
+        let u0 = s.heap.zmalloc_used;
+        s.exec(c, &argv(&[b"SET", b"b", b"xyz", b"PX", b"60000"]));
+        let ops = &s.heap.recorder.as_ref().unwrap().ops;
+        let sizes: Vec<u64> = ops
+            .iter()
+            .filter_map(|o| match *o {
+                TraceOp::Alloc { size } => Some(size),
+                _ => None,
+            })
+            .collect();
+        // argv, the embedded strings "SET", "b", "xyz", "PX", "60000" (robj 16 + header 3 +
+        // bytes + 1), the key's sds, its entry, its expires entry, the expires dict's first
+        // table (4 buckets), then the rewrite, then the reply node.
+        assert_eq!(sizes, [40, 23, 21, 23, 22, 25, 3, 24, 24, 32, 16, 40, 40, 24]);
+        // Kept: the key's sds (8), entry (32), expires entry (32) and table (32), the value's
+        // embedded string (32).
+        assert_eq!(s.heap.zmalloc_used - u0, 8 + 32 + 32 + 32 + 32);
+    }
+
+    /// A connected client's 16 KiB reply buffer shrinks to 1 KiB at the cron's second look
+    /// (`clientsCronResizeOutputBuffer`: the first look resets the peak, since Redis 7.0 stamps
+    /// a new client's reset time in seconds and compares it in milliseconds; the second finds
+    /// a peak of 5 bytes, `+OK`, under half the buffer): 15,360 B less, as the traced server
+    /// freed three writers' buffers 177 ms into a test.
+    #[test]
+    fn the_cron_shrinks_an_idle_clients_reply_buffer() {
+        let mut p = RedisProfile::builtin("redis-7.0-debian").unwrap();
+        p.baseline.commands_seen = vec!["set".into()];
+        let mut s = Server::new(p, 1).unwrap();
+        let c = s.connect();
+        s.exec(c, &argv(&[b"SET", b"a", b"1"]));
+        let u0 = s.used_memory();
+        // The cron looks every 100 ms, from a moment each run draws: one look in the first
+        // 100 ms, the second within the next.
+        s.advance(100_000_000);
+        assert_eq!(s.used_memory(), u0);
+        s.advance(100_000_000);
+        assert_eq!(u0 - s.used_memory(), 16_384 - 1_024);
+        // Idle past 2 s: the 1 KiB reply buffer stays (nothing filled it), the query buffer's
+        // 20,480 B block becomes an empty 8 B one.
+        s.advance(10_000_000_000);
+        assert_eq!(u0 - s.used_memory(), 16_384 - 1_024 + 20_480 - 8);
     }
 
     /// With maxmemory set, DENYOOM writes are refused once used_memory (this command's argv and

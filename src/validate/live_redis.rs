@@ -549,6 +549,7 @@ fn replay(
         let wall = t0 + start.elapsed().as_nanos() as u64;
         model.advance(wall.saturating_sub(model.now_ns()));
     };
+    probe_cron(addr, model, &follow, t0, start)?;
     if let Some(mm) = sc.maxmemory {
         // The same commands on both sides: they read and set the limit and make their latency
         // histograms.
@@ -602,6 +603,59 @@ fn replay(
         progress(t + 1);
     }
     Ok(out)
+}
+
+/// Finds when the server's cron runs and moves the model's to the same moment. A new client's
+/// `CLIENT INFO` shows its reply buffer's peak (`rbp`) at the buffer's size until the cron
+/// first looks at the client, which resets it (Redis 7.0: see `Server::resize_output_buffer`);
+/// so a client polls `CLIENT INFO` (at most 250 ms) and the look fell between the last reply
+/// that showed the full peak and the command that showed it reset. The cron runs every 100 ms
+/// from there. The model runs the same commands from a client of its own. A server that never
+/// shows the reset (another version) leaves the model's cron where it was.
+fn probe_cron(
+    addr: &str,
+    model: &mut Server,
+    follow: &dyn Fn(&mut Server),
+    t0: u64,
+    start: Instant,
+) -> Result<(), LiveError> {
+    let mut c = Connection::open(addr)?;
+    let mut before = Instant::now();
+    follow(model);
+    let id = model.connect();
+    let deadline = before + Duration::from_millis(250);
+    let mut look = None;
+    while Instant::now() < deadline {
+        let sent = Instant::now();
+        let reply = text(addr, c.call_str(&["CLIENT", "INFO"])?)?;
+        follow(model);
+        model.exec(id, &[b"CLIENT".as_slice(), b"INFO"]);
+        let num = |k: &str| {
+            reply
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix(k))
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        match (num("rbs="), num("rbp=")) {
+            (Some(rbs), Some(rbp)) if rbp < rbs => {
+                look = Some(before + (sent - before) / 2);
+                break;
+            }
+            (Some(_), Some(_)) => before = Instant::now(),
+            _ => break,
+        }
+    }
+    drop(c);
+    follow(model);
+    model.disconnect(id);
+    if let Some(at) = look {
+        let at_ns = t0 + at.duration_since(start).as_nanos() as u64;
+        let now = model.now_ns();
+        // The next look after now.
+        let periods = (now.saturating_sub(at_ns)) / 100_000_000 + 1;
+        model.align_cron(at_ns + periods * 100_000_000);
+    }
+    Ok(())
 }
 
 /// Removes what a replay wrote. The server held no keys when it started, so its keys are all

@@ -480,7 +480,9 @@ fn mirrored(addr: &str, model: Option<&mut Server>, argv: &[&str]) -> Result<Str
 /// A server that holds keys is refused ([`LiveError::NotEmpty`]) unless `opts.flush`. Without
 /// `opts.profile` the server is calibrated first and predicted as calibration leaves it;
 /// with it, the profile predicts the server as it is (a freshly started server for a fresh
-/// profile), and the one `INFO keyspace` sent to check it is sent to the model too. Each test's
+/// profile), and the one `INFO keyspace` sent to check it is sent to the model too. Before the
+/// first test the server's cron phase is measured and the model's cron moved to it
+/// (`probe_cron`). Each test's
 /// commands go over one new connection per test process, closed before measuring; the model's
 /// clock follows the wall clock, command by command, and each test is followed by
 /// `test_seconds` of idle time. Afterwards the keys it wrote are flushed (the server had no

@@ -1143,13 +1143,13 @@ impl Arena {
                 objs.extend(mine.drain(mine.len() - n..));
             }
             while objs.len() < ncached as usize {
+                // Straight from the arena, as a fill would: no GC event counts.
                 let id = if small {
-                    let id = self.malloc_small_direct(class);
-                    self.touch(id, size);
-                    id
+                    self.malloc_small_direct(class)
                 } else {
-                    self.malloc(size).expect("a cached class is allocatable")
+                    self.malloc_large_direct(class, size)
                 };
+                self.touch(id, size);
                 objs.push(id);
             }
             let tc = self.tcache.as_mut().expect("checked");

@@ -275,8 +275,6 @@ pub struct Server {
     rewrite: Rewrite,
     /// Blocks a command frees once its reply is queued.
     after_reply: Vec<Alloc>,
-    /// The client whose command runs.
-    current: ClientId,
     /// The seed of the model's stand-in for Redis's dict hash function (see
     /// [`Server::bucket_order`]).
     hash_seed: u64,
@@ -349,7 +347,6 @@ impl Server {
             reply_blocks: Vec::new(),
             rewrite: Rewrite::default(),
             after_reply: Vec::new(),
-            current: 0,
             hash_seed: seed ^ 0x6861_7368_5f73_6565,
         };
         // The measuring client: createClient's allocations, the empty query buffer replaced by
@@ -447,7 +444,7 @@ impl Server {
         let buf = sizes[..sizes.len() - 1]
             .iter()
             .position(|&n| n == PROTO_REPLY_CHUNK_BYTES);
-        let allocs_usable: Vec<u64> = allocs.iter().map(|a| a.usable).collect();
+        let buf_peak = buf.map_or(0, |i| allocs[i].usable);
         let c = Client {
             allocs,
             qbuf,
@@ -457,7 +454,7 @@ impl Server {
             qb_peak: 0,
             last_active_ns: self.now_ns,
             buf,
-            buf_peak: buf.map_or(0, |i| allocs_usable[i]),
+            buf_peak,
             buf_peak_reset_ns: None,
             addresses_cached: false,
         };
@@ -532,9 +529,10 @@ impl Server {
         } else {
             let nq = self.heap.zmalloc_written(hdr + size + 1, hdr + 1);
             self.heap.zfree(q);
-            let c = self.clients[id].as_mut().expect("connected client");
-            c.qbuf = nq;
-            c.qbuf_hdr = hdr;
+            self.clients[id]
+                .as_mut()
+                .expect("connected client")
+                .set_qbuf(nq, hdr);
         }
         self.clients[id].as_mut().expect("connected client").qbuf_room = size;
     }
@@ -682,7 +680,6 @@ impl Server {
             c.last_active_ns = self.now_ns;
         }
         let (mut argv_arr, mut objs) = self.read_command(client, argv);
-        self.current = client;
         // maxmemory check (processCommand, before the command runs).
         let mut reply = Reply::Ok;
         if DENYOOM.contains(&name.as_str()) {
@@ -697,7 +694,7 @@ impl Server {
             self.reply_pending();
         } else {
             let reply_len = self.reply_len(&name, argv);
-            reply = self.run(&name, argv, &mut objs).err().unwrap_or(reply);
+            reply = self.run(client, &name, argv, &mut objs).err().unwrap_or(reply);
             if let Some(new) = self.rewrite.argv.take() {
                 // replaceClientCommandVector frees the vector it replaces.
                 self.heap.zfree(std::mem::replace(&mut argv_arr, new));
@@ -849,8 +846,7 @@ impl Server {
     /// socket addresses (16 and 17 B, kept until it disconnects); each call builds the
     /// description in an empty sds that grows into a new 926-byte block (its type changes),
     /// freed once the reply is queued.
-    fn client_info(&mut self) {
-        let id = self.current;
+    fn client_info(&mut self, id: ClientId) {
         if !self.clients[id].as_ref().is_some_and(|c| c.addresses_cached) {
             let a = self.heap.zmalloc(16);
             let b = self.heap.zmalloc(17);
@@ -936,7 +932,13 @@ impl Server {
         }
     }
 
-    fn run(&mut self, name: &str, argv: &[&[u8]], objs: &mut [Option<StrEnc>]) -> Result<(), Reply> {
+    fn run(
+        &mut self,
+        client: ClientId,
+        name: &str,
+        argv: &[&[u8]],
+        objs: &mut [Option<StrEnc>],
+    ) -> Result<(), Reply> {
         let bad = |m: &str| Err(Reply::Unsupported(m.to_string()));
         match name {
             "info" => {
@@ -956,7 +958,7 @@ impl Server {
             }
             "ping" | "get" | "exists" | "ttl" | "dbsize" | "hget" | "hgetall" | "config|get" => Ok(()),
             "client|info" => {
-                self.client_info();
+                self.client_info(client);
                 Ok(())
             }
             "set" => {
@@ -1677,6 +1679,22 @@ mod tests {
         }
     }
 
+    /// The sizes of the allocations recorded so far, in order.
+    fn recorded_allocs(s: &Server) -> Vec<u64> {
+        use crate::validate::trace::TraceOp;
+        s.heap
+            .recorder
+            .as_ref()
+            .expect("recording")
+            .ops
+            .iter()
+            .filter_map(|o| match *o {
+                TraceOp::Alloc { size } => Some(size),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// A connection's allocations as a trace of the real server shows them: the empty query
     /// buffer (4 B, sds type 8) is replaced, not reallocated, by the first read's 16 KiB buffer
     /// (type 16: a new block, the old one freed), and each reply puts the client on the
@@ -1692,14 +1710,8 @@ mod tests {
         s.exec(c, &argv(&[b"PING"]));
         s.exec(c, &argv(&[b"PING"]));
         s.disconnect(c);
+        let allocs = recorded_allocs(&s);
         let ops = &s.heap.recorder.as_ref().unwrap().ops;
-        let allocs: Vec<u64> = ops
-            .iter()
-            .filter_map(|o| match *o {
-                TraceOp::Alloc { size } => Some(size),
-                _ => None,
-            })
-            .collect();
         assert!(!ops.iter().any(|o| matches!(o, TraceOp::Realloc { .. })));
         // createClient's blocks, the 4-byte query buffer, the 16,390-byte one that replaces it.
         assert_eq!(
@@ -1721,7 +1733,6 @@ mod tests {
     /// traced server.
     #[test]
     fn set_with_a_ttl_rewrites_its_argv() {
-        use crate::validate::trace::TraceOp;
         let mut p = RedisProfile::builtin("redis-7.0-debian").unwrap();
         p.baseline.commands_seen = vec!["set".into()];
         let mut s = Server::new(p, 1).unwrap();
@@ -1730,14 +1741,7 @@ mod tests {
         s.heap.record();
         let u0 = s.heap.zmalloc_used;
         s.exec(c, &argv(&[b"SET", b"b", b"xyz", b"PX", b"60000"]));
-        let ops = &s.heap.recorder.as_ref().unwrap().ops;
-        let sizes: Vec<u64> = ops
-            .iter()
-            .filter_map(|o| match *o {
-                TraceOp::Alloc { size } => Some(size),
-                _ => None,
-            })
-            .collect();
+        let sizes = recorded_allocs(&s);
         // argv, the embedded strings "SET", "b", "xyz", "PX", "60000" (robj 16 + header 3 +
         // bytes + 1), the key's sds, its entry, its expires entry, the expires dict's first
         // table (4 buckets), then the rewrite, then the reply node.

@@ -257,6 +257,12 @@ pub enum Command {
         /// Replay only the first N tests.
         #[arg(long)]
         tests: Option<u64>,
+        /// Also replay the same commands, at the same moments, into N-1 more model servers that
+        /// differ only in what Redis draws at random when it starts (its dict hash seed: the
+        /// order FLUSHALL and active expiry meet keys), and show the model's p5-p95 band beside
+        /// each figure. Two fresh servers differ the same way.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        runs: u64,
     },
 }
 
@@ -789,6 +795,7 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             json,
             variant,
             tests,
+            runs,
         } => {
             let file = crate::workload::load(&scenario).map_err(|e| UsageError(e.to_string()))?;
             let mut sc = match &variant {
@@ -822,7 +829,7 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
                         .map_err(|e| UsageError(format!("--profile: {e}")))?,
                 ),
             };
-            let opts = live_redis::ValidateOptions { profile, flush };
+            let opts = live_redis::ValidateOptions { profile, flush, runs };
             let cps = live_redis::validate(&redis, &sc, seed, &opts, |t| {
                 eprintln!("test {t}/{total} replayed")
             })

@@ -78,7 +78,7 @@ fn assert_within(name: &str, cps: &[Checkpoint]) {
 fn predict_fresh(p: &RedisProcess, sc: &workload::Scenario) -> Vec<Checkpoint> {
     let opts = ValidateOptions {
         profile: Some(fresh_profile().clone().with_state(sc.state).expect("state")),
-        flush: false,
+        ..Default::default()
     };
     validate(&p.addr, sc, sc.seed, &opts, |_| {}).expect("live validation")
 }

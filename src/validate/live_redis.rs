@@ -5,6 +5,7 @@
 //! the same each time: other clients disconnect, 250 ms pass (the cron samples RSS and the
 //! allocator every 100 ms), then a fresh connection sends a single `INFO memory`.
 
+use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -12,10 +13,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::lockstep::{bands, Band, Lockstep};
 use crate::redis::profile::{Baseline, ServerState};
 use crate::redis::resp::{Connection, Resp, RespError};
 use crate::redis::server::ClientId;
-use crate::redis::{InfoMemory, RedisProfile, Server};
+use crate::redis::{InfoMemory, RedisProfile};
 use crate::sim::commands;
 use crate::workload::Scenario;
 
@@ -401,8 +403,13 @@ pub fn parse_malloc_stats(text: &str) -> (Vec<(u64, u64, u64)>, u64) {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Checkpoint {
     pub test: u64,
+    /// The model run with the replay's seed, in lockstep with the server.
     pub model: InfoMemory,
     pub real: InfoMemory,
+    /// With `runs > 1`: per compared field, the model's p5 / p50 / p95 over runs that differ
+    /// only in what the server draws at random when it starts (see [`Lockstep`]).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub band: BTreeMap<String, Band>,
 }
 
 /// Relative error of the model for one INFO field: `(model - real) / real`.
@@ -441,6 +448,9 @@ pub struct ValidateOptions {
     pub profile: Option<RedisProfile>,
     /// Empty a server that holds keys (`FLUSHALL SYNC`) instead of refusing it.
     pub flush: bool,
+    /// Model runs per checkpoint (1: only the lockstep run). With more, the same commands at
+    /// the same moments are replayed into servers with other startup draws, for a band.
+    pub runs: u64,
 }
 
 /// The keys and scripts a replay wrote, and the `maxmemory` it changed, for the clean-up.
@@ -454,7 +464,7 @@ struct Trace {
 
 /// Sends one command on a fresh connection, and the same command to the model from a client
 /// that connects and leaves, so both see the same traffic.
-fn mirrored(addr: &str, model: Option<&mut Server>, argv: &[&str]) -> Result<String, LiveError> {
+fn mirrored(addr: &str, model: Option<&mut Lockstep>, argv: &[&str]) -> Result<String, LiveError> {
     let mut c = Connection::open(addr)?;
     let reply = c.call_str(argv)?;
     drop(c);
@@ -500,7 +510,7 @@ pub fn validate(
         detail,
     };
     let mut model = match &opts.profile {
-        Some(p) => Some(Server::new(p.clone(), seed).map_err(model_err)?),
+        Some(p) => Some(Lockstep::new(p.clone(), seed, opts.runs > 1).map_err(model_err)?),
         None => None,
     };
     let ks = mirrored(addr, model.as_mut(), &["INFO", "keyspace"])?;
@@ -526,14 +536,20 @@ pub fn validate(
                 .profile
                 .with_state(ServerState::AsFound)
                 .map_err(model_err)?;
-            Server::new(p, seed).map_err(model_err)?
+            Lockstep::new(p, seed, opts.runs > 1).map_err(model_err)?
         }
     };
     let mut trace = Trace::default();
     let result = replay(addr, sc, seed, &mut model, &mut trace, progress);
     let cleaned = clean_up(addr, &trace, scripts_before == 0);
-    let out = result?;
+    let mut out = result?;
     cleaned?;
+    if opts.runs > 1 {
+        let runs = model.replays(seed, opts.runs);
+        for (cp, band) in out.iter_mut().zip(bands(&runs, COMPARED)) {
+            cp.band = band;
+        }
+    }
     Ok(out)
 }
 
@@ -541,16 +557,13 @@ fn replay(
     addr: &str,
     sc: &Scenario,
     seed: u64,
-    model: &mut Server,
+    model: &mut Lockstep,
     trace: &mut Trace,
     mut progress: impl FnMut(u64),
 ) -> Result<Vec<Checkpoint>, LiveError> {
     let start = Instant::now();
     let t0 = model.now_ns();
-    let follow = |model: &mut Server| {
-        let wall = t0 + start.elapsed().as_nanos() as u64;
-        model.advance(wall.saturating_sub(model.now_ns()));
-    };
+    let follow = |model: &mut Lockstep| model.advance_to(t0 + start.elapsed().as_nanos() as u64);
     probe_cron(addr, model, &follow, t0, start)?;
     if let Some(mm) = sc.maxmemory {
         // The same commands on both sides: they read and set the limit and make their latency
@@ -598,8 +611,9 @@ fn replay(
         follow(model);
         out.push(Checkpoint {
             test: t + 1,
-            model: model.measured_info(),
+            model: model.measure(),
             real,
+            band: BTreeMap::new(),
         });
         model.measurement_traffic();
         progress(t + 1);
@@ -616,8 +630,8 @@ fn replay(
 /// shows the reset (another version) leaves the model's cron where it was.
 fn probe_cron(
     addr: &str,
-    model: &mut Server,
-    follow: &dyn Fn(&mut Server),
+    model: &mut Lockstep,
+    follow: &dyn Fn(&mut Lockstep),
     t0: u64,
     start: Instant,
 ) -> Result<(), LiveError> {
@@ -686,12 +700,25 @@ fn text_or_int(addr: &str, r: Resp) -> Result<(), LiveError> {
     }
 }
 
-/// The table `validate` prints: per checkpoint, each compared field's model, real and error.
+/// The table `validate` prints: per checkpoint, each compared field's model, real and error;
+/// with a band (`--runs`), the model's p5 and p95 and whether the real figure lies between them.
 pub fn render_checkpoints(cps: &[Checkpoint]) -> String {
+    let banded = cps.iter().any(|c| !c.band.is_empty());
     let mut o = format!(
-        "{:>5}  {:<26} {:>14} {:>14} {:>9}\n",
+        "{:>5}  {:<26} {:>14} {:>14} {:>9}",
         "test", "field", "model", "real", "error"
     );
+    if banded {
+        o += &format!(" {:>14} {:>14}  {}", "model p5", "model p95", "real in band");
+    }
+    o.push('\n');
+    let fmt = |v: f64| {
+        if v.fract() == 0.0 {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.2}")
+        }
+    };
     for c in cps {
         for f in COMPARED {
             let (m, r) = (c.model.get(f).unwrap_or(0.0), c.real.get(f).unwrap_or(0.0));
@@ -701,21 +728,19 @@ pub fn render_checkpoints(cps: &[Checkpoint]) -> String {
             } else {
                 "-".into()
             };
-            let fmt = |v: f64| {
-                if v.fract() == 0.0 {
-                    format!("{v:.0}")
-                } else {
-                    format!("{v:.2}")
-                }
-            };
             o += &format!(
-                "{:>5}  {:<26} {:>14} {:>14} {:>9}\n",
+                "{:>5}  {:<26} {:>14} {:>14} {:>9}",
                 c.test,
                 f,
                 fmt(m),
                 fmt(r),
                 shown
             );
+            if let Some(b) = c.band.get(*f) {
+                let inside = if (b.p5..=b.p95).contains(&r) { "yes" } else { "no" };
+                o += &format!(" {:>14} {:>14}  {}", fmt(b.p5), fmt(b.p95), inside);
+            }
+            o.push('\n');
         }
     }
     o

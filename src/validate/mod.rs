@@ -3,5 +3,6 @@
 pub mod bench;
 pub mod compare;
 pub mod live_redis;
+pub mod lockstep;
 pub mod real_jemalloc;
 pub mod trace;

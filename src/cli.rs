@@ -14,6 +14,31 @@ use crate::units::parse_bytes;
 use crate::validate::live_redis;
 use std::io::IsTerminal;
 
+/// The message of a closed standard output (`fragsim ... | head -1`): the program ends quietly.
+const STDOUT_CLOSED: &str = "\u{0}standard output closed";
+
+/// Writes to standard output; a closed pipe ends the program quietly, any other failure (a
+/// full disk) is an error with exit code 2.
+fn stdout_write(args: std::fmt::Arguments) -> Result<(), UsageError> {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    o.write_fmt(args).and_then(|()| o.flush()).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            UsageError(STDOUT_CLOSED.into())
+        } else {
+            UsageError(format!("cannot write to standard output: {e}"))
+        }
+    })
+}
+
+macro_rules! out {
+    ($($t:tt)*) => { stdout_write(format_args!($($t)*)) };
+}
+
+macro_rules! outln {
+    ($($t:tt)*) => { stdout_write(format_args!("{}\n", format_args!($($t)*))) };
+}
+
 /// fragsim predicts how much memory a jemalloc-backed program (first of all Redis) really uses
 /// for a workload, without running it: size classes, slabs, pad pages, the thread cache,
 /// dirty-page decay, Redis's per-key overhead, and the INFO memory figures that follow.
@@ -464,9 +489,9 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             let sc = SizeClasses::new(cfg.lg_quantum, cfg.lg_page);
             let rows = explain::class_rows(&sc, max);
             if json {
-                print!("{}", to_json(&rows));
+                out!("{}", to_json(&rows))?;
             } else {
-                print!("{}", explain::render_classes(&cfg, &rows));
+                out!("{}", explain::render_classes(&cfg, &rows))?;
             }
         }
         Command::Explain {
@@ -490,9 +515,9 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             }
             let cost = explain_key(&profile, key_spec(string, hash)?, 1000).map_err(UsageError)?;
             if json {
-                print!("{}", to_json(&cost));
+                out!("{}", to_json(&cost))?;
             } else {
-                print!("{}", redis_explain::render(&cost));
+                out!("{}", redis_explain::render(&cost))?;
             }
         }
         Command::Explain {
@@ -511,9 +536,9 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             let size = size_arg(&size, "SIZE")?;
             let cost = explain::request_cost(&cfg, size).map_err(|e| UsageError(e.to_string()))?;
             if json {
-                print!("{}", to_json(&cost));
+                out!("{}", to_json(&cost))?;
             } else {
-                print!("{}", explain::render_explain(&cfg, &cost));
+                out!("{}", explain::render_explain(&cfg, &cost))?;
             }
         }
         Command::Run {
@@ -542,17 +567,17 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
                 write_out(&path, &csv_text, "CSV output")?;
             }
             commit(st, &out_dir)?;
-            print!("{}", run_report::render_mc(&sc, &result));
-            println!(
+            out!("{}", run_report::render_mc(&sc, &result))?;
+            outln!(
                 "  Written: {}, {} and {} charts (PNG and SVG) in {}",
                 out_dir.join("result.json").display(),
                 out_dir.join("timeline.csv").display(),
                 charts.len() / 2,
                 out_dir.display()
-            );
+            )?;
             if bins {
                 let first = crate::sim::run(sc.first(), montecarlo::run_seed(seed, 0), |_| {});
-                print!("{}", run_report::render_bins(&first));
+                out!("{}", run_report::render_bins(&first))?;
             }
         }
         Command::Sweep {
@@ -610,11 +635,11 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             crate::report::charts::write_sweep(st.dir(), &result)
                 .map_err(|e| UsageError(format!("{}: cannot draw the chart: {e}", out_dir.display())))?;
             commit(st, &out_dir)?;
-            print!("{}", run_report::render_sweep(&result));
-            println!(
+            out!("{}", run_report::render_sweep(&result))?;
+            outln!(
                 "  Written: sweep.json, sweep.csv, sweep.png and sweep.svg in {}",
                 out_dir.display()
-            );
+            )?;
         }
         Command::Report { file, mc, out } => {
             let sc = crate::workload::load(&file).map_err(|e| UsageError(e.to_string()))?;
@@ -637,16 +662,16 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             )?;
             stage_write(&st, "result.json", &to_json(&result))?;
             commit(st, &out_dir)?;
-            println!(
+            outln!(
                 "{}: {} runs per variant; report written: {} and {} (charts beside them)",
                 sc.name,
                 runs,
                 out_dir.join("report.html").display(),
                 out_dir.join("report.md").display()
-            );
+            )?;
             if !verdicts.is_empty() {
                 let passed = verdicts.iter().filter(|v| v.pass).count();
-                println!("  claims: {passed} of {} hold", verdicts.len());
+                outln!("  claims: {passed} of {} hold", verdicts.len())?;
             }
         }
         Command::Bench {
@@ -686,36 +711,40 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
                 }
             }
             let machine = bench::machine();
-            println!("fragsim bench on {machine}");
-            println!(
+            outln!("fragsim bench on {machine}")?;
+            outln!(
                 "  {:<12} {:>9} {:>16} {:>16} {:>8}",
-                "workload", "events", "model ev/s", "real ev/s", "ratio"
-            );
+                "workload",
+                "events",
+                "model ev/s",
+                "real ev/s",
+                "ratio"
+            )?;
             let mut measured = Vec::new();
             for w in &workloads {
                 let m = bench::measure(w, std::time::Duration::from_millis(1500));
-                println!(
+                outln!(
                     "  {:<12} {:>9} {:>16} {:>16} {:>7.2}x",
                     m.name,
                     crate::units::group(m.events),
                     crate::units::group(m.model_events_per_sec as u64),
                     crate::units::group(m.real_events_per_sec as u64),
                     m.ratio
-                );
+                )?;
                 measured.push(m);
             }
             let per_object = if live > 0 {
                 let (b, grown, secs) = bench::bytes_per_live_object(live).map_err(UsageError)?;
-                println!(
+                outln!(
                     "  simulator memory: {b:.1} B per live object ({} live objects, peak growth {}, {secs:.1} s)",
                     crate::units::group(live),
                     crate::units::human(grown as f64)
-                );
+                )?;
                 b
             } else {
                 0.0
             };
-            println!("  ratio = model / real on the same trace; the real side writes every requested byte.");
+            outln!("  ratio = model / real on the same trace; the real side writes every requested byte.")?;
             if let Some(path) = json {
                 let report = bench::BenchReport {
                     workloads: measured,
@@ -740,13 +769,14 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             check_size(&sc, runs, threads, mc.force)?;
             let result = montecarlo::run_all(&sc, runs, seed, threads, &|| {}).map_err(UsageError)?;
             let verdicts = crate::sim::claims::evaluate(&sc.claims, &result);
-            println!(
+            outln!(
                 "{}
   {} runs per variant, seed {seed}
 ",
-                sc.name, runs
-            );
-            print!("{}", crate::sim::claims::render(&sc.claims, &verdicts));
+                sc.name,
+                runs
+            )?;
+            out!("{}", crate::sim::claims::render(&sc.claims, &verdicts))?;
             if verdicts.iter().any(|v| !v.pass) {
                 return Err(UsageError(String::new()));
             }
@@ -768,7 +798,7 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
                     "scenario",
                 )?;
             }
-            println!("Written: {count} scenarios in {}", out.display());
+            outln!("Written: {count} scenarios in {}", out.display())?;
         }
         Command::Calibrate { redis, out } => {
             let cal = live_redis::calibrate(&redis).map_err(|e| UsageError(e.to_string()))?;
@@ -783,7 +813,7 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             text += &cal.profile.to_toml();
             match out {
                 Some(path) => write_out(&path, &text, "profile")?,
-                None => print!("{text}"),
+                None => out!("{text}")?,
             }
         }
         Command::Validate {
@@ -834,7 +864,7 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
                 eprintln!("test {t}/{total} replayed")
             })
             .map_err(|e| UsageError(e.to_string()))?;
-            print!("{}", live_redis::render_checkpoints(&cps));
+            out!("{}", live_redis::render_checkpoints(&cps))?;
             if let Some(path) = json {
                 write_out(&path, &to_json(&cps), "JSON output")?;
             }
@@ -857,6 +887,7 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // An empty message: the command ran and reported failing claims.
         Err(UsageError(msg)) if msg.is_empty() => ExitCode::from(1),
+        Err(UsageError(msg)) if msg == STDOUT_CLOSED => ExitCode::SUCCESS,
         Err(UsageError(msg)) => {
             for line in msg.lines() {
                 eprintln!("error: {line}");

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,17 @@ impl Resp {
     }
 }
 
+/// How long one reply may take to arrive in full (a server that trickles bytes or says nothing
+/// is given up on after this).
+pub const REPLY_DEADLINE: Duration = Duration::from_secs(20);
+/// The longest bulk string accepted: Redis's own `proto-max-bulk-len` default (512 MiB).
+pub const MAX_BULK: u64 = 512 << 20;
+/// The most elements an array reply may announce, and how deeply arrays may nest.
+pub const MAX_ARRAY: u64 = 1 << 24;
+const MAX_DEPTH: usize = 8;
+/// The longest header line (`+OK`, `-ERR ...`, `$5`): Redis's error replies are short.
+const MAX_LINE: usize = 64 << 10;
+
 /// A connection failure or a peer that does not speak RESP.
 #[derive(Debug, thiserror::Error)]
 pub enum RespError {
@@ -36,16 +47,30 @@ pub enum RespError {
     Io { addr: String, source: std::io::Error },
     #[error("{addr} does not speak the Redis protocol (it answered {answer:?})")]
     NotRedis { addr: String, answer: String },
+    #[error(
+        "{addr} did not send a complete reply within {secs} s; check that it is a Redis server and not busy"
+    )]
+    Timeout { addr: String, secs: u64 },
+    #[error("{addr} announced {what} of {len}, more than a Redis server sends (at most {max}); is it a Redis server?")]
+    TooLarge {
+        addr: String,
+        what: &'static str,
+        len: String,
+        max: u64,
+    },
 }
 
 /// One connection.
 pub struct Connection {
     addr: String,
     stream: BufReader<TcpStream>,
+    /// How long one reply may take ([`REPLY_DEADLINE`] unless changed).
+    deadline: Duration,
 }
 
 impl Connection {
-    /// Connects to `addr` (`host:port`) with a 3-second timeout for connect, reads and writes.
+    /// Connects to `addr` (`host:port`) with a 3-second timeout; each reply must arrive within
+    /// [`REPLY_DEADLINE`].
     pub fn open(addr: &str) -> Result<Self, RespError> {
         let sock = addr
             .to_socket_addrs()
@@ -63,19 +88,32 @@ impl Connection {
             addr: addr.into(),
             source: e,
         })?;
-        s.set_read_timeout(Some(Duration::from_secs(30))).ok();
-        s.set_write_timeout(Some(Duration::from_secs(30))).ok();
+        s.set_read_timeout(Some(REPLY_DEADLINE)).ok();
+        s.set_write_timeout(Some(REPLY_DEADLINE)).ok();
         s.set_nodelay(true).ok();
         Ok(Connection {
             addr: addr.into(),
             stream: BufReader::new(s),
+            deadline: REPLY_DEADLINE,
         })
     }
 
+    /// The same connection with another reply deadline.
+    pub fn with_deadline(mut self, d: Duration) -> Self {
+        self.deadline = d;
+        self
+    }
+
     fn io(&self, e: std::io::Error) -> RespError {
-        RespError::Io {
-            addr: self.addr.clone(),
-            source: e,
+        match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => RespError::Timeout {
+                addr: self.addr.clone(),
+                secs: self.deadline.as_secs(),
+            },
+            _ => RespError::Io {
+                addr: self.addr.clone(),
+                source: e,
+            },
         }
     }
 
@@ -89,7 +127,8 @@ impl Connection {
             buf.extend_from_slice(b"\r\n");
         }
         self.stream.get_mut().write_all(&buf).map_err(|e| self.io(e))?;
-        self.read()
+        let deadline = Instant::now() + self.deadline;
+        self.read(deadline, 0)
     }
 
     /// Sends a command given as words.
@@ -98,52 +137,121 @@ impl Connection {
         self.call(&argv)
     }
 
-    fn read(&mut self) -> Result<Resp, RespError> {
-        let mut line = Vec::new();
-        let n = self.stream.read_until(b'\n', &mut line).map_err(|e| self.io(e))?;
-        if n == 0 {
-            return Err(self.io(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "connection closed",
-            )));
-        }
-        if line.len() < 3 || !line.ends_with(b"\r\n") {
-            return Err(RespError::NotRedis {
+    /// Waits for bytes until `deadline`: the socket's timeout is what is left of it.
+    fn fill(&mut self, deadline: Instant) -> Result<&[u8], RespError> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(RespError::Timeout {
                 addr: self.addr.clone(),
-                answer: String::from_utf8_lossy(&line).chars().take(60).collect(),
+                secs: self.deadline.as_secs(),
             });
         }
+        self.stream.get_ref().set_read_timeout(Some(left)).ok();
+        loop {
+            match self.stream.fill_buf() {
+                Ok(b) if b.is_empty() => {
+                    return Err(self.io(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "connection closed",
+                    )))
+                }
+                // Re-borrowed: the loop's borrow ends here.
+                Ok(_) => return Ok(self.stream.buffer()),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.io(e)),
+            }
+        }
+    }
+
+    /// One header line, `\r\n` included, at most [`MAX_LINE`] bytes.
+    fn line(&mut self, deadline: Instant) -> Result<Vec<u8>, RespError> {
+        let mut line = Vec::new();
+        loop {
+            let buf = self.fill(deadline)?;
+            let (take, done) = match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (buf.len(), false),
+            };
+            line.extend_from_slice(&buf[..take]);
+            self.stream.consume(take);
+            if done {
+                return Ok(line);
+            }
+            if line.len() > MAX_LINE {
+                return Err(RespError::NotRedis {
+                    addr: self.addr.clone(),
+                    answer: String::from_utf8_lossy(&line).chars().take(60).collect(),
+                });
+            }
+        }
+    }
+
+    /// Exactly `n` bytes (already bounded by the caller), read as they arrive.
+    fn exact(&mut self, n: usize, deadline: Instant) -> Result<Vec<u8>, RespError> {
+        let mut data = Vec::with_capacity(n.min(1 << 20));
+        while data.len() < n {
+            let buf = self.fill(deadline)?;
+            let take = buf.len().min(n - data.len());
+            data.extend_from_slice(&buf[..take]);
+            self.stream.consume(take);
+        }
+        Ok(data)
+    }
+
+    fn read(&mut self, deadline: Instant, depth: usize) -> Result<Resp, RespError> {
+        let line = self.line(deadline)?;
+        let addr = self.addr.clone();
+        let not_redis = |line: &[u8]| RespError::NotRedis {
+            addr: addr.clone(),
+            answer: String::from_utf8_lossy(line).chars().take(60).collect(),
+        };
+        if line.len() < 3 || !line.ends_with(b"\r\n") {
+            return Err(not_redis(&line));
+        }
         let body = String::from_utf8_lossy(&line[1..line.len() - 2]).into_owned();
-        let not_redis = || RespError::NotRedis {
-            addr: self.addr.clone(),
-            answer: String::from_utf8_lossy(&line).chars().take(60).collect(),
+        let too_large = |what: &'static str, max: u64| RespError::TooLarge {
+            addr: addr.clone(),
+            what,
+            len: body.clone(),
+            max,
         };
         match line[0] {
             b'+' => Ok(Resp::Simple(body)),
             b'-' => Ok(Resp::Error(body)),
-            b':' => body.parse().map(Resp::Int).map_err(|_| not_redis()),
+            b':' => body.parse().map(Resp::Int).map_err(|_| not_redis(&line)),
             b'$' => {
-                let len: i64 = body.parse().map_err(|_| not_redis())?;
+                let len: i64 = body.parse().map_err(|_| not_redis(&line))?;
                 if len < 0 {
                     return Ok(Resp::Bulk(None));
                 }
-                let mut data = vec![0u8; len as usize + 2];
-                std::io::Read::read_exact(&mut self.stream, &mut data).map_err(|e| self.io(e))?;
+                if len as u64 > MAX_BULK {
+                    return Err(too_large("a bulk string", MAX_BULK));
+                }
+                let mut data = self.exact(len as usize + 2, deadline)?;
+                if !data.ends_with(b"\r\n") {
+                    return Err(not_redis(&line));
+                }
                 data.truncate(len as usize);
                 Ok(Resp::Bulk(Some(data)))
             }
             b'*' => {
-                let len: i64 = body.parse().map_err(|_| not_redis())?;
+                let len: i64 = body.parse().map_err(|_| not_redis(&line))?;
                 if len < 0 {
                     return Ok(Resp::Array(None));
                 }
-                let mut items = Vec::with_capacity(len as usize);
+                if len as u64 > MAX_ARRAY {
+                    return Err(too_large("an array", MAX_ARRAY));
+                }
+                if depth >= MAX_DEPTH {
+                    return Err(too_large("arrays nested", MAX_DEPTH as u64));
+                }
+                let mut items = Vec::with_capacity((len as usize).min(1024));
                 for _ in 0..len {
-                    items.push(self.read()?);
+                    items.push(self.read(deadline, depth + 1)?);
                 }
                 Ok(Resp::Array(Some(items)))
             }
-            _ => Err(not_redis()),
+            _ => Err(not_redis(&line)),
         }
     }
 }

@@ -638,6 +638,27 @@ pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
     parse_with(text, file, &[])
 }
 
+/// The scenario as a TOML document, for variants and overrides to edit. TOML integers are
+/// signed 64-bit; the seed (any u64) is left out and put back by [`from_doc`], and any other
+/// number too large for TOML is refused.
+fn to_doc(raw: &RawScenario) -> Result<toml::Value, String> {
+    toml::Value::try_from(RawScenario {
+        seed: 0,
+        ..raw.clone()
+    })
+    .map_err(|e| {
+        format!(
+            "{}; numbers in a scenario are at most {} (only `seed` may be larger)",
+            e.to_string().trim(),
+            i64::MAX
+        )
+    })
+}
+
+fn from_doc(doc: toml::Value, seed: u64) -> Result<RawScenario, toml::de::Error> {
+    RawScenario::deserialize(doc).map(|r| RawScenario { seed, ..r })
+}
+
 /// [`parse`] with `extra` overrides applied to every variant after its own `set`.
 pub fn parse_with(
     text: &str,
@@ -679,9 +700,10 @@ pub fn parse_with(
         let base = if extra.is_empty() {
             Ok(raw.clone())
         } else {
-            let mut doc = toml::Value::try_from(raw.clone()).expect("raw scenarios serialise");
-            with_extra(&mut doc)
-                .and_then(|_| RawScenario::deserialize(doc).map_err(|e| e.message().trim().to_string()))
+            to_doc(&raw).and_then(|mut doc| {
+                with_extra(&mut doc)?;
+                from_doc(doc, raw.seed).map_err(|e| e.message().trim().to_string())
+            })
         };
         match base {
             Ok(r) => {
@@ -707,11 +729,16 @@ pub fn parse_with(
                 format!("'{}' is used by an earlier variant", v.name),
             );
         }
-        let mut doc = toml::Value::try_from(RawScenario {
+        let mut doc = match to_doc(&RawScenario {
             variant: Vec::new(),
             ..raw.clone()
-        })
-        .expect("raw scenarios serialise");
+        }) {
+            Ok(d) => d,
+            Err(e) => {
+                problems.push(format!("{file}: {e}"));
+                continue;
+            }
+        };
         for (path, value) in &v.set {
             if path == "name" || path == "seed" || path == "runs" || path.starts_with("variant") {
                 p.add(
@@ -731,7 +758,7 @@ pub fn parse_with(
             problems.extend(p.list);
             continue;
         }
-        match RawScenario::deserialize(doc) {
+        match from_doc(doc, raw.seed) {
             Ok(r) => {
                 let mut p = Problems {
                     file,

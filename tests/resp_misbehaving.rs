@@ -1,0 +1,127 @@
+//! Servers that do not behave: the RESP client answers each with a clear error, within its
+//! deadline, without allocating what the peer announces.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use fragsim::redis::resp::{Connection, Resp, RespError};
+
+/// A one-connection server on loopback that reads the command and then runs `script` on the
+/// socket. Returns its address.
+fn server(script: impl FnOnce(&mut std::net::TcpStream) + Send + 'static) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = l.accept() {
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            script(&mut s);
+            // Keep the socket open a while, as a stuck server would.
+            std::thread::sleep(Duration::from_secs(3));
+        }
+    });
+    addr
+}
+
+fn ask(addr: &str, deadline_ms: u64) -> (Result<Resp, RespError>, Duration) {
+    let t = Instant::now();
+    let mut c = Connection::open(addr)
+        .unwrap()
+        .with_deadline(Duration::from_millis(deadline_ms));
+    (c.call_str(&["PING"]), t.elapsed())
+}
+
+fn answer(bytes: &'static [u8]) -> String {
+    server(move |s| {
+        let _ = s.write_all(bytes);
+    })
+}
+
+#[test]
+fn a_huge_bulk_length_is_refused_without_allocating_it() {
+    let (r, took) = ask(&answer(b"$999999999999\r\n"), 2000);
+    let e = r.unwrap_err();
+    assert!(matches!(e, RespError::TooLarge { .. }), "{e}");
+    assert!(e.to_string().contains("999999999999"), "{e}");
+    assert!(took < Duration::from_secs(1));
+}
+
+#[test]
+fn a_huge_array_length_is_refused() {
+    let (r, _) = ask(&answer(b"*99999999999\r\n"), 2000);
+    assert!(matches!(r.unwrap_err(), RespError::TooLarge { .. }));
+}
+
+#[test]
+fn deeply_nested_arrays_are_refused() {
+    let (r, _) = ask(&answer(Box::leak(b"*1\r\n".repeat(64).into_boxed_slice())), 2000);
+    let e = r.unwrap_err();
+    assert!(e.to_string().contains("nested"), "{e}");
+}
+
+#[test]
+fn a_silent_server_times_out_at_the_deadline() {
+    let (r, took) = ask(&server(|_| {}), 300);
+    assert!(matches!(r.unwrap_err(), RespError::Timeout { .. }));
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn a_server_that_trickles_bytes_times_out_at_the_deadline() {
+    let addr = server(|s| {
+        for b in b"$100\r\n".iter().chain([b'x'; 100].iter()) {
+            if s.write_all(&[*b]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let (r, took) = ask(&addr, 400);
+    assert!(matches!(r.unwrap_err(), RespError::Timeout { .. }));
+    assert!(took < Duration::from_secs(2), "{took:?}");
+}
+
+#[test]
+fn an_endless_line_is_not_redis() {
+    let addr = server(|s| {
+        let _ = s.write_all(&vec![b'+'; 200 << 10]);
+    });
+    let (r, _) = ask(&addr, 2000);
+    assert!(matches!(r.unwrap_err(), RespError::NotRedis { .. }));
+}
+
+#[test]
+fn an_http_server_is_not_redis() {
+    let (r, _) = ask(&answer(b"HTTP/1.1 400 Bad Request\r\n\r\n"), 2000);
+    let e = r.unwrap_err();
+    assert!(e.to_string().contains("does not speak the Redis protocol"), "{e}");
+}
+
+#[test]
+fn a_bulk_without_its_terminator_is_not_redis() {
+    let (r, _) = ask(&answer(b"$3\r\nabcXY"), 2000);
+    assert!(matches!(r.unwrap_err(), RespError::NotRedis { .. }));
+}
+
+#[test]
+fn a_large_real_reply_arrives_whole() {
+    let addr = server(|s| {
+        let mut msg = b"*2\r\n$1048576\r\n".to_vec();
+        msg.extend(vec![b'v'; 1 << 20]);
+        msg.extend_from_slice(b"\r\n:42\r\n");
+        let _ = s.write_all(&msg);
+    });
+    let (r, _) = ask(&addr, 5000);
+    match r.unwrap() {
+        Resp::Array(Some(items)) => {
+            assert_eq!(items.len(), 2);
+            assert_eq!(items[0], Resp::Bulk(Some(vec![b'v'; 1 << 20])));
+            assert_eq!(items[1], Resp::Int(42));
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -149,7 +149,7 @@ impl Connection {
         self.stream.get_ref().set_read_timeout(Some(left)).ok();
         loop {
             match self.stream.fill_buf() {
-                Ok(b) if b.is_empty() => {
+                Ok([]) => {
                     return Err(self.io(std::io::Error::new(
                         std::io::ErrorKind::UnexpectedEof,
                         "connection closed",

@@ -291,39 +291,119 @@ pub enum Command {
     },
 }
 
-/// A hidden progress bar over `total` runs; shown on stderr once the run has lasted over a
-/// second and stderr is a terminal.
+/// A hidden progress bar over `total` runs: shown on stderr once the work has lasted over a
+/// second when stderr is a terminal (redrawn every second, so a long run shows it is alive);
+/// otherwise (a log, a pipe) a line every 10 s says how many runs are done.
 fn progress_bar(total: u64) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::hidden());
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {eta} left") {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {elapsed} so far, {eta} left")
+    {
         bar.set_style(style);
     }
+    let b = bar.clone();
+    std::thread::spawn(move || {
+        let start = std::time::Instant::now();
+        let mut last = start;
+        let mut shown = false;
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            if b.is_finished() {
+                return;
+            }
+            let now = std::time::Instant::now();
+            if std::io::stderr().is_terminal() {
+                if !shown && now - start > std::time::Duration::from_secs(1) {
+                    b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                    b.enable_steady_tick(std::time::Duration::from_secs(1));
+                    shown = true;
+                }
+            } else if now - last >= std::time::Duration::from_secs(10) {
+                last = now;
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "fragsim: {} of {} runs done, {} so far",
+                    b.position(),
+                    b.length().unwrap_or(0),
+                    human_duration((now - start).as_secs_f64())
+                );
+            }
+        }
+    });
     bar
 }
 
 /// Refuses scenarios whose work would exceed this machine, unless forced.
 fn check_size(
+    file: &std::path::Path,
     sc: &crate::workload::ScenarioFile,
     runs: u64,
     threads: usize,
     force: bool,
 ) -> Result<(), UsageError> {
-    let e = sc.estimate(runs, threads);
+    check_size_all(file, &[sc], runs, threads, force)
+}
+
+/// The most points a sweep takes.
+const MAX_SWEEP_POINTS: u64 = 1000;
+
+/// [`check_size`] over several scenarios run one after the other (a sweep's points): their
+/// time adds up, their memory does not.
+fn check_size_all(
+    file: &std::path::Path,
+    scs: &[&crate::workload::ScenarioFile],
+    runs: u64,
+    threads: usize,
+    force: bool,
+) -> Result<(), UsageError> {
+    let mut e = crate::workload::Estimate {
+        events: 0.0,
+        peak_live: 0.0,
+        memory_bytes: 0.0,
+        cpu_seconds: 0.0,
+    };
+    for sc in scs {
+        let x = sc.estimate(runs, threads);
+        e.events += x.events;
+        e.cpu_seconds += x.cpu_seconds;
+        e.peak_live = e.peak_live.max(x.peak_live);
+        e.memory_bytes = e.memory_bytes.max(x.memory_bytes);
+    }
     let avail = crate::units::proc_kib("/proc/meminfo", "MemAvailable")
         .map_or(8.0 * (1u64 << 30) as f64, |kb| kb as f64 * 1024.0);
-    const MAX_EVENTS: f64 = 5e9;
-    if !force && (e.memory_bytes > avail * 0.8 || e.events > MAX_EVENTS) {
+    let parallel = threads.min(runs as usize).max(1);
+    let wall = e.cpu_seconds / parallel as f64;
+    /// Longest run, in estimated seconds of wall time, started without --force.
+    const MAX_WALL_SECONDS: f64 = 3600.0;
+    if !force && (e.memory_bytes > avail * 0.8 || wall > MAX_WALL_SECONDS) {
         return Err(UsageError(format!(
-            "this scenario needs about {} of simulator memory ({:.3e} live keys per run, {} runs at once) and {:.3e} operations; this machine has {} available and fragsim refuses more than {:.0e} operations: lower runs, tests or counts, or pass --force to run it anyway",
+            "{}: this scenario needs about {} of simulator memory ({:.3e} live keys per run, {} at once) and about {} on {} ({:.3e} operations); this machine has {} available and fragsim starts at most {} without --force: lower runs, tests, counts or test_seconds, or pass --force to run it anyway",
+            file.display(),
             crate::units::human(e.memory_bytes),
             e.peak_live,
-            threads.min(runs as usize),
+            run_report::plural(parallel as u64, "run", "runs"),
+            human_duration(wall),
+            run_report::plural(parallel as u64, "thread", "threads"),
             e.events,
             crate::units::human(avail),
-            MAX_EVENTS
+            human_duration(MAX_WALL_SECONDS),
         )));
     }
     Ok(())
+}
+
+/// A duration as people say it: "42 s", "12 min", "3.5 h", "12 days".
+fn human_duration(s: f64) -> String {
+    if s < 90.0 {
+        format!("{s:.0} s")
+    } else if s < 90.0 * 60.0 {
+        format!("{:.0} min", s / 60.0)
+    } else if s < 48.0 * 3600.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else {
+        format!("{:.0} days", s / 86400.0)
+    }
 }
 
 /// A usage problem: printed as one line, exit code 2.
@@ -377,23 +457,47 @@ fn staging(dir: &std::path::Path) -> Result<crate::report::Staging, UsageError> 
 }
 
 fn stage_write(st: &crate::report::Staging, name: &str, text: &str) -> Result<(), UsageError> {
-    st.write(name, text.as_bytes())
-        .map_err(|e| UsageError(format!("{}: cannot write {name}: {e}", st.dir().display())))
-}
-
-fn commit(st: crate::report::Staging, dir: &std::path::Path) -> Result<Vec<PathBuf>, UsageError> {
-    st.commit().map_err(|e| {
+    st.write(name, text.as_bytes()).map_err(|e| {
         UsageError(format!(
-            "{}: cannot move the outputs into place: {e}",
-            dir.display()
+            "{}: cannot write {name}: {e}; nothing was changed",
+            st.out().display()
         ))
     })
 }
 
+/// Stages a file named outside the output directory (`--json`, `--csv`), moved into place
+/// with the rest.
+fn stage_elsewhere(
+    st: &mut crate::report::Staging,
+    path: &std::path::Path,
+    text: &str,
+    what: &str,
+) -> Result<(), UsageError> {
+    st.write_elsewhere(path, text.as_bytes()).map_err(|e| {
+        UsageError(format!(
+            "{}: cannot write the {what}: {e}; nothing was changed",
+            path.display()
+        ))
+    })
+}
+
+fn commit(st: crate::report::Staging, dir: &std::path::Path) -> Result<Vec<PathBuf>, UsageError> {
+    st.commit().map_err(|e| match e {
+        crate::report::output::CommitError::Move(_) => UsageError(format!("{}: {e}", dir.display())),
+        other => UsageError(other.to_string()),
+    })
+}
+
+/// The most worker threads accepted: more than this only adds overhead on any machine.
+const MAX_THREADS: usize = 256;
+
 fn threads_arg(threads: Option<usize>) -> Result<usize, UsageError> {
     let t = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if t == 0 {
-        return Err(UsageError("--threads must be at least 1".into()));
+    if !(1..=MAX_THREADS).contains(&t) {
+        return Err(UsageError(format!(
+            "--threads {t}: give 1 to {MAX_THREADS} (this machine has {} cores)",
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        )));
     }
     Ok(t)
 }
@@ -415,7 +519,7 @@ fn monte_carlo(
     seed: u64,
     threads: usize,
 ) -> Result<montecarlo::McResult, UsageError> {
-    let bar = progress_bar(runs * sc.variants.len() as u64);
+    let bar = progress_bar(runs.saturating_mul(sc.variants.len() as u64));
     let result = montecarlo::run_all(sc, runs, seed, threads, &ticker(&bar)).map_err(UsageError)?;
     bar.finish_and_clear();
     Ok(result)
@@ -431,15 +535,9 @@ fn stage_charts(
         .map_err(|e| UsageError(format!("{}: cannot draw the charts: {e}", out_dir.display())))
 }
 
-/// A progress callback that shows `bar` once a run has lasted a second on a terminal.
+/// A progress callback: one run done (see [`progress_bar`]).
 fn ticker(bar: &indicatif::ProgressBar) -> impl Fn() + Sync + '_ {
-    let started = std::time::Instant::now();
-    move || {
-        if started.elapsed() > std::time::Duration::from_secs(1) && std::io::stderr().is_terminal() {
-            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        }
-        bar.inc(1);
-    }
+    move || bar.inc(1)
 }
 
 /// A swept value given on the command line, parsed by the parameter's kind.
@@ -551,7 +649,7 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
         } => {
             let sc = crate::workload::load(&file).map_err(|e| UsageError(e.to_string()))?;
             let (runs, seed, threads) = mc_settings(&sc, &mc)?;
-            check_size(&sc, runs, threads, mc.force)?;
+            check_size(&file, &sc, runs, threads, mc.force)?;
             let out_dir = out_dir(out, &file, "");
             let st = staging(&out_dir)?;
             let result = monte_carlo(&sc, runs, seed, threads)?;
@@ -560,11 +658,12 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             stage_write(&st, "result.json", &json_text)?;
             stage_write(&st, "timeline.csv", &csv_text)?;
             let charts = stage_charts(&st, &out_dir, &result)?;
+            let mut st = st;
             if let Some(path) = json {
-                write_out(&path, &json_text, "JSON output")?;
+                stage_elsewhere(&mut st, &path, &json_text, "JSON output")?;
             }
             if let Some(path) = csv {
-                write_out(&path, &csv_text, "CSV output")?;
+                stage_elsewhere(&mut st, &path, &csv_text, "CSV output")?;
             }
             commit(st, &out_dir)?;
             out!("{}", run_report::render_mc(&sc, &result))?;
@@ -599,8 +698,10 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
                     .map(|v| sweep_value(&p, v, "--values"))
                     .collect::<Result<_, _>>()?,
                 (None, Some(a), Some(b), Some(n)) => {
-                    if n == 0 {
-                        return Err(UsageError("--steps must be at least 1".into()));
+                    if !(1..=MAX_SWEEP_POINTS).contains(&n) {
+                        return Err(UsageError(format!(
+                            "--steps {n}: give 1 to {MAX_SWEEP_POINTS} points"
+                        )));
                     }
                     let (a, b) = (sweep_value(&p, &a, "--from")?, sweep_value(&p, &b, "--to")?);
                     crate::sim::sweep::steps(&p, a, b, n)
@@ -614,6 +715,12 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             if xs.is_empty() {
                 return Err(UsageError("--values: give at least one value".into()));
             }
+            if xs.len() as u64 > MAX_SWEEP_POINTS {
+                return Err(UsageError(format!(
+                    "--values: {} values; give at most {MAX_SWEEP_POINTS}",
+                    xs.len()
+                )));
+            }
             // The curves run left to right.
             let mut xs = xs;
             xs.sort_by(|a, b| a.total_cmp(b));
@@ -621,12 +728,11 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             let (runs, seed, threads) = mc_settings(&sc, &mc)?;
             // Every point must be a valid scenario: load them all before running any.
             let points = crate::sim::sweep::load_points(&file, &p, &xs).map_err(UsageError)?;
-            for pt in &points {
-                check_size(&pt.file, runs, threads, mc.force)?;
-            }
+            let files: Vec<&crate::workload::ScenarioFile> = points.iter().map(|pt| &pt.file).collect();
+            check_size_all(&file, &files, runs, threads, mc.force)?;
             let out_dir = out_dir(out, &file, "-sweep");
             let st = staging(&out_dir)?;
-            let bar = progress_bar(runs * sc.variants.len() as u64 * (xs.len() as u64 + 1));
+            let bar = progress_bar(runs.saturating_mul(sc.variants.len() as u64 * (xs.len() as u64 + 1)));
             let result = crate::sim::sweep::sweep(&sc, &p, &points, runs, seed, threads, &ticker(&bar))
                 .map_err(UsageError)?;
             bar.finish_and_clear();
@@ -644,7 +750,7 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
         Command::Report { file, mc, out } => {
             let sc = crate::workload::load(&file).map_err(|e| UsageError(e.to_string()))?;
             let (runs, seed, threads) = mc_settings(&sc, &mc)?;
-            check_size(&sc, runs, threads, mc.force)?;
+            check_size(&file, &sc, runs, threads, mc.force)?;
             let out_dir = out_dir(out, &file, "");
             let st = staging(&out_dir)?;
             let result = monte_carlo(&sc, runs, seed, threads)?;
@@ -763,11 +869,9 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
                     file.display()
                 )));
             }
-            let runs = mc.runs.unwrap_or(sc.runs).max(1);
-            let seed = mc.seed.unwrap_or(sc.seed);
-            let threads = threads_arg(mc.threads.map(|t| t.max(1)))?;
-            check_size(&sc, runs, threads, mc.force)?;
-            let result = montecarlo::run_all(&sc, runs, seed, threads, &|| {}).map_err(UsageError)?;
+            let (runs, seed, threads) = mc_settings(&sc, &mc)?;
+            check_size(&file, &sc, runs, threads, mc.force)?;
+            let result = monte_carlo(&sc, runs, seed, threads)?;
             let verdicts = crate::sim::claims::evaluate(&sc.claims, &result);
             outln!(
                 "{}
@@ -788,17 +892,26 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             out,
         } => {
             crate::redis::RedisProfile::load(&profile).map_err(|e| UsageError(format!("--profile: {e}")))?;
-            std::fs::create_dir_all(&out)
-                .map_err(|e| UsageError(format!("{}: cannot create the directory: {e}", out.display())))?;
+            const MAX_GENERATED: u64 = 10_000;
+            if !(1..=MAX_GENERATED).contains(&count) {
+                return Err(UsageError(format!(
+                    "--count {count}: give 1 to {MAX_GENERATED} scenarios"
+                )));
+            }
+            let st = staging(&out)?;
             for n in from..from.saturating_add(count) {
-                let path = out.join(format!("generated-{n}.toml"));
-                write_out(
-                    &path,
+                stage_write(
+                    &st,
+                    &format!("generated-{n}.toml"),
                     &crate::workload::generate::scenario_toml(n, &profile),
-                    "scenario",
                 )?;
             }
-            outln!("Written: {count} scenarios in {}", out.display())?;
+            commit(st, &out)?;
+            outln!(
+                "Written: {count} scenario{} in {}",
+                if count == 1 { "" } else { "s" },
+                out.display()
+            )?;
         }
         Command::Calibrate { redis, out } => {
             let cal = live_redis::calibrate(&redis).map_err(|e| UsageError(e.to_string()))?;
@@ -875,6 +988,12 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
+    // A file-size limit (`ulimit -f`) makes a write fail with an error fragsim reports, instead
+    // of killing the process half-way through.
+    // SAFETY: setting a signal's disposition to "ignore" has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -48,7 +48,7 @@ fn a_server_that_is_not_redis_is_a_clear_error() {
 
 #[test]
 fn a_redis_older_than_7_is_a_clear_error() {
-    let addr = fake_server(b"$44\r\n# Server\r\nredis_version:6.2.6\r\nredis_mode:x\r\n\r\n");
+    let addr = fake_server(b"$45\r\n# Server\r\nredis_version:6.2.6\r\nredis_mode:x\r\n\r\n");
     let (rc, out, err) = fragsim(&["calibrate", "--redis", &addr]);
     assert_one_line_error(
         rc,

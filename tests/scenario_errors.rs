@@ -116,7 +116,66 @@ fn every_malformed_scenario_names_its_line_and_key() {
         ),
         (13, "test_seconds = -1.0", 13, "workload.test_seconds: -1"),
         (14, "parallel = 0", 14, "workload.parallel: 0: need 1 to 1024"),
-        (18, "count = -3", 18, "workload.keys[0].count: -3 is negative"),
+        (
+            18,
+            "count = -3",
+            18,
+            "workload.keys[0].count: -3: a key group needs at least 1 key",
+        ),
+        (
+            18,
+            "count = 0",
+            18,
+            "workload.keys[0].count: 0: a key group needs at least 1 key",
+        ),
+        (
+            18,
+            "count = 10000000000000000000",
+            18,
+            "workload.keys[0].count: invalid value: integer `10000000000000000000`, expected i64",
+        ),
+        (
+            17,
+            "name = \"st\\u0000orm\"",
+            17,
+            "workload.keys[0].name: \"st\\0orm\": use a non-empty name",
+        ),
+        (
+            19,
+            "value_size = \"4GiB\"",
+            19,
+            "workload.keys[0].value_size: values up to 4.0 GiB are larger than the 512.0 MiB Redis accepts",
+        ),
+        (
+            19,
+            r#"value_size = { dist = "lognormal", median = 1000000, sigma = 1.5 }"#,
+            19,
+            "proto-max-bulk-len",
+        ),
+        (
+            19,
+            r#"value_size = { dist = "uniform", min = 1.5, max = 1.7 }"#,
+            19,
+            "workload.keys[0].value_size: uniform needs whole byte counts",
+        ),
+        (
+            19,
+            r#"value_size = { dist = "choice", values = [1, 2], weights = [nan, 1] }"#,
+            19,
+            "finite, non-negative weights",
+        ),
+        (
+            19,
+            r#"value_size = { dist = "choice", values = [1, 2], weights = [inf, 1] }"#,
+            19,
+            "finite, non-negative weights",
+        ),
+        (
+            30,
+            r#"name = "" "#,
+            30,
+            "workload.scripts[0].name: \"\": use a non-empty name",
+        ),
         (19, "value_size = 0", 19, "workload.keys[0].value_size: 0 bytes"),
         (
             19,
@@ -235,6 +294,37 @@ fn every_malformed_scenario_names_its_line_and_key() {
             "{content}: expected line {line} in {first}"
         );
     }
+}
+
+/// Two scripts of one name, and keys that could not fit in a 64-bit address space.
+#[test]
+fn duplicate_scripts_and_impossible_totals_are_refused() {
+    let text = BASE.replace(
+        "[[variant]]\nname = \"big\"",
+        "[[workload.scripts]]\nname = \"check\"\nsize = 10\n\n[[variant]]\nname = \"big\"",
+    );
+    let err = parse(&text, "d.toml").unwrap_err().to_string();
+    assert!(
+        err.contains("workload.scripts[1].name: 'check' names two scripts"),
+        "{err}"
+    );
+    // 1,000,000 objects of 10 TiB alive at once: 9.5 EiB.
+    let text = "name = \"t\"\n[server]\nprofile = \"none\"\n[workload]\ntests = 2\n\
+                [[workload.keys]]\nname = \"k\"\ncount = 1000000\nvalue_size = \"10TiB\"\n";
+    let err = parse(text, "t.toml").unwrap_err().to_string();
+    assert!(
+        err.contains("past the 128 TiB a 64-bit process can address"),
+        "{err}"
+    );
+}
+
+/// A seed beyond TOML's signed integers is a valid u64 seed (variants are built from it).
+#[test]
+fn the_largest_seed_is_accepted() {
+    let text = BASE.replace("seed = 1", "seed = 18446744073709551615");
+    let f = parse(&text, "s.toml").unwrap();
+    assert_eq!(f.seed, u64::MAX);
+    assert!(f.variants.iter().all(|v| v.seed == u64::MAX));
 }
 
 #[test]

@@ -173,7 +173,10 @@ fn unwritable_output_directory_is_refused_without_partial_files() {
     std::fs::create_dir_all(out.join("result.json")).unwrap();
     let (rc, _, err) = fragsim(&["run", s, "--runs", "1", "--out", out.to_str().unwrap()]);
     assert_eq!(rc, 2, "{err}");
-    assert!(err.contains("result.json is a directory"), "{err}");
+    assert!(
+        err.contains("result.json is not a regular file") && err.contains("nothing was changed"),
+        "{err}"
+    );
     let left: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -118,6 +118,10 @@ pub struct RedisProfile {
     /// `hash-max-listpack-entries` / `hash-max-listpack-value`.
     pub hash_max_listpack_entries: u64,
     pub hash_max_listpack_value: u64,
+    /// `proto-max-bulk-len`: the longest string a client may send (and so the longest value or
+    /// hash field a key can hold); Redis refuses longer ones. 512 MiB by default.
+    #[serde(default = "default_proto_max_bulk_len")]
+    pub proto_max_bulk_len: u64,
     /// `DICT_HT_INITIAL_SIZE`: buckets of a table's first allocation (8 B each). Tables double
     /// when entries reach the bucket count (load factor 1).
     pub dict_initial_size: u64,
@@ -161,6 +165,10 @@ pub struct RedisProfile {
     /// The server as calibration left it ([`ServerState::AsFound`]), when measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as_found: Option<Baseline>,
+}
+
+fn default_proto_max_bulk_len() -> u64 {
+    512 << 20
 }
 
 /// Commands per second of one client without pipelining when nothing else is known: an assumed

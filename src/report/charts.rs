@@ -38,8 +38,8 @@ pub fn ensure_font() {
 
 type Res<T> = Result<T, String>;
 
-fn err<E: std::fmt::Debug>(e: E) -> String {
-    format!("{e:?}")
+fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
 }
 
 fn p(s: Option<&Stat>) -> Stat {
@@ -53,8 +53,8 @@ fn p(s: Option<&Stat>) -> Stat {
     })
 }
 
-/// Writes a chart as `DIR/NAME.png` and `DIR/NAME.svg` (each through a temporary file renamed
-/// into place). Returns the two paths.
+/// Draws a chart in memory and writes it as `DIR/NAME.png` and `DIR/NAME.svg`, each flushed to
+/// disk; a failed write removes both and is an error. Returns the two paths.
 fn both(
     dir: &Path,
     name: &str,
@@ -64,27 +64,31 @@ fn both(
     ensure_font();
     let png = dir.join(format!("{name}.png"));
     let svg = dir.join(format!("{name}.svg"));
-    // The bitmap backend picks the format from the extension, so the temporary name keeps it.
-    let tmp_png = dir.join(format!(".{name}.tmp-{}.png", std::process::id()));
-    let tmp_svg = dir.join(format!(".{name}.tmp-{}.svg", std::process::id()));
-    let res = (|| {
-        {
-            let root = BitMapBackend::new(&tmp_png, (W, H)).into_drawing_area();
-            draw(root)?;
-        }
-        {
-            let root = SVGBackend::new(&tmp_svg, (W, H)).into_drawing_area();
-            draw_svg(root)?;
-        }
-        std::fs::rename(&tmp_png, &png).map_err(err)?;
-        std::fs::rename(&tmp_svg, &svg).map_err(err)?;
-        Ok(vec![png.clone(), svg.clone()])
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp_png);
-        let _ = std::fs::remove_file(&tmp_svg);
+    let mut rgb = vec![0u8; (W * H * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (W, H)).into_drawing_area();
+        draw(root)?;
     }
-    res
+    let mut svg_text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg_text, (W, H)).into_drawing_area();
+        draw_svg(root)?;
+    }
+    let mut png_bytes = Vec::new();
+    {
+        use image::ImageEncoder;
+        image::codecs::png::PngEncoder::new(&mut png_bytes)
+            .write_image(&rgb, W, H, image::ColorType::Rgb8)
+            .map_err(err)?;
+    }
+    let res =
+        super::write_atomic(&png, &png_bytes).and_then(|()| super::write_atomic(&svg, svg_text.as_bytes()));
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&png);
+        let _ = std::fs::remove_file(&svg);
+        return Err(err(e));
+    }
+    Ok(vec![png, svg])
 }
 
 /// The charts' coordinate system: real numbers on both axes.

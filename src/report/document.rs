@@ -33,18 +33,7 @@ pub const CHARTS: [(&str, &str); 5] = [
 ];
 
 fn size_words(d: &SizeDist) -> String {
-    match d {
-        SizeDist::Fixed { bytes } => format!("{} bytes", group(*bytes)),
-        SizeDist::Uniform { min, max } => format!("{}-{} bytes, uniform", group(*min), group(*max)),
-        SizeDist::Normal { mean, sd } => format!("normal, mean {mean:.0} bytes, sd {sd:.0}"),
-        SizeDist::Lognormal { median, sigma } => {
-            format!("lognormal, median {median:.0} bytes, sigma {sigma}")
-        }
-        SizeDist::Choice { values, .. } => format!(
-            "one of {} bytes",
-            values.iter().map(|v| group(*v)).collect::<Vec<_>>().join(" / ")
-        ),
-    }
+    d.describe()
 }
 
 /// The scenario in sentences: the server, the limits, the tests, and what each variant writes.
@@ -73,9 +62,9 @@ pub fn scenario_words(file: &ScenarioFile) -> Vec<String> {
         Flush::AfterEach => "FLUSHALL SYNC after each test",
     };
     o.push(format!(
-        "{} tests, {} test process(es) at once, {} s of simulated time each; {flush}.",
-        group(sc.tests),
-        sc.parallel,
+        "{}, {} at once, {} s of idle time after each; {flush}.",
+        crate::report::run::plural(sc.tests, "test", "tests"),
+        crate::report::run::plural(sc.parallel, "test process", "test processes"),
         sc.test_seconds
     ));
     for v in &file.variants {

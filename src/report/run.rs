@@ -69,8 +69,11 @@ fn oom_line(name: &str, what: &str, o: &Option<OomStat>) -> String {
 /// The summary table of one variant: p5 / p50 / p95 over the runs.
 pub fn render_variant(v: &VariantResult, runs: u64) -> String {
     let mut o = format!(
-        "  variant \"{}\" ({}, allocator {}, {} runs)\n",
-        v.name, v.profile, v.allocator, runs
+        "  variant \"{}\" ({}, allocator {}, {})\n",
+        v.name,
+        v.profile,
+        v.allocator,
+        plural(runs, "run", "runs")
     );
     o += &format!("    {:<24} {:>36} {:>36}\n", "p5 / p50 / p95", "peak", "end");
     for (f, ratio) in [
@@ -136,24 +139,26 @@ pub fn render_breakdown(v: &VariantResult) -> String {
     o
 }
 
+/// `n` and the noun, singular for 1: "1 run", "32 runs", "1,000 tests".
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", group(n), if n == 1 { one } else { many })
+}
+
 /// The text summary of a Monte Carlo run: the scenario, then a table per variant.
 pub fn render_mc(file: &crate::workload::ScenarioFile, r: &McResult) -> String {
     let sc = file.first();
     let mut o = format!("{}\n", r.scenario);
     o += &format!(
-        "  {} tests x {} test process(es), flush {:?}, {} s each; {} runs, seed {}\n",
-        group(sc.tests),
-        sc.parallel,
-        sc.flush,
+        "  {} x {}, {}, {} s idle after each; {}, seed {}\n",
+        plural(sc.tests, "test", "tests"),
+        plural(sc.parallel, "test process", "test processes"),
+        sc.flush.describe(),
         sc.test_seconds,
-        r.runs,
+        plural(r.runs, "run", "runs"),
         r.seed
     );
     for k in &sc.keys {
-        let size = match &k.value_size {
-            crate::workload::SizeDist::Fixed { bytes } => format!("{} B", group(*bytes)),
-            d => format!("{d:?}").to_lowercase(),
-        };
+        let size = k.value_size.describe();
         let what = match k.kind {
             KeyType::String => format!("values of {size}"),
             KeyType::Hash => format!("hashes of {} fields x {size}", group(k.fields)),

@@ -20,10 +20,12 @@ fn owned(v: &[u8]) -> Arg {
     Arg::Owned(v.to_vec())
 }
 
-/// A value of `n` bytes that no encoding mistakes for an integer (all `v`). No allocation per
-/// value: a slice of one buffer per thread, replaced by one twice as large (and the old one
-/// kept, as earlier values may still borrow it) when a longer value is asked for; so a thread
-/// keeps at most about four times its longest value.
+/// A value of `n` bytes that no encoding mistakes for an integer (all zero bytes, which are not
+/// digits). No allocation per value: a slice of one buffer per thread, replaced by one twice as
+/// large (and the old one kept, as earlier values may still borrow it) when a longer value is
+/// asked for. The buffers are zeroed allocations the simulator never writes to (the model reads
+/// a value's length, not its bytes), so the operating system backs them with no memory: a
+/// 4 GiB value costs address space, not RSS.
 pub fn value_bytes(n: u64) -> Arg {
     use std::cell::Cell;
     thread_local! {
@@ -33,7 +35,7 @@ pub fn value_bytes(n: u64) -> Arg {
     FILLER.with(|f| {
         if f.get().len() < n {
             let len = n.next_power_of_two().max(1 << 16);
-            f.set(Box::leak(vec![b'v'; len].into_boxed_slice()));
+            f.set(Box::leak(vec![0u8; len].into_boxed_slice()));
         }
         Arg::Borrowed(&f.get()[..n])
     })

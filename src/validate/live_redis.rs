@@ -280,6 +280,7 @@ pub fn calibrate(addr: &str) -> Result<Calibration, LiveError> {
     for (param, slot) in [
         ("hash-max-listpack-entries", &mut p.hash_max_listpack_entries),
         ("hash-max-listpack-value", &mut p.hash_max_listpack_value),
+        ("proto-max-bulk-len", &mut p.proto_max_bulk_len),
     ] {
         if let Ok(Resp::Array(Some(items))) = c.call_str(&["CONFIG", "GET", param]) {
             if let Some(v) = items.get(1).and_then(Resp::text).and_then(|v| v.parse().ok()) {

@@ -33,10 +33,16 @@ impl SizeDist {
         match self {
             SizeDist::Fixed { bytes } => *bytes,
             SizeDist::Uniform { min, max } => rng.random_range(*min..=*max),
-            SizeDist::Normal { mean, sd } => (mean + sd * std_normal(rng)).round().max(1.0) as u64,
-            SizeDist::Lognormal { median, sigma } => {
-                (median * (sigma * std_normal(rng)).exp()).round().max(1.0) as u64
-            }
+            // Draws beyond `practical_max` (8 sd; under 1e-15 of draws) are cut there, so no
+            // draw exceeds what validation allowed.
+            SizeDist::Normal { mean, sd } => (mean + sd * std_normal(rng))
+                .min(self.practical_max())
+                .round()
+                .max(1.0) as u64,
+            SizeDist::Lognormal { median, sigma } => (median * (sigma * std_normal(rng)).exp())
+                .min(self.practical_max())
+                .round()
+                .max(1.0) as u64,
             SizeDist::Choice { values, weights } => {
                 let total: f64 = weights.iter().sum();
                 let mut x = rng.random::<f64>() * total;
@@ -47,6 +53,40 @@ impl SizeDist {
                     x -= w;
                 }
                 *values.last().expect("validated: at least one value")
+            }
+        }
+    }
+
+    /// In words, sizes in bytes with thousands separators: "30,000 B", "uniform 1,500-2,500 B",
+    /// "normal, mean 2,000 B, sd 300 B", "log-normal, median 1,500 B, sigma 0.5", "1,000 B
+    /// (weight 3) or 2,000 B (weight 1)".
+    pub fn describe(&self) -> String {
+        use crate::units::group;
+        let b = |x: f64| format!("{} B", group(x.round() as u64));
+        match self {
+            SizeDist::Fixed { bytes } => format!("{} B", group(*bytes)),
+            SizeDist::Uniform { min, max } => format!("uniform {}-{} B", group(*min), group(*max)),
+            SizeDist::Normal { mean, sd } => format!("normal, mean {}, sd {}", b(*mean), b(*sd)),
+            SizeDist::Lognormal { median, sigma } => {
+                format!("log-normal, median {}, sigma {sigma}", b(*median))
+            }
+            SizeDist::Choice { values, weights } => {
+                let all_equal = weights.windows(2).all(|w| w[0] == w[1]);
+                let parts: Vec<String> = values
+                    .iter()
+                    .zip(weights)
+                    .map(|(v, w)| {
+                        if all_equal {
+                            format!("{} B", group(*v))
+                        } else {
+                            format!("{} B (weight {w})", group(*v))
+                        }
+                    })
+                    .collect();
+                match parts.len() {
+                    1 => parts[0].clone(),
+                    n => format!("{} or {}", parts[..n - 1].join(", "), parts[n - 1]),
+                }
             }
         }
     }
@@ -70,8 +110,9 @@ impl SizeDist {
         }
     }
 
-    /// A size no draw exceeds with any practical probability (for validation against the
-    /// largest size class): the bound itself, or mean + 8 sd, or median * exp(8 sigma).
+    /// The largest size a draw gives (for validation against the largest size class and
+    /// Redis's `proto-max-bulk-len`): the bound itself, or mean + 8 sd, or median * exp(8 sigma)
+    /// (draws beyond are cut there).
     pub fn practical_max(&self) -> f64 {
         match self {
             SizeDist::Fixed { bytes } => *bytes as f64,

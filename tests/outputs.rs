@@ -1,0 +1,288 @@
+//! Outputs are never half-written, clobbered or left behind: a failed write (a full disk,
+//! simulated with a file-size limit), a bad path, an interrupt or a kill leaves the previous
+//! complete output as it was, and the next run removes what a killed one left.
+
+mod common;
+use common::*;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A small allocator scenario: quick, and its result.json is small next to its charts.
+const TINY: &str = "name = \"tiny\"\nseed = 1\n[server]\nprofile = \"none\"\n[workload]\ntests = 2\n\
+                    [[workload.keys]]\nname = \"k\"\ncount = 10\nvalue_size = 100\n";
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("fragsim-out-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Every file of `dir` (hidden ones too) with its bytes, sorted by name.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let bytes = std::fs::read(e.path()).unwrap_or_default();
+            (e.file_name().to_string_lossy().into_owned(), bytes)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Runs fragsim under a file-size limit of `blocks` x 512 B (`ulimit -f`).
+fn with_file_limit(blocks: u64, args: &[&str]) -> (i32, String) {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("ulimit -f {blocks} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_fragsim"))
+        .args(args);
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_failed_write_at_any_size_leaves_the_previous_output_whole() {
+    let d = temp_dir("limit");
+    let scen = d.join("tiny.toml");
+    std::fs::write(&scen, TINY).unwrap();
+    let out = d.join("out");
+    let (rc, _, err) = fragsim(&["run", s(&scen), "--runs", "1", "--out", s(&out)]);
+    assert_eq!(rc, 0, "{err}");
+    let before = snapshot(&out);
+    assert_eq!(
+        before.len(),
+        12,
+        "{:?}",
+        before.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    let largest = before.iter().map(|f| f.1.len()).max().unwrap() as u64;
+    // Limits from below the smallest file to just under the largest: each write that would
+    // pass the limit fails somewhere else (result.json, a chart, the CSV).
+    let mut failures = 0;
+    for blocks in [0, 1, 8, 30, 60, 100, 150, largest / 512 - 1] {
+        let (rc, err) = with_file_limit(blocks, &["run", s(&scen), "--runs", "2", "--out", s(&out)]);
+        assert_eq!(rc, 2, "limit {blocks}: {err}");
+        assert!(
+            err.contains("File too large") && !err.contains("panicked"),
+            "{err}"
+        );
+        assert_eq!(snapshot(&out), before, "limit {blocks}: the output changed");
+        failures += 1;
+    }
+    assert_eq!(failures, 8);
+    // With room, the new output lands whole.
+    let (rc, _, err) = fragsim(&["run", s(&scen), "--runs", "2", "--out", s(&out)]);
+    assert_eq!(rc, 0, "{err}");
+    assert_ne!(snapshot(&out), before);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn extra_outputs_land_with_the_rest_or_not_at_all() {
+    let d = temp_dir("extra");
+    let scen = d.join("tiny.toml");
+    std::fs::write(&scen, TINY).unwrap();
+    let json = d.join("ok.json");
+    let out = d.join("new/a/b/c");
+    let (rc, _, err) = fragsim(&[
+        "run",
+        s(&scen),
+        "--runs",
+        "1",
+        "--out",
+        s(&out),
+        "--json",
+        s(&json),
+        "--csv",
+        "/nonexistent-dir/x.csv",
+    ]);
+    assert_eq!(rc, 2);
+    assert!(
+        err.contains("/nonexistent-dir/x.csv") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert!(!json.exists(), "ok.json was left behind");
+    assert!(
+        !d.join("new").exists(),
+        "the directories made for --out were left behind"
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn links_devices_and_the_root_are_never_replaced() {
+    let d = temp_dir("links");
+    let scen = d.join("tiny.toml");
+    std::fs::write(&scen, TINY).unwrap();
+    let out = d.join("out");
+    // A symbolic link: its target gets the output, the link stays a link.
+    let target = d.join("target.json");
+    std::fs::write(&target, "old").unwrap();
+    let link = d.join("link.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let (rc, _, err) = fragsim(&[
+        "run",
+        s(&scen),
+        "--runs",
+        "1",
+        "--out",
+        s(&out),
+        "--json",
+        s(&link),
+    ]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(std::fs::read_to_string(&target).unwrap().contains("\"scenario\""));
+    // A device is written through: /dev/full refuses the bytes (exit 2) and stays a device.
+    if Path::new("/dev/full").exists() {
+        let (rc, _, err) = fragsim(&[
+            "run",
+            s(&scen),
+            "--runs",
+            "1",
+            "--out",
+            s(&out),
+            "--json",
+            "/dev/full",
+        ]);
+        assert_eq!(rc, 2, "{err}");
+        assert!(
+            err.contains("/dev/full") && err.contains("No space left"),
+            "{err}"
+        );
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::metadata("/dev/full")
+            .unwrap()
+            .file_type()
+            .is_char_device());
+    }
+    let (rc, _, err) = fragsim(&["run", s(&scen), "--runs", "1", "--out", "/"]);
+    assert_eq!(rc, 2);
+    assert!(
+        err.contains("the root directory is not an output directory"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// Waits until `dir` holds a staging directory (the run is writing) or `limit` passes.
+fn wait_for_staging(dir: &Path, limit: Duration) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            if rd
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with(".fragsim-staging-"))
+            {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn an_interrupt_keeps_the_old_output_and_a_kill_is_cleaned_up_by_the_next_run() {
+    let d = temp_dir("signals");
+    let scen = d.join("tiny.toml");
+    std::fs::write(&scen, TINY).unwrap();
+    let out = d.join("out");
+    let (rc, _, err) = fragsim(&["run", s(&scen), "--runs", "1", "--out", s(&out)]);
+    assert_eq!(rc, 0, "{err}");
+    let before = snapshot(&out);
+    let long = scenario_path("seed-suite.toml");
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
+        let child = Command::new(env!("CARGO_BIN_EXE_fragsim"))
+            .args([
+                "run",
+                &long,
+                "--runs",
+                "5000",
+                "--threads",
+                "1",
+                "--force",
+                "--out",
+                s(&out),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        assert!(
+            wait_for_staging(&out, Duration::from_secs(20)),
+            "no staging directory"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(child.id() as i32, sig);
+        }
+        let status = child.wait_with_output().unwrap();
+        let left: Vec<String> = snapshot(&out)
+            .into_iter()
+            .map(|f| f.0)
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        if sig == libc::SIGKILL {
+            assert_eq!(
+                left.len(),
+                1,
+                "a killed run leaves its staging directory: {left:?}"
+            );
+        } else {
+            assert_eq!(status.status.code(), Some(130));
+            assert!(String::from_utf8_lossy(&status.stderr).contains("interrupted"));
+            assert!(left.is_empty(), "{left:?}");
+            assert_eq!(snapshot(&out), before);
+        }
+    }
+    // The next run removes what the killed one left.
+    let (rc, _, err) = fragsim(&["run", s(&scen), "--runs", "1", "--out", s(&out)]);
+    assert_eq!(rc, 0, "{err}");
+    assert_eq!(snapshot(&out), before);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn a_closed_standard_output_ends_quietly() {
+    for args in [
+        vec!["sizeclasses".to_string()],
+        vec!["explain".into(), "30000".into()],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_fragsim"))
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end at once, as `| head -0` would.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
+    // A full device as standard output is an error, not a panic.
+    if Path::new("/dev/full").exists() {
+        let out = Command::new(env!("CARGO_BIN_EXE_fragsim"))
+            .arg("sizeclasses")
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write to standard output"));
+    }
+}

@@ -880,7 +880,7 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
                 sc.name,
                 runs
             )?;
-            out!("{}", crate::sim::claims::render(&sc.claims, &verdicts))?;
+            out!("{}", crate::sim::claims::render(&verdicts))?;
             if verdicts.iter().any(|v| !v.pass) {
                 return Err(UsageError(String::new()));
             }

@@ -209,11 +209,11 @@ fn report_is_self_contained_and_complete() {
     for part in [
         "<h2>The scenario</h2>",
         "Variant &quot;30 KB objects&quot;: 30 keys &#x27;storm&#x27;",
-        "<h2>Summary</h2>",
+        "<h2>Key numbers</h2>",
         "peak used_memory_rss (RSS)",
         "<h2>Where the bytes go</h2>",
         "size-class rounding",
-        "<h2>Claims: 3 of 7 hold</h2>",
+        "<h2>Verdict: 3 of 7 claims hold</h2>",
         "<td class=\"fail\">FAIL</td>",
         "<td class=\"pass\">PASS</td>",
         "<h2>What the model does not know</h2>",
@@ -225,15 +225,45 @@ fn report_is_self_contained_and_complete() {
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     for part in [
         "## The scenario",
-        "## Summary",
+        "## Key numbers",
         "![bytes](bytes.svg)",
         "## Where the bytes go",
         "| baseline RSS |",
-        "## Claims: 3 of 7 hold",
+        "## Verdict: 3 of 7 claims hold",
         "## What the model does not know",
     ] {
         assert!(md.contains(part), "report.md lacks {part:?}");
     }
+    // The verdict comes first: before the scenario and before any chart.
+    let at = |text: &str, part: &str| text.find(part).unwrap_or_else(|| panic!("{part}"));
+    assert!(at(&md, "## Verdict") < at(&md, "## The scenario"));
+    assert!(at(&md, "## Verdict") < at(&md, "!["));
+    assert!(at(&html, "<h2>Verdict") < at(&html, "<svg"));
+    // Every claim's figures as `fragsim check` prints them, ratios as ratios.
+    let (_, check, _) = fragsim(&["check", &scenario_path("seed-claims.toml"), "--runs", "4"]);
+    let mut seen = 0;
+    for line in check.lines().filter(|l| l.contains("predicted ")) {
+        let p = &line[line.find("predicted ").unwrap() + 10..];
+        let value = &p[..p.find(" (p5-p95 ").unwrap()];
+        let band = &p[p.find("(p5-p95 ").unwrap() + 8..p.find(");").unwrap()];
+        let (lo, hi) = band.split_once(" - ").unwrap();
+        let shown = format!("{value} ({lo}-{hi})");
+        assert!(
+            md.contains(&shown) && html.contains(&shown),
+            "the report lacks {shown:?}"
+        );
+        seen += 1;
+    }
+    assert_eq!(seen, 7);
+    assert!(
+        md.contains("| 0.88 (0.88-0.88) |"),
+        "the RSS ratio claim shows a ratio"
+    );
+    assert!(!md.contains("1 B (1 B-1 B)"));
+    assert!(
+        md.contains("note: holds for \"30 KB objects\" as well"),
+        "the OOM claim's premise"
+    );
     for chart in ["timeline", "peaks", "bytes", "ratios", "oom"] {
         assert!(
             out.join(format!("{chart}.svg")).is_file(),

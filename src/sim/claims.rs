@@ -18,6 +18,19 @@ pub struct ClaimResult {
     pub pass: bool,
     /// What the claim requires, in words.
     pub expected: String,
+    /// Whose figure it is: `variant "30 KB"` or `"2 KB" / "30 KB"`.
+    pub subject: String,
+    /// The figure in words (`peak used_memory`, `mem_fragmentation_ratio at peak RSS`).
+    pub figure: String,
+    /// `predicted` and the band as `fragsim check` prints them (bytes with units, ratios with
+    /// two decimals, probabilities as percentages): every report shows these.
+    pub predicted_text: String,
+    pub band_text: (String, String),
+    /// A warning about what the verdict means, when the claim's premise does not hold: a claim
+    /// about one variant that holds just as well for every other variant (an OOM "eliminated"
+    /// by a change when the other variants had none either).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 fn variant<'a>(r: &'a McResult, name: &str) -> &'a VariantResult {
@@ -57,7 +70,7 @@ pub fn is_bytes(metric: &str) -> bool {
 
 /// A claim's figure for display: a percentage for OOM probabilities, two decimals for ratios,
 /// a byte count otherwise.
-fn fmt_value(c: &Claim, v: f64) -> String {
+pub fn fmt_value(c: &Claim, v: f64) -> String {
     if c.metric.starts_with("oom.") {
         format!("{:.0}%", v * 100.0)
     } else if matches!(c.subject, ClaimSubject::Ratio(..)) || !is_bytes(&c.metric) {
@@ -67,71 +80,122 @@ fn fmt_value(c: &Claim, v: f64) -> String {
     }
 }
 
+/// The claim's figure in every run of its subject.
+fn values_of(c: &Claim, subject: &ClaimSubject, r: &McResult) -> Vec<f64> {
+    match subject {
+        ClaimSubject::Variant(v) if c.metric.starts_with("oom.") => variant(r, v)
+            .per_run
+            .iter()
+            .map(|f| {
+                let hit = if c.metric == "oom.maxmemory" {
+                    f.maxmemory_hit
+                } else {
+                    f.memory_limit_hit
+                };
+                if hit {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect(),
+        ClaimSubject::Variant(v) => variant(r, v)
+            .per_run
+            .iter()
+            .map(|f| figure(f, &c.phase, &c.metric))
+            .collect(),
+        ClaimSubject::Ratio(a, b) => variant(r, a)
+            .per_run
+            .iter()
+            .zip(&variant(r, b).per_run)
+            .map(|(x, y)| {
+                let d = figure(y, &c.phase, &c.metric);
+                if d == 0.0 {
+                    f64::INFINITY
+                } else {
+                    figure(x, &c.phase, &c.metric) / d
+                }
+            })
+            .collect(),
+    }
+}
+
+/// The claim's statistic over `values`, and the distribution.
+fn statistic(c: &Claim, values: &[f64]) -> (f64, Stat) {
+    let s = Stat::of(values);
+    let x = if c.stat == "probability" {
+        s.mean
+    } else {
+        pick(&s, &c.stat)
+    };
+    (x, s)
+}
+
 /// Evaluates every claim on the result of `run_all`.
 pub fn evaluate(claims: &[Claim], r: &McResult) -> Vec<ClaimResult> {
     claims
         .iter()
         .map(|c| {
-            let values: Vec<f64> = match &c.subject {
-                ClaimSubject::Variant(v) if c.metric.starts_with("oom.") => variant(r, v)
-                    .per_run
-                    .iter()
-                    .map(|f| {
-                        let hit = if c.metric == "oom.maxmemory" {
-                            f.maxmemory_hit
-                        } else {
-                            f.memory_limit_hit
-                        };
-                        if hit {
-                            1.0
-                        } else {
-                            0.0
-                        }
+            let (predicted, s) = statistic(c, &values_of(c, &c.subject, r));
+            let pass = c.compare.holds(predicted);
+            // The premise: a claim about one variant that every other variant meets as well
+            // says nothing about what set that variant apart.
+            let note = match &c.subject {
+                ClaimSubject::Variant(name) if pass && r.variants.len() > 1 => {
+                    let others: Vec<&str> = r
+                        .variants
+                        .iter()
+                        .filter(|v| &v.name != name)
+                        .map(|v| v.name.as_str())
+                        .collect();
+                    let all_hold = others.iter().all(|o| {
+                        let (x, _) = statistic(c, &values_of(c, &ClaimSubject::Variant(o.to_string()), r));
+                        c.compare.holds(x)
+                    });
+                    all_hold.then(|| {
+                        format!(
+                            "holds for {} as well, so it does not show a difference between the variants",
+                            others
+                                .iter()
+                                .map(|o| format!("\"{o}\""))
+                                .collect::<Vec<_>>()
+                                .join(" and ")
+                        )
                     })
-                    .collect(),
-                ClaimSubject::Variant(v) => variant(r, v)
-                    .per_run
-                    .iter()
-                    .map(|f| figure(f, &c.phase, &c.metric))
-                    .collect(),
-                ClaimSubject::Ratio(a, b) => variant(r, a)
-                    .per_run
-                    .iter()
-                    .zip(&variant(r, b).per_run)
-                    .map(|(x, y)| {
-                        let d = figure(y, &c.phase, &c.metric);
-                        if d == 0.0 {
-                            f64::INFINITY
-                        } else {
-                            figure(x, &c.phase, &c.metric) / d
-                        }
-                    })
-                    .collect(),
+                }
+                _ => None,
             };
-            let s = Stat::of(&values);
-            let predicted = if c.stat == "probability" {
-                s.mean
-            } else {
-                pick(&s, &c.stat)
+            let subject = match &c.subject {
+                ClaimSubject::Variant(v) => format!("variant \"{v}\""),
+                ClaimSubject::Ratio(a, b) => format!("\"{a}\" / \"{b}\""),
             };
             ClaimResult {
                 text: c.text.clone(),
                 metric: c.metric.clone(),
                 predicted,
                 band: (s.p5, s.p95),
-                pass: c.compare.holds(predicted),
+                pass,
                 expected: format!(
-                    "{} {} {}",
+                    "{} {}{} {}",
                     c.stat,
                     c.metric,
+                    if matches!(c.subject, ClaimSubject::Ratio(..)) {
+                        " ratio"
+                    } else {
+                        ""
+                    },
                     c.compare.describe(|v| fmt_value(c, v))
                 ),
+                subject,
+                figure: figure_name(c),
+                predicted_text: fmt_value(c, predicted),
+                band_text: (fmt_value(c, s.p5), fmt_value(c, s.p95)),
+                note,
             }
         })
         .collect()
 }
 
-/// The claims table `fragsim check` prints.
 /// What a claim's figure is, in words: `peak used_memory`, `mem_fragmentation_ratio at peak
 /// RSS` (a ratio's peak is its value at that moment), `max_over_time ...`, `end ...`.
 pub fn figure_name(c: &Claim) -> String {
@@ -142,23 +206,18 @@ pub fn figure_name(c: &Claim) -> String {
     }
 }
 
-pub fn render(claims: &[Claim], results: &[ClaimResult]) -> String {
+/// The claims table `fragsim check` prints.
+pub fn render(results: &[ClaimResult]) -> String {
     let mut o = String::new();
-    for (c, r) in claims.iter().zip(results) {
-        let fmt = |v: f64| fmt_value(c, v);
-        let subject = match &c.subject {
-            ClaimSubject::Variant(v) => format!("variant \"{v}\""),
-            ClaimSubject::Ratio(a, b) => format!("\"{a}\" / \"{b}\""),
-        };
+    for r in results {
         o += &format!("  {}  \"{}\"\n", if r.pass { "PASS" } else { "FAIL" }, r.text);
         o += &format!(
-            "        {subject}, {}: predicted {} (p5-p95 {} - {}); claim needs {}\n",
-            figure_name(c),
-            fmt(r.predicted),
-            fmt(r.band.0),
-            fmt(r.band.1),
-            r.expected
+            "        {}, {}: predicted {} (p5-p95 {} - {}); claim needs {}\n",
+            r.subject, r.figure, r.predicted_text, r.band_text.0, r.band_text.1, r.expected
         );
+        if let Some(n) = &r.note {
+            o += &format!("        note: {n}\n");
+        }
     }
     let failed = results.iter().filter(|r| !r.pass).count();
     o += &format!(

@@ -28,6 +28,23 @@ fn bad_arguments_give_one_line_and_exit_2() {
         vec!["explain", "100", "--preset", "tcmalloc"],
         vec!["sizeclasses", "--preset", "nope"],
         vec!["explain", "99999999999999999999999"],
+        vec!["explain", "--redis", "redis-7.0-debian", "--string", "4TiB"],
+        vec!["run", "scenarios/seed-suite.toml", "--threads", "10000"],
+        vec!["run", "scenarios/seed-suite.toml", "--threads", "0"],
+        vec!["check", "scenarios/seed-claims.toml", "--runs", "0"],
+        vec![
+            "sweep",
+            "scenarios/seed-suite.toml",
+            "--param",
+            "tests",
+            "--from",
+            "1",
+            "--to",
+            "10",
+            "--steps",
+            "1000000000",
+        ],
+        vec!["generate", "--count", "100000000", "--out", "/tmp/never"],
     ] {
         let (rc, out, err) = fragsim(&args);
         assert_eq!(rc, 2, "{args:?}");
@@ -164,6 +181,19 @@ fn a_scenario_too_big_for_the_machine_is_refused_up_front() {
     assert!(out.is_empty());
     assert!(
         err.contains("simulator memory") && err.contains("--force"),
+        "{err}"
+    );
+    assert!(!out_dir.exists(), "nothing may be written");
+    // Idle time is work too: a month of it per test, 100 tests, is refused with the time.
+    std::fs::write(
+        &file,
+        "name = \"idle\"\n[server]\nprofile = \"redis-7.0-debian\"\n[workload]\ntests = 100\ntest_seconds = 2600000\n[[workload.keys]]\nname = \"k\"\ncount = 10\nvalue_size = 100\n",
+    )
+    .unwrap();
+    let (rc, _, err) = fragsim(&["run", file.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
+    assert_eq!(rc, 2, "{err}");
+    assert!(
+        err.contains("big.toml") && err.contains(" h on ") && err.contains("--force"),
         "{err}"
     );
     assert!(!out_dir.exists(), "nothing may be written");

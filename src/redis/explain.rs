@@ -127,6 +127,32 @@ pub fn key_items(p: &RedisProfile, key: KeySpec, key_len: u64) -> Result<(Vec<It
 /// Explains one key: its allocations, and the per-key figures measured by writing `keys` keys
 /// into a fresh model server.
 pub fn explain_key(p: &RedisProfile, key: KeySpec, keys: u64) -> Result<KeyCost, String> {
+    let value = match key {
+        KeySpec::String(n) | KeySpec::Hash(_, n) => n,
+    };
+    /// The most fields one explained key may have, and the most fields simulated in all.
+    const MAX_FIELDS: u64 = 1_000_000;
+    const MAX_TOTAL_FIELDS: u64 = 2_000_000;
+    if let KeySpec::Hash(fields, _) = key {
+        if fields > MAX_FIELDS {
+            return Err(format!(
+                "a hash of {fields} fields: explain takes up to {MAX_FIELDS} fields per key"
+            ));
+        }
+    }
+    let keys = match key {
+        // The cost per key is measured over `keys` keys; a wide hash needs fewer of them.
+        KeySpec::Hash(fields, _) => keys.min((MAX_TOTAL_FIELDS / fields.max(1)).max(1)),
+        KeySpec::String(_) => keys,
+    };
+    if value > p.proto_max_bulk_len {
+        return Err(format!(
+            "a value of {} is larger than the {} Redis accepts in one string (proto-max-bulk-len of profile '{}'); Redis refuses it",
+            crate::units::human(value as f64),
+            crate::units::human(p.proto_max_bulk_len as f64),
+            p.name
+        ));
+    }
     let key_len = format!("key:{}", keys.saturating_sub(1)).len() as u64;
     let (items, encoding) = key_items(p, key, key_len)?;
     let mut s = Server::new(p.clone(), 1)?;

@@ -886,6 +886,15 @@ fn check_claims(raw: &[RawClaim], variants: &[String], p: &mut Problems) -> Vec<
             (None, Some(r)) if r.len() == 2 && !oom => {
                 known(&r[0], p, &format!("{key}.ratio"));
                 known(&r[1], p, &format!("{key}.ratio"));
+                if r[0] == r[1] {
+                    p.add(
+                        &format!("{key}.ratio"),
+                        format!(
+                            "'{}' / '{}' is a variant against itself (always 1): name two different variants",
+                            r[0], r[1]
+                        ),
+                    );
+                }
                 ClaimSubject::Ratio(r[0].clone(), r[1].clone())
             }
             (None, Some(_)) => {
@@ -922,6 +931,41 @@ fn check_claims(raw: &[RawClaim], variants: &[String], p: &mut Problems) -> Vec<
                 format!("compare = \"{}\" with value {}: use <, <=, >, >= with a number or byte count, or between with [low, high]", c.compare, c.value),
             );
         }
+        if let Some(cmp) = &compare {
+            let values = match *cmp {
+                Compare::Lt(v) | Compare::Le(v) | Compare::Gt(v) | Compare::Ge(v) => vec![v],
+                Compare::Between(lo, hi) => vec![lo, hi],
+            };
+            let ratio = matches!(subject, ClaimSubject::Ratio(..));
+            let bytes = !ratio && crate::sim::claims::is_bytes(&c.metric);
+            let problem = if values.iter().any(|v| !v.is_finite()) {
+                Some("a claim's value must be a finite number".to_string())
+            } else if oom && values.iter().any(|v| !(0.0..=1.0).contains(v)) {
+                Some(format!(
+                    "{} is not a probability: give a share from 0 to 1 (0.05 for 5%)",
+                    values
+                        .iter()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            } else if (bytes || ratio) && values.iter().any(|v| *v < 0.0) {
+                Some(format!(
+                    "{}: a {} is never negative",
+                    values
+                        .iter()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if ratio { "ratio" } else { "byte count" }
+                ))
+            } else {
+                None
+            };
+            if let Some(msg) = problem {
+                p.add(&format!("{key}.value"), msg);
+            }
+        }
         if p.list.len() == before {
             out.push(Claim {
                 text: c.text.clone(),
@@ -935,6 +979,14 @@ fn check_claims(raw: &[RawClaim], variants: &[String], p: &mut Problems) -> Vec<
     }
     out
 }
+
+/// The longest idle time after a test, and the longest TTL, in seconds; and the most simulated
+/// time a variant may span (the model's clock counts nanoseconds in 64 bits: 584 years).
+const MAX_TEST_SECONDS: f64 = 1e7;
+const MAX_TTL_SECONDS: f64 = 1e9;
+const MAX_SIMULATED_SECONDS: f64 = 1e10;
+/// The longest Lua script body modelled (its text is built for real).
+const MAX_SCRIPT_BYTES: u64 = 16 << 20;
 
 /// Validates one raw scenario (a variant); problems go to `p`.
 fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Option<Scenario> {
@@ -1066,10 +1118,21 @@ fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Option<Scenario>
             Flush::None
         }
     };
-    if !(w.test_seconds >= 0.0 && w.test_seconds.is_finite()) {
+    if !(0.0..=MAX_TEST_SECONDS).contains(&w.test_seconds) {
         p.add(
             "workload.test_seconds",
-            format!("{}: must be a number of seconds >= 0", w.test_seconds),
+            format!(
+                "{}: give a number of seconds from 0 to {MAX_TEST_SECONDS:.0} (115 days)",
+                w.test_seconds
+            ),
+        );
+    } else if w.tests > 0 && w.tests as f64 * w.test_seconds > MAX_SIMULATED_SECONDS {
+        p.add(
+            "workload.test_seconds",
+            format!(
+                "{} tests x {} s is more simulated time than the model's clock holds ({MAX_SIMULATED_SECONDS:.0} s, about 300 years)",
+                w.tests, w.test_seconds
+            ),
         );
     }
     let parallel = match w.parallel {
@@ -1201,10 +1264,10 @@ fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Option<Scenario>
             }
             (KeyType::String, None) => 1,
         };
-        if let Some(t) = k.ttl_seconds.filter(|t| !(*t > 0.0 && t.is_finite())) {
+        if let Some(t) = k.ttl_seconds.filter(|t| !(*t > 0.0 && *t <= MAX_TTL_SECONDS)) {
             p.add(
                 &format!("{key}.ttl_seconds"),
-                format!("{t}: a TTL must be a positive number of seconds"),
+                format!("{t}: a TTL must be a positive number of seconds, at most {MAX_TTL_SECONDS:.0} (31 years)"),
             );
         }
         if redis.is_none() && (k.ttl_seconds.is_some() || kind == KeyType::Hash) {
@@ -1236,6 +1299,16 @@ fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Option<Scenario>
             p.add(&format!("{key}.name"), format!("'{}' names two scripts", s.name));
         }
         let size = p.bytes(&format!("{key}.size"), &s.size).unwrap_or(1);
+        if size > MAX_SCRIPT_BYTES {
+            p.add(
+                &format!("{key}.size"),
+                format!(
+                    "{}: scripts of up to {} are modelled (Redis takes up to proto-max-bulk-len, but a Lua body that size is no workload)",
+                    crate::units::human(size as f64),
+                    crate::units::human(MAX_SCRIPT_BYTES as f64)
+                ),
+            );
+        }
         let count = match s.count {
             None => 1,
             Some(c) if c >= 0 => c as u64,

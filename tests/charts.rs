@@ -25,8 +25,15 @@ fn check_chart(dir: &std::path::Path, name: &str, title: &str, labels: &[&str]) 
         .filter_map(|n| n.text())
         .collect();
     assert!(texts.iter().any(|t| t.contains(title)), "{name}: title missing");
+    // A long legend label wraps onto lines of its own: read the texts in order, joined.
+    let joined = texts
+        .iter()
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
     for l in labels {
-        assert!(texts.iter().any(|t| t.contains(l)), "{name}: label {l:?} missing");
+        assert!(joined.contains(l), "{name}: label {l:?} missing");
     }
 }
 
@@ -48,7 +55,17 @@ fn run_writes_readable_charts() {
         &dir,
         "timeline",
         "Memory per test",
-        &["30 KB objects: used_memory_rss", "2 KB objects: allocator_active"],
+        &[
+            "30 KB objects",
+            "2 KB objects",
+            "used_memory_rss",
+            "allocator_active",
+            "RSS p5-p95 (shaded)",
+            // The configured limits are drawn (above a broken axis), not only named.
+            "limits (axis broken)",
+            "maxmemory 512.0 MiB",
+            "memory_limit 1.0 GiB",
+        ],
     );
     check_chart(
         &dir,
@@ -57,7 +74,10 @@ fn run_writes_readable_charts() {
         &[
             "peak used_memory",
             "peak used_memory_rss",
-            "variant: 2 KB objects",
+            "whisker: p5-p95 of the runs",
+            // The categories under the bars.
+            "30 KB objects",
+            "2 KB objects",
         ],
     );
     check_chart(
@@ -93,8 +113,11 @@ fn run_writes_readable_charts() {
         "oom",
         "OOM probability against the limit",
         &[
-            "30 KB objects: memory_limit (RSS)",
-            "2 KB objects: maxmemory (used_memory)",
+            "memory_limit (peak RSS)",
+            "maxmemory (used_memory)",
+            "configured limits (axis broken)",
+            "maxmemory 512.0 MiB",
+            "memory_limit 1.0 GiB",
         ],
     );
     // No temporary files are left behind.

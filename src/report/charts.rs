@@ -146,15 +146,63 @@ where
         .map_err(err)
 }
 
-/// The timeline: per test, p50 of used_memory (solid), allocator_active (dashed) and RSS
-/// (thick), with the p5-p95 band of RSS shaded, one colour per variant; limits as dashed
-/// horizontal lines when they fall within the chart.
+/// Width of the legend strip beside each plot.
+const LEGEND_W: u32 = 330;
+/// Axis label and tick text sizes.
+const LABEL_FONT: u32 = 18;
+const DESC_FONT: u32 = 20;
+
+/// The configured limits of the first variant: (label, bytes, colour, dash).
+fn limit_lines(r: &McResult) -> Vec<(String, f64, RGBColor, (i32, i32))> {
+    let mut l = Vec::new();
+    if let Some(v) = r.variants.first() {
+        if let Some(m) = &v.oom.maxmemory {
+            l.push((
+                format!("maxmemory {}", human(m.limit as f64)),
+                m.limit as f64,
+                BLACK,
+                (12, 6),
+            ));
+        }
+        if let Some(m) = &v.oom.memory_limit {
+            l.push((
+                format!("memory_limit {}", human(m.limit as f64)),
+                m.limit as f64,
+                RGBColor(170, 0, 0),
+                (4, 4),
+            ));
+        }
+    }
+    l
+}
+
+/// A y range around `values` (MiB) for a panel that only shows limits.
+fn limit_range(values: &[f64]) -> (f64, f64) {
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(0.0, f64::max);
+    if hi - lo < hi * 0.05 {
+        (lo * 0.8, hi * 1.25)
+    } else {
+        (lo - (hi - lo) * 0.35, hi + (hi - lo) * 0.45)
+    }
+}
+
+/// The timeline: per test, p50 of used_memory (thin), allocator_active (dashed) and RSS (thick),
+/// with the p5-p95 band of RSS shaded, one colour per variant. The configured limits are drawn:
+/// within the data's range as horizontal lines, far above it in a panel of their own above a
+/// broken axis. The legend sits beside the plot.
 fn timeline<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, r: &McResult) -> Res<()>
 where
     DB::ErrorType: 'static,
 {
+    use super::chart_parts::{side_legend, Entry, Swatch};
     root.fill(&WHITE).map_err(err)?;
+    let root = root
+        .titled("Memory per test (p50 of the runs)", ("sans-serif", 26))
+        .map_err(err)?;
+    let (plot, legend_area) = root.split_horizontally(W - LEGEND_W);
     let tests = r.variants.first().map_or(1, |v| v.timeline.len()).max(1) as f64;
+    let xmax = tests.max(2.0);
     let mut ymax: f64 = 0.0;
     for v in &r.variants {
         for t in &v.timeline {
@@ -163,54 +211,41 @@ where
             }
         }
     }
-    let limits: Vec<(String, f64)> = r
-        .variants
-        .first()
-        .map(|v| {
-            let mut l = Vec::new();
-            if let Some(m) = &v.oom.maxmemory {
-                l.push((format!("maxmemory {}", human(m.limit as f64)), m.limit as f64));
-            }
-            if let Some(m) = &v.oom.memory_limit {
-                l.push((format!("memory_limit {}", human(m.limit as f64)), m.limit as f64));
-            }
-            l
-        })
-        .unwrap_or_default();
-    let shown: Vec<&(String, f64)> = limits.iter().filter(|(_, v)| *v <= ymax * 3.0).collect();
-    let off: Vec<String> = limits
-        .iter()
-        .filter(|(_, v)| *v > ymax * 3.0)
-        .map(|(n, _)| n.clone())
-        .collect();
-    for (_, v) in &shown {
-        ymax = ymax.max(*v);
+    let limits = limit_lines(r);
+    let (near, far): (Vec<_>, Vec<_>) = limits.iter().partition(|l| l.1 <= ymax * 3.0);
+    for l in &near {
+        ymax = ymax.max(l.1);
     }
     let ytop = (ymax * 1.1 / MIB).max(0.001);
-    let caption = if off.is_empty() {
-        "Memory per test (p50; shaded: RSS p5-p95)".to_string()
+    let (top, data_area) = if far.is_empty() {
+        (None, plot)
     } else {
-        format!(
-            "Memory per test (p50; shaded: RSS p5-p95; off the chart: {})",
-            off.join(", ")
-        )
+        let (t, d) = plot.split_vertically(150);
+        (Some(t), d)
     };
-    let mut chart = ChartBuilder::on(&root)
-        .caption(caption, ("sans-serif", 26))
-        .margin(20)
+    let mut chart = ChartBuilder::on(&data_area)
+        .margin(15)
         .x_label_area_size(50)
-        .y_label_area_size(80)
-        .build_cartesian_2d(1f64..tests.max(2.0), 0f64..ytop)
+        .y_label_area_size(85)
+        .build_cartesian_2d(1f64..xmax, 0f64..ytop)
         .map_err(err)?;
     chart
         .configure_mesh()
         .x_desc("test")
         .x_label_formatter(&|x| format!("{x:.0}"))
         .y_desc("MiB")
-        .label_style(("sans-serif", 18))
-        .axis_desc_style(("sans-serif", 20))
+        .label_style(("sans-serif", LABEL_FONT))
+        .axis_desc_style(("sans-serif", DESC_FONT))
         .draw()
         .map_err(err)?;
+    /// A series' field, line width and dash pattern.
+    type Style = (&'static str, u32, Option<(i32, i32)>);
+    const STYLES: [Style; 3] = [
+        ("used_memory_rss", 3, None),
+        ("allocator_active", 2, Some((8, 5))),
+        ("used_memory", 1, None),
+    ];
+    let mut entries = Vec::new();
     for (i, v) in r.variants.iter().enumerate() {
         let c = PALETTE[i % PALETTE.len()];
         let series = |f: &str, q: fn(&Stat) -> f64| -> Vec<(f64, f64)> {
@@ -224,37 +259,91 @@ where
         let mut band: Vec<(f64, f64)> = lo.clone();
         band.extend(hi.iter().rev());
         chart
-            .draw_series(std::iter::once(Polygon::new(band, c.mix(0.15).filled())))
+            .draw_series(std::iter::once(Polygon::new(band, c.mix(0.3).filled())))
             .map_err(err)?;
-        for (field, width, dash) in [
-            ("used_memory_rss", 3, None),
-            ("allocator_active", 2, Some((6, 4))),
-            ("used_memory", 1, None),
-        ] {
-            let legend = c.stroke_width(if dash.is_some() { 1 } else { width });
-            let label = format!("{}: {field}", v.name);
-            line(
-                &mut chart,
-                series(field, |s| s.p50),
-                c.stroke_width(width),
-                dash,
-                legend,
-                label,
-            )?;
+        entries.push(Entry::new(Swatch::Heading(c), v.name.clone()));
+        for (field, width, dash) in STYLES {
+            let pts = series(field, |s| s.p50);
+            let style = c.stroke_width(width);
+            match dash {
+                Some((d, g)) => chart.draw_series(DashedLineSeries::new(pts, d, g, style)),
+                None => chart.draw_series(LineSeries::new(pts, style)),
+            }
+            .map_err(err)?;
+            entries.push(Entry::new(Swatch::Line(c, width, dash), field));
+        }
+        entries.push(Entry::new(Swatch::Fill(c, 0.3), "RSS p5-p95 (shaded)"));
+    }
+    if !far.is_empty() {
+        entries.push(Entry::new(Swatch::Heading(BLACK), "limits (axis broken)"));
+    } else if !limits.is_empty() {
+        entries.push(Entry::new(Swatch::Heading(BLACK), "limits"));
+    }
+    for (name, v, colour, (d, g)) in &near {
+        let y = v / MIB;
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(1.0, y), (xmax, y)],
+                *d,
+                *g,
+                colour.stroke_width(2),
+            ))
+            .map_err(err)?;
+        entries.push(Entry::new(Swatch::Line(*colour, 2, Some((*d, *g))), name.clone()));
+    }
+    if let Some(top) = top {
+        let values: Vec<f64> = far.iter().map(|l| l.1 / MIB).collect();
+        let (y0, y1) = limit_range(&values);
+        let mut lc = ChartBuilder::on(&top)
+            .margin(15)
+            .margin_bottom(0)
+            .x_label_area_size(0)
+            .y_label_area_size(85)
+            .build_cartesian_2d(1f64..xmax, y0..y1)
+            .map_err(err)?;
+        lc.configure_mesh()
+            .disable_x_mesh()
+            .y_labels(3)
+            .y_desc("MiB")
+            .label_style(("sans-serif", LABEL_FONT))
+            .axis_desc_style(("sans-serif", DESC_FONT))
+            .draw()
+            .map_err(err)?;
+        for (name, v, colour, (d, g)) in &far {
+            let y = v / MIB;
+            lc.draw_series(DashedLineSeries::new(
+                vec![(1.0, y), (xmax, y)],
+                *d,
+                *g,
+                colour.stroke_width(2),
+            ))
+            .map_err(err)?;
+            lc.draw_series(std::iter::once(Text::new(
+                name.clone(),
+                (1.0 + (xmax - 1.0) * 0.62, y + (y1 - y0) * 0.22),
+                ("sans-serif", LABEL_FONT).into_font().color(colour),
+            )))
+            .map_err(err)?;
+            entries.push(Entry::new(Swatch::Line(*colour, 2, Some((*d, *g))), name.clone()));
+        }
+        // The break between the limits' panel and the data's: two slashes on the y axis.
+        let (_, h) = top.dim_in_pixel();
+        for k in 0..2 {
+            let y = h as i32 - 6 + 5 * k;
+            top.draw(&PathElement::new(
+                vec![(94, y + 4), (106, y - 4)],
+                BLACK.stroke_width(2),
+            ))
+            .map_err(err)?;
         }
     }
-    for (name, v) in shown {
-        let y = v / MIB;
-        let pts = vec![(1.0, y), (tests.max(2.0), y)];
-        let style = BLACK.stroke_width(2);
-        line(&mut chart, pts, style, Some((10, 6)), style, name.clone())?;
-    }
-    legend_box(&mut chart, SeriesLabelPosition::LowerRight, 16, 0.85)?;
+    side_legend(&legend_area, "Legend", &entries).map_err(err)?;
     root.present().map_err(err)?;
     Ok(())
 }
 
-/// Grouped bars: for each variant, the p50 of each metric, with a p5-p95 whisker.
+/// Grouped bars: for each variant, the p50 of each metric, with a p5-p95 whisker; the variants
+/// named under their groups (with `notes`, one per variant, beneath), the legend beside.
 fn bars<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     r: &McResult,
@@ -267,7 +356,11 @@ fn bars<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
+    use super::chart_parts::{side_legend, Entry, Swatch};
     root.fill(&WHITE).map_err(err)?;
+    let full = root.clone();
+    let root = root.titled(title, ("sans-serif", 26)).map_err(err)?;
+    let (plot, legend_area) = root.split_horizontally(W - LEGEND_W);
     let nv = r.variants.len().max(1);
     let nm = metrics.len();
     let mut ymax: f64 = 0.0;
@@ -276,42 +369,23 @@ where
             ymax = ymax.max(p(v.peak.get(*m)).p95 / scale);
         }
     }
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 26))
-        .margin(20)
-        .x_label_area_size(60)
-        .y_label_area_size(80)
-        .build_cartesian_2d(0f64..(nv * (nm + 1)) as f64, 0f64..(ymax * 1.4).max(0.001))
+    let xmax = (nv * (nm + 1) - 1) as f64;
+    let mut chart = ChartBuilder::on(&plot)
+        .margin(15)
+        .x_label_area_size(if notes.is_empty() { 50 } else { 75 })
+        .y_label_area_size(85)
+        .build_cartesian_2d(0f64..xmax, 0f64..(ymax * 1.15).max(0.001))
         .map_err(err)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .x_label_formatter(&|_| String::new())
+        .x_labels(0)
         .y_desc(ydesc)
-        .label_style(("sans-serif", 18))
-        .axis_desc_style(("sans-serif", 20))
+        .label_style(("sans-serif", LABEL_FONT))
+        .axis_desc_style(("sans-serif", DESC_FONT))
         .draw()
         .map_err(err)?;
-    // Each group of bars is one variant: its name above the group.
-    for (i, v) in r.variants.iter().enumerate() {
-        let x = (i * (nm + 1)) as f64 + 0.1;
-        chart
-            .draw_series(std::iter::once(Text::new(
-                format!("variant: {}", v.name),
-                (x, ymax * 1.13),
-                ("sans-serif", 20),
-            )))
-            .map_err(err)?;
-        if let Some(n) = notes.get(i) {
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    n.clone(),
-                    (x, ymax * 1.07),
-                    ("sans-serif", 16),
-                )))
-                .map_err(err)?;
-        }
-    }
+    let mut entries = Vec::new();
     for (k, (m, label)) in metrics.iter().enumerate() {
         let c = PALETTE[k % PALETTE.len()];
         let rects: Vec<Rectangle<(f64, f64)>> = r
@@ -323,11 +397,8 @@ where
                 Rectangle::new([(x0, 0.0), (x0 + 0.8, p(v.peak.get(*m)).p50 / scale)], c.filled())
             })
             .collect();
-        chart
-            .draw_series(rects)
-            .map_err(err)?
-            .label(label.to_string())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], c.filled()));
+        chart.draw_series(rects).map_err(err)?;
+        entries.push(Entry::new(Swatch::Fill(c, 1.0), *label));
         for (i, v) in r.variants.iter().enumerate() {
             let s = p(v.peak.get(*m));
             let x = (i * (nm + 1) + k) as f64 + 0.5;
@@ -337,33 +408,75 @@ where
                     BLACK.stroke_width(2),
                 )))
                 .map_err(err)?;
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    if scale == 1.0 {
-                        format!("{:.2}", s.p50)
-                    } else {
-                        human(s.p50)
-                    },
-                    (x - 0.35, s.p50 / scale + ymax * 0.03),
-                    ("sans-serif", 16),
-                )))
+            let text = if scale == 1.0 {
+                format!("{:.2}", s.p50)
+            } else {
+                human(s.p50)
+            };
+            let (px, py) = chart.backend_coord(&(x, s.p95.max(s.p50) / scale));
+            let (tw, _) = full
+                .estimate_text_size(&text, &TextStyle::from(("sans-serif", LABEL_FONT).into_font()))
                 .map_err(err)?;
+            full.draw(&Text::new(
+                text,
+                (px - tw as i32 / 2, py - 24),
+                ("sans-serif", LABEL_FONT),
+            ))
+            .map_err(err)?;
         }
     }
-    legend_box(&mut chart, SeriesLabelPosition::UpperRight, 16, 0.85)?;
-    root.present().map_err(err)?;
+    entries.push(Entry::new(
+        Swatch::Line(BLACK, 2, None),
+        "whisker: p5-p95 of the runs",
+    ));
+    // The categories: each variant's name (and note) under its group of bars.
+    for (i, v) in r.variants.iter().enumerate() {
+        let xc = (i * (nm + 1)) as f64 + nm as f64 / 2.0;
+        let (px, py) = chart.backend_coord(&(xc, 0.0));
+        for (line, (text, size)) in [
+            (v.name.clone(), 20),
+            (notes.get(i).cloned().unwrap_or_default(), 17),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if text.is_empty() {
+                continue;
+            }
+            let font = TextStyle::from(("sans-serif", size).into_font());
+            let (tw, _) = full.estimate_text_size(&text, &font).map_err(err)?;
+            full.draw(&Text::new(
+                text,
+                (px - tw as i32 / 2, py + 10 + 26 * line as i32),
+                font,
+            ))
+            .map_err(err)?;
+        }
+    }
+    side_legend(&legend_area, "Legend", &entries).map_err(err)?;
+    full.present().map_err(err)?;
     Ok(())
 }
 
 /// OOM probability against the limit: for each variant, the share of runs whose highest
-/// used_memory at a write (maxmemory, solid) or whose peak RSS (memory_limit, dashed) is above
-/// the limit on the x axis.
+/// used_memory at a write (maxmemory, thick) or whose peak RSS (memory_limit, dashed) is above
+/// the limit on the x axis. The configured limits are vertical lines: within the data's range
+/// in the main panel, far beyond it in a panel of their own right of a broken axis.
 fn oom_chart<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, r: &McResult) -> Res<()>
 where
     DB::ErrorType: 'static,
 {
+    use super::chart_parts::{side_legend, Entry, Swatch};
     root.fill(&WHITE).map_err(err)?;
-    let curves: Vec<(String, bool, usize, Vec<f64>)> = r
+    let root = root
+        .titled(
+            "OOM probability against the limit (share of runs over it)",
+            ("sans-serif", 26),
+        )
+        .map_err(err)?;
+    let (plot, legend_area) = root.split_horizontally(W - LEGEND_W);
+    // (variant, is memory_limit, values per run)
+    let curves: Vec<(usize, bool, Vec<f64>)> = r
         .variants
         .iter()
         .enumerate()
@@ -371,60 +484,152 @@ where
             let mut c = Vec::new();
             if v.capacity.maxmemory.is_some() {
                 c.push((
-                    format!("{}: maxmemory (used_memory)", v.name),
-                    false,
                     i,
+                    false,
                     v.per_run.iter().map(|f| f.max_denyoom_check as f64).collect(),
                 ));
             }
             c.push((
-                format!("{}: memory_limit (RSS)", v.name),
-                true,
                 i,
+                true,
                 v.per_run.iter().map(|f| f.peak.used_memory_rss as f64).collect(),
             ));
             c
         })
         .collect();
-    let all: Vec<f64> = curves.iter().flat_map(|c| c.3.iter().copied()).collect();
+    let all: Vec<f64> = curves.iter().flat_map(|c| c.2.iter().copied()).collect();
     let lo = all.iter().copied().fold(f64::INFINITY, f64::min) / MIB;
     let hi = all.iter().copied().fold(0.0, f64::max) / MIB;
-    let (x0, x1) = ((lo * 0.9).max(0.0), (hi * 1.1).max(lo * 0.9 + 0.001));
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "OOM probability against the limit (share of runs over it)",
-            ("sans-serif", 26),
-        )
-        .margin(20)
+    let (mut x0, mut x1) = ((lo * 0.9).max(0.0), (hi * 1.1).max(lo * 0.9 + 0.001));
+    let limits = limit_lines(r);
+    let (near, far): (Vec<_>, Vec<_>) = limits.iter().partition(|l| l.1 / MIB <= x1 * 3.0);
+    for l in &near {
+        x0 = x0.min(l.1 / MIB * 0.95);
+        x1 = x1.max(l.1 / MIB * 1.05);
+    }
+    let (main, side) = if far.is_empty() {
+        (plot, None)
+    } else {
+        let (w, _) = plot.dim_in_pixel();
+        let (m, s) = plot.split_horizontally(w * 72 / 100);
+        (m, Some(s))
+    };
+    let style_of = |i: usize, memory_limit: bool| {
+        let c = PALETTE[i % PALETTE.len()];
+        if memory_limit {
+            (c, 2u32, Some((8, 5)))
+        } else {
+            (c, 3u32, None)
+        }
+    };
+    let prob =
+        |xs: &[f64], l: f64| xs.iter().filter(|&&x| x / MIB > l).count() as f64 / xs.len().max(1) as f64;
+    let mut chart = ChartBuilder::on(&main)
+        .margin(15)
         .x_label_area_size(50)
-        .y_label_area_size(80)
+        .y_label_area_size(85)
         .build_cartesian_2d(x0..x1, 0f64..1.05f64)
         .map_err(err)?;
     chart
         .configure_mesh()
         .x_desc("limit, MiB")
         .y_desc("probability")
-        .label_style(("sans-serif", 18))
-        .axis_desc_style(("sans-serif", 20))
+        .label_style(("sans-serif", LABEL_FONT))
+        .axis_desc_style(("sans-serif", DESC_FONT))
         .draw()
         .map_err(err)?;
-    for (label, dashed, i, xs) in curves {
-        let c = PALETTE[i % PALETTE.len()];
-        let n = xs.len().max(1) as f64;
-        let pts: Vec<(f64, f64)> = (0..=300)
-            .map(|k| {
-                let l = x0 + (x1 - x0) * k as f64 / 300.0;
-                (l, xs.iter().filter(|&&x| x / MIB > l).count() as f64 / n)
+    let mut entries = Vec::new();
+    for (k, (i, memory_limit, xs)) in curves.iter().enumerate() {
+        let (c, w, dash) = style_of(*i, *memory_limit);
+        let pts: Vec<(f64, f64)> = (0..=400)
+            .map(|s| {
+                let l = x0 + (x1 - x0) * s as f64 / 400.0;
+                (l, prob(xs, l))
             })
             .collect();
-        let (dash, legend) = if dashed {
-            (Some((8, 5)), c.stroke_width(1))
-        } else {
-            (None, c.stroke_width(3))
-        };
-        line(&mut chart, pts, c.stroke_width(3), dash, legend, label)?;
+        match dash {
+            Some((d, g)) => chart.draw_series(DashedLineSeries::new(pts, d, g, c.stroke_width(w))),
+            None => chart.draw_series(LineSeries::new(pts, c.stroke_width(w))),
+        }
+        .map_err(err)?;
+        if k == 0 || curves[k - 1].0 != *i {
+            entries.push(Entry::new(Swatch::Heading(c), r.variants[*i].name.clone()));
+        }
+        entries.push(Entry::new(
+            Swatch::Line(c, w, dash),
+            if *memory_limit {
+                "memory_limit (peak RSS)"
+            } else {
+                "maxmemory (used_memory)"
+            },
+        ));
     }
-    legend_box(&mut chart, SeriesLabelPosition::UpperRight, 16, 0.85)?;
+    if !limits.is_empty() {
+        entries.push(Entry::new(
+            Swatch::Heading(BLACK),
+            if far.is_empty() {
+                "configured limits"
+            } else {
+                "configured limits (axis broken)"
+            },
+        ));
+    }
+    for (name, v, colour, (d, g)) in &near {
+        let x = v / MIB;
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(x, 0.0), (x, 1.05)],
+                *d,
+                *g,
+                colour.stroke_width(2),
+            ))
+            .map_err(err)?;
+        entries.push(Entry::new(Swatch::Line(*colour, 2, Some((*d, *g))), name.clone()));
+    }
+    if let Some(side) = side {
+        let values: Vec<f64> = far.iter().map(|l| l.1 / MIB).collect();
+        let (s0, s1) = limit_range(&values);
+        let mut sc = ChartBuilder::on(&side)
+            .margin(15)
+            .margin_left(10)
+            .x_label_area_size(50)
+            .y_label_area_size(0)
+            .build_cartesian_2d(s0..s1, 0f64..1.05f64)
+            .map_err(err)?;
+        sc.configure_mesh()
+            .x_labels(3)
+            .x_desc("MiB (axis broken)")
+            .label_style(("sans-serif", LABEL_FONT))
+            .axis_desc_style(("sans-serif", DESC_FONT))
+            .draw()
+            .map_err(err)?;
+        for (i, memory_limit, xs) in &curves {
+            let (c, w, dash) = style_of(*i, *memory_limit);
+            let pts: Vec<(f64, f64)> = (0..=100)
+                .map(|s| {
+                    let l = s0 + (s1 - s0) * s as f64 / 100.0;
+                    (l, prob(xs, l))
+                })
+                .collect();
+            match dash {
+                Some((d, g)) => sc.draw_series(DashedLineSeries::new(pts, d, g, c.stroke_width(w))),
+                None => sc.draw_series(LineSeries::new(pts, c.stroke_width(w))),
+            }
+            .map_err(err)?;
+        }
+        for (name, v, colour, (d, g)) in &far {
+            let x = v / MIB;
+            sc.draw_series(DashedLineSeries::new(
+                vec![(x, 0.0), (x, 1.05)],
+                *d,
+                *g,
+                colour.stroke_width(2),
+            ))
+            .map_err(err)?;
+            entries.push(Entry::new(Swatch::Line(*colour, 2, Some((*d, *g))), name.clone()));
+        }
+    }
+    side_legend(&legend_area, "Legend", &entries).map_err(err)?;
     root.present().map_err(err)?;
     Ok(())
 }
@@ -514,12 +719,12 @@ where
         let mut below = 0u64;
         for k in layers.clone() {
             let mid = (below as f64 + vals[k] as f64 / 2.0) / MIB;
-            if vals[k] as f64 / MIB > ymax * 0.045 {
+            if vals[k] as f64 / MIB > ymax * 0.06 {
                 chart
                     .draw_series(std::iter::once(Text::new(
                         format!("{} {}", LAYERS[k], human(vals[k] as f64)),
                         (x0 + 0.85, mid + ymax * 0.012),
-                        ("sans-serif", 13),
+                        ("sans-serif", 16),
                     )))
                     .map_err(err)?;
             }
@@ -545,9 +750,23 @@ where
             ("sans-serif", 26),
         )
         .map_err(err)?;
-    let (left, right) = root.split_horizontally(W * 40 / 100);
+    use super::chart_parts::{side_legend, Entry, Swatch};
+    let (panels, legend_area) = root.split_horizontally(W - LEGEND_W + 60);
+    let (w, _) = panels.dim_in_pixel();
+    let (left, right) = panels.split_horizontally(w * 42 / 100);
     stacked_panel(&left, r, "all of RSS", 0..9, false)?;
-    stacked_panel(&right, r, "above the baseline (magnified)", 0..8, true)?;
+    stacked_panel(&right, r, "above the baseline (magnified)", 0..8, false)?;
+    // Top layer first, as the bars stack.
+    let entries: Vec<Entry> = (0..9)
+        .rev()
+        .map(|k| {
+            Entry::new(
+                Swatch::Fill(LAYER_COLOURS[k], 1.0),
+                crate::sim::breakdown::LAYERS[k],
+            )
+        })
+        .collect();
+    side_legend(&legend_area, "Layers", &entries).map_err(err)?;
     root.present().map_err(err)?;
     Ok(())
 }

@@ -1,4 +1,5 @@
 //! Reports: text tables and JSON for people and notebooks.
+pub mod chart_parts;
 pub mod charts;
 pub mod document;
 pub mod explain;

@@ -357,3 +357,16 @@ fn the_as_found_state_needs_a_measured_baseline() {
         "{err}"
     );
 }
+
+/// A file that is not UTF-8 is refused with the line and column of the first bad byte.
+#[test]
+fn a_file_that_is_not_utf8_names_its_line() {
+    let path = std::env::temp_dir().join(format!("fragsim-nonutf8-{}.toml", std::process::id()));
+    std::fs::write(&path, b"name = \"x\"\n[server]\nprofile = \"none\"\n\xff\xfe\n").unwrap();
+    let err = fragsim::workload::load(&path).unwrap_err().to_string();
+    std::fs::remove_file(&path).unwrap();
+    assert!(
+        err.contains("line 4, column 1: not UTF-8 text (byte 0xff)"),
+        "{err}"
+    );
+}

@@ -313,3 +313,33 @@ fn maxmemory_sweep_charts_the_oom_probability() {
     assert!(svg.contains("share of runs with writes refused (maxmemory)"));
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+/// Sweeping a size that a variant draws from a distribution says what it replaced: one fixed size
+/// per point instead of the distribution, and the variant's own mark at the distribution's mean.
+#[test]
+fn a_sweep_says_when_it_replaces_a_distribution() {
+    let out = tmp("sweep-dist");
+    let (rc, stdout, err) = fragsim(&[
+        "sweep",
+        &scenario_path("cache.toml"),
+        "--param",
+        "workload.keys.session.value_size",
+        "--values",
+        "1KB,2KB",
+        "--runs",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(rc, 0, "{err}");
+    // log-normal, median 1,200 B, sigma 0.8: mean 1,200 x e^0.32 = 1,652.5 B = 1.6 KiB.
+    assert!(
+        stdout.contains(
+            "note: variant \"default\": its sizes (log-normal, median 1,200 B, sigma 0.8) are replaced by one fixed size at each point; its own mark is at their mean, 1.6 KiB"
+        ),
+        "{stdout}"
+    );
+    let json = std::fs::read_to_string(out.join("sweep.json")).unwrap();
+    assert!(json.contains("\"notes\""), "the JSON carries the note");
+    std::fs::remove_dir_all(&out).unwrap();
+}

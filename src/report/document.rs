@@ -446,7 +446,7 @@ pub fn html(
     o += "<style>body{font-family:sans-serif;max-width:1250px;margin:2em auto;padding:0 1em;color:#222}\
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:4px 8px;text-align:left}\
 th{background:#eee}td.pass{color:#176317;font-weight:bold}td.fail{color:#a31515;font-weight:bold}\
-figure{margin:1.5em 0}figcaption{color:#555}svg{max-width:100%;height:auto}</style>\n</head>\n<body>\n";
+figure{margin:1.5em 0;overflow-x:auto}figcaption{color:#555}svg{max-width:100%;min-width:1000px;height:auto}</style>\n</head>\n<body>\n";
     for b in blocks(file, r, claims) {
         match b {
             Block::Heading(level, t) => o += &format!("<h{level}>{}</h{level}>\n", html_escape(&t)),

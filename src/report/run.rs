@@ -206,13 +206,16 @@ pub fn timeline_csv(r: &McResult) -> String {
 pub fn render_sweep(r: &crate::sim::sweep::SweepResult) -> String {
     use crate::sim::sweep::ParamKind;
     let mut o = format!(
-        "{}\n  sweep of {} over {} values, {} runs per point, seed {}\n",
+        "{}\n  sweep of {} over {}, {} per point, seed {}\n",
         r.scenario,
         r.param.path,
-        r.values.len(),
-        r.runs,
+        plural(r.values.len() as u64, "value", "values"),
+        plural(r.runs, "run", "runs"),
         r.seed
     );
+    for n in &r.notes {
+        o += &format!("  note: {n}\n");
+    }
     let fmt = |x: f64| match r.param.kind {
         ParamKind::Bytes => group(x as u64),
         ParamKind::Count => group(x as u64),

@@ -204,6 +204,10 @@ pub struct SweepResult {
     pub seed: u64,
     pub curves: Vec<Curve>,
     pub marks: Vec<Mark>,
+    /// What the sweep replaced that a reader would not guess: a size distribution swept as one
+    /// fixed size per point (its variant marked at the distribution's mean).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// One swept value and the scenario file with the parameter set to it.
@@ -222,6 +226,29 @@ pub fn load_points(path: &std::path::Path, param: &Param, values: &[f64]) -> Res
             workload::load_with(path, &[(param.path.clone(), param.toml(x))])
                 .map(|file| Point { value: x, file })
                 .map_err(|e| format!("with {} = {x}:\n{e}", param.path))
+        })
+        .collect()
+}
+
+/// The variants whose size distribution a value_size sweep replaces with one fixed size.
+fn replaced(file: &ScenarioFile, param: &Param) -> Vec<String> {
+    let parts: Vec<&str> = param.path.split('.').collect();
+    let ["workload", "keys", group, "value_size"] = parts.as_slice() else {
+        return Vec::new();
+    };
+    file.variants
+        .iter()
+        .filter_map(|v| {
+            let k = v.keys.iter().find(|k| k.name == *group)?;
+            match k.value_size {
+                workload::SizeDist::Fixed { .. } => None,
+                ref d => Some(format!(
+                    "variant \"{}\": its sizes ({}) are replaced by one fixed size at each point; its own mark is at their mean, {}",
+                    v.variant,
+                    d.describe(),
+                    crate::units::human(d.mean())
+                )),
+            }
         })
         .collect()
 }
@@ -290,6 +317,7 @@ pub fn sweep(
             })
         })
         .collect();
+    let notes = replaced(file, param);
     Ok(SweepResult {
         scenario: file.name.clone(),
         param: param.clone(),
@@ -298,6 +326,7 @@ pub fn sweep(
         seed,
         curves,
         marks,
+        notes,
     })
 }
 

@@ -400,8 +400,21 @@ pub fn load(path: &Path) -> Result<ScenarioFile, ScenarioError> {
 /// Like [`load`], with `extra` overrides (`set`-style paths and values) applied to every
 /// variant after its own (what `fragsim sweep` uses to vary one parameter).
 pub fn load_with(path: &Path, extra: &[(String, toml::Value)]) -> Result<ScenarioFile, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+    let bytes = std::fs::read(path).map_err(|e| ScenarioError {
         problems: vec![format!("{}: cannot read the scenario file: {e}", path.display())],
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let good = &e.as_bytes()[..at];
+        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = at - good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+        ScenarioError {
+            problems: vec![format!(
+                "{}: line {line}, column {column}: not UTF-8 text (byte 0x{:02x}); save the scenario as UTF-8",
+                path.display(),
+                e.as_bytes()[at]
+            )],
+        }
     })?;
     parse_with(&text, &path.display().to_string(), extra)
 }

@@ -20,6 +20,14 @@ fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
+/// A fresh directory holding the tiny scenario; returns both paths.
+fn tiny(tag: &str) -> (PathBuf, PathBuf) {
+    let d = temp_dir(tag);
+    let scen = d.join("tiny.toml");
+    std::fs::write(&scen, TINY).unwrap();
+    (d, scen)
+}
+
 /// Every file of `dir` (hidden ones too) with its bytes, sorted by name.
 fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
@@ -54,9 +62,7 @@ fn with_file_limit(blocks: u64, args: &[&str]) -> (i32, String) {
 
 #[test]
 fn a_failed_write_at_any_size_leaves_the_previous_output_whole() {
-    let d = temp_dir("limit");
-    let scen = d.join("tiny.toml");
-    std::fs::write(&scen, TINY).unwrap();
+    let (d, scen) = tiny("limit");
     let out = d.join("out");
     let (rc, _, err) = fragsim(&["run", s(&scen), "--runs", "1", "--out", s(&out)]);
     assert_eq!(rc, 0, "{err}");
@@ -91,9 +97,7 @@ fn a_failed_write_at_any_size_leaves_the_previous_output_whole() {
 
 #[test]
 fn extra_outputs_land_with_the_rest_or_not_at_all() {
-    let d = temp_dir("extra");
-    let scen = d.join("tiny.toml");
-    std::fs::write(&scen, TINY).unwrap();
+    let (d, scen) = tiny("extra");
     let json = d.join("ok.json");
     let out = d.join("new/a/b/c");
     let (rc, _, err) = fragsim(&[
@@ -123,9 +127,7 @@ fn extra_outputs_land_with_the_rest_or_not_at_all() {
 
 #[test]
 fn links_devices_and_the_root_are_never_replaced() {
-    let d = temp_dir("links");
-    let scen = d.join("tiny.toml");
-    std::fs::write(&scen, TINY).unwrap();
+    let (d, scen) = tiny("links");
     let out = d.join("out");
     // A symbolic link: its target gets the output, the link stays a link.
     let target = d.join("target.json");
@@ -196,9 +198,7 @@ fn wait_for_staging(dir: &Path, limit: Duration) -> bool {
 
 #[test]
 fn an_interrupt_keeps_the_old_output_and_a_kill_is_cleaned_up_by_the_next_run() {
-    let d = temp_dir("signals");
-    let scen = d.join("tiny.toml");
-    std::fs::write(&scen, TINY).unwrap();
+    let (d, scen) = tiny("signals");
     let out = d.join("out");
     let (rc, _, err) = fragsim(&["run", s(&scen), "--runs", "1", "--out", s(&out)]);
     assert_eq!(rc, 0, "{err}");

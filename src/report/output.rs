@@ -41,7 +41,10 @@ pub fn clean_up_on_interrupt() {
                     let _ = std::fs::remove_file(p);
                 }
             }
-            let _ = writeln!(std::io::stderr(), "fragsim: interrupted; no output was changed");
+            let _ = writeln!(
+                std::io::stderr(),
+                "fragsim: interrupted; outputs not yet in place were removed, earlier ones kept"
+            );
             std::process::exit(130);
         });
     });
@@ -179,6 +182,27 @@ fn parent_of(p: &Path) -> &Path {
         .unwrap_or(Path::new("."))
 }
 
+/// Writes `bytes` into a temporary file beside `target` (tracked for interrupts, flushed to
+/// disk) and returns its path; on failure nothing is left. Stale temporary files of dead
+/// processes in that directory are removed first.
+fn write_beside(target: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    let dir = parent_of(target);
+    remove_stale(dir);
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| std::io::Error::other("not a file name"))?;
+    let tmp = dir.join(format!(".{name}{TMP_MARK}{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    track(&tmp);
+    if let Err(e) = write_new(&tmp, bytes) {
+        let _ = std::fs::remove_file(&tmp);
+        untrack(&tmp);
+        return Err(e);
+    }
+    Ok(tmp)
+}
+
 /// Writes `bytes` to `path`: atomically for a file (see the module's notes), through for a
 /// device or FIFO. On any failure the file is as it was and the error says why.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -186,24 +210,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     match target_of(path)? {
         Target::Stream(p) => write_stream(&p, bytes),
         Target::File(target) => {
-            let dir = parent_of(&target);
-            remove_stale(dir);
-            let name = target
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let tmp = dir.join(format!(".{name}{TMP_MARK}{}", std::process::id()));
-            let _ = std::fs::remove_file(&tmp);
-            track(&tmp);
-            let result = write_new(&tmp, bytes).and_then(|()| {
+            let tmp = write_beside(&target, bytes)?;
+            let result = {
                 let _guard = in_flight();
                 std::fs::rename(&tmp, &target)
-            });
+            };
             if result.is_err() {
                 let _ = std::fs::remove_file(&tmp);
             }
             untrack(&tmp);
-            sync_dir(dir);
+            sync_dir(parent_of(&target));
             result
         }
     }
@@ -309,20 +325,7 @@ impl Staging {
         match target_of(path)? {
             Target::Stream(p) => self.streams.push((p, bytes.to_vec())),
             Target::File(target) => {
-                let dir = parent_of(&target);
-                remove_stale(dir);
-                let name = target
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .ok_or_else(|| std::io::Error::other("not a file name"))?;
-                let tmp = dir.join(format!(".{name}{TMP_MARK}{}", std::process::id()));
-                let _ = std::fs::remove_file(&tmp);
-                track(&tmp);
-                if let Err(e) = write_new(&tmp, bytes) {
-                    let _ = std::fs::remove_file(&tmp);
-                    untrack(&tmp);
-                    return Err(e);
-                }
+                let tmp = write_beside(&target, bytes)?;
                 self.extras.push((tmp, target));
             }
         }

@@ -1391,10 +1391,11 @@ pub struct Estimate {
 
 /// Simulator bytes per live string key in the Redis model, per hash field, and per object of a
 /// plain allocator workload (measured: 1,000,000 SETs of 100 B took 697 MB, 1,000,000 hash
-/// fields 152-240 MB, 1,000,000 allocator objects 40 MB).
+/// fields 152-240 MB, 1,000,000 allocator objects of 100 B 40 MB, the 33.5 M objects of 32 KiB
+/// of `scenarios/terabyte.toml` 2.96 GB).
 const SIM_BYTES_PER_KEY: f64 = 700.0;
 const SIM_BYTES_PER_FIELD: f64 = 250.0;
-const SIM_BYTES_PER_OBJECT: f64 = 50.0;
+const SIM_BYTES_PER_OBJECT: f64 = 100.0;
 /// Commands per CPU second through the Redis model and objects through the allocator model
 /// (measured on this project's machine, with room).
 const REDIS_EVENTS_PER_SECOND: f64 = 1.0e5;

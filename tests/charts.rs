@@ -147,7 +147,12 @@ fn sweep_writes_a_readable_chart() {
         "sweep",
         "Sweep of workload.keys.storm.value_size",
         &[
-            "30 KB objects = 2 KB objects: RSS",
+            "30 KB objects = 2 KB objects",
+            "peak RSS",
+            "peak allocator_active",
+            "a variant as written",
+            // The seed suite's limits are named, far above the data.
+            "maxmemory 512.0 MiB (far above the chart)",
             "variant 30 KB objects",
             "variant 2 KB objects",
             "size class + pad page per value byte",

@@ -310,7 +310,20 @@ fn maxmemory_sweep_charts_the_oom_probability() {
         svg.contains("outside the swept range: 30 KB objects (512.0 MiB)"),
         "mark note missing"
     );
-    assert!(svg.contains("share of runs with writes refused (maxmemory)"));
+    // The lower panel's legend entry (wrapped onto several lines beside the plot).
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let text: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.is_text())
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    assert!(
+        text.join(" ")
+            .contains("share of runs with writes refused (maxmemory)"),
+        "{text:?}"
+    );
     std::fs::remove_dir_all(&out).unwrap();
 }
 

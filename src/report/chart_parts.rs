@@ -11,6 +11,8 @@ pub enum Swatch {
     Line(RGBColor, u32, Option<(i32, i32)>),
     /// A filled box (bars, stacked layers), at this opacity.
     Fill(RGBColor, f64),
+    /// A filled dot (a marked point).
+    Dot(RGBColor),
     /// No swatch: a heading (a variant's name, in its colour).
     Heading(RGBColor),
 }
@@ -78,6 +80,10 @@ pub fn side_legend<DB: DrawingBackend>(
         let text_x = match e.swatch {
             Swatch::Line(c, w, dash) => {
                 stroke(area, (8, 52, y), c.stroke_width(w), dash)?;
+                60
+            }
+            Swatch::Dot(c) => {
+                area.draw(&Circle::new((30, y), 7, c.filled())).map_err(err)?;
                 60
             }
             Swatch::Fill(c, alpha) => {

@@ -91,61 +91,6 @@ fn both(
     Ok(vec![png, svg])
 }
 
-/// The charts' coordinate system: real numbers on both axes.
-type Chart<'a, DB> = ChartContext<
-    'a,
-    DB,
-    plotters::coord::cartesian::Cartesian2d<
-        plotters::coord::types::RangedCoordf64,
-        plotters::coord::types::RangedCoordf64,
-    >,
->;
-
-/// Draws one labelled line: solid, or dashed with `(dash, gap)` pixels; its legend entry is a
-/// short stroke in `legend`.
-fn line<'a, DB: DrawingBackend + 'a>(
-    chart: &mut Chart<'a, DB>,
-    pts: Vec<(f64, f64)>,
-    style: ShapeStyle,
-    dash: Option<(i32, i32)>,
-    legend: ShapeStyle,
-    label: String,
-) -> Res<()>
-where
-    DB::ErrorType: 'static,
-{
-    let series = match dash {
-        Some((d, g)) => chart.draw_series(DashedLineSeries::new(pts, d, g, style)),
-        None => chart.draw_series(LineSeries::new(pts, style)),
-    };
-    series
-        .map_err(err)?
-        .label(label)
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], legend));
-    Ok(())
-}
-
-/// Draws the legend box at `pos` with labels of `font` pixels over a white background of
-/// opacity `mix`.
-fn legend_box<'a, DB: DrawingBackend + 'a>(
-    chart: &mut Chart<'a, DB>,
-    pos: SeriesLabelPosition,
-    font: u32,
-    mix: f64,
-) -> Res<()>
-where
-    DB::ErrorType: 'static,
-{
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(mix))
-        .border_style(BLACK)
-        .label_font(("sans-serif", font))
-        .position(pos)
-        .draw()
-        .map_err(err)
-}
-
 /// Width of the legend strip beside each plot.
 const LEGEND_W: u32 = 330;
 /// Axis label and tick text sizes.
@@ -653,7 +598,6 @@ fn stacked_panel<DB: DrawingBackend>(
     r: &McResult,
     title: &str,
     layers: std::ops::Range<usize>,
-    legend: bool,
 ) -> Res<()>
 where
     DB::ErrorType: 'static,
@@ -699,11 +643,7 @@ where
                 )
             })
             .collect();
-        let s = chart.draw_series(rects).map_err(err)?;
-        if legend {
-            s.label(LAYERS[k])
-                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], c.filled()));
-        }
+        chart.draw_series(rects).map_err(err)?;
     }
     for (i, v) in r.variants.iter().enumerate() {
         let vals = v.breakdown.values();
@@ -731,9 +671,6 @@ where
             below += vals[k];
         }
     }
-    if legend {
-        legend_box(&mut chart, SeriesLabelPosition::UpperRight, 15, 0.9)?;
-    }
     Ok(())
 }
 
@@ -754,8 +691,8 @@ where
     let (panels, legend_area) = root.split_horizontally(W - LEGEND_W + 60);
     let (w, _) = panels.dim_in_pixel();
     let (left, right) = panels.split_horizontally(w * 42 / 100);
-    stacked_panel(&left, r, "all of RSS", 0..9, false)?;
-    stacked_panel(&right, r, "above the baseline (magnified)", 0..8, false)?;
+    stacked_panel(&left, r, "all of RSS", 0..9)?;
+    stacked_panel(&right, r, "above the baseline (magnified)", 0..8)?;
     // Top layer first, as the bars stack.
     let entries: Vec<Entry> = (0..9)
         .rev()
@@ -877,8 +814,11 @@ where
         "Sweep of {}: peak memory (p50, RSS band p5-p95), {} runs per point",
         r.param.path, r.runs
     );
+    use super::chart_parts::{side_legend, Entry, Swatch};
     let root = root.titled(&title, ("sans-serif", 24)).map_err(err)?;
-    let (top, bottom) = root.split_vertically((H - 40) * 62 / 100);
+    let (plots, legend_area) = root.split_horizontally(W - LEGEND_W);
+    let (top, bottom) = plots.split_vertically((H - 40) * 62 / 100);
+    let mut entries = Vec::new();
     let x0 = r.values.iter().copied().fold(f64::INFINITY, f64::min) / xs;
     let x1 = r.values.iter().copied().fold(f64::NEG_INFINITY, f64::max) / xs;
     let x1 = if x1 > x0 { x1 } else { x0 + 1.0 };
@@ -898,13 +838,48 @@ where
             x
         }
     };
-    let ymax = r
+    let mut ymax = r
         .curves
         .iter()
         .flat_map(|c| c.points.iter())
         .map(|v| p(v.peak.get("used_memory_rss")).p95)
         .fold(0.0, f64::max)
         / MIB;
+    // The configured limits, unless they are what is swept: drawn when near the data, named in
+    // the legend when far above it.
+    let swept_limit = r.param.path == "server.maxmemory" || r.param.path == "server.memory_limit";
+    let limits: Vec<(String, f64, RGBColor, (i32, i32))> = if swept_limit {
+        Vec::new()
+    } else {
+        r.curves
+            .first()
+            .and_then(|c| c.points.first())
+            .map(|v| {
+                let mut l = Vec::new();
+                if let Some(m) = &v.oom.maxmemory {
+                    l.push((
+                        format!("maxmemory {}", human(m.limit as f64)),
+                        m.limit as f64 / MIB,
+                        BLACK,
+                        (12, 6),
+                    ));
+                }
+                if let Some(m) = &v.oom.memory_limit {
+                    l.push((
+                        format!("memory_limit {}", human(m.limit as f64)),
+                        m.limit as f64 / MIB,
+                        RGBColor(170, 0, 0),
+                        (4, 4),
+                    ));
+                }
+                l
+            })
+            .unwrap_or_default()
+    };
+    let data_max = ymax;
+    for l in limits.iter().filter(|l| l.1 <= data_max * 3.0) {
+        ymax = ymax.max(l.1);
+    }
     let mut chart = ChartBuilder::on(&top)
         .margin(15)
         .x_label_area_size(35)
@@ -935,12 +910,13 @@ where
             )
             .collect();
         chart
-            .draw_series(std::iter::once(Polygon::new(band, col.mix(0.2).filled())))
+            .draw_series(std::iter::once(Polygon::new(band, col.mix(0.3).filled())))
             .map_err(err)?;
-        for (field, label, width, dashed) in [
-            ("used_memory_rss", "RSS", 3, false),
-            ("allocator_active", "allocator_active", 2, true),
-            ("used_memory", "used_memory", 1, false),
+        entries.push(Entry::new(Swatch::Heading(col), name));
+        for (field, label, width, dash) in [
+            ("used_memory_rss", "peak RSS", 3, None),
+            ("allocator_active", "peak allocator_active", 2, Some((8, 5))),
+            ("used_memory", "peak used_memory", 1, None),
         ] {
             let pts: Vec<(f64, f64)> = r
                 .values
@@ -948,13 +924,37 @@ where
                 .zip(&c.points)
                 .map(|(x, v)| (x / xs, p(v.peak.get(field)).p50 / MIB))
                 .collect();
-            let label = format!("{name}: {label}");
-            let (dash, legend) = if dashed {
-                (Some((6, 4)), col.stroke_width(1))
-            } else {
-                (None, col.stroke_width(width))
-            };
-            line(&mut chart, pts, col.stroke_width(width), dash, legend, label)?;
+            match dash {
+                Some((d, g)) => chart.draw_series(DashedLineSeries::new(pts, d, g, col.stroke_width(width))),
+                None => chart.draw_series(LineSeries::new(pts, col.stroke_width(width))),
+            }
+            .map_err(err)?;
+            entries.push(Entry::new(Swatch::Line(col, width, dash), label));
+        }
+        entries.push(Entry::new(Swatch::Fill(col, 0.3), "RSS p5-p95 (shaded)"));
+    }
+    if !r.marks.is_empty() {
+        entries.push(Entry::new(Swatch::Dot(BLACK), "a variant as written"));
+    }
+    if !limits.is_empty() {
+        entries.push(Entry::new(Swatch::Heading(BLACK), "limits"));
+    }
+    for (name, y, colour, (d, g)) in &limits {
+        if *y <= ymax * 1.15 {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(x0, *y), (x1, *y)],
+                    *d,
+                    *g,
+                    colour.stroke_width(2),
+                ))
+                .map_err(err)?;
+            entries.push(Entry::new(Swatch::Line(*colour, 2, Some((*d, *g))), name.clone()));
+        } else {
+            entries.push(Entry::new(
+                Swatch::Line(*colour, 2, Some((*d, *g))),
+                format!("{name} (far above the chart)"),
+            ));
         }
     }
     for m in r.marks.iter().filter(inside) {
@@ -981,7 +981,6 @@ where
             )))
             .map_err(err)?;
     }
-    legend_box(&mut chart, SeriesLabelPosition::LowerRight, 14, 0.85)?;
 
     // The lower panel: for a limit, the probability of its OOM; otherwise the size-class
     // sawtooth (points without values are left out).
@@ -1037,15 +1036,13 @@ where
             .zip(&c.points)
             .filter_map(|(x, v)| metric(v).map(|y| (x / xs, y)))
             .collect();
-        let label = format!("{}: {what}", c.variants.join(" = "));
-        line(
-            &mut chart,
-            pts,
-            col.stroke_width(2),
-            None,
-            col.stroke_width(2),
-            label,
-        )?;
+        chart
+            .draw_series(LineSeries::new(pts, col.stroke_width(2)))
+            .map_err(err)?;
+        entries.push(Entry::new(
+            Swatch::Line(col, 2, None),
+            format!("lower panel, {}: {what}", c.variants.join(" = ")),
+        ));
     }
     for m in r.marks.iter().filter(inside) {
         let Some(y) = metric(&m.result) else {
@@ -1064,7 +1061,7 @@ where
             )))
             .map_err(err)?;
     }
-    legend_box(&mut chart, SeriesLabelPosition::UpperRight, 14, 0.85)?;
+    side_legend(&legend_area, "Legend", &entries).map_err(err)?;
     root.present().map_err(err)?;
     Ok(())
 }

@@ -132,6 +132,9 @@ fn links_devices_and_the_root_are_never_replaced() {
     // A symbolic link: its target gets the output, the link stays a link.
     let target = d.join("target.json");
     std::fs::write(&target, "old").unwrap();
+    for mine in [".notes.old-2", ".draft.tmp-1"] {
+        std::fs::write(d.join(mine), "mine").unwrap();
+    }
     let link = d.join("link.json");
     std::os::unix::fs::symlink(&target, &link).unwrap();
     let (rc, _, err) = fragsim(&[
@@ -146,6 +149,10 @@ fn links_devices_and_the_root_are_never_replaced() {
     ]);
     assert_eq!(rc, 0, "{err}");
     assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    // A user's own hidden files beside an output are never taken for stale temporary files.
+    for mine in [".notes.old-2", ".draft.tmp-1"] {
+        assert!(d.join(mine).exists(), "{mine} was removed");
+    }
     assert!(std::fs::read_to_string(&target).unwrap().contains("\"scenario\""));
     // A device is written through: /dev/full refuses the bytes (exit 2) and stays a device.
     if Path::new("/dev/full").exists() {

@@ -22,7 +22,11 @@ static IN_FLIGHT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 static HANDLER: Once = Once::new();
 
 const STAGING_PREFIX: &str = ".fragsim-staging-";
-const TMP_MARK: &str = ".tmp-";
+/// Marks of fragsim's temporary files (`.result.json.fragsim-tmp-<pid>`) and of files set aside
+/// while a set moves into place (`.result.json.fragsim-old-<pid>`): only names with these marks
+/// are ever removed as stale, never a user's own hidden files.
+const TMP_MARK: &str = ".fragsim-tmp-";
+const OLD_MARK: &str = ".fragsim-old-";
 
 fn in_flight() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
     IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner())
@@ -71,14 +75,16 @@ fn alive(pid: u32) -> bool {
         .is_ok_and(|comm| comm.trim_end().starts_with("fragsim"))
 }
 
-/// The pid in a name like `.fragsim-staging-123` or `.result.json.tmp-123` (or
-/// `.timeline.tmp-123.png`).
+/// The pid in a name like `.fragsim-staging-123`, `.result.json.fragsim-tmp-123` or
+/// `.result.json.fragsim-old-123`; `None` for any other name.
 fn pid_in(name: &str) -> Option<u32> {
     if let Some(rest) = name.strip_prefix(STAGING_PREFIX) {
         return rest.parse().ok();
     }
-    let (_, rest) = name.rsplit_once(TMP_MARK).or_else(|| name.rsplit_once(".old-"))?;
-    rest.split('.').next()?.parse().ok()
+    let (_, rest) = name
+        .rsplit_once(TMP_MARK)
+        .or_else(|| name.rsplit_once(OLD_MARK))?;
+    rest.parse().ok()
 }
 
 /// Removes staging directories and temporary files that dead fragsim processes left in `dir`.
@@ -364,7 +370,7 @@ impl Staging {
             for (from, to) in &moves {
                 if to.exists() {
                     let name = to.file_name().unwrap_or_default().to_string_lossy();
-                    let old = parent_of(to).join(format!(".{name}.old-{pid}"));
+                    let old = parent_of(to).join(format!(".{name}{OLD_MARK}{pid}"));
                     std::fs::rename(to, &old)?;
                     set_aside.push((old, to.clone()));
                 }
@@ -430,9 +436,11 @@ mod tests {
     #[test]
     fn pids_are_read_from_staging_and_temporary_names() {
         assert_eq!(pid_in(".fragsim-staging-4242"), Some(4242));
-        assert_eq!(pid_in(".result.json.tmp-77"), Some(77));
-        assert_eq!(pid_in(".timeline.tmp-91.png"), Some(91));
-        assert_eq!(pid_in(".result.json.old-12"), Some(12));
+        assert_eq!(pid_in(".result.json.fragsim-tmp-77"), Some(77));
+        assert_eq!(pid_in(".result.json.fragsim-old-12"), Some(12));
+        // A user's own hidden files are never taken for fragsim's.
+        assert_eq!(pid_in(".bashrc.old-2"), None);
+        assert_eq!(pid_in(".notes.tmp-12"), None);
         assert_eq!(pid_in(".hidden"), None);
     }
 }

@@ -97,10 +97,13 @@ const LEGEND_W: u32 = 330;
 const LABEL_FONT: u32 = 18;
 const DESC_FONT: u32 = 20;
 
-/// The configured limits of the first variant: (label, bytes, colour, dash).
-fn limit_lines(r: &McResult) -> Vec<(String, f64, RGBColor, (i32, i32))> {
+/// The configured limits of `v` (the first variant, or a sweep's first point), each with the
+/// style every chart draws it in: (label, bytes, colour, dash).
+fn limit_lines(
+    v: Option<&crate::sim::montecarlo::VariantResult>,
+) -> Vec<(String, f64, RGBColor, (i32, i32))> {
     let mut l = Vec::new();
-    if let Some(v) = r.variants.first() {
+    if let Some(v) = v {
         if let Some(m) = &v.oom.maxmemory {
             l.push((
                 format!("maxmemory {}", human(m.limit as f64)),
@@ -119,6 +122,37 @@ fn limit_lines(r: &McResult) -> Vec<(String, f64, RGBColor, (i32, i32))> {
         }
     }
     l
+}
+
+/// The charts' coordinate system: real numbers on both axes.
+type Chart<'a, DB> = ChartContext<
+    'a,
+    DB,
+    plotters::coord::cartesian::Cartesian2d<
+        plotters::coord::types::RangedCoordf64,
+        plotters::coord::types::RangedCoordf64,
+    >,
+>;
+
+/// Draws one series: a line of `colour` and `width`, solid or dashed `(dash, gap)` pixels (the
+/// style its legend swatch repeats).
+fn draw_line<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    pts: Vec<(f64, f64)>,
+    colour: RGBColor,
+    width: u32,
+    dash: Option<(i32, i32)>,
+) -> Res<()>
+where
+    DB::ErrorType: 'static,
+{
+    let style = colour.stroke_width(width);
+    match dash {
+        Some((d, g)) => chart.draw_series(DashedLineSeries::new(pts, d, g, style)),
+        None => chart.draw_series(LineSeries::new(pts, style)),
+    }
+    .map(|_| ())
+    .map_err(err)
 }
 
 /// A y range around `values` (MiB) for a panel that only shows limits.
@@ -156,7 +190,7 @@ where
             }
         }
     }
-    let limits = limit_lines(r);
+    let limits = limit_lines(r.variants.first());
     let (near, far): (Vec<_>, Vec<_>) = limits.iter().partition(|l| l.1 <= ymax * 3.0);
     for l in &near {
         ymax = ymax.max(l.1);
@@ -208,13 +242,7 @@ where
             .map_err(err)?;
         entries.push(Entry::new(Swatch::Heading(c), v.name.clone()));
         for (field, width, dash) in STYLES {
-            let pts = series(field, |s| s.p50);
-            let style = c.stroke_width(width);
-            match dash {
-                Some((d, g)) => chart.draw_series(DashedLineSeries::new(pts, d, g, style)),
-                None => chart.draw_series(LineSeries::new(pts, style)),
-            }
-            .map_err(err)?;
+            draw_line(&mut chart, series(field, |s| s.p50), c, width, dash)?;
             entries.push(Entry::new(Swatch::Line(c, width, dash), field));
         }
         entries.push(Entry::new(Swatch::Fill(c, 0.3), "RSS p5-p95 (shaded)"));
@@ -226,14 +254,7 @@ where
     }
     for (name, v, colour, (d, g)) in &near {
         let y = v / MIB;
-        chart
-            .draw_series(DashedLineSeries::new(
-                vec![(1.0, y), (xmax, y)],
-                *d,
-                *g,
-                colour.stroke_width(2),
-            ))
-            .map_err(err)?;
+        draw_line(&mut chart, vec![(1.0, y), (xmax, y)], *colour, 2, Some((*d, *g)))?;
         entries.push(Entry::new(Swatch::Line(*colour, 2, Some((*d, *g))), name.clone()));
     }
     if let Some(top) = top {
@@ -446,7 +467,7 @@ where
     let lo = all.iter().copied().fold(f64::INFINITY, f64::min) / MIB;
     let hi = all.iter().copied().fold(0.0, f64::max) / MIB;
     let (mut x0, mut x1) = ((lo * 0.9).max(0.0), (hi * 1.1).max(lo * 0.9 + 0.001));
-    let limits = limit_lines(r);
+    let limits = limit_lines(r.variants.first());
     let (near, far): (Vec<_>, Vec<_>) = limits.iter().partition(|l| l.1 / MIB <= x1 * 3.0);
     for l in &near {
         x0 = x0.min(l.1 / MIB * 0.95);
@@ -492,11 +513,7 @@ where
                 (l, prob(xs, l))
             })
             .collect();
-        match dash {
-            Some((d, g)) => chart.draw_series(DashedLineSeries::new(pts, d, g, c.stroke_width(w))),
-            None => chart.draw_series(LineSeries::new(pts, c.stroke_width(w))),
-        }
-        .map_err(err)?;
+        draw_line(&mut chart, pts, c, w, dash)?;
         if k == 0 || curves[k - 1].0 != *i {
             entries.push(Entry::new(Swatch::Heading(c), r.variants[*i].name.clone()));
         }
@@ -521,14 +538,7 @@ where
     }
     for (name, v, colour, (d, g)) in &near {
         let x = v / MIB;
-        chart
-            .draw_series(DashedLineSeries::new(
-                vec![(x, 0.0), (x, 1.05)],
-                *d,
-                *g,
-                colour.stroke_width(2),
-            ))
-            .map_err(err)?;
+        draw_line(&mut chart, vec![(x, 0.0), (x, 1.05)], *colour, 2, Some((*d, *g)))?;
         entries.push(Entry::new(Swatch::Line(*colour, 2, Some((*d, *g))), name.clone()));
     }
     if let Some(side) = side {
@@ -556,21 +566,11 @@ where
                     (l, prob(xs, l))
                 })
                 .collect();
-            match dash {
-                Some((d, g)) => sc.draw_series(DashedLineSeries::new(pts, d, g, c.stroke_width(w))),
-                None => sc.draw_series(LineSeries::new(pts, c.stroke_width(w))),
-            }
-            .map_err(err)?;
+            draw_line(&mut sc, pts, c, w, dash)?;
         }
         for (name, v, colour, (d, g)) in &far {
             let x = v / MIB;
-            sc.draw_series(DashedLineSeries::new(
-                vec![(x, 0.0), (x, 1.05)],
-                *d,
-                *g,
-                colour.stroke_width(2),
-            ))
-            .map_err(err)?;
+            draw_line(&mut sc, vec![(x, 0.0), (x, 1.05)], *colour, 2, Some((*d, *g)))?;
             entries.push(Entry::new(Swatch::Line(*colour, 2, Some((*d, *g))), name.clone()));
         }
     }
@@ -848,33 +848,14 @@ where
     // The configured limits, unless they are what is swept: drawn when near the data, named in
     // the legend when far above it.
     let swept_limit = r.param.path == "server.maxmemory" || r.param.path == "server.memory_limit";
+    // In MiB, the top panel's unit.
     let limits: Vec<(String, f64, RGBColor, (i32, i32))> = if swept_limit {
         Vec::new()
     } else {
-        r.curves
-            .first()
-            .and_then(|c| c.points.first())
-            .map(|v| {
-                let mut l = Vec::new();
-                if let Some(m) = &v.oom.maxmemory {
-                    l.push((
-                        format!("maxmemory {}", human(m.limit as f64)),
-                        m.limit as f64 / MIB,
-                        BLACK,
-                        (12, 6),
-                    ));
-                }
-                if let Some(m) = &v.oom.memory_limit {
-                    l.push((
-                        format!("memory_limit {}", human(m.limit as f64)),
-                        m.limit as f64 / MIB,
-                        RGBColor(170, 0, 0),
-                        (4, 4),
-                    ));
-                }
-                l
-            })
-            .unwrap_or_default()
+        limit_lines(r.curves.first().and_then(|c| c.points.first()))
+            .into_iter()
+            .map(|(name, bytes, colour, dash)| (name, bytes / MIB, colour, dash))
+            .collect()
     };
     let data_max = ymax;
     for l in limits.iter().filter(|l| l.1 <= data_max * 3.0) {
@@ -924,11 +905,7 @@ where
                 .zip(&c.points)
                 .map(|(x, v)| (x / xs, p(v.peak.get(field)).p50 / MIB))
                 .collect();
-            match dash {
-                Some((d, g)) => chart.draw_series(DashedLineSeries::new(pts, d, g, col.stroke_width(width))),
-                None => chart.draw_series(LineSeries::new(pts, col.stroke_width(width))),
-            }
-            .map_err(err)?;
+            draw_line(&mut chart, pts, col, width, dash)?;
             entries.push(Entry::new(Swatch::Line(col, width, dash), label));
         }
         entries.push(Entry::new(Swatch::Fill(col, 0.3), "RSS p5-p95 (shaded)"));
@@ -941,14 +918,7 @@ where
     }
     for (name, y, colour, (d, g)) in &limits {
         if *y <= ymax * 1.15 {
-            chart
-                .draw_series(DashedLineSeries::new(
-                    vec![(x0, *y), (x1, *y)],
-                    *d,
-                    *g,
-                    colour.stroke_width(2),
-                ))
-                .map_err(err)?;
+            draw_line(&mut chart, vec![(x0, *y), (x1, *y)], *colour, 2, Some((*d, *g)))?;
             entries.push(Entry::new(Swatch::Line(*colour, 2, Some((*d, *g))), name.clone()));
         } else {
             entries.push(Entry::new(
@@ -1036,9 +1006,7 @@ where
             .zip(&c.points)
             .filter_map(|(x, v)| metric(v).map(|y| (x / xs, y)))
             .collect();
-        chart
-            .draw_series(LineSeries::new(pts, col.stroke_width(2)))
-            .map_err(err)?;
+        draw_line(&mut chart, pts, col, 2, None)?;
         entries.push(Entry::new(
             Swatch::Line(col, 2, None),
             format!("lower panel, {}: {what}", c.variants.join(" = ")),

@@ -6,7 +6,7 @@ use crate::sim::breakdown::LAYERS;
 use crate::sim::claims::ClaimResult;
 use crate::sim::montecarlo::{McResult, Stat, VariantResult};
 use crate::units::{group, human};
-use crate::workload::{Flush, KeyType, ScenarioFile, SizeDist};
+use crate::workload::{Flush, KeyType, ScenarioFile};
 
 /// The charts a report shows, by file stem, with captions.
 pub const CHARTS: [(&str, &str); 5] = [
@@ -31,10 +31,6 @@ pub const CHARTS: [(&str, &str); 5] = [
         "OOM probability against the limit: the share of runs that would be refused a write (maxmemory) or killed (memory_limit).",
     ),
 ];
-
-fn size_words(d: &SizeDist) -> String {
-    d.describe()
-}
 
 /// The scenario in sentences: the server, the limits, the tests, and what each variant writes.
 pub fn scenario_words(file: &ScenarioFile) -> Vec<String> {
@@ -73,11 +69,11 @@ pub fn scenario_words(file: &ScenarioFile) -> Vec<String> {
             .iter()
             .map(|k| {
                 let what = match k.kind {
-                    KeyType::String => format!("string values of {}", size_words(&k.value_size)),
+                    KeyType::String => format!("string values of {}", k.value_size.describe()),
                     KeyType::Hash => format!(
                         "hashes of {} fields, each value {}",
                         group(k.fields),
-                        size_words(&k.value_size)
+                        k.value_size.describe()
                     ),
                 };
                 let ttl = k.ttl_seconds.map(|t| format!(", TTL {t} s")).unwrap_or_default();

@@ -951,25 +951,20 @@ fn check_claims(raw: &[RawClaim], variants: &[String], p: &mut Problems) -> Vec<
             };
             let ratio = matches!(subject, ClaimSubject::Ratio(..));
             let bytes = !ratio && crate::sim::claims::is_bytes(&c.metric);
+            let shown = values
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
             let problem = if values.iter().any(|v| !v.is_finite()) {
                 Some("a claim's value must be a finite number".to_string())
             } else if oom && values.iter().any(|v| !(0.0..=1.0).contains(v)) {
                 Some(format!(
-                    "{} is not a probability: give a share from 0 to 1 (0.05 for 5%)",
-                    values
-                        .iter()
-                        .map(|v| v.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    "{shown} is not a probability: give a share from 0 to 1 (0.05 for 5%)"
                 ))
             } else if (bytes || ratio) && values.iter().any(|v| *v < 0.0) {
                 Some(format!(
-                    "{}: a {} is never negative",
-                    values
-                        .iter()
-                        .map(|v| v.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    "{shown}: a {} is never negative",
                     if ratio { "ratio" } else { "byte count" }
                 ))
             } else {

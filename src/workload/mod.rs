@@ -1385,9 +1385,9 @@ pub struct Estimate {
 }
 
 /// Simulator bytes per live string key in the Redis model, per hash field, and per object of a
-/// plain allocator workload (measured: 1,000,000 SETs of 100 B took 697 MB, 1,000,000 hash
-/// fields 152-240 MB, 1,000,000 allocator objects of 100 B 40 MB, the 33.5 M objects of 32 KiB
-/// of `scenarios/terabyte.toml` 2.96 GB).
+/// plain allocator workload (peak RSS of one run measured on this project's machine: 1,000,000
+/// SETs of 100 B 681 MiB, 1,000,000 hash fields 149-235 MiB, 1,000,000 allocator objects of
+/// 100 B 39 MiB, the 33.5 M objects of 32 KiB of `scenarios/terabyte.toml` 2.82 GiB, 90 B each).
 const SIM_BYTES_PER_KEY: f64 = 700.0;
 const SIM_BYTES_PER_FIELD: f64 = 250.0;
 const SIM_BYTES_PER_OBJECT: f64 = 100.0;

@@ -74,6 +74,7 @@ fn both(
         let root = SVGBackend::with_string(&mut svg_text, (W, H)).into_drawing_area();
         draw_svg(root)?;
     }
+    let svg_text = super::chart_parts::svg_text_as_laid_out(&svg_text);
     let mut png_bytes = Vec::new();
     {
         use image::ImageEncoder;
@@ -338,7 +339,7 @@ where
     let xmax = (nv * (nm + 1) - 1) as f64;
     let mut chart = ChartBuilder::on(&plot)
         .margin(15)
-        .x_label_area_size(if notes.is_empty() { 50 } else { 75 })
+        .x_label_area_size(if notes.is_empty() { 64 } else { 86 })
         .y_label_area_size(85)
         .build_cartesian_2d(0f64..xmax, 0f64..(ymax * 1.15).max(0.001))
         .map_err(err)?;
@@ -380,43 +381,39 @@ where
                 human(s.p50)
             };
             let (px, py) = chart.backend_coord(&(x, s.p95.max(s.p50) / scale));
-            let (tw, _) = full
-                .estimate_text_size(&text, &TextStyle::from(("sans-serif", LABEL_FONT).into_font()))
+            // Shrunk to the bar's slot; where even that is too wide, every other label of the
+            // group sits a line higher so neighbours never overlap.
+            let bar = chart.backend_coord(&(1.0, 0.0)).0 - chart.backend_coord(&(0.0, 0.0)).0;
+            let size = super::chart_parts::shrink_to(&full, &text, bar - 4, LABEL_FONT, 13)?;
+            let font = TextStyle::from(("sans-serif", size).into_font());
+            let (tw, _) = full.estimate_text_size(&text, &font).map_err(err)?;
+            let lift = if tw as i32 > bar - 4 && k % 2 == 1 { 20 } else { 0 };
+            full.draw(&Text::new(text, (px - tw as i32 / 2, py - 24 - lift), font))
                 .map_err(err)?;
-            full.draw(&Text::new(
-                text,
-                (px - tw as i32 / 2, py - 24),
-                ("sans-serif", LABEL_FONT),
-            ))
-            .map_err(err)?;
         }
     }
     entries.push(Entry::new(
         Swatch::Line(BLACK, 2, None),
         "whisker: p5-p95 of the runs",
     ));
-    // The categories: each variant's name (and note) under its group of bars.
-    for (i, v) in r.variants.iter().enumerate() {
+    // The categories: each variant's name (and note) under its group of bars, wrapped and
+    // shrunk to the group's width, one size for all names.
+    let slot = chart.backend_coord(&((nm + 1) as f64, 0.0)).0 - chart.backend_coord(&(0.0, 0.0)).0;
+    let names: Vec<String> = r.variants.iter().map(|v| v.name.clone()).collect();
+    let (name_lines, name_size) = super::chart_parts::fit_lines(&full, &names, slot - 8, 20, 12, 2)?;
+    let (note_lines, note_size) = super::chart_parts::fit_lines(&full, notes, slot - 8, LABEL_FONT, 11, 1)?;
+    for (i, name) in name_lines.iter().enumerate() {
         let xc = (i * (nm + 1)) as f64 + nm as f64 / 2.0;
         let (px, py) = chart.backend_coord(&(xc, 0.0));
-        for (line, (text, size)) in [
-            (v.name.clone(), 20),
-            (notes.get(i).cloned().unwrap_or_default(), 17),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            if text.is_empty() {
-                continue;
-            }
+        let mut y = py + 10;
+        let lines = name.iter().map(|l| (l, name_size));
+        let notes = note_lines.get(i).into_iter().flatten().map(|l| (l, note_size));
+        for (text, size) in lines.chain(notes) {
             let font = TextStyle::from(("sans-serif", size).into_font());
-            let (tw, _) = full.estimate_text_size(&text, &font).map_err(err)?;
-            full.draw(&Text::new(
-                text,
-                (px - tw as i32 / 2, py + 10 + 26 * line as i32),
-                font,
-            ))
-            .map_err(err)?;
+            let (tw, _) = full.estimate_text_size(text, &font).map_err(err)?;
+            full.draw(&Text::new(text.clone(), (px - tw as i32 / 2, y), font))
+                .map_err(err)?;
+            y += size as i32 + 5;
         }
     }
     side_legend(&legend_area, "Legend", &entries).map_err(err)?;
@@ -593,6 +590,14 @@ const LAYER_COLOURS: [RGBColor; 9] = [
 ];
 
 /// One panel of stacked bars: per variant, layers `from..` of the decomposition, in MiB.
+/// Width in pixels of `t` at `size`.
+fn text_width<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, t: &str, size: u32) -> Res<i32> {
+    let (w, _) = area
+        .estimate_text_size(t, &TextStyle::from(("sans-serif", size).into_font()))
+        .map_err(err)?;
+    Ok(w as i32)
+}
+
 fn stacked_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     r: &McResult,
@@ -602,6 +607,7 @@ fn stacked_panel<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
+    use super::chart_parts::{fit_lines, shrink_to};
     use crate::sim::breakdown::LAYERS;
     let nv = r.variants.len().max(1);
     let total = |v: &crate::sim::montecarlo::VariantResult| -> f64 {
@@ -611,7 +617,7 @@ where
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 22))
         .margin(15)
-        .x_label_area_size(50)
+        .x_label_area_size(56)
         .y_label_area_size(70)
         .build_cartesian_2d(0f64..nv as f64 * 2.4, 0f64..ymax * 1.25)
         .map_err(err)?;
@@ -620,8 +626,8 @@ where
         .disable_x_mesh()
         .x_labels(0)
         .y_desc("MiB")
-        .label_style(("sans-serif", 16))
-        .axis_desc_style(("sans-serif", 18))
+        .label_style(("sans-serif", LABEL_FONT))
+        .axis_desc_style(("sans-serif", DESC_FONT))
         .draw()
         .map_err(err)?;
     for k in layers.clone() {
@@ -645,30 +651,59 @@ where
             .collect();
         chart.draw_series(rects).map_err(err)?;
     }
+    // Pixel positions: `area`'s drawing coordinates are relative to its top-left corner.
+    let (bx, by) = area.get_base_pixel();
+    let px = |x: f64, y: f64| {
+        let (x, y) = chart.backend_coord(&(x, y));
+        (x - bx, y - by)
+    };
+    let (right_edge, _) = px(nv as f64 * 2.4, 0.0);
+    let slot = px(2.4, 0.0).0 - px(0.0, 0.0).0;
+    let all_names: Vec<String> = r.variants.iter().map(|v| v.name.clone()).collect();
+    let (names, name_size) = fit_lines(area, &all_names, slot - 6, LABEL_FONT, 11, 2)?;
+    let text = |t: String, at: (i32, i32), size: u32| -> Res<()> {
+        area.draw(&Text::new(t, at, ("sans-serif", size))).map_err(err)
+    };
     for (i, v) in r.variants.iter().enumerate() {
         let vals = v.breakdown.values();
         let x0 = i as f64 * 2.4 + 0.1;
-        chart
-            .draw_series(std::iter::once(Text::new(
-                format!("{}: {}", v.name, human((total(v) * MIB).round())),
-                (x0, total(v) + ymax * (0.05 + 0.06 * (i % 2) as f64)),
-                ("sans-serif", 17),
-            )))
-            .map_err(err)?;
-        // Each layer's size beside it, where the layer is tall enough to label.
+        // The total over the bar, the variant's name under it (both centred, shrunk to the slot).
+        let (cx, top) = px(x0 + 0.4, total(v));
+        let t = human((total(v) * MIB).round());
+        let sz = shrink_to(area, &t, slot - 6, LABEL_FONT, 12)?;
+        let tw = text_width(area, &t, sz)?;
+        text(t, (cx - tw / 2, top - 24), sz)?;
+        let (_, mut y) = px(0.0, 0.0);
+        y += 8;
+        for line in &names[i] {
+            let tw = text_width(area, line, name_size)?;
+            text(line.clone(), (cx - tw / 2, y), name_size)?;
+            y += name_size as i32 + 4;
+        }
+        // Each layer's size beside it, where the layer is tall enough to label: with its name
+        // when that fits before the next bar standing as high (or the panel's edge), else the
+        // size alone, else nothing (the legend and the table have every layer).
         let mut below = 0u64;
         for k in layers.clone() {
             let mid = (below as f64 + vals[k] as f64 / 2.0) / MIB;
-            if vals[k] as f64 / MIB > ymax * 0.06 {
-                chart
-                    .draw_series(std::iter::once(Text::new(
-                        format!("{} {}", LAYERS[k], human(vals[k] as f64)),
-                        (x0 + 0.85, mid + ymax * 0.012),
-                        ("sans-serif", 16),
-                    )))
-                    .map_err(err)?;
-            }
             below += vals[k];
+            if (vals[k] as f64 / MIB) <= ymax * 0.06 {
+                continue;
+            }
+            let (lx, ly) = px(x0 + 0.85, mid);
+            let blocker = r.variants[i + 1..]
+                .iter()
+                .enumerate()
+                .find(|(_, w)| total(w) + ymax * 0.12 >= mid)
+                .map(|(j, _)| px((i + 1 + j) as f64 * 2.4 + 0.1, 0.0).0);
+            let room = blocker.unwrap_or(right_edge) - lx - 4;
+            let size = human(vals[k] as f64);
+            for candidate in [format!("{} {size}", LAYERS[k]), size] {
+                if text_width(area, &candidate, LABEL_FONT)? <= room {
+                    text(candidate, (lx, ly - 9), LABEL_FONT)?;
+                    break;
+                }
+            }
         }
     }
     Ok(())
@@ -833,7 +868,7 @@ where
     // A label starts at its point, or ends there in the right third of the chart.
     let label_x = |x: f64, text: &str| {
         if x > x0 + (x1 - x0) * 0.66 {
-            x - text.chars().count() as f64 * 8.5 * (x1 - x0) / 1080.0
+            x - text.chars().count() as f64 * 10.0 * (x1 - x0) / 1080.0
         } else {
             x
         }
@@ -870,8 +905,8 @@ where
     chart
         .configure_mesh()
         .y_desc("MiB (peak)")
-        .label_style(("sans-serif", 16))
-        .axis_desc_style(("sans-serif", 18))
+        .label_style(("sans-serif", LABEL_FONT))
+        .axis_desc_style(("sans-serif", DESC_FONT))
         .draw()
         .map_err(err)?;
     for (ci, c) in r.curves.iter().enumerate() {
@@ -938,7 +973,7 @@ where
             .draw_series(std::iter::once(Text::new(
                 text.clone(),
                 (label_x(m.value / xs, &text), y + ymax * 0.05),
-                ("sans-serif", 16),
+                ("sans-serif", LABEL_FONT),
             )))
             .map_err(err)?;
     }
@@ -947,7 +982,7 @@ where
             .draw_series(std::iter::once(Text::new(
                 format!("outside the swept range: {}", outside.join(", ")),
                 (x0 + (x1 - x0) * 0.01, ymax * 1.12),
-                ("sans-serif", 15),
+                ("sans-serif", LABEL_FONT),
             )))
             .map_err(err)?;
     }
@@ -994,8 +1029,8 @@ where
         .configure_mesh()
         .x_desc(xdesc)
         .y_desc(ydesc)
-        .label_style(("sans-serif", 16))
-        .axis_desc_style(("sans-serif", 16))
+        .label_style(("sans-serif", LABEL_FONT))
+        .axis_desc_style(("sans-serif", DESC_FONT))
         .draw()
         .map_err(err)?;
     for (ci, c) in r.curves.iter().enumerate() {
@@ -1025,7 +1060,7 @@ where
             .draw_series(std::iter::once(Text::new(
                 text.clone(),
                 (label_x(m.value / xs, &text), y + (y1 - y0) * 0.1),
-                ("sans-serif", 15),
+                ("sans-serif", LABEL_FONT),
             )))
             .map_err(err)?;
     }

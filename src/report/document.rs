@@ -12,7 +12,7 @@ use crate::workload::{Flush, KeyType, ScenarioFile};
 pub const CHARTS: [(&str, &str); 5] = [
     (
         "timeline",
-        "Timeline: used_memory, allocator_active and RSS per test (p50; RSS p5-p95 shaded), limits dashed.",
+        "Timeline: used_memory, allocator_active and RSS per test (p50; RSS p5-p95 shaded), limits dashed. RSS moves by a page or two (a few KiB) from test to test where the allocator is cache-oblivious (jemalloc 5.3.0 as Debian builds it): each large value starts at a random cache-line offset in its extent, so whether it writes one more page is drawn anew each time; a build without it (Redis 7.2's bundled jemalloc) gives a flat line.",
     ),
     (
         "peaks",
@@ -113,7 +113,7 @@ fn cell(s: Option<&Stat>, ratio: bool) -> String {
     match s {
         None => "-".into(),
         Some(s) if ratio => format!("{:.2} ({:.2}-{:.2})", s.p50, s.p5, s.p95),
-        Some(s) => format!("{} ({}-{})", human(s.p50), human(s.p5), human(s.p95)),
+        Some(s) => format!("{} ({} - {})", human(s.p50), human(s.p5), human(s.p95)),
     }
 }
 
@@ -220,7 +220,7 @@ pub fn claim_rows(results: &[ClaimResult]) -> (Vec<String>, Vec<Vec<String>>) {
                 verdict,
                 claim,
                 format!("{}, {}", r.subject, r.figure),
-                format!("{} ({}-{})", r.predicted_text, r.band_text.0, r.band_text.1),
+                format!("{} ({} - {})", r.predicted_text, r.band_text.0, r.band_text.1),
                 r.expected.clone(),
             ]
         })
@@ -442,7 +442,7 @@ pub fn html(
     o += "<style>body{font-family:sans-serif;max-width:1250px;margin:2em auto;padding:0 1em;color:#222}\
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:4px 8px;text-align:left}\
 th{background:#eee}td.pass{color:#176317;font-weight:bold}td.fail{color:#a31515;font-weight:bold}\
-figure{margin:1.5em 0;overflow-x:auto}figcaption{color:#555}svg{max-width:100%;min-width:1000px;height:auto}</style>\n</head>\n<body>\n";
+figure{margin:1.5em 0;overflow-x:auto}figcaption{color:#555}svg{width:100%;height:auto}</style>\n</head>\n<body>\n";
     for b in blocks(file, r, claims) {
         match b {
             Block::Heading(level, t) => o += &format!("<h{level}>{}</h{level}>\n", html_escape(&t)),

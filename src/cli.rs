@@ -291,7 +291,8 @@ pub enum Command {
     },
 }
 
-/// A hidden progress bar over `total` runs: shown on stderr once the work has lasted over a
+/// A hidden progress bar over `total` runs (each variant's Monte Carlo runs and the replay of its
+/// median run that splits RSS into layers): shown on stderr once the work has lasted over a
 /// second when stderr is a terminal (redrawn every second, so a long run shows it is alive);
 /// otherwise (a log, a pipe) a line every 10 s says how many runs are done.
 fn progress_bar(total: u64) -> indicatif::ProgressBar {
@@ -376,9 +377,17 @@ fn check_size_all(
     let wall = e.cpu_seconds / parallel as f64;
     /// Longest run, in estimated seconds of wall time, started without --force.
     const MAX_WALL_SECONDS: f64 = 3600.0;
-    if !force && (e.memory_bytes > avail * 0.8 || wall > MAX_WALL_SECONDS) {
+    let too_big = e.memory_bytes > avail * 0.8;
+    if !force && (too_big || wall > MAX_WALL_SECONDS) {
+        // The costliest scenario (a sweep's points differ) names its costliest field.
+        let costliest = scs.iter().max_by(|a, b| {
+            let (x, y) = (a.estimate(runs, threads), b.estimate(runs, threads));
+            let key = |e: &crate::workload::Estimate| if too_big { e.memory_bytes } else { e.cpu_seconds };
+            key(&x).total_cmp(&key(&y))
+        });
+        let largest = costliest.map_or_else(String::new, |sc| sc.largest_cost(too_big));
         return Err(UsageError(format!(
-            "{}: this scenario needs about {} of simulator memory ({:.3e} live keys per run, {} at once) and about {} on {} ({:.3e} operations); this machine has {} available and fragsim starts at most {} without --force: lower runs, tests, counts or test_seconds, or pass --force to run it anyway",
+            "{}: this scenario needs about {} of simulator memory ({:.3e} live keys per run, {} at once) and about {} on {} ({:.3e} operations); this machine has {} available and fragsim starts at most {} without --force; the largest cost: {}; lower it (or runs, tests, counts, test_seconds), or pass --force to run it anyway",
             file.display(),
             crate::units::human(e.memory_bytes),
             e.peak_live,
@@ -388,6 +397,7 @@ fn check_size_all(
             e.events,
             crate::units::human(avail),
             human_duration(MAX_WALL_SECONDS),
+            largest,
         )));
     }
     Ok(())
@@ -519,7 +529,7 @@ fn monte_carlo(
     seed: u64,
     threads: usize,
 ) -> Result<montecarlo::McResult, UsageError> {
-    let bar = progress_bar(runs.saturating_mul(sc.variants.len() as u64));
+    let bar = progress_bar(runs.saturating_add(1).saturating_mul(sc.variants.len() as u64));
     let result = montecarlo::run_all(sc, runs, seed, threads, &ticker(&bar)).map_err(UsageError)?;
     bar.finish_and_clear();
     Ok(result)
@@ -732,7 +742,10 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             check_size_all(&file, &files, runs, threads, mc.force)?;
             let out_dir = out_dir(out, &file, "-sweep");
             let st = staging(&out_dir)?;
-            let bar = progress_bar(runs.saturating_mul(sc.variants.len() as u64 * (xs.len() as u64 + 1)));
+            let bar = progress_bar(
+                runs.saturating_add(1)
+                    .saturating_mul(sc.variants.len() as u64 * (xs.len() as u64 + 1)),
+            );
             let result = crate::sim::sweep::sweep(&sc, &p, &points, runs, seed, threads, &ticker(&bar))
                 .map_err(UsageError)?;
             bar.finish_and_clear();

@@ -183,6 +183,11 @@ fn a_scenario_too_big_for_the_machine_is_refused_up_front() {
         err.contains("simulator memory") && err.contains("--force"),
         "{err}"
     );
+    // The field to lower is named.
+    assert!(
+        err.contains("the largest cost: workload.keys.k.count = 10,000,000 per test over 1,000 tests"),
+        "{err}"
+    );
     assert!(!out_dir.exists(), "nothing may be written");
     // Idle time is work too: a month of it per test, 100 tests, is refused with the time.
     std::fs::write(
@@ -194,6 +199,10 @@ fn a_scenario_too_big_for_the_machine_is_refused_up_front() {
     assert_eq!(rc, 2, "{err}");
     assert!(
         err.contains("big.toml") && err.contains(" h on ") && err.contains("--force"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the largest cost: workload.test_seconds = 2600000 over 100 tests"),
         "{err}"
     );
     assert!(!out_dir.exists(), "nothing may be written");

@@ -278,7 +278,8 @@ pub fn summarise(name: &str, runs: &[RunResult], breakdown: Breakdown) -> Varian
     }
 }
 
-/// Runs every variant `runs` times on `threads` threads; `progress` is called after each run.
+/// Runs every variant `runs` times on `threads` threads, then replays each variant's median run
+/// once more to decompose it (`runs + 1` replays per variant); `progress` is called after each.
 pub fn run_all(
     file: &ScenarioFile,
     runs: u64,
@@ -311,9 +312,12 @@ pub fn run_all(
             .par_iter()
             .zip(file.variants.par_iter())
             .map(|(rs, v)| {
-                rs.get(median_run(rs))
+                let b = rs
+                    .get(median_run(rs))
                     .map(|r| breakdown_at(v, r.seed, r.peak_rss_step))
-                    .unwrap_or_default()
+                    .unwrap_or_default();
+                progress();
+                b
             })
             .collect();
         file.variants

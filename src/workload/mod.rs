@@ -1415,7 +1415,8 @@ impl Scenario {
 }
 
 impl ScenarioFile {
-    /// Estimates the work; `threads` runs are in flight at once.
+    /// Estimates the work of `runs` runs per variant and the replay of each variant's median run
+    /// that decomposes it; `threads` runs are in flight at once.
     pub fn estimate(&self, runs: u64, threads: usize) -> Estimate {
         let mut events = 0.0;
         let mut cpu_seconds = 0.0;
@@ -1439,7 +1440,7 @@ impl ScenarioFile {
             let ticks_per_test = v.test_seconds * 10.0;
             let e = (commands_per_test * v.parallel as f64 + ticks_per_test / 10.0)
                 * v.tests as f64
-                * runs as f64;
+                * (runs as f64 + 1.0);
             events += e;
             cpu_seconds += e / if v.redis.is_some() {
                 REDIS_EVENTS_PER_SECOND
@@ -1476,6 +1477,62 @@ impl ScenarioFile {
             memory_bytes: memory * threads.min(runs as usize).max(1) as f64,
             cpu_seconds,
         }
+    }
+}
+
+impl ScenarioFile {
+    /// The field that costs the most, for a refusal to name, with the variant that sets it: by
+    /// simulator memory (`by_memory`), the key whose count (times the tests it stays alive and
+    /// the processes) holds the most; by time, that key or the idle time, whichever replays more
+    /// operations.
+    pub fn largest_cost(&self, by_memory: bool) -> String {
+        let mut best = (-1.0, String::new());
+        let mut consider = |cost: f64, what: String| {
+            if cost > best.0 {
+                best = (cost, what);
+            }
+        };
+        for v in &self.variants {
+            let of = if self.variants.len() > 1 {
+                format!(" (variant \"{}\")", v.variant)
+            } else {
+                String::new()
+            };
+            let tests = crate::report::run::plural(v.tests, "test", "tests");
+            let tests_alive = if v.flush == Flush::None {
+                v.tests as f64
+            } else {
+                1.0
+            };
+            for k in &v.keys {
+                let n = k.count as f64 * v.parallel as f64;
+                let cost = if by_memory {
+                    let per = if v.redis.is_some() {
+                        SIM_BYTES_PER_KEY + k.fields as f64 * SIM_BYTES_PER_FIELD
+                    } else {
+                        SIM_BYTES_PER_OBJECT
+                    };
+                    n * tests_alive * per
+                } else {
+                    n * v.tests as f64
+                };
+                consider(
+                    cost,
+                    format!(
+                        "workload.keys.{}.count = {} per test over {tests}{of}",
+                        k.name,
+                        crate::units::group(k.count),
+                    ),
+                );
+            }
+            if !by_memory {
+                consider(
+                    v.test_seconds * v.tests as f64,
+                    format!("workload.test_seconds = {} over {tests}{of}", v.test_seconds),
+                );
+            }
+        }
+        best.1
     }
 }
 

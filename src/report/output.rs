@@ -71,8 +71,17 @@ fn alive(pid: u32) -> bool {
     if !Path::new("/proc/self").exists() {
         return true;
     }
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .is_ok_and(|comm| comm.trim_end().starts_with("fragsim"))
+    // `/proc/PID/stat` is "PID (COMM) STATE ...": a fragsim that is not a zombie (a killed
+    // process whose parent has not reaped it yet still has an entry, in state Z).
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+        return false;
+    };
+    let comm = &stat[open + 1..close];
+    let state = stat[close + 1..].trim_start().chars().next();
+    comm.starts_with("fragsim") && !matches!(state, Some('Z') | Some('X') | None)
 }
 
 /// The pid in a name like `.fragsim-staging-123`, `.result.json.fragsim-tmp-123` or

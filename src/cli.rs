@@ -149,10 +149,12 @@ pub enum Command {
     /// (the seed suite's Redis heap), cache (the cache scenario's heap, TTLs expiring).
     /// Example: fragsim bench --json output/bench.json
     Bench {
-        /// Events per workload trace (mallocs, frees and purges).
-        #[arg(long, default_value_t = 200_000)]
+        /// Events per workload trace (mallocs, frees and purges), 1 to 10,000,000 (5,000,000
+        /// took 1 min and 6 GB here).
+        #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
         events: u64,
-        /// Live objects for the memory measurement (0 skips it).
+        /// Live objects for the memory measurement (0 skips it); at about 100 B of simulator
+        /// memory each, as many as 80% of the available memory holds.
         #[arg(long, default_value_t = 50_000_000)]
         live: u64,
         /// Only these workloads (comma-separated).
@@ -800,8 +802,26 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             json,
         } => {
             use crate::validate::bench;
-            if events == 0 {
-                return Err(UsageError("--events must be at least 1".into()));
+            let avail = crate::units::proc_kib("/proc/meminfo", "MemAvailable")
+                .map_or(8.0 * (1u64 << 30) as f64, |kb| kb as f64 * 1024.0);
+            // Traces are built up front; with the real side's live bytes, measured at 1.2 KB of
+            // peak memory per event (6.2 GB for 5,000,000).
+            let need_events = events as f64 * 1250.0;
+            if need_events > avail * 0.8 {
+                return Err(UsageError(format!(
+                    "--events {events} needs about {} of memory (traces and the real side's live objects); this machine has {} available: lower --events",
+                    crate::units::human(need_events),
+                    crate::units::human(avail)
+                )));
+            }
+            let need = live as f64 * crate::workload::SIM_BYTES_PER_OBJECT;
+            if need > avail * 0.8 {
+                return Err(UsageError(format!(
+                    "--live {live} needs about {} of simulator memory ({} B per object); this machine has {} available: lower --live (0 skips the measurement)",
+                    crate::units::human(need),
+                    crate::workload::SIM_BYTES_PER_OBJECT,
+                    crate::units::human(avail)
+                )));
             }
             let names: Vec<String> =
                 workload.unwrap_or_else(|| bench::WORKLOADS.iter().map(|s| s.to_string()).collect());

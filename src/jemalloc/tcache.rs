@@ -38,6 +38,34 @@ pub struct TcacheState {
     pub bins: Vec<[u64; 5]>,
 }
 
+impl TcacheState {
+    /// Checks a state read from a file against the thread cache it would be put in: every
+    /// listed size a cached class, counts within the bin's capacity, marks within range.
+    pub fn check(&self, sc: &SizeClasses, cfg: &TcacheConfig) -> Result<(), String> {
+        let tc = Tcache::new(sc, cfg);
+        if self.next_gc_bin >= tc.nhbins().max(1) {
+            return Err(format!(
+                "next_gc_bin = {} is not a thread-cache bin (0 to {})",
+                self.next_gc_bin,
+                tc.nhbins().saturating_sub(1)
+            ));
+        }
+        for &[size, ncached, low_water, lg_fill_div, refilled] in &self.bins {
+            let class = sc
+                .index_of(size)
+                .filter(|&c| sc.class(c).size == size && c < tc.nhbins())
+                .ok_or_else(|| format!("bins: {size} is not the size of a cached size class"))?;
+            let max = tc.ncached_max(class) as u64;
+            if ncached > max || low_water > ncached || lg_fill_div > 16 || refilled > 1 {
+                return Err(format!(
+                    "bins: [{size}, {ncached}, {low_water}, {lg_fill_div}, {refilled}] is not a state of the {size} B bin (ncached 0 to {max}, low_water at most ncached, lg_fill_div 0 to 16, refilled 0 or 1)"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One thread's cache.
 #[derive(Debug, Clone)]
 pub struct Tcache {

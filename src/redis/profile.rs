@@ -232,10 +232,71 @@ impl RedisProfile {
         }
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("{name_or_path}: cannot read the profile: {e}"))?;
-        let p: RedisProfile = toml::from_str(&text)
-            .map_err(|e| format!("{name_or_path}: not a valid profile: {}", e.message()))?;
-        p.allocator_config()?;
+        let located = |e: toml::de::Error| {
+            let line = e
+                .span()
+                .map(|sp| {
+                    format!(
+                        "line {}: ",
+                        text[..sp.start.min(text.len())].matches('\n').count() + 1
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                "{name_or_path}: {line}not a valid profile: {}",
+                e.message().trim_end()
+            )
+        };
+        // Numbers first, on the text as written (the typed profile would take 2^63 silently).
+        let raw: toml::Table = toml::from_str(&text).map_err(located)?;
+        check_numbers(&toml::Value::Table(raw), "")
+            .map_err(|e| format!("{name_or_path}: not a valid profile: {e}"))?;
+        let p: RedisProfile = toml::from_str(&text).map_err(located)?;
+        p.check().map_err(|e| {
+            format!("{name_or_path}: not a valid profile: {e}; calibrate a server again to write a new one")
+        })?;
         Ok(p)
+    }
+
+    /// Checks a profile read from a file: a known allocator, no byte figure or count beyond the
+    /// 128 TiB address space, no negative or non-finite number, the baseline's bins real small
+    /// classes holding at most [`MAX_PRELOAD_OBJECTS`] objects (the model makes each), and a
+    /// thread-cache state that fits the build's thread cache.
+    pub fn check(&self) -> Result<(), String> {
+        let cfg = self.allocator_config()?;
+        let value = toml::Value::try_from(self).map_err(|_| {
+            "a number is over 2^63; numbers in a profile are bytes or counts from 0 to 2^47".to_string()
+        })?;
+        check_numbers(&value, "")?;
+        let sc = crate::jemalloc::SizeClasses::new(cfg.lg_quantum, cfg.lg_page);
+        for (table, b) in
+            std::iter::once(("baseline", &self.baseline)).chain(self.as_found.iter().map(|b| ("as_found", b)))
+        {
+            let mut objects = 0u64;
+            for &(size, regions, slabs) in &b.bins {
+                let class = sc
+                    .index_of(size)
+                    .filter(|&c| sc.class(c).size == size && sc.class(c).small)
+                    .ok_or_else(|| format!("{table}.bins: {size} is not the size of a small size class"))?;
+                let nregs = sc.class(class).nregs as u64;
+                if regions > slabs.saturating_mul(nregs) {
+                    return Err(format!(
+                        "{table}.bins: [{size}, {regions}, {slabs}]: {slabs} slabs of {nregs} regions cannot hold {regions}"
+                    ));
+                }
+                objects = objects.saturating_add(slabs.saturating_mul(nregs));
+            }
+            if objects > MAX_PRELOAD_OBJECTS {
+                return Err(format!(
+                    "{table}.bins: {objects} small regions at the baseline, more than the {MAX_PRELOAD_OBJECTS} the model starts from"
+                ));
+            }
+            if let Some(t) = &b.tcache {
+                t.check(&sc, &cfg.tcache)
+                    .map_err(|e| format!("{table}.tcache.{e}"))?;
+            }
+        }
+        Ok(())
     }
 
     /// The allocator configuration of the build: its preset with Redis's run-time settings
@@ -278,6 +339,36 @@ impl RedisProfile {
     }
 }
 
+/// Most small regions a profile's baseline may hold: the model makes each one when a server
+/// starts (about 100 B of simulator memory apiece).
+pub const MAX_PRELOAD_OBJECTS: u64 = 20_000_000;
+
+/// Every number in a profile: integers within 0..=2^47 (the address space), floats finite and
+/// not negative; `path` names where.
+fn check_numbers(v: &toml::Value, path: &str) -> Result<(), String> {
+    let at = |k: &str| {
+        if path.is_empty() {
+            k.to_string()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match v {
+        toml::Value::Integer(i) if !(0..=1i64 << 47).contains(i) => Err(format!(
+            "{path} = {i}: numbers in a profile are bytes or counts from 0 to 2^47"
+        )),
+        toml::Value::Float(f) if !f.is_finite() || *f < 0.0 => {
+            Err(format!("{path} = {f}: give a finite number, 0 or more"))
+        }
+        toml::Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, x)| check_numbers(x, &format!("{path}[{i}]"))),
+        toml::Value::Table(t) => t.iter().try_for_each(|(k, x)| check_numbers(x, &at(k))),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,7 +378,7 @@ mod tests {
         for n in PROFILE_NAMES {
             let p = RedisProfile::builtin(n).unwrap();
             assert_eq!(&p.name, n);
-            p.allocator_config().unwrap();
+            p.check().unwrap();
             // A latency histogram costs 24,688 B of used_memory (measured): its counts array and
             // its struct, at their size classes.
             let cfg = p.allocator_config().unwrap();
@@ -314,6 +405,39 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A profile file with one line changed, loaded: the error, or "loaded".
+    fn load_changed(tag: &str, from: &str, to: &str) -> String {
+        let text = REDIS_70_DEBIAN.replacen(from, to, 1);
+        assert!(text != REDIS_70_DEBIAN, "{from} is in the profile");
+        let path = std::env::temp_dir().join(format!("fragsim-profile-{tag}-{}.toml", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        let r = RedisProfile::load(path.to_str().unwrap());
+        std::fs::remove_file(&path).unwrap();
+        r.map_or_else(|e| e, |_| "loaded".into())
+    }
+
+    #[test]
+    fn profile_files_with_impossible_numbers_are_refused() {
+        assert_eq!(
+            load_changed("ok", "tcache_bytes = 409168", "tcache_bytes = 409169"),
+            "loaded"
+        );
+        // The fuzzer's case: 2^63 objects in one thread-cache bin made the model allocate them.
+        let e = load_changed("huge", "[1024,6,5,1,0]", "[1024,9223372036854775808,5,1,0]");
+        assert!(e.contains("line 67") && e.contains("not a valid profile"), "{e}");
+        let e = load_changed("full", "[1024,6,5,1,0]", "[1024,300,5,1,0]");
+        assert!(
+            e.contains("baseline.tcache.bins: [1024, 300, 5, 1, 0]") && e.contains("ncached 0 to 20"),
+            "{e}"
+        );
+        let e = load_changed("class", "[1024,6,5,1,0]", "[1000,6,5,1,0]");
+        assert!(e.contains("1000 is not the size of a cached size class"), "{e}");
+        let e = load_changed("neg", "tcache_bytes = 409168", "tcache_bytes = -1");
+        assert!(e.contains("baseline.tcache_bytes = -1"), "{e}");
+        let e = load_changed("big", "tcache_bytes = 409168", "tcache_bytes = 140737488355329");
+        assert!(e.contains("from 0 to 2^47"), "{e}");
     }
 
     #[test]

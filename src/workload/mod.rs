@@ -1390,7 +1390,7 @@ pub struct Estimate {
 /// 100 B 39 MiB, the 33.5 M objects of 32 KiB of `scenarios/terabyte.toml` 2.82 GiB, 90 B each).
 const SIM_BYTES_PER_KEY: f64 = 700.0;
 const SIM_BYTES_PER_FIELD: f64 = 250.0;
-const SIM_BYTES_PER_OBJECT: f64 = 100.0;
+pub const SIM_BYTES_PER_OBJECT: f64 = 100.0;
 /// Commands per CPU second through the Redis model and objects through the allocator model
 /// (measured on this project's machine, with room).
 const REDIS_EVENTS_PER_SECOND: f64 = 1.0e5;

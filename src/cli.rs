@@ -387,22 +387,31 @@ fn check_size_all(
             let key = |e: &crate::workload::Estimate| if too_big { e.memory_bytes } else { e.cpu_seconds };
             key(&x).total_cmp(&key(&y))
         });
-        let largest = costliest.map_or_else(String::new, |sc| sc.largest_cost(too_big));
+        let largest = costliest.map_or_else(String::new, |sc| sc.largest_cost(too_big, runs));
         return Err(UsageError(format!(
-            "{}: this scenario needs about {} of simulator memory ({:.3e} live keys per run, {} at once) and about {} on {} ({:.3e} operations); this machine has {} available and fragsim starts at most {} without --force; the largest cost: {}; lower it (or runs, tests, counts, test_seconds), or pass --force to run it anyway",
+            "{}: this scenario needs about {} of simulator memory ({} live keys per run, {} at once) and about {} on {} ({} operations); this machine has {} available and fragsim starts at most {} without --force; the largest cost: {}; lower it (or runs, tests, counts, test_seconds), or pass --force to run it anyway",
             file.display(),
             crate::units::human(e.memory_bytes),
-            e.peak_live,
+            count_text(e.peak_live),
             run_report::plural(parallel as u64, "run", "runs"),
             human_duration(wall),
             run_report::plural(parallel as u64, "thread", "threads"),
-            e.events,
+            count_text(e.events),
             crate::units::human(avail),
             human_duration(MAX_WALL_SECONDS),
             largest,
         )));
     }
     Ok(())
+}
+
+/// A count as people read it: digits grouped up to a billion, then in powers of ten.
+fn count_text(n: f64) -> String {
+    if n < 1e9 {
+        crate::units::group(n.round() as u64)
+    } else {
+        format!("{n:.2e}")
+    }
 }
 
 /// A duration as people say it: "42 s", "12 min", "3.5 h", "12 days".
@@ -947,7 +956,9 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             )?;
         }
         Command::Calibrate { redis, out } => {
+            let beat = crate::redis::resp::Heartbeat::start(&redis, "calibrate");
             let cal = live_redis::calibrate(&redis).map_err(|e| UsageError(e.to_string()))?;
+            drop(beat);
             let mut text = format!(
                 "# Calibrated by fragsim {} from {redis}\n",
                 env!("CARGO_PKG_VERSION")
@@ -997,6 +1008,7 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             }
             let seed = seed.unwrap_or(sc.seed);
             let total = sc.tests;
+            let _beat = crate::redis::resp::Heartbeat::start(&redis, "validate");
             let profile = match profile {
                 None => None,
                 Some(name) => Some(

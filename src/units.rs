@@ -128,3 +128,45 @@ mod tests {
         assert_eq!(human(100.0), "100 B");
     }
 }
+
+/// While alive, says on stderr that fragsim is waiting on a FIFO (a named pipe): opening one
+/// blocks until the other side opens it, which with nobody there looks like a hang. Silent for
+/// anything else, and for the first 2 s; then a line every 10 s.
+pub struct FifoWait {
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FifoWait {
+    /// Starts watching when `path` is a FIFO; `what` says who is awaited ("a writer", "a reader").
+    pub fn on(path: &std::path::Path, what: &'static str) -> Option<FifoWait> {
+        use std::os::unix::fs::FileTypeExt;
+        let meta = std::fs::metadata(path).ok()?;
+        if !meta.file_type().is_fifo() {
+            return None;
+        }
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = done.clone();
+        let shown = path.display().to_string();
+        std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            let mut next = std::time::Duration::from_secs(2);
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                if start.elapsed() >= next && !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    eprintln!(
+                        "fragsim: waiting for {what} on {shown} (a FIFO), {:.0} s so far; Ctrl-C stops",
+                        start.elapsed().as_secs_f64()
+                    );
+                    next += std::time::Duration::from_secs(10);
+                }
+            }
+        });
+        Some(FifoWait { done })
+    }
+}
+
+impl Drop for FifoWait {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}

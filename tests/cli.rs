@@ -205,6 +205,24 @@ fn a_scenario_too_big_for_the_machine_is_refused_up_front() {
         err.contains("the largest cost: workload.test_seconds = 2600000 over 100 tests"),
         "{err}"
     );
+    // The results of ten million tests (20 KB each) and ten million EVALs of a 300 B script in
+    // one test (each carrying its body) are memory too: both aborted the process before.
+    for (text, cost) in [
+        (
+            "name = \"many tests\"\n[server]\nprofile = \"none\"\n[workload]\ntests = 10000000\n[[workload.keys]]\nname = \"k\"\ncount = 3\nvalue_size = 1\n",
+            "the largest cost: workload.tests = 10,000,000 (the results of every test are kept)",
+        ),
+        (
+            "name = \"scripts\"\n[server]\nprofile = \"redis-7.0-debian\"\n[workload]\ntests = 3\nparallel = 2\n[[workload.keys]]\nname = \"k\"\ncount = 3\nvalue_size = 1\n[[workload.scripts]]\nname = \"s\"\nsize = 300\ncount = 10000000\nunique = true\n",
+            "the largest cost: workload.scripts.s.count = 10,000,000 per test (size 300 B)",
+        ),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        let (rc, _, err) = fragsim(&["run", file.to_str().unwrap(), "--runs", "3", "--out", out_dir.to_str().unwrap()]);
+        assert_eq!(rc, 2, "{err}");
+        assert!(err.contains(cost), "{err}");
+        assert!(!out_dir.exists(), "nothing may be written");
+    }
     assert!(!out_dir.exists(), "nothing may be written");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -230,8 +230,10 @@ impl RedisProfile {
                 PROFILE_NAMES.join(", ")
             ));
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{name_or_path}: cannot read the profile: {e}"))?;
+        let waiting = crate::units::FifoWait::on(path, "a writer");
+        let text = std::fs::read_to_string(path);
+        drop(waiting);
+        let text = text.map_err(|e| format!("{name_or_path}: cannot read the profile: {e}"))?;
         let located = |e: toml::de::Error| {
             let line = e
                 .span()

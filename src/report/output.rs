@@ -169,7 +169,10 @@ fn target_of(path: &Path) -> std::io::Result<Target> {
 
 /// Writes through to a device or pipe.
 fn write_stream(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+    let waiting = crate::units::FifoWait::on(path, "a reader");
+    let f = std::fs::OpenOptions::new().write(true).open(path);
+    drop(waiting);
+    let mut f = f?;
     f.write_all(bytes)?;
     f.flush()
 }

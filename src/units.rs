@@ -94,41 +94,6 @@ pub fn proc_kib(file: &str, field: &str) -> Option<u64> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn proc_figures_in_kib() {
-        let rss = proc_kib("/proc/self/status", "VmRSS").expect("VmRSS on Linux");
-        assert!(rss > 0);
-        // A field is matched whole: "VmRS" is not "VmRSS".
-        assert_eq!(proc_kib("/proc/self/status", "VmRS"), None);
-        assert_eq!(proc_kib("/nonexistent", "VmRSS"), None);
-    }
-
-    #[test]
-    fn parses_units() {
-        assert_eq!(parse_bytes("30000"), Ok(30000));
-        assert_eq!(parse_bytes("30KB"), Ok(30720));
-        assert_eq!(parse_bytes("2k"), Ok(2000));
-        assert_eq!(parse_bytes("512MB"), Ok(512 << 20));
-        assert_eq!(parse_bytes("1.5MiB"), Ok(3 << 19));
-        assert_eq!(parse_bytes("1_000"), Ok(1000));
-        assert!(parse_bytes("-5").unwrap_err().contains("negative"));
-        assert!(parse_bytes("12 parsecs").is_err());
-        assert!(parse_bytes("0.5").is_err());
-    }
-
-    #[test]
-    fn formats() {
-        assert_eq!(group(1234567), "1,234,567");
-        assert_eq!(group(12), "12");
-        assert_eq!(human(36864.0), "36.0 KiB");
-        assert_eq!(human(100.0), "100 B");
-    }
-}
-
 /// While alive, says on stderr that fragsim is waiting on a FIFO (a named pipe): opening one
 /// blocks until the other side opens it, which with nobody there looks like a hang. Silent for
 /// anything else, and for the first 2 s; then a line every 10 s.
@@ -168,5 +133,40 @@ impl FifoWait {
 impl Drop for FifoWait {
     fn drop(&mut self) {
         self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_figures_in_kib() {
+        let rss = proc_kib("/proc/self/status", "VmRSS").expect("VmRSS on Linux");
+        assert!(rss > 0);
+        // A field is matched whole: "VmRS" is not "VmRSS".
+        assert_eq!(proc_kib("/proc/self/status", "VmRS"), None);
+        assert_eq!(proc_kib("/nonexistent", "VmRSS"), None);
+    }
+
+    #[test]
+    fn parses_units() {
+        assert_eq!(parse_bytes("30000"), Ok(30000));
+        assert_eq!(parse_bytes("30KB"), Ok(30720));
+        assert_eq!(parse_bytes("2k"), Ok(2000));
+        assert_eq!(parse_bytes("512MB"), Ok(512 << 20));
+        assert_eq!(parse_bytes("1.5MiB"), Ok(3 << 19));
+        assert_eq!(parse_bytes("1_000"), Ok(1000));
+        assert!(parse_bytes("-5").unwrap_err().contains("negative"));
+        assert!(parse_bytes("12 parsecs").is_err());
+        assert!(parse_bytes("0.5").is_err());
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(group(1234567), "1,234,567");
+        assert_eq!(group(12), "12");
+        assert_eq!(human(36864.0), "36.0 KiB");
+        assert_eq!(human(100.0), "100 B");
     }
 }

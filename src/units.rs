@@ -136,6 +136,31 @@ impl Drop for FifoWait {
     }
 }
 
+/// Most bytes fragsim reads from a scenario or profile file (both are a few KB of TOML): a device
+/// such as /dev/zero or /dev/urandom given as one is refused after this much, not read forever.
+pub const MAX_INPUT_BYTES: u64 = 16 << 20;
+
+/// Reads a whole input file of at most [`MAX_INPUT_BYTES`], saying after 2 s when it waits on a
+/// FIFO ([`FifoWait`]).
+pub fn read_input(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let waiting = FifoWait::on(path, "a writer");
+    let f = std::fs::File::open(path);
+    drop(waiting);
+    let mut bytes = Vec::new();
+    f?.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "it is over {} (is it the right file?)",
+                crate::units::human(MAX_INPUT_BYTES as f64)
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -125,3 +125,38 @@ fn a_large_real_reply_arrives_whole() {
         other => panic!("{other:?}"),
     }
 }
+
+/// An INFO memory that answers but makes no sense (the fuzz round's servers sent fields missing,
+/// negative or out of order, and calibrate wrote a profile of zeros) is refused, naming the field.
+#[test]
+fn an_info_memory_that_makes_no_sense_is_refused() {
+    use fragsim::validate::live_redis::memory_info;
+    let good = "# Memory\r\nused_memory:914704\r\nused_memory_startup:876232\r\nused_memory_rss:6709248\r\n\
+                allocator_allocated:1690848\r\nallocator_active:1826816\r\nallocator_resident:4497408\r\n\
+                mem_allocator:jemalloc-5.3.0\r\n";
+    let info = memory_info("a:1", good).unwrap();
+    assert_eq!((info.used_memory, info.used_memory_rss), (914_704, 6_709_248));
+    for (from, to, says) in [
+        ("used_memory:914704", "", "no used_memory field"),
+        (
+            "used_memory:914704",
+            "used_memory:-5",
+            "used_memory:-5 is not a whole number",
+        ),
+        (
+            "used_memory_rss:6709248",
+            "used_memory_rss:0",
+            "used_memory_rss 0",
+        ),
+        ("allocator_active:1826816", "allocator_active:1", "rising order"),
+        ("jemalloc-5.3.0", "libc", "mem_allocator is libc"),
+    ] {
+        let e = memory_info("a:1", &good.replacen(from, to, 1))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(says) && e.starts_with("a:1 sent an INFO memory"),
+            "{e}"
+        );
+    }
+}

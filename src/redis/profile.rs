@@ -230,10 +230,12 @@ impl RedisProfile {
                 PROFILE_NAMES.join(", ")
             ));
         }
-        let waiting = crate::units::FifoWait::on(path, "a writer");
-        let text = std::fs::read_to_string(path);
-        drop(waiting);
-        let text = text.map_err(|e| format!("{name_or_path}: cannot read the profile: {e}"))?;
+        let text = crate::units::read_input(path)
+            .map_err(|e| format!("{name_or_path}: cannot read the profile: {e}"))
+            .and_then(|b| {
+                String::from_utf8(b)
+                    .map_err(|_| format!("{name_or_path}: cannot read the profile: it is not UTF-8 text"))
+            })?;
         let located = |e: toml::de::Error| {
             let line = e
                 .span()

@@ -25,6 +25,19 @@ impl Resp {
             _ => None,
         }
     }
+
+    /// What kind of reply this is, in words (for an error where text was expected).
+    pub fn describe(&self) -> String {
+        match self {
+            Resp::Simple(s) => format!("the status {s:?}"),
+            Resp::Error(e) => format!("the error {e:?}"),
+            Resp::Int(n) => format!("the integer {n}"),
+            Resp::Bulk(None) => "a null reply".into(),
+            Resp::Bulk(Some(b)) => format!("a string of {} B", b.len()),
+            Resp::Array(None) => "a null array".into(),
+            Resp::Array(Some(a)) => format!("an array of {} items", a.len()),
+        }
+    }
 }
 
 /// How long one reply may take to arrive in full (a server that trickles bytes or says nothing
@@ -51,6 +64,8 @@ pub enum RespError {
         "{addr} did not send a complete reply within {secs} s; check that it is a Redis server and not busy"
     )]
     Timeout { addr: String, secs: u64 },
+    #[error("{addr} sent arrays nested more than {max} deep, more than a Redis server sends; is it a Redis server?")]
+    TooDeep { addr: String, max: usize },
     #[error("{addr} announced {what} of {len}, more than a Redis server sends (at most {max}); is it a Redis server?")]
     TooLarge {
         addr: String,
@@ -286,7 +301,10 @@ impl Connection {
                     return Err(too_large("an array", MAX_ARRAY));
                 }
                 if depth >= MAX_DEPTH {
-                    return Err(too_large("arrays nested", MAX_DEPTH as u64));
+                    return Err(RespError::TooDeep {
+                        addr: addr.clone(),
+                        max: MAX_DEPTH,
+                    });
                 }
                 let mut items = Vec::with_capacity((len as usize).min(1024));
                 for _ in 0..len {

@@ -39,6 +39,59 @@ pub enum LiveError {
     NotEmpty { addr: String, keys: u64 },
     #[error("cannot start redis-server: {0}")]
     Start(String),
+    #[error(
+        "{addr} sent an INFO memory fragsim cannot use: {detail}; check that it is a Redis server \
+         (7.0 or later, built with jemalloc)"
+    )]
+    BadInfo { addr: String, detail: String },
+}
+
+/// The memory figures every measurement needs, each a whole number in the reply.
+const REQUIRED: [&str; 6] = [
+    "used_memory",
+    "used_memory_startup",
+    "used_memory_rss",
+    "allocator_allocated",
+    "allocator_active",
+    "allocator_resident",
+];
+
+/// `INFO memory` parsed, once it is seen to hold what a real jemalloc-backed Redis reports:
+/// every [`REQUIRED`] field as a whole number, used_memory and RSS above zero, the allocator's
+/// figures in their order (allocated <= active <= resident), and a jemalloc `mem_allocator`.
+pub fn memory_info(addr: &str, text: &str) -> Result<InfoMemory, LiveError> {
+    let bad = |detail: String| LiveError::BadInfo {
+        addr: addr.into(),
+        detail,
+    };
+    let num = |name: &str| -> Result<u64, LiveError> {
+        let v = field(text, name).ok_or_else(|| bad(format!("no {name} field")))?;
+        v.trim()
+            .parse::<u64>()
+            .map_err(|_| bad(format!("{name}:{v} is not a whole number of bytes")))
+    };
+    let mut v = [0u64; 6];
+    for (slot, name) in v.iter_mut().zip(REQUIRED) {
+        *slot = num(name)?;
+    }
+    let [used, startup, rss, allocated, active, resident] = v;
+    if used == 0 || rss == 0 || startup > used {
+        return Err(bad(format!(
+            "used_memory {used}, used_memory_startup {startup}, used_memory_rss {rss}"
+        )));
+    }
+    if allocated > active || active > resident {
+        return Err(bad(format!(
+            "allocator_allocated {allocated}, allocator_active {active}, allocator_resident {resident} (a jemalloc reports them in rising order)"
+        )));
+    }
+    match field(text, "mem_allocator") {
+        Some(a) if a.starts_with("jemalloc-") => Ok(InfoMemory::parse(text)),
+        other => Err(bad(format!(
+            "mem_allocator is {}; fragsim models jemalloc",
+            other.unwrap_or("missing")
+        ))),
+    }
 }
 
 /// A redis-server process started for a test: loopback only, a free port, its own temporary
@@ -122,7 +175,7 @@ fn text(addr: &str, r: Resp) -> Result<String, LiveError> {
         }),
         other => other.text().ok_or_else(|| LiveError::NotRedis {
             addr: addr.into(),
-            detail: format!("{other:?}"),
+            detail: format!("it answered {} where text was expected", other.describe()),
         }),
     }
 }
@@ -137,7 +190,7 @@ fn info_section(addr: &str, section: &str) -> Result<String, LiveError> {
 /// One measurement: wait 250 ms, then `INFO memory` on a fresh connection.
 pub fn measure(addr: &str) -> Result<InfoMemory, LiveError> {
     std::thread::sleep(Duration::from_millis(250));
-    Ok(InfoMemory::parse(&info_section(addr, "memory")?))
+    memory_info(addr, &info_section(addr, "memory")?)
 }
 
 fn field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
@@ -253,13 +306,13 @@ pub fn calibrate(addr: &str) -> Result<Calibration, LiveError> {
             version,
         });
     }
-    let fresh = InfoMemory::parse(&first);
+    let fresh = memory_info(addr, &first)?;
     let before = commands_before(&text(addr, c.call_str(&["INFO", "commandstats"])?)?, own_info);
     let fresh_start = before.is_empty();
     let keys = keyspace_keys(&text(addr, c.call_str(&["INFO", "keyspace"])?)?);
     // The RSS a first client adds (code paged in), once the cron has sampled it again.
     std::thread::sleep(Duration::from_millis(250));
-    let after_first = InfoMemory::parse(&text(addr, c.call_str(&["INFO", "memory"])?)?);
+    let after_first = memory_info(addr, &text(addr, c.call_str(&["INFO", "memory"])?)?)?;
     let first_client_rss = after_first.used_memory_rss.saturating_sub(fresh.used_memory_rss);
     // The allocator's small bins and the thread cache as startup left them.
     let (bins, tcache_bytes) = {
@@ -551,7 +604,14 @@ pub fn validate(
     };
     let mut trace = Trace::default();
     let result = replay(addr, sc, seed, &mut model, &mut trace, progress);
-    let cleaned = clean_up(addr, &trace, scripts_before == 0);
+    // A server that has stopped answering would only make the clean-up wait out one more
+    // deadline per command: leave it as it is.
+    let silent = matches!(&result, Err(LiveError::Resp(RespError::Timeout { .. })));
+    let cleaned = if silent {
+        Ok(())
+    } else {
+        clean_up(addr, &trace, scripts_before == 0)
+    };
     let mut out = result?;
     cleaned?;
     if opts.runs > 1 {

@@ -400,10 +400,7 @@ pub fn load(path: &Path) -> Result<ScenarioFile, ScenarioError> {
 /// Like [`load`], with `extra` overrides (`set`-style paths and values) applied to every
 /// variant after its own (what `fragsim sweep` uses to vary one parameter).
 pub fn load_with(path: &Path, extra: &[(String, toml::Value)]) -> Result<ScenarioFile, ScenarioError> {
-    let waiting = crate::units::FifoWait::on(path, "a writer");
-    let bytes = std::fs::read(path);
-    drop(waiting);
-    let bytes = bytes.map_err(|e| ScenarioError {
+    let bytes = crate::units::read_input(path).map_err(|e| ScenarioError {
         problems: vec![format!("{}: cannot read the scenario file: {e}", path.display())],
     })?;
     let text = String::from_utf8(bytes).map_err(|e| {

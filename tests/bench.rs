@@ -132,7 +132,16 @@ fn bench_cli_refuses_bad_arguments() {
             vec!["bench", "--workload", "tiny-churn"],
             "--workload 'tiny-churn' is not a workload",
         ),
-        (vec!["bench", "--events", "0"], "--events must be at least 1"),
+        (vec!["bench", "--events", "0"], "0 is not in 1..=10000000"),
+        // The fuzz round's panic: a trace of 2^64 events.
+        (
+            vec!["bench", "--events", "18446744073709551615", "--live", "0"],
+            "18446744073709551615 is not in 1..=10000000",
+        ),
+        (
+            vec!["bench", "--live", "18446744073709551615"],
+            "--live 18446744073709551615 needs about",
+        ),
         (
             vec!["bench", "--live", "0", "--json", "/nonexistent-dir/x.json"],
             "/nonexistent-dir/x.json: cannot write the JSON output",

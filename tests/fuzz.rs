@@ -1,9 +1,9 @@
 //! Fuzzing kept in the repository: mutated scenario files (the shipped scenarios and the corpus in
-//! `tests/corpus/`), mutated claim tables and RESP replies from a misbehaving server. Nothing may
+//! `tests/corpus/`), mutated claim tables, mutated profile files and RESP replies from a misbehaving server. Nothing may
 //! panic: a mutant is refused with problems, or it runs (when small) and every output renders.
 //!
 //! Brief in the test suite (`FRAGSIM_FUZZ_CASES`, default 400 scenario mutants, 400 claim
-//! mutants, 48 RESP replies); longer on demand:
+//! mutants, 200 profile mutants, 48 RESP replies); longer on demand:
 //! `FRAGSIM_FUZZ_CASES=5000 cargo test --release --test fuzz`. proptest keeps failing cases in
 //! `tests/fuzz.proptest-regressions` and replays them first.
 
@@ -100,6 +100,8 @@ enum Mutation {
     Swap(usize, usize),
     /// Insert raw bytes (as lossy text) before a line.
     Insert(usize, Vec<u8>),
+    /// Replace the k-th number of a line (inside arrays too) with an odd one.
+    Number(usize, usize, usize),
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -110,6 +112,8 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         1 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Mutation::Swap(a, b)),
         1 => (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..12))
             .prop_map(|(l, b)| Mutation::Insert(l, b)),
+        2 => (any::<usize>(), any::<usize>(), 0..ODD.len())
+            .prop_map(|(l, k, o)| Mutation::Number(l, k, o)),
     ]
 }
 
@@ -159,6 +163,28 @@ fn mutate(text: &str, muts: &[Mutation], only_claims: bool) -> String {
             Mutation::Insert(i, bytes) => {
                 if let Some(k) = pick(&lines, *i) {
                     lines.insert(k, String::from_utf8_lossy(bytes).into_owned());
+                }
+            }
+            Mutation::Number(i, n, o) => {
+                if let Some(k) = pick(&lines, *i) {
+                    // The digit runs of the line; the n-th (mod their count) is replaced.
+                    let l = lines[k].clone();
+                    let mut runs = Vec::new();
+                    let mut start = None;
+                    for (j, ch) in l.char_indices().chain(std::iter::once((l.len(), ' '))) {
+                        match (ch.is_ascii_digit(), start) {
+                            (true, None) => start = Some(j),
+                            (false, Some(s0)) => {
+                                runs.push((s0, j));
+                                start = None;
+                            }
+                            _ => {}
+                        }
+                    }
+                    if !runs.is_empty() {
+                        let (a, b) = runs[n % runs.len()];
+                        lines[k] = format!("{}{}{}", &l[..a], ODD[*o], &l[b..]);
+                    }
                 }
             }
         }
@@ -240,6 +266,34 @@ proptest! {
         let root = env!("CARGO_MANIFEST_DIR");
         let text = std::fs::read_to_string(format!("{root}/tests/corpus/claims.toml")).unwrap();
         exercise("claims.toml", &mutate(&text, &muts, true));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: cases(200),
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions")
+        )),
+        ..ProptestConfig::default()
+    })]
+
+    /// A calibrated profile file with numbers, lines or bytes changed (the first fuzz round found
+    /// a thread-cache bin of 2^63 objects that panicked): loaded by a small scenario that names
+    /// it, refused with the file named, or run.
+    #[test]
+    fn mutated_profiles_never_panic(muts in proptest::collection::vec(mutation(), 1..4)) {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let text = std::fs::read_to_string(format!("{root}/src/redis/profiles/redis-7.0-debian.toml")).unwrap();
+        let dir = std::env::temp_dir().join(format!("fragsim-fuzz-profile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("profile.toml");
+        std::fs::write(&path, mutate(&text, &muts, false)).unwrap();
+        let scenario = format!(
+            "name = \"mutated profile\"\nruns = 2\n[server]\nprofile = {:?}\n[workload]\ntests = 2\n[[workload.keys]]\nname = \"k\"\ncount = 20\nvalue_size = 3000\n",
+            path.to_str().unwrap()
+        );
+        exercise("profile-scenario.toml", &scenario);
     }
 }
 

@@ -272,6 +272,7 @@ impl RedisProfile {
             "a number is over 2^63; numbers in a profile are bytes or counts from 0 to 2^47".to_string()
         })?;
         check_numbers(&value, "")?;
+        self.check_constants()?;
         let sc = crate::jemalloc::SizeClasses::new(cfg.lg_quantum, cfg.lg_page);
         for (table, b) in
             std::iter::once(("baseline", &self.baseline)).chain(self.as_found.iter().map(|b| ("as_found", b)))
@@ -299,6 +300,87 @@ impl RedisProfile {
                 t.check(&sc, &cfg.tcache)
                     .map_err(|e| format!("{table}.tcache.{e}"))?;
             }
+        }
+        Ok(())
+    }
+
+    /// Each build constant within what a Redis build could have (a `query_read_len` of 0 made
+    /// every read return nothing, and the model looped forever).
+    fn check_constants(&self) -> Result<(), String> {
+        const KIB: u64 = 1 << 10;
+        const GIB: u64 = 1 << 30;
+        let ranges: [(&str, u64, u64, u64); 16] = [
+            ("robj", self.robj, 1, 4 * KIB),
+            ("dict_entry", self.dict_entry, 1, 4 * KIB),
+            ("dict", self.dict, 1, 4 * KIB),
+            ("embstr_limit", self.embstr_limit, 0, GIB),
+            (
+                "hash_max_listpack_entries",
+                self.hash_max_listpack_entries,
+                0,
+                1 << 24,
+            ),
+            ("hash_max_listpack_value", self.hash_max_listpack_value, 0, GIB),
+            ("proto_max_bulk_len", self.proto_max_bulk_len, 1, 1 << 47),
+            ("dict_initial_size", self.dict_initial_size, 1, 1 << 16),
+            ("dict_min_fill_percent", self.dict_min_fill_percent, 0, 100),
+            ("query_read_len", self.query_read_len, 1, GIB),
+            ("big_arg", self.big_arg, 1, GIB),
+            ("tcache_lg_fill_div", self.tcache_lg_fill_div as u64, 0, 16),
+            (
+                "tcache_gc_interval_scale",
+                self.tcache_gc_interval_scale,
+                0,
+                1 << 10,
+            ),
+            ("lua_script_struct", self.lua_script_struct, 0, GIB),
+            ("lua_heap_per_script", self.lua_heap_per_script, 0, GIB),
+            (
+                "shared_integers",
+                self.shared_integers.clamp(0, i64::MAX) as u64,
+                0,
+                1 << 24,
+            ),
+        ];
+        for (name, v, lo, hi) in ranges {
+            if !(lo..=hi).contains(&v) {
+                return Err(format!("{name} = {v}: give {lo} to {hi}"));
+            }
+        }
+        if self.shared_integers < 0 {
+            return Err(format!(
+                "shared_integers = {}: give 0 or more",
+                self.shared_integers
+            ));
+        }
+        // A client's allocations end with its query buffer: at least that one.
+        for (name, list, min_len, max_len) in [
+            ("client_allocations", &self.client_allocations, 1usize, 256usize),
+            ("histogram_allocations", &self.histogram_allocations, 0, 16),
+        ] {
+            if !(min_len..=max_len).contains(&list.len()) || list.iter().any(|&a| a > GIB) {
+                return Err(format!(
+                    "{name}: {min_len} to {max_len} sizes of at most 1 GiB each"
+                ));
+            }
+        }
+        if self.sds_types.is_empty()
+            || self.sds_types.len() > 8
+            || self
+                .sds_types
+                .iter()
+                .any(|&(bound, header)| bound == 0 || !(1..=64).contains(&header))
+        {
+            return Err(
+                "sds_types: 1 to 8 pairs [length bound, header bytes], bounds above 0, headers 1 to 64"
+                    .into(),
+            );
+        }
+        if !(self.commands_per_second.is_finite() && (0.0..=1e9).contains(&self.commands_per_second)) {
+            return Err(format!(
+                "commands_per_second = {}: give 0 (the default) to 1e9",
+                self.commands_per_second
+            ));
         }
         Ok(())
     }
@@ -442,6 +524,15 @@ mod tests {
         assert!(e.contains("baseline.tcache_bytes = -1"), "{e}");
         let e = load_changed("big", "tcache_bytes = 409168", "tcache_bytes = 140737488355329");
         assert!(e.contains("from 0 to 2^47"), "{e}");
+        // The profile fuzz test's hang: reads of 0 bytes never end a command.
+        let e = load_changed("qbuf", "query_read_len = 16384", "query_read_len = 0");
+        assert!(e.contains("query_read_len = 0: give 1 to 1073741824"), "{e}");
+        let e = load_changed(
+            "dict",
+            "dict_initial_size = 4",
+            "dict_initial_size = 140737488355328",
+        );
+        assert!(e.contains("dict_initial_size"), "{e}");
     }
 
     #[test]

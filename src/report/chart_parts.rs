@@ -122,11 +122,7 @@ fn wrap<DB: DrawingBackend>(
     width: i32,
     size: u32,
 ) -> Result<Vec<String>, String> {
-    let style = TextStyle::from(("sans-serif", size).into_font());
-    let fits = |t: &str| -> Result<bool, String> {
-        let (w, _) = area.estimate_text_size(t, &style).map_err(|e| e.to_string())?;
-        Ok(w as i32 <= width)
-    };
+    let fits = |t: &str| -> Result<bool, String> { Ok(text_width(area, t, size)? <= width) };
     let mut lines = Vec::new();
     let mut current = String::new();
     for word in text.split(' ') {
@@ -145,6 +141,17 @@ fn wrap<DB: DrawingBackend>(
     Ok(lines)
 }
 
+/// Width in pixels of `text` at `size` in the charts' font.
+pub fn text_width<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    size: u32,
+) -> Result<i32, String> {
+    let style = TextStyle::from(("sans-serif", size).into_font());
+    let (w, _) = area.estimate_text_size(text, &style).map_err(|e| e.to_string())?;
+    Ok(w as i32)
+}
+
 /// The largest size from `size` down to `min` at which `text` (a number: never cut) fits in
 /// `width` pixels, or `min`.
 pub fn shrink_to<DB: DrawingBackend>(
@@ -155,12 +162,7 @@ pub fn shrink_to<DB: DrawingBackend>(
     min: u32,
 ) -> Result<u32, String> {
     let mut sz = size.max(min);
-    while sz > min {
-        let style = TextStyle::from(("sans-serif", sz).into_font());
-        let (w, _) = area.estimate_text_size(text, &style).map_err(|e| e.to_string())?;
-        if w as i32 <= width {
-            break;
-        }
+    while sz > min && text_width(area, text, sz)? > width {
         sz -= 1;
     }
     Ok(sz)
@@ -176,16 +178,8 @@ pub fn fit_text<DB: DrawingBackend>(
     size: u32,
     min: u32,
 ) -> Result<(String, u32), String> {
-    let w = |t: &str, sz: u32| -> Result<i32, String> {
-        let style = TextStyle::from(("sans-serif", sz).into_font());
-        let (w, _) = area.estimate_text_size(t, &style).map_err(|e| e.to_string())?;
-        Ok(w as i32)
-    };
-    let mut sz = size;
-    while sz > min && w(text, sz)? > width {
-        sz -= 1;
-    }
-    if w(text, sz)? <= width {
+    let sz = shrink_to(area, text, width, size, min)?;
+    if text_width(area, text, sz)? <= width {
         return Ok((text.to_string(), sz));
     }
     let chars: Vec<char> = text.chars().collect();
@@ -193,7 +187,7 @@ pub fn fit_text<DB: DrawingBackend>(
     while n > 0 {
         n -= 1;
         let cut: String = chars[..n].iter().collect::<String>() + "...";
-        if w(&cut, sz)? <= width {
+        if text_width(area, &cut, sz)? <= width {
             return Ok((cut, sz));
         }
     }
@@ -212,11 +206,6 @@ pub fn fit_lines<DB: DrawingBackend>(
     min: u32,
     max_lines: usize,
 ) -> Result<(Vec<Vec<String>>, u32), String> {
-    let width_of = |t: &str, sz: u32| -> Result<i32, String> {
-        let style = TextStyle::from(("sans-serif", sz).into_font());
-        let (w, _) = area.estimate_text_size(t, &style).map_err(|e| e.to_string())?;
-        Ok(w as i32)
-    };
     let mut sz = size.max(min);
     loop {
         let mut all = Vec::new();
@@ -224,7 +213,7 @@ pub fn fit_lines<DB: DrawingBackend>(
         for t in texts {
             let lines = wrap(area, t, width, sz)?;
             for l in &lines {
-                ok &= width_of(l, sz)? <= width;
+                ok &= text_width(area, l, sz)? <= width;
             }
             ok &= lines.len() <= max_lines;
             all.push(lines);

@@ -590,14 +590,6 @@ const LAYER_COLOURS: [RGBColor; 9] = [
 ];
 
 /// One panel of stacked bars: per variant, layers `from..` of the decomposition, in MiB.
-/// Width in pixels of `t` at `size`.
-fn text_width<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, t: &str, size: u32) -> Res<i32> {
-    let (w, _) = area
-        .estimate_text_size(t, &TextStyle::from(("sans-serif", size).into_font()))
-        .map_err(err)?;
-    Ok(w as i32)
-}
-
 fn stacked_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     r: &McResult,
@@ -607,7 +599,7 @@ fn stacked_panel<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    use super::chart_parts::{fit_lines, shrink_to};
+    use super::chart_parts::{fit_lines, shrink_to, text_width};
     use crate::sim::breakdown::LAYERS;
     let nv = r.variants.len().max(1);
     let total = |v: &crate::sim::montecarlo::VariantResult| -> f64 {

@@ -956,7 +956,7 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             )?;
         }
         Command::Calibrate { redis, out } => {
-            let beat = crate::redis::resp::Heartbeat::start(&redis, "calibrate");
+            let beat = crate::redis::resp::heartbeat(&redis, "calibrate");
             let cal = live_redis::calibrate(&redis).map_err(|e| UsageError(e.to_string()))?;
             drop(beat);
             let mut text = format!(
@@ -1008,7 +1008,7 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             }
             let seed = seed.unwrap_or(sc.seed);
             let total = sc.tests;
-            let _beat = crate::redis::resp::Heartbeat::start(&redis, "validate");
+            let _beat = crate::redis::resp::heartbeat(&redis, "validate");
             let profile = match profile {
                 None => None,
                 Some(name) => Some(

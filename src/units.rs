@@ -94,46 +94,62 @@ pub fn proc_kib(file: &str, field: &str) -> Option<u64> {
     })
 }
 
-/// While alive, says on stderr that fragsim is waiting on a FIFO (a named pipe): opening one
-/// blocks until the other side opens it, which with nobody there looks like a hang. Silent for
-/// anything else, and for the first 2 s; then a line every 10 s.
-pub struct FifoWait {
+/// While alive, a line on stderr after `first` and then every `period`, made by `message` from
+/// the time elapsed: how a wait that may be long shows it is still alive.
+pub struct Notice {
     done: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
-impl FifoWait {
-    /// Starts watching when `path` is a FIFO; `what` says who is awaited ("a writer", "a reader").
-    pub fn on(path: &std::path::Path, what: &'static str) -> Option<FifoWait> {
-        use std::os::unix::fs::FileTypeExt;
-        let meta = std::fs::metadata(path).ok()?;
-        if !meta.file_type().is_fifo() {
-            return None;
-        }
+impl Notice {
+    pub fn every(
+        first: std::time::Duration,
+        period: std::time::Duration,
+        message: impl Fn(std::time::Duration) -> String + Send + 'static,
+    ) -> Notice {
+        use std::sync::atomic::Ordering::Relaxed;
         let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = done.clone();
-        let shown = path.display().to_string();
         std::thread::spawn(move || {
             let start = std::time::Instant::now();
-            let mut next = std::time::Duration::from_secs(2);
-            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            let mut next = first;
+            while !flag.load(Relaxed) {
                 std::thread::sleep(std::time::Duration::from_millis(50));
-                if start.elapsed() >= next && !flag.load(std::sync::atomic::Ordering::Relaxed) {
-                    eprintln!(
-                        "fragsim: waiting for {what} on {shown} (a FIFO), {:.0} s so far; Ctrl-C stops",
-                        start.elapsed().as_secs_f64()
-                    );
-                    next += std::time::Duration::from_secs(10);
+                if start.elapsed() >= next && !flag.load(Relaxed) {
+                    eprintln!("{}", message(start.elapsed()));
+                    next += period;
                 }
             }
         });
-        Some(FifoWait { done })
+        Notice { done }
     }
 }
 
-impl Drop for FifoWait {
+impl Drop for Notice {
     fn drop(&mut self) {
         self.done.store(true, std::sync::atomic::Ordering::Relaxed);
     }
+}
+
+/// Says on stderr, after 2 s and then every 10 s, that fragsim is waiting on a FIFO (a named
+/// pipe): opening one blocks until the other side opens it, which with nobody there looks like a
+/// hang. `None` (silence) for anything else; `what` is who is awaited ("a writer", "a reader").
+pub fn fifo_notice(path: &std::path::Path, what: &'static str) -> Option<Notice> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.file_type().is_fifo() {
+        return None;
+    }
+    let shown = path.display().to_string();
+    Some(Notice::every(
+        std::time::Duration::from_secs(2),
+        std::time::Duration::from_secs(10),
+        move |t| {
+            format!(
+                "fragsim: waiting for {what} on {shown} (a FIFO), {:.0} s so far; Ctrl-C stops",
+                t.as_secs_f64()
+            )
+        },
+    ))
 }
 
 /// Most bytes fragsim reads from a scenario or profile file (both are a few KB of TOML): a device
@@ -141,10 +157,10 @@ impl Drop for FifoWait {
 pub const MAX_INPUT_BYTES: u64 = 16 << 20;
 
 /// Reads a whole input file of at most [`MAX_INPUT_BYTES`], saying after 2 s when it waits on a
-/// FIFO ([`FifoWait`]).
+/// FIFO ([`fifo_notice`]).
 pub fn read_input(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let waiting = FifoWait::on(path, "a writer");
+    let waiting = fifo_notice(path, "a writer");
     let f = std::fs::File::open(path);
     drop(waiting);
     let mut bytes = Vec::new();

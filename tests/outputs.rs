@@ -302,3 +302,29 @@ fn a_closed_standard_output_ends_quietly() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write to standard output"));
     }
 }
+
+/// A FIFO that nobody writes to (the fuzz round's "hang"): opening it blocks, as it does for
+/// any program, but after 2 s fragsim says what it waits for.
+#[test]
+fn a_fifo_without_a_writer_is_waited_on_out_loud() {
+    let d = temp_dir("fifo");
+    let fifo = d.join("scenario.toml");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) on a path we own.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fragsim"))
+        .args(["run", s(&fifo)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2600));
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("waiting for a writer on") && err.contains("(a FIFO)"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}

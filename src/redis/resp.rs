@@ -81,39 +81,16 @@ pub static REPLIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64:
 /// While alive, a line on stderr every 10 s saying how many replies the server at `addr` has
 /// sent so far, so that a server that answers slowly (but within [`REPLY_DEADLINE`] each time)
 /// is seen to be making progress rather than hanging.
-pub struct Heartbeat {
-    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Heartbeat {
-    pub fn start(addr: &str, what: &'static str) -> Heartbeat {
-        use std::sync::atomic::Ordering::Relaxed;
-        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = done.clone();
-        let addr = addr.to_string();
-        std::thread::spawn(move || {
-            let start = Instant::now();
-            let mut next = Duration::from_secs(10);
-            while !flag.load(Relaxed) {
-                std::thread::sleep(Duration::from_millis(50));
-                if start.elapsed() >= next && !flag.load(Relaxed) {
-                    eprintln!(
-                        "fragsim: {what}: {} replies from {addr} so far, {:.0} s",
-                        REPLIES.load(Relaxed),
-                        start.elapsed().as_secs_f64()
-                    );
-                    next += Duration::from_secs(10);
-                }
-            }
-        });
-        Heartbeat { done }
-    }
-}
-
-impl Drop for Heartbeat {
-    fn drop(&mut self) {
-        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
+pub fn heartbeat(addr: &str, what: &'static str) -> crate::units::Notice {
+    let addr = addr.to_string();
+    let ten = Duration::from_secs(10);
+    crate::units::Notice::every(ten, ten, move |t| {
+        format!(
+            "fragsim: {what}: {} replies from {addr} so far, {:.0} s",
+            REPLIES.load(std::sync::atomic::Ordering::Relaxed),
+            t.as_secs_f64()
+        )
+    })
 }
 
 /// One connection.

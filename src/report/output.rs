@@ -169,7 +169,7 @@ fn target_of(path: &Path) -> std::io::Result<Target> {
 
 /// Writes through to a device or pipe.
 fn write_stream(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let waiting = crate::units::FifoWait::on(path, "a reader");
+    let waiting = crate::units::fifo_notice(path, "a reader");
     let f = std::fs::OpenOptions::new().write(true).open(path);
     drop(waiting);
     let mut f = f?;

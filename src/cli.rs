@@ -389,7 +389,7 @@ fn check_size_all(
         });
         let largest = costliest.map_or_else(String::new, |sc| sc.largest_cost(too_big, runs));
         return Err(UsageError(format!(
-            "{}: this scenario needs about {} of simulator memory ({} live keys per run, {} at once) and about {} on {} ({} operations); this machine has {} available and fragsim starts at most {} without --force; the largest cost: {}; lower it (or runs, tests, counts, test_seconds), or pass --force to run it anyway",
+            "{}: this scenario needs about {} of simulator memory ({} live keys per run, {} at once) and about {} on {} ({} operations); fragsim starts at most 80% of the {} this machine has available and at most {} without --force; the largest cost: {}; lower it (or runs, tests, counts, test_seconds), or pass --force to run it anyway",
             file.display(),
             crate::units::human(e.memory_bytes),
             count_text(e.peak_live),
@@ -1032,6 +1032,33 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
 }
 
 /// Runs the command line; returns the process exit code.
+/// `text` with every run of more than `max` non-blank characters cut to its first 60 and a note
+/// of how many more there were (an argument echoed back in an error).
+fn shorten_long_words(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(4096));
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let n = word.chars().count();
+        if n > max {
+            out.extend(word.chars().take(60));
+            out.push_str(&format!("...({} more characters)", n - 60));
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_whitespace() {
+            flush(&mut word, &mut out);
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 pub fn main() -> ExitCode {
     // A file-size limit (`ulimit -f`) makes a write fail with an error fragsim reports, instead
     // of killing the process half-way through.
@@ -1041,10 +1068,14 @@ pub fn main() -> ExitCode {
     }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            // clap repeats the offending argument: a 100 KB one is cut short.
+            eprint!("{}", shorten_long_words(&e.render().to_string(), 200));
+            return ExitCode::from(2);
+        }
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::SUCCESS;
         }
     };
     match execute(cli) {
@@ -1053,7 +1084,7 @@ pub fn main() -> ExitCode {
         Err(UsageError(msg)) if msg.is_empty() => ExitCode::from(1),
         Err(UsageError(msg)) if msg == STDOUT_CLOSED => ExitCode::SUCCESS,
         Err(UsageError(msg)) => {
-            for line in msg.lines() {
+            for line in shorten_long_words(&msg, 1000).lines() {
                 eprintln!("error: {line}");
             }
             ExitCode::from(2)

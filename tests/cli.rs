@@ -166,6 +166,19 @@ fn output_is_byte_identical_across_threads_and_repeats() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// An argument of 100,000 characters is not echoed back whole in the error.
+#[test]
+fn a_huge_argument_is_cut_short_in_the_error() {
+    let seed = "9".repeat(100_000);
+    let (rc, _, err) = fragsim(&["run", "x.toml", "--seed", &seed]);
+    assert_eq!(rc, 2);
+    assert!(
+        err.len() < 1000 && err.contains("more characters)"),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+}
+
 #[test]
 fn a_scenario_too_big_for_the_machine_is_refused_up_front() {
     let dir = tmpdir("big");

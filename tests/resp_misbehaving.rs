@@ -150,6 +150,12 @@ fn an_info_memory_that_makes_no_sense_is_refused() {
         ),
         ("allocator_active:1826816", "allocator_active:1", "rising order"),
         ("jemalloc-5.3.0", "libc", "mem_allocator is libc"),
+        // The second fuzz round's server repeated every field with another value.
+        (
+            "used_memory:914704\r\n",
+            "used_memory:914704\r\nused_memory:12345\r\n",
+            "used_memory appears twice",
+        ),
     ] {
         let e = memory_info("a:1", &good.replacen(from, to, 1))
             .unwrap_err()

@@ -70,6 +70,15 @@ pub fn memory_info(addr: &str, text: &str) -> Result<InfoMemory, LiveError> {
             .parse::<u64>()
             .map_err(|_| bad(format!("{name}:{v} is not a whole number of bytes")))
     };
+    // A real server prints each field once.
+    let mut seen = std::collections::BTreeSet::new();
+    for l in text.lines().filter(|l| !l.starts_with('#')) {
+        if let Some((k, _)) = l.split_once(':') {
+            if !seen.insert(k) {
+                return Err(bad(format!("{k} appears twice")));
+            }
+        }
+    }
     let mut v = [0u64; 6];
     for (slot, name) in v.iter_mut().zip(REQUIRED) {
         *slot = num(name)?;

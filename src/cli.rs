@@ -373,8 +373,7 @@ fn check_size_all(
         e.peak_live = e.peak_live.max(x.peak_live);
         e.memory_bytes = e.memory_bytes.max(x.memory_bytes);
     }
-    let avail = crate::units::proc_kib("/proc/meminfo", "MemAvailable")
-        .map_or(8.0 * (1u64 << 30) as f64, |kb| kb as f64 * 1024.0);
+    let avail = crate::units::available_memory();
     let parallel = threads.min(runs as usize).max(1);
     let wall = e.cpu_seconds / parallel as f64;
     /// Longest run, in estimated seconds of wall time, started without --force.
@@ -811,8 +810,7 @@ fn execute(cli: Cli) -> Result<(), UsageError> {
             json,
         } => {
             use crate::validate::bench;
-            let avail = crate::units::proc_kib("/proc/meminfo", "MemAvailable")
-                .map_or(8.0 * (1u64 << 30) as f64, |kb| kb as f64 * 1024.0);
+            let avail = crate::units::available_memory();
             // Traces are built up front; with the real side's live bytes, measured at 1.2 KB of
             // peak memory per event (6.2 GB for 5,000,000).
             let need_events = events as f64 * 1250.0;

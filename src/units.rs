@@ -94,6 +94,12 @@ pub fn proc_kib(file: &str, field: &str) -> Option<u64> {
     })
 }
 
+/// Bytes of memory this machine has available for new work (`MemAvailable` of /proc/meminfo;
+/// 8 GiB where it cannot be read).
+pub fn available_memory() -> f64 {
+    proc_kib("/proc/meminfo", "MemAvailable").map_or(8.0 * (1u64 << 30) as f64, |kb| kb as f64 * 1024.0)
+}
+
 /// While alive, a line on stderr after `first` and then every `period`, made by `message` from
 /// the time elapsed: how a wait that may be long shows it is still alive.
 pub struct Notice {

@@ -366,8 +366,8 @@ fn check_size_all(
         memory_bytes: 0.0,
         cpu_seconds: 0.0,
     };
-    for sc in scs {
-        let x = sc.estimate(runs, threads);
+    let each: Vec<crate::workload::Estimate> = scs.iter().map(|sc| sc.estimate(runs, threads)).collect();
+    for x in &each {
         e.events += x.events;
         e.cpu_seconds += x.cpu_seconds;
         e.peak_live = e.peak_live.max(x.peak_live);
@@ -381,12 +381,9 @@ fn check_size_all(
     let too_big = e.memory_bytes > avail * 0.8;
     if !force && (too_big || wall > MAX_WALL_SECONDS) {
         // The costliest scenario (a sweep's points differ) names its costliest field.
-        let costliest = scs.iter().max_by(|a, b| {
-            let (x, y) = (a.estimate(runs, threads), b.estimate(runs, threads));
-            let key = |e: &crate::workload::Estimate| if too_big { e.memory_bytes } else { e.cpu_seconds };
-            key(&x).total_cmp(&key(&y))
-        });
-        let largest = costliest.map_or_else(String::new, |sc| sc.largest_cost(too_big, runs));
+        let key = |e: &crate::workload::Estimate| if too_big { e.memory_bytes } else { e.cpu_seconds };
+        let costliest = scs.iter().zip(&each).max_by(|a, b| key(a.1).total_cmp(&key(b.1)));
+        let largest = costliest.map_or_else(String::new, |(sc, _)| sc.largest_cost(too_big, runs));
         return Err(UsageError(format!(
             "{}: this scenario needs about {} of simulator memory ({} live keys per run, {} at once) and about {} on {} ({} operations); fragsim starts at most 80% of the {} this machine has available and at most {} without --force; the largest cost: {}; lower it (or runs, tests, counts, test_seconds), or pass --force to run it anyway",
             file.display(),

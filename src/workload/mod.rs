@@ -1420,7 +1420,113 @@ impl Scenario {
     }
 }
 
+/// One field's share of a variant's cost, for the estimate to add up and a refusal to name.
+struct Cost {
+    /// The field as the scenario writes it, with its value.
+    what: String,
+    /// Simulator bytes one run holds at once for it.
+    memory: f64,
+    /// Bytes of results it leaves, whatever the runs in flight.
+    results: f64,
+    /// Operations one run replays for it.
+    events: f64,
+}
+
+impl Scenario {
+    /// What each field of this variant costs (see [`Cost`]); `runs` per variant.
+    fn costs(&self, runs: u64, of: &str) -> Vec<Cost> {
+        let tests = self.tests as f64;
+        let parallel = self.parallel as f64;
+        let tests_text = crate::report::run::plural(self.tests, "test", "tests");
+        let tests_alive = if self.flush == Flush::None { tests } else { 1.0 };
+        let (per_key, per_field) = if self.redis.is_some() {
+            (SIM_BYTES_PER_KEY, SIM_BYTES_PER_FIELD)
+        } else {
+            (SIM_BYTES_PER_OBJECT, 0.0)
+        };
+        let mut out = Vec::new();
+        for k in &self.keys {
+            let hash = k.kind == KeyType::Hash;
+            let alive = k.count as f64 * tests_alive * parallel;
+            let commands =
+                k.count as f64 * if hash { 1.0 + k.fields as f64 / 8.0 } else { 1.0 } * (1.0 + k.cleanup);
+            out.push(Cost {
+                what: format!(
+                    "workload.keys.{}.count = {} per test over {tests_text}{of}",
+                    k.name,
+                    crate::units::group(k.count),
+                ),
+                memory: alive
+                    * if hash {
+                        per_key + k.fields as f64 * per_field
+                    } else {
+                        per_key
+                    },
+                results: 0.0,
+                events: commands * parallel * tests,
+            });
+        }
+        // A test's commands are built before they run: every EVAL carries its own copy of the
+        // script body (measured peaks: 2,000,000 EVALs of 300 B 1.93 GB, 960 B each; 100,000 of
+        // 3,000 B 311 MB, 3,100 B each); unique bodies stay in the script cache, one per test and
+        // process.
+        for sc in &self.scripts {
+            let unique = if sc.unique {
+                parallel * tests * (sc.size as f64 + 300.0)
+            } else {
+                0.0
+            };
+            out.push(Cost {
+                what: format!(
+                    "workload.scripts.{}.count = {} per test (size {} B){of}",
+                    sc.name,
+                    crate::units::group(sc.count),
+                    crate::units::group(sc.size)
+                ),
+                memory: parallel * sc.count as f64 * (sc.size as f64 + 700.0) + unique,
+                results: 0.0,
+                events: sc.count as f64 * parallel * tests,
+            });
+        }
+        // The server cron's ticks: 10 per simulated second, each a tenth of a command.
+        out.push(Cost {
+            what: format!(
+                "workload.test_seconds = {} over {tests_text}{of}",
+                self.test_seconds
+            ),
+            memory: 0.0,
+            results: 0.0,
+            events: self.test_seconds * tests,
+        });
+        out.push(Cost {
+            what: format!(
+                "workload.tests = {} (the results of every test are kept){of}",
+                crate::units::group(self.tests)
+            ),
+            memory: 0.0,
+            results: tests * (RESULT_BYTES_PER_TEST + runs as f64 * RESULT_BYTES_PER_TEST_RUN),
+            events: 0.0,
+        });
+        out
+    }
+}
+
 impl ScenarioFile {
+    /// Every variant's costs, each field named with its variant when there are several.
+    fn costs(&self, runs: u64) -> Vec<(&Scenario, Vec<Cost>)> {
+        self.variants
+            .iter()
+            .map(|v| {
+                let of = if self.variants.len() > 1 {
+                    format!(" (variant \"{}\")", v.variant)
+                } else {
+                    String::new()
+                };
+                (v, v.costs(runs, &of))
+            })
+            .collect()
+    }
+
     /// Estimates the work of `runs` runs per variant and the replay of each variant's median run
     /// that decomposes it; `threads` runs are in flight at once.
     pub fn estimate(&self, runs: u64, threads: usize) -> Estimate {
@@ -1429,65 +1535,27 @@ impl ScenarioFile {
         let mut peak_live: f64 = 0.0;
         let mut memory: f64 = 0.0;
         let mut results = 0.0;
-        for v in &self.variants {
-            results += v.tests as f64 * (RESULT_BYTES_PER_TEST + runs as f64 * RESULT_BYTES_PER_TEST_RUN);
-            let commands_per_test: f64 = v
-                .keys
-                .iter()
-                .map(|k| {
-                    k.count as f64
-                        * if k.kind == KeyType::Hash {
-                            1.0 + k.fields as f64 / 8.0
-                        } else {
-                            1.0
-                        }
-                        * (1.0 + k.cleanup)
-                })
-                .sum::<f64>()
-                + v.scripts.iter().map(|s| s.count as f64).sum::<f64>();
-            let ticks_per_test = v.test_seconds * 10.0;
-            let e = (commands_per_test * v.parallel as f64 + ticks_per_test / 10.0)
-                * v.tests as f64
-                * (runs as f64 + 1.0);
+        for (v, costs) in self.costs(runs) {
+            let e = costs.iter().map(|c| c.events).sum::<f64>() * (runs as f64 + 1.0);
             events += e;
             cpu_seconds += e / if v.redis.is_some() {
                 REDIS_EVENTS_PER_SECOND
             } else {
                 ALLOCATOR_EVENTS_PER_SECOND
             };
+            memory = memory.max(costs.iter().map(|c| c.memory).sum());
+            results += costs.iter().map(|c| c.results).sum::<f64>();
             let tests_alive = if v.flush == Flush::None {
                 v.tests as f64
             } else {
                 1.0
             };
-            let (per_key, per_field) = if v.redis.is_some() {
-                (SIM_BYTES_PER_KEY, SIM_BYTES_PER_FIELD)
-            } else {
-                (SIM_BYTES_PER_OBJECT, 0.0)
-            };
-            let mut bytes_per_run = 0.0;
-            let mut live = 0.0;
-            for k in &v.keys {
-                let n = k.count as f64 * tests_alive * v.parallel as f64;
-                live += n * k.fields as f64;
-                bytes_per_run += if k.kind == KeyType::Hash {
-                    n * (per_key + k.fields as f64 * per_field)
-                } else {
-                    n * per_key
-                };
-            }
-            // A test's commands are built before they run: every EVAL carries its own copy of
-            // the script body (measured peaks: 2,000,000 EVALs of 300 B 1.93 GB, 960 B each;
-            // 100,000 of 3,000 B 311 MB, 3,100 B each); unique bodies stay in the script cache,
-            // one per test and process.
-            for sc in &v.scripts {
-                bytes_per_run += v.parallel as f64 * sc.count as f64 * (sc.size as f64 + 700.0);
-                if sc.unique {
-                    bytes_per_run += v.parallel as f64 * v.tests as f64 * (sc.size as f64 + 300.0);
-                }
-            }
+            let live: f64 = v
+                .keys
+                .iter()
+                .map(|k| k.count as f64 * tests_alive * v.parallel as f64 * k.fields as f64)
+                .sum();
             peak_live = peak_live.max(live);
-            memory = memory.max(bytes_per_run);
         }
         Estimate {
             events,
@@ -1496,85 +1564,18 @@ impl ScenarioFile {
             cpu_seconds,
         }
     }
-}
 
-impl ScenarioFile {
     /// The field that costs the most, for a refusal to name, with the variant that sets it: by
-    /// simulator memory (`by_memory`), the key whose count (times the tests it stays alive and
-    /// the processes) holds the most; by time, that key or the idle time, whichever replays more
-    /// operations. The results of every test count as memory too.
+    /// simulator memory (`by_memory`: what a run holds, and the results it leaves), or by the
+    /// operations it replays.
     pub fn largest_cost(&self, by_memory: bool, runs: u64) -> String {
-        let mut best = (-1.0, String::new());
-        let mut consider = |cost: f64, what: String| {
-            if cost > best.0 {
-                best = (cost, what);
-            }
-        };
-        for v in &self.variants {
-            let of = if self.variants.len() > 1 {
-                format!(" (variant \"{}\")", v.variant)
-            } else {
-                String::new()
-            };
-            let tests = crate::report::run::plural(v.tests, "test", "tests");
-            let tests_alive = if v.flush == Flush::None {
-                v.tests as f64
-            } else {
-                1.0
-            };
-            for k in &v.keys {
-                let n = k.count as f64 * v.parallel as f64;
-                let cost = if by_memory {
-                    let per = if v.redis.is_some() {
-                        SIM_BYTES_PER_KEY + k.fields as f64 * SIM_BYTES_PER_FIELD
-                    } else {
-                        SIM_BYTES_PER_OBJECT
-                    };
-                    n * tests_alive * per
-                } else {
-                    n * v.tests as f64
-                };
-                consider(
-                    cost,
-                    format!(
-                        "workload.keys.{}.count = {} per test over {tests}{of}",
-                        k.name,
-                        crate::units::group(k.count),
-                    ),
-                );
-            }
-            for sc in &v.scripts {
-                let n = sc.count as f64 * v.parallel as f64;
-                consider(
-                    if by_memory {
-                        n * (sc.size as f64 + 700.0)
-                    } else {
-                        n * v.tests as f64
-                    },
-                    format!(
-                        "workload.scripts.{}.count = {} per test (size {} B){of}",
-                        sc.name,
-                        crate::units::group(sc.count),
-                        crate::units::group(sc.size)
-                    ),
-                );
-            }
-            if by_memory {
-                consider(
-                    v.tests as f64 * (RESULT_BYTES_PER_TEST + runs as f64 * RESULT_BYTES_PER_TEST_RUN),
-                    format!(
-                        "workload.tests = {} (the results of every test are kept){of}",
-                        crate::units::group(v.tests)
-                    ),
-                );
-            } else {
-                consider(
-                    v.test_seconds * v.tests as f64,
-                    format!("workload.test_seconds = {} over {tests}{of}", v.test_seconds),
-                );
-            }
-        }
-        best.1
+        let weight = |c: &Cost| if by_memory { c.memory + c.results } else { c.events };
+        self.costs(runs)
+            .into_iter()
+            .flat_map(|(_, costs)| costs)
+            .reduce(|best, c| if weight(&c) > weight(&best) { c } else { best })
+            .map(|c| c.what)
+            .unwrap_or_default()
     }
 }
 

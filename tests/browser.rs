@@ -112,8 +112,7 @@ fn render(browser: &Path, html: &Path, width: u32, profile: &Path) -> serde_json
 #[test]
 fn seed_claims_report_reads_well_in_a_browser() {
     let Some(browser) = chromium() else { return };
-    let dir = std::env::temp_dir().join(format!("fragsim-browser-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fresh_dir("browser");
     let scenario = scenario_path("seed-claims.toml");
     let out = dir.join("report");
     let (rc, _, err) = fragsim(&["report", &scenario, "--runs", "8", "--out", out.to_str().unwrap()]);

@@ -18,20 +18,10 @@ fn check_chart(dir: &std::path::Path, name: &str, title: &str, labels: &[&str]) 
         "{name}.png is nearly blank ({differing} pixels differ)"
     );
     let svg = std::fs::read_to_string(dir.join(format!("{name}.svg"))).unwrap();
-    let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{name}.svg: {e}"));
-    let texts: Vec<&str> = doc
-        .descendants()
-        .filter(|n| n.is_text())
-        .filter_map(|n| n.text())
-        .collect();
+    let texts = svg_texts(&svg);
     assert!(texts.iter().any(|t| t.contains(title)), "{name}: title missing");
     // A long legend label wraps onto lines of its own: read the texts in order, joined.
-    let joined = texts
-        .iter()
-        .map(|t| t.trim())
-        .filter(|t| !t.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let joined = texts.join(" ");
     for l in labels {
         assert!(joined.contains(l), "{name}: label {l:?} missing");
     }
@@ -47,7 +37,7 @@ fn no_hidden_files(dir: &std::path::Path) {
 
 #[test]
 fn run_writes_readable_charts() {
-    let dir = std::env::temp_dir().join(format!("fragsim-charts-{}", std::process::id()));
+    let dir = fresh_dir("charts");
     let scenario = scenario_path("seed-suite.toml");
     let (rc, _, err) = fragsim(&["run", &scenario, "--runs", "4", "--out", dir.to_str().unwrap()]);
     assert_eq!(rc, 0, "{err}");
@@ -202,8 +192,7 @@ fn no_text_overlaps(name: &str, svg: &str) {
 /// bar labels shrink, so no text runs into another.
 #[test]
 fn long_variant_names_do_not_collide() {
-    let dir = std::env::temp_dir().join(format!("fragsim-charts-long-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("charts-long");
     let scenario = dir.join("long.toml");
     std::fs::write(
         &scenario,
@@ -247,7 +236,7 @@ set = { "workload.keys.k.count" = 5000 }
 
 #[test]
 fn sweep_writes_a_readable_chart() {
-    let dir = std::env::temp_dir().join(format!("fragsim-sweep-chart-{}", std::process::id()));
+    let dir = fresh_dir("sweep-chart");
     let scenario = scenario_path("seed-suite.toml");
     let (rc, _, err) = fragsim(&[
         "sweep",

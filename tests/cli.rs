@@ -78,15 +78,9 @@ fn sizeclasses_json_lists_every_class_to_64_mib() {
     );
 }
 
-fn tmpdir(tag: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("fragsim-cli-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn run_on_the_shipped_scenario() {
-    let dir = tmpdir("run");
+    let dir = fresh_dir("run");
     let (rc, out, err) = fragsim(&[
         "run",
         &scenario_path("seed-suite.toml"),
@@ -124,7 +118,7 @@ fn run_on_the_shipped_scenario() {
 
 #[test]
 fn output_is_byte_identical_across_threads_and_repeats() {
-    let dir = tmpdir("det");
+    let dir = fresh_dir("det");
     let mut outputs = Vec::new();
     for (i, threads) in ["1", "2", "2"].iter().enumerate() {
         let json = dir.join(format!("r{i}.json"));
@@ -181,7 +175,7 @@ fn a_huge_argument_is_cut_short_in_the_error() {
 
 #[test]
 fn a_scenario_too_big_for_the_machine_is_refused_up_front() {
-    let dir = tmpdir("big");
+    let dir = fresh_dir("big");
     let file = dir.join("big.toml");
     std::fs::write(
         &file,
@@ -242,7 +236,7 @@ fn a_scenario_too_big_for_the_machine_is_refused_up_front() {
 
 #[test]
 fn a_bad_scenario_names_file_and_key_and_writes_nothing() {
-    let dir = tmpdir("bad");
+    let dir = fresh_dir("bad");
     let file = dir.join("bad.toml");
     std::fs::write(
         &file,
@@ -300,7 +294,7 @@ fn check_the_seed_suite_claims() {
 
 #[test]
 fn a_claim_naming_an_unknown_metric_or_variant_is_refused() {
-    let dir = tmpdir("claims");
+    let dir = fresh_dir("claims");
     let base = std::fs::read_to_string(scenario_path("seed-claims.toml")).unwrap();
     for (from, to, needle) in [
         (

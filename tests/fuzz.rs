@@ -25,6 +25,17 @@ fn cases(default: u32) -> u32 {
         .unwrap_or(default)
 }
 
+/// `cases(default)` cases, failures kept in `tests/fuzz.proptest-regressions` and replayed first.
+fn config(default: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases: cases(default),
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        ..ProptestConfig::default()
+    }
+}
+
 /// The shipped scenarios and the corpus, as text.
 fn corpus() -> &'static Vec<(String, String)> {
     static C: OnceLock<Vec<(String, String)>> = OnceLock::new();
@@ -240,13 +251,7 @@ fn exercise(name: &str, text: &str) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: cases(400),
-        failure_persistence: Some(Box::new(
-            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions")
-        )),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(config(400))]
 
     #[test]
     fn mutated_scenarios_never_panic(
@@ -270,13 +275,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: cases(200),
-        failure_persistence: Some(Box::new(
-            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions")
-        )),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(config(200))]
 
     /// A calibrated profile file with numbers, lines or bytes changed (the first fuzz round found
     /// a thread-cache bin of 2^63 objects that panicked): loaded by a small scenario that names
@@ -317,13 +316,7 @@ fn reply() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: cases(48),
-        failure_persistence: Some(Box::new(
-            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions")
-        )),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(config(48))]
 
     #[test]
     fn any_reply_is_read_or_refused_within_the_deadline(bytes in reply()) {

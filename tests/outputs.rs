@@ -13,16 +13,9 @@ use std::time::{Duration, Instant};
 const TINY: &str = "name = \"tiny\"\nseed = 1\n[server]\nprofile = \"none\"\n[workload]\ntests = 2\n\
                     [[workload.keys]]\nname = \"k\"\ncount = 10\nvalue_size = 100\n";
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("fragsim-out-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 /// A fresh directory holding the tiny scenario; returns both paths.
 fn tiny(tag: &str) -> (PathBuf, PathBuf) {
-    let d = temp_dir(tag);
+    let d = fresh_dir(tag);
     let scen = d.join("tiny.toml");
     std::fs::write(&scen, TINY).unwrap();
     (d, scen)
@@ -307,7 +300,7 @@ fn a_closed_standard_output_ends_quietly() {
 /// any program, but after 2 s fragsim says what it waits for.
 #[test]
 fn a_fifo_without_a_writer_is_waited_on_out_loud() {
-    let d = temp_dir("fifo");
+    let d = fresh_dir("fifo");
     let fifo = d.join("scenario.toml");
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     // SAFETY: mkfifo(3) on a path we own.

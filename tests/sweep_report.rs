@@ -310,14 +310,7 @@ fn maxmemory_sweep_charts_the_oom_probability() {
         "mark note missing"
     );
     // The lower panel's legend entry (wrapped onto several lines beside the plot).
-    let doc = roxmltree::Document::parse(&svg).unwrap();
-    let text: Vec<&str> = doc
-        .descendants()
-        .filter(|n| n.is_text())
-        .filter_map(|n| n.text())
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .collect();
+    let text = svg_texts(&svg);
     assert!(
         text.join(" ")
             .contains("share of runs with writes refused (maxmemory)"),

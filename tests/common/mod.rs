@@ -43,3 +43,24 @@ pub fn live_server() -> Option<RedisProcess> {
         }
     }
 }
+
+/// An empty directory of this test process's own (`$TMPDIR/fragsim-TAG-PID`), emptied first.
+pub fn fresh_dir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("fragsim-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The texts of an SVG in document order, trimmed, empty ones left out (a legend label wrapped
+/// onto several lines is several texts: join them to read it whole).
+pub fn svg_texts(svg: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("not an SVG: {e}"));
+    doc.descendants()
+        .filter(|n| n.is_text())
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}

@@ -323,7 +323,7 @@ fn bars<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    use super::chart_parts::{side_legend, Entry, Swatch};
+    use super::chart_parts::{shrink_to, side_legend, text_width, Entry, Swatch};
     root.fill(&WHITE).map_err(err)?;
     let full = root.clone();
     let root = root.titled(title, ("sans-serif", 26)).map_err(err)?;
@@ -352,6 +352,8 @@ where
         .axis_desc_style(("sans-serif", DESC_FONT))
         .draw()
         .map_err(err)?;
+    // One bar's width in pixels, for its value label.
+    let bar = chart.backend_coord(&(1.0, 0.0)).0 - chart.backend_coord(&(0.0, 0.0)).0;
     let mut entries = Vec::new();
     for (k, (m, label)) in metrics.iter().enumerate() {
         let c = PALETTE[k % PALETTE.len()];
@@ -383,13 +385,15 @@ where
             let (px, py) = chart.backend_coord(&(x, s.p95.max(s.p50) / scale));
             // Shrunk to the bar's slot; where even that is too wide, every other label of the
             // group sits a line higher so neighbours never overlap.
-            let bar = chart.backend_coord(&(1.0, 0.0)).0 - chart.backend_coord(&(0.0, 0.0)).0;
-            let size = super::chart_parts::shrink_to(&full, &text, bar - 4, LABEL_FONT, 13)?;
-            let font = TextStyle::from(("sans-serif", size).into_font());
-            let (tw, _) = full.estimate_text_size(&text, &font).map_err(err)?;
-            let lift = if tw as i32 > bar - 4 && k % 2 == 1 { 20 } else { 0 };
-            full.draw(&Text::new(text, (px - tw as i32 / 2, py - 24 - lift), font))
-                .map_err(err)?;
+            let size = shrink_to(&full, &text, bar - 4, LABEL_FONT, 13)?;
+            let tw = text_width(&full, &text, size)?;
+            let lift = if tw > bar - 4 && k % 2 == 1 { 20 } else { 0 };
+            full.draw(&Text::new(
+                text,
+                (px - tw / 2, py - 24 - lift),
+                ("sans-serif", size),
+            ))
+            .map_err(err)?;
         }
     }
     entries.push(Entry::new(
@@ -409,9 +413,8 @@ where
         let lines = name.iter().map(|l| (l, name_size));
         let notes = note_lines.get(i).into_iter().flatten().map(|l| (l, note_size));
         for (text, size) in lines.chain(notes) {
-            let font = TextStyle::from(("sans-serif", size).into_font());
-            let (tw, _) = full.estimate_text_size(text, &font).map_err(err)?;
-            full.draw(&Text::new(text.clone(), (px - tw as i32 / 2, y), font))
+            let tw = text_width(&full, text, size)?;
+            full.draw(&Text::new(text.clone(), (px - tw / 2, y), ("sans-serif", size)))
                 .map_err(err)?;
             y += size as i32 + 5;
         }

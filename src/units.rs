@@ -64,6 +64,11 @@ pub fn group(n: u64) -> String {
     out
 }
 
+/// `n` and the noun, singular for 1: "1 run", "32 runs", "1,000 tests".
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", group(n), if n == 1 { one } else { many })
+}
+
 /// A byte count in the largest binary unit that keeps it >= 1: `36864` -> `36.0 KiB`.
 pub fn human(bytes: f64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -4,10 +4,10 @@
 mod common;
 use common::*;
 
+use fragsim::jemalloc::trace::TraceOp;
 use fragsim::jemalloc::AllocatorConfig;
 use fragsim::validate::bench::{workload, WORKLOADS};
 use fragsim::validate::compare::{replay, ReplayOptions};
-use fragsim::validate::trace::TraceOp;
 
 /// Every workload's trace is well formed: each free names an earlier allocation, once.
 #[test]

@@ -4,10 +4,10 @@
 //! class up to 64 MiB; on churn traces of 100,000 events allocated, active, dirty, muzzy and
 //! retained match exactly with decay off (-1) and immediate (0); mapped and metadata within 1%.
 
+use fragsim::jemalloc::trace::{churn, SizeMix};
 use fragsim::jemalloc::{AllocatorConfig, SizeClasses};
 use fragsim::validate::compare::{replay, Checkpoint, ReplayOptions};
 use fragsim::validate::real_jemalloc::{mallctl_read, nallocx, version};
-use fragsim::validate::trace::{churn, SizeMix};
 
 fn upstream() -> AllocatorConfig {
     AllocatorConfig::preset("jemalloc-5.3").unwrap()
@@ -132,7 +132,7 @@ fn check_trace(mix: SizeMix, seed: u64, decay: i64, tcache: bool) {
     );
 }
 
-fn check_ops(mix: &str, trace: &[fragsim::validate::trace::TraceOp], seed: u64, decay: i64, tcache: bool) {
+fn check_ops(mix: &str, trace: &[fragsim::jemalloc::trace::TraceOp], seed: u64, decay: i64, tcache: bool) {
     let opts = ReplayOptions {
         dirty_decay_ms: decay,
         muzzy_decay_ms: decay,
@@ -236,7 +236,7 @@ fn thread_cache_matches_an_explicit_real_tcache() {
 /// plain churn, with and without decay and the thread cache.
 #[test]
 fn realloc_churn_matches_the_real_jemalloc() {
-    use fragsim::validate::trace::{realloc_churn, TraceOp};
+    use fragsim::jemalloc::trace::{realloc_churn, TraceOp};
     for (seed, decay, tcache) in [(31, -1, false), (32, 0, false), (33, -1, true)] {
         let trace = realloc_churn(seed, 30_000);
         let reallocs = trace

@@ -10,6 +10,7 @@ pub mod pages;
 pub mod sizeclass;
 pub mod stats;
 pub mod tcache;
+pub mod trace;
 
 pub use arena::{AllocError, Arena, ArenaOptions, ObjId};
 pub use config::{AllocatorConfig, PRESET_NAMES};

@@ -7,7 +7,7 @@ use super::encoding::{embstr_request, listpack_entry, LISTPACK_OVERHEAD};
 use super::profile::RedisProfile;
 use super::server::Server;
 use crate::jemalloc::SizeClasses;
-use crate::sim::commands::{value_bytes, Arg};
+use crate::redis::argv::{value_bytes, Arg};
 use crate::units::group;
 
 /// The key to explain.

@@ -1,8 +1,8 @@
 //! zmalloc on top of the allocator model: every allocation Redis makes goes through the jemalloc
 //! arena, and `used_memory` counts the usable size of each live block, as `zmalloc_used_memory()`.
 
+use crate::jemalloc::trace::TraceOp;
 use crate::jemalloc::{AllocatorConfig, Arena, ArenaOptions, ObjId};
-use crate::validate::trace::TraceOp;
 
 /// The allocation trace of a heap, when recording: every malloc, free and purge in order, to be
 /// replayed through the real allocator (`fragsim bench`).

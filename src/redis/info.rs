@@ -201,6 +201,14 @@ impl InfoMemory {
     }
 }
 
+/// Whether a metric is a byte count (for display).
+pub fn is_bytes(metric: &str) -> bool {
+    !(metric.contains("ratio")
+        || metric.contains("perc")
+        || metric.starts_with("oom.")
+        || metric.starts_with("number_"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! A model of Redis 7's memory: per-key allocations, dicts, clients, latency histograms and the
 //! script cache on top of the jemalloc model, `INFO memory` computed with Redis's formulas, and
 //! the two different OOMs (Redis's `maxmemory` rule on `used_memory`, the kernel's on RSS).
+pub mod argv;
 pub mod dict;
 pub mod encoding;
 pub mod expire;

@@ -1681,7 +1681,7 @@ mod tests {
 
     /// The sizes of the allocations recorded so far, in order.
     fn recorded_allocs(s: &Server) -> Vec<u64> {
-        use crate::validate::trace::TraceOp;
+        use crate::jemalloc::trace::TraceOp;
         s.heap
             .recorder
             .as_ref()
@@ -1702,7 +1702,7 @@ mod tests {
     /// client for freeing (another node).
     #[test]
     fn a_connection_allocates_as_the_traced_server_does() {
-        use crate::validate::trace::TraceOp;
+        use crate::jemalloc::trace::TraceOp;
         let p = RedisProfile::builtin("redis-7.0-debian").unwrap();
         let mut s = Server::new(p, 1).unwrap();
         s.heap.record();

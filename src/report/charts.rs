@@ -3,7 +3,6 @@
 //! limits, and the two fragmentation ratios side by side. Text uses an embedded font (DejaVu
 //! Sans, from the `dejavu` crate; Bitstream Vera licence), so no system font is needed.
 
-use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use plotters::coord::Shift;
@@ -53,17 +52,24 @@ fn p(s: Option<&Stat>) -> Stat {
     })
 }
 
-/// Draws a chart in memory and writes it as `DIR/NAME.png` and `DIR/NAME.svg`, each flushed to
-/// disk; a failed write removes both and is an error. Returns the two paths.
+/// One chart, drawn: its file name without extension and its bytes as PNG and as SVG.
+#[derive(Debug, Clone)]
+pub struct Chart {
+    /// `timeline`, `peaks`, `ratios`, `bytes`, `oom` or `sweep`.
+    pub name: &'static str,
+    /// The PNG file's bytes (1200 x 700 pixels).
+    pub png: Vec<u8>,
+    /// The SVG document (the same drawing, text at the size it was laid out at).
+    pub svg: String,
+}
+
+/// Draws a chart in memory, as PNG and as SVG.
 fn both(
-    dir: &Path,
-    name: &str,
+    name: &'static str,
     draw: &dyn Fn(DrawingArea<BitMapBackend, Shift>) -> Res<()>,
     draw_svg: &dyn Fn(DrawingArea<SVGBackend, Shift>) -> Res<()>,
-) -> Res<Vec<PathBuf>> {
+) -> Res<Chart> {
     ensure_font();
-    let png = dir.join(format!("{name}.png"));
-    let svg = dir.join(format!("{name}.svg"));
     let mut rgb = vec![0u8; (W * H * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (W, H)).into_drawing_area();
@@ -74,22 +80,15 @@ fn both(
         let root = SVGBackend::with_string(&mut svg_text, (W, H)).into_drawing_area();
         draw_svg(root)?;
     }
-    let svg_text = super::chart_parts::svg_text_as_laid_out(&svg_text);
-    let mut png_bytes = Vec::new();
+    let svg = super::chart_parts::svg_text_as_laid_out(&svg_text);
+    let mut png = Vec::new();
     {
         use image::ImageEncoder;
-        image::codecs::png::PngEncoder::new(&mut png_bytes)
+        image::codecs::png::PngEncoder::new(&mut png)
             .write_image(&rgb, W, H, image::ColorType::Rgb8)
             .map_err(err)?;
     }
-    let res =
-        super::write_atomic(&png, &png_bytes).and_then(|()| super::write_atomic(&svg, svg_text.as_bytes()));
-    if let Err(e) = res {
-        let _ = std::fs::remove_file(&png);
-        let _ = std::fs::remove_file(&svg);
-        return Err(err(e));
-    }
-    Ok(vec![png, svg])
+    Ok(Chart { name, png, svg })
 }
 
 /// Width of the legend strip beside each plot.
@@ -125,8 +124,8 @@ fn limit_lines(
     l
 }
 
-/// The charts' coordinate system: real numbers on both axes.
-type Chart<'a, DB> = ChartContext<
+/// A plot's coordinate system: real numbers on both axes.
+type Plot<'a, DB> = ChartContext<
     'a,
     DB,
     plotters::coord::cartesian::Cartesian2d<
@@ -138,7 +137,7 @@ type Chart<'a, DB> = ChartContext<
 /// Draws one series: a line of `colour` and `width`, solid or dashed `(dash, gap)` pixels (the
 /// style its legend swatch repeats).
 fn draw_line<'a, DB: DrawingBackend + 'a>(
-    chart: &mut Chart<'a, DB>,
+    chart: &mut Plot<'a, DB>,
     pts: Vec<(f64, f64)>,
     colour: RGBColor,
     width: u32,
@@ -754,13 +753,12 @@ const RATIO_METRICS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Writes the timeline, peaks and ratios charts, PNG and SVG, into `dir`.
-pub fn write_all(dir: &Path, r: &McResult) -> Res<Vec<PathBuf>> {
+/// Draws the timeline, peaks, ratios, bytes and oom charts of a Monte Carlo run.
+pub fn draw_all(r: &McResult) -> Res<Vec<Chart>> {
     let mut out = Vec::new();
-    out.extend(both(dir, "timeline", &|a| timeline(a, r), &|a| timeline(a, r))?);
+    out.push(both("timeline", &|a| timeline(a, r), &|a| timeline(a, r))?);
     let peaks_title = "Peak memory per variant (p50, whiskers p5-p95)";
-    out.extend(both(
-        dir,
+    out.push(both(
         "peaks",
         &|a| bars(a, r, peaks_title, "MiB", PEAK_METRICS, MIB, &[]),
         &|a| bars(a, r, peaks_title, "MiB", PEAK_METRICS, MIB, &[]),
@@ -780,16 +778,13 @@ pub fn write_all(dir: &Path, r: &McResult) -> Res<Vec<PathBuf>> {
             )
         })
         .collect();
-    out.extend(both(
-        dir,
+    out.push(both(
         "ratios",
         &|a| bars(a, r, ratio_title, "ratio", RATIO_METRICS, 1.0, &notes),
         &|a| bars(a, r, ratio_title, "ratio", RATIO_METRICS, 1.0, &notes),
     )?);
-    out.extend(both(dir, "bytes", &|a| bytes_chart(a, r), &|a| {
-        bytes_chart(a, r)
-    })?);
-    out.extend(both(dir, "oom", &|a| oom_chart(a, r), &|a| oom_chart(a, r))?);
+    out.push(both("bytes", &|a| bytes_chart(a, r), &|a| bytes_chart(a, r))?);
+    out.push(both("oom", &|a| oom_chart(a, r), &|a| oom_chart(a, r))?);
     Ok(out)
 }
 
@@ -1064,7 +1059,7 @@ where
     Ok(())
 }
 
-/// Writes the sweep chart, PNG and SVG, into `dir`.
-pub fn write_sweep(dir: &Path, r: &crate::sim::sweep::SweepResult) -> Res<Vec<PathBuf>> {
-    both(dir, "sweep", &|a| sweep_chart(a, r), &|a| sweep_chart(a, r))
+/// Draws the sweep chart.
+pub fn draw_sweep(r: &crate::sim::sweep::SweepResult) -> Res<Chart> {
+    both("sweep", &|a| sweep_chart(a, r), &|a| sweep_chart(a, r))
 }

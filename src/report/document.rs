@@ -2,6 +2,7 @@
 //! one self-contained HTML file (charts inlined as SVG, no network needed): the scenario in
 //! words, the summary table, the charts, where the bytes go, the claims, and the model's limits.
 
+use super::charts::Chart;
 use crate::sim::breakdown::LAYERS;
 use crate::sim::claims::ClaimResult;
 use crate::sim::montecarlo::{McResult, Stat, VariantResult};
@@ -59,8 +60,8 @@ pub fn scenario_words(file: &ScenarioFile) -> Vec<String> {
     };
     o.push(format!(
         "{}, {} at once, {} s of idle time after each; {flush}.",
-        crate::report::run::plural(sc.tests, "test", "tests"),
-        crate::report::run::plural(sc.parallel, "test process", "test processes"),
+        crate::units::plural(sc.tests, "test", "tests"),
+        crate::units::plural(sc.parallel, "test process", "test processes"),
         sc.test_seconds
     ));
     for v in &file.variants {
@@ -239,7 +240,7 @@ pub fn conclusion(r: &McResult, claims: &[ClaimResult]) -> String {
             v.name,
             human(p("used_memory_rss")),
             human(p("used_memory")),
-            crate::report::run::plural(r.runs, "run", "runs")
+            crate::units::plural(r.runs, "run", "runs")
         );
         if let Some(o) = &v.oom.maxmemory {
             t += &format!(
@@ -277,7 +278,7 @@ pub fn conclusion(r: &McResult, claims: &[ClaimResult]) -> String {
         if noted > 0 {
             o += &format!(
                 " {} that hold {} true of every variant alike, so {} not show the difference {} suggest{}.",
-                crate::report::run::plural(noted as u64, "claim", "claims"),
+                crate::units::plural(noted as u64, "claim", "claims"),
                 if noted == 1 { "is" } else { "are" },
                 if noted == 1 { "it does" } else { "they do" },
                 if noted == 1 { "it" } else { "they" },
@@ -346,7 +347,7 @@ fn blocks(file: &ScenarioFile, r: &McResult, claims: &[ClaimResult]) -> Vec<Bloc
         Block::Para(format!(
             "fragsim {} prediction: {} per variant, master seed {}.",
             env!("CARGO_PKG_VERSION"),
-            crate::report::run::plural(r.runs, "Monte Carlo run", "Monte Carlo runs"),
+            crate::units::plural(r.runs, "Monte Carlo run", "Monte Carlo runs"),
             r.seed
         )),
     ];
@@ -430,13 +431,9 @@ fn html_table(head: &[String], rows: &[Vec<String>]) -> String {
     o + "</table>\n"
 }
 
-/// The self-contained HTML report; `svg(name)` gives each chart's SVG text to inline.
-pub fn html(
-    file: &ScenarioFile,
-    r: &McResult,
-    claims: &[ClaimResult],
-    svg: &dyn Fn(&str) -> String,
-) -> String {
+/// The self-contained HTML report, with `charts` (those of [`super::charts::draw_all`]) inlined
+/// as SVG.
+pub fn html(file: &ScenarioFile, r: &McResult, claims: &[ClaimResult], charts: &[Chart]) -> String {
     let mut o = String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     o += &format!("<title>{}</title>\n", html_escape(&r.scenario));
     o += "<style>body{font-family:sans-serif;max-width:1250px;margin:2em auto;padding:0 1em;color:#222}\
@@ -456,7 +453,11 @@ figure{margin:1.5em 0;overflow-x:auto}figcaption{color:#555}svg{width:100%;heigh
             }
             Block::Table(h, rows) => o += &html_table(&h, &rows),
             Block::Chart(name, caption) => {
-                let text = svg(name);
+                let text = &charts
+                    .iter()
+                    .find(|c| c.name == name)
+                    .expect("the report shows only charts draw_all draws")
+                    .svg;
                 // The XML declaration is not allowed inside HTML.
                 let body = text
                     .trim_start()

@@ -1,7 +1,7 @@
 //! The summary `fragsim run` prints.
 
 use crate::sim::RunResult;
-use crate::units::{group, human};
+use crate::units::{group, human, plural};
 use crate::workload::KeyType;
 
 /// The per-bin table, like the bins section of `malloc_stats_print`.
@@ -137,11 +137,6 @@ pub fn render_breakdown(v: &VariantResult) -> String {
     o += &lines.join(",\n      ");
     o.push('\n');
     o
-}
-
-/// `n` and the noun, singular for 1: "1 run", "32 runs", "1,000 tests".
-pub fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{} {}", group(n), if n == 1 { one } else { many })
 }
 
 /// The text summary of a Monte Carlo run: the scenario, then a table per variant.

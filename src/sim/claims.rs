@@ -60,20 +60,12 @@ fn pick(s: &Stat, stat: &str) -> f64 {
     }
 }
 
-/// Whether a metric is a byte count (for display).
-pub fn is_bytes(metric: &str) -> bool {
-    !(metric.contains("ratio")
-        || metric.contains("perc")
-        || metric.starts_with("oom.")
-        || metric.starts_with("number_"))
-}
-
 /// A claim's figure for display: a percentage for OOM probabilities, two decimals for ratios,
 /// a byte count otherwise.
 pub fn fmt_value(c: &Claim, v: f64) -> String {
     if c.metric.starts_with("oom.") {
         format!("{:.0}%", v * 100.0)
-    } else if matches!(c.subject, ClaimSubject::Ratio(..)) || !is_bytes(&c.metric) {
+    } else if matches!(c.subject, ClaimSubject::Ratio(..)) || !crate::redis::info::is_bytes(&c.metric) {
         format!("{v:.2}")
     } else {
         crate::units::human(v)
@@ -199,7 +191,7 @@ pub fn evaluate(claims: &[Claim], r: &McResult) -> Vec<ClaimResult> {
 /// What a claim's figure is, in words: `peak used_memory`, `mem_fragmentation_ratio at peak
 /// RSS` (a ratio's peak is its value at that moment), `max_over_time ...`, `end ...`.
 pub fn figure_name(c: &Claim) -> String {
-    let ratio = !is_bytes(&c.metric) && !c.metric.starts_with("oom.");
+    let ratio = !crate::redis::info::is_bytes(&c.metric) && !c.metric.starts_with("oom.");
     match c.phase.as_str() {
         "peak" if ratio => format!("{} at peak RSS", c.metric),
         phase => format!("{phase} {}", c.metric),

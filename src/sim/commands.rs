@@ -4,13 +4,8 @@
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+pub use crate::redis::argv::{value_bytes, Arg, Argv};
 use crate::workload::{Flush, KeyType, Scenario};
-
-/// One argument: borrowed for values (see [`value_bytes`]), owned for names.
-pub type Arg = std::borrow::Cow<'static, [u8]>;
-
-/// One command's arguments.
-pub type Argv = Vec<Arg>;
 
 fn word(s: &str) -> Arg {
     Arg::Owned(s.as_bytes().to_vec())
@@ -18,27 +13,6 @@ fn word(s: &str) -> Arg {
 
 fn owned(v: &[u8]) -> Arg {
     Arg::Owned(v.to_vec())
-}
-
-/// A value of `n` bytes that no encoding mistakes for an integer (all zero bytes, which are not
-/// digits). No allocation per value: a slice of one buffer per thread, replaced by one twice as
-/// large (and the old one kept, as earlier values may still borrow it) when a longer value is
-/// asked for. The buffers are zeroed allocations the simulator never writes to (the model reads
-/// a value's length, not its bytes), so the operating system backs them with no memory: a
-/// 4 GiB value costs address space, not RSS.
-pub fn value_bytes(n: u64) -> Arg {
-    use std::cell::Cell;
-    thread_local! {
-        static FILLER: Cell<&'static [u8]> = const { Cell::new(&[]) };
-    }
-    let n = n as usize;
-    FILLER.with(|f| {
-        if f.get().len() < n {
-            let len = n.next_power_of_two().max(1 << 16);
-            f.set(Box::leak(vec![0u8; len].into_boxed_slice()));
-        }
-        Arg::Borrowed(&f.get()[..n])
-    })
 }
 
 /// A Lua script body of `size` bytes that returns 1; `tag` makes it distinct.

@@ -235,13 +235,13 @@ struct Probe {
     at: u64,
     taken: Option<Breakdown>,
     record: usize,
-    trace: Vec<crate::validate::trace::TraceOp>,
+    trace: Vec<crate::jemalloc::trace::TraceOp>,
 }
 
 /// The allocation trace (mallocs, frees, purges) of a Redis scenario's heap, cut at `events`
 /// events: what `fragsim bench` replays through the model and the real jemalloc. The scenario's
 /// tests are repeated as needed to reach `events`.
-pub fn redis_trace(sc: &Scenario, seed: u64, events: usize) -> Vec<crate::validate::trace::TraceOp> {
+pub fn redis_trace(sc: &Scenario, seed: u64, events: usize) -> Vec<crate::jemalloc::trace::TraceOp> {
     let mut sc = sc.clone();
     // Every test allocates (each writes at least one key), so this many tests are enough.
     sc.tests = events.max(1) as u64;

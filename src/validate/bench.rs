@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::real_jemalloc::RealArena;
-use super::trace::{churn, SizeMix, TraceOp};
+use crate::jemalloc::trace::{churn, SizeMix, TraceOp};
 use crate::jemalloc::{AllocatorConfig, Arena, ArenaOptions, ObjId};
 use crate::units::proc_kib;
 
@@ -235,3 +235,37 @@ pub fn machine() -> String {
     });
     format!("{cpu}, {cores} cores{mem}")
 }
+
+/// The table's heading lines, as `fragsim bench` prints them before measuring.
+pub fn render_header(machine: &str) -> String {
+    format!(
+        "fragsim bench on {machine}\n  {:<12} {:>9} {:>16} {:>16} {:>8}\n",
+        "workload", "events", "model ev/s", "real ev/s", "ratio"
+    )
+}
+
+/// One workload's line of the table.
+pub fn render_row(m: &Measurement) -> String {
+    format!(
+        "  {:<12} {:>9} {:>16} {:>16} {:>7.2}x\n",
+        m.name,
+        crate::units::group(m.events),
+        crate::units::group(m.model_events_per_sec as u64),
+        crate::units::group(m.real_events_per_sec as u64),
+        m.ratio
+    )
+}
+
+/// The line on the simulator's memory per live object: `bytes` per object over `live` objects,
+/// the peak growth `grown` and the `secs` it took.
+pub fn render_memory(bytes: f64, live: u64, grown: u64, secs: f64) -> String {
+    format!(
+        "  simulator memory: {bytes:.1} B per live object ({} live objects, peak growth {}, {secs:.1} s)\n",
+        crate::units::group(live),
+        crate::units::human(grown as f64)
+    )
+}
+
+/// The table's last line.
+pub const FOOTER: &str =
+    "  ratio = model / real on the same trace; the real side writes every requested byte.\n";

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::real_jemalloc::{MallctlError, RealArena, RealArenaStats};
-use super::trace::TraceOp;
+use crate::jemalloc::trace::TraceOp;
 use crate::jemalloc::{AllocatorConfig, Arena, ArenaOptions, ObjId};
 
 /// Model and real figures side by side at one point of a trace.

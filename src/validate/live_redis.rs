@@ -369,7 +369,7 @@ pub fn calibrate(addr: &str) -> Result<Calibration, LiveError> {
             "the server had already run {} before calibration ({}): their latency \
              histograms and the allocator's state after them are part of the fresh baseline; \
              calibrate a freshly started server for a fresh-start baseline",
-            crate::report::run::plural(before.len() as u64, "command", "commands"),
+            crate::units::plural(before.len() as u64, "command", "commands"),
             list.join(", ")
         ));
     }

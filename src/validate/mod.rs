@@ -5,4 +5,3 @@ pub mod compare;
 pub mod live_redis;
 pub mod lockstep;
 pub mod real_jemalloc;
-pub mod trace;

@@ -950,7 +950,7 @@ fn check_claims(raw: &[RawClaim], variants: &[String], p: &mut Problems) -> Vec<
                 Compare::Between(lo, hi) => vec![lo, hi],
             };
             let ratio = matches!(subject, ClaimSubject::Ratio(..));
-            let bytes = !ratio && crate::sim::claims::is_bytes(&c.metric);
+            let bytes = !ratio && crate::redis::info::is_bytes(&c.metric);
             let shown = values
                 .iter()
                 .map(|v| v.to_string())
@@ -1437,7 +1437,7 @@ impl Scenario {
     fn costs(&self, runs: u64, of: &str) -> Vec<Cost> {
         let tests = self.tests as f64;
         let parallel = self.parallel as f64;
-        let tests_text = crate::report::run::plural(self.tests, "test", "tests");
+        let tests_text = crate::units::plural(self.tests, "test", "tests");
         let tests_alive = if self.flush == Flush::None { tests } else { 1.0 };
         let (per_key, per_field) = if self.redis.is_some() {
             (SIM_BYTES_PER_KEY, SIM_BYTES_PER_FIELD)

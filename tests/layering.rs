@@ -1,0 +1,246 @@
+//! The library's layers import only downward: units <- jemalloc <- redis <- workload <- sim <-
+//! {report, validate} <- app <- cli. Reads every source file under src/ and fails on a `crate::`
+//! path (in code, not comments) that names a module at the same or a higher layer, or a
+//! `super::super` that leaves a top-level module.
+
+use std::path::{Path, PathBuf};
+
+/// Top-level modules and their layer; a module may import only modules of a lower layer.
+/// `report` and `validate` share a layer and may not import each other.
+const LAYERS: &[(&str, u32)] = &[
+    ("units", 0),
+    ("jemalloc", 1),
+    ("redis", 2),
+    ("workload", 3),
+    ("sim", 4),
+    ("report", 5),
+    ("validate", 5),
+    ("app", 6),
+    ("cli", 7),
+];
+
+fn layer(module: &str) -> Option<u32> {
+    LAYERS.iter().find(|(m, _)| *m == module).map(|&(_, l)| l)
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The text with comments and string/char literals blanked (line structure kept).
+fn code_only(src: &str) -> String {
+    let b = src.as_bytes();
+    let mut out = String::with_capacity(src.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i..].starts_with(b"//") {
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+        } else if b[i..].starts_with(b"/*") {
+            let mut depth = 0;
+            while i < b.len() {
+                if b[i..].starts_with(b"/*") {
+                    depth += 1;
+                    i += 2;
+                } else if b[i..].starts_with(b"*/") {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    if b[i] == b'\n' {
+                        out.push('\n');
+                    }
+                    i += 1;
+                }
+            }
+        } else if b[i] == b'r' && (b[i..].starts_with(b"r#\"") || b[i..].starts_with(b"r\"")) {
+            let hashes = b[i + 1..].iter().take_while(|&&c| c == b'#').count();
+            let close: Vec<u8> = std::iter::once(b'"')
+                .chain(std::iter::repeat_n(b'#', hashes))
+                .collect();
+            i += 2 + hashes;
+            while i < b.len() && !b[i..].starts_with(&close) {
+                if b[i] == b'\n' {
+                    out.push('\n');
+                }
+                i += 1;
+            }
+            i += close.len();
+            out.push_str("\"\"");
+        } else if b[i] == b'"' {
+            i += 1;
+            while i < b.len() && b[i] != b'"' {
+                if b[i] == b'\\' {
+                    i += 1;
+                }
+                if i < b.len() && b[i] == b'\n' {
+                    out.push('\n');
+                }
+                i += 1;
+            }
+            i += 1;
+            out.push_str("\"\"");
+        } else if b[i] == b'\'' && i + 2 < b.len() && (b[i + 2] == b'\'' || b[i + 1] == b'\\') {
+            // A char literal ('x' or '\n'); lifetimes ('a) pass through.
+            i += 1;
+            if b[i] == b'\\' {
+                i += 1;
+            }
+            while i < b.len() && b[i] != b'\'' {
+                i += 1;
+            }
+            i += 1;
+            out.push_str("' '");
+        } else {
+            let ch = src[i..].chars().next().unwrap();
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
+}
+
+/// The top-level modules a file's code names through `crate::`, with their line numbers.
+fn crate_imports(code: &str) -> Vec<(String, usize)> {
+    let mut found = Vec::new();
+    let b = code.as_bytes();
+    let line_of = |pos: usize| code[..pos].matches('\n').count() + 1;
+    let ident = |from: usize| -> String {
+        code[from..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut start = 0;
+    while let Some(off) = code[start..].find("crate::") {
+        let pos = start + off;
+        start = pos + 7;
+        if pos > 0 && (b[pos - 1].is_ascii_alphanumeric() || b[pos - 1] == b'_' || b[pos - 1] == b'$') {
+            continue; // `$crate::` in a macro, or an identifier ending in "crate"
+        }
+        let mut j = pos + 7;
+        while j < b.len() && b[j].is_ascii_whitespace() {
+            j += 1;
+        }
+        if j < b.len() && b[j] == b'{' {
+            // use crate::{a::b, c, d::{e, f}}: the first segment of each top-level item.
+            let mut depth = 0;
+            let mut item_start = true;
+            let mut k = j;
+            while k < b.len() {
+                match b[k] {
+                    b'{' => {
+                        depth += 1;
+                        if depth == 1 {
+                            item_start = true;
+                        }
+                    }
+                    b'}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    b',' if depth == 1 => item_start = true,
+                    c if depth == 1 && item_start && (c.is_ascii_alphabetic() || c == b'_') => {
+                        found.push((ident(k), line_of(k)));
+                        item_start = false;
+                    }
+                    _ => {}
+                }
+                k += 1;
+            }
+        } else {
+            found.push((ident(j), line_of(pos)));
+        }
+    }
+    found
+}
+
+#[test]
+fn modules_import_only_lower_layers() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files.sort();
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for f in &files {
+        let rel = f.strip_prefix(&src).unwrap();
+        let top = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_string();
+        if top == "lib" || top == "main" {
+            continue;
+        }
+        let Some(own) = layer(&top) else {
+            problems.push(format!(
+                "src/{}: module '{top}' has no layer in tests/layering.rs LAYERS",
+                rel.display()
+            ));
+            continue;
+        };
+        let code = code_only(&std::fs::read_to_string(f).unwrap());
+        if rel.components().count() >= 2 && code.contains("super::super") {
+            for (n, l) in code.lines().enumerate() {
+                if l.contains("super::super") {
+                    problems.push(format!(
+                        "src/{}:{}: super::super leaves the module; name it through crate::",
+                        rel.display(),
+                        n + 1
+                    ));
+                }
+            }
+        }
+        for (m, line) in crate_imports(&code) {
+            checked += 1;
+            if m == top || m == "self" {
+                continue;
+            }
+            match layer(&m) {
+                Some(l) if l < own => {}
+                Some(l) => problems.push(format!(
+                    "src/{}:{line}: '{top}' (layer {own}) imports crate::{m} (layer {l}); \
+                     imports point down only",
+                    rel.display()
+                )),
+                None => problems.push(format!(
+                    "src/{}:{line}: crate::{m} is not a module in tests/layering.rs LAYERS",
+                    rel.display()
+                )),
+            }
+        }
+    }
+    assert!(checked > 100, "found only {checked} crate:: paths");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_scanner_sees_imports_in_every_form() {
+    let code = code_only(
+        "use crate::{a::b, c, d::{e, f}};\n// crate::hidden\nlet s = \"crate::str\";\n\
+         let r = r#\"crate::raw\"#;\nfn x() { crate::g::h(); }\nlet c = '{';\n\
+         /* crate::block */ macro_rules! m { () => { $crate::m2 } }",
+    );
+    let names: Vec<(String, usize)> = crate_imports(&code);
+    let expected: Vec<(String, usize)> = [("a", 1), ("c", 1), ("d", 1), ("g", 5)]
+        .iter()
+        .map(|&(m, l)| (m.to_string(), l))
+        .collect();
+    assert_eq!(names, expected);
+}

@@ -13,6 +13,7 @@ use common::*;
 
 use std::sync::OnceLock;
 
+use fragsim::redis::info::Field;
 use fragsim::redis::RedisProfile;
 use fragsim::validate::live_redis::{
     calibrate, rel_err, render_checkpoints, validate, Checkpoint, RedisProcess, ValidateOptions,
@@ -41,12 +42,12 @@ fn fresh_profile() -> &'static RedisProfile {
 /// on these 1-3 MB heaps one bin flushed early or late moves the allocator figures by up to 3.4%
 /// (allocated) and 6.7% (active) at a single checkpoint. Those two are the worst errors seen,
 /// with a margin; README's accuracy table has the measured figures.
-pub const TOLERANCES: &[(&str, f64)] = &[
-    ("used_memory", 0.01),
-    ("used_memory_peak", 0.02),
-    ("allocator_allocated", 0.05),
-    ("allocator_active", 0.075),
-    ("used_memory_rss", 0.05),
+pub const TOLERANCES: &[(Field, f64)] = &[
+    (Field::UsedMemory, 0.01),
+    (Field::UsedMemoryPeak, 0.02),
+    (Field::AllocatorAllocated, 0.05),
+    (Field::AllocatorActive, 0.075),
+    (Field::UsedMemoryRss, 0.05),
 ];
 
 fn check(name: &str, toml: &str) {
@@ -61,7 +62,7 @@ fn check(name: &str, toml: &str) {
 fn assert_within(name: &str, cps: &[Checkpoint]) {
     for c in cps {
         for &(field, tol) in TOLERANCES {
-            let (m, r) = (c.model.get(field).unwrap(), c.real.get(field).unwrap());
+            let (m, r) = (c.model.get(field), c.real.get(field));
             let e = rel_err(m, r);
             assert!(
                 e.abs() <= tol,
@@ -336,7 +337,7 @@ fn many_generated_scenarios_validate_against_fresh_live_servers() {
         for &(field, tol) in TOLERANCES {
             let worst = cps
                 .iter()
-                .map(|c| rel_err(c.model.get(field).unwrap(), c.real.get(field).unwrap()))
+                .map(|c| rel_err(c.model.get(field), c.real.get(field)))
                 .fold(0.0f64, |w, e| if e.abs() > w.abs() { e } else { w });
             row += &format!("{:>21.2}%", worst * 100.0);
             if worst.abs() > tol {

@@ -4,52 +4,228 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The memory section of `INFO`, numeric fields only (the `_human` strings are derived).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct InfoMemory {
+/// What kind of number an INFO field is: how it is shown and how its peak is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A byte count (negative for the `_bytes` differences).
+    Bytes,
+    /// A count of things (cached scripts).
+    Count,
+    /// A ratio of two byte figures at one moment, two decimals.
+    Ratio,
+    /// A percentage of two byte figures at one moment, two decimals.
+    Percent,
+}
+
+/// A number as INFO prints it, parsed: integers, or decimals with an optional `%`.
+trait InfoNumber: Copy + PartialOrd + Default {
+    fn parse(text: &str) -> Option<Self>;
+    fn to_f64(self) -> f64;
+}
+
+impl InfoNumber for u64 {
+    fn parse(text: &str) -> Option<Self> {
+        text.parse().ok()
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl InfoNumber for i64 {
+    fn parse(text: &str) -> Option<Self> {
+        text.parse().ok()
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl InfoNumber for f64 {
+    fn parse(text: &str) -> Option<Self> {
+        text.trim_end_matches('%').parse().ok()
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+/// The one definition of INFO memory's numeric fields: each row gives the [`Field`] variant,
+/// the INFO name (also the struct field and the JSON key), its Rust type, its [`Kind`], and
+/// whether runs report it (`result.json`, claims, charts, validate's bands); the struct
+/// [`InfoMemory`], [`Field`], parsing, peaks and names all come from it.
+macro_rules! info_memory {
+    ($( $(#[$doc:meta])* $variant:ident $name:ident: $ty:ty, $kind:ident, $reported:literal; )*) => {
+        /// The memory section of `INFO`, numeric fields only (the `_human` strings are derived),
+        /// and `mem_allocator`.
+        #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+        pub struct InfoMemory {
+            $( $(#[$doc])* pub $name: $ty, )*
+            /// `mem_allocator`: the allocator and its version (`jemalloc-5.3.0`).
+            pub mem_allocator: String,
+        }
+
+        /// A numeric field of INFO memory, by name: what claims, charts, sweeps and comparisons
+        /// name (a misspelt one does not compile; in a scenario file it is an error on its
+        /// line).
+        ///
+        /// ```
+        /// use fragsim::redis::info::Field;
+        /// assert_eq!(Field::UsedMemoryRss.name(), "used_memory_rss");
+        /// assert_eq!(Field::from_name("used_memory_rss"), Some(Field::UsedMemoryRss));
+        /// ```
+        ///
+        /// ```compile_fail
+        /// let _ = fragsim::redis::info::Field::UsedMemroy;
+        /// ```
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Field {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Field {
+            /// Every field, in INFO's order.
+            pub const ALL: &'static [Field] = &[$(Field::$variant),*];
+
+            /// The field's name in INFO (and in JSON and scenario files).
+            pub fn name(self) -> &'static str {
+                match self { $(Field::$variant => stringify!($name)),* }
+            }
+
+            /// What kind of number it is.
+            pub fn kind(self) -> Kind {
+                match self { $(Field::$variant => Kind::$kind),* }
+            }
+
+            /// Whether runs report the field (`result.json`'s keys, what claims may name).
+            /// Left out: `maxmemory` (the setting, not a figure), the Functions figures (no
+            /// workload loads functions, so they stay at their startup value) and
+            /// `mem_clients_normal` (inside `used_memory_overhead`).
+            pub fn reported(self) -> bool {
+                match self { $(Field::$variant => $reported),* }
+            }
+        }
+
+        impl InfoMemory {
+            /// One field's value.
+            pub fn get(&self, f: Field) -> f64 {
+                match f { $(Field::$variant => InfoNumber::to_f64(self.$name)),* }
+            }
+
+            /// Sets the field INFO calls `name` from its text; false for another name.
+            fn set(&mut self, name: &str, text: &str) -> bool {
+                match name {
+                    $( stringify!($name) => {
+                        self.$name = InfoNumber::parse(text).unwrap_or_default();
+                        true
+                    } )*
+                    _ => false,
+                }
+            }
+
+            /// Copies the momentary fields (ratios and percentages, [`Field::is_momentary`])
+            /// from `b`.
+            pub fn copy_momentary(&mut self, b: &InfoMemory) {
+                $( if matches!(Kind::$kind, Kind::Ratio | Kind::Percent) { self.$name = b.$name; } )*
+            }
+
+            /// Raises each field to `b`'s where `b`'s is higher (in place: no copy per
+            /// command).
+            pub fn raise(&mut self, b: &InfoMemory) {
+                $( if b.$name > self.$name { self.$name = b.$name; } )*
+            }
+        }
+    };
+}
+
+info_memory! {
     /// `zmalloc_used_memory()`: the usable size of every live zmalloc block.
-    pub used_memory: u64,
+    UsedMemory used_memory: u64, Bytes, true;
     /// Process RSS (`/proc/self/stat`), sampled by the cron.
-    pub used_memory_rss: u64,
+    UsedMemoryRss used_memory_rss: u64, Bytes, true;
     /// Highest `used_memory` seen.
-    pub used_memory_peak: u64,
-    pub used_memory_peak_perc: f64,
+    UsedMemoryPeak used_memory_peak: u64, Bytes, true;
+    /// `used_memory` as a percentage of `used_memory_peak`.
+    UsedMemoryPeakPerc used_memory_peak_perc: f64, Percent, true;
     /// Startup + clients + replication + AOF + script caches + keyspace overhead.
-    pub used_memory_overhead: u64,
+    UsedMemoryOverhead used_memory_overhead: u64, Bytes, true;
     /// `used_memory` when the server finished starting.
-    pub used_memory_startup: u64,
+    UsedMemoryStartup used_memory_startup: u64, Bytes, true;
     /// `used_memory - used_memory_overhead`.
-    pub used_memory_dataset: u64,
-    pub used_memory_dataset_perc: f64,
-    /// jemalloc `stats.allocated`, `stats.active`, `stats.resident` (all arenas, all threads).
-    pub allocator_allocated: u64,
-    pub allocator_active: u64,
-    pub allocator_resident: u64,
+    UsedMemoryDataset used_memory_dataset: u64, Bytes, true;
+    /// `used_memory_dataset` as a percentage of `used_memory - used_memory_startup`.
+    UsedMemoryDatasetPerc used_memory_dataset_perc: f64, Percent, true;
+    /// jemalloc `stats.allocated` (all arenas, all threads).
+    AllocatorAllocated allocator_allocated: u64, Bytes, true;
+    /// jemalloc `stats.active`.
+    AllocatorActive allocator_active: u64, Bytes, true;
+    /// jemalloc `stats.resident`.
+    AllocatorResident allocator_resident: u64, Bytes, true;
     /// Lua VM heap (`lua_gc(LUA_GCCOUNT) * 1024`), outside `used_memory`.
-    pub used_memory_vm_eval: u64,
+    UsedMemoryVmEval used_memory_vm_eval: u64, Bytes, true;
     /// Cached EVAL scripts (bodies, SHAs, dict), inside `used_memory`.
-    pub used_memory_scripts_eval: u64,
-    pub number_of_cached_scripts: u64,
-    pub used_memory_vm_functions: u64,
-    pub used_memory_functions: u64,
+    UsedMemoryScriptsEval used_memory_scripts_eval: u64, Bytes, true;
+    /// Scripts in the EVAL cache.
+    NumberOfCachedScripts number_of_cached_scripts: u64, Count, true;
+    /// The Functions engine's Lua VM heap.
+    UsedMemoryVmFunctions used_memory_vm_functions: u64, Bytes, false;
+    /// Loaded functions and libraries, inside `used_memory`.
+    UsedMemoryFunctions used_memory_functions: u64, Bytes, false;
     /// `maxmemory` (0: none).
-    pub maxmemory: u64,
-    /// `active / allocated` and `active - allocated`.
-    pub allocator_frag_ratio: f64,
-    pub allocator_frag_bytes: i64,
-    /// `resident / active` and `resident - active`.
-    pub allocator_rss_ratio: f64,
-    pub allocator_rss_bytes: i64,
-    /// `rss / resident` and `rss - resident`.
-    pub rss_overhead_ratio: f64,
-    pub rss_overhead_bytes: i64,
-    /// `rss / used_memory` and `rss - used_memory` (cron samples of both).
-    pub mem_fragmentation_ratio: f64,
-    pub mem_fragmentation_bytes: i64,
-    /// `mem_clients_normal`.
-    pub mem_clients_normal: u64,
-    /// `mem_allocator`.
-    pub mem_allocator: String,
+    Maxmemory maxmemory: u64, Bytes, false;
+    /// `allocator_active / allocator_allocated`.
+    AllocatorFragRatio allocator_frag_ratio: f64, Ratio, true;
+    /// `allocator_active - allocator_allocated`.
+    AllocatorFragBytes allocator_frag_bytes: i64, Bytes, true;
+    /// `allocator_resident / allocator_active`.
+    AllocatorRssRatio allocator_rss_ratio: f64, Ratio, true;
+    /// `allocator_resident - allocator_active`.
+    AllocatorRssBytes allocator_rss_bytes: i64, Bytes, true;
+    /// `used_memory_rss / allocator_resident`.
+    RssOverheadRatio rss_overhead_ratio: f64, Ratio, true;
+    /// `used_memory_rss - allocator_resident`.
+    RssOverheadBytes rss_overhead_bytes: i64, Bytes, true;
+    /// `used_memory_rss / used_memory` (cron samples of both).
+    MemFragmentationRatio mem_fragmentation_ratio: f64, Ratio, true;
+    /// `used_memory_rss - used_memory`.
+    MemFragmentationBytes mem_fragmentation_bytes: i64, Bytes, true;
+    /// Normal clients' buffers and structures (`mem_clients_normal`).
+    MemClientsNormal mem_clients_normal: u64, Bytes, false;
+}
+
+impl Field {
+    /// The field INFO calls `name`.
+    pub fn from_name(name: &str) -> Option<Field> {
+        Field::ALL.iter().copied().find(|f| f.name() == name)
+    }
+
+    /// The fields runs report, in INFO's order.
+    pub fn reported_fields() -> impl Iterator<Item = Field> {
+        Field::ALL.iter().copied().filter(|f| f.reported())
+    }
+
+    /// Whether it is a byte count.
+    pub fn is_bytes(self) -> bool {
+        self.kind() == Kind::Bytes
+    }
+
+    /// Whether it relates two figures at one moment (a ratio or a percentage): its peak is its
+    /// value at the moment of peak RSS, not a maximum of its own.
+    pub fn is_momentary(self) -> bool {
+        matches!(self.kind(), Kind::Ratio | Kind::Percent)
+    }
+}
+
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl Serialize for Field {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
 }
 
 /// `a / b` as INFO prints it (two decimals; 0 when `b` is 0).
@@ -127,86 +303,12 @@ impl InfoMemory {
             let Some((k, v)) = line.trim_end().split_once(':') else {
                 continue;
             };
-            let u = || v.parse::<u64>().unwrap_or(0);
-            let i = || v.parse::<i64>().unwrap_or(0);
-            let f = || v.trim_end_matches('%').parse::<f64>().unwrap_or(0.0);
-            match k {
-                "used_memory" => m.used_memory = u(),
-                "used_memory_rss" => m.used_memory_rss = u(),
-                "used_memory_peak" => m.used_memory_peak = u(),
-                "used_memory_peak_perc" => m.used_memory_peak_perc = f(),
-                "used_memory_overhead" => m.used_memory_overhead = u(),
-                "used_memory_startup" => m.used_memory_startup = u(),
-                "used_memory_dataset" => m.used_memory_dataset = u(),
-                "used_memory_dataset_perc" => m.used_memory_dataset_perc = f(),
-                "allocator_allocated" => m.allocator_allocated = u(),
-                "allocator_active" => m.allocator_active = u(),
-                "allocator_resident" => m.allocator_resident = u(),
-                "used_memory_vm_eval" => m.used_memory_vm_eval = u(),
-                "used_memory_scripts_eval" => m.used_memory_scripts_eval = u(),
-                "number_of_cached_scripts" => m.number_of_cached_scripts = u(),
-                "used_memory_vm_functions" => m.used_memory_vm_functions = u(),
-                "used_memory_functions" => m.used_memory_functions = u(),
-                "maxmemory" => m.maxmemory = u(),
-                "allocator_frag_ratio" => m.allocator_frag_ratio = f(),
-                "allocator_frag_bytes" => m.allocator_frag_bytes = i(),
-                "allocator_rss_ratio" => m.allocator_rss_ratio = f(),
-                "allocator_rss_bytes" => m.allocator_rss_bytes = i(),
-                "rss_overhead_ratio" => m.rss_overhead_ratio = f(),
-                "rss_overhead_bytes" => m.rss_overhead_bytes = i(),
-                "mem_fragmentation_ratio" => m.mem_fragmentation_ratio = f(),
-                "mem_fragmentation_bytes" => m.mem_fragmentation_bytes = i(),
-                "mem_clients_normal" => m.mem_clients_normal = u(),
-                "mem_allocator" => m.mem_allocator = v.to_string(),
-                _ => {}
+            if !m.set(k, v) && k == "mem_allocator" {
+                m.mem_allocator = v.to_string();
             }
         }
         m
     }
-
-    /// The numeric fields as (INFO name, value), in INFO's order.
-    pub fn fields(&self) -> Vec<(&'static str, f64)> {
-        vec![
-            ("used_memory", self.used_memory as f64),
-            ("used_memory_rss", self.used_memory_rss as f64),
-            ("used_memory_peak", self.used_memory_peak as f64),
-            ("used_memory_peak_perc", self.used_memory_peak_perc),
-            ("used_memory_overhead", self.used_memory_overhead as f64),
-            ("used_memory_startup", self.used_memory_startup as f64),
-            ("used_memory_dataset", self.used_memory_dataset as f64),
-            ("used_memory_dataset_perc", self.used_memory_dataset_perc),
-            ("allocator_allocated", self.allocator_allocated as f64),
-            ("allocator_active", self.allocator_active as f64),
-            ("allocator_resident", self.allocator_resident as f64),
-            ("used_memory_vm_eval", self.used_memory_vm_eval as f64),
-            ("used_memory_scripts_eval", self.used_memory_scripts_eval as f64),
-            ("number_of_cached_scripts", self.number_of_cached_scripts as f64),
-            ("allocator_frag_ratio", self.allocator_frag_ratio),
-            ("allocator_frag_bytes", self.allocator_frag_bytes as f64),
-            ("allocator_rss_ratio", self.allocator_rss_ratio),
-            ("allocator_rss_bytes", self.allocator_rss_bytes as f64),
-            ("rss_overhead_ratio", self.rss_overhead_ratio),
-            ("rss_overhead_bytes", self.rss_overhead_bytes as f64),
-            ("mem_fragmentation_ratio", self.mem_fragmentation_ratio),
-            ("mem_fragmentation_bytes", self.mem_fragmentation_bytes as f64),
-        ]
-    }
-
-    /// One field by its INFO name.
-    pub fn get(&self, name: &str) -> Option<f64> {
-        self.fields()
-            .into_iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v)
-    }
-}
-
-/// Whether a metric is a byte count (for display).
-pub fn is_bytes(metric: &str) -> bool {
-    !(metric.contains("ratio")
-        || metric.contains("perc")
-        || metric.starts_with("oom.")
-        || metric.starts_with("number_"))
 }
 
 #[cfg(test)]
@@ -241,6 +343,53 @@ mod tests {
         assert_eq!(m.rss_overhead_ratio, 2.0);
         assert_eq!(m.mem_fragmentation_ratio, 8.8);
         assert_eq!(m.mem_fragmentation_bytes, 7_800_000);
+    }
+
+    #[test]
+    fn every_field_parses_and_reads_back_by_name() {
+        let text: String = Field::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, f)| format!("{}:{}\r\n", f.name(), i + 1))
+            .collect();
+        let m = InfoMemory::parse(&text);
+        for (i, &f) in Field::ALL.iter().enumerate() {
+            assert_eq!(m.get(f), (i + 1) as f64, "{f}");
+            assert_eq!(Field::from_name(f.name()), Some(f));
+        }
+        assert_eq!(Field::ALL.len(), 26);
+        assert_eq!(Field::reported_fields().count(), 22);
+    }
+
+    #[test]
+    fn raise_keeps_each_maximum_and_the_moment_keeps_ratios() {
+        let a = InfoMemory::parse("used_memory:10\nallocator_frag_ratio:1.50\nmem_fragmentation_bytes:-5\n");
+        let b = InfoMemory::parse("used_memory:7\nallocator_frag_ratio:2.25\nmem_fragmentation_bytes:-9\n");
+        let mut m = a.clone();
+        m.raise(&b);
+        assert_eq!(m.used_memory, 10);
+        assert_eq!(m.allocator_frag_ratio, 2.25);
+        assert_eq!(m.mem_fragmentation_bytes, -5);
+        let mut at = a.clone();
+        at.copy_momentary(&b);
+        assert_eq!((at.used_memory, at.allocator_frag_ratio), (10, 2.25));
+        // The ratios and percentages Redis computes from two figures at one moment.
+        let momentary: Vec<&str> = Field::ALL
+            .iter()
+            .filter(|f| f.is_momentary())
+            .map(|f| f.name())
+            .collect();
+        assert_eq!(
+            momentary,
+            [
+                "used_memory_peak_perc",
+                "used_memory_dataset_perc",
+                "allocator_frag_ratio",
+                "allocator_rss_ratio",
+                "rss_overhead_ratio",
+                "mem_fragmentation_ratio"
+            ]
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
+use crate::redis::info::Field;
 use crate::sim::montecarlo::{McResult, Stat};
 use crate::units::human;
 
@@ -39,17 +40,6 @@ type Res<T> = Result<T, String>;
 
 fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
-}
-
-fn p(s: Option<&Stat>) -> Stat {
-    s.copied().unwrap_or(Stat {
-        p5: 0.0,
-        p50: 0.0,
-        p95: 0.0,
-        min: 0.0,
-        max: 0.0,
-        mean: 0.0,
-    })
 }
 
 /// One chart, drawn: its file name without extension and its bytes as PNG and as SVG.
@@ -185,8 +175,8 @@ where
     let mut ymax: f64 = 0.0;
     for v in &r.variants {
         for t in &v.timeline {
-            for f in ["used_memory", "allocator_active", "used_memory_rss"] {
-                ymax = ymax.max(p(t.end.get(f)).p95);
+            for f in [Field::UsedMemory, Field::AllocatorActive, Field::UsedMemoryRss] {
+                ymax = ymax.max(t.end.get(f).p95);
             }
         }
     }
@@ -218,23 +208,23 @@ where
         .draw()
         .map_err(err)?;
     /// A series' field, line width and dash pattern.
-    type Style = (&'static str, u32, Option<(i32, i32)>);
+    type Style = (Field, u32, Option<(i32, i32)>);
     const STYLES: [Style; 3] = [
-        ("used_memory_rss", 3, None),
-        ("allocator_active", 2, Some((8, 5))),
-        ("used_memory", 1, None),
+        (Field::UsedMemoryRss, 3, None),
+        (Field::AllocatorActive, 2, Some((8, 5))),
+        (Field::UsedMemory, 1, None),
     ];
     let mut entries = Vec::new();
     for (i, v) in r.variants.iter().enumerate() {
         let c = PALETTE[i % PALETTE.len()];
-        let series = |f: &str, q: fn(&Stat) -> f64| -> Vec<(f64, f64)> {
+        let series = |f: Field, q: fn(&Stat) -> f64| -> Vec<(f64, f64)> {
             v.timeline
                 .iter()
-                .map(|t| (t.test as f64, q(&p(t.end.get(f))) / MIB))
+                .map(|t| (t.test as f64, q(&t.end.get(f)) / MIB))
                 .collect()
         };
-        let lo = series("used_memory_rss", |s| s.p5);
-        let hi = series("used_memory_rss", |s| s.p95);
+        let lo = series(Field::UsedMemoryRss, |s| s.p5);
+        let hi = series(Field::UsedMemoryRss, |s| s.p95);
         let mut band: Vec<(f64, f64)> = lo.clone();
         band.extend(hi.iter().rev());
         chart
@@ -243,7 +233,7 @@ where
         entries.push(Entry::new(Swatch::Heading(c), v.name.clone()));
         for (field, width, dash) in STYLES {
             draw_line(&mut chart, series(field, |s| s.p50), c, width, dash)?;
-            entries.push(Entry::new(Swatch::Line(c, width, dash), field));
+            entries.push(Entry::new(Swatch::Line(c, width, dash), field.name()));
         }
         entries.push(Entry::new(Swatch::Fill(c, 0.3), "RSS p5-p95 (shaded)"));
     }
@@ -315,7 +305,7 @@ fn bars<DB: DrawingBackend>(
     r: &McResult,
     title: &str,
     ydesc: &str,
-    metrics: &[(&str, &str)],
+    metrics: &[(Field, &str)],
     scale: f64,
     notes: &[String],
 ) -> Res<()>
@@ -332,7 +322,7 @@ where
     let mut ymax: f64 = 0.0;
     for v in &r.variants {
         for (m, _) in metrics {
-            ymax = ymax.max(p(v.peak.get(*m)).p95 / scale);
+            ymax = ymax.max(v.peak.get(*m).p95 / scale);
         }
     }
     let xmax = (nv * (nm + 1) - 1) as f64;
@@ -362,13 +352,13 @@ where
             .enumerate()
             .map(|(i, v)| {
                 let x0 = (i * (nm + 1) + k) as f64 + 0.1;
-                Rectangle::new([(x0, 0.0), (x0 + 0.8, p(v.peak.get(*m)).p50 / scale)], c.filled())
+                Rectangle::new([(x0, 0.0), (x0 + 0.8, v.peak.get(*m).p50 / scale)], c.filled())
             })
             .collect();
         chart.draw_series(rects).map_err(err)?;
         entries.push(Entry::new(Swatch::Fill(c, 1.0), *label));
         for (i, v) in r.variants.iter().enumerate() {
-            let s = p(v.peak.get(*m));
+            let s = v.peak.get(*m);
             let x = (i * (nm + 1) + k) as f64 + 0.5;
             chart
                 .draw_series(std::iter::once(PathElement::new(
@@ -737,18 +727,18 @@ where
     Ok(())
 }
 
-const PEAK_METRICS: &[(&str, &str)] = &[
-    ("used_memory", "peak used_memory"),
-    ("allocator_active", "peak allocator_active"),
-    ("used_memory_rss", "peak used_memory_rss"),
+const PEAK_METRICS: &[(Field, &str)] = &[
+    (Field::UsedMemory, "peak used_memory"),
+    (Field::AllocatorActive, "peak allocator_active"),
+    (Field::UsedMemoryRss, "peak used_memory_rss"),
 ];
-const RATIO_METRICS: &[(&str, &str)] = &[
+const RATIO_METRICS: &[(Field, &str)] = &[
     (
-        "allocator_frag_ratio",
+        Field::AllocatorFragRatio,
         "allocator_frag_ratio (active / allocated)",
     ),
     (
-        "mem_fragmentation_ratio",
+        Field::MemFragmentationRatio,
         "mem_fragmentation_ratio (RSS / used_memory)",
     ),
 ];
@@ -867,7 +857,7 @@ where
         .curves
         .iter()
         .flat_map(|c| c.points.iter())
-        .map(|v| p(v.peak.get("used_memory_rss")).p95)
+        .map(|v| v.peak.get(Field::UsedMemoryRss).p95)
         .fold(0.0, f64::max)
         / MIB;
     // The configured limits, unless they are what is swept: drawn when near the data, named in
@@ -906,13 +896,13 @@ where
             .values
             .iter()
             .zip(&c.points)
-            .map(|(x, v)| (x / xs, p(v.peak.get("used_memory_rss")).p95 / MIB))
+            .map(|(x, v)| (x / xs, v.peak.get(Field::UsedMemoryRss).p95 / MIB))
             .chain(
                 r.values
                     .iter()
                     .zip(&c.points)
                     .rev()
-                    .map(|(x, v)| (x / xs, p(v.peak.get("used_memory_rss")).p5 / MIB)),
+                    .map(|(x, v)| (x / xs, v.peak.get(Field::UsedMemoryRss).p5 / MIB)),
             )
             .collect();
         chart
@@ -920,15 +910,15 @@ where
             .map_err(err)?;
         entries.push(Entry::new(Swatch::Heading(col), name));
         for (field, label, width, dash) in [
-            ("used_memory_rss", "peak RSS", 3, None),
-            ("allocator_active", "peak allocator_active", 2, Some((8, 5))),
-            ("used_memory", "peak used_memory", 1, None),
+            (Field::UsedMemoryRss, "peak RSS", 3, None),
+            (Field::AllocatorActive, "peak allocator_active", 2, Some((8, 5))),
+            (Field::UsedMemory, "peak used_memory", 1, None),
         ] {
             let pts: Vec<(f64, f64)> = r
                 .values
                 .iter()
                 .zip(&c.points)
-                .map(|(x, v)| (x / xs, p(v.peak.get(field)).p50 / MIB))
+                .map(|(x, v)| (x / xs, v.peak.get(field).p50 / MIB))
                 .collect();
             draw_line(&mut chart, pts, col, width, dash)?;
             entries.push(Entry::new(Swatch::Line(col, width, dash), label));
@@ -954,7 +944,7 @@ where
     }
     for m in r.marks.iter().filter(inside) {
         let col = PALETTE[m.curve % PALETTE.len()];
-        let y = p(m.result.peak.get("used_memory_rss")).p50 / MIB;
+        let y = m.result.peak.get(Field::UsedMemoryRss).p50 / MIB;
         chart
             .draw_series(std::iter::once(Circle::new((m.value / xs, y), 7, col.filled())))
             .map_err(err)?;
@@ -980,24 +970,27 @@ where
     // The lower panel: for a limit, the probability of its OOM; otherwise the size-class
     // sawtooth (points without values are left out).
     type Metric = fn(&crate::sim::montecarlo::VariantResult) -> Option<f64>;
-    let (metric, ydesc, what): (Metric, &str, &str) = match r.param.path.as_str() {
+    // `probability`: the panel plots a share of runs (0 to 1), not a cost.
+    let (metric, ydesc, what, probability): (Metric, &str, &str, bool) = match r.param.path.as_str() {
         "server.maxmemory" => (
             |v| v.oom.maxmemory.as_ref().map(|o| o.probability),
             "OOM probability",
             "share of runs with writes refused (maxmemory)",
+            true,
         ),
         "server.memory_limit" => (
             |v| v.oom.memory_limit.as_ref().map(|o| o.probability),
             "OOM probability",
             "share of runs with RSS over memory_limit",
+            true,
         ),
         _ => (
             |v| Some(cost_per_byte(v)).filter(|&c| c > 0.0),
             "active bytes / value byte",
             "size class + pad page per value byte (usable + pad) / value",
+            false,
         ),
     };
-    let probability = ydesc == "OOM probability";
     let cmax = r
         .curves
         .iter()

@@ -3,6 +3,7 @@
 //! words, the summary table, the charts, where the bytes go, the claims, and the model's limits.
 
 use super::charts::Chart;
+use crate::redis::info::Field;
 use crate::sim::breakdown::LAYERS;
 use crate::sim::claims::ClaimResult;
 use crate::sim::montecarlo::{McResult, Stat, VariantResult};
@@ -110,11 +111,12 @@ pub fn scenario_words(file: &ScenarioFile) -> Vec<String> {
     o
 }
 
-fn cell(s: Option<&Stat>, ratio: bool) -> String {
-    match s {
-        None => "-".into(),
-        Some(s) if ratio => format!("{:.2} ({:.2}-{:.2})", s.p50, s.p5, s.p95),
-        Some(s) => format!("{} ({} - {})", human(s.p50), human(s.p5), human(s.p95)),
+/// A figure's cell: p50 with the p5-p95 band; two decimals for a ratio, units for bytes.
+fn cell(s: Stat, f: Field) -> String {
+    if f.is_momentary() {
+        format!("{:.2} ({:.2}-{:.2})", s.p50, s.p5, s.p95)
+    } else {
+        format!("{} ({} - {})", human(s.p50), human(s.p5), human(s.p95))
     }
 }
 
@@ -124,20 +126,19 @@ pub fn summary_rows(r: &McResult) -> (Vec<String>, Vec<Vec<String>>) {
         .chain(r.variants.iter().map(|v| v.name.clone()))
         .collect();
     let mut rows = Vec::new();
-    for (f, label, ratio) in [
-        ("used_memory", "peak used_memory", false),
-        ("allocator_allocated", "peak allocator_allocated", false),
-        ("allocator_active", "peak allocator_active", false),
-        ("used_memory_rss", "peak used_memory_rss (RSS)", false),
-        ("allocator_frag_ratio", "allocator_frag_ratio at peak RSS", true),
+    for (f, label) in [
+        (Field::UsedMemory, "peak used_memory"),
+        (Field::AllocatorAllocated, "peak allocator_allocated"),
+        (Field::AllocatorActive, "peak allocator_active"),
+        (Field::UsedMemoryRss, "peak used_memory_rss (RSS)"),
+        (Field::AllocatorFragRatio, "allocator_frag_ratio at peak RSS"),
         (
-            "mem_fragmentation_ratio",
+            Field::MemFragmentationRatio,
             "mem_fragmentation_ratio at peak RSS",
-            true,
         ),
     ] {
         let mut row = vec![label.to_string()];
-        row.extend(r.variants.iter().map(|v| cell(v.peak.get(f), ratio)));
+        row.extend(r.variants.iter().map(|v| cell(v.peak.get(f), f)));
         rows.push(row);
     }
     let oom = |v: &VariantResult, mm: bool| {
@@ -234,12 +235,12 @@ pub fn claim_rows(results: &[ClaimResult]) -> (Vec<String>, Vec<Vec<String>>) {
 pub fn conclusion(r: &McResult, claims: &[ClaimResult]) -> String {
     let mut parts = Vec::new();
     for v in &r.variants {
-        let p = |f: &str| v.peak.get(f).map_or(0.0, |s| s.p50);
+        let p = |f: Field| v.peak.get(f).p50;
         let mut t = format!(
             "\"{}\" peaks at {} of RSS with {} of used_memory (p50 over {})",
             v.name,
-            human(p("used_memory_rss")),
-            human(p("used_memory")),
+            human(p(Field::UsedMemoryRss)),
+            human(p(Field::UsedMemory)),
             crate::units::plural(r.runs, "run", "runs")
         );
         if let Some(o) = &v.oom.maxmemory {

@@ -1,5 +1,6 @@
 //! The summary `fragsim run` prints.
 
+use crate::redis::info::Field;
 use crate::sim::RunResult;
 use crate::units::{group, human, plural};
 use crate::workload::KeyType;
@@ -31,11 +32,12 @@ pub fn render_bins(r: &RunResult) -> String {
 use crate::sim::breakdown::LAYERS;
 use crate::sim::montecarlo::{McResult, OomStat, Stat, VariantResult};
 
-fn stat_cell(s: Option<&Stat>, ratio: bool) -> String {
-    match s {
-        None => "-".into(),
-        Some(s) if ratio => format!("{:.2} / {:.2} / {:.2}", s.p5, s.p50, s.p95),
-        Some(s) => format!("{} / {} / {}", human(s.p5), human(s.p50), human(s.p95)),
+/// A figure's p5 / p50 / p95: two decimals for a ratio, units for bytes.
+fn stat_cell(s: Stat, f: Field) -> String {
+    if f.is_momentary() {
+        format!("{:.2} / {:.2} / {:.2}", s.p5, s.p50, s.p95)
+    } else {
+        format!("{} / {} / {}", human(s.p5), human(s.p50), human(s.p95))
     }
 }
 
@@ -76,19 +78,19 @@ pub fn render_variant(v: &VariantResult, runs: u64) -> String {
         plural(runs, "run", "runs")
     );
     o += &format!("    {:<24} {:>36} {:>36}\n", "p5 / p50 / p95", "peak", "end");
-    for (f, ratio) in [
-        ("used_memory", false),
-        ("allocator_allocated", false),
-        ("allocator_active", false),
-        ("used_memory_rss", false),
-        ("allocator_frag_ratio", true),
-        ("mem_fragmentation_ratio", true),
+    for f in [
+        Field::UsedMemory,
+        Field::AllocatorAllocated,
+        Field::AllocatorActive,
+        Field::UsedMemoryRss,
+        Field::AllocatorFragRatio,
+        Field::MemFragmentationRatio,
     ] {
         o += &format!(
             "    {:<24} {:>36} {:>36}\n",
-            f,
-            stat_cell(v.peak.get(f), ratio),
-            stat_cell(v.end.get(f), ratio)
+            f.name(),
+            stat_cell(v.peak.get(f), f),
+            stat_cell(v.end.get(f), f)
         );
     }
     o += &oom_line(
@@ -184,7 +186,7 @@ pub fn timeline_csv(r: &McResult) -> String {
         let name = v.name.replace('"', "\"\"");
         for t in &v.timeline {
             for (phase, fields) in [("peak", &t.peak), ("end", &t.end)] {
-                for (metric, s) in fields {
+                for (metric, s) in fields.iter() {
                     o += &format!(
                         "\"{name}\",{},{phase},{metric},{},{},{},{},{},{}\n",
                         t.test, s.p5, s.p50, s.p95, s.min, s.max, s.mean
@@ -223,7 +225,7 @@ pub fn render_sweep(r: &crate::sim::sweep::SweepResult) -> String {
             "value", "used_memory", "active", "RSS", "active/value B", "OOM runs"
         );
         for (x, v) in r.values.iter().zip(&c.points) {
-            let g = |f: &str| v.peak.get(f).map_or(0.0, |s| s.p50);
+            let g = |f: Field| v.peak.get(f).p50;
             let b = &v.breakdown;
             let cost = if b.payload == 0 {
                 "-".to_string()
@@ -238,9 +240,9 @@ pub fn render_sweep(r: &crate::sim::sweep::SweepResult) -> String {
             o += &format!(
                 "    {:>14} {:>12} {:>12} {:>12} {:>16} {:>9}\n",
                 fmt(*x),
-                human(g("used_memory")),
-                human(g("allocator_active")),
-                human(g("used_memory_rss")),
+                human(g(Field::UsedMemory)),
+                human(g(Field::AllocatorActive)),
+                human(g(Field::UsedMemoryRss)),
                 cost,
                 oom.map_or("-".to_string(), |p| format!("{:.0}%", p * 100.0))
             );
@@ -254,7 +256,7 @@ pub fn render_sweep(r: &crate::sim::sweep::SweepResult) -> String {
                 m.variant,
                 r.param.path,
                 fmt(m.value),
-                human(m.result.peak.get("used_memory_rss").map_or(0.0, |s| s.p50))
+                human(m.result.peak.get(Field::UsedMemoryRss).p50)
             );
         }
     }

@@ -4,13 +4,14 @@
 use serde::Serialize;
 
 use super::montecarlo::{McResult, RunFigures, Stat, VariantResult};
-use crate::workload::{Claim, ClaimSubject};
+use crate::redis::info::Field;
+use crate::workload::{Claim, ClaimSubject, Metric, OomRule, Phase, Statistic};
 
 /// The verdict on one claim.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClaimResult {
     pub text: String,
-    pub metric: String,
+    pub metric: Metric,
     /// The claim's statistic of the metric over the runs (a probability for OOM metrics).
     pub predicted: f64,
     /// p5 and p95 of the metric over the runs.
@@ -40,32 +41,32 @@ fn variant<'a>(r: &'a McResult, name: &str) -> &'a VariantResult {
         .expect("claims name validated variants")
 }
 
-fn figure(f: &RunFigures, phase: &str, metric: &str) -> f64 {
+fn figure(f: &RunFigures, phase: Phase, field: Field) -> f64 {
     let info = match phase {
-        "end" => &f.end,
-        "max_over_time" => &f.max_over_time,
-        _ => &f.peak,
+        Phase::End => &f.end,
+        Phase::MaxOverTime => &f.max_over_time,
+        Phase::Peak => &f.peak,
     };
-    info.get(metric).unwrap_or(0.0)
+    info.get(field)
 }
 
-fn pick(s: &Stat, stat: &str) -> f64 {
+fn pick(s: &Stat, stat: Statistic) -> f64 {
     match stat {
-        "p5" => s.p5,
-        "p95" => s.p95,
-        "min" => s.min,
-        "max" => s.max,
-        "mean" => s.mean,
-        _ => s.p50,
+        Statistic::P5 => s.p5,
+        Statistic::P50 => s.p50,
+        Statistic::P95 => s.p95,
+        Statistic::Min => s.min,
+        Statistic::Max => s.max,
+        Statistic::Mean | Statistic::Probability => s.mean,
     }
 }
 
 /// A claim's figure for display: a percentage for OOM probabilities, two decimals for ratios,
 /// a byte count otherwise.
 pub fn fmt_value(c: &Claim, v: f64) -> String {
-    if c.metric.starts_with("oom.") {
+    if matches!(c.metric, Metric::Oom(_)) {
         format!("{:.0}%", v * 100.0)
-    } else if matches!(c.subject, ClaimSubject::Ratio(..)) || !crate::redis::info::is_bytes(&c.metric) {
+    } else if matches!(c.subject, ClaimSubject::Ratio(..)) || !c.metric.is_bytes() {
         format!("{v:.2}")
     } else {
         crate::units::human(v)
@@ -74,38 +75,45 @@ pub fn fmt_value(c: &Claim, v: f64) -> String {
 
 /// The claim's figure in every run of its subject.
 fn values_of(c: &Claim, subject: &ClaimSubject, r: &McResult) -> Vec<f64> {
+    let field = match c.metric {
+        Metric::Info(f) => f,
+        Metric::Oom(rule) => {
+            let ClaimSubject::Variant(v) = subject else {
+                unreachable!("a ratio claim names a figure, not an OOM probability (checked when the scenario is read)")
+            };
+            return variant(r, v)
+                .per_run
+                .iter()
+                .map(|f| {
+                    let hit = match rule {
+                        OomRule::Maxmemory => f.maxmemory_hit,
+                        OomRule::MemoryLimit => f.memory_limit_hit,
+                    };
+                    if hit {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+        }
+    };
     match subject {
-        ClaimSubject::Variant(v) if c.metric.starts_with("oom.") => variant(r, v)
-            .per_run
-            .iter()
-            .map(|f| {
-                let hit = if c.metric == "oom.maxmemory" {
-                    f.maxmemory_hit
-                } else {
-                    f.memory_limit_hit
-                };
-                if hit {
-                    1.0
-                } else {
-                    0.0
-                }
-            })
-            .collect(),
         ClaimSubject::Variant(v) => variant(r, v)
             .per_run
             .iter()
-            .map(|f| figure(f, &c.phase, &c.metric))
+            .map(|f| figure(f, c.phase, field))
             .collect(),
         ClaimSubject::Ratio(a, b) => variant(r, a)
             .per_run
             .iter()
             .zip(&variant(r, b).per_run)
             .map(|(x, y)| {
-                let d = figure(y, &c.phase, &c.metric);
+                let d = figure(y, c.phase, field);
                 if d == 0.0 {
                     f64::INFINITY
                 } else {
-                    figure(x, &c.phase, &c.metric) / d
+                    figure(x, c.phase, field) / d
                 }
             })
             .collect(),
@@ -115,12 +123,7 @@ fn values_of(c: &Claim, subject: &ClaimSubject, r: &McResult) -> Vec<f64> {
 /// The claim's statistic over `values`, and the distribution.
 fn statistic(c: &Claim, values: &[f64]) -> (f64, Stat) {
     let s = Stat::of(values);
-    let x = if c.stat == "probability" {
-        s.mean
-    } else {
-        pick(&s, &c.stat)
-    };
-    (x, s)
+    (pick(&s, c.stat), s)
 }
 
 /// Evaluates every claim on the result of `run_all`.
@@ -163,7 +166,7 @@ pub fn evaluate(claims: &[Claim], r: &McResult) -> Vec<ClaimResult> {
             };
             ClaimResult {
                 text: c.text.clone(),
-                metric: c.metric.clone(),
+                metric: c.metric,
                 predicted,
                 band: (s.p5, s.p95),
                 pass,
@@ -191,10 +194,9 @@ pub fn evaluate(claims: &[Claim], r: &McResult) -> Vec<ClaimResult> {
 /// What a claim's figure is, in words: `peak used_memory`, `mem_fragmentation_ratio at peak
 /// RSS` (a ratio's peak is its value at that moment), `max_over_time ...`, `end ...`.
 pub fn figure_name(c: &Claim) -> String {
-    let ratio = !crate::redis::info::is_bytes(&c.metric) && !c.metric.starts_with("oom.");
-    match c.phase.as_str() {
-        "peak" if ratio => format!("{} at peak RSS", c.metric),
-        phase => format!("{phase} {}", c.metric),
+    match c.phase {
+        Phase::Peak if c.metric.is_momentary() => format!("{} at peak RSS", c.metric),
+        phase => format!("{} {}", phase.name(), c.metric),
     }
 }
 

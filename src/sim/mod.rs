@@ -80,69 +80,6 @@ pub struct RunResult {
     pub peak_rss_step: u64,
 }
 
-/// Raises each field of `m` to `b`'s where `b`'s is higher (in place: no copy per command).
-pub fn raise(m: &mut InfoMemory, b: &InfoMemory) {
-    macro_rules! mx {
-        ($($f:ident),*) => { $( if b.$f > m.$f { m.$f = b.$f; } )* };
-    }
-    mx!(
-        used_memory,
-        used_memory_rss,
-        used_memory_peak,
-        used_memory_peak_perc,
-        used_memory_overhead,
-        used_memory_startup,
-        used_memory_dataset,
-        used_memory_dataset_perc,
-        allocator_allocated,
-        allocator_active,
-        allocator_resident,
-        used_memory_vm_eval,
-        used_memory_scripts_eval,
-        number_of_cached_scripts,
-        used_memory_vm_functions,
-        used_memory_functions,
-        maxmemory,
-        allocator_frag_ratio,
-        allocator_frag_bytes,
-        allocator_rss_ratio,
-        allocator_rss_bytes,
-        rss_overhead_ratio,
-        rss_overhead_bytes,
-        mem_fragmentation_ratio,
-        mem_fragmentation_bytes,
-        mem_clients_normal
-    );
-}
-
-/// The ratio fields of `INFO memory`: each relates two figures at one moment, so they are
-/// reported at the moment of peak RSS, not as maxima of their own.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Ratios([f64; 6]);
-
-impl Ratios {
-    fn of(i: &InfoMemory) -> Self {
-        Ratios([
-            i.allocator_frag_ratio,
-            i.allocator_rss_ratio,
-            i.rss_overhead_ratio,
-            i.mem_fragmentation_ratio,
-            i.used_memory_peak_perc,
-            i.used_memory_dataset_perc,
-        ])
-    }
-
-    fn apply(&self, i: &mut InfoMemory) {
-        let [a, b, c, d, e, f] = self.0;
-        i.allocator_frag_ratio = a;
-        i.allocator_rss_ratio = b;
-        i.rss_overhead_ratio = c;
-        i.mem_fragmentation_ratio = d;
-        i.used_memory_peak_perc = e;
-        i.used_memory_dataset_perc = f;
-    }
-}
-
 /// A peak over a stretch of steps: every field's maximum, and the ratios at the moment of peak
 /// RSS (the first step with the highest RSS, and among those the most `used_memory`: the
 /// fullest moment, the one [`RunResult::peak_rss_step`] names).
@@ -150,36 +87,38 @@ impl Ratios {
 pub struct Peak {
     max: InfoMemory,
     at: Option<(u64, u64)>,
-    ratios: Ratios,
+    /// The step at the moment of peak RSS; only its momentary fields (ratios and percentages)
+    /// are kept.
+    moment: InfoMemory,
 }
 
 impl Peak {
     /// One more step.
     pub fn see(&mut self, info: &InfoMemory) {
-        raise(&mut self.max, info);
-        self.moment((info.used_memory_rss, info.used_memory), || Ratios::of(info));
+        self.max.raise(info);
+        self.moment((info.used_memory_rss, info.used_memory), info);
     }
 
     /// Another stretch's peak, as if its steps had been seen here.
     pub fn merge(&mut self, other: &Peak) {
-        raise(&mut self.max, &other.max);
+        self.max.raise(&other.max);
         if let Some(k) = other.at {
-            self.moment(k, || other.ratios);
+            self.moment(k, &other.moment);
         }
     }
 
     /// A moment with (RSS, used_memory) `k`: it becomes the peak's if higher than the one held.
-    fn moment(&mut self, k: (u64, u64), ratios: impl FnOnce() -> Ratios) {
+    fn moment(&mut self, k: (u64, u64), info: &InfoMemory) {
         if self.at.is_none_or(|at| k > at) {
             self.at = Some(k);
-            self.ratios = ratios();
+            self.moment.copy_momentary(info);
         }
     }
 
     /// Byte figures at their maximum, ratios at the moment of peak RSS.
     pub fn peak(&self) -> InfoMemory {
         let mut p = self.max.clone();
-        self.ratios.apply(&mut p);
+        p.copy_momentary(&self.moment);
         p
     }
 

@@ -9,11 +9,12 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::{breakdown_at, run, Breakdown, RunResult};
+use crate::redis::info::Field;
 use crate::redis::InfoMemory;
 use crate::workload::ScenarioFile;
 
 /// Quantiles and moments of one figure over the runs.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
 pub struct Stat {
     pub p5: f64,
     pub p50: f64,
@@ -52,23 +53,56 @@ impl Stat {
     }
 }
 
-/// INFO field name -> its distribution over the runs.
-pub type Fields = BTreeMap<String, Stat>;
+/// Every INFO field's distribution over the runs. In JSON, an object keyed by INFO name (in
+/// alphabetical order) of the fields runs report ([`Field::reported`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Fields {
+    /// Indexed by `Field as usize`; empty when there were no runs.
+    stats: Vec<Stat>,
+}
+
+impl Fields {
+    /// One field's distribution (all zeros when there were no runs).
+    pub fn get(&self, f: Field) -> Stat {
+        self.stats.get(f as usize).copied().unwrap_or_default()
+    }
+
+    /// The reported fields ([`Field::reported`]) and their distributions, in alphabetical order
+    /// of name (the order of `result.json` and timeline.csv).
+    pub fn iter(&self) -> impl Iterator<Item = (Field, Stat)> + '_ {
+        let mut fields: Vec<Field> = if self.stats.is_empty() {
+            Vec::new()
+        } else {
+            Field::reported_fields().collect()
+        };
+        fields.sort_by_key(|f| f.name());
+        fields.into_iter().map(|f| (f, self.stats[f as usize]))
+    }
+}
+
+impl Serialize for Fields {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        for (f, stat) in self.iter() {
+            m.serialize_entry(f.name(), &stat)?;
+        }
+        m.end()
+    }
+}
 
 fn fields_of(infos: &[&InfoMemory]) -> Fields {
-    // Each run's fields once, then one column per field.
-    let rows: Vec<Vec<(&'static str, f64)>> = infos.iter().map(|i| i.fields()).collect();
-    let Some(first) = rows.first() else {
-        return BTreeMap::new();
-    };
-    first
+    if infos.is_empty() {
+        return Fields::default();
+    }
+    let stats = Field::ALL
         .iter()
-        .enumerate()
-        .map(|(k, (name, _))| {
-            let vals: Vec<f64> = rows.iter().map(|r| r[k].1).collect();
-            (name.to_string(), Stat::of(&vals))
+        .map(|&f| {
+            let vals: Vec<f64> = infos.iter().map(|i| i.get(f)).collect();
+            Stat::of(&vals)
         })
-        .collect()
+        .collect();
+    Fields { stats }
 }
 
 /// One test's figures over the runs.

@@ -10,6 +10,7 @@
 use serde::Serialize;
 
 use super::montecarlo::{run_all, VariantResult};
+use crate::redis::info::Field;
 use crate::workload::{self, Scenario, ScenarioFile};
 
 /// What kind of number a parameter holds (decides parsing, TOML type and axis labels).
@@ -332,15 +333,16 @@ pub fn sweep(
 
 /// The sweep as CSV: one row per curve and value, the p5/p50/p95 of the main peak figures.
 pub fn csv(r: &SweepResult) -> String {
-    const FIELDS: [&str; 5] = [
-        "used_memory",
-        "allocator_allocated",
-        "allocator_active",
-        "used_memory_rss",
-        "mem_fragmentation_ratio",
+    const FIELDS: [Field; 5] = [
+        Field::UsedMemory,
+        Field::AllocatorAllocated,
+        Field::AllocatorActive,
+        Field::UsedMemoryRss,
+        Field::MemFragmentationRatio,
     ];
     let mut o = format!("{},curve", r.param.path);
     for f in FIELDS {
+        let f = f.name();
         o += &format!(",peak_{f}_p5,peak_{f}_p50,peak_{f}_p95");
     }
     o += ",payload_at_peak,rounding_at_peak,pad_pages_at_peak,rss_above_baseline_at_peak";
@@ -349,9 +351,8 @@ pub fn csv(r: &SweepResult) -> String {
         for (x, v) in r.values.iter().zip(&c.points) {
             o += &format!("{x},\"{}\"", c.variants.join(" = ").replace('"', "'"));
             for f in FIELDS {
-                let s = v.peak.get(f).copied();
-                let s = s.map_or((0.0, 0.0, 0.0), |s| (s.p5, s.p50, s.p95));
-                o += &format!(",{},{},{}", s.0, s.1, s.2);
+                let s = v.peak.get(f);
+                o += &format!(",{},{},{}", s.p5, s.p50, s.p95);
             }
             let b = &v.breakdown;
             let prob = |o: &Option<super::montecarlo::OomStat>| {

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::lockstep::{bands, Band, Lockstep};
+use crate::redis::info::Field;
 use crate::redis::profile::{Baseline, ServerState};
 use crate::redis::resp::{Connection, Resp, RespError};
 use crate::redis::server::ClientId;
@@ -498,18 +499,18 @@ pub fn rel_err(model: f64, real: f64) -> f64 {
 }
 
 /// The fields `validate` reports.
-pub const COMPARED: &[&str] = &[
-    "used_memory",
-    "used_memory_peak",
-    "used_memory_overhead",
-    "used_memory_dataset",
-    "allocator_allocated",
-    "allocator_active",
-    "allocator_resident",
-    "used_memory_rss",
-    "allocator_frag_ratio",
-    "mem_fragmentation_ratio",
-    "used_memory_scripts_eval",
+pub const COMPARED: &[Field] = &[
+    Field::UsedMemory,
+    Field::UsedMemoryPeak,
+    Field::UsedMemoryOverhead,
+    Field::UsedMemoryDataset,
+    Field::AllocatorAllocated,
+    Field::AllocatorActive,
+    Field::AllocatorResident,
+    Field::UsedMemoryRss,
+    Field::AllocatorFragRatio,
+    Field::MemFragmentationRatio,
+    Field::UsedMemoryScriptsEval,
 ];
 
 /// How `validate` treats the server.
@@ -800,7 +801,7 @@ pub fn render_checkpoints(cps: &[Checkpoint]) -> String {
     };
     for c in cps {
         for f in COMPARED {
-            let (m, r) = (c.model.get(f).unwrap_or(0.0), c.real.get(f).unwrap_or(0.0));
+            let (m, r) = (c.model.get(*f), c.real.get(*f));
             let e = rel_err(m, r);
             let shown = if e.is_finite() {
                 format!("{:+.2}%", e * 100.0)
@@ -815,7 +816,7 @@ pub fn render_checkpoints(cps: &[Checkpoint]) -> String {
                 fmt(r),
                 shown
             );
-            if let Some(b) = c.band.get(*f) {
+            if let Some(b) = c.band.get(f.name()) {
                 let inside = if (b.p5..=b.p95).contains(&r) { "yes" } else { "no" };
                 o += &format!(" {:>14} {:>14}  {}", fmt(b.p5), fmt(b.p95), inside);
             }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::redis::info::Field;
 use crate::redis::server::ClientId;
 use crate::redis::{InfoMemory, RedisProfile, Server};
 use crate::sim::montecarlo::{run_seed, Stat};
@@ -185,17 +186,17 @@ pub struct Band {
 }
 
 /// Per checkpoint, per field in `fields`, the band over `runs` (each a list of checkpoints).
-pub fn bands(runs: &[Vec<InfoMemory>], fields: &[&str]) -> Vec<BTreeMap<String, Band>> {
+pub fn bands(runs: &[Vec<InfoMemory>], fields: &[Field]) -> Vec<BTreeMap<String, Band>> {
     let n = runs.iter().map(Vec::len).min().unwrap_or(0);
     (0..n)
         .map(|k| {
             fields
                 .iter()
                 .map(|f| {
-                    let vals: Vec<f64> = runs.iter().filter_map(|r| r[k].get(f)).collect();
+                    let vals: Vec<f64> = runs.iter().map(|r| r[k].get(*f)).collect();
                     let s = Stat::of(&vals);
                     (
-                        f.to_string(),
+                        f.name().to_string(),
                         Band {
                             p5: s.p5,
                             p50: s.p50,

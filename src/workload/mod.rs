@@ -6,6 +6,7 @@
 //! written with Redis commands into the Redis model. `profile = "none"` is a plain allocator
 //! workload: objects allocated and freed directly through the jemalloc model.
 
+pub mod claim;
 pub mod dist;
 pub mod generate;
 
@@ -16,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use crate::jemalloc::{AllocatorConfig, SizeClasses, PRESET_NAMES};
 use crate::redis::profile::{RedisProfile, ServerState, DEFAULT_COMMANDS_PER_SECOND};
 use crate::units::parse_bytes;
+use claim::{check_claims, RawClaim};
+pub use claim::{Claim, ClaimSubject, Compare, Metric, OomRule, Phase, Statistic};
 pub use dist::SizeDist;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,83 +34,6 @@ struct RawScenario {
     variant: Vec<RawVariant>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     claim: Vec<RawClaim>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawClaim {
-    text: String,
-    metric: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    phase: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    variant: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ratio: Option<Vec<String>>,
-    stat: String,
-    compare: String,
-    value: toml::Value,
-}
-
-/// Which figure a claim is about.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClaimSubject {
-    /// One variant's figure.
-    Variant(String),
-    /// The figure of the first variant divided by that of the second, run by run.
-    Ratio(String, String),
-}
-
-/// How a claim compares its figure with its value.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Compare {
-    Lt(f64),
-    Le(f64),
-    Gt(f64),
-    Ge(f64),
-    /// Within `[lo, hi]`.
-    Between(f64, f64),
-}
-
-impl Compare {
-    pub fn holds(&self, x: f64) -> bool {
-        match *self {
-            Compare::Lt(v) => x < v,
-            Compare::Le(v) => x <= v,
-            Compare::Gt(v) => x > v,
-            Compare::Ge(v) => x >= v,
-            Compare::Between(lo, hi) => (lo..=hi).contains(&x),
-        }
-    }
-
-    /// The comparison in words, with `fmt` formatting values.
-    pub fn describe(&self, fmt: impl Fn(f64) -> String) -> String {
-        match *self {
-            Compare::Lt(v) => format!("< {}", fmt(v)),
-            Compare::Le(v) => format!("<= {}", fmt(v)),
-            Compare::Gt(v) => format!("> {}", fmt(v)),
-            Compare::Ge(v) => format!(">= {}", fmt(v)),
-            Compare::Between(lo, hi) => format!("in [{}, {}]", fmt(lo), fmt(hi)),
-        }
-    }
-}
-
-/// A claim from a design review, to be checked against the Monte Carlo distribution.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Claim {
-    /// The original wording.
-    pub text: String,
-    /// An INFO field (`used_memory`, `mem_fragmentation_ratio`, ...) or `oom.maxmemory` /
-    /// `oom.memory_limit`.
-    pub metric: String,
-    /// `peak` (the maximum over the tests of a run) or `end` (after the last test).
-    pub phase: String,
-    pub subject: ClaimSubject,
-    /// `p5`, `p50`, `p95`, `min`, `max`, `mean`, or `probability` (for OOM metrics).
-    pub stat: String,
-    pub compare: Compare,
 }
 
 fn default_seed() -> u64 {
@@ -835,157 +761,6 @@ pub fn parse_with(
         variants,
         claims,
     })
-}
-
-/// INFO fields a claim may name, besides `oom.maxmemory` and `oom.memory_limit`.
-pub fn claim_metrics() -> Vec<&'static str> {
-    crate::redis::InfoMemory::default()
-        .fields()
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect()
-}
-
-fn check_claims(raw: &[RawClaim], variants: &[String], p: &mut Problems) -> Vec<Claim> {
-    let mut out = Vec::new();
-    let metrics = claim_metrics();
-    for (i, c) in raw.iter().enumerate() {
-        let key = format!("claim[{i}]");
-        let before = p.list.len();
-        let oom = c.metric.starts_with("oom.");
-        if !(metrics.contains(&c.metric.as_str())
-            || c.metric == "oom.maxmemory"
-            || c.metric == "oom.memory_limit")
-        {
-            p.add(
-                &format!("{key}.metric"),
-                format!("unknown metric '{}': use an INFO memory field (e.g. used_memory, used_memory_rss, mem_fragmentation_ratio) or oom.maxmemory / oom.memory_limit", c.metric),
-            );
-        }
-        let phase = c.phase.clone().unwrap_or_else(|| "peak".into());
-        if !["peak", "end", "max_over_time"].contains(&phase.as_str()) {
-            p.add(
-                &format!("{key}.phase"),
-                format!(
-                    "'{phase}' is not one of peak (byte figures at their maximum, ratios at the \
-                     moment of peak RSS), max_over_time (every field's own maximum), end"
-                ),
-            );
-        }
-        let stats: &[&str] = if oom {
-            &["probability"]
-        } else {
-            &["p5", "p50", "p95", "min", "max", "mean"]
-        };
-        if !stats.contains(&c.stat.as_str()) {
-            p.add(
-                &format!("{key}.stat"),
-                format!("'{}' is not one of {} for this metric", c.stat, stats.join(", ")),
-            );
-        }
-        let known = |v: &str, p: &mut Problems, k: &str| {
-            if !variants.iter().any(|n| n == v) {
-                p.add(
-                    k,
-                    format!("unknown variant '{v}' (variants: {})", variants.join(", ")),
-                );
-            }
-        };
-        let subject = match (&c.variant, &c.ratio) {
-            (Some(v), None) => {
-                known(v, p, &format!("{key}.variant"));
-                ClaimSubject::Variant(v.clone())
-            }
-            (None, Some(r)) if r.len() == 2 && !oom => {
-                known(&r[0], p, &format!("{key}.ratio"));
-                known(&r[1], p, &format!("{key}.ratio"));
-                if r[0] == r[1] {
-                    p.add(
-                        &format!("{key}.ratio"),
-                        format!(
-                            "'{}' / '{}' is a variant against itself (always 1): name two different variants",
-                            r[0], r[1]
-                        ),
-                    );
-                }
-                ClaimSubject::Ratio(r[0].clone(), r[1].clone())
-            }
-            (None, Some(_)) => {
-                p.add(&format!("{key}.ratio"), "a ratio names two variants, [numerator, denominator], of a figure (not an OOM probability)");
-                ClaimSubject::Variant(String::new())
-            }
-            _ => {
-                p.add(&key, "name exactly one of `variant` or `ratio`");
-                ClaimSubject::Variant(String::new())
-            }
-        };
-        let num = |v: &toml::Value| -> Option<f64> {
-            match v {
-                toml::Value::Integer(i) => Some(*i as f64),
-                toml::Value::Float(f) => Some(*f),
-                toml::Value::String(s) => crate::units::parse_bytes_f64(s).ok(),
-                _ => None,
-            }
-        };
-        let compare = match (c.compare.as_str(), &c.value) {
-            ("between", toml::Value::Array(a)) if a.len() == 2 => match (num(&a[0]), num(&a[1])) {
-                (Some(lo), Some(hi)) if lo <= hi => Some(Compare::Between(lo, hi)),
-                _ => None,
-            },
-            ("<", v) => num(v).map(Compare::Lt),
-            ("<=", v) => num(v).map(Compare::Le),
-            (">", v) => num(v).map(Compare::Gt),
-            (">=", v) => num(v).map(Compare::Ge),
-            _ => None,
-        };
-        if compare.is_none() {
-            p.add(
-                &format!("{key}.value"),
-                format!("compare = \"{}\" with value {}: use <, <=, >, >= with a number or byte count, or between with [low, high]", c.compare, c.value),
-            );
-        }
-        if let Some(cmp) = &compare {
-            let values = match *cmp {
-                Compare::Lt(v) | Compare::Le(v) | Compare::Gt(v) | Compare::Ge(v) => vec![v],
-                Compare::Between(lo, hi) => vec![lo, hi],
-            };
-            let ratio = matches!(subject, ClaimSubject::Ratio(..));
-            let bytes = !ratio && crate::redis::info::is_bytes(&c.metric);
-            let shown = values
-                .iter()
-                .map(|v| v.to_string())
-                .collect::<Vec<_>>()
-                .join(", ");
-            let problem = if values.iter().any(|v| !v.is_finite()) {
-                Some("a claim's value must be a finite number".to_string())
-            } else if oom && values.iter().any(|v| !(0.0..=1.0).contains(v)) {
-                Some(format!(
-                    "{shown} is not a probability: give a share from 0 to 1 (0.05 for 5%)"
-                ))
-            } else if (bytes || ratio) && values.iter().any(|v| *v < 0.0) {
-                Some(format!(
-                    "{shown}: a {} is never negative",
-                    if ratio { "ratio" } else { "byte count" }
-                ))
-            } else {
-                None
-            };
-            if let Some(msg) = problem {
-                p.add(&format!("{key}.value"), msg);
-            }
-        }
-        if p.list.len() == before {
-            out.push(Claim {
-                text: c.text.clone(),
-                metric: c.metric.clone(),
-                phase,
-                subject,
-                stat: c.stat.clone(),
-                compare: compare.unwrap(),
-            });
-        }
-    }
-    out
 }
 
 /// The longest idle time after a test, and the longest TTL, in seconds; and the most simulated

@@ -9,6 +9,7 @@
 pub mod claim;
 pub mod dist;
 pub mod generate;
+mod locate;
 
 use std::path::Path;
 
@@ -20,6 +21,7 @@ use crate::units::parse_bytes;
 use claim::{check_claims, RawClaim};
 pub use claim::{Claim, ClaimSubject, Compare, Metric, OomRule, Phase, Statistic};
 pub use dist::SizeDist;
+use locate::{line_col, Lines};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -241,83 +243,6 @@ pub struct ScenarioError {
     pub problems: Vec<String>,
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-    (line, col)
-}
-
-/// What one line of a scenario file writes, as a key path.
-enum LinePath {
-    /// A table header (`[server]`, `[[workload.keys]]` as `workload.keys[N]`).
-    Header(String),
-    /// A `key = value` line, with the header in force (`workload.keys[0].count`).
-    Key(String),
-    /// A blank line, a comment, or a continuation.
-    Other,
-}
-
-/// The key path of every line, following table headers (the N-th `[[x]]` is `x[N]`).
-fn line_paths(text: &str) -> Vec<LinePath> {
-    let mut header = String::new();
-    let mut counts: std::collections::HashMap<String, usize> = Default::default();
-    text.lines()
-        .map(|raw| {
-            let line = raw.split('#').next().unwrap_or("").trim();
-            if let Some(h) = line.strip_prefix("[[").and_then(|l| l.strip_suffix("]]")) {
-                let h = h.trim().to_string();
-                let n = counts.entry(h.clone()).or_insert(0);
-                header = format!("{h}[{n}]");
-                *n += 1;
-                LinePath::Header(header.clone())
-            } else if let Some(h) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-                header = h.trim().to_string();
-                LinePath::Header(header.clone())
-            } else if let Some((k, _)) = line.split_once('=') {
-                let k = k.trim().trim_matches('"');
-                LinePath::Key(if header.is_empty() {
-                    k.to_string()
-                } else {
-                    format!("{header}.{k}")
-                })
-            } else {
-                LinePath::Other
-            }
-        })
-        .collect()
-}
-
-/// The line of a key path (`workload.keys[1].count`, `server.profile`, `variant[0].set`) in the
-/// file's text; failing that, the line of the nearest parent written there.
-fn locate(text: &str, path: &str) -> Option<usize> {
-    let mut best: Option<usize> = None;
-    for (i, lp) in line_paths(text).iter().enumerate() {
-        match lp {
-            LinePath::Header(h) if h == path => best = Some(i + 1),
-            LinePath::Key(full) if full == path => return Some(i + 1),
-            // A parent path written on this line (e.g. an inline table).
-            LinePath::Key(full) if best.is_none() && path.starts_with(&format!("{full}.")) => {
-                best = Some(i + 1)
-            }
-            _ => {}
-        }
-    }
-    best.or_else(|| {
-        path.rsplit_once(['.', '['])
-            .and_then(|(parent, _)| locate(text, parent))
-    })
-}
-
-/// The key path written on line `line` (1-based): the table header in force there plus the key
-/// before `=`, or the header itself.
-fn path_at_line(text: &str, line: usize) -> Option<String> {
-    match line_paths(text).into_iter().nth(line.checked_sub(1)?)? {
-        LinePath::Header(p) | LinePath::Key(p) => Some(p),
-        LinePath::Other => None,
-    }
-}
-
 /// Reads and validates a scenario file.
 pub fn load(path: &Path) -> Result<ScenarioFile, ScenarioError> {
     load_with(path, &[])
@@ -348,7 +273,7 @@ pub fn load_with(path: &Path, extra: &[(String, toml::Value)]) -> Result<Scenari
 /// Collects problems, each prefixed with the file, the line and the key.
 struct Problems<'a> {
     file: &'a str,
-    text: &'a str,
+    lines: &'a Lines,
     /// For a variant: its index and the paths it sets (problems there point at its `set` line).
     variant: Option<(usize, Vec<String>)>,
     list: Vec<String>,
@@ -359,9 +284,9 @@ impl Problems<'_> {
         let (shown, line) = match &self.variant {
             Some((i, paths)) if paths.iter().any(|p| key_matches(key, p)) => (
                 format!("variant[{i}].set: {key}"),
-                locate(self.text, &format!("variant[{i}].set")),
+                self.lines.locate(&format!("variant[{i}].set")),
             ),
-            _ => (key.to_string(), locate(self.text, key)),
+            _ => (key.to_string(), self.lines.locate(key)),
         };
         let at = line.map(|l| format!("line {l}: ")).unwrap_or_default();
         self.list
@@ -617,12 +542,14 @@ pub fn parse_with(
     file: &str,
     extra: &[(String, toml::Value)],
 ) -> Result<ScenarioFile, ScenarioError> {
+    let lines = Lines::new(text);
     let raw: RawScenario = toml::from_str(text).map_err(|e| {
         let at = e
             .span()
             .map(|s| {
                 let (l, c) = line_col(text, s.start);
-                let key = path_at_line(text, l)
+                let key = lines
+                    .path_at(l)
                     .filter(|k| !k.is_empty())
                     .map(|k| format!("{k}: "))
                     .unwrap_or_default();
@@ -645,7 +572,7 @@ pub fn parse_with(
     if base_variants.is_empty() {
         let mut p = Problems {
             file,
-            text,
+            lines: &lines,
             variant: None,
             list: Vec::new(),
         };
@@ -671,7 +598,7 @@ pub fn parse_with(
     for (i, v) in base_variants.iter().enumerate() {
         let mut p = Problems {
             file,
-            text,
+            lines: &lines,
             variant: None,
             list: Vec::new(),
         };
@@ -720,7 +647,7 @@ pub fn parse_with(
             Ok(r) => {
                 let mut p = Problems {
                     file,
-                    text,
+                    lines: &lines,
                     variant: Some((i, v.set.keys().cloned().collect())),
                     list: Vec::new(),
                 };
@@ -730,7 +657,8 @@ pub fn parse_with(
                 problems.extend(p.list);
             }
             Err(e) => {
-                let line = locate(text, &format!("variant[{i}].set"))
+                let line = lines
+                    .locate(&format!("variant[{i}].set"))
                     .map(|l| format!("line {l}: "))
                     .unwrap_or_default();
                 problems.push(format!("{file}: {line}variant[{i}].set: {}", e.message().trim()));
@@ -739,7 +667,7 @@ pub fn parse_with(
     }
     let mut p = Problems {
         file,
-        text,
+        lines: &lines,
         variant: None,
         list: Vec::new(),
     };
@@ -1412,8 +1340,9 @@ value_size = "30KB"
 
     #[test]
     fn locate_follows_headers() {
-        assert_eq!(locate(GOOD, "workload.keys[0].value_size"), Some(11));
-        assert_eq!(locate(GOOD, "server.profile"), Some(4));
-        assert_eq!(locate(GOOD, "workload.tests"), Some(6));
+        let lines = Lines::new(GOOD);
+        assert_eq!(lines.locate("workload.keys[0].value_size"), Some(11));
+        assert_eq!(lines.locate("server.profile"), Some(4));
+        assert_eq!(lines.locate("workload.tests"), Some(6));
     }
 }

@@ -100,7 +100,7 @@ fn a_fresh_server_leaves_out_the_measuring_client_and_calibrations_histograms() 
     assert_eq!(s.used_memory(), base - 38_080);
     let before = s.used_memory();
     let c = s.connect();
-    s.exec(c, &[b"SET".as_slice(), b"a:1", &[b'x'; 100]]);
+    s.exec(c, &[b"SET".as_slice(), b"a:1", &[b'x'; 100]]).unwrap();
     s.disconnect(c);
     // Key: dictEntry 32 + sds 8 + robj 16 + sds 112 + the first table 32 = 200; the histogram.
     assert_eq!(s.used_memory() - before, 200 + 24_688);

@@ -177,7 +177,7 @@ pub fn explain_key(p: &RedisProfile, key: KeySpec, keys: u64) -> Result<KeyCost,
     };
     // One key first, so that one-time costs (the command's latency histogram, the client's
     // buffers) are not spread over the keys.
-    s.exec(c, &command(b"warm".to_vec()));
+    s.exec(c, &command(b"warm".to_vec())).map_err(|e| e.to_string())?;
     s.advance(1_000_000_000);
     let before = s.info();
     let t0 = s.arena_stats().touched_pages;
@@ -185,7 +185,8 @@ pub fn explain_key(p: &RedisProfile, key: KeySpec, keys: u64) -> Result<KeyCost,
         s.exec(
             c,
             &command(format!("key:{i:0width$}", width = (key_len - 4) as usize).into_bytes()),
-        );
+        )
+        .map_err(|e| e.to_string())?;
     }
     s.advance(1_000_000_000);
     let after = s.info();

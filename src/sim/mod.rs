@@ -262,7 +262,9 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
         // moment is the step `peak_rss_step` names.
         let mut peak = Peak::default();
         for (p, argv) in commands::test_plan(sc, t, &mut rng) {
-            server.exec(clients[p], &argv);
+            server
+                .exec(clients[p], &argv)
+                .expect("the test's clients are connected");
             // The next command arrives one gap later: the cron and decay run in between.
             server.advance(cmd_ns);
             if let Some(r) = server.heap.recorder.as_mut() {

@@ -81,8 +81,15 @@ impl Lockstep {
         id
     }
 
+    /// Runs a command from client `id`.
+    ///
+    /// # Panics
+    ///
+    /// When `id` is not a client [`Lockstep::connect`] returned and that is still connected.
     pub fn exec<A: AsRef<[u8]>>(&mut self, id: ClientId, argv: &[A]) {
-        self.server.exec(id, argv);
+        self.server
+            .exec(id, argv)
+            .expect("a client this lockstep connected");
         if self.record {
             let argv = argv.iter().map(|a| a.as_ref().to_vec()).collect();
             self.steps.push(Step::Exec(id, argv));
@@ -155,7 +162,8 @@ fn replay(profile: RedisProfile, seed: u64, own: bool, steps: &[Step]) -> Vec<In
             }
             Step::Exec(rec, argv) => {
                 if let Some(&id) = ids.get(rec) {
-                    s.exec(id, argv);
+                    s.exec(id, argv)
+                        .expect("the recorded client, connected in this replay");
                 }
             }
             Step::Disconnect(rec) => {

@@ -242,27 +242,63 @@ fn perc(a: u64, b: u64) -> f64 {
     ((a as f64 * 100.0 / b.max(1) as f64) * 100.0).round() / 100.0
 }
 
+/// The figures `INFO memory` is computed from: what the server measures or keeps, before
+/// Redis's formulas derive the dataset, the percentages and the ratios. Zero for what a
+/// plain allocator workload does not have.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RawFigures {
+    /// `zmalloc_used_memory()`.
+    pub used: u64,
+    /// The highest `used` seen (`used_memory_peak`).
+    pub peak: u64,
+    /// `used_memory_overhead`: startup, clients, script caches, keyspace tables.
+    pub overhead: u64,
+    /// `used_memory_startup`.
+    pub startup: u64,
+    /// jemalloc `stats.allocated`, `stats.active`, `stats.resident`.
+    pub allocated: u64,
+    pub active: u64,
+    pub resident: u64,
+    /// Process RSS as the cron sampled it.
+    pub rss: u64,
+    /// The EVAL and Functions Lua heaps (`used_memory_vm_eval`, `used_memory_vm_functions`).
+    pub vm_eval: u64,
+    pub vm_functions: u64,
+    /// The EVAL script cache and the Functions libraries (`used_memory_scripts_eval`,
+    /// `used_memory_functions`).
+    pub scripts_eval: u64,
+    pub functions: u64,
+    /// Scripts in the EVAL cache (`number_of_cached_scripts`).
+    pub nscripts: u64,
+    /// `maxmemory` (0: none).
+    pub maxmemory: u64,
+    /// `mem_clients_normal`.
+    pub clients_normal: u64,
+    /// `mem_allocator`.
+    pub mem_allocator: String,
+}
+
 impl InfoMemory {
     /// Fills every field from the raw figures with Redis's formulas.
-    #[allow(clippy::too_many_arguments)]
-    pub fn compute(
-        used: u64,
-        peak: u64,
-        overhead: u64,
-        startup: u64,
-        allocated: u64,
-        active: u64,
-        resident: u64,
-        rss: u64,
-        vm_eval: u64,
-        vm_functions: u64,
-        scripts_eval: u64,
-        functions: u64,
-        nscripts: u64,
-        maxmemory: u64,
-        clients_normal: u64,
-        mem_allocator: String,
-    ) -> Self {
+    pub fn compute(r: RawFigures) -> Self {
+        let RawFigures {
+            used,
+            peak,
+            overhead,
+            startup,
+            allocated,
+            active,
+            resident,
+            rss,
+            vm_eval,
+            vm_functions,
+            scripts_eval,
+            functions,
+            nscripts,
+            maxmemory,
+            clients_normal,
+            mem_allocator,
+        } = r;
         let dataset = used.saturating_sub(overhead);
         let net = if used > startup { used - startup } else { 1 };
         InfoMemory {
@@ -317,24 +353,24 @@ mod tests {
 
     #[test]
     fn formulas() {
-        let m = InfoMemory::compute(
-            1_000_000,
-            1_200_000,
-            900_000,
-            876_000,
-            2_000_000,
-            2_200_000,
-            4_400_000,
-            8_800_000,
-            32768,
-            33792,
-            0,
-            200,
-            0,
-            0,
-            20_000,
-            "jemalloc-5.3.0".into(),
-        );
+        let m = InfoMemory::compute(RawFigures {
+            used: 1_000_000,
+            peak: 1_200_000,
+            overhead: 900_000,
+            startup: 876_000,
+            allocated: 2_000_000,
+            active: 2_200_000,
+            resident: 4_400_000,
+            rss: 8_800_000,
+            vm_eval: 32768,
+            vm_functions: 33792,
+            scripts_eval: 0,
+            functions: 200,
+            nscripts: 0,
+            maxmemory: 0,
+            clients_normal: 20_000,
+            mem_allocator: "jemalloc-5.3.0".into(),
+        });
         assert_eq!(m.used_memory_dataset, 100_000);
         // dataset / (used - startup) = 100,000 / 124,000.
         assert_eq!(m.used_memory_dataset_perc, 80.65);

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::jemalloc::bin::BinRow;
 use crate::jemalloc::{Arena, ArenaOptions, ObjId};
+use crate::redis::info::RawFigures;
 use crate::redis::{InfoMemory, Server};
 use crate::workload::{Flush, Scenario};
 pub use breakdown::Breakdown;
@@ -390,24 +391,16 @@ fn free_live(arena: &mut Arena, o: Live) -> (u64, u64) {
 fn allocator_info(arena: &Arena, used: u64, peak_used: u64) -> InfoMemory {
     let s = arena.stats();
     let page = arena.size_classes().page();
-    InfoMemory::compute(
+    InfoMemory::compute(RawFigures {
         used,
-        peak_used.max(used),
-        0,
-        0,
-        s.allocated,
-        s.active,
-        s.resident,
-        s.touched_pages * page + s.metadata_resident(page),
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        format!("jemalloc-{}", arena.config().version),
-    )
+        peak: peak_used.max(used),
+        allocated: s.allocated,
+        active: s.active,
+        resident: s.resident,
+        rss: s.touched_pages * page + s.metadata_resident(page),
+        mem_allocator: format!("jemalloc-{}", arena.config().version),
+        ..RawFigures::default()
+    })
 }
 
 fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mut Probe) -> RunResult {

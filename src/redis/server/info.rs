@@ -4,7 +4,7 @@
 //! cron's allocator and RSS samples — that [`InfoMemory::compute`] turns into the section.
 
 use crate::redis::heap::Alloc;
-use crate::redis::info::{ratio, InfoMemory};
+use crate::redis::info::{ratio, InfoMemory, RawFigures};
 
 use super::Server;
 
@@ -102,24 +102,24 @@ impl Server {
             + scripts.dict.slots() * 8;
         let overhead =
             b.used_memory_startup + b.clients_normal + lua_caches + b.functions_caches + db_overhead;
-        let mut info = InfoMemory::compute(
+        let mut info = InfoMemory::compute(RawFigures {
             used,
-            self.peak.max(used),
+            peak: self.peak.max(used),
             overhead,
-            b.used_memory_startup,
-            s.allocated,
-            s.active,
-            s.resident,
-            s.rss,
-            b.vm_eval + scripts.lua_heap,
-            b.vm_functions,
-            lua_caches,
-            b.functions_caches,
-            scripts.count(),
-            self.maxmemory,
-            b.clients_normal,
-            self.profile.mem_allocator.clone(),
-        );
+            startup: b.used_memory_startup,
+            allocated: s.allocated,
+            active: s.active,
+            resident: s.resident,
+            rss: s.rss,
+            vm_eval: b.vm_eval + scripts.lua_heap,
+            vm_functions: b.vm_functions,
+            scripts_eval: lua_caches,
+            functions: b.functions_caches,
+            nscripts: scripts.count(),
+            maxmemory: self.maxmemory,
+            clients_normal: b.clients_normal,
+            mem_allocator: self.profile.mem_allocator.clone(),
+        });
         if client > 0 {
             // The ratio of the cron's two samples, taken together.
             info.mem_fragmentation_ratio = ratio(s.rss, s.used);

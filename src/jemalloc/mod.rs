@@ -1,11 +1,13 @@
 //! A model of jemalloc 5.3's placement and accounting: size classes, slabs and bins, extents and
-//! the page caches, decay, the thread cache, base metadata, and stats with jemalloc's meanings.
+//! the page allocator with its page caches, decay, the thread cache, base metadata, and stats with
+//! jemalloc's meanings.
 pub mod arena;
 pub mod base;
 pub mod bin;
 pub mod config;
 pub mod decay;
 pub mod extent;
+pub mod pac;
 pub mod pages;
 pub mod sizeclass;
 pub mod stats;

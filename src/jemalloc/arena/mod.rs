@@ -1,0 +1,349 @@
+//! One jemalloc arena as the application's single thread sees it: small bins, large extents,
+//! the thread cache in front of them, the page allocator behind them, decay over a simulated
+//! clock, and (for automatic arenas) the separate huge arena for requests at or above the
+//! oversize threshold.
+//!
+//! This file has the arena's type, its construction and the public entry points (`malloc`,
+//! `realloc`, `free`) with the dispatch between the thread cache, small bins and large extents.
+//! The rest is split by responsibility: `obj` (the table of live objects), `small` (slabs and
+//! bins), `large` (large extents and the huge arena), `thread_cache` (flushing and
+//! garbage-collecting the thread cache, what it holds), `clock` (simulated time, the decay
+//! ticker, purging and the background thread), `touch` (which pages the application has
+//! written), `stats` (stats, residency, the bin table) and `preload` (recreating a running
+//! process's state).
+
+mod clock;
+mod large;
+mod obj;
+mod preload;
+mod small;
+mod stats;
+mod thread_cache;
+mod touch;
+
+use self::clock::{BgThread, DECAY_NTICKS};
+use self::obj::{Kind, Obj};
+use super::base::Base;
+use super::bin::{Bin, Slab, SlabId};
+use super::config::{AllocatorConfig, LargeRounding};
+use super::decay::prng_next;
+use super::extent::ExtId;
+use super::pac::{Pac, PacOptions};
+use super::sizeclass::SizeClasses;
+use super::tcache::Tcache;
+
+/// Handle of one live (or thread-cached) simulated object.
+pub type ObjId = u32;
+const NIL: u32 = u32::MAX;
+
+/// Why a request cannot be modelled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AllocError {
+    /// A request of this many bytes, above the largest size class (`SC_LARGE_MAXCLASS`).
+    #[error("request of {0} bytes is larger than jemalloc's largest size class")]
+    TooLarge(u64),
+}
+
+/// Options that are about how the model is driven rather than about jemalloc's build.
+#[derive(Debug, Clone, Copy)]
+pub struct ArenaOptions {
+    /// A manual arena (`arenas.create`, used with `MALLOCX_ARENA`): no huge-arena redirect.
+    pub dedicated: bool,
+    /// Seed for the model's pseudo-random choices (pad offsets, ticker, decay jitter).
+    pub seed: u64,
+}
+
+impl Default for ArenaOptions {
+    fn default() -> Self {
+        ArenaOptions {
+            dedicated: false,
+            seed: 0x5eed,
+        }
+    }
+}
+
+/// The arena model.
+#[derive(Debug, Clone)]
+pub struct Arena {
+    cfg: AllocatorConfig,
+    sc: SizeClasses,
+    /// A manual arena ([`ArenaOptions::dedicated`]): large requests never go to the huge arena.
+    dedicated: bool,
+    /// This arena's page allocator.
+    pub(crate) pac: Pac,
+    /// The huge arena's page allocator (`arena_choose_huge`), made on its first use.
+    huge: Option<Box<Pac>>,
+    /// One bin per small size class.
+    bins: Vec<Bin>,
+    /// Slabs by [`SlabId`]; freed slots are reused through `free_slabs`.
+    slabs: Vec<Slab>,
+    free_slabs: Vec<SlabId>,
+    /// Objects by [`ObjId`]; freed slots form a list from `free_obj`.
+    objs: Vec<Obj>,
+    free_obj: ObjId,
+    /// Bytes of live large objects (`stats.arenas.<i>.large.allocated`), huge arena included.
+    large_allocated: u64,
+    tcache: Option<Tcache>,
+    /// The simulated clock, ns.
+    now_ns: u64,
+    /// Arena events left until the next decay check (the thread's `arena_decay_ticker`).
+    ticker: i32,
+    /// State of the model's random stream (pad offsets, ticker).
+    prng: u64,
+    /// The background purging thread, when `background_thread` is on.
+    bg: Option<BgThread>,
+    /// Base metadata of this arena and (once it exists) of the huge arena.
+    base: Base,
+    huge_base: Option<Base>,
+    /// [`ArenaOptions::seed`]; the huge arena's page allocator derives its seed from it.
+    seed: u64,
+}
+
+impl Arena {
+    /// A fresh arena for configuration `cfg`.
+    pub fn new(cfg: &AllocatorConfig, opts: ArenaOptions) -> Self {
+        let sc = SizeClasses::new(cfg.lg_quantum, cfg.lg_page);
+        let pac = Pac::new(sc.clone(), PacOptions::of_config(cfg, opts.seed));
+        let tcache = cfg.tcache.enabled.then(|| Tcache::new(&sc, &cfg.tcache));
+        let bg = cfg.background_thread.then_some(BgThread {
+            wake_ns: None,
+            from_indefinite: false,
+            npages_to_purge_new: 0,
+        });
+        Arena {
+            bins: vec![Bin::default(); sc.nbins()],
+            cfg: cfg.clone(),
+            dedicated: opts.dedicated,
+            pac,
+            huge: None,
+            slabs: Vec::new(),
+            free_slabs: Vec::new(),
+            objs: Vec::new(),
+            free_obj: NIL,
+            large_allocated: 0,
+            tcache,
+            now_ns: 0,
+            ticker: DECAY_NTICKS,
+            prng: opts.seed.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1,
+            bg,
+            base: Base::new(cfg.lg_page),
+            huge_base: None,
+            seed: opts.seed,
+            sc,
+        }
+    }
+
+    /// The configuration the arena was made for.
+    pub fn config(&self) -> &AllocatorConfig {
+        &self.cfg
+    }
+    /// The size classes of that configuration.
+    pub fn size_classes(&self) -> &SizeClasses {
+        &self.sc
+    }
+    /// The simulated clock, in ns.
+    pub fn now_ns(&self) -> u64 {
+        self.now_ns
+    }
+    /// Bytes per page (`PAGE`).
+    fn page(&self) -> u64 {
+        self.sc.page()
+    }
+
+    /// Usable size of a request (`nallocx`): the size class, or for jemalloc 5.3.1's default
+    /// whole pages for large requests.
+    pub fn usable_size_of(&self, size: u64) -> Result<u64, AllocError> {
+        let ind = self.sc.index_of(size).ok_or(AllocError::TooLarge(size))?;
+        let c = self.sc.class(ind);
+        if !c.small && self.cfg.large_rounding == LargeRounding::Pages {
+            return Ok(size.max(self.sc.large_minclass()).next_multiple_of(self.page()));
+        }
+        Ok(c.size)
+    }
+
+    // ----- public operations -----------------------------------------------------------------
+
+    /// `malloc(size)`, the application then writing all `size` bytes.
+    pub fn malloc(&mut self, size: u64) -> Result<ObjId, AllocError> {
+        self.malloc_written(size, size)
+    }
+
+    /// `malloc(size)`, the application then writing the first `written` bytes (which decides the
+    /// touched pages, i.e. RSS).
+    pub fn malloc_written(&mut self, size: u64, written: u64) -> Result<ObjId, AllocError> {
+        let ind = self.sc.index_of(size).ok_or(AllocError::TooLarge(size))?;
+        let usize = self.usable_size_of(size)?;
+        let id = self.malloc_class(ind, usize);
+        self.touch(id, written.min(usize));
+        Ok(id)
+    }
+
+    /// Like [`Arena::malloc_written`], for replaying a recorded trace: a large object is placed
+    /// at byte `offset` of its extent's first page (the cache-oblivious offset the real allocator
+    /// chose) instead of a modelled random one. Small objects ignore `offset`.
+    pub fn malloc_with_offset(&mut self, size: u64, written: u64, offset: u32) -> Result<ObjId, AllocError> {
+        let ind = self.sc.index_of(size).ok_or(AllocError::TooLarge(size))?;
+        let usize = self.usable_size_of(size)?;
+        let id = self.malloc_class(ind, usize);
+        let o = &mut self.objs[id as usize];
+        if o.kind() != Kind::Small && self.cfg.cache_oblivious {
+            o.set_offset(offset % (1 << self.sc.lg_page));
+        }
+        self.touch(id, written.min(usize));
+        Ok(id)
+    }
+
+    /// `realloc(ptr, size)` (jemalloc's `rallocx` without the thread cache's involvement in the
+    /// no-move paths). The same object when the size class stays; a large object that stays
+    /// large shrinks in place, its extent's tail freed into the dirty cache, or grows in place
+    /// when the pages after it are free (`large_ralloc_no_move`), in whichever arena holds it,
+    /// the huge arena included; otherwise a new object is allocated and the old one freed
+    /// (nothing written: the caller writes what the copy writes). Returns the object's id.
+    pub fn realloc(&mut self, id: ObjId, size: u64) -> Result<ObjId, AllocError> {
+        let new_usize = self.usable_size_of(size)?;
+        let old_usize = self.usable_size(id);
+        if new_usize == old_usize {
+            return Ok(id);
+        }
+        let class = self.sc.index_of(size).ok_or(AllocError::TooLarge(size))?;
+        let o = self.objs[id as usize];
+        let large_to_large = matches!(o.kind(), Kind::Large | Kind::Huge) && !self.sc.class(class).small;
+        if large_to_large {
+            let lg = self.sc.lg_page;
+            let pad = self.cfg.cache_oblivious as u64;
+            let (old_pages, new_pages) = ((old_usize >> lg) + pad, (new_usize >> lg) + pad);
+            let ext = o.place as ExtId;
+            let huge = o.kind() == Kind::Huge;
+            let pac = if huge {
+                self.huge.as_mut().expect("huge arena exists")
+            } else {
+                &mut self.pac
+            };
+            let in_place = if new_pages < old_pages {
+                pac.shrink(ext, new_pages);
+                pac.handle_deferred_work();
+                true
+            } else {
+                pac.expand(ext, new_pages - old_pages)
+            };
+            if in_place {
+                self.large_allocated = self.large_allocated - old_usize + new_usize;
+                let mut n = Obj::new(o.kind(), class as u16, o.place, (new_usize >> lg) as u32, 0);
+                n.set_offset(o.offset());
+                self.objs[id as usize] = n;
+                return Ok(id);
+            }
+            // large_ralloc_move: the new extent straight from the arena (not the thread
+            // cache), the old object freed through it.
+            let new = self.malloc_large_direct(class, new_usize);
+            self.free(id);
+            return Ok(new);
+        }
+        let new = self.malloc_written(size, 0)?;
+        self.free(id);
+        Ok(new)
+    }
+
+    /// `free(ptr)`.
+    pub fn free(&mut self, id: ObjId) {
+        let o = self.objs[id as usize];
+        assert!(o.kind() != Kind::Free, "double free of object {id}");
+        let usize = self.usable_size(id);
+        if let Some(tc) = self.tcache.as_mut() {
+            if (o.class() as usize) < tc.nhbins() && o.kind() != Kind::Huge {
+                let class = o.class() as usize;
+                if tc.is_full(class) {
+                    let rem = tc.flush_remain(class);
+                    self.tcache_flush(class, rem);
+                }
+                self.tcache.as_mut().unwrap().push(class, id);
+                self.gc_event_dalloc(usize);
+                return;
+            }
+            self.gc_event_dalloc(usize);
+        }
+        self.free_direct(id);
+    }
+
+    // ----- dispatch --------------------------------------------------------------------------
+
+    /// `malloc` of a request of size class `class` and usable size `usize`: from the thread cache
+    /// (filled from the bin on a miss) when the class is cached and the request does not go to
+    /// the huge arena, else straight from the bin or a new extent.
+    fn malloc_class(&mut self, class: usize, usize: u64) -> ObjId {
+        let small = self.sc.class(class).small;
+        let cached = self.tcache.as_ref().is_some_and(|t| class < t.nhbins());
+        if cached && (small || usize < self.cfg.oversize_threshold || self.dedicated) {
+            // The thread event (the cache's GC) fires once the allocation is done.
+            let id = if let Some(id) = self.tcache.as_mut().unwrap().pop(class) {
+                id
+            } else if small {
+                let nfill = self.tcache.as_ref().unwrap().nfill(class);
+                let mut got = self.fill_small(class, nfill);
+                // The first region handed out is on top of the stack.
+                got.reverse();
+                let tc = self.tcache.as_mut().unwrap();
+                tc.fill(class, &got);
+                tc.pop(class).expect("fill produced at least one region")
+            } else {
+                self.malloc_large_direct(class, usize)
+            };
+            self.gc_event_alloc(usize);
+            return id;
+        }
+        let id = if small {
+            self.malloc_small_direct(class)
+        } else {
+            self.malloc_large_direct(class, usize)
+        };
+        if self.tcache.is_some() {
+            self.gc_event_alloc(usize);
+        }
+        id
+    }
+
+    /// Frees an object straight into its bin or extent cache (no thread cache).
+    fn free_direct(&mut self, id: ObjId) {
+        match self.objs[id as usize].kind() {
+            Kind::Small => {
+                if let Some(s) = self.dalloc_region(id) {
+                    self.slab_dalloc(s);
+                }
+                self.tick(1);
+            }
+            Kind::Large | Kind::Huge => self.free_large_direct(id),
+            Kind::Free => panic!("free of a freed object"),
+        }
+    }
+
+    /// The page allocator, for inspection and invariant checks.
+    pub fn page_allocator(&self) -> &Pac {
+        &self.pac
+    }
+
+    /// Checks the arena's invariants (for tests).
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.pac.check_invariants()?;
+        if let Some(h) = &self.huge {
+            h.check_invariants()?;
+        }
+        let st = self.stats();
+        if st.allocated > st.active || st.active > st.mapped {
+            return Err(format!(
+                "allocated {} <= active {} <= mapped {} violated",
+                st.allocated, st.active, st.mapped
+            ));
+        }
+        for (i, b) in self.bins.iter().enumerate() {
+            if b.curregs > b.curslabs * self.sc.class(i).nregs as u64 {
+                return Err(format!("bin {i}: more regions than its slabs hold"));
+            }
+        }
+        Ok(())
+    }
+
+    /// A 64-bit value of the model's stream (used by tests and generators that share the seed).
+    pub fn next_random(&mut self) -> u64 {
+        prng_next(&mut self.prng)
+    }
+}

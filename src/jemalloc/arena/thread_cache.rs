@@ -1,0 +1,97 @@
+//! The arena's side of the thread cache (`tcache`): flushing cached objects back to their bins
+//! and extents, the incremental garbage collection that thread events trigger, and what the
+//! cache holds.
+
+use super::Arena;
+use crate::jemalloc::extent::ExtId;
+use crate::jemalloc::tcache::TcacheState;
+
+impl Arena {
+    /// `thread.tcache.flush`: every cached object back to its bin or extent cache.
+    pub fn flush_tcache(&mut self) {
+        let Some(tc) = self.tcache.as_ref() else {
+            return;
+        };
+        for class in 0..tc.nhbins() {
+            self.tcache_flush(class, 0);
+        }
+    }
+
+    /// `tcache_bin_flush_small/large`: flush the oldest objects of bin `class` until `rem` remain.
+    pub(super) fn tcache_flush(&mut self, class: usize, rem: u32) {
+        let items = self.tcache.as_mut().unwrap().take_oldest(class, rem);
+        if items.is_empty() {
+            return;
+        }
+        let small = self.sc.class(class).small;
+        let n = items.len() as i32;
+        if small {
+            let mut emptied = Vec::new();
+            for id in items {
+                if let Some(s) = self.dalloc_region(id) {
+                    emptied.push(s);
+                }
+            }
+            self.tick(n);
+            for s in emptied {
+                self.slab_dalloc(s);
+            }
+        } else {
+            for id in items {
+                let o = self.objs[id as usize];
+                self.large_allocated -= (o.aux as u64) << self.sc.lg_page;
+                self.drop_obj(id);
+                self.pac.dalloc(o.place as ExtId);
+                self.handle_deferred_work();
+            }
+            self.tick(n);
+        }
+    }
+
+    /// The thread event after an allocation of `usize` bytes: it counts toward the next
+    /// incremental GC (every `opt.tcache_gc_incr_bytes`), which then runs on one bin.
+    pub(super) fn gc_event_alloc(&mut self, usize: u64) {
+        if let Some(class) = self.tcache.as_mut().and_then(|t| t.count_alloc(usize)) {
+            self.tcache_gc(class);
+        }
+    }
+
+    /// The thread event after a free of `usize` bytes (as [`Arena::gc_event_alloc`]).
+    pub(super) fn gc_event_dalloc(&mut self, usize: u64) {
+        if let Some(class) = self.tcache.as_mut().and_then(|t| t.count_dalloc(usize)) {
+            self.tcache_gc(class);
+        }
+    }
+
+    /// `tcache_event`: incremental GC of one bin.
+    fn tcache_gc(&mut self, class: usize) {
+        let small = self.sc.class(class).small;
+        let tc = self.tcache.as_mut().unwrap();
+        if let Some(rem) = tc.gc_plan(class, small) {
+            self.tcache_flush(class, rem);
+        }
+        self.tcache.as_mut().unwrap().gc_done(class);
+    }
+
+    /// Objects in the thread cache per class, as (class size, count), classes holding any.
+    pub fn tcache_contents(&self) -> Vec<(u64, usize)> {
+        self.tcache.as_ref().map_or(Vec::new(), |t| {
+            t.cached_classes()
+                .filter(|&(_, n)| n > 0)
+                .map(|(c, n)| (self.sc.class(c).size, n))
+                .collect()
+        })
+    }
+
+    /// The thread cache's state (see [`TcacheState`]); `None` without a thread cache.
+    pub fn tcache_state(&self) -> Option<TcacheState> {
+        self.tcache.as_ref().map(|t| t.state(|c| self.sc.class(c).size))
+    }
+
+    /// Number of objects in the thread cache.
+    pub fn tcache_count(&self) -> u64 {
+        self.tcache
+            .as_ref()
+            .map_or(0, |t| t.cached_classes().map(|(_, n)| n as u64).sum())
+    }
+}

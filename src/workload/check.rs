@@ -1,0 +1,388 @@
+//! Validation of one raw scenario (a variant) into a [`Scenario`]: every value in range, every
+//! name known, every combination possible; each problem reported with its line and key.
+
+use super::problems::Problems;
+use super::raw::RawScenario;
+use super::*;
+use crate::jemalloc::{AllocatorConfig, SizeClasses, PRESET_NAMES};
+use crate::redis::profile::{RedisProfile, ServerState, DEFAULT_COMMANDS_PER_SECOND};
+
+/// The longest idle time after a test, and the longest TTL, in seconds; and the most simulated
+/// time a variant may span (the model's clock counts nanoseconds in 64 bits: 584 years).
+const MAX_TEST_SECONDS: f64 = 1e7;
+const MAX_TTL_SECONDS: f64 = 1e9;
+const MAX_SIMULATED_SECONDS: f64 = 1e10;
+/// The longest Lua script body modelled (its text is built for real).
+const MAX_SCRIPT_BYTES: u64 = 16 << 20;
+
+/// Validates one raw scenario (a variant); problems go to `p`.
+pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Option<Scenario> {
+    let before = p.list.len();
+    if raw.name.trim().is_empty() || raw.name.chars().any(char::is_control) {
+        p.add(
+            "name",
+            format!(
+                "{:?}: give the scenario a name without control characters",
+                raw.name
+            ),
+        );
+    }
+    let runs = match raw.runs {
+        None => 32,
+        Some(r) if r >= 1 => r as u64,
+        Some(r) => {
+            p.add("runs", format!("{r}: need at least 1 run"));
+            1
+        }
+    };
+    let state = match raw.server.state.as_deref() {
+        None | Some("fresh") => ServerState::Fresh,
+        Some("as_found") => ServerState::AsFound,
+        Some(other) => {
+            p.add(
+                "server.state",
+                format!(
+                    "'{other}' is not a server state: use \"fresh\" (a freshly started server, the \
+                     default) or \"as_found\" (as calibration left it)"
+                ),
+            );
+            ServerState::Fresh
+        }
+    };
+    let redis = if raw.server.profile == "none" {
+        if raw.server.state.is_some() {
+            p.add("server.state", "the server's state needs a Redis profile");
+        }
+        None
+    } else {
+        match RedisProfile::load(&raw.server.profile).and_then(|prof| prof.with_state(state)) {
+            Ok(prof) => Some(prof),
+            Err(e) => {
+                p.add(
+                    "server.profile",
+                    format!("{e}; use \"none\" for a plain allocator workload"),
+                );
+                None
+            }
+        }
+    };
+    if redis.is_some() && raw.server.allocator.is_some() {
+        p.add(
+            "server.allocator",
+            "a Redis profile brings its own allocator; set it only with profile = \"none\"",
+        );
+    }
+    let (preset, mut allocator) = match &redis {
+        Some(prof) => (
+            prof.allocator.clone(),
+            prof.allocator_config()
+                .unwrap_or_else(|_| AllocatorConfig::jemalloc_5_3()),
+        ),
+        None => {
+            let name = raw
+                .server
+                .allocator
+                .clone()
+                .unwrap_or_else(|| "jemalloc-5.3".into());
+            let cfg = AllocatorConfig::preset(&name).unwrap_or_else(|| {
+                p.add(
+                    "server.allocator",
+                    format!(
+                        "unknown preset '{name}'; known presets: {}",
+                        PRESET_NAMES.join(", ")
+                    ),
+                );
+                AllocatorConfig::jemalloc_5_3()
+            });
+            (name, cfg)
+        }
+    };
+    if let Some(ms) = raw.server.dirty_decay_ms {
+        if ms < -1 {
+            p.add(
+                "server.dirty_decay_ms",
+                format!("{ms}: use -1 (never), 0 (at once) or a positive number of ms"),
+            );
+        }
+        allocator.dirty_decay_ms = ms;
+    }
+    if let Some(bg) = raw.server.background_thread {
+        allocator.background_thread = bg;
+    }
+    if let Some(tc) = raw.server.tcache {
+        allocator.tcache.enabled = tc;
+    }
+    let maxmemory = raw
+        .server
+        .maxmemory
+        .as_ref()
+        .and_then(|v| p.bytes("server.maxmemory", v));
+    let memory_limit = raw
+        .server
+        .memory_limit
+        .as_ref()
+        .and_then(|v| p.bytes("server.memory_limit", v));
+    if maxmemory.is_some() && redis.is_none() {
+        p.add(
+            "server.maxmemory",
+            "maxmemory is Redis's rule: it needs a Redis profile",
+        );
+    }
+
+    let w = &raw.workload;
+    if w.tests < 1 {
+        p.add("workload.tests", format!("{} tests: need at least 1", w.tests));
+    }
+    let flush = match w.flush.as_str() {
+        "none" => Flush::None,
+        "before_each" => Flush::BeforeEach,
+        "after_each" => Flush::AfterEach,
+        other => {
+            p.add(
+                "workload.flush",
+                format!("'{other}' is not one of none, before_each, after_each"),
+            );
+            Flush::None
+        }
+    };
+    if !(0.0..=MAX_TEST_SECONDS).contains(&w.test_seconds) {
+        p.add(
+            "workload.test_seconds",
+            format!(
+                "{}: give a number of seconds from 0 to {MAX_TEST_SECONDS:.0} (115 days)",
+                w.test_seconds
+            ),
+        );
+    } else if w.tests > 0 && w.tests as f64 * w.test_seconds > MAX_SIMULATED_SECONDS {
+        p.add(
+            "workload.test_seconds",
+            format!(
+                "{} tests x {} s is more simulated time than the model's clock holds ({MAX_SIMULATED_SECONDS:.0} s, about 300 years)",
+                w.tests, w.test_seconds
+            ),
+        );
+    }
+    let parallel = match w.parallel {
+        None => 1,
+        Some(n) if (1..=1024).contains(&n) => n as u64,
+        Some(n) => {
+            p.add("workload.parallel", format!("{n}: need 1 to 1024 test processes"));
+            1
+        }
+    };
+    let commands_per_second = match w.commands_per_second {
+        None => redis
+            .as_ref()
+            .map_or(DEFAULT_COMMANDS_PER_SECOND, |r| r.commands_per_second),
+        Some(r) if (1.0..=1e9).contains(&r) => r,
+        Some(r) => {
+            p.add(
+                "workload.commands_per_second",
+                format!("{r}: need a rate of 1 to 1e9 commands per second"),
+            );
+            DEFAULT_COMMANDS_PER_SECOND
+        }
+    };
+    if w.commands_per_second.is_some() && redis.is_none() {
+        p.add(
+            "workload.commands_per_second",
+            "a command rate needs a Redis profile",
+        );
+    }
+    if parallel > 1 && redis.is_none() {
+        p.add(
+            "workload.parallel",
+            "parallel test processes need a Redis profile",
+        );
+    }
+    if w.keys.is_empty() {
+        p.add("workload.keys", "at least one [[workload.keys]] table is needed");
+    }
+    let sc = SizeClasses::new(allocator.lg_quantum, allocator.lg_page);
+    let mut keys = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for (i, k) in w.keys.iter().enumerate() {
+        let key = format!("workload.keys[{i}]");
+        if !names.insert(k.name.clone()) {
+            p.add(
+                &format!("{key}.name"),
+                format!("'{}' names two key groups", k.name),
+            );
+        }
+        if k.name.is_empty() || k.name.contains([' ', '.']) || k.name.chars().any(char::is_control) {
+            p.add(
+                &format!("{key}.name"),
+                format!(
+                    "{:?}: use a non-empty name without spaces, dots or control characters",
+                    k.name
+                ),
+            );
+        }
+        if k.count < 1 {
+            p.add(
+                &format!("{key}.count"),
+                format!(
+                    "{}: a key group needs at least 1 key (remove the group instead)",
+                    k.count
+                ),
+            );
+        }
+        let size = p.size(&format!("{key}.value_size"), &k.value_size);
+        if let Some(d) = &size {
+            // x86-64 user space is 128 TiB (47 bits); jemalloc's classes go further.
+            let limit = (sc.large_maxclass() as f64).min((1u64 << 47) as f64);
+            if d.practical_max() > limit {
+                p.add(
+                    &format!("{key}.value_size"),
+                    "larger than the 128 TiB a 64-bit process can address",
+                );
+            } else if let Some(r) = redis
+                .as_ref()
+                .filter(|r| d.practical_max() > r.proto_max_bulk_len as f64)
+            {
+                p.add(
+                    &format!("{key}.value_size"),
+                    format!(
+                        "values up to {} are larger than the {} Redis accepts in one string (proto-max-bulk-len of profile '{}'); Redis refuses them",
+                        crate::units::human(d.practical_max()),
+                        crate::units::human(r.proto_max_bulk_len as f64),
+                        r.name
+                    ),
+                );
+            }
+        }
+        let cleanup = k.cleanup.unwrap_or(0.0);
+        if !(0.0..=1.0).contains(&cleanup) {
+            p.add(
+                &format!("{key}.cleanup"),
+                format!("{cleanup} is not a share between 0 and 1"),
+            );
+        }
+        let kind = match k.kind.as_deref().unwrap_or("string") {
+            "string" => KeyType::String,
+            "hash" => KeyType::Hash,
+            other => {
+                p.add(
+                    &format!("{key}.type"),
+                    format!("'{other}' is not one of string, hash"),
+                );
+                KeyType::String
+            }
+        };
+        let fields = match (kind, k.fields) {
+            (KeyType::Hash, Some(f)) if f >= 1 => f as u64,
+            (KeyType::Hash, Some(f)) => {
+                p.add(
+                    &format!("{key}.fields"),
+                    format!("{f}: a hash needs at least 1 field"),
+                );
+                1
+            }
+            (KeyType::Hash, None) => {
+                p.add(&format!("{key}.fields"), "hashes need `fields` (fields per key)");
+                1
+            }
+            (KeyType::String, Some(_)) => {
+                p.add(
+                    &format!("{key}.fields"),
+                    "only hashes have fields; remove it or set type = \"hash\"",
+                );
+                1
+            }
+            (KeyType::String, None) => 1,
+        };
+        if let Some(t) = k.ttl_seconds.filter(|t| !(*t > 0.0 && *t <= MAX_TTL_SECONDS)) {
+            p.add(
+                &format!("{key}.ttl_seconds"),
+                format!("{t}: a TTL must be a positive number of seconds, at most {MAX_TTL_SECONDS:.0} (31 years)"),
+            );
+        }
+        if redis.is_none() && (k.ttl_seconds.is_some() || kind == KeyType::Hash) {
+            p.add(&key, "TTLs and hashes need a Redis profile (server.profile)");
+        }
+        keys.push(KeyGroup {
+            name: k.name.clone(),
+            count: k.count.max(0) as u64,
+            kind,
+            value_size: size.unwrap_or(SizeDist::Fixed { bytes: 1 }),
+            fields,
+            ttl_seconds: k.ttl_seconds,
+            cleanup,
+        });
+    }
+    let mut scripts = Vec::new();
+    let mut script_names = std::collections::HashSet::new();
+    for (i, s) in w.scripts.iter().enumerate() {
+        let key = format!("workload.scripts[{i}]");
+        if redis.is_none() {
+            p.add(&key, "scripts need a Redis profile");
+        }
+        if s.name.is_empty() || s.name.chars().any(char::is_control) {
+            p.add(
+                &format!("{key}.name"),
+                format!("{:?}: use a non-empty name without control characters", s.name),
+            );
+        } else if !script_names.insert(s.name.clone()) {
+            p.add(&format!("{key}.name"), format!("'{}' names two scripts", s.name));
+        }
+        let size = p.bytes(&format!("{key}.size"), &s.size).unwrap_or(1);
+        if size > MAX_SCRIPT_BYTES {
+            p.add(
+                &format!("{key}.size"),
+                format!(
+                    "{}: scripts of up to {} are modelled (Redis takes up to proto-max-bulk-len, but a Lua body that size is no workload)",
+                    crate::units::human(size as f64),
+                    crate::units::human(MAX_SCRIPT_BYTES as f64)
+                ),
+            );
+        }
+        let count = match s.count {
+            None => 1,
+            Some(c) if c >= 0 => c as u64,
+            Some(c) => {
+                p.add(&format!("{key}.count"), format!("{c} is negative"));
+                0
+            }
+        };
+        scripts.push(ScriptSpec {
+            name: s.name.clone(),
+            size,
+            count,
+            unique: s.unique.unwrap_or(false),
+        });
+    }
+    if p.list.len() > before {
+        return None;
+    }
+    let sc = Scenario {
+        name: raw.name.clone(),
+        variant: variant.into(),
+        seed: raw.seed,
+        runs,
+        allocator,
+        allocator_preset: preset,
+        redis,
+        maxmemory,
+        memory_limit,
+        tests: w.tests as u64,
+        flush,
+        test_seconds: w.test_seconds,
+        parallel,
+        commands_per_second,
+        state,
+        keys,
+        scripts,
+    };
+    let live = sc.live_payload_bytes();
+    if live > (1u64 << 47) as f64 {
+        p.add(
+            "workload.keys",
+            format!(
+                "the keys alive at once hold about {} of values, past the 128 TiB a 64-bit process can address: lower counts, sizes, tests or parallel, or flush between tests",
+                crate::units::human(live)
+            ),
+        );
+        return None;
+    }
+    Some(sc)
+}

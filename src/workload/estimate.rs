@@ -1,0 +1,217 @@
+//! What a scenario asks of the machine, estimated before running it: simulator memory, results,
+//! operations and time, per field, so that a refusal can name the costliest one.
+
+use serde::Serialize;
+
+use super::*;
+
+/// What a scenario asks of the machine, estimated before running it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Estimate {
+    /// Operations replayed over all variants and runs: commands, plus the server cron's ticks
+    /// (10 per simulated second, each counted as a tenth of a command).
+    pub events: f64,
+    /// Keys or objects alive at once in one run, at most (a test's keys all exist before its
+    /// cleanup deletes some).
+    pub peak_live: f64,
+    /// Bytes of simulator memory the runs need at once (live objects × per-object cost × runs in
+    /// flight), and the results they leave (per test of each variant, and of each run).
+    pub memory_bytes: f64,
+    /// CPU seconds the runs take, about (all threads together).
+    pub cpu_seconds: f64,
+}
+
+/// Simulator bytes per live string key in the Redis model, per hash field, and per object of a
+/// plain allocator workload (peak RSS of one run measured on this project's machine: 1,000,000
+/// SETs of 100 B 681 MiB, 1,000,000 hash fields 149-235 MiB, 1,000,000 allocator objects of
+/// 100 B 39 MiB, the 33.5 M objects of 32 KiB of `scenarios/terabyte.toml` 2.82 GiB, 90 B each).
+const SIM_BYTES_PER_KEY: f64 = 700.0;
+const SIM_BYTES_PER_FIELD: f64 = 250.0;
+pub const SIM_BYTES_PER_OBJECT: f64 = 100.0;
+/// Memory the results take per test of a variant (the Monte Carlo summary of every INFO field at
+/// the test's peak and end, and its JSON and CSV as they are written), and per test of each run
+/// (measured: 10,000 tests took 197 MB with 3 runs and 798 MB with 100; 100,000 tests with 3
+/// runs 1.9 GB, writing a 966 MB result.json).
+const RESULT_BYTES_PER_TEST: f64 = 20_000.0;
+const RESULT_BYTES_PER_TEST_RUN: f64 = 640.0;
+/// Commands per CPU second through the Redis model and objects through the allocator model
+/// (measured on this project's machine, with room).
+const REDIS_EVENTS_PER_SECOND: f64 = 1.0e5;
+const ALLOCATOR_EVENTS_PER_SECOND: f64 = 2.0e6;
+
+impl Scenario {
+    /// Payload bytes alive at once, at most, on average draws: every key of every test that is
+    /// not flushed, in every test process.
+    pub fn live_payload_bytes(&self) -> f64 {
+        let tests_alive = if self.flush == Flush::None {
+            self.tests as f64
+        } else {
+            1.0
+        };
+        self.keys
+            .iter()
+            .map(|k| k.count as f64 * k.fields as f64 * k.value_size.mean())
+            .sum::<f64>()
+            * tests_alive
+            * self.parallel as f64
+    }
+}
+
+/// One field's share of a variant's cost, for the estimate to add up and a refusal to name.
+struct Cost {
+    /// The field as the scenario writes it, with its value.
+    what: String,
+    /// Simulator bytes one run holds at once for it.
+    memory: f64,
+    /// Bytes of results it leaves, whatever the runs in flight.
+    results: f64,
+    /// Operations one run replays for it.
+    events: f64,
+}
+
+impl Scenario {
+    /// What each field of this variant costs (see [`Cost`]); `runs` per variant.
+    fn costs(&self, runs: u64, of: &str) -> Vec<Cost> {
+        let tests = self.tests as f64;
+        let parallel = self.parallel as f64;
+        let tests_text = crate::units::plural(self.tests, "test", "tests");
+        let tests_alive = if self.flush == Flush::None { tests } else { 1.0 };
+        let (per_key, per_field) = if self.redis.is_some() {
+            (SIM_BYTES_PER_KEY, SIM_BYTES_PER_FIELD)
+        } else {
+            (SIM_BYTES_PER_OBJECT, 0.0)
+        };
+        let mut out = Vec::new();
+        for k in &self.keys {
+            let hash = k.kind == KeyType::Hash;
+            let alive = k.count as f64 * tests_alive * parallel;
+            let commands =
+                k.count as f64 * if hash { 1.0 + k.fields as f64 / 8.0 } else { 1.0 } * (1.0 + k.cleanup);
+            out.push(Cost {
+                what: format!(
+                    "workload.keys.{}.count = {} per test over {tests_text}{of}",
+                    k.name,
+                    crate::units::group(k.count),
+                ),
+                memory: alive
+                    * if hash {
+                        per_key + k.fields as f64 * per_field
+                    } else {
+                        per_key
+                    },
+                results: 0.0,
+                events: commands * parallel * tests,
+            });
+        }
+        // A test's commands are built before they run: every EVAL carries its own copy of the
+        // script body (measured peaks: 2,000,000 EVALs of 300 B 1.93 GB, 960 B each; 100,000 of
+        // 3,000 B 311 MB, 3,100 B each); unique bodies stay in the script cache, one per test and
+        // process.
+        for sc in &self.scripts {
+            let unique = if sc.unique {
+                parallel * tests * (sc.size as f64 + 300.0)
+            } else {
+                0.0
+            };
+            out.push(Cost {
+                what: format!(
+                    "workload.scripts.{}.count = {} per test (size {} B){of}",
+                    sc.name,
+                    crate::units::group(sc.count),
+                    crate::units::group(sc.size)
+                ),
+                memory: parallel * sc.count as f64 * (sc.size as f64 + 700.0) + unique,
+                results: 0.0,
+                events: sc.count as f64 * parallel * tests,
+            });
+        }
+        // The server cron's ticks: 10 per simulated second, each a tenth of a command.
+        out.push(Cost {
+            what: format!(
+                "workload.test_seconds = {} over {tests_text}{of}",
+                self.test_seconds
+            ),
+            memory: 0.0,
+            results: 0.0,
+            events: self.test_seconds * tests,
+        });
+        out.push(Cost {
+            what: format!(
+                "workload.tests = {} (the results of every test are kept){of}",
+                crate::units::group(self.tests)
+            ),
+            memory: 0.0,
+            results: tests * (RESULT_BYTES_PER_TEST + runs as f64 * RESULT_BYTES_PER_TEST_RUN),
+            events: 0.0,
+        });
+        out
+    }
+}
+
+impl ScenarioFile {
+    /// Every variant's costs, each field named with its variant when there are several.
+    fn costs(&self, runs: u64) -> Vec<(&Scenario, Vec<Cost>)> {
+        self.variants
+            .iter()
+            .map(|v| {
+                let of = if self.variants.len() > 1 {
+                    format!(" (variant \"{}\")", v.variant)
+                } else {
+                    String::new()
+                };
+                (v, v.costs(runs, &of))
+            })
+            .collect()
+    }
+
+    /// Estimates the work of `runs` runs per variant and the replay of each variant's median run
+    /// that decomposes it; `threads` runs are in flight at once.
+    pub fn estimate(&self, runs: u64, threads: usize) -> Estimate {
+        let mut events = 0.0;
+        let mut cpu_seconds = 0.0;
+        let mut peak_live: f64 = 0.0;
+        let mut memory: f64 = 0.0;
+        let mut results = 0.0;
+        for (v, costs) in self.costs(runs) {
+            let e = costs.iter().map(|c| c.events).sum::<f64>() * (runs as f64 + 1.0);
+            events += e;
+            cpu_seconds += e / if v.redis.is_some() {
+                REDIS_EVENTS_PER_SECOND
+            } else {
+                ALLOCATOR_EVENTS_PER_SECOND
+            };
+            memory = memory.max(costs.iter().map(|c| c.memory).sum());
+            results += costs.iter().map(|c| c.results).sum::<f64>();
+            let tests_alive = if v.flush == Flush::None {
+                v.tests as f64
+            } else {
+                1.0
+            };
+            let live: f64 = v
+                .keys
+                .iter()
+                .map(|k| k.count as f64 * tests_alive * v.parallel as f64 * k.fields as f64)
+                .sum();
+            peak_live = peak_live.max(live);
+        }
+        Estimate {
+            events,
+            peak_live,
+            memory_bytes: memory * threads.min(runs as usize).max(1) as f64 + results,
+            cpu_seconds,
+        }
+    }
+
+    /// The field that costs the most, for a refusal to name, with the variant that sets it: by
+    /// simulator memory (`by_memory`: what a run holds, and the results it leaves), or by the
+    /// operations it replays.
+    pub fn largest_cost(&self, by_memory: bool, runs: u64) -> String {
+        let weight = |c: &Cost| if by_memory { c.memory + c.results } else { c.events };
+        self.costs(runs)
+            .into_iter()
+            .flat_map(|(_, costs)| costs)
+            .reduce(|best, c| if weight(&c) > weight(&best) { c } else { best })
+            .map(|c| c.what)
+            .unwrap_or_default()
+    }
+}

@@ -213,7 +213,9 @@ pub fn parse_with(
     let claims = check_claims(&raw.claim, &names, &mut p);
     problems.extend(p.list);
     if !problems.is_empty() {
-        problems.dedup();
+        // A problem of the base scenario is found again in each variant: say it once.
+        let mut seen = std::collections::HashSet::new();
+        problems.retain(|p| seen.insert(p.clone()));
         return Err(ScenarioError { problems });
     }
     Ok(ScenarioFile {
@@ -278,6 +280,23 @@ value_size = "30KB"
                 median: 2000.0,
                 sigma: 0.5
             }
+        );
+    }
+
+    #[test]
+    fn a_problem_every_variant_shares_is_reported_once() {
+        let text = GOOD.replace(
+            "value_size = \"30KB\"",
+            "value_size = \"30KB\"\nfields = 3\ncleanup = 2.0",
+        )
+            + "[[variant]]\nname = \"a\"\n[[variant]]\nname = \"b\"\nset = { \"workload.tests\" = 4 }\n";
+        let e = parse(&text, "d.toml").unwrap_err();
+        assert_eq!(
+            e.problems,
+            [
+                "d.toml: line 13: workload.keys[0].cleanup: 2 is not a share between 0 and 1",
+                "d.toml: line 12: workload.keys[0].fields: only hashes have fields; remove it or set type = \"hash\""
+            ]
         );
     }
 

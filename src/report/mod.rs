@@ -1,5 +1,5 @@
-//! Reports: text tables and JSON for people and notebooks.
-pub mod chart_parts;
+//! Reports, for people and notebooks: the text tables commands print, the charts (PNG and SVG),
+//! the design-review report (HTML and Markdown), and the writing of output files all or none.
 pub mod charts;
 pub mod document;
 pub mod explain;

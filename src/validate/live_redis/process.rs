@@ -1,0 +1,82 @@
+//! Starting and stopping a redis-server process of its own, for tests: found on PATH (or named
+//! by `$FRAGSIM_REDIS_SERVER`), on a free loopback port, in its own temporary directory.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::server::LiveError;
+
+/// A redis-server process started for a test: loopback only, a free port, its own temporary
+/// directory, no persistence, freshly started (no client has connected to it yet). Stopped (and
+/// its directory removed) when dropped, also when a test panics.
+pub struct RedisProcess {
+    child: Child,
+    pub addr: String,
+    dir: PathBuf,
+}
+
+impl RedisProcess {
+    /// Starts `redis-server` from PATH (or `$FRAGSIM_REDIS_SERVER`).
+    pub fn start() -> Result<Self, LiveError> {
+        let bin = std::env::var("FRAGSIM_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| LiveError::Start(format!("no free loopback port: {e}")))?
+            .port();
+        let dir = std::env::temp_dir().join(format!("fragsim-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| LiveError::Start(format!("{}: {e}", dir.display())))?;
+        let child = Command::new(&bin)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(&dir)
+            .args(["--daemonize", "no", "--logfile"])
+            .arg(dir.join("redis.log"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| LiveError::Start(format!("{bin}: {e}")))?;
+        let mut p = RedisProcess {
+            child,
+            addr: format!("127.0.0.1:{port}"),
+            dir,
+        };
+        // Ready when its log says so: no connection and no command, so the server stays fresh.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = std::fs::read_to_string(p.dir.join("redis.log")).unwrap_or_default();
+            if log.contains("Ready to accept connections") {
+                return Ok(p);
+            }
+            if let Ok(Some(status)) = p.child.try_wait() {
+                return Err(LiveError::Start(format!("{bin} exited at start with {status}")));
+            }
+            if Instant::now() > deadline {
+                let _ = p.child.kill();
+                return Err(LiveError::Start(format!(
+                    "{bin} did not answer on {} within 10 s",
+                    p.addr
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for RedisProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -22,12 +22,20 @@ pub struct Estimate {
 }
 
 /// Simulator bytes per live string key in the Redis model, per hash field, and per object of a
-/// plain allocator workload (peak RSS of one run measured on this project's machine: 1,000,000
-/// SETs of 100 B 681 MiB, 1,000,000 hash fields 149-235 MiB, 1,000,000 allocator objects of
-/// 100 B 39 MiB, the 33.5 M objects of 32 KiB of `scenarios/terabyte.toml` 2.82 GiB, 90 B each).
+/// plain allocator workload, small (a slab region) or large (an extent of its own). Peak RSS of
+/// one run, less the 13 MiB of an empty one, measured on this project's machine: 150,000 SETs of
+/// 100 B 89 MiB (620 B per key), 100,000 of 30 KB 51 MiB (530 B); 400,000 hash fields 57 MiB
+/// in listpacks (150 B per field), 92 MiB in hashtables (240 B); 1,000,000 allocator objects of
+/// 100 B 26 MiB (27 B each), of 32 KiB 79 MiB (83 B each); the 33.5 M objects of 32 KiB of
+/// `scenarios/terabyte.toml` 2.82 GiB (90 B each). Each a little above the measured, so that the
+/// estimate errs towards refusing; `tests/estimate.rs` holds it within 2x of real runs.
 const SIM_BYTES_PER_KEY: f64 = 700.0;
 const SIM_BYTES_PER_FIELD: f64 = 250.0;
-pub const SIM_BYTES_PER_OBJECT: f64 = 100.0;
+const SIM_BYTES_PER_SMALL_OBJECT: f64 = 35.0;
+const SIM_BYTES_PER_LARGE_OBJECT: f64 = 100.0;
+/// The most simulator bytes one live object of a plain allocator workload takes (a large one),
+/// for `fragsim bench --live`'s bound.
+pub const SIM_BYTES_PER_OBJECT: f64 = SIM_BYTES_PER_LARGE_OBJECT;
 /// Memory the results take per test of a variant (the Monte Carlo summary of every INFO field at
 /// the test's peak and end, and its JSON and CSV as they are written), and per test of each run
 /// (measured: 10,000 tests took 197 MB with 3 runs and 798 MB with 100; 100,000 tests with 3
@@ -76,13 +84,17 @@ impl Scenario {
         let parallel = self.parallel as f64;
         let tests_text = crate::units::plural(self.tests, "test", "tests");
         let tests_alive = if self.flush == Flush::None { tests } else { 1.0 };
-        let (per_key, per_field) = if self.redis.is_some() {
-            (SIM_BYTES_PER_KEY, SIM_BYTES_PER_FIELD)
-        } else {
-            (SIM_BYTES_PER_OBJECT, 0.0)
-        };
+        let small_max = crate::jemalloc::SizeClasses::new(self.allocator.lg_quantum, self.allocator.lg_page)
+            .small_maxclass() as f64;
         let mut out = Vec::new();
         for k in &self.keys {
+            let (per_key, per_field) = if self.redis.is_some() {
+                (SIM_BYTES_PER_KEY, SIM_BYTES_PER_FIELD)
+            } else if k.value_size.mean() <= small_max {
+                (SIM_BYTES_PER_SMALL_OBJECT, 0.0)
+            } else {
+                (SIM_BYTES_PER_LARGE_OBJECT, 0.0)
+            };
             let hash = k.kind == KeyType::Hash;
             let alive = k.count as f64 * tests_alive * parallel;
             let commands =

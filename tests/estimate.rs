@@ -1,0 +1,142 @@
+//! The size estimate (`ScenarioFile::estimate`, what the refusal of too-big scenarios is based
+//! on) against the memory real runs take: `fragsim run` on scenarios that each load one cost
+//! (string keys, hash fields in listpacks and in hashtables, small and large allocator
+//! objects, many tests, unique scripts), its peak RSS (`wait4`'s `ru_maxrss`) less that of an
+//! empty run, within 2x of the estimate either way.
+
+mod common;
+
+/// Peak RSS of `fragsim run FILE --threads 1`, bytes.
+// The child is reaped by wait4 (which also gives its own rusage), not by Child::wait.
+#[allow(clippy::zombie_processes)]
+fn peak_rss(file: &std::path::Path, out: &std::path::Path) -> f64 {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_fragsim"))
+        .args(["run", file.to_str().unwrap(), "--threads", "1", "--out"])
+        .arg(out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("fragsim starts");
+    let mut status = 0;
+    // SAFETY: rusage is plain old data, filled in by wait4 for this child only.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t, "wait4");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{}: fragsim failed",
+        file.display()
+    );
+    usage.ru_maxrss as f64 * 1024.0
+}
+
+fn scenario(name: &str, profile: &str, tests: u64, runs: u64, flush: &str, body: &str) -> String {
+    format!(
+        "name = \"{name}\"\nruns = {runs}\n[server]\nprofile = \"{profile}\"\n[workload]\n\
+         tests = {tests}\nflush = \"{flush}\"\ntest_seconds = 0.1\n{body}"
+    )
+}
+
+#[test]
+fn the_size_estimate_is_within_2x_of_measured_peaks() {
+    let dir = common::fresh_dir("estimate");
+    let redis = "redis-7.0-debian";
+    let key = |name: &str, count: u64, size: u64, extra: &str| {
+        format!("[[workload.keys]]\nname = \"{name}\"\ncount = {count}\nvalue_size = {size}\n{extra}")
+    };
+    let cases = [
+        (
+            "empty",
+            scenario("empty", redis, 1, 1, "none", &key("k", 1, 100, "")),
+        ),
+        (
+            "strings",
+            scenario("strings", redis, 1, 1, "none", &key("k", 150_000, 100, "")),
+        ),
+        (
+            "strings-30k",
+            scenario("s30k", redis, 1, 1, "none", &key("k", 100_000, 30_000, "")),
+        ),
+        (
+            "listpack-fields",
+            scenario(
+                "lp",
+                redis,
+                1,
+                1,
+                "none",
+                &key("h", 4_000, 50, "type = \"hash\"\nfields = 100"),
+            ),
+        ),
+        (
+            "hashtable-fields",
+            scenario(
+                "ht",
+                redis,
+                1,
+                1,
+                "none",
+                &key("h", 20, 50, "type = \"hash\"\nfields = 20000"),
+            ),
+        ),
+        (
+            "small-objects",
+            scenario("so", "none", 1, 1, "none", &key("o", 1_000_000, 100, "")),
+        ),
+        (
+            "large-objects",
+            scenario("lo", "none", 1, 1, "none", &key("o", 1_000_000, 32_768, "")),
+        ),
+        (
+            "many-tests",
+            scenario("mt", redis, 5_000, 3, "before_each", &key("k", 1, 100, "")),
+        ),
+        (
+            "unique-scripts",
+            scenario(
+                "us",
+                redis,
+                1,
+                1,
+                "none",
+                &(key("k", 1, 100, "")
+                    + "[[workload.scripts]]\nname = \"s\"\nsize = 10000\ncount = 10000\nunique = true\n"),
+            ),
+        ),
+    ];
+    let mut baseline = 0.0;
+    let mut report = Vec::new();
+    let mut failures = Vec::new();
+    for (name, text) in &cases {
+        let path = dir.join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let file = fragsim::workload::parse(text, name).expect("test scenarios are valid");
+        let estimate = file.estimate(file.runs, 1).memory_bytes;
+        let measured = peak_rss(&path, &dir.join(format!("out-{name}")));
+        if *name == "empty" {
+            baseline = measured;
+            continue;
+        }
+        let used = measured - baseline;
+        let ratio = estimate / used;
+        report.push(format!(
+            "{name:<18} estimate {:>7.1} MiB  measured {:>7.1} MiB  ratio {ratio:.2}",
+            estimate / 1048576.0,
+            used / 1048576.0
+        ));
+        // Each case loads 25 MiB or more, well above the run-to-run noise of a few MiB.
+        assert!(
+            used > 20.0 * 1048576.0,
+            "{name}: only {used} bytes above an empty run"
+        );
+        if !(0.5..=2.0).contains(&ratio) {
+            failures.push(name.to_string());
+        }
+    }
+    println!("{}", report.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "outside 2x: {failures:?}\n{}",
+        report.join("\n")
+    );
+}

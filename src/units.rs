@@ -1,33 +1,63 @@
 //! Byte counts as people write them, and as fragsim prints them.
 
+/// Why a byte count (`30000`, `30KB`, `2MiB`) could not be read. `Display` quotes the text as
+/// it was given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ByteCountError {
+    /// The text is empty or only blanks.
+    #[error("expected a byte count such as 30000, 30KB or 2MiB, got an empty string")]
+    Empty,
+    /// The text starts with a minus sign.
+    #[error("'{0}' is negative; a byte count must be positive")]
+    Negative(String),
+    /// The number before the unit is not a number (`abc`, `1.2.3`, `KB`).
+    #[error("'{0}' is not a byte count (expected e.g. 30000, 30KB, 2MiB)")]
+    NotANumber(String),
+    /// The number is followed by something that is not a unit (`12 parsecs`).
+    #[error("'{input}': unknown unit '{unit}' (use B, KB, MB, GB, KiB, MiB, GiB, k, m, g)")]
+    UnknownUnit {
+        /// The text as given.
+        input: String,
+        /// The unit as read: trimmed and in lower case.
+        unit: String,
+    },
+    /// The count is 2^64 bytes or more.
+    #[error("'{0}' is too large")]
+    TooLarge(String),
+    /// A count that must be whole (for [`parse_bytes`]) has a fraction of a byte (`0.5`).
+    #[error("'{0}' is not a whole number of bytes")]
+    NotWhole(String),
+}
+
 /// Parses a byte count: a whole number with an optional unit. Units follow Redis's config
 /// convention: `k`/`m`/`g` are powers of 1000, `kb`/`mb`/`gb` (any case) and `KiB`/`MiB`/`GiB`
 /// powers of 1024, `b` is bytes. Examples: `30000`, `30KB` (30,720), `2k` (2,000), `1.5MiB`.
-pub fn parse_bytes(s: &str) -> Result<u64, String> {
+/// Fails as [`parse_bytes_f64`] does, and on a count that is not whole
+/// ([`ByteCountError::NotWhole`]).
+pub fn parse_bytes(s: &str) -> Result<u64, ByteCountError> {
     let bytes = parse_bytes_f64(s)?;
     if bytes.fract() != 0.0 {
-        return Err(format!("'{s}' is not a whole number of bytes"));
+        return Err(ByteCountError::NotWhole(s.into()));
     }
     Ok(bytes as u64)
 }
 
-/// Like [`parse_bytes`], but a fractional result (`"1.84GB"`) is allowed: for thresholds.
-pub fn parse_bytes_f64(s: &str) -> Result<f64, String> {
+/// Like [`parse_bytes`], but a fractional result (`"1.84GB"`) is allowed: for thresholds. Fails
+/// on an empty, negative or unreadable number, an unknown unit, or 2^64 bytes or more.
+pub fn parse_bytes_f64(s: &str) -> Result<f64, ByteCountError> {
     let t = s.trim();
     if t.is_empty() {
-        return Err("expected a byte count such as 30000, 30KB or 2MiB, got an empty string".into());
+        return Err(ByteCountError::Empty);
     }
     if t.starts_with('-') {
-        return Err(format!("'{s}' is negative; a byte count must be positive"));
+        return Err(ByteCountError::Negative(s.into()));
     }
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let num: String = num.chars().filter(|&c| c != '_').collect();
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("'{s}' is not a byte count (expected e.g. 30000, 30KB, 2MiB)"))?;
+    let value: f64 = num.parse().map_err(|_| ByteCountError::NotANumber(s.into()))?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" => 1000,
@@ -39,14 +69,15 @@ pub fn parse_bytes_f64(s: &str) -> Result<f64, String> {
         "t" => 1_000_000_000_000,
         "tb" | "tib" => 1 << 40,
         other => {
-            return Err(format!(
-                "'{s}': unknown unit '{other}' (use B, KB, MB, GB, KiB, MiB, GiB, k, m, g)"
-            ))
+            return Err(ByteCountError::UnknownUnit {
+                input: s.into(),
+                unit: other.into(),
+            })
         }
     };
     let bytes = value * mult as f64;
     if !bytes.is_finite() || bytes >= u64::MAX as f64 {
-        return Err(format!("'{s}' is too large"));
+        return Err(ByteCountError::TooLarge(s.into()));
     }
     Ok(bytes)
 }
@@ -209,9 +240,13 @@ mod tests {
         assert_eq!(parse_bytes("512MB"), Ok(512 << 20));
         assert_eq!(parse_bytes("1.5MiB"), Ok(3 << 19));
         assert_eq!(parse_bytes("1_000"), Ok(1000));
-        assert!(parse_bytes("-5").unwrap_err().contains("negative"));
+        assert_eq!(parse_bytes("-5"), Err(ByteCountError::Negative("-5".into())));
+        assert_eq!(
+            parse_bytes("-5").unwrap_err().to_string(),
+            "'-5' is negative; a byte count must be positive"
+        );
         assert!(parse_bytes("12 parsecs").is_err());
-        assert!(parse_bytes("0.5").is_err());
+        assert_eq!(parse_bytes("0.5"), Err(ByteCountError::NotWhole("0.5".into())));
     }
 
     #[test]

@@ -238,7 +238,7 @@ fn exercise(name: &str, text: &str) {
     let r = match montecarlo::run_all(&file, 2, file.seed, 1, &|| {}) {
         Ok(r) => r,
         Err(msg) => {
-            assert!(!msg.is_empty());
+            assert!(!msg.to_string().is_empty());
             return;
         }
     };

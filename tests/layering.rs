@@ -1,7 +1,8 @@
 //! The library's layers import only downward: units <- jemalloc <- redis <- workload <- sim <-
 //! {report, validate} <- app <- cli. Reads every source file under src/ and fails on a `crate::`
 //! path (in code, not comments) that names a module at the same or a higher layer, or a
-//! `super::super` that leaves a top-level module.
+//! `super::super` that leaves a top-level module. Also fails on a public function that returns
+//! `Result<_, String>`: every layer's errors are typed.
 
 use std::path::{Path, PathBuf};
 
@@ -239,6 +240,190 @@ fn the_scanner_sees_imports_in_every_form() {
     );
     let names: Vec<(String, usize)> = crate_imports(&code);
     let expected: Vec<(String, usize)> = [("a", 1), ("c", 1), ("d", 1), ("g", 5)]
+        .iter()
+        .map(|&(m, l)| (m.to_string(), l))
+        .collect();
+    assert_eq!(names, expected);
+}
+
+/// Public functions (`pub fn`, methods included, not `pub(crate)`) whose return type is a
+/// `Result` with `String` as its error, as (name, line).
+fn string_error_fns(code: &str) -> Vec<(String, usize)> {
+    let b = code.as_bytes();
+    let is_ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let word_at = |i: usize, w: &str| {
+        b[i..].starts_with(w.as_bytes())
+            && (i == 0 || !is_ident(b[i - 1]))
+            && b.get(i + w.len()).is_none_or(|&c| !is_ident(c))
+    };
+    let skip_ws = |mut i: usize| {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    // Type aliases of such a Result (`type Res<T> = Result<T, String>;`) count as one.
+    let mut aliases = Vec::new();
+    for (k, _) in code.match_indices("type") {
+        if !word_at(k, "type") {
+            continue;
+        }
+        let decl: String = code[k + 4..]
+            .chars()
+            .take_while(|&c| c != ';')
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        if let Some((name, def)) = decl.split_once('=') {
+            if returns_string_error(def) {
+                let name: String = name
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                aliases.push(format!("{name}<"));
+            }
+        }
+    }
+    let uses_alias = |ret: &str| {
+        aliases.iter().any(|a| {
+            ret.match_indices(a.as_str())
+                .any(|(k, _)| k == 0 || !is_ident(ret.as_bytes()[k - 1]))
+        })
+    };
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if !word_at(i, "pub") {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        i = skip_ws(i + 3);
+        // Qualifiers between `pub` and `fn` (a `pub(crate)` never gets here: `(` follows).
+        loop {
+            if let Some(q) = ["const", "async", "unsafe"].iter().find(|q| word_at(i, q)) {
+                i = skip_ws(i + q.len());
+            } else if word_at(i, "extern") {
+                i = skip_ws(i + 6);
+                if b[i..].starts_with(b"\"\"") {
+                    i = skip_ws(i + 2);
+                }
+            } else {
+                break;
+            }
+        }
+        if !word_at(i, "fn") {
+            continue;
+        }
+        let name: String = code[skip_ws(i + 2)..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        // The signature ends at the body's `{` (or a trait method's `;`) outside () and [].
+        let mut depth = 0i32;
+        let mut end = i;
+        while end < b.len() {
+            match b[end] {
+                b'(' | b'[' => depth += 1,
+                b')' | b']' => depth -= 1,
+                b'{' | b';' if depth == 0 => break,
+                _ => {}
+            }
+            end += 1;
+        }
+        let sig: String = code[i..end].chars().filter(|c| !c.is_whitespace()).collect();
+        // The return type follows the parameter list's closing parenthesis.
+        let mut depth = 0;
+        let params_end = sig.char_indices().find_map(|(k, c)| {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(k + 1);
+                    }
+                }
+                _ => {}
+            }
+            None
+        });
+        let ret = params_end.and_then(|k| sig[k..].strip_prefix("->"));
+        if ret.is_some_and(|r| returns_string_error(r) || uses_alias(r)) {
+            found.push((name, code[..start].matches('\n').count() + 1));
+        }
+        i = end;
+    }
+    found
+}
+
+/// Whether a return type (without whitespace) has a `Result<..., String>` in it.
+fn returns_string_error(ret: &str) -> bool {
+    let mut rest = ret;
+    while let Some(pos) = rest.find("Result<") {
+        let args = &rest[pos + 7..];
+        // The Result's arguments: up to its closing `>`, split at its own commas.
+        // `last_arg` is where the last argument starts: 0 is a one-argument alias
+        // (`io::Result<String>`), whose argument is not the error.
+        let (mut depth, mut last_arg) = (0i32, 0);
+        for (k, c) in args.char_indices() {
+            match c {
+                '<' | '(' | '[' => depth += 1,
+                '>' if k > 0 && args.as_bytes()[k - 1] == b'-' => {}
+                ')' | ']' => depth -= 1,
+                '>' if depth > 0 => depth -= 1,
+                '>' => {
+                    let err = &args[last_arg..k];
+                    if last_arg > 0 && (err == "String" || err == "std::string::String") {
+                        return true;
+                    }
+                    break;
+                }
+                ',' if depth == 0 => last_arg = k + 1,
+                _ => {}
+            }
+        }
+        rest = &rest[pos + 7..];
+    }
+    false
+}
+
+#[test]
+fn no_public_function_returns_a_string_error() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files.sort();
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for f in &files {
+        let rel = f.strip_prefix(&src).unwrap().to_string_lossy().into_owned();
+        let code = code_only(&std::fs::read_to_string(f).unwrap());
+        checked += code.matches("pub fn").count();
+        for (name, line) in string_error_fns(&code) {
+            problems.push(format!(
+                "src/{rel}:{line}: pub fn {name} returns Result<_, String>; give it a typed error"
+            ));
+        }
+    }
+    assert!(checked > 300, "found only {checked} public functions");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_scanner_sees_string_errors_in_every_form() {
+    let code = code_only(
+        "pub fn a() -> Result<u64, String> {}\n\
+         pub(crate) fn b() -> Result<u64, String> {}\n\
+         fn c() -> Result<u64, String> {}\n\
+         pub fn d(\n    x: [u8; 4],\n) -> Result<(Vec<u8>, String), String>\nwhere\n    u8: Copy,\n{}\n\
+         pub fn e() -> Result<String, Error> {}\n\
+         pub const fn f() -> Option<Result<u8, std::string::String>> {}\n\
+         pub fn g(f: impl Fn() -> u8) -> std::io::Result<String> {}\n\
+         impl X { pub fn h(&self) -> Result<Box<dyn Fn(u8) -> u8>, String>; }\n\
+         // pub fn i() -> Result<u8, String> {}\n\
+         type Res<T> = Result<T, String>;\npub fn j() -> Res<u8> {}\npub fn k() -> MyRes<u8> {}\n",
+    );
+    let names: Vec<(String, usize)> = string_error_fns(&code);
+    let expected: Vec<(String, usize)> = [("a", 1), ("d", 4), ("f", 11), ("h", 13), ("j", 16)]
         .iter()
         .map(|&(m, l)| (m.to_string(), l))
         .collect();

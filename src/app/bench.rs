@@ -88,7 +88,7 @@ pub fn bench(
         measured.push(m);
     }
     let per_object = if o.live > 0 {
-        let (b, grown, secs) = bench::bytes_per_live_object(o.live).map_err(AppError::Model)?;
+        let (b, grown, secs) = bench::bytes_per_live_object(o.live)?;
         emit(&bench::render_memory(b, o.live, grown, secs))?;
         b
     } else {

@@ -115,14 +115,14 @@ pub fn explain(o: &ExplainOptions) -> Result<String, AppError> {
                 "with --redis give --string SIZE or --hash FIELDSxSIZE, not a bare SIZE".into(),
             ));
         }
-        let profile = RedisProfile::load(prof).map_err(AppError::Usage)?;
+        let profile = RedisProfile::load(prof).map_err(|source| AppError::Profile { flag: None, source })?;
         if o.preset != "jemalloc-5.3" {
             return Err(AppError::Usage(
                 "--preset does not apply with --redis: the profile brings its allocator".into(),
             ));
         }
         let spec = key_spec(o.string.as_deref(), o.hash.as_deref())?;
-        let cost = explain_key(&profile, spec, 1000).map_err(AppError::Model)?;
+        let cost = explain_key(&profile, spec, 1000)?;
         return Ok(if o.json {
             to_json(&cost)
         } else {
@@ -138,7 +138,7 @@ pub fn explain(o: &ExplainOptions) -> Result<String, AppError> {
         .ok_or_else(|| AppError::Usage("give a SIZE, e.g. fragsim explain 30000".into()))?;
     let cfg = preset(&o.preset)?;
     let size = size_arg(size, "SIZE")?;
-    let cost = text::request_cost(&cfg, size).map_err(|e| AppError::Model(e.to_string()))?;
+    let cost = text::request_cost(&cfg, size)?;
     Ok(if o.json {
         to_json(&cost)
     } else {

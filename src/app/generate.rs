@@ -32,7 +32,10 @@ pub struct GenerateOptions {
 
 /// Writes generated-N.toml for N in from..from+count (all or none); returns the text to print.
 pub fn generate(o: &GenerateOptions) -> Result<String, AppError> {
-    crate::redis::RedisProfile::load(&o.profile).map_err(|e| AppError::Usage(format!("--profile: {e}")))?;
+    crate::redis::RedisProfile::load(&o.profile).map_err(|source| AppError::Profile {
+        flag: Some("--profile"),
+        source,
+    })?;
     if !(1..=MAX_GENERATED).contains(&o.count) {
         return Err(AppError::Usage(format!(
             "--count {}: give 1 to {MAX_GENERATED} scenarios",

@@ -21,8 +21,13 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use crate::jemalloc::AllocError;
+use crate::redis::server::ServerError;
+use crate::redis::ProfileError;
 use crate::report::output::CommitError;
 use crate::report::Staging;
+use crate::sim::SimError;
+use crate::validate::bench::BenchError;
 use crate::validate::live_redis::LiveError;
 use crate::workload::{ScenarioError, ScenarioFile};
 
@@ -38,13 +43,33 @@ pub enum AppError {
     /// A scenario file that cannot be read, or is invalid (every problem, each on its line).
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
+    /// A Redis profile named on the command line that cannot be loaded, or that has no baseline
+    /// of the scenario's server state; the message starts with `flag` (`--profile: ...`) when
+    /// there is one.
+    #[error("{}{source}", .flag.map(|f| format!("{f}: ")).unwrap_or_default())]
+    Profile {
+        /// The argument that named the profile, when the message names it.
+        flag: Option<&'static str>,
+        source: ProfileError,
+    },
     /// The work would take more memory or time than this machine allows without `--force`.
     #[error("{0}")]
     TooBig(String),
-    /// The model could not replay the workload (an allocation larger than jemalloc serves, a
-    /// sweep point that is not a valid scenario).
-    #[error("{0}")]
-    Model(String),
+    /// The Monte Carlo runs or a sweep could not be done: the worker threads did not start, or
+    /// a sweep point is not a valid scenario.
+    #[error(transparent)]
+    Model(#[from] SimError),
+    /// The Redis model refused: a key to explain that Redis would not store or that is too wide
+    /// to simulate, or a profile whose allocator the model does not have.
+    #[error(transparent)]
+    Redis(#[from] ServerError),
+    /// The allocator model refused a request to explain: larger than jemalloc's largest size
+    /// class.
+    #[error(transparent)]
+    Allocator(#[from] AllocError),
+    /// `bench` could not measure the simulator's memory per live object.
+    #[error(transparent)]
+    Bench(#[from] BenchError),
     /// A live server: unreachable, not Redis, or answering what Redis would not.
     #[error(transparent)]
     Live(#[from] LiveError),
@@ -223,7 +248,7 @@ fn monte_carlo(
 ) -> Result<crate::sim::montecarlo::McResult, AppError> {
     progress.start(mc.runs.saturating_add(1).saturating_mul(sc.variants.len() as u64));
     let result = crate::sim::montecarlo::run_all(sc, mc.runs, mc.seed, mc.threads, &|| progress.tick())
-        .map_err(AppError::Model);
+        .map_err(AppError::from);
     progress.finish();
     result
 }

@@ -61,7 +61,7 @@ pub struct SweepOutcome {
 fn sweep_value(p: &Param, s: &str, flag: &str) -> Result<f64, AppError> {
     let bad = |why: &str| AppError::Usage(format!("{flag} '{s}': {why} for {}", p.path));
     match p.kind {
-        ParamKind::Bytes => parse_bytes(s).map(|b| b as f64).map_err(|e| bad(&e)),
+        ParamKind::Bytes => parse_bytes(s).map(|b| b as f64).map_err(|e| bad(&e.to_string())),
         ParamKind::Count => s
             .trim()
             .parse::<u64>()
@@ -122,7 +122,7 @@ pub fn sweep(o: &SweepOptions, progress: &dyn Progress) -> Result<SweepOutcome, 
         .map_err(|e| AppError::Usage(format!("{}: {e}", o.file.display())))?;
     let xs = values(o, &p)?;
     let mc = o.mc.settings(&sc)?;
-    let points = crate::sim::sweep::load_points(&o.file, &p, &xs).map_err(AppError::Model)?;
+    let points = crate::sim::sweep::load_points(&o.file, &p, &xs)?;
     let files: Vec<&ScenarioFile> = points.iter().map(|pt| &pt.file).collect();
     check_size_all(&o.file, &files, mc, o.mc.force)?;
     let out_dir = out_dir(o.out.as_deref(), &o.file, "-sweep");
@@ -135,7 +135,7 @@ pub fn sweep(o: &SweepOptions, progress: &dyn Progress) -> Result<SweepOutcome, 
     let result = crate::sim::sweep::sweep(&sc, &p, &points, mc.runs, mc.seed, mc.threads, &|| {
         progress.tick()
     })
-    .map_err(AppError::Model);
+    .map_err(AppError::from);
     progress.finish();
     let result = result?;
     out.write("sweep.json", to_json(&result).as_bytes())?;

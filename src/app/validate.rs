@@ -92,7 +92,10 @@ pub fn validate(o: &ValidateOptions, progress: &dyn Progress) -> Result<Validate
         Some(name) => Some(
             crate::redis::RedisProfile::load(name)
                 .and_then(|p| p.with_state(sc.state))
-                .map_err(|e| AppError::Usage(format!("--profile: {e}")))?,
+                .map_err(|source| AppError::Profile {
+                    flag: Some("--profile"),
+                    source,
+                })?,
         ),
     };
     let opts = live_redis::ValidateOptions {

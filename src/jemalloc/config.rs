@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::error::ConfigError;
+
 /// Decay time for one page state, as jemalloc's `dirty_decay_ms` / `muzzy_decay_ms` options.
 /// `-1` never decays, `0` purges at once, a positive value purges along the smootherstep curve.
 pub type DecayMs = i64;
@@ -153,24 +155,26 @@ impl AllocatorConfig {
         Some(cfg)
     }
 
-    /// Checks that the options are values jemalloc accepts; the message names the option.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks that the options are values jemalloc accepts; the error names the option: a
+    /// quantum or page size jemalloc cannot be built with, a decay time below -1, huge pages
+    /// smaller than pages.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if !(3..=4).contains(&self.lg_quantum) {
-            return Err(format!("lg_quantum must be 3 or 4, not {}", self.lg_quantum));
+            return Err(ConfigError::LgQuantum(self.lg_quantum));
         }
         if ![12, 14, 16].contains(&self.lg_page) {
-            return Err(format!("lg_page must be 12, 14 or 16, not {}", self.lg_page));
+            return Err(ConfigError::LgPage(self.lg_page));
         }
         for (opt, v) in [
             ("dirty_decay_ms", self.dirty_decay_ms),
             ("muzzy_decay_ms", self.muzzy_decay_ms),
         ] {
             if v < -1 {
-                return Err(format!("{opt} must be -1, 0 or a positive number of ms, not {v}"));
+                return Err(ConfigError::DecayMs { option: opt, ms: v });
             }
         }
         if self.lg_hugepage < self.lg_page {
-            return Err("lg_hugepage must not be below lg_page".into());
+            return Err(ConfigError::HugepageBelowPage);
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ pub mod base;
 pub mod bin;
 pub mod config;
 pub mod decay;
+pub mod error;
 pub mod extent;
 pub mod pac;
 pub mod pages;
@@ -16,6 +17,7 @@ pub mod trace;
 
 pub use arena::{AllocError, Arena, ArenaOptions, ObjId};
 pub use config::{AllocatorConfig, PRESET_NAMES};
+pub use error::{ConfigError, InvariantError};
 pub use sizeclass::SizeClasses;
 pub use stats::{Residency, Stats};
 pub use tcache::TcacheState;

@@ -11,6 +11,7 @@
 
 use super::arena::ObjId;
 use super::config::TcacheConfig;
+use super::error::ConfigError;
 use super::sizeclass::SizeClasses;
 
 #[derive(Debug, Clone)]
@@ -40,26 +41,32 @@ pub struct TcacheState {
 
 impl TcacheState {
     /// Checks a state read from a file against the thread cache it would be put in: every
-    /// listed size a cached class, counts within the bin's capacity, marks within range.
-    pub fn check(&self, sc: &SizeClasses, cfg: &TcacheConfig) -> Result<(), String> {
+    /// listed size a cached class, counts within the bin's capacity, marks within range. The
+    /// error names the first field that is not ([`ConfigError::NextGcBin`],
+    /// [`ConfigError::UncachedSize`], [`ConfigError::BinState`]).
+    pub fn check(&self, sc: &SizeClasses, cfg: &TcacheConfig) -> Result<(), ConfigError> {
         let tc = Tcache::new(sc, cfg);
         if self.next_gc_bin >= tc.nhbins().max(1) {
-            return Err(format!(
-                "next_gc_bin = {} is not a thread-cache bin (0 to {})",
-                self.next_gc_bin,
-                tc.nhbins().saturating_sub(1)
-            ));
+            return Err(ConfigError::NextGcBin {
+                bin: self.next_gc_bin,
+                last: tc.nhbins().saturating_sub(1),
+            });
         }
         for &[size, ncached, low_water, lg_fill_div, refilled] in &self.bins {
             let class = sc
                 .index_of(size)
                 .filter(|&c| sc.class(c).size == size && c < tc.nhbins())
-                .ok_or_else(|| format!("bins: {size} is not the size of a cached size class"))?;
+                .ok_or(ConfigError::UncachedSize(size))?;
             let max = tc.ncached_max(class) as u64;
             if ncached > max || low_water > ncached || lg_fill_div > 16 || refilled > 1 {
-                return Err(format!(
-                    "bins: [{size}, {ncached}, {low_water}, {lg_fill_div}, {refilled}] is not a state of the {size} B bin (ncached 0 to {max}, low_water at most ncached, lg_fill_div 0 to 16, refilled 0 or 1)"
-                ));
+                return Err(ConfigError::BinState {
+                    size,
+                    ncached,
+                    low_water,
+                    lg_fill_div,
+                    refilled,
+                    max,
+                });
             }
         }
         Ok(())

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::encoding::{embstr_request, listpack_entry, LISTPACK_OVERHEAD};
 use super::profile::RedisProfile;
-use super::server::Server;
+use super::server::{Server, ServerError};
 use crate::jemalloc::SizeClasses;
 use crate::redis::argv::{value_bytes, Arg};
 use crate::units::group;
@@ -61,8 +61,9 @@ fn item(sc: &SizeClasses, what: &str, count: u64, request: u64) -> Item {
     }
 }
 
-/// The allocations of one key (without the amortised dict buckets).
-pub fn key_items(p: &RedisProfile, key: KeySpec, key_len: u64) -> Result<(Vec<Item>, String), String> {
+/// The allocations of one key (without the amortised dict buckets). Fails when the profile names
+/// an allocator preset the model does not have ([`ServerError::Profile`]).
+pub fn key_items(p: &RedisProfile, key: KeySpec, key_len: u64) -> Result<(Vec<Item>, String), ServerError> {
     let cfg = p.allocator_config()?;
     let sc = SizeClasses::new(cfg.lg_quantum, cfg.lg_page);
     let mut v = vec![
@@ -125,8 +126,11 @@ pub fn key_items(p: &RedisProfile, key: KeySpec, key_len: u64) -> Result<(Vec<It
 }
 
 /// Explains one key: its allocations, and the per-key figures measured by writing `keys` keys
-/// into a fresh model server.
-pub fn explain_key(p: &RedisProfile, key: KeySpec, keys: u64) -> Result<KeyCost, String> {
+/// into a fresh model server. Fails on a hash of more than a million fields
+/// ([`ServerError::TooManyFields`]), a value larger than Redis accepts
+/// ([`ServerError::ValueTooLarge`]), or a profile whose allocator the model does not have
+/// ([`ServerError::Profile`]).
+pub fn explain_key(p: &RedisProfile, key: KeySpec, keys: u64) -> Result<KeyCost, ServerError> {
     let value = match key {
         KeySpec::String(n) | KeySpec::Hash(_, n) => n,
     };
@@ -135,9 +139,10 @@ pub fn explain_key(p: &RedisProfile, key: KeySpec, keys: u64) -> Result<KeyCost,
     const MAX_TOTAL_FIELDS: u64 = 2_000_000;
     if let KeySpec::Hash(fields, _) = key {
         if fields > MAX_FIELDS {
-            return Err(format!(
-                "a hash of {fields} fields: explain takes up to {MAX_FIELDS} fields per key"
-            ));
+            return Err(ServerError::TooManyFields {
+                fields,
+                max: MAX_FIELDS,
+            });
         }
     }
     let keys = match key {
@@ -146,12 +151,11 @@ pub fn explain_key(p: &RedisProfile, key: KeySpec, keys: u64) -> Result<KeyCost,
         KeySpec::String(_) => keys,
     };
     if value > p.proto_max_bulk_len {
-        return Err(format!(
-            "a value of {} is larger than the {} Redis accepts in one string (proto-max-bulk-len of profile '{}'); Redis refuses it",
-            crate::units::human(value as f64),
-            crate::units::human(p.proto_max_bulk_len as f64),
-            p.name
-        ));
+        return Err(ServerError::ValueTooLarge {
+            bytes: value,
+            max: p.proto_max_bulk_len,
+            profile: p.name.clone(),
+        });
     }
     let key_len = format!("key:{}", keys.saturating_sub(1)).len() as u64;
     let (items, encoding) = key_items(p, key, key_len)?;
@@ -177,7 +181,7 @@ pub fn explain_key(p: &RedisProfile, key: KeySpec, keys: u64) -> Result<KeyCost,
     };
     // One key first, so that one-time costs (the command's latency histogram, the client's
     // buffers) are not spread over the keys.
-    s.exec(c, &command(b"warm".to_vec())).map_err(|e| e.to_string())?;
+    s.exec(c, &command(b"warm".to_vec()))?;
     s.advance(1_000_000_000);
     let before = s.info();
     let t0 = s.arena_stats().touched_pages;
@@ -185,8 +189,7 @@ pub fn explain_key(p: &RedisProfile, key: KeySpec, keys: u64) -> Result<KeyCost,
         s.exec(
             c,
             &command(format!("key:{i:0width$}", width = (key_len - 4) as usize).into_bytes()),
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
     }
     s.advance(1_000_000_000);
     let after = s.info();
@@ -265,6 +268,8 @@ pub fn render(k: &KeyCost) -> String {
 mod tests {
     use super::*;
 
+    use crate::redis::ProfileProblem;
+
     fn debian() -> RedisProfile {
         RedisProfile::builtin("redis-7.0-debian").unwrap()
     }
@@ -279,6 +284,41 @@ mod tests {
         let usable: Vec<u64> = items.iter().map(|i| i.usable).collect();
         assert_eq!(usable, vec![32, 16, 16, 32_768]);
         assert_eq!(items[3].request, 30_006);
+    }
+
+    /// What explain refuses, typed, with the text users read.
+    #[test]
+    fn refusals() {
+        let e = explain_key(&debian(), KeySpec::Hash(2_000_000, 10), 1000).unwrap_err();
+        assert_eq!(
+            e,
+            ServerError::TooManyFields {
+                fields: 2_000_000,
+                max: 1_000_000
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "a hash of 2000000 fields: explain takes up to 1000000 fields per key"
+        );
+        let e = explain_key(&debian(), KeySpec::String(1 << 30), 1000).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a value of 1.0 GiB is larger than the 512.0 MiB Redis accepts in one string \
+             (proto-max-bulk-len of profile 'redis-7.0-debian'); Redis refuses it"
+        );
+        let mut p = debian();
+        p.allocator = "tcmalloc".into();
+        let e = explain_key(&p, KeySpec::String(10), 1000).unwrap_err();
+        assert!(matches!(
+            e,
+            ServerError::Profile(ProfileProblem::UnknownAllocator { .. })
+        ));
+        assert_eq!(
+            e.to_string(),
+            "profile 'redis-7.0-debian': unknown allocator preset 'tcmalloc'"
+        );
+        assert!(Server::new(p, 1).is_err());
     }
 
     /// The same value on the 7.0 upstream build (quantum 8): the dictEntry is 24 B.

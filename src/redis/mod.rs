@@ -4,6 +4,7 @@
 pub mod argv;
 pub mod dict;
 pub mod encoding;
+mod error;
 pub mod expire;
 pub mod explain;
 pub mod heap;
@@ -12,6 +13,7 @@ pub mod profile;
 pub mod resp;
 pub mod server;
 
+pub use error::{ProfileError, ProfileProblem};
 pub use info::InfoMemory;
 pub use profile::{RedisProfile, PROFILE_NAMES};
 pub use server::Server;

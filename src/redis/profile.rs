@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::error::{ProfileError, ProfileProblem};
 use crate::jemalloc::AllocatorConfig;
 
 /// Which state of the server a baseline describes.
@@ -219,45 +220,39 @@ impl RedisProfile {
     }
 
     /// A built-in profile name, or the path of a profile file (as `fragsim calibrate` writes).
-    pub fn load(name_or_path: &str) -> Result<Self, String> {
+    /// Fails when `name_or_path` is neither ([`ProfileError::NotFound`]), when the file cannot
+    /// be read or is not UTF-8 ([`ProfileError::Unreadable`], [`ProfileError::NotUtf8`]), is not
+    /// a profile's TOML ([`ProfileError::Syntax`]), or holds a value no Redis build could have
+    /// ([`ProfileError::Number`], [`ProfileError::Invalid`]: see [`RedisProfile::check`]).
+    pub fn load(name_or_path: &str) -> Result<Self, ProfileError> {
         if let Some(p) = Self::builtin(name_or_path) {
             return Ok(p);
         }
+        let name = || name_or_path.to_string();
         let path = std::path::Path::new(name_or_path);
         if !path.exists() {
-            return Err(format!(
-                "'{name_or_path}' is neither a built-in profile ({}) nor an existing profile file",
-                PROFILE_NAMES.join(", ")
-            ));
+            return Err(ProfileError::NotFound { name: name() });
         }
-        let text = crate::units::read_input(path)
-            .map_err(|e| format!("{name_or_path}: cannot read the profile: {e}"))
-            .and_then(|b| {
-                String::from_utf8(b)
-                    .map_err(|_| format!("{name_or_path}: cannot read the profile: it is not UTF-8 text"))
-            })?;
-        let located = |e: toml::de::Error| {
-            let line = e
+        let bytes = crate::units::read_input(path)
+            .map_err(|source| ProfileError::Unreadable { name: name(), source })?;
+        let text = String::from_utf8(bytes).map_err(|_| ProfileError::NotUtf8 { name: name() })?;
+        let located = |e: toml::de::Error| ProfileError::Syntax {
+            name: name(),
+            line: e
                 .span()
-                .map(|sp| {
-                    format!(
-                        "line {}: ",
-                        text[..sp.start.min(text.len())].matches('\n').count() + 1
-                    )
-                })
-                .unwrap_or_default();
-            format!(
-                "{name_or_path}: {line}not a valid profile: {}",
-                e.message().trim_end()
-            )
+                .map(|sp| text[..sp.start.min(text.len())].matches('\n').count() + 1),
+            message: e.message().trim_end().to_string(),
         };
         // Numbers first, on the text as written (the typed profile would take 2^63 silently).
         let raw: toml::Table = toml::from_str(&text).map_err(located)?;
-        check_numbers(&toml::Value::Table(raw), "")
-            .map_err(|e| format!("{name_or_path}: not a valid profile: {e}"))?;
+        check_numbers(&toml::Value::Table(raw), "").map_err(|problem| ProfileError::Number {
+            name: name(),
+            problem,
+        })?;
         let p: RedisProfile = toml::from_str(&text).map_err(located)?;
-        p.check().map_err(|e| {
-            format!("{name_or_path}: not a valid profile: {e}; calibrate a server again to write a new one")
+        p.check().map_err(|problem| ProfileError::Invalid {
+            name: name(),
+            problem,
         })?;
         Ok(p)
     }
@@ -265,12 +260,11 @@ impl RedisProfile {
     /// Checks a profile read from a file: a known allocator, no byte figure or count beyond the
     /// 128 TiB address space, no negative or non-finite number, the baseline's bins real small
     /// classes holding at most [`MAX_PRELOAD_OBJECTS`] objects (the model makes each), and a
-    /// thread-cache state that fits the build's thread cache.
-    pub fn check(&self) -> Result<(), String> {
+    /// thread-cache state that fits the build's thread cache. The error is the first value
+    /// found that is not.
+    pub fn check(&self) -> Result<(), ProfileProblem> {
         let cfg = self.allocator_config()?;
-        let value = toml::Value::try_from(self).map_err(|_| {
-            "a number is over 2^63; numbers in a profile are bytes or counts from 0 to 2^47".to_string()
-        })?;
+        let value = toml::Value::try_from(self).map_err(|_| ProfileProblem::Over2To63)?;
         check_numbers(&value, "")?;
         self.check_constants()?;
         let sc = crate::jemalloc::SizeClasses::new(cfg.lg_quantum, cfg.lg_page);
@@ -282,23 +276,25 @@ impl RedisProfile {
                 let class = sc
                     .index_of(size)
                     .filter(|&c| sc.class(c).size == size && sc.class(c).small)
-                    .ok_or_else(|| format!("{table}.bins: {size} is not the size of a small size class"))?;
+                    .ok_or(ProfileProblem::NotSmallClass { table, size })?;
                 let nregs = sc.class(class).nregs as u64;
                 if regions > slabs.saturating_mul(nregs) {
-                    return Err(format!(
-                        "{table}.bins: [{size}, {regions}, {slabs}]: {slabs} slabs of {nregs} regions cannot hold {regions}"
-                    ));
+                    return Err(ProfileProblem::BinOverfull {
+                        table,
+                        size,
+                        regions,
+                        slabs,
+                        nregs,
+                    });
                 }
                 objects = objects.saturating_add(slabs.saturating_mul(nregs));
             }
             if objects > MAX_PRELOAD_OBJECTS {
-                return Err(format!(
-                    "{table}.bins: {objects} small regions at the baseline, more than the {MAX_PRELOAD_OBJECTS} the model starts from"
-                ));
+                return Err(ProfileProblem::TooManyObjects { table, objects });
             }
             if let Some(t) = &b.tcache {
                 t.check(&sc, &cfg.tcache)
-                    .map_err(|e| format!("{table}.tcache.{e}"))?;
+                    .map_err(|source| ProfileProblem::Tcache { table, source })?;
             }
         }
         Ok(())
@@ -306,7 +302,7 @@ impl RedisProfile {
 
     /// Each build constant within what a Redis build could have (a `query_read_len` of 0 made
     /// every read return nothing, and the model looped forever).
-    fn check_constants(&self) -> Result<(), String> {
+    fn check_constants(&self) -> Result<(), ProfileProblem> {
         const KIB: u64 = 1 << 10;
         const GIB: u64 = 1 << 30;
         let ranges: [(&str, u64, u64, u64); 16] = [
@@ -342,16 +338,18 @@ impl RedisProfile {
                 1 << 24,
             ),
         ];
-        for (name, v, lo, hi) in ranges {
-            if !(lo..=hi).contains(&v) {
-                return Err(format!("{name} = {v}: give {lo} to {hi}"));
+        for (name, value, min, max) in ranges {
+            if !(min..=max).contains(&value) {
+                return Err(ProfileProblem::Constant {
+                    name,
+                    value,
+                    min,
+                    max,
+                });
             }
         }
         if self.shared_integers < 0 {
-            return Err(format!(
-                "shared_integers = {}: give 0 or more",
-                self.shared_integers
-            ));
+            return Err(ProfileProblem::SharedIntegers(self.shared_integers));
         }
         // A client's allocations end with its query buffer: at least that one.
         for (name, list, min_len, max_len) in [
@@ -359,9 +357,11 @@ impl RedisProfile {
             ("histogram_allocations", &self.histogram_allocations, 0, 16),
         ] {
             if !(min_len..=max_len).contains(&list.len()) || list.iter().any(|&a| a > GIB) {
-                return Err(format!(
-                    "{name}: {min_len} to {max_len} sizes of at most 1 GiB each"
-                ));
+                return Err(ProfileProblem::Allocations {
+                    name,
+                    min_len,
+                    max_len,
+                });
             }
         }
         if self.sds_types.is_empty()
@@ -371,37 +371,31 @@ impl RedisProfile {
                 .iter()
                 .any(|&(bound, header)| bound == 0 || !(1..=64).contains(&header))
         {
-            return Err(
-                "sds_types: 1 to 8 pairs [length bound, header bytes], bounds above 0, headers 1 to 64"
-                    .into(),
-            );
+            return Err(ProfileProblem::SdsTypes);
         }
         if !(self.commands_per_second.is_finite() && (0.0..=1e9).contains(&self.commands_per_second)) {
-            return Err(format!(
-                "commands_per_second = {}: give 0 (the default) to 1e9",
-                self.commands_per_second
-            ));
+            return Err(ProfileProblem::CommandsPerSecond(self.commands_per_second));
         }
         Ok(())
     }
 
     /// The allocator configuration of the build: its preset with Redis's run-time settings
-    /// (Redis turns jemalloc's background thread on at startup).
-    pub fn allocator_config(&self) -> Result<AllocatorConfig, String> {
-        let mut cfg = AllocatorConfig::preset(&self.allocator).ok_or_else(|| {
-            format!(
-                "profile '{}': unknown allocator preset '{}'",
-                self.name, self.allocator
-            )
-        })?;
+    /// (Redis turns jemalloc's background thread on at startup). Fails when the profile names
+    /// an allocator preset the model does not have ([`ProfileProblem::UnknownAllocator`]).
+    pub fn allocator_config(&self) -> Result<AllocatorConfig, ProfileProblem> {
+        let mut cfg =
+            AllocatorConfig::preset(&self.allocator).ok_or_else(|| ProfileProblem::UnknownAllocator {
+                profile: self.name.clone(),
+                preset: self.allocator.clone(),
+            })?;
         cfg.background_thread = true;
         cfg.tcache.gc_incr_bytes *= self.tcache_gc_interval_scale.max(1);
         Ok(cfg)
     }
 
     /// This profile reduced to the baseline of `state` (the one the model starts from). Fails
-    /// when the profile has no measurement of that state.
-    pub fn with_state(mut self, state: ServerState) -> Result<Self, String> {
+    /// when the profile has no measurement of that state ([`ProfileError::NoBaseline`]).
+    pub fn with_state(mut self, state: ServerState) -> Result<Self, ProfileError> {
         if self.baseline.state == state {
             return Ok(self);
         }
@@ -410,12 +404,10 @@ impl RedisProfile {
                 self.baseline = b;
                 Ok(self)
             }
-            _ => Err(format!(
-                "profile '{}' has no \"{}\" baseline; run `fragsim calibrate` against such a server \
-                 and name the profile file it writes",
-                self.name,
-                state.name()
-            )),
+            _ => Err(ProfileError::NoBaseline {
+                profile: self.name,
+                state,
+            }),
         }
     }
 
@@ -431,7 +423,7 @@ pub const MAX_PRELOAD_OBJECTS: u64 = 20_000_000;
 
 /// Every number in a profile: integers within 0..=2^47 (the address space), floats finite and
 /// not negative; `path` names where.
-fn check_numbers(v: &toml::Value, path: &str) -> Result<(), String> {
+fn check_numbers(v: &toml::Value, path: &str) -> Result<(), ProfileProblem> {
     let at = |k: &str| {
         if path.is_empty() {
             k.to_string()
@@ -440,12 +432,14 @@ fn check_numbers(v: &toml::Value, path: &str) -> Result<(), String> {
         }
     };
     match v {
-        toml::Value::Integer(i) if !(0..=1i64 << 47).contains(i) => Err(format!(
-            "{path} = {i}: numbers in a profile are bytes or counts from 0 to 2^47"
-        )),
-        toml::Value::Float(f) if !f.is_finite() || *f < 0.0 => {
-            Err(format!("{path} = {f}: give a finite number, 0 or more"))
-        }
+        toml::Value::Integer(i) if !(0..=1i64 << 47).contains(i) => Err(ProfileProblem::Integer {
+            path: path.into(),
+            value: *i,
+        }),
+        toml::Value::Float(f) if !f.is_finite() || *f < 0.0 => Err(ProfileProblem::Float {
+            path: path.into(),
+            value: *f,
+        }),
         toml::Value::Array(a) => a
             .iter()
             .enumerate()
@@ -501,7 +495,7 @@ mod tests {
         std::fs::write(&path, text).unwrap();
         let r = RedisProfile::load(path.to_str().unwrap());
         std::fs::remove_file(&path).unwrap();
-        r.map_or_else(|e| e, |_| "loaded".into())
+        r.map_or_else(|e| e.to_string(), |_| "loaded".into())
     }
 
     #[test]
@@ -533,6 +527,31 @@ mod tests {
             "dict_initial_size = 140737488355328",
         );
         assert!(e.contains("dict_initial_size"), "{e}");
+    }
+
+    #[test]
+    fn missing_profiles_and_baselines_are_typed() {
+        let e = RedisProfile::load("redis-6").unwrap_err();
+        assert!(matches!(&e, ProfileError::NotFound { name } if name == "redis-6"));
+        assert_eq!(
+            e.to_string(),
+            "'redis-6' is neither a built-in profile (redis-7.0-debian, redis-7.0, redis-7.2) \
+             nor an existing profile file"
+        );
+        let fresh = RedisProfile::builtin("redis-7.0").unwrap();
+        let e = fresh.with_state(ServerState::AsFound).unwrap_err();
+        assert!(matches!(
+            e,
+            ProfileError::NoBaseline {
+                state: ServerState::AsFound,
+                ..
+            }
+        ));
+        assert_eq!(
+            e.to_string(),
+            "profile 'redis-7.0' has no \"as_found\" baseline; run `fragsim calibrate` against such \
+             a server and name the profile file it writes"
+        );
     }
 
     #[test]

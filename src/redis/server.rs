@@ -111,8 +111,9 @@ pub struct Server {
 }
 
 impl Server {
-    /// A server as it stands at its profile's baseline.
-    pub fn new(profile: RedisProfile, seed: u64) -> Result<Self, String> {
+    /// A server as it stands at its profile's baseline. Fails when the profile names an
+    /// allocator preset the model does not have ([`ServerError::Profile`]).
+    pub fn new(profile: RedisProfile, seed: u64) -> Result<Self, ServerError> {
         let cfg = profile.allocator_config()?;
         let mut heap = Heap::new(&cfg, seed);
         let baseline_objects = heap.arena.preload(

@@ -5,6 +5,7 @@
 pub mod breakdown;
 pub mod claims;
 pub mod commands;
+mod error;
 pub mod montecarlo;
 pub mod sweep;
 
@@ -18,6 +19,7 @@ use crate::redis::info::RawFigures;
 use crate::redis::{InfoMemory, Server};
 use crate::workload::{Flush, Scenario};
 pub use breakdown::Breakdown;
+pub use error::SimError;
 
 /// What one test left behind: its peak, the field-wise maximum over its commands, and the
 /// figures at its end, after its own cleanup, the flush after it and `test_seconds` of idle time.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{breakdown_at, run, Breakdown, RunResult};
+use super::{breakdown_at, run, Breakdown, RunResult, SimError};
 use crate::redis::info::Field;
 use crate::redis::InfoMemory;
 use crate::workload::ScenarioFile;
@@ -314,20 +314,22 @@ pub fn summarise(name: &str, runs: &[RunResult], breakdown: Breakdown) -> Varian
 
 /// Runs every variant `runs` times on `threads` threads, then replays each variant's median run
 /// once more to decompose it (`runs + 1` replays per variant); `progress` is called after each.
+/// Fails before any run when `runs` is 0 ([`SimError::NoRuns`]) or the threads cannot be
+/// started ([`SimError::ThreadPool`]).
 pub fn run_all(
     file: &ScenarioFile,
     runs: u64,
     seed: u64,
     threads: usize,
     progress: &(dyn Fn() + Sync),
-) -> Result<McResult, String> {
+) -> Result<McResult, SimError> {
     if runs == 0 {
-        return Err("runs must be at least 1".into());
+        return Err(SimError::NoRuns);
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .build()
-        .map_err(|e| format!("cannot start {threads} threads: {e}"))?;
+        .map_err(|source| SimError::ThreadPool { threads, source })?;
     // Every (variant, run) pair is one job, so that all threads stay busy across variants; the
     // results are collected in job order, so they do not depend on the thread count.
     let n = runs as usize;

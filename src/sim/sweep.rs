@@ -10,6 +10,7 @@
 use serde::Serialize;
 
 use super::montecarlo::{run_all, VariantResult};
+use super::SimError;
 use crate::redis::info::Field;
 use crate::workload::{self, Scenario, ScenarioFile};
 
@@ -119,8 +120,18 @@ pub fn params(sc: &Scenario) -> Vec<Param> {
     v
 }
 
-/// Resolves `key` (a full path or a short name) against the scenario's first variant.
-pub fn resolve(sc: &Scenario, key: &str) -> Result<Param, String> {
+/// The short names [`resolve`] takes: the top-level parameters' and the key groups' fields.
+pub(super) fn short_names() -> Vec<&'static str> {
+    TOP.iter()
+        .map(|t| t.0)
+        .chain(KEY_FIELDS.iter().map(|f| f.0))
+        .collect()
+}
+
+/// Resolves `key` (a full path or a short name) against the scenario's first variant. Fails when
+/// a short name is a field of several key groups ([`SimError::AmbiguousParam`]) or `key` names
+/// nothing sweepable in the scenario ([`SimError::UnknownParam`]).
+pub fn resolve(sc: &Scenario, key: &str) -> Result<Param, SimError> {
     let all = params(sc);
     if let Some(p) = all.iter().find(|p| p.path == key) {
         return Ok(p.clone());
@@ -135,24 +146,17 @@ pub fn resolve(sc: &Scenario, key: &str) -> Result<Param, String> {
     match by_field.len() {
         1 => return Ok(by_field[0].clone()),
         n if n > 1 => {
-            let paths: Vec<&str> = by_field.iter().map(|p| p.path.as_str()).collect();
-            return Err(format!(
-                "--param '{key}' is ambiguous: the scenario has {n} key groups; name one: {}",
-                paths.join(", ")
-            ));
+            return Err(SimError::AmbiguousParam {
+                key: key.into(),
+                paths: by_field.iter().map(|p| p.path.clone()).collect(),
+            });
         }
         _ => {}
     }
-    let shorts: Vec<&str> = TOP
-        .iter()
-        .map(|t| t.0)
-        .chain(KEY_FIELDS.iter().map(|f| f.0))
-        .collect();
-    Err(format!(
-        "--param '{key}' is not a parameter of this scenario; sweepable: {} (or a full path: {})",
-        shorts.join(", "),
-        all.iter().map(|p| p.path.as_str()).collect::<Vec<_>>().join(", ")
-    ))
+    Err(SimError::UnknownParam {
+        key: key.into(),
+        paths: all.into_iter().map(|p| p.path).collect(),
+    })
 }
 
 /// `n` values from `from` to `to`, both included, evenly spaced (rounded to whole numbers
@@ -219,14 +223,19 @@ pub struct Point {
 }
 
 /// Loads the scenario file at `path` once per value of `param`: every point must be a valid
-/// scenario, and all are known before any runs.
-pub fn load_points(path: &std::path::Path, param: &Param, values: &[f64]) -> Result<Vec<Point>, String> {
+/// scenario, and all are known before any runs. Fails at the first point that is not
+/// ([`SimError::BadPoint`]).
+pub fn load_points(path: &std::path::Path, param: &Param, values: &[f64]) -> Result<Vec<Point>, SimError> {
     values
         .iter()
         .map(|&x| {
             workload::load_with(path, &[(param.path.clone(), param.toml(x))])
                 .map(|file| Point { value: x, file })
-                .map_err(|e| format!("with {} = {x}:\n{e}", param.path))
+                .map_err(|source| SimError::BadPoint {
+                    param: param.path.clone(),
+                    value: x,
+                    source,
+                })
         })
         .collect()
 }
@@ -255,7 +264,8 @@ fn replaced(file: &ScenarioFile, param: &Param) -> Vec<String> {
 }
 
 /// Runs each of `points` (at least one) and `file` itself, whose variants are marked at their
-/// own setting of `param`.
+/// own setting of `param`. Fails when `points` is empty ([`SimError::NoPoints`]), or as
+/// [`run_all`] does.
 pub fn sweep(
     file: &ScenarioFile,
     param: &Param,
@@ -264,10 +274,10 @@ pub fn sweep(
     seed: u64,
     threads: usize,
     progress: &(dyn Fn() + Sync),
-) -> Result<SweepResult, String> {
+) -> Result<SweepResult, SimError> {
     // Which variants share a curve: the same scenario once the parameter is set, at every value.
     let mut groups: Vec<Vec<usize>> = Vec::new();
-    let first = &points.first().ok_or("a sweep needs at least one value")?.file;
+    let first = &points.first().ok_or(SimError::NoPoints)?.file;
     let last = &points.last().expect("not empty").file;
     let same = |f: &ScenarioFile, a: usize, b: usize| {
         let (mut x, y) = (f.variants[a].clone(), &f.variants[b]);

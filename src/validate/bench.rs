@@ -15,9 +15,22 @@ use super::real_jemalloc::RealArena;
 use crate::jemalloc::trace::{churn, SizeMix, TraceOp};
 use crate::jemalloc::{AllocatorConfig, Arena, ArenaOptions, ObjId};
 use crate::units::proc_kib;
+use crate::workload::ScenarioError;
 
 const SEED_SUITE: &str = include_str!("../../scenarios/seed-suite.toml");
 const CACHE: &str = include_str!("../../scenarios/cache.toml");
+
+/// Why [`bytes_per_live_object`] could not measure.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// The allocator-only scenario it runs is not valid (a count of live objects the scenario
+    /// format refuses).
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// `/proc/self/status` cannot be read or lacks the field (`VmRSS`, `VmHWM`): not Linux.
+    #[error("no {0} in /proc/self/status")]
+    NoProcField(&'static str),
+}
 
 /// One workload: a name and its trace.
 pub struct Workload {
@@ -189,20 +202,22 @@ pub fn measure(w: &Workload, budget: Duration) -> Measurement {
 /// objects (sizes 16-512 B, uniform; one test, nothing freed) is run with [`crate::sim::run`],
 /// and the process's peak RSS growth (`VmHWM`, reset first through `/proc/self/clear_refs`) is
 /// divided by `live`. Linux only (it reads `/proc/self/status`). Returns (bytes per object, peak growth in bytes, seconds the run took).
-pub fn bytes_per_live_object(live: u64) -> Result<(f64, u64, f64), String> {
+/// Fails when the scenario is invalid ([`BenchError::Scenario`]) or /proc cannot be read
+/// ([`BenchError::NoProcField`]).
+pub fn bytes_per_live_object(live: u64) -> Result<(f64, u64, f64), BenchError> {
     let text = format!(
         "name = \"{live} live objects\"\nruns = 1\n[server]\nprofile = \"none\"\n[workload]\ntests = 1\n\
          [[workload.keys]]\nname = \"objects\"\ncount = {live}\nvalue_size = {{ dist = \"uniform\", min = 16, max = 512 }}\n"
     );
-    let f = crate::workload::parse(&text, "bench").map_err(|e| e.to_string())?;
+    let f = crate::workload::parse(&text, "bench")?;
     // Resetting the peak (VmHWM) to the current RSS makes the peak this run's own; where the
     // kernel refuses, the earlier peak of this process (its small traces) is far below this one.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
-    let before = proc_kib("/proc/self/status", "VmRSS").ok_or("no VmRSS in /proc/self/status")?;
+    let before = proc_kib("/proc/self/status", "VmRSS").ok_or(BenchError::NoProcField("VmRSS"))?;
     let t = Instant::now();
     let r = crate::sim::run(f.first(), 1, |_| {});
     let secs = t.elapsed().as_secs_f64();
-    let peak = proc_kib("/proc/self/status", "VmHWM").ok_or("no VmHWM in /proc/self/status")?;
+    let peak = proc_kib("/proc/self/status", "VmHWM").ok_or(BenchError::NoProcField("VmHWM"))?;
     assert_eq!(r.timeline[0].keys, live);
     let grown = peak.saturating_sub(before) * 1024;
     Ok((grown as f64 / live as f64, grown, secs))

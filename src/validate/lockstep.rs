@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::redis::info::Field;
-use crate::redis::server::ClientId;
+use crate::redis::server::{ClientId, ServerError};
 use crate::redis::{InfoMemory, RedisProfile, Server};
 use crate::sim::montecarlo::{run_seed, Stat};
 
@@ -44,8 +44,9 @@ pub struct Lockstep {
 
 impl Lockstep {
     /// A model server from `profile` seeded with `seed`; `record`: write the steps down for
-    /// [`Lockstep::replays`].
-    pub fn new(profile: RedisProfile, seed: u64, record: bool) -> Result<Self, String> {
+    /// [`Lockstep::replays`]. Fails as [`Server::new`] does: on a profile whose allocator the
+    /// model does not have.
+    pub fn new(profile: RedisProfile, seed: u64, record: bool) -> Result<Self, ServerError> {
         Ok(Lockstep {
             server: Server::new(profile.clone(), seed)?,
             profile,

@@ -34,7 +34,7 @@ impl Problems<'_> {
     pub(super) fn bytes(&mut self, key: &str, v: &toml::Value) -> Option<u64> {
         let parsed = match v {
             toml::Value::Integer(n) => u64::try_from(*n).map_err(|_| format!("{n} is negative")),
-            toml::Value::String(t) => parse_bytes(t),
+            toml::Value::String(t) => parse_bytes(t).map_err(|e| e.to_string()),
             other => Err(format!("{other} is not a byte count")),
         };
         match parsed {
@@ -97,7 +97,7 @@ impl Problems<'_> {
                 Some(toml::Value::String(s)) => match parse_bytes(s) {
                     Ok(b) => Some(b as f64),
                     Err(e) => {
-                        p.add(&format!("{key}.{name}"), e);
+                        p.add(&format!("{key}.{name}"), e.to_string());
                         None
                     }
                 },

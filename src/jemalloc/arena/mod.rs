@@ -27,6 +27,7 @@ use super::base::Base;
 use super::bin::{Bin, Slab, SlabId};
 use super::config::{AllocatorConfig, LargeRounding};
 use super::decay::prng_next;
+use super::error::InvariantError;
 use super::extent::ExtId;
 use super::pac::{Pac, PacOptions};
 use super::sizeclass::SizeClasses;
@@ -321,22 +322,25 @@ impl Arena {
         &self.pac
     }
 
-    /// Checks the arena's invariants (for tests).
-    pub fn check_invariants(&self) -> Result<(), String> {
+    /// Checks the arena's invariants (for tests): the page allocators' (see
+    /// [`Pac::check_invariants`]), allocated <= active <= mapped, and no bin holding more
+    /// regions than its slabs. An error is a bug in the model.
+    pub fn check_invariants(&self) -> Result<(), InvariantError> {
         self.pac.check_invariants()?;
         if let Some(h) = &self.huge {
             h.check_invariants()?;
         }
         let st = self.stats();
         if st.allocated > st.active || st.active > st.mapped {
-            return Err(format!(
-                "allocated {} <= active {} <= mapped {} violated",
-                st.allocated, st.active, st.mapped
-            ));
+            return Err(InvariantError::StatsOrder {
+                allocated: st.allocated,
+                active: st.active,
+                mapped: st.mapped,
+            });
         }
         for (i, b) in self.bins.iter().enumerate() {
             if b.curregs > b.curslabs * self.sc.class(i).nregs as u64 {
-                return Err(format!("bin {i}: more regions than its slabs hold"));
+                return Err(InvariantError::BinOverfull(i));
             }
         }
         Ok(())

@@ -37,6 +37,7 @@ use std::collections::BTreeMap;
 use self::ecache::Ecache;
 use super::config::{AllocatorConfig, DecayMs};
 use super::decay::Decay;
+use super::error::InvariantError;
 use super::extent::{ExtId, ExtState, Extent, NIL};
 use super::pages::TouchedPages;
 use super::sizeclass::SizeClasses;
@@ -289,17 +290,22 @@ impl Pac {
     }
 
     /// Checks the page allocator's internal invariants (for tests): caches agree with their
-    /// extents, extents tile the mapped space without overlap, page counts are conserved.
-    pub fn check_invariants(&self) -> Result<(), String> {
+    /// extents, extents tile the mapped space without overlap, page counts are conserved. An
+    /// error is a bug in the model.
+    pub fn check_invariants(&self) -> Result<(), InvariantError> {
         let mut prev_end = 0;
         let (mut act, mut dirty, mut muzzy, mut ret) = (0, 0, 0, 0);
         for (&base, &id) in &self.by_base {
             let e = &self.extents[id as usize];
             if e.base != base {
-                return Err(format!("extent {id} indexed at {base} but starts at {}", e.base));
+                return Err(InvariantError::Misindexed {
+                    id,
+                    indexed: base,
+                    starts: e.base,
+                });
             }
             if base < prev_end {
-                return Err(format!("extent at page {base} overlaps the previous one"));
+                return Err(InvariantError::Overlap(base));
             }
             prev_end = base + e.npages;
             match e.state {
@@ -314,13 +320,18 @@ impl Pac {
             || muzzy != self.muzzy.npages
             || ret != self.retained.npages
         {
-            return Err(format!(
-                "page counts disagree: extents say {act}/{dirty}/{muzzy}/{ret}, caches say {}/{}/{}/{}",
-                self.nactive, self.dirty.npages, self.muzzy.npages, self.retained.npages
-            ));
+            return Err(InvariantError::PageCounts {
+                extents: [act, dirty, muzzy, ret],
+                counted: [
+                    self.nactive,
+                    self.dirty.npages,
+                    self.muzzy.npages,
+                    self.retained.npages,
+                ],
+            });
         }
         if act + dirty + muzzy + ret != self.next_vpage - 1 {
-            return Err("pages not conserved: active + dirty + muzzy + retained != mapped space".into());
+            return Err(InvariantError::PagesNotConserved);
         }
         Ok(())
     }

@@ -224,7 +224,8 @@ impl Server {
         for pair in argv[2..].chunks(2) {
             if pair.len() == 2 && pair[0].eq_ignore_ascii_case(b"maxmemory") {
                 let v = String::from_utf8_lossy(pair[1]);
-                self.maxmemory = crate::units::parse_bytes(&v).map_err(Reply::Unsupported)?;
+                self.maxmemory =
+                    crate::units::parse_bytes(&v).map_err(|e| Reply::Unsupported(e.to_string()))?;
             }
         }
         Ok(())

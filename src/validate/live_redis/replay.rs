@@ -87,7 +87,7 @@ pub fn validate(
         detail,
     };
     let mut model = match &opts.profile {
-        Some(p) => Some(Lockstep::new(p.clone(), seed, opts.runs > 1).map_err(model_err)?),
+        Some(p) => Some(Lockstep::new(p.clone(), seed, opts.runs > 1).map_err(|e| model_err(e.to_string()))?),
         None => None,
     };
     let ks = mirrored(addr, model.as_mut(), &["INFO", "keyspace"])?;
@@ -112,8 +112,8 @@ pub fn validate(
             let p = calibrate(addr)?
                 .profile
                 .with_state(ServerState::AsFound)
-                .map_err(model_err)?;
-            Lockstep::new(p, seed, opts.runs > 1).map_err(model_err)?
+                .map_err(|e| model_err(e.to_string()))?;
+            Lockstep::new(p, seed, opts.runs > 1).map_err(|e| model_err(e.to_string()))?
         }
     };
     let mut trace = Trace::default();

@@ -2,8 +2,7 @@
 //! simulated with a file-size limit), a bad path, an interrupt or a kill leaves the previous
 //! complete output as it was, and the next run removes what a killed one left.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -2,8 +2,7 @@
 //! jemalloc, the report's contents, and bad input (unknown parameter, unwritable output) that
 //! must end with exit code 2 and no files.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use fragsim::sim::sweep;
 use fragsim::validate::real_jemalloc::nallocx;

@@ -4,8 +4,8 @@
 //!
 //! Brief in the test suite (`FRAGSIM_FUZZ_CASES`, default 400 scenario mutants, 400 claim
 //! mutants, 200 profile mutants, 48 RESP replies); longer on demand:
-//! `FRAGSIM_FUZZ_CASES=5000 cargo test --release --test fuzz`. proptest keeps failing cases in
-//! `tests/fuzz.proptest-regressions` and replays them first.
+//! `FRAGSIM_FUZZ_CASES=5000 cargo test --release --test it fuzz::`. proptest keeps failing cases in
+//! `tests/it/fuzz.proptest-regressions` and replays them first.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -25,7 +25,7 @@ fn cases(default: u32) -> u32 {
         .unwrap_or(default)
 }
 
-/// `cases(default)` cases, failures kept in `tests/fuzz.proptest-regressions` and replayed first.
+/// `cases(default)` cases, failures kept in `tests/it/fuzz.proptest-regressions` and replayed first.
 fn config(default: u32) -> ProptestConfig {
     ProptestConfig {
         cases: cases(default),

@@ -1,8 +1,7 @@
 //! The charts `fragsim run` writes: PNGs that decode, have the expected size and are not blank;
 //! SVGs that parse and carry their titles and legend labels.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// Checks a chart pair: the PNG decodes at 1200x700 and is not blank; the SVG parses and holds
 /// the title and every label.

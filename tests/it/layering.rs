@@ -190,7 +190,7 @@ fn modules_import_only_lower_layers() {
         }
         let Some(own) = layer(&top) else {
             problems.push(format!(
-                "src/{}: module '{top}' has no layer in tests/layering.rs LAYERS",
+                "src/{}: module '{top}' has no layer in tests/it/layering.rs LAYERS",
                 rel.display()
             ));
             continue;
@@ -220,7 +220,7 @@ fn modules_import_only_lower_layers() {
                     rel.display()
                 )),
                 None => problems.push(format!(
-                    "src/{}:{line}: crate::{m} is not a module in tests/layering.rs LAYERS",
+                    "src/{}:{line}: crate::{m} is not a module in tests/it/layering.rs LAYERS",
                     rel.display()
                 )),
             }

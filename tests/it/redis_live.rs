@@ -8,8 +8,7 @@
 //! FRAGSIM_REQUIRE_REDIS=1 (set by .ci/run) a server that cannot be started fails the tests;
 //! without it they are skipped with a notice.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::sync::OnceLock;
 
@@ -306,8 +305,8 @@ fn generated_scenarios_validate_against_fresh_live_servers() {
     check_generated(0..3);
 }
 
-/// The larger set, for development: `FRAGSIM_GENERATED=N cargo test --release --test redis_live
-/// -- --ignored --nocapture` (default 40 scenarios, numbers 3 and up). Every scenario runs on
+/// The larger set, for development: `FRAGSIM_GENERATED=N cargo test --release --test it
+/// redis_live:: -- --ignored --nocapture` (default 40 scenarios, numbers 3 and up). Every scenario runs on
 /// its own fresh server; the worst error of each field is printed per scenario, and the test
 /// fails at the end if any is over its tolerance, naming how many.
 #[test]

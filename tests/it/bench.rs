@@ -1,8 +1,7 @@
 //! `fragsim bench` and its workloads: the Redis heap traces it replays are checked against the
 //! real jemalloc like the churn traces, and the command's JSON has the documented shape.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use fragsim::jemalloc::trace::TraceOp;
 use fragsim::jemalloc::AllocatorConfig;

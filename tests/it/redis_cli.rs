@@ -4,8 +4,7 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// A one-shot TCP peer that answers every connection with `reply`.
 fn fake_server(reply: &'static [u8]) -> String {

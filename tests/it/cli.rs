@@ -1,7 +1,6 @@
 //! The command line, run as a user runs it.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn explain_shows_the_difference_between_30k_and_2k() {

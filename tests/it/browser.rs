@@ -2,13 +2,12 @@
 //! narrow (800 px) and a wide (1280 px) window, measured in the browser with its own fonts. The
 //! verdict comes before the charts, every chart fits the window (its legend visible), no chart
 //! text is under 11 px or overlaps another. (That the table prints each figure as `check` does
-//! is tested in sweep_report.rs.)
+//! is tested in `sweep_report`.)
 //!
 //! Needs Chromium (`/usr/bin/chromium`, or the path in FRAGSIM_CHROMIUM; `.ci/run` installs
 //! Debian's); without it the test says so and passes, unless FRAGSIM_REQUIRE_BROWSER=1.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

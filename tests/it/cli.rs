@@ -45,11 +45,7 @@ fn bad_arguments_give_one_line_and_exit_2() {
         ],
         vec!["generate", "--count", "100000000", "--out", "/tmp/never"],
     ] {
-        let (rc, out, err) = fragsim(&args);
-        assert_eq!(rc, 2, "{args:?}");
-        assert!(out.is_empty(), "{args:?} printed {out}");
-        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
-        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert_one_line_error(&args, fragsim(&args), "");
     }
 }
 
@@ -86,15 +82,14 @@ fn run_on_the_shipped_scenario() {
         "--runs",
         "4",
         "--out",
-        dir.to_str().unwrap(),
+        arg(&dir),
     ]);
     assert_eq!(rc, 0, "{err}");
     assert!(
         out.contains("variant \"30 KB objects\"") && out.contains("variant \"2 KB objects\""),
         "{out}"
     );
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("result.json")).unwrap()).unwrap();
+    let v = read_json(&dir.join("result.json"));
     assert_eq!(v["runs"], 4);
     assert_eq!(v["seed"], 1);
     let vars = v["variants"].as_array().unwrap();
@@ -129,9 +124,9 @@ fn output_is_byte_identical_across_threads_and_repeats() {
             "--threads",
             threads,
             "--out",
-            dir.to_str().unwrap(),
+            arg(&dir),
             "--json",
-            json.to_str().unwrap(),
+            arg(&json),
         ]);
         assert_eq!(rc, 0, "{err}");
         outputs.push(std::fs::read(&json).unwrap());
@@ -148,9 +143,9 @@ fn output_is_byte_identical_across_threads_and_repeats() {
         "--seed",
         "99",
         "--out",
-        dir.to_str().unwrap(),
+        arg(&dir),
         "--json",
-        json.to_str().unwrap(),
+        arg(&json),
     ]);
     assert!(
         std::fs::read(&json).unwrap() != outputs[0],
@@ -182,7 +177,7 @@ fn a_scenario_too_big_for_the_machine_is_refused_up_front() {
     )
     .unwrap();
     let out_dir = dir.join("out");
-    let (rc, out, err) = fragsim(&["run", file.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
+    let (rc, out, err) = fragsim(&["run", arg(&file), "--out", arg(&out_dir)]);
     assert_eq!(rc, 2, "{err}");
     assert!(out.is_empty());
     assert!(
@@ -201,7 +196,7 @@ fn a_scenario_too_big_for_the_machine_is_refused_up_front() {
         "name = \"idle\"\n[server]\nprofile = \"redis-7.0-debian\"\n[workload]\ntests = 100\ntest_seconds = 2600000\n[[workload.keys]]\nname = \"k\"\ncount = 10\nvalue_size = 100\n",
     )
     .unwrap();
-    let (rc, _, err) = fragsim(&["run", file.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
+    let (rc, _, err) = fragsim(&["run", arg(&file), "--out", arg(&out_dir)]);
     assert_eq!(rc, 2, "{err}");
     assert!(
         err.contains("big.toml") && err.contains(" h on ") && err.contains("--force"),
@@ -224,7 +219,7 @@ fn a_scenario_too_big_for_the_machine_is_refused_up_front() {
         ),
     ] {
         std::fs::write(&file, text).unwrap();
-        let (rc, _, err) = fragsim(&["run", file.to_str().unwrap(), "--runs", "3", "--out", out_dir.to_str().unwrap()]);
+        let (rc, _, err) = fragsim(&["run", arg(&file), "--runs", "3", "--out", arg(&out_dir)]);
         assert_eq!(rc, 2, "{err}");
         assert!(err.contains(cost), "{err}");
         assert!(!out_dir.exists(), "nothing may be written");
@@ -243,7 +238,7 @@ fn a_bad_scenario_names_file_and_key_and_writes_nothing() {
     )
     .unwrap();
     let out_dir = dir.join("out");
-    let (rc, out, err) = fragsim(&["run", file.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
+    let (rc, out, err) = fragsim(&["run", arg(&file), "--out", arg(&out_dir)]);
     assert_eq!(rc, 2);
     assert!(out.is_empty());
     assert!(
@@ -251,7 +246,7 @@ fn a_bad_scenario_names_file_and_key_and_writes_nothing() {
         "{err}"
     );
     assert!(!out_dir.exists());
-    let (rc, _, err) = fragsim(&["run", dir.join("missing.toml").to_str().unwrap()]);
+    let (rc, _, err) = fragsim(&["run", arg(&dir.join("missing.toml"))]);
     assert_eq!(rc, 2);
     assert!(
         err.contains("missing.toml: cannot read the scenario file"),
@@ -294,7 +289,7 @@ fn check_the_seed_suite_claims() {
 #[test]
 fn a_claim_naming_an_unknown_metric_or_variant_is_refused() {
     let dir = fresh_dir("claims");
-    let base = std::fs::read_to_string(scenario_path("seed-claims.toml")).unwrap();
+    let base = scenario_text("seed-claims.toml");
     for (from, to, needle) in [
         (
             "metric = \"used_memory\"",
@@ -310,7 +305,7 @@ fn a_claim_naming_an_unknown_metric_or_variant_is_refused() {
         assert!(base.contains(from), "{from}");
         let file = dir.join("c.toml");
         std::fs::write(&file, base.replacen(from, to, 1)).unwrap();
-        let (rc, out, err) = fragsim(&["check", file.to_str().unwrap()]);
+        let (rc, out, err) = fragsim(&["check", arg(&file)]);
         assert_eq!(rc, 2, "{err}");
         assert!(out.is_empty());
         assert!(err.contains(needle) && err.contains("c.toml: line "), "{err}");

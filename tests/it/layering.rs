@@ -169,7 +169,7 @@ fn crate_imports(code: &str) -> Vec<(String, usize)> {
 
 #[test]
 fn modules_import_only_lower_layers() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let src = crate::common::repo_path("src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
     files.sort();

@@ -20,20 +20,6 @@ fn tiny(tag: &str) -> (PathBuf, PathBuf) {
     (d, scen)
 }
 
-/// Every file of `dir` (hidden ones too) with its bytes, sorted by name.
-fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| {
-            let bytes = std::fs::read(e.path()).unwrap_or_default();
-            (e.file_name().to_string_lossy().into_owned(), bytes)
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 /// Runs fragsim under a file-size limit of `blocks` x 512 B (`ulimit -f`), as heavy work (as
 /// [`fragsim`] runs it).
 fn with_file_limit(blocks: u64, args: &[&str]) -> (i32, String) {

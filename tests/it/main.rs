@@ -7,6 +7,7 @@ mod common;
 mod bench;
 mod breakdown;
 mod browser;
+mod chart_data;
 mod charts;
 mod cli;
 mod fuzz;

@@ -205,8 +205,10 @@ fn mutate(text: &str, muts: &[Mutation], only_claims: bool) -> String {
 }
 
 /// Parses, and when the mutant is small runs it and renders every output. Panics are the
-/// failures; refusals are fine but must name the file.
+/// failures; refusals are fine but must name the file. Hundreds of them keep a core busy for
+/// seconds: heavy work, case by case.
 fn exercise(name: &str, text: &str) {
+    let _heavy = heavy_work();
     let file: ScenarioFile = match workload::parse(text, name) {
         Ok(f) => f,
         Err(e) => {

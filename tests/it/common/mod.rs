@@ -99,6 +99,17 @@ pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     v
 }
 
+/// The model and a real jemalloc arena on `trace`, side by side (`compare::replay`): a long run
+/// of one core at full speed, so it runs as [`heavy_work`].
+pub fn replay_real(
+    cfg: &fragsim::jemalloc::AllocatorConfig,
+    trace: &[fragsim::jemalloc::trace::TraceOp],
+    opts: fragsim::validate::compare::ReplayOptions,
+) -> Vec<fragsim::validate::compare::Checkpoint> {
+    let _heavy = heavy_work();
+    fragsim::validate::compare::replay(cfg, trace, opts).expect("real arena")
+}
+
 /// A JSON file, parsed.
 pub fn read_json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

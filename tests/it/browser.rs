@@ -2,13 +2,12 @@
 //! narrow (800 px) and a wide (1280 px) window, measured in the browser with its own fonts. The
 //! verdict comes before the charts, every chart fits the window (its legend visible), no chart
 //! text is under 11 px or overlaps another. (That the table prints each figure as `check` does
-//! is tested in sweep_report.rs.)
+//! is tested in `sweep_report`.)
 //!
 //! Needs Chromium (`/usr/bin/chromium`, or the path in FRAGSIM_CHROMIUM; `.ci/run` installs
 //! Debian's); without it the test says so and passes, unless FRAGSIM_REQUIRE_BROWSER=1.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,14 +19,10 @@ fn chromium() -> Option<PathBuf> {
     if path.exists() {
         return Some(path);
     }
-    assert!(
-        std::env::var("FRAGSIM_REQUIRE_BROWSER").as_deref() != Ok("1"),
-        "FRAGSIM_REQUIRE_BROWSER=1 but no Chromium at {}",
-        path.display()
-    );
-    eprintln!(
-        "skipped: no Chromium at {} (set FRAGSIM_CHROMIUM, or apt-get install chromium)",
-        path.display()
+    missing(
+        "FRAGSIM_REQUIRE_BROWSER",
+        &format!("no Chromium at {}", path.display()),
+        "set FRAGSIM_CHROMIUM, or apt-get install chromium",
     );
     None
 }
@@ -72,7 +67,9 @@ window.addEventListener('load', () => {
 </script>
 </body>"#;
 
+/// Renders `html` at `width` px; Chromium keeps several processes busy, so it runs as heavy work.
 fn render(browser: &Path, html: &Path, width: u32, profile: &Path) -> serde_json::Value {
+    let _heavy = heavy_work();
     let out = Command::new(browser)
         .args([
             "--headless",
@@ -115,7 +112,7 @@ fn seed_claims_report_reads_well_in_a_browser() {
     let dir = fresh_dir("browser");
     let scenario = scenario_path("seed-claims.toml");
     let out = dir.join("report");
-    let (rc, _, err) = fragsim(&["report", &scenario, "--runs", "8", "--out", out.to_str().unwrap()]);
+    let (rc, _, err) = fragsim(&["report", &scenario, "--runs", "8", "--out", arg(&out)]);
     assert_eq!(rc, 0, "{err}");
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     let probe = dir.join("probe.html");

@@ -2,6 +2,8 @@
 
 use fragsim::workload::parse;
 
+use crate::common::fresh_dir;
+
 const BASE: &str = r#"name = "base"
 seed = 1
 runs = 4
@@ -361,10 +363,11 @@ fn the_as_found_state_needs_a_measured_baseline() {
 /// A file that is not UTF-8 is refused with the line and column of the first bad byte.
 #[test]
 fn a_file_that_is_not_utf8_names_its_line() {
-    let path = std::env::temp_dir().join(format!("fragsim-nonutf8-{}.toml", std::process::id()));
+    let dir = fresh_dir("nonutf8");
+    let path = dir.join("s.toml");
     std::fs::write(&path, b"name = \"x\"\n[server]\nprofile = \"none\"\n\xff\xfe\n").unwrap();
     let err = fragsim::workload::load(&path).unwrap_err().to_string();
-    std::fs::remove_file(&path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
     assert!(
         err.contains("line 4, column 1: not UTF-8 text (byte 0xff)"),
         "{err}"

@@ -1,8 +1,7 @@
 //! The charts `fragsim run` writes: PNGs that decode, have the expected size and are not blank;
 //! SVGs that parse and carry their titles and legend labels.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// Checks a chart pair: the PNG decodes at 1200x700 and is not blank; the SVG parses and holds
 /// the title and every label.
@@ -17,8 +16,7 @@ fn check_chart(dir: &std::path::Path, name: &str, title: &str, labels: &[&str]) 
         differing > 1200 * 700 / 50,
         "{name}.png is nearly blank ({differing} pixels differ)"
     );
-    let svg = std::fs::read_to_string(dir.join(format!("{name}.svg"))).unwrap();
-    let texts = svg_texts(&svg);
+    let texts = svg_texts(&read_svg(dir, name));
     assert!(texts.iter().any(|t| t.contains(title)), "{name}: title missing");
     // A long legend label wraps onto lines of its own: read the texts in order, joined.
     let joined = texts.join(" ");
@@ -39,7 +37,7 @@ fn no_hidden_files(dir: &std::path::Path) {
 fn run_writes_readable_charts() {
     let dir = fresh_dir("charts");
     let scenario = scenario_path("seed-suite.toml");
-    let (rc, _, err) = fragsim(&["run", &scenario, "--runs", "4", "--out", dir.to_str().unwrap()]);
+    let (rc, _, err) = fragsim(&["run", &scenario, "--runs", "4", "--out", arg(&dir)]);
     assert_eq!(rc, 0, "{err}");
     check_chart(
         &dir,
@@ -115,7 +113,7 @@ fn run_writes_readable_charts() {
     // No temporary files are left behind.
     no_hidden_files(&dir);
     for name in ["timeline", "peaks", "ratios", "bytes", "oom"] {
-        let svg = std::fs::read_to_string(dir.join(format!("{name}.svg"))).unwrap();
+        let svg = read_svg(&dir, name);
         no_text_overlaps(name, &svg);
         // Texts at the size the layout measured them (plotters writes 1/1.24 of it): tick labels
         // 18 px at 1200 px wide, 12 px on an 800 px page; none smaller than 11 px.
@@ -124,68 +122,6 @@ fn run_writes_readable_charts() {
         assert!(sizes.iter().all(|&s| s >= 11.0), "{name}: {sizes:?}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-fn font_sizes(svg: &str) -> Vec<f64> {
-    let doc = roxmltree::Document::parse(svg).unwrap();
-    doc.descendants()
-        .filter_map(|n| n.attribute("font-size"))
-        .map(|s| s.parse().unwrap())
-        .collect()
-}
-
-/// Every unrotated text's box in an SVG chart, measured with the embedded font the layout
-/// uses: `(text, x0, y0, x1, y1)`, the height being the capital letters'.
-fn text_boxes(svg: &str) -> Vec<(String, f64, f64, f64, f64)> {
-    use plotters::prelude::*;
-    fragsim::report::charts::ensure_font();
-    let mut buf = vec![0u8; 3 * 4];
-    let area = BitMapBackend::with_buffer(&mut buf, (2, 2)).into_drawing_area();
-    let doc = roxmltree::Document::parse(svg).unwrap();
-    let mut out = Vec::new();
-    for n in doc.descendants().filter(|n| n.has_tag_name("text")) {
-        if n.attribute("transform").is_some() {
-            continue;
-        }
-        let text = n.text().unwrap_or("").trim().to_string();
-        if text.is_empty() {
-            continue;
-        }
-        let num = |a: &str| n.attribute(a).unwrap().parse::<f64>().unwrap();
-        let (x, y, size) = (num("x"), num("y"), num("font-size"));
-        let style = TextStyle::from(("sans-serif", size.round() as u32).into_font());
-        let w = area.estimate_text_size(&text, &style).unwrap().0 as f64;
-        let x0 = match n.attribute("text-anchor") {
-            Some("middle") => x - w / 2.0,
-            Some("end") => x - w,
-            _ => x,
-        };
-        let cap = size * 0.73;
-        let y0 = match n.attribute("dy") {
-            Some("0.76em") => y + (0.76 - 0.73) * size,
-            Some("0.5ex") => y - cap / 2.0,
-            _ => y - cap,
-        };
-        out.push((text, x0, y0, x0 + w, y0 + cap));
-    }
-    out
-}
-
-/// No two texts of a chart overlap (labels shrink, wrap or give way instead).
-fn no_text_overlaps(name: &str, svg: &str) {
-    let boxes = text_boxes(svg);
-    for (i, a) in boxes.iter().enumerate() {
-        for b in &boxes[i + 1..] {
-            let dx = a.3.min(b.3) - a.1.max(b.1);
-            let dy = a.4.min(b.4) - a.2.max(b.2);
-            assert!(
-                dx <= 1.0 || dy <= 1.0,
-                "{name}: {:?} overlaps {:?} ({dx:.1} x {dy:.1} px)",
-                a.0,
-                b.0
-            );
-        }
-    }
 }
 
 /// Four variants with long names: the names wrap (or are cut short) under their bars and the
@@ -223,13 +159,12 @@ set = { "workload.keys.k.count" = 5000 }
     )
     .unwrap();
     let out = dir.join("out");
-    let (rc, _, err) = fragsim(&["run", scenario.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let (rc, _, err) = fragsim(&["run", arg(&scenario), "--out", arg(&out)]);
     assert_eq!(rc, 0, "{err}");
     for name in ["timeline", "peaks", "ratios", "bytes", "oom"] {
-        let svg = std::fs::read_to_string(out.join(format!("{name}.svg"))).unwrap();
-        no_text_overlaps(name, &svg);
+        no_text_overlaps(name, &read_svg(&out, name));
     }
-    let peaks = std::fs::read_to_string(out.join("peaks.svg")).unwrap();
+    let peaks = read_svg(&out, "peaks");
     assert!(peaks.contains("v3 big"), "a short name is shown whole");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -248,7 +183,7 @@ fn sweep_writes_a_readable_chart() {
         "--runs",
         "2",
         "--out",
-        dir.to_str().unwrap(),
+        arg(&dir),
     ]);
     assert_eq!(rc, 0, "{err}");
     check_chart(
@@ -267,7 +202,7 @@ fn sweep_writes_a_readable_chart() {
             "size class + pad page per value byte",
         ],
     );
-    no_text_overlaps("sweep", &std::fs::read_to_string(dir.join("sweep.svg")).unwrap());
+    no_text_overlaps("sweep", &read_svg(&dir, "sweep"));
     no_hidden_files(&dir);
     std::fs::remove_dir_all(&dir).unwrap();
 }

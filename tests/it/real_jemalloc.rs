@@ -6,8 +6,10 @@
 
 use fragsim::jemalloc::trace::{churn, SizeMix};
 use fragsim::jemalloc::{AllocatorConfig, SizeClasses};
-use fragsim::validate::compare::{replay, Checkpoint, ReplayOptions};
+use fragsim::validate::compare::{Checkpoint, ReplayOptions};
 use fragsim::validate::real_jemalloc::{mallctl_read, nallocx, version};
+
+use crate::common::replay_real;
 
 fn upstream() -> AllocatorConfig {
     AllocatorConfig::preset("jemalloc-5.3").unwrap()
@@ -140,7 +142,7 @@ fn check_ops(mix: &str, trace: &[fragsim::jemalloc::trace::TraceOp], seed: u64, 
         every: 10_000,
         write: false,
     };
-    let cps = replay(&upstream(), trace, opts).expect("real arena");
+    let cps = replay_real(&upstream(), trace, opts);
     print_table(&format!("{mix} seed {seed} decay {decay} tcache {tcache}"), &cps);
     for c in &cps {
         let (m, r) = (&c.model, &c.real);
@@ -269,7 +271,7 @@ fn touched_pages_equal_the_real_resident_pages() {
             every: 5_000,
             write: true,
         };
-        let cps = replay(&upstream(), &trace, opts).expect("real arena");
+        let cps = replay_real(&upstream(), &trace, opts);
         println!("{mix:?} seed {seed} decay {decay} tcache {tcache}: touched pages model / real");
         for c in &cps {
             println!(

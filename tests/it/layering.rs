@@ -170,7 +170,7 @@ fn crate_imports(code: &str) -> Vec<(String, usize)> {
 
 #[test]
 fn modules_import_only_lower_layers() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let src = crate::common::repo_path("src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
     files.sort();
@@ -191,7 +191,7 @@ fn modules_import_only_lower_layers() {
         }
         let Some(own) = layer(&top) else {
             problems.push(format!(
-                "src/{}: module '{top}' has no layer in tests/layering.rs LAYERS",
+                "src/{}: module '{top}' has no layer in tests/it/layering.rs LAYERS",
                 rel.display()
             ));
             continue;
@@ -221,7 +221,7 @@ fn modules_import_only_lower_layers() {
                     rel.display()
                 )),
                 None => problems.push(format!(
-                    "src/{}:{line}: crate::{m} is not a module in tests/layering.rs LAYERS",
+                    "src/{}:{line}: crate::{m} is not a module in tests/it/layering.rs LAYERS",
                     rel.display()
                 )),
             }

@@ -2,17 +2,10 @@
 //! jemalloc, the report's contents, and bad input (unknown parameter, unwritable output) that
 //! must end with exit code 2 and no files.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use fragsim::sim::sweep;
 use fragsim::validate::real_jemalloc::nallocx;
-
-fn tmp(tag: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("fragsim-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
 
 /// The object-size sweep of the seed suite: at each size, the blocks holding the 30 values take
 /// what the real jemalloc gives a Redis string of that size. Below 32 KiB Redis stores a value
@@ -20,8 +13,9 @@ fn tmp(tag: &str) -> std::path::PathBuf {
 /// has one pad page. The sawtooth: 8 KiB values take 10 KiB, 9 KiB take 10 KiB too.
 #[test]
 fn object_size_sweep_follows_the_real_size_classes() {
+    let _heavy = heavy_work();
     let path = std::path::PathBuf::from(scenario_path("seed-suite.toml"));
-    let file = fragsim::workload::load(&path).unwrap();
+    let file = load_scenario("seed-suite.toml");
     let p = sweep::resolve(file.first(), "value_size").unwrap();
     assert_eq!(p.path, "workload.keys.storm.value_size");
     let xs = [1024.0, 3072.0, 8192.0, 9216.0, 14336.0, 16384.0, 20000.0, 30000.0];
@@ -60,7 +54,7 @@ fn object_size_sweep_follows_the_real_size_classes() {
 
 #[test]
 fn sweep_cli_writes_json_csv_and_chart() {
-    let out = tmp("sweep-cli");
+    let out = fresh_path("sweep-cli");
     let (rc, stdout, err) = fragsim(&[
         "sweep",
         &scenario_path("seed-suite.toml"),
@@ -75,15 +69,14 @@ fn sweep_cli_writes_json_csv_and_chart() {
         "--runs",
         "2",
         "--out",
-        out.to_str().unwrap(),
+        arg(&out),
     ]);
     assert_eq!(rc, 0, "{err}");
     assert!(
         stdout.contains("sweep of workload.tests over 3 values"),
         "{stdout}"
     );
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
+    let json = read_json(&out.join("sweep.json"));
     assert_eq!(json["values"], serde_json::json!([2.0, 6.0, 10.0]));
     // The variants differ in their value size, so each has its own curve over the test count.
     assert_eq!(json["curves"].as_array().unwrap().len(), 2);
@@ -102,10 +95,10 @@ fn sweep_cli_writes_json_csv_and_chart() {
 /// Bad sweeps: exit 2, one clear line, and no output directory.
 #[test]
 fn bad_sweeps_are_refused_without_output() {
-    let out = tmp("sweep-bad");
+    let out = fresh_path("sweep-bad");
     let s = scenario_path("seed-suite.toml");
     let s = s.as_str();
-    let o = out.to_str().unwrap();
+    let o = arg(&out);
     for (args, expect) in [
         (
             vec![
@@ -147,12 +140,11 @@ fn bad_sweeps_are_refused_without_output() {
 /// names it, and nothing written, for run, sweep and report alike.
 #[test]
 fn unwritable_output_directory_is_refused_without_partial_files() {
-    let base = tmp("unwritable");
-    std::fs::create_dir_all(&base).unwrap();
+    let base = fresh_dir("unwritable");
     let file = base.join("not-a-dir");
     std::fs::write(&file, "x").unwrap();
     let out = file.join("out");
-    let o = out.to_str().unwrap();
+    let o = arg(&out);
     let s = scenario_path("seed-suite.toml");
     let s = s.as_str();
     for args in [
@@ -171,7 +163,7 @@ fn unwritable_output_directory_is_refused_without_partial_files() {
     // A directory where an output file goes: nothing is moved into place.
     let out = base.join("blocked");
     std::fs::create_dir_all(out.join("result.json")).unwrap();
-    let (rc, _, err) = fragsim(&["run", s, "--runs", "1", "--out", out.to_str().unwrap()]);
+    let (rc, _, err) = fragsim(&["run", s, "--runs", "1", "--out", arg(&out)]);
     assert_eq!(rc, 2, "{err}");
     assert!(
         err.contains("result.json is not a regular file") && err.contains("nothing was changed"),
@@ -190,14 +182,14 @@ fn unwritable_output_directory_is_refused_without_partial_files() {
 /// limits.
 #[test]
 fn report_is_self_contained_and_complete() {
-    let out = tmp("report");
+    let out = fresh_path("report");
     let (rc, stdout, err) = fragsim(&[
         "report",
         &scenario_path("seed-claims.toml"),
         "--runs",
         "4",
         "--out",
-        out.to_str().unwrap(),
+        arg(&out),
     ]);
     assert_eq!(rc, 0, "{err}");
     assert!(stdout.contains("claims: 3 of 7 hold"), "{stdout}");
@@ -277,7 +269,7 @@ fn report_is_self_contained_and_complete() {
 /// the range and is named on the chart instead of drawn.
 #[test]
 fn maxmemory_sweep_charts_the_oom_probability() {
-    let out = tmp("sweep-maxmemory");
+    let out = fresh_path("sweep-maxmemory");
     let (rc, stdout, err) = fragsim(&[
         "sweep",
         &scenario_path("seed-suite.toml"),
@@ -288,11 +280,10 @@ fn maxmemory_sweep_charts_the_oom_probability() {
         "--runs",
         "2",
         "--out",
-        out.to_str().unwrap(),
+        arg(&out),
     ]);
     assert_eq!(rc, 0, "{err}");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
+    let json = read_json(&out.join("sweep.json"));
     assert_eq!(json["values"], serde_json::json!([921600.0, 4194304.0]));
     for c in json["curves"].as_array().unwrap() {
         let p: Vec<f64> = c["points"]
@@ -304,7 +295,7 @@ fn maxmemory_sweep_charts_the_oom_probability() {
         assert_eq!(p, [1.0, 0.0], "{}", c["variants"]);
     }
     assert!(stdout.contains("100%") && stdout.contains("0%"), "{stdout}");
-    let svg = std::fs::read_to_string(out.join("sweep.svg")).unwrap();
+    let svg = read_svg(&out, "sweep");
     assert!(
         svg.contains("outside the swept range: 30 KB objects (512.0 MiB)"),
         "mark note missing"
@@ -323,7 +314,7 @@ fn maxmemory_sweep_charts_the_oom_probability() {
 /// per point instead of the distribution, and the variant's own mark at the distribution's mean.
 #[test]
 fn a_sweep_says_when_it_replaces_a_distribution() {
-    let out = tmp("sweep-dist");
+    let out = fresh_path("sweep-dist");
     let (rc, stdout, err) = fragsim(&[
         "sweep",
         &scenario_path("cache.toml"),
@@ -334,7 +325,7 @@ fn a_sweep_says_when_it_replaces_a_distribution() {
         "--runs",
         "2",
         "--out",
-        out.to_str().unwrap(),
+        arg(&out),
     ]);
     assert_eq!(rc, 0, "{err}");
     // log-normal, median 1,200 B, sigma 0.8: mean 1,200 x e^0.32 = 1,652.5 B = 1.6 KiB.

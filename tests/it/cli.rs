@@ -1,7 +1,6 @@
 //! The command line, run as a user runs it.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn explain_shows_the_difference_between_30k_and_2k() {
@@ -46,11 +45,7 @@ fn bad_arguments_give_one_line_and_exit_2() {
         ],
         vec!["generate", "--count", "100000000", "--out", "/tmp/never"],
     ] {
-        let (rc, out, err) = fragsim(&args);
-        assert_eq!(rc, 2, "{args:?}");
-        assert!(out.is_empty(), "{args:?} printed {out}");
-        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
-        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert_one_line_error(&args, fragsim(&args), "");
     }
 }
 
@@ -87,15 +82,14 @@ fn run_on_the_shipped_scenario() {
         "--runs",
         "4",
         "--out",
-        dir.to_str().unwrap(),
+        arg(&dir),
     ]);
     assert_eq!(rc, 0, "{err}");
     assert!(
         out.contains("variant \"30 KB objects\"") && out.contains("variant \"2 KB objects\""),
         "{out}"
     );
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("result.json")).unwrap()).unwrap();
+    let v = read_json(&dir.join("result.json"));
     assert_eq!(v["runs"], 4);
     assert_eq!(v["seed"], 1);
     let vars = v["variants"].as_array().unwrap();
@@ -116,45 +110,202 @@ fn run_on_the_shipped_scenario() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The determinism test's scenario: small (5 tests of a few hundred keys, 7 runs per variant;
+/// a command takes about half a second), but with every path that a thread count or another
+/// process could make come out differently:
+/// - three variants (the runs of all variants are one pool of 21 jobs, not divisible by 2);
+/// - 2 and 3 test processes whose commands are interleaved at random, and one process;
+/// - every flush mode: none (the keys pile up), FLUSHALL SYNC before and after each test;
+/// - TTLs that expire during the run (1, 2 and 4 s against 1.5 s of idle time per test), cleanup
+///   (DEL of a quarter of the sessions), a command rate, so the cron and decay run;
+/// - strings of fixed size and of every distribution (log-normal, uniform, normal, choice),
+///   hashes that stay listpack and hashes that convert to hashtables;
+/// - a script EVAL'd twice per test and one made anew each test (the script cache grows);
+/// - both limits struck in some runs and not in others (maxmemory in the first variant,
+///   memory_limit in the second), so the OOM statistics, the refused commands and the capacity
+///   come from several runs;
+/// - claims, one of them a ratio of two variants taken run by run.
+const DETERMINISM: &str = r#"name = "determinism"
+seed = 11
+runs = 7
+
+[server]
+profile = "redis-7.0-debian"
+maxmemory = 3300000
+memory_limit = 9450000
+
+[workload]
+tests = 5
+flush = "none"
+test_seconds = 1.5
+commands_per_second = 20000
+parallel = 2
+
+[[workload.keys]]
+name = "session"
+count = 120
+value_size = { dist = "lognormal", median = 1200, sigma = 0.8 }
+ttl_seconds = 2
+cleanup = 0.25
+
+[[workload.keys]]
+name = "profile"
+count = 15
+type = "hash"
+fields = 12
+value_size = { dist = "choice", values = [8, 24, 200], weights = [5, 3, 1] }
+
+[[workload.keys]]
+name = "wide"
+count = 2
+type = "hash"
+fields = 200
+value_size = { dist = "normal", mean = 80, sd = 20 }
+ttl_seconds = 4
+
+[[workload.keys]]
+name = "page"
+count = 6
+value_size = { dist = "uniform", min = 20000, max = 60000 }
+ttl_seconds = 1
+
+[[workload.scripts]]
+name = "lookup"
+size = 300
+count = 2
+
+[[workload.scripts]]
+name = "adhoc"
+size = 120
+unique = true
+
+[[variant]]
+name = "growing"
+
+[[variant]]
+name = "flushed before each, three processes"
+set = { "workload.flush" = "before_each", "workload.parallel" = 3 }
+
+[[variant]]
+name = "flushed after each, one process"
+set = { "workload.flush" = "after_each", "workload.parallel" = 1, "workload.keys.page.value_size" = 30000 }
+
+[[claim]]
+text = "Flushing before each test saves RSS"
+metric = "used_memory_rss"
+ratio = ["flushed before each, three processes", "growing"]
+stat = "p50"
+compare = "<="
+value = 1.0
+
+[[claim]]
+text = "Writes are refused in under half the runs"
+metric = "oom.maxmemory"
+variant = "growing"
+stat = "probability"
+compare = "<"
+value = 0.5
+"#;
+
+/// Every output is byte-identical whatever `--threads` says and from one process to the next:
+/// `run` (result.json, timeline.csv, the five charts as PNG and SVG, the extra `--json` and
+/// `--csv` files, stdout and stderr) on 1, 2 and 3 threads and on 2 again; `report` (report.html,
+/// report.md, the claims, result.json, the charts) and `sweep` (sweep.json, sweep.csv, the
+/// chart) on 1 and 3 threads. Another seed gives other draws. (Until now this ran `cache.toml`,
+/// 30 tests of 2,250 keys, 6 runs, three times: 18 s on an idle machine, 45 s beside the other
+/// tests; this scenario has the same paths, and more, in about 3 s.)
 #[test]
 fn output_is_byte_identical_across_threads_and_repeats() {
     let dir = fresh_dir("det");
-    let mut outputs = Vec::new();
-    for (i, threads) in ["1", "2", "2"].iter().enumerate() {
-        let json = dir.join(format!("r{i}.json"));
-        let (rc, _, err) = fragsim(&[
+    let scenario = dir.join("determinism.toml");
+    std::fs::write(&scenario, DETERMINISM).unwrap();
+    let (out, json, csv) = (dir.join("out"), dir.join("extra.json"), dir.join("extra.csv"));
+    // The files a command writes, with its stdout and stderr; the same paths every time, so
+    // that the paths it prints are the same too.
+    let outputs = |args: &[&str]| -> Vec<(String, Vec<u8>)> {
+        for p in [&json, &csv] {
+            let _ = std::fs::remove_file(p);
+        }
+        let _ = std::fs::remove_dir_all(&out);
+        let mut all = vec![arg(&scenario), "--out", arg(&out)];
+        all.splice(0..0, args.iter().copied());
+        let (rc, stdout, stderr) = fragsim(&all);
+        assert_eq!(rc, 0, "{all:?}: {stderr}");
+        let mut files = snapshot(&out);
+        assert!(files.len() >= 4, "{all:?}: {files:?}");
+        for p in [&json, &csv].into_iter().filter(|p| p.exists()) {
+            files.push((arg(p).to_string(), std::fs::read(p).unwrap()));
+        }
+        files.push(("stdout".into(), stdout.into_bytes()));
+        files.push(("stderr".into(), stderr.into_bytes()));
+        files
+    };
+    let same = |what: &str, a: &[(String, Vec<u8>)], b: &[(String, Vec<u8>)]| {
+        let names = |v: &[(String, Vec<u8>)]| v.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
+        assert_eq!(names(a), names(b), "{what}");
+        for (x, y) in a.iter().zip(b) {
+            assert!(x.1 == y.1, "{what}: {} differs", x.0);
+        }
+    };
+    let run = |threads: &str| {
+        outputs(&[
             "run",
-            &scenario_path("cache.toml"),
-            "--runs",
-            "6",
             "--threads",
             threads,
-            "--out",
-            dir.to_str().unwrap(),
             "--json",
-            json.to_str().unwrap(),
-        ]);
-        assert_eq!(rc, 0, "{err}");
-        outputs.push(std::fs::read(&json).unwrap());
+            arg(&json),
+            "--csv",
+            arg(&csv),
+        ])
+    };
+    let first = run("1");
+    assert_eq!(
+        first.len(),
+        12 + 2 + 2,
+        "{:?}",
+        first.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    same("run: --threads 1 and 2", &first, &run("2"));
+    same("run: --threads 1 and 3", &first, &run("3"));
+    same("run: --threads 2, again", &first, &run("2"));
+    let report = |threads: &str| outputs(&["report", "--threads", threads]);
+    same("report: --threads 1 and 3", &report("1"), &report("3"));
+    let sweep = |threads: &str| {
+        outputs(&[
+            "sweep",
+            "--param",
+            "workload.keys.session.count",
+            "--values",
+            "60,120,240",
+            "--runs",
+            "3",
+            "--threads",
+            threads,
+        ])
+    };
+    same("sweep: --threads 1 and 3", &sweep("1"), &sweep("3"));
+
+    // The scenario does reach what it is there for: a limit struck in some runs only, refused
+    // writes, and three variants that differ.
+    let result = |files: &[(String, Vec<u8>)]| files.iter().find(|f| f.0 == "result.json").unwrap().1.clone();
+    let v: serde_json::Value = serde_json::from_slice(&result(&first)).unwrap();
+    let vars = v["variants"].as_array().unwrap();
+    assert_eq!(vars.len(), 3);
+    for (i, rule) in [(0, "maxmemory"), (1, "memory_limit")] {
+        let p = vars[i]["oom"][rule]["probability"].as_f64().unwrap();
+        assert!(
+            p > 0.0 && p < 1.0,
+            "variant {i}: {rule} struck in a share {p} of the runs"
+        );
     }
-    assert!(outputs[0] == outputs[1], "--threads 1 and 2 differ");
-    assert!(outputs[1] == outputs[2], "two runs differ");
-    // Different seeds do give different draws.
-    let json = dir.join("other.json");
-    fragsim(&[
-        "run",
-        &scenario_path("cache.toml"),
-        "--runs",
-        "6",
-        "--seed",
-        "99",
-        "--out",
-        dir.to_str().unwrap(),
-        "--json",
-        json.to_str().unwrap(),
-    ]);
+    assert!(vars[0]["oom"]["maxmemory"]["refused_commands"]["set"].as_u64() > Some(0));
+    let peak = |i: usize| vars[i]["peak"]["used_memory"]["p50"].as_f64().unwrap();
+    assert!(peak(0) != peak(1) && peak(1) != peak(2));
+
+    // Another seed gives other draws.
+    let other = outputs(&["run", "--seed", "99"]);
     assert!(
-        std::fs::read(&json).unwrap() != outputs[0],
+        result(&other) != result(&first),
         "another seed gave the same result"
     );
     std::fs::remove_dir_all(&dir).unwrap();
@@ -183,7 +334,7 @@ fn a_scenario_too_big_for_the_machine_is_refused_up_front() {
     )
     .unwrap();
     let out_dir = dir.join("out");
-    let (rc, out, err) = fragsim(&["run", file.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
+    let (rc, out, err) = fragsim(&["run", arg(&file), "--out", arg(&out_dir)]);
     assert_eq!(rc, 2, "{err}");
     assert!(out.is_empty());
     assert!(
@@ -202,7 +353,7 @@ fn a_scenario_too_big_for_the_machine_is_refused_up_front() {
         "name = \"idle\"\n[server]\nprofile = \"redis-7.0-debian\"\n[workload]\ntests = 100\ntest_seconds = 2600000\n[[workload.keys]]\nname = \"k\"\ncount = 10\nvalue_size = 100\n",
     )
     .unwrap();
-    let (rc, _, err) = fragsim(&["run", file.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
+    let (rc, _, err) = fragsim(&["run", arg(&file), "--out", arg(&out_dir)]);
     assert_eq!(rc, 2, "{err}");
     assert!(
         err.contains("big.toml") && err.contains(" h on ") && err.contains("--force"),
@@ -225,7 +376,7 @@ fn a_scenario_too_big_for_the_machine_is_refused_up_front() {
         ),
     ] {
         std::fs::write(&file, text).unwrap();
-        let (rc, _, err) = fragsim(&["run", file.to_str().unwrap(), "--runs", "3", "--out", out_dir.to_str().unwrap()]);
+        let (rc, _, err) = fragsim(&["run", arg(&file), "--runs", "3", "--out", arg(&out_dir)]);
         assert_eq!(rc, 2, "{err}");
         assert!(err.contains(cost), "{err}");
         assert!(!out_dir.exists(), "nothing may be written");
@@ -244,7 +395,7 @@ fn a_bad_scenario_names_file_and_key_and_writes_nothing() {
     )
     .unwrap();
     let out_dir = dir.join("out");
-    let (rc, out, err) = fragsim(&["run", file.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
+    let (rc, out, err) = fragsim(&["run", arg(&file), "--out", arg(&out_dir)]);
     assert_eq!(rc, 2);
     assert!(out.is_empty());
     assert!(
@@ -252,7 +403,7 @@ fn a_bad_scenario_names_file_and_key_and_writes_nothing() {
         "{err}"
     );
     assert!(!out_dir.exists());
-    let (rc, _, err) = fragsim(&["run", dir.join("missing.toml").to_str().unwrap()]);
+    let (rc, _, err) = fragsim(&["run", arg(&dir.join("missing.toml"))]);
     assert_eq!(rc, 2);
     assert!(
         err.contains("missing.toml: cannot read the scenario file"),
@@ -295,7 +446,7 @@ fn check_the_seed_suite_claims() {
 #[test]
 fn a_claim_naming_an_unknown_metric_or_variant_is_refused() {
     let dir = fresh_dir("claims");
-    let base = std::fs::read_to_string(scenario_path("seed-claims.toml")).unwrap();
+    let base = scenario_text("seed-claims.toml");
     for (from, to, needle) in [
         (
             "metric = \"used_memory\"",
@@ -311,7 +462,7 @@ fn a_claim_naming_an_unknown_metric_or_variant_is_refused() {
         assert!(base.contains(from), "{from}");
         let file = dir.join("c.toml");
         std::fs::write(&file, base.replacen(from, to, 1)).unwrap();
-        let (rc, out, err) = fragsim(&["check", file.to_str().unwrap()]);
+        let (rc, out, err) = fragsim(&["check", arg(&file)]);
         assert_eq!(rc, 2, "{err}");
         assert!(out.is_empty());
         assert!(err.contains(needle) && err.contains("c.toml: line "), "{err}");

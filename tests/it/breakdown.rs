@@ -3,7 +3,8 @@
 
 use fragsim::jemalloc::{AllocatorConfig, Arena, ArenaOptions};
 use fragsim::sim::{self, Breakdown};
-use fragsim::workload::{self, ScenarioFile};
+
+use crate::common::load_scenario;
 
 fn arena(cache_oblivious: bool, tcache: bool) -> Arena {
     let mut cfg = AllocatorConfig::preset("jemalloc-5.3").unwrap();
@@ -99,18 +100,11 @@ fn tcache_and_dirty_pages() {
     assert_eq!((r.dirty, r.dirty_touched), (0, 0));
 }
 
-fn shipped(name: &str) -> ScenarioFile {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(name);
-    workload::load(&path).unwrap()
-}
-
 /// On the seed suite, the layers sum to the run's peak RSS, and the payload at the peak is the
 /// 30 keys of the test in flight: 30 values plus key names `storm:<test>:<j>`.
 #[test]
 fn seed_suite_breakdown_sums_to_peak_rss() {
-    let file = shipped("seed-suite.toml");
+    let file = load_scenario("seed-suite.toml");
     for v in &file.variants {
         let value = v.keys[0].value_size.sample(&mut rand_chacha_seeded());
         let run = sim::run(v, 1, |_| {});

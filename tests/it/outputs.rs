@@ -2,8 +2,7 @@
 //! simulated with a file-size limit), a bad path, an interrupt or a kill leaves the previous
 //! complete output as it was, and the next run removes what a killed one left.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,30 +20,14 @@ fn tiny(tag: &str) -> (PathBuf, PathBuf) {
     (d, scen)
 }
 
-/// Every file of `dir` (hidden ones too) with its bytes, sorted by name.
-fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| {
-            let bytes = std::fs::read(e.path()).unwrap_or_default();
-            (e.file_name().to_string_lossy().into_owned(), bytes)
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// Runs fragsim under a file-size limit of `blocks` x 512 B (`ulimit -f`).
+/// Runs fragsim under a file-size limit of `blocks` x 512 B (`ulimit -f`), as heavy work (as
+/// [`fragsim`] runs it).
 fn with_file_limit(blocks: u64, args: &[&str]) -> (i32, String) {
+    let _heavy = heavy_work();
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg(format!("ulimit -f {blocks} && exec \"$0\" \"$@\""))
-        .arg(env!("CARGO_BIN_EXE_fragsim"))
+        .arg(FRAGSIM_BIN)
         .args(args);
     let out = cmd.output().unwrap();
     (
@@ -57,7 +40,7 @@ fn with_file_limit(blocks: u64, args: &[&str]) -> (i32, String) {
 fn a_failed_write_at_any_size_leaves_the_previous_output_whole() {
     let (d, scen) = tiny("limit");
     let out = d.join("out");
-    let (rc, _, err) = fragsim(&["run", s(&scen), "--runs", "1", "--out", s(&out)]);
+    let (rc, _, err) = fragsim(&["run", arg(&scen), "--runs", "1", "--out", arg(&out)]);
     assert_eq!(rc, 0, "{err}");
     let before = snapshot(&out);
     assert_eq!(
@@ -71,7 +54,7 @@ fn a_failed_write_at_any_size_leaves_the_previous_output_whole() {
     // pass the limit fails somewhere else (result.json, a chart, the CSV).
     let mut failures = 0;
     for blocks in [0, 1, 8, 30, 60, 100, 150, largest / 512 - 1] {
-        let (rc, err) = with_file_limit(blocks, &["run", s(&scen), "--runs", "2", "--out", s(&out)]);
+        let (rc, err) = with_file_limit(blocks, &["run", arg(&scen), "--runs", "2", "--out", arg(&out)]);
         assert_eq!(rc, 2, "limit {blocks}: {err}");
         assert!(
             err.contains("File too large") && !err.contains("panicked"),
@@ -82,7 +65,7 @@ fn a_failed_write_at_any_size_leaves_the_previous_output_whole() {
     }
     assert_eq!(failures, 8);
     // With room, the new output lands whole.
-    let (rc, _, err) = fragsim(&["run", s(&scen), "--runs", "2", "--out", s(&out)]);
+    let (rc, _, err) = fragsim(&["run", arg(&scen), "--runs", "2", "--out", arg(&out)]);
     assert_eq!(rc, 0, "{err}");
     assert_ne!(snapshot(&out), before);
     std::fs::remove_dir_all(&d).unwrap();
@@ -95,13 +78,13 @@ fn extra_outputs_land_with_the_rest_or_not_at_all() {
     let out = d.join("new/a/b/c");
     let (rc, _, err) = fragsim(&[
         "run",
-        s(&scen),
+        arg(&scen),
         "--runs",
         "1",
         "--out",
-        s(&out),
+        arg(&out),
         "--json",
-        s(&json),
+        arg(&json),
         "--csv",
         "/nonexistent-dir/x.csv",
     ]);
@@ -132,13 +115,13 @@ fn links_devices_and_the_root_are_never_replaced() {
     std::os::unix::fs::symlink(&target, &link).unwrap();
     let (rc, _, err) = fragsim(&[
         "run",
-        s(&scen),
+        arg(&scen),
         "--runs",
         "1",
         "--out",
-        s(&out),
+        arg(&out),
         "--json",
-        s(&link),
+        arg(&link),
     ]);
     assert_eq!(rc, 0, "{err}");
     assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
@@ -151,11 +134,11 @@ fn links_devices_and_the_root_are_never_replaced() {
     if Path::new("/dev/full").exists() {
         let (rc, _, err) = fragsim(&[
             "run",
-            s(&scen),
+            arg(&scen),
             "--runs",
             "1",
             "--out",
-            s(&out),
+            arg(&out),
             "--json",
             "/dev/full",
         ]);
@@ -170,7 +153,7 @@ fn links_devices_and_the_root_are_never_replaced() {
             .file_type()
             .is_char_device());
     }
-    let (rc, _, err) = fragsim(&["run", s(&scen), "--runs", "1", "--out", "/"]);
+    let (rc, _, err) = fragsim(&["run", arg(&scen), "--runs", "1", "--out", "/"]);
     assert_eq!(rc, 2);
     assert!(
         err.contains("the root directory is not an output directory"),
@@ -200,12 +183,12 @@ fn wait_for_staging(dir: &Path, limit: Duration) -> bool {
 fn an_interrupt_keeps_the_old_output_and_a_kill_is_cleaned_up_by_the_next_run() {
     let (d, scen) = tiny("signals");
     let out = d.join("out");
-    let (rc, _, err) = fragsim(&["run", s(&scen), "--runs", "1", "--out", s(&out)]);
+    let (rc, _, err) = fragsim(&["run", arg(&scen), "--runs", "1", "--out", arg(&out)]);
     assert_eq!(rc, 0, "{err}");
     let before = snapshot(&out);
     let long = scenario_path("seed-suite.toml");
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
-        let child = Command::new(env!("CARGO_BIN_EXE_fragsim"))
+        let child = fragsim_command()
             .args([
                 "run",
                 &long,
@@ -215,7 +198,7 @@ fn an_interrupt_keeps_the_old_output_and_a_kill_is_cleaned_up_by_the_next_run() 
                 "1",
                 "--force",
                 "--out",
-                s(&out),
+                arg(&out),
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -240,7 +223,7 @@ fn an_interrupt_keeps_the_old_output_and_a_kill_is_cleaned_up_by_the_next_run() 
                 assert!(t.elapsed() < Duration::from_secs(10), "not a zombie yet");
                 std::thread::sleep(Duration::from_millis(10));
             }
-            let (rc, _, err) = fragsim(&["run", s(&scen), "--runs", "1", "--out", s(&out)]);
+            let (rc, _, err) = fragsim(&["run", arg(&scen), "--runs", "1", "--out", arg(&out)]);
             assert_eq!(rc, 0, "{err}");
             let now = snapshot(&out);
             assert!(
@@ -271,7 +254,7 @@ fn a_closed_standard_output_ends_quietly() {
         vec!["sizeclasses".to_string()],
         vec!["explain".into(), "30000".into()],
     ] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fragsim"))
+        let mut child = fragsim_command()
             .args(&args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -286,7 +269,7 @@ fn a_closed_standard_output_ends_quietly() {
     }
     // A full device as standard output is an error, not a panic.
     if Path::new("/dev/full").exists() {
-        let out = Command::new(env!("CARGO_BIN_EXE_fragsim"))
+        let out = fragsim_command()
             .arg("sizeclasses")
             .stdout(std::fs::File::create("/dev/full").unwrap())
             .output()
@@ -302,11 +285,11 @@ fn a_closed_standard_output_ends_quietly() {
 fn a_fifo_without_a_writer_is_waited_on_out_loud() {
     let d = fresh_dir("fifo");
     let fifo = d.join("scenario.toml");
-    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    let c = std::ffi::CString::new(arg(&fifo)).unwrap();
     // SAFETY: mkfifo(3) on a path we own.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fragsim"))
-        .args(["run", s(&fifo)])
+    let mut child = fragsim_command()
+        .args(["run", arg(&fifo)])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

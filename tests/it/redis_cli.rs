@@ -1,59 +1,40 @@
 //! `fragsim calibrate`, `validate` and `explain --redis` as a user runs them, including what
 //! happens with servers that are not there, not Redis, or too old.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::io::Write;
+use std::time::Duration;
 
-mod common;
-use common::*;
+use crate::common::*;
 
-/// A one-shot TCP peer that answers every connection with `reply`.
+/// A stand-in server that answers each of up to 8 connections with `reply` and closes it.
 fn fake_server(reply: &'static [u8]) -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for mut s in l.incoming().flatten().take(8) {
-            let mut buf = [0u8; 256];
-            let _ = s.read(&mut buf);
-            let _ = s.write_all(reply);
-        }
-    });
-    addr
-}
-
-fn assert_one_line_error(rc: i32, out: &str, err: &str, needle: &str) {
-    assert_eq!(rc, 2, "{err}");
-    assert!(out.is_empty(), "{out}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    assert!(err.starts_with("error: ") && err.contains(needle), "{err}");
+    tcp_peer(8, Duration::ZERO, move |s| {
+        let _ = s.write_all(reply);
+    })
+    .0
 }
 
 #[test]
 fn an_unreachable_server_is_a_clear_error() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let (rc, out, err) = fragsim(&["calibrate", "--redis", &format!("127.0.0.1:{port}")]);
-    assert_one_line_error(rc, &out, &err, "cannot connect");
+    let closed = ClosedPort::bind();
+    let args = ["calibrate", "--redis", &closed.addr];
+    assert_one_line_error(args, fragsim(&args), "cannot connect");
 }
 
 #[test]
 fn a_server_that_is_not_redis_is_a_clear_error() {
     let addr = fake_server(b"HTTP/1.0 400 Bad Request\r\n\r\n");
-    let (rc, out, err) = fragsim(&["calibrate", "--redis", &addr]);
-    assert_one_line_error(rc, &out, &err, "does not speak the Redis protocol");
+    let args = ["calibrate", "--redis", &addr];
+    assert_one_line_error(args, fragsim(&args), "does not speak the Redis protocol");
 }
 
 #[test]
 fn a_redis_older_than_7_is_a_clear_error() {
     let addr = fake_server(b"$45\r\n# Server\r\nredis_version:6.2.6\r\nredis_mode:x\r\n\r\n");
-    let (rc, out, err) = fragsim(&["calibrate", "--redis", &addr]);
+    let args = ["calibrate", "--redis", &addr];
     assert_one_line_error(
-        rc,
-        &out,
-        &err,
+        args,
+        fragsim(&args),
         "runs Redis 6.2.6; fragsim models Redis 7.0 and later",
     );
 }
@@ -88,8 +69,7 @@ fn explain_a_redis_key() {
         vec!["explain", "--redis", "redis-7.0-debian", "--hash", "twentyx10"],
         vec!["explain", "--string", "10"],
     ] {
-        let (rc, out, err) = fragsim(&bad);
-        assert_one_line_error(rc, &out, &err, "");
+        assert_one_line_error(&bad, fragsim(&bad), "");
     }
 }
 
@@ -97,16 +77,16 @@ fn explain_a_redis_key() {
 /// profile's path and what calibrate said on stderr.
 fn calibrate_into(addr: &str, dir: &std::path::Path) -> (std::path::PathBuf, String) {
     let profile = dir.join("profile.toml");
-    let (rc, _, err) = fragsim(&["calibrate", "--redis", addr, "--out", profile.to_str().unwrap()]);
+    let (rc, _, err) = fragsim(&["calibrate", "--redis", addr, "--out", arg(&profile)]);
     assert_eq!(rc, 0, "{err}");
     (profile, err)
 }
 
 #[test]
 fn calibrate_then_validate_a_live_live_server() {
-    let Some(p) = live_server() else { return };
-    let dir = std::env::temp_dir().join(format!("fragsim-rcli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let live = live_lock();
+    let Some(p) = live_server(&live) else { return };
+    let dir = fresh_dir("rcli");
     let (profile, _) = calibrate_into(&p.addr, &dir);
     let text = std::fs::read_to_string(&profile).unwrap();
     assert!(text.contains("version = \"7."), "{text}");
@@ -124,15 +104,15 @@ fn calibrate_then_validate_a_live_live_server() {
         "validate",
         "--redis",
         &p.addr,
-        scenario.to_str().unwrap(),
+        arg(&scenario),
         "--json",
-        json.to_str().unwrap(),
+        arg(&json),
         "--runs",
         "8",
     ]);
     assert_eq!(rc, 0, "{err}");
     assert!(out.contains("used_memory") && out.contains("model p95"), "{out}");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let v = read_json(&json);
     assert_eq!(v.as_array().unwrap().len(), 2);
     assert_eq!(v[1]["model"]["used_memory"], v[1]["real"]["used_memory"]);
     // The band's runs differ only in the server's startup draws, which used_memory does not
@@ -148,10 +128,10 @@ fn calibrate_then_validate_a_live_live_server() {
 /// says how many and what to do; nothing of the workload is written to it.
 #[test]
 fn validate_a_fresh_server_from_another_ones_profile_and_refuse_a_dirty_one() {
-    let Some(a) = live_server() else { return };
-    let Some(b) = live_server() else { return };
-    let dir = std::env::temp_dir().join(format!("fragsim-rcli2-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let live = live_lock();
+    let Some(a) = live_server(&live) else { return };
+    let Some(b) = live_server(&live) else { return };
+    let dir = fresh_dir("rcli2");
     let (profile, err) = calibrate_into(&a.addr, &dir);
     assert!(!err.contains("note:"), "a fresh server needs no note: {err}");
     let text = std::fs::read_to_string(&profile).unwrap();
@@ -171,12 +151,11 @@ fn validate_a_fresh_server_from_another_ones_profile_and_refuse_a_dirty_one() {
             "--redis".into(),
             addr.into(),
             "--profile".into(),
-            profile.to_str().unwrap().into(),
-            scenario.to_str().unwrap().into(),
+            arg(&profile).into(),
+            arg(&scenario).into(),
         ]
     };
-    let run = |a: Vec<String>| fragsim(&a.iter().map(String::as_str).collect::<Vec<_>>());
-    let (rc, out, err) = run(args(&b.addr));
+    let (rc, out, err) = fragsim(&args(&b.addr));
     assert_eq!(rc, 0, "{err}");
     assert!(out.contains("used_memory_peak"), "{out}");
     // The keys it wrote are gone again; a key of someone else's makes the server dirty.
@@ -186,9 +165,9 @@ fn validate_a_fresh_server_from_another_ones_profile_and_refuse_a_dirty_one() {
         fragsim::redis::resp::Resp::Int(0)
     );
     c.call_str(&["SET", "theirs", "1"]).unwrap();
-    let (rc, out, err) = run(args(&b.addr));
-    assert_one_line_error(rc, &out, &err, "holds 1 key(s)");
+    let (rc, out, err) = fragsim(&args(&b.addr));
     assert!(err.contains("--flush"), "{err}");
+    assert_one_line_error("validate of a dirty server", (rc, out, err), "holds 1 key(s)");
     assert_eq!(
         c.call_str(&["DBSIZE"]).unwrap(),
         fragsim::redis::resp::Resp::Int(1)

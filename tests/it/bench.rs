@@ -1,13 +1,12 @@
 //! `fragsim bench` and its workloads: the Redis heap traces it replays are checked against the
 //! real jemalloc like the churn traces, and the command's JSON has the documented shape.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use fragsim::jemalloc::trace::TraceOp;
 use fragsim::jemalloc::AllocatorConfig;
 use fragsim::validate::bench::{workload, WORKLOADS};
-use fragsim::validate::compare::{replay, ReplayOptions};
+use fragsim::validate::compare::ReplayOptions;
 
 /// Every workload's trace is well formed: each free names an earlier allocation, once.
 #[test]
@@ -67,7 +66,7 @@ fn redis_heap_traces_match_the_real_jemalloc() {
             every: 5_000,
             write: false,
         };
-        let cps = replay(&cfg, &w.trace, opts).expect("real arena");
+        let cps = replay_real(&cfg, &w.trace, opts);
         assert!(cps.len() >= 10, "{name}");
         for c in &cps {
             let (m, r) = (&c.model, &c.real);
@@ -92,7 +91,8 @@ fn redis_heap_traces_match_the_real_jemalloc() {
 
 #[test]
 fn bench_cli_prints_and_writes_json() {
-    let json = std::env::temp_dir().join(format!("fragsim-bench-{}.json", std::process::id()));
+    let dir = fresh_dir("bench");
+    let json = dir.join("bench.json");
     let (rc, out, err) = fragsim(&[
         "bench",
         "--events",
@@ -102,12 +102,12 @@ fn bench_cli_prints_and_writes_json() {
         "--workload",
         "small-churn,seed-30k",
         "--json",
-        json.to_str().unwrap(),
+        arg(&json),
     ]);
     assert_eq!(rc, 0, "{err}");
     assert!(out.contains("small-churn") && out.contains("seed-30k"), "{out}");
     assert!(out.contains("B per live object (200,000 live objects"), "{out}");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let v = read_json(&json);
     let ws = v["workloads"].as_array().unwrap();
     let names: Vec<&str> = ws.iter().map(|w| w["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["small-churn", "seed-30k"]);
@@ -122,7 +122,7 @@ fn bench_cli_prints_and_writes_json() {
     }
     let b = v["bytes_per_live_object"].as_f64().unwrap();
     assert!(b > 0.0 && b < 1000.0, "{b}");
-    std::fs::remove_file(&json).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -1,27 +1,17 @@
 //! Servers that do not behave: the RESP client answers each with a clear error, within its
 //! deadline, without allocating what the peer announces.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use fragsim::redis::resp::{Connection, Resp, RespError};
 
+use crate::common::tcp_peer;
+
 /// A one-connection server on loopback that reads the command and then runs `script` on the
-/// socket. Returns its address.
-fn server(script: impl FnOnce(&mut std::net::TcpStream) + Send + 'static) -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        if let Ok((mut s, _)) = l.accept() {
-            let mut buf = [0u8; 1024];
-            let _ = s.read(&mut buf);
-            script(&mut s);
-            // Keep the socket open a while, as a stuck server would.
-            std::thread::sleep(Duration::from_secs(3));
-        }
-    });
-    addr
+/// socket, then keeps the socket open a while, as a stuck server would. Returns its address.
+fn server(script: impl Fn(&mut std::net::TcpStream) + Send + 'static) -> String {
+    tcp_peer(1, Duration::from_secs(3), script).0
 }
 
 fn ask(addr: &str, deadline_ms: u64) -> (Result<Resp, RespError>, Duration) {

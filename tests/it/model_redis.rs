@@ -4,6 +4,8 @@ use fragsim::redis::RedisProfile;
 use fragsim::sim::run;
 use fragsim::workload::parse;
 
+use crate::common::{heavy_work, scenario_text};
+
 fn scenario(maxmemory: u64, memory_limit: u64) -> String {
     format!(
         r#"name = "growing 30 KB"
@@ -58,12 +60,8 @@ fn the_memory_limit_is_judged_on_rss() {
 #[test]
 fn capacity_is_the_smallest_safe_limit() {
     use fragsim::sim::montecarlo::run_all;
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/seed-suite-leaky.toml"
-    ))
-    .unwrap()
-    .replace("tests = 92", "tests = 20");
+    let _heavy = heavy_work();
+    let text = scenario_text("seed-suite-leaky.toml").replace("tests = 92", "tests = 20");
     let with_limits = |mm: u64, ml: u64| {
         let t = text
             .replace("maxmemory = \"512MB\"", &format!("maxmemory = {mm}"))
@@ -154,10 +152,7 @@ value_size = 10
 #[test]
 fn peak_ratios_are_taken_at_the_moment_of_peak_rss() {
     use fragsim::sim::breakdown_at;
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/seed-suite.toml");
-    let text = std::fs::read_to_string(path)
-        .unwrap()
-        .replace("tests = 92", "tests = 12");
+    let text = scenario_text("seed-suite.toml").replace("tests = 92", "tests = 12");
     let f = parse(&text, "seed-suite.toml").unwrap();
     let sc = f.first();
     let r = run(sc, 7, |_| {});

@@ -4,11 +4,11 @@
 //!
 //! Brief in the test suite (`FRAGSIM_FUZZ_CASES`, default 400 scenario mutants, 400 claim
 //! mutants, 200 profile mutants, 48 RESP replies); longer on demand:
-//! `FRAGSIM_FUZZ_CASES=5000 cargo test --release --test fuzz`. proptest keeps failing cases in
-//! `tests/fuzz.proptest-regressions` and replays them first.
+//! `FRAGSIM_FUZZ_CASES=5000 cargo test --release --test it fuzz::`. proptest keeps failing cases in
+//! `tests/it/fuzz.proptest-regressions` and replays them first.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::io::Write;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -18,6 +18,8 @@ use fragsim::redis::resp::{Connection, RespError};
 use fragsim::sim::{claims, montecarlo};
 use fragsim::workload::{self, ScenarioFile};
 
+use crate::common::*;
+
 fn cases(default: u32) -> u32 {
     std::env::var("FRAGSIM_FUZZ_CASES")
         .ok()
@@ -25,7 +27,7 @@ fn cases(default: u32) -> u32 {
         .unwrap_or(default)
 }
 
-/// `cases(default)` cases, failures kept in `tests/fuzz.proptest-regressions` and replayed first.
+/// `cases(default)` cases, failures kept in `tests/it/fuzz.proptest-regressions` and replayed first.
 fn config(default: u32) -> ProptestConfig {
     ProptestConfig {
         cases: cases(default),
@@ -40,10 +42,9 @@ fn config(default: u32) -> ProptestConfig {
 fn corpus() -> &'static Vec<(String, String)> {
     static C: OnceLock<Vec<(String, String)>> = OnceLock::new();
     C.get_or_init(|| {
-        let root = env!("CARGO_MANIFEST_DIR");
         let mut files = Vec::new();
         for dir in ["scenarios", "tests/corpus"] {
-            let mut names: Vec<_> = std::fs::read_dir(format!("{root}/{dir}"))
+            let mut names: Vec<_> = std::fs::read_dir(repo_path(dir))
                 .unwrap()
                 .flatten()
                 .map(|e| e.path())
@@ -204,8 +205,10 @@ fn mutate(text: &str, muts: &[Mutation], only_claims: bool) -> String {
 }
 
 /// Parses, and when the mutant is small runs it and renders every output. Panics are the
-/// failures; refusals are fine but must name the file.
+/// failures; refusals are fine but must name the file. Hundreds of them keep a core busy for
+/// seconds: heavy work, case by case.
 fn exercise(name: &str, text: &str) {
+    let _heavy = heavy_work();
     let file: ScenarioFile = match workload::parse(text, name) {
         Ok(f) => f,
         Err(e) => {
@@ -268,8 +271,7 @@ proptest! {
 
     #[test]
     fn mutated_claims_never_panic(muts in proptest::collection::vec(mutation(), 1..4)) {
-        let root = env!("CARGO_MANIFEST_DIR");
-        let text = std::fs::read_to_string(format!("{root}/tests/corpus/claims.toml")).unwrap();
+        let text = std::fs::read_to_string(repo_path("tests/corpus/claims.toml")).unwrap();
         exercise("claims.toml", &mutate(&text, &muts, true));
     }
 }
@@ -282,11 +284,8 @@ proptest! {
     /// it, refused with the file named, or run.
     #[test]
     fn mutated_profiles_never_panic(muts in proptest::collection::vec(mutation(), 1..4)) {
-        let root = env!("CARGO_MANIFEST_DIR");
-        let text = std::fs::read_to_string(format!("{root}/src/redis/profiles/redis-7.0-debian.toml")).unwrap();
-        let dir = std::env::temp_dir().join(format!("fragsim-fuzz-profile-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("profile.toml");
+        let text = std::fs::read_to_string(repo_path("src/redis/profiles/redis-7.0-debian.toml")).unwrap();
+        let path = profile_dir().join("profile.toml");
         std::fs::write(&path, mutate(&text, &muts, false)).unwrap();
         let scenario = format!(
             "name = \"mutated profile\"\nruns = 2\n[server]\nprofile = {:?}\n[workload]\ntests = 2\n[[workload.keys]]\nname = \"k\"\ncount = 20\nvalue_size = 3000\n",
@@ -294,6 +293,12 @@ proptest! {
         );
         exercise("profile-scenario.toml", &scenario);
     }
+}
+
+/// The directory the profile mutants are written to, one for all cases.
+fn profile_dir() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| fresh_dir("fuzz-profile"))
 }
 
 /// RESP-shaped replies: valid pieces, huge lengths, truncation, garbage.
@@ -320,16 +325,10 @@ proptest! {
 
     #[test]
     fn any_reply_is_read_or_refused_within_the_deadline(bytes in reply()) {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = l.local_addr().unwrap().to_string();
         let sent = bytes.clone();
-        let server = std::thread::spawn(move || {
-            if let Ok((mut s, _)) = l.accept() {
-                let mut buf = [0u8; 256];
-                let _ = s.read(&mut buf);
-                let _ = s.write_all(&sent);
-                // Then close: a reply cut short ends in an error, not a wait.
-            }
+        // Then it closes: a reply cut short ends in an error, not a wait.
+        let (addr, server) = tcp_peer(1, Duration::ZERO, move |s| {
+            let _ = s.write_all(&sent);
         });
         let started = std::time::Instant::now();
         let mut c = Connection::open(&addr).unwrap().with_deadline(Duration::from_millis(500));

@@ -6,6 +6,8 @@ use fragsim::redis::RedisProfile;
 use fragsim::validate::live_redis::COMPARED;
 use fragsim::validate::lockstep::{bands, Lockstep};
 
+use crate::common::heavy_work;
+
 /// A FLUSHALL workload like the generated ones whose checkpoints two fresh servers disagree
 /// on: 600 values of 100 B to 18 KB and 60 small hashes, flushed after each of three tests, with
 /// the clock moving 20 us per command.
@@ -38,6 +40,7 @@ fn drive(l: &mut Lockstep) {
 
 #[test]
 fn replaying_the_steps_with_the_same_seed_gives_the_same_figures() {
+    let _heavy = heavy_work();
     let p = RedisProfile::builtin("redis-7.0-debian").unwrap();
     let mut l = Lockstep::new(p, 7, true).unwrap();
     drive(&mut l);
@@ -56,6 +59,7 @@ fn replaying_the_steps_with_the_same_seed_gives_the_same_figures() {
 
 #[test]
 fn other_startup_draws_spread_the_allocator_figures() {
+    let _heavy = heavy_work();
     let p = RedisProfile::builtin("redis-7.0-debian").unwrap();
     let mut l = Lockstep::new(p, 11, true).unwrap();
     drive(&mut l);
@@ -79,6 +83,7 @@ fn other_startup_draws_spread_the_allocator_figures() {
 
 #[test]
 fn the_band_does_not_depend_on_the_thread_count() {
+    let _heavy = heavy_work();
     let p = RedisProfile::builtin("redis-7.0-debian").unwrap();
     let mut l = Lockstep::new(p, 5, true).unwrap();
     drive(&mut l);

@@ -7,9 +7,11 @@
 //! tolerances of [`TOLERANCES`] for the peak and the allocator figures. With
 //! FRAGSIM_REQUIRE_REDIS=1 (set by .ci/run) a server that cannot be started fails the tests;
 //! without it they are skipped with a notice.
+//!
+//! Each test holds the live-server lock (`common::live_lock`) while it runs: the live tests of
+//! the binary run one at a time, whatever else runs beside them.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::sync::OnceLock;
 
@@ -20,11 +22,11 @@ use fragsim::validate::live_redis::{
 };
 use fragsim::workload;
 
-/// The profile of a freshly started server, calibrated once.
-fn fresh_profile() -> &'static RedisProfile {
+/// The profile of a freshly started server, calibrated once (by the first live test to need it).
+fn fresh_profile(live: &LiveGuard) -> &'static RedisProfile {
     static PROFILE: OnceLock<RedisProfile> = OnceLock::new();
     PROFILE.get_or_init(|| {
-        let p = RedisProcess::start().expect("a server to calibrate");
+        let p = start_redis(live).expect("a server to calibrate");
         let cal = calibrate(&p.addr).expect("calibration");
         assert!(cal.notes.is_empty(), "a fresh server: {:?}", cal.notes);
         cal.profile
@@ -55,8 +57,9 @@ fn check(name: &str, toml: &str) {
         .expect("test scenario parses")
         .first()
         .clone();
-    let Some(p) = live_server() else { return };
-    check_scenario(&p, name, &sc);
+    let live = live_lock();
+    let Some(p) = live_server(&live) else { return };
+    check_scenario(&live, &p, name, &sc);
 }
 
 fn assert_within(name: &str, cps: &[Checkpoint]) {
@@ -76,17 +79,17 @@ fn assert_within(name: &str, cps: &[Checkpoint]) {
 
 /// Replays `sc` into the fresh server `p`, predicted from the fresh profile (in the scenario's
 /// state).
-fn predict_fresh(p: &RedisProcess, sc: &workload::Scenario) -> Vec<Checkpoint> {
+fn predict_fresh(live: &LiveGuard, p: &RedisProcess, sc: &workload::Scenario) -> Vec<Checkpoint> {
     let opts = ValidateOptions {
-        profile: Some(fresh_profile().clone().with_state(sc.state).expect("state")),
+        profile: Some(fresh_profile(live).clone().with_state(sc.state).expect("state")),
         ..Default::default()
     };
     validate(&p.addr, sc, sc.seed, &opts, |_| {}).expect("live validation")
 }
 
 /// Predicts `sc` on the fresh server `p` from the fresh profile (in the scenario's state).
-fn check_scenario(p: &RedisProcess, name: &str, sc: &workload::Scenario) {
-    let cps = predict_fresh(p, sc);
+fn check_scenario(live: &LiveGuard, p: &RedisProcess, name: &str, sc: &workload::Scenario) {
+    let cps = predict_fresh(live, p, sc);
     println!("== {name}\n{}", render_checkpoints(&cps));
     assert_within(name, &cps);
 }
@@ -211,20 +214,20 @@ ttl_seconds = 3600
 /// time): `validate` accepts any scenario file.
 #[test]
 fn shipped_scenarios_validate_against_fresh_live_servers() {
+    let live = live_lock();
     for (file, tests) in [
         ("seed-suite.toml", 4),
         ("seed-suite-leaky.toml", 4),
         ("seed-suite-parallel.toml", 3),
         ("cache.toml", 2),
     ] {
-        let path = scenario_path(file);
-        let f = workload::load(std::path::Path::new(&path)).expect("shipped scenario parses");
+        let f = load_scenario(file);
         for v in &f.variants {
-            let Some(p) = live_server() else { return };
+            let Some(p) = live_server(&live) else { return };
             let mut sc = v.clone();
             sc.tests = tests;
             sc.test_seconds = sc.test_seconds.min(0.3);
-            check_scenario(&p, &format!("{file} / {}", v.variant), &sc);
+            check_scenario(&live, &p, &format!("{file} / {}", v.variant), &sc);
         }
     }
 }
@@ -234,7 +237,8 @@ fn shipped_scenarios_validate_against_fresh_live_servers() {
 /// reports the same figures.
 #[test]
 fn validate_on_a_calibrated_server_twice_gives_the_same_table() {
-    let Some(p) = live_server() else { return };
+    let live = live_lock();
+    let Some(p) = live_server(&live) else { return };
     let sc = workload::parse(&strings("2000", 100, "none"), "twice")
         .unwrap()
         .first()
@@ -259,7 +263,8 @@ fn validate_on_a_calibrated_server_twice_gives_the_same_table() {
 /// A server that holds keys is refused (nothing written to it); `flush` empties it first.
 #[test]
 fn validate_refuses_a_server_with_keys() {
-    let Some(p) = live_server() else { return };
+    let live = live_lock();
+    let Some(p) = live_server(&live) else { return };
     let mut c = fragsim::redis::resp::Connection::open(&p.addr).unwrap();
     for i in 0..3 {
         c.call_str(&["SET", &format!("mine:{i}"), "x"]).unwrap();
@@ -292,12 +297,13 @@ fn validate_refuses_a_server_with_keys() {
 /// Scenarios drawn at random from the whole grammar (`fragsim::workload::generate`), each
 /// predicted on its own fresh server: the workloads nobody tuned the model on.
 fn check_generated(seeds: std::ops::Range<u64>) {
+    let live = live_lock();
     for seed in seeds {
         let text = fragsim::workload::generate::scenario_toml(seed, "redis-7.0-debian");
         let f = workload::parse(&text, "generated.toml").expect("generated scenarios parse");
-        let Some(p) = live_server() else { return };
+        let Some(p) = live_server(&live) else { return };
         println!("{text}");
-        check_scenario(&p, &format!("generated {seed}"), f.first());
+        check_scenario(&live, &p, &format!("generated {seed}"), f.first());
     }
 }
 
@@ -307,8 +313,8 @@ fn generated_scenarios_validate_against_fresh_live_servers() {
     check_generated(0..3);
 }
 
-/// The larger set, for development: `FRAGSIM_GENERATED=N cargo test --release --test redis_live
-/// -- --ignored --nocapture` (default 40 scenarios, numbers 3 and up). Every scenario runs on
+/// The larger set, for development: `FRAGSIM_GENERATED=N cargo test --release --test it
+/// redis_live:: -- --ignored --nocapture` (default 40 scenarios, numbers 3 and up). Every scenario runs on
 /// its own fresh server; the worst error of each field is printed per scenario, and the test
 /// fails at the end if any is over its tolerance, naming how many.
 #[test]
@@ -318,6 +324,7 @@ fn many_generated_scenarios_validate_against_fresh_live_servers() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(40);
+    let live = live_lock();
     let mut over = Vec::new();
     println!(
         "{:<14}{}",
@@ -330,9 +337,9 @@ fn many_generated_scenarios_validate_against_fresh_live_servers() {
     for seed in 3..3 + n {
         let text = fragsim::workload::generate::scenario_toml(seed, "redis-7.0-debian");
         let f = workload::parse(&text, "generated.toml").expect("generated scenarios parse");
-        let Some(p) = live_server() else { return };
+        let Some(p) = live_server(&live) else { return };
         let sc = f.first();
-        let cps = predict_fresh(&p, sc);
+        let cps = predict_fresh(&live, &p, sc);
         let mut row = format!("{:<14}", format!("generated {seed}"));
         for &(field, tol) in TOLERANCES {
             let worst = cps

@@ -1,0 +1,26 @@
+//! The integration tests, as one test binary (`cargo test --release --test it`): one module per
+//! area, the helpers they share in `common`. Run one area with its module path as the filter,
+//! e.g. `cargo test --release --test it redis_live:: -- --nocapture`.
+
+mod common;
+
+mod bench;
+mod breakdown;
+mod browser;
+mod chart_data;
+mod charts;
+mod cli;
+mod fuzz;
+mod layering;
+mod lockstep;
+mod model_decay;
+mod model_exact;
+mod model_properties;
+mod model_redis;
+mod outputs;
+mod real_jemalloc;
+mod redis_cli;
+mod redis_live;
+mod resp_misbehaving;
+mod scenario_errors;
+mod sweep_report;

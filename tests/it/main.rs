@@ -10,6 +10,7 @@ mod browser;
 mod chart_data;
 mod charts;
 mod cli;
+mod estimate;
 mod fuzz;
 mod layering;
 mod lockstep;

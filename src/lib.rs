@@ -2,7 +2,7 @@
 //! without running it.
 //!
 //! The modules are layers; each imports only those above it in this list (checked by
-//! `tests/layering.rs`):
+//! `tests/it/layering.rs`):
 //!
 //! * [`units`]: byte counts and their text, plurals, reading inputs.
 //! * [`jemalloc`]: the allocator model (size classes, slabs, extents, decay, tcache, stats) and

@@ -8,8 +8,9 @@
 //! FRAGSIM_REQUIRE_REDIS=1 (set by .ci/run) a server that cannot be started fails the tests;
 //! without it they are skipped with a notice.
 //!
-//! Each test holds the live-server lock (`common::live_lock`) while it runs: the live tests of
-//! the binary run one at a time, whatever else runs beside them.
+//! Each test holds the live-server lock (`common::live_lock`) while it runs: at most two live
+//! tests of the binary run at once, as in this file's own binary before, and never beside heavy
+//! work of other tests.
 
 use crate::common::*;
 

@@ -45,10 +45,19 @@ pub fn fragsim_command() -> Command {
     Command::new(FRAGSIM_BIN)
 }
 
-/// Runs the fragsim binary; returns (exit code, stdout, stderr). It may use every core, so it
-/// runs as [`heavy_work`]: not while a live-server test runs (unless that test runs it).
+/// The commands that run the model on every core (Monte Carlo runs, sweeps, benchmarks, a
+/// validation's band): the others (explain, sizeclasses, generate, calibrate) take a moment.
+const HEAVY_COMMANDS: [&str; 6] = ["run", "report", "check", "sweep", "bench", "validate"];
+
+/// Runs the fragsim binary; returns (exit code, stdout, stderr). A command that may use every
+/// core ([`HEAVY_COMMANDS`]) runs as [`heavy_work`]: not while a live-server test runs (unless
+/// that test runs it). The others do not wait: a quick test kept waiting would keep a test
+/// thread from the live tests.
 pub fn fragsim<S: AsRef<OsStr>>(args: &[S]) -> (i32, String, String) {
-    let _heavy = heavy_work();
+    let heavy = args
+        .first()
+        .is_some_and(|c| HEAVY_COMMANDS.iter().any(|h| c.as_ref() == OsStr::new(h)));
+    let _heavy = heavy.then(heavy_work);
     let out = fragsim_command().args(args).output().expect("run fragsim");
     (
         out.status.code().unwrap_or(-1),

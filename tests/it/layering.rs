@@ -35,6 +35,15 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The src/ directory and every Rust file under it, sorted.
+fn source_files() -> (PathBuf, Vec<PathBuf>) {
+    let src = crate::common::repo_path("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files.sort();
+    (src, files)
+}
+
 /// The text with comments and string/char literals blanked (line structure kept).
 fn code_only(src: &str) -> String {
     let b = src.as_bytes();
@@ -170,10 +179,7 @@ fn crate_imports(code: &str) -> Vec<(String, usize)> {
 
 #[test]
 fn modules_import_only_lower_layers() {
-    let src = crate::common::repo_path("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    files.sort();
+    let (src, files) = source_files();
     let mut problems = Vec::new();
     let mut checked = 0;
     for f in &files {
@@ -388,10 +394,7 @@ fn returns_string_error(ret: &str) -> bool {
 
 #[test]
 fn no_public_function_returns_a_string_error() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    files.sort();
+    let (src, files) = source_files();
     let mut problems = Vec::new();
     let mut checked = 0;
     for f in &files {

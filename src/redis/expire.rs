@@ -9,6 +9,8 @@
 //!
 //! Which bucket a key falls in depends on SipHash with a random seed; the model hashes key names
 //! with a hasher seeded per run, so runs differ in which keys a cycle reaches, as servers do.
+//! Keys are known by the id their keyspace gives them (their name is hashed once, when their
+//! first TTL is set).
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
@@ -26,12 +28,12 @@ const FAST_CYCLE_GAP_NS: u64 = 2_000_000;
 #[derive(Debug, Clone, Default)]
 pub struct Expiry {
     seed: u64,
-    /// The hash of each key with a TTL (which bucket it falls in).
-    keys: DetMap<Vec<u8>, u64>,
+    /// The hash of each key with a TTL (which bucket it falls in), by key id.
+    keys: DetMap<u32, u64>,
     /// Keys and their deadlines (ns of simulated time) by bucket index under `mask`, non-empty
     /// buckets only (ordered, so that a run of empty buckets is skipped at once and still
     /// counted).
-    buckets: BTreeMap<u64, Vec<(Vec<u8>, u64)>>,
+    buckets: BTreeMap<u64, Vec<(u32, u64)>>,
     mask: u64,
     /// `db->expires_cursor`.
     cursor: u64,
@@ -65,30 +67,30 @@ impl Expiry {
         self.keys.is_empty()
     }
 
-    /// Sets (or moves) `key`'s deadline.
-    pub fn set(&mut self, key: &[u8], deadline_ns: u64) {
-        if let Some(&h) = self.keys.get(key) {
+    /// Sets (or moves) the deadline of the key with id `key`, named `name`.
+    pub fn set(&mut self, key: u32, name: &[u8], deadline_ns: u64) {
+        if let Some(&h) = self.keys.get(&key) {
             if let Some(chain) = self.buckets.get_mut(&(h & self.mask)) {
-                if let Some(slot) = chain.iter_mut().find(|(k, _)| k == key) {
+                if let Some(slot) = chain.iter_mut().find(|(k, _)| *k == key) {
                     slot.1 = deadline_ns;
                 }
             }
             return;
         }
-        let h = self.hash(key);
-        self.keys.insert(key.to_vec(), h);
+        let h = self.hash(name);
+        self.keys.insert(key, h);
         self.buckets
             .entry(h & self.mask)
             .or_default()
-            .push((key.to_vec(), deadline_ns));
+            .push((key, deadline_ns));
     }
 
-    /// Forgets `key` (deleted, or its TTL removed).
-    pub fn remove(&mut self, key: &[u8]) {
-        if let Some(h) = self.keys.remove(key) {
+    /// Forgets the key with id `key` (deleted, or its TTL removed).
+    pub fn remove(&mut self, key: u32) {
+        if let Some(h) = self.keys.remove(&key) {
             let b = h & self.mask;
             if let Some(chain) = self.buckets.get_mut(&b) {
-                if let Some(i) = chain.iter().position(|(k, _)| k == key) {
+                if let Some(i) = chain.iter().position(|(k, _)| *k == key) {
                     chain.swap_remove(i);
                 }
                 if chain.is_empty() {
@@ -111,12 +113,13 @@ impl Expiry {
             return;
         }
         self.mask = mask;
-        let mut all: Vec<(u64, Vec<u8>, u64)> = std::mem::take(&mut self.buckets)
+        let mut all: Vec<(u64, u32, u64)> = std::mem::take(&mut self.buckets)
             .into_values()
             .flatten()
             .map(|(k, d)| (self.keys[&k], k, d))
             .collect();
-        // Within a bucket, the order of the chain: deterministic, by hash then name.
+        // Within a bucket, the order of the chain: deterministic, by hash (then id, for the
+        // names whose 64-bit hashes are equal).
         all.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         for (h, k, d) in all {
             self.buckets.entry(h & mask).or_default().push((k, d));
@@ -124,8 +127,8 @@ impl Expiry {
     }
 
     /// One `activeExpireCycle` at `now_ns` over an expires dict whose table has `table_size`
-    /// buckets: returns the keys to delete, in the order the cycle finds them.
-    fn cycle(&mut self, now_ns: u64, table_size: u64) -> Vec<Vec<u8>> {
+    /// buckets: returns the ids of the keys to delete, in the order the cycle finds them.
+    fn cycle(&mut self, now_ns: u64, table_size: u64) -> Vec<u32> {
         self.rebucket(table_size);
         let now_ms = now_ns / 1_000_000;
         let mut out = Vec::new();
@@ -159,14 +162,14 @@ impl Expiry {
                 self.cursor = self.cursor.wrapping_add(1);
                 let chain = &self.buckets[&b];
                 sampled += chain.len() as u64;
-                let due: Vec<Vec<u8>> = chain
+                let due: Vec<u32> = chain
                     .iter()
                     .filter(|(_, d)| now_ms > d / 1_000_000)
-                    .map(|(k, _)| k.clone())
+                    .map(|&(k, _)| k)
                     .collect();
                 expired += due.len() as u64;
                 for k in due {
-                    self.remove(&k);
+                    self.remove(k);
                     out.push(k);
                 }
             }
@@ -186,13 +189,13 @@ impl Expiry {
     }
 
     /// The slow cycle of a cron tick.
-    pub fn slow_cycle(&mut self, now_ns: u64, table_size: u64) -> Vec<Vec<u8>> {
+    pub fn slow_cycle(&mut self, now_ns: u64, table_size: u64) -> Vec<u32> {
         self.cycle(now_ns, table_size)
     }
 
     /// The fast cycle `beforeSleep` tries after a command: only when the stale estimate is at
     /// least 10% and the last fast cycle is 2 ms old.
-    pub fn fast_cycle(&mut self, now_ns: u64, table_size: u64) -> Vec<Vec<u8>> {
+    pub fn fast_cycle(&mut self, now_ns: u64, table_size: u64) -> Vec<u32> {
         if self.stale * 100.0 < ACCEPTABLE_STALE as f64
             || now_ns < self.last_fast_ns + FAST_CYCLE_GAP_NS
             || self.keys.is_empty()
@@ -216,7 +219,7 @@ mod tests {
     fn a_cycle_stops_at_the_acceptable_stale_share() {
         let mut e = Expiry::new(1);
         for i in 0..1000u32 {
-            e.set(format!("k{i}").as_bytes(), 1_000_000_000);
+            e.set(i, format!("k{i}").as_bytes(), 1_000_000_000);
         }
         let gone = e.slow_cycle(2_000_000_000, 1024);
         // The check comes before each loop of up to 20 samples: the last loop may take the
@@ -232,15 +235,15 @@ mod tests {
             } else {
                 3_600_000_000_000
             };
-            e.set(format!("k{i}").as_bytes(), deadline);
+            e.set(i, format!("k{i}").as_bytes(), deadline);
         }
         let gone = e.slow_cycle(2_000_000_000, 1024);
         assert!(gone.len() < 25, "{}", gone.len());
         assert_eq!(e.len(), 1000 - gone.len());
         // A key is expired only once its deadline's millisecond has passed.
         let mut e = Expiry::new(1);
-        e.set(b"k", 1_000_000_000);
+        e.set(7, b"k", 1_000_000_000);
         assert!(e.slow_cycle(1_000_999_999, 4).is_empty());
-        assert_eq!(e.slow_cycle(1_001_000_000, 4), vec![b"k".to_vec()]);
+        assert_eq!(e.slow_cycle(1_001_000_000, 4), vec![7]);
     }
 }

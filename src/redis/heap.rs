@@ -151,6 +151,16 @@ impl Heap {
         }
     }
 
+    /// The live block `id`, which Redis asked `requested` bytes for (its usable size is the
+    /// arena's): for holders that keep only the object id and know the request.
+    pub fn alloc_of(&self, id: ObjId, requested: u64) -> Alloc {
+        Alloc {
+            id,
+            requested: requested.min(u32::MAX as u64) as u32,
+            usable: self.arena.usable_size(id),
+        }
+    }
+
     /// `zfree(ptr)`.
     pub fn zfree(&mut self, a: Alloc) {
         self.zmalloc_used -= a.usable;

@@ -166,6 +166,35 @@ impl Connection {
         r
     }
 
+    /// Sends `batch` pipelined (all commands written, then all replies read) and returns the
+    /// replies in order.
+    pub fn pipeline<C: AsRef<[A]>, A: AsRef<[u8]>>(&mut self, batch: &[C]) -> Result<Vec<Resp>, RespError> {
+        let mut buf = Vec::new();
+        for argv in batch {
+            let argv = argv.as_ref();
+            buf.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
+            for a in argv.iter().map(|a| a.as_ref()) {
+                buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+                buf.extend_from_slice(a);
+                buf.extend_from_slice(b"\r\n");
+            }
+        }
+        // Written from another thread while this one reads: a large batch's replies would
+        // otherwise fill the socket buffers with neither side reading.
+        let mut writer = self.stream.get_ref().try_clone().map_err(|e| self.io(e))?;
+        let send = std::thread::spawn(move || writer.write_all(&buf));
+        let deadline = Instant::now() + self.deadline;
+        let mut replies = Vec::with_capacity(batch.len());
+        for _ in 0..batch.len() {
+            replies.push(self.read(deadline, 0)?);
+        }
+        send.join()
+            .expect("the writer thread does not panic")
+            .map_err(|e| self.io(e))?;
+        REPLIES.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(replies)
+    }
+
     /// Sends a command given as words.
     pub fn call_str(&mut self, words: &[&str]) -> Result<Resp, RespError> {
         let argv: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();

@@ -24,6 +24,7 @@ mod error;
 mod hash;
 mod info;
 mod keyspace;
+mod keytable;
 mod oom;
 mod query;
 mod script;
@@ -33,7 +34,6 @@ mod value;
 #[cfg(test)]
 mod testing;
 
-use std::collections::HashSet;
 use std::hash::BuildHasherDefault;
 
 pub use client::ClientId;
@@ -47,7 +47,7 @@ use super::heap::{Alloc, Heap};
 use super::profile::RedisProfile;
 use client::{Client, PendingReply};
 use cron::CronSample;
-use dispatch::Rewrite;
+use dispatch::{Cmd, Rewrite};
 use keyspace::Keyspace;
 use script::Scripts;
 use value::Mem;
@@ -56,6 +56,9 @@ use value::Mem;
 /// many keys) decides the order of frees, so it must not change from one process to the next.
 type DetMap<K, V> =
     std::collections::HashMap<K, V, BuildHasherDefault<std::collections::hash_map::DefaultHasher>>;
+
+/// What a run's seed is mixed with to give the seed of the model's dict hash function.
+const HASH_SEED_SALT: u64 = 0x6861_7368_5f73_6565;
 
 /// The server model.
 #[derive(Debug, Clone)]
@@ -66,8 +69,9 @@ pub struct Server {
     pub heap: Heap,
     /// The keys, their values and their TTLs.
     keyspace: Keyspace,
-    /// Latency histograms made so far, by command name, and their blocks.
-    histograms: HashSet<String>,
+    /// Whether each command's latency histogram is made (by [`Cmd`] index), and the
+    /// histograms' blocks.
+    histograms: [bool; Cmd::ALL.len()],
     hist_allocs: Vec<Alloc>,
     /// The EVAL script cache.
     scripts: Scripts,
@@ -105,6 +109,8 @@ pub struct Server {
     /// original vector, the new vector that replaced it, and the objects it made (a
     /// millisecond timestamp), all freed after the command.
     rewrite: Rewrite,
+    /// The running command's argument objects (a buffer kept from command to command).
+    arg_objs: Vec<Option<string::StringValue>>,
     /// The seed of the model's stand-in for Redis's dict hash function (see
     /// `Mem::walk_order`).
     hash_seed: u64,
@@ -126,7 +132,7 @@ impl Server {
             .iter()
             .map(|&id| heap.arena.usable_size(id))
             .sum();
-        let histograms = profile.baseline.commands_seen.iter().cloned().collect();
+        let histograms = Cmd::ALL.map(|c| profile.baseline.commands_seen.iter().any(|n| n == c.name()));
         let peak = profile
             .baseline
             .used_memory
@@ -135,7 +141,7 @@ impl Server {
         let mut s = Server {
             profile,
             heap,
-            keyspace: Keyspace::new(seed),
+            keyspace: Keyspace::new(seed, seed ^ HASH_SEED_SALT),
             histograms,
             hist_allocs: Vec::new(),
             scripts: Scripts::default(),
@@ -154,7 +160,8 @@ impl Server {
             client_seen: false,
             reply: PendingReply::default(),
             rewrite: Rewrite::default(),
-            hash_seed: seed ^ 0x6861_7368_5f73_6565,
+            arg_objs: Vec::new(),
+            hash_seed: seed ^ HASH_SEED_SALT,
         };
         // The measuring client: createClient's allocations, the empty query buffer replaced by
         // one that holds a 16 KiB read.

@@ -81,6 +81,12 @@ pub struct RunResult {
     /// `used_memory_rss` first reached its peak (among steps at the peak RSS, the one with the
     /// most `used_memory`): [`breakdown`] replays to it.
     pub peak_rss_step: u64,
+    /// Where the bytes of RSS go at that step, when the run could take it in passing: when the
+    /// step is the last test's last command or its end (the state is still at hand then, as it
+    /// is in a run that fills a keyspace and keeps it); `None` otherwise ([`breakdown_at`]
+    /// replays the run to the step). Not part of the run's figures.
+    #[serde(skip)]
+    pub breakdown: Option<Breakdown>,
 }
 
 /// A peak over a stretch of steps: every field's maximum, and the ratios at the moment of peak
@@ -152,11 +158,19 @@ pub fn run(sc: &Scenario, seed: u64, progress: impl FnMut(u64)) -> RunResult {
     replay(sc, seed, progress, &mut Probe::default())
 }
 
-/// Where the bytes of RSS go at the peak of the run with seed `seed`: the run is replayed up to
-/// its peak-RSS step and the model's state decomposed there.
+/// Where the bytes of RSS go at the peak of the run with seed `seed`: taken in the run when it
+/// peaks at its end, else by replaying the run up to its peak-RSS step and decomposing the
+/// model's state there.
 pub fn breakdown(sc: &Scenario, seed: u64) -> Breakdown {
-    let step = run(sc, seed, |_| {}).peak_rss_step;
-    breakdown_at(sc, seed, step)
+    let r = run(sc, seed, |_| {});
+    breakdown_of(sc, &r)
+}
+
+/// Where the bytes of RSS go at the peak of run `r` of `sc`: the decomposition `r` took in
+/// passing, or a replay of the run to its peak-RSS step.
+pub fn breakdown_of(sc: &Scenario, r: &RunResult) -> Breakdown {
+    r.breakdown
+        .unwrap_or_else(|| breakdown_at(sc, r.seed, r.peak_rss_step))
 }
 
 /// Where the bytes of RSS go after replay step `step` (see [`RunResult::peak_rss_step`]).
@@ -258,15 +272,20 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
     let mut first_refusal_test = None;
     let mut steps = Steps::default();
     let mut run_peak = Peak::default();
+    let mut cmd = commands::Command::default();
+    // Decompositions taken in passing, by step (see `RunResult::breakdown`).
+    let mut taken: Vec<(u64, Breakdown)> = Vec::new();
     'tests: for t in 0..sc.tests {
         let before = server.refusals.len();
         let clients: Vec<_> = (0..sc.parallel).map(|_| server.connect()).collect();
         // The steps the replay counts (each command, then the test's end), so that the peak's
         // moment is the step `peak_rss_step` names.
         let mut peak = Peak::default();
-        for (p, argv) in commands::test_plan(sc, t, &mut rng) {
+        let mut last = None;
+        let mut plan = commands::TestPlan::new(sc, t, &mut rng);
+        while let Some(p) = plan.next_into(&mut rng, &mut cmd) {
             server
-                .exec(clients[p], &argv)
+                .exec(clients[p], cmd.args())
                 .expect("the test's clients are connected");
             // The next command arrives one gap later: the cron and decay run in between.
             server.advance(cmd_ns);
@@ -276,12 +295,18 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
                     break 'tests;
                 }
             }
-            let now = server.info();
+            let now = server.step_info();
             if steps.step(&now, probe) {
                 probe.taken = Some(redis_breakdown(&server, &now));
                 break 'tests;
             }
             peak.see(&now);
+            last = Some(now);
+        }
+        let last_test = t + 1 == sc.tests;
+        if let (true, Some(now)) = (last_test, last.take()) {
+            // The last command's step: decomposed now, in case it is the peak.
+            taken.push((steps.n, redis_breakdown(&server, &now)));
         }
         for c in clients {
             server.disconnect(c);
@@ -291,6 +316,9 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
         if steps.step(&end, probe) {
             probe.taken = Some(redis_breakdown(&server, &end));
             break;
+        }
+        if last_test {
+            taken.push((steps.n, redis_breakdown(&server, &end)));
         }
         if server.refusals.len() > before && first_refusal_test.is_none() {
             first_refusal_test = Some(t + 1);
@@ -318,7 +346,13 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
     );
     r.max_denyoom_check = server.max_denyoom_check;
     r.peak_rss_step = steps.peak_step;
+    r.breakdown = in_passing(&taken, steps.peak_step);
     r
+}
+
+/// The decomposition taken in passing at step `peak`, if one was.
+fn in_passing(taken: &[(u64, Breakdown)], peak: u64) -> Option<Breakdown> {
+    taken.iter().find(|(n, _)| *n == peak).map(|(_, b)| *b)
 }
 
 /// Simulated time between two commands the server receives: each of the `parallel` test
@@ -368,6 +402,7 @@ fn finish(
         bins: arena.bin_table().into_iter().filter(|b| b.curslabs > 0).collect(),
         max_denyoom_check: 0,
         peak_rss_step: 0,
+        breakdown: None,
     }
 }
 
@@ -430,6 +465,7 @@ fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe:
     };
     let mut timeline = Vec::with_capacity(sc.tests as usize);
     let mut run_peak = Peak::default();
+    let mut taken: Vec<(u64, Breakdown)> = Vec::new();
     let test_ns = (sc.test_seconds * 1e9) as u64;
     let flush = |arena: &mut Arena, live: &mut Vec<Live>, used: &mut u64, requested: &mut u64| {
         for o in live.drain(..) {
@@ -465,6 +501,10 @@ fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe:
             probe.taken = Some(take(&arena, used, requested, full.used_memory_rss));
             break;
         }
+        let last_test = t + 1 == sc.tests;
+        if last_test {
+            taken.push((steps.n, take(&arena, used, requested, full.used_memory_rss)));
+        }
         let mut peak = Peak::default();
         peak.see(&full);
         // The test frees a share of what it wrote; which objects is drawn at random.
@@ -498,6 +538,9 @@ fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe:
             probe.taken = Some(take(&arena, used, requested, end.used_memory_rss));
             break;
         }
+        if last_test {
+            taken.push((steps.n, take(&arena, used, requested, end.used_memory_rss)));
+        }
         peak.see(&end);
         run_peak.merge(&peak);
         timeline.push(TestRecord {
@@ -520,5 +563,6 @@ fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe:
         Default::default(),
     );
     r.peak_rss_step = steps.peak_step;
+    r.breakdown = in_passing(&taken, steps.peak_step);
     r
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{breakdown_at, run, Breakdown, RunResult, SimError};
+use super::{breakdown_of, run, Breakdown, RunResult, SimError};
 use crate::redis::info::Field;
 use crate::redis::InfoMemory;
 use crate::workload::ScenarioFile;
@@ -350,7 +350,7 @@ pub fn run_all(
             .map(|(rs, v)| {
                 let b = rs
                     .get(median_run(rs))
-                    .map(|r| breakdown_at(v, r.seed, r.peak_rss_step))
+                    .map(|r| breakdown_of(v, r))
                     .unwrap_or_default();
                 progress();
                 b

@@ -210,6 +210,7 @@ pub fn bytes_per_live_object(live: u64) -> Result<(f64, u64, f64), BenchError> {
          [[workload.keys]]\nname = \"objects\"\ncount = {live}\nvalue_size = {{ dist = \"uniform\", min = 16, max = 512 }}\n"
     );
     let f = crate::workload::parse(&text, "bench")?;
+    release_free_memory();
     // Resetting the peak (VmHWM) to the current RSS makes the peak this run's own; where the
     // kernel refuses, the earlier peak of this process (its small traces) is far below this one.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -223,6 +224,17 @@ pub fn bytes_per_live_object(live: u64) -> Result<(f64, u64, f64), BenchError> {
     Ok((grown as f64 / live as f64, grown, secs))
 }
 
+/// Gives the memory the process has freed back to the operating system (glibc's
+/// `malloc_trim`), so that a measurement of RSS growth that follows is not hidden by the reuse
+/// of memory an earlier measurement freed.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap memory to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// What `fragsim bench --json` writes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BenchReport {
@@ -230,6 +242,11 @@ pub struct BenchReport {
     /// Simulator bytes per live simulated object (see [`bytes_per_live_object`]).
     pub bytes_per_live_object: f64,
     pub live_objects: u64,
+    /// The Redis workloads (see [`super::redis_bench`]).
+    pub redis: Vec<super::redis_bench::RedisMeasurement>,
+    /// Simulator bytes per live string key (see [`super::redis_bench::bytes_per_live_key`]).
+    pub bytes_per_live_key: f64,
+    pub live_keys: u64,
     pub machine: String,
 }
 
@@ -251,10 +268,15 @@ pub fn machine() -> String {
     format!("{cpu}, {cores} cores{mem}")
 }
 
-/// The table's heading lines, as `fragsim bench` prints them before measuring.
-pub fn render_header(machine: &str) -> String {
+/// The first line `fragsim bench` prints: the machine.
+pub fn render_machine(machine: &str) -> String {
+    format!("fragsim bench on {machine}\n")
+}
+
+/// The allocator table's heading line.
+pub fn render_table_header() -> String {
     format!(
-        "fragsim bench on {machine}\n  {:<12} {:>9} {:>16} {:>16} {:>8}\n",
+        "  {:<12} {:>9} {:>16} {:>16} {:>8}\n",
         "workload", "events", "model ev/s", "real ev/s", "ratio"
     )
 }
@@ -283,4 +305,5 @@ pub fn render_memory(bytes: f64, live: u64, grown: u64, secs: f64) -> String {
 
 /// The table's last line.
 pub const FOOTER: &str =
-    "  ratio = model / real on the same trace; the real side writes every requested byte.\n";
+    "  ratio = model / real on the same work: for allocator workloads the same trace (the real side \
+writes every requested byte), for Redis workloads the same commands (the live server's pipelined).\n";

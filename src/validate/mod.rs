@@ -5,3 +5,4 @@ pub mod compare;
 pub mod live_redis;
 pub mod lockstep;
 pub mod real_jemalloc;
+pub mod redis_bench;

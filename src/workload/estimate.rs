@@ -29,7 +29,7 @@ pub struct Estimate {
 /// 100 B 26 MiB (27 B each), of 32 KiB 79 MiB (83 B each); the 33.5 M objects of 32 KiB of
 /// `scenarios/terabyte.toml` 2.82 GiB (90 B each). Each a little above the measured, so that the
 /// estimate errs towards refusing; `tests/estimate.rs` holds it within 2x of real runs.
-const SIM_BYTES_PER_KEY: f64 = 700.0;
+pub const SIM_BYTES_PER_KEY: f64 = 700.0;
 const SIM_BYTES_PER_FIELD: f64 = 250.0;
 const SIM_BYTES_PER_SMALL_OBJECT: f64 = 35.0;
 const SIM_BYTES_PER_LARGE_OBJECT: f64 = 100.0;

@@ -8,6 +8,7 @@ use crate::redis::heap::{Alloc, Heap};
 
 use super::client::ClientId;
 use super::error::ServerError;
+use super::oom::DENYOOM;
 use super::query::resp_header;
 use super::string::StringValue;
 use super::value::ValueType;
@@ -48,6 +49,151 @@ pub fn command_name<A: AsRef<[u8]>>(argv: &[A]) -> String {
     } else {
         n
     }
+}
+
+/// A command the model knows, by the name Redis files its latency under: what `exec` dispatches
+/// on, with no string made per command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Cmd {
+    Info,
+    Ping,
+    Get,
+    Exists,
+    Ttl,
+    Dbsize,
+    Hget,
+    Hgetall,
+    ConfigGet,
+    ClientInfo,
+    Set,
+    Expire,
+    Pexpire,
+    Del,
+    Unlink,
+    Hset,
+    Hmset,
+    Flushall,
+    Flushdb,
+    MemoryPurge,
+    Eval,
+    Evalsha,
+    ConfigSet,
+    ScriptFlush,
+}
+
+impl Cmd {
+    /// Every command, in the order of [`Cmd`]'s variants (an index into per-command tables).
+    pub(super) const ALL: [Cmd; 24] = [
+        Cmd::Info,
+        Cmd::Ping,
+        Cmd::Get,
+        Cmd::Exists,
+        Cmd::Ttl,
+        Cmd::Dbsize,
+        Cmd::Hget,
+        Cmd::Hgetall,
+        Cmd::ConfigGet,
+        Cmd::ClientInfo,
+        Cmd::Set,
+        Cmd::Expire,
+        Cmd::Pexpire,
+        Cmd::Del,
+        Cmd::Unlink,
+        Cmd::Hset,
+        Cmd::Hmset,
+        Cmd::Flushall,
+        Cmd::Flushdb,
+        Cmd::MemoryPurge,
+        Cmd::Eval,
+        Cmd::Evalsha,
+        Cmd::ConfigSet,
+        Cmd::ScriptFlush,
+    ];
+
+    /// The name Redis files the command's latency under ([`command_name`]'s).
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Cmd::Info => "info",
+            Cmd::Ping => "ping",
+            Cmd::Get => "get",
+            Cmd::Exists => "exists",
+            Cmd::Ttl => "ttl",
+            Cmd::Dbsize => "dbsize",
+            Cmd::Hget => "hget",
+            Cmd::Hgetall => "hgetall",
+            Cmd::ConfigGet => "config|get",
+            Cmd::ClientInfo => "client|info",
+            Cmd::Set => "set",
+            Cmd::Expire => "expire",
+            Cmd::Pexpire => "pexpire",
+            Cmd::Del => "del",
+            Cmd::Unlink => "unlink",
+            Cmd::Hset => "hset",
+            Cmd::Hmset => "hmset",
+            Cmd::Flushall => "flushall",
+            Cmd::Flushdb => "flushdb",
+            Cmd::MemoryPurge => "memory|purge",
+            Cmd::Eval => "eval",
+            Cmd::Evalsha => "evalsha",
+            Cmd::ConfigSet => "config|set",
+            Cmd::ScriptFlush => "script|flush",
+        }
+    }
+
+    /// The command `argv` names, if the model knows it (a case-insensitive match, container
+    /// commands by their subcommand).
+    pub(super) fn of(argv: &[&[u8]]) -> Option<Cmd> {
+        let mut buf = [0u8; 16];
+        let verb = lower(argv[0], &mut buf)?;
+        Some(match verb {
+            b"info" => Cmd::Info,
+            b"ping" => Cmd::Ping,
+            b"get" => Cmd::Get,
+            b"exists" => Cmd::Exists,
+            b"ttl" => Cmd::Ttl,
+            b"dbsize" => Cmd::Dbsize,
+            b"hget" => Cmd::Hget,
+            b"hgetall" => Cmd::Hgetall,
+            b"set" => Cmd::Set,
+            b"expire" => Cmd::Expire,
+            b"pexpire" => Cmd::Pexpire,
+            b"del" => Cmd::Del,
+            b"unlink" => Cmd::Unlink,
+            b"hset" => Cmd::Hset,
+            b"hmset" => Cmd::Hmset,
+            b"flushall" => Cmd::Flushall,
+            b"flushdb" => Cmd::Flushdb,
+            b"eval" => Cmd::Eval,
+            b"evalsha" => Cmd::Evalsha,
+            b"config" | b"client" | b"memory" | b"script" => {
+                let mut b2 = [0u8; 16];
+                let sub = lower(argv.get(1)?, &mut b2)?;
+                match (verb, sub) {
+                    (b"config", b"get") => Cmd::ConfigGet,
+                    (b"config", b"set") => Cmd::ConfigSet,
+                    (b"client", b"info") => Cmd::ClientInfo,
+                    (b"memory", b"purge") => Cmd::MemoryPurge,
+                    (b"script", b"flush") => Cmd::ScriptFlush,
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    /// Whether Redis 7.0 flags the command `DENYOOM` (see [`DENYOOM`](super::oom::DENYOOM)).
+    pub(super) fn denyoom(self) -> bool {
+        matches!(self, Cmd::Set | Cmd::Hset | Cmd::Hmset)
+    }
+}
+
+/// `word` in lower case, in `buf`, if it fits.
+fn lower<'b>(word: &[u8], buf: &'b mut [u8; 16]) -> Option<&'b [u8]> {
+    let out = buf.get_mut(..word.len())?;
+    for (o, c) in out.iter_mut().zip(word) {
+        *o = c.to_ascii_lowercase();
+    }
+    Some(out)
 }
 
 /// What a command that rewrote its argv for propagation holds until it has run (see
@@ -99,8 +245,18 @@ impl Server {
     /// [`ServerError::UnknownClient`] when `client` is not connected (never returned by
     /// [`Server::connect`], or disconnected since); nothing is allocated then.
     pub fn exec<A: AsRef<[u8]>>(&mut self, client: ClientId, argv: &[A]) -> Result<Reply, ServerError> {
-        let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_ref()).collect();
-        self.exec_args(client, &argv)
+        // The arguments as slices: on the stack for the usual few, no allocation per command.
+        const INLINE: usize = 32;
+        if argv.len() <= INLINE {
+            let mut buf: [&[u8]; INLINE] = [&[]; INLINE];
+            for (b, a) in buf.iter_mut().zip(argv) {
+                *b = a.as_ref();
+            }
+            self.exec_args(client, &buf[..argv.len()])
+        } else {
+            let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_ref()).collect();
+            self.exec_args(client, &argv)
+        }
     }
 
     fn exec_args(&mut self, client: ClientId, argv: &[&[u8]]) -> Result<Reply, ServerError> {
@@ -113,16 +269,27 @@ impl Server {
             .and_then(Option::as_mut)
             .ok_or(ServerError::UnknownClient(client))?
             .last_active_ns = now;
-        let name = command_name(argv);
-        let (mut argv_arr, mut objs) = self.read_command(client, argv);
+        let cmd = Cmd::of(argv);
+        let mut objs = std::mem::take(&mut self.arg_objs);
+        let mut argv_arr = self.read_command(client, argv, &mut objs);
         // maxmemory check (processCommand, before the command runs).
+        let refused = match cmd {
+            Some(c) => c.denyoom() && self.refuses(c.name()),
+            None => {
+                let name = command_name(argv);
+                DENYOOM.contains(&name.as_str()) && self.refuses(&name)
+            }
+        };
         let mut reply = Reply::Ok;
-        if self.refuses(&name) {
+        if refused {
             reply = Reply::Oom;
             self.reply_pending();
         } else {
-            let reply_len = self.reply_len(&name, argv);
-            reply = self.run(client, &name, argv, &mut objs).err().unwrap_or(reply);
+            let reply_len = self.reply_len(cmd, argv);
+            reply = match cmd {
+                Some(c) => self.run(client, c, argv, &mut objs).err().unwrap_or(reply),
+                None => Reply::Unsupported(format!("command '{}' is not modelled", command_name(argv))),
+            };
             if let Some(new) = self.rewrite.argv.take() {
                 // replaceClientCommandVector frees the vector it replaces.
                 self.heap.zfree(std::mem::replace(&mut argv_arr, new));
@@ -130,15 +297,16 @@ impl Server {
             self.reply_pending();
             self.free_after_reply();
             self.add_reply(client, reply_len);
-            if !matches!(reply, Reply::Unsupported(_)) {
-                self.record_latency(&name);
+            if let (Some(c), false) = (cmd, matches!(reply, Reply::Unsupported(_))) {
+                self.record_latency(c);
             }
             // call() records the peak after each command, before its argv is freed.
             self.peak = self.peak.max(self.used_memory());
         }
-        for o in objs.into_iter().flatten() {
+        for o in objs.drain(..).flatten() {
             o.free(&mut self.mem());
         }
+        self.arg_objs = objs;
         self.rewrite.release(&mut self.heap);
         self.heap.zfree(argv_arr);
         // beforeSleep: the fast active-expiry cycle, when due; then the reply is written and the
@@ -152,8 +320,8 @@ impl Server {
     }
 
     /// The command's latency histogram, made when its first call is recorded.
-    fn record_latency(&mut self, name: &str) {
-        if self.histograms.insert(name.to_string()) {
+    fn record_latency(&mut self, cmd: Cmd) {
+        if !std::mem::replace(&mut self.histograms[cmd as usize], true) {
             let sizes = self.profile.histogram_allocations.clone();
             for s in sizes {
                 let a = self.heap.zmalloc(s);
@@ -164,58 +332,64 @@ impl Server {
 
     /// Bytes of the reply to `name` (RESP): a bulk string for `GET` of a string key, `INFO`'s
     /// text, a few bytes for the status and integer replies of everything else the model runs.
-    fn reply_len(&self, name: &str, argv: &[&[u8]]) -> u64 {
-        match name {
-            "get" => match argv.get(1).and_then(|k| self.keyspace.value_payload(k)) {
+    fn reply_len(&self, cmd: Option<Cmd>, argv: &[&[u8]]) -> u64 {
+        match cmd {
+            Some(Cmd::Get) => match argv.get(1).and_then(|k| self.keyspace.value_payload(k)) {
                 Some(n) => resp_header(n) + n + 2,
                 None => 5,
             },
-            "info" => 2_810,
+            Some(Cmd::Info) => 2_810,
             _ => 8,
         }
     }
 
-    /// The command table: runs command `name` (argv parsed into `objs`, which a command that
-    /// keeps an argument takes), or refuses it as unsupported.
+    /// The command table: runs command `cmd` (argv parsed into `objs`, which a command that
+    /// keeps an argument takes), or refuses its arguments as unsupported.
     fn run(
         &mut self,
         client: ClientId,
-        name: &str,
+        cmd: Cmd,
         argv: &[&[u8]],
         objs: &mut [Option<StringValue>],
     ) -> Result<(), Reply> {
-        match name {
-            "info" => {
+        match cmd {
+            Cmd::Info => {
                 self.info_command(argv);
                 Ok(())
             }
-            "ping" | "get" | "exists" | "ttl" | "dbsize" | "hget" | "hgetall" | "config|get" => Ok(()),
-            "client|info" => {
+            Cmd::Ping
+            | Cmd::Get
+            | Cmd::Exists
+            | Cmd::Ttl
+            | Cmd::Dbsize
+            | Cmd::Hget
+            | Cmd::Hgetall
+            | Cmd::ConfigGet => Ok(()),
+            Cmd::ClientInfo => {
                 self.client_info(client);
                 Ok(())
             }
-            "set" => self.set_command(argv, objs),
-            "expire" | "pexpire" => self.expire_command(name, argv),
-            "del" | "unlink" => {
+            Cmd::Set => self.set_command(argv, objs),
+            Cmd::Expire | Cmd::Pexpire => self.expire_command(cmd == Cmd::Expire, argv),
+            Cmd::Del | Cmd::Unlink => {
                 self.del_command(argv);
                 Ok(())
             }
-            "hset" | "hmset" => self.hset_command(argv),
-            "flushall" | "flushdb" => {
+            Cmd::Hset | Cmd::Hmset => self.hset_command(argv),
+            Cmd::Flushall | Cmd::Flushdb => {
                 self.flushall_command(argv);
                 Ok(())
             }
-            "memory|purge" => {
+            Cmd::MemoryPurge => {
                 self.heap.purge();
                 Ok(())
             }
-            "eval" | "evalsha" => self.eval_command(name, argv, objs),
-            "config|set" => self.config_set_command(argv),
-            "script|flush" => {
+            Cmd::Eval | Cmd::Evalsha => self.eval_command(cmd == Cmd::Eval, argv, objs),
+            Cmd::ConfigSet => self.config_set_command(argv),
+            Cmd::ScriptFlush => {
                 self.script_flush();
                 Ok(())
             }
-            other => unsupported(&format!("command '{other}' is not modelled")),
         }
     }
 
@@ -234,7 +408,7 @@ impl Server {
 
 #[cfg(test)]
 mod tests {
-    use super::ServerError;
+    use super::{command_name, Cmd, ServerError, DENYOOM};
     use crate::redis::server::testing::{argv, server};
 
     /// A command from a client id that is not connected is an error, not a panic, and
@@ -253,5 +427,31 @@ mod tests {
         }
         assert_eq!(s.used_memory(), used);
         assert_eq!(s.dbsize(), 0);
+    }
+
+    /// Every command of the table is found by its name in any case (container commands by
+    /// their subcommand), under the name `command_name` gives, with the DENYOOM flag of Redis
+    /// 7.0's table; other names are not.
+    #[test]
+    fn the_command_table_matches_names_and_flags() {
+        for c in Cmd::ALL {
+            let name = c.name();
+            let argv: Vec<Vec<u8>> = name
+                .split('|')
+                .map(|w| w.to_ascii_uppercase().into_bytes())
+                .collect();
+            let args: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+            assert_eq!(Cmd::of(&args), Some(c), "{name}");
+            assert_eq!(command_name(&args), name);
+            assert_eq!(c.denyoom(), DENYOOM.contains(&name), "{name}");
+        }
+        for unknown in [
+            &[&b"lpush"[..]][..],
+            &[b"config"],
+            &[b"config", b"rewrite"],
+            &[b"averyveryverylongname"],
+        ] {
+            assert_eq!(Cmd::of(unknown), None);
+        }
     }
 }

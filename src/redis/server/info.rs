@@ -58,6 +58,12 @@ impl Server {
         self.info_with(0)
     }
 
+    /// [`Server::info`] without `mem_allocator` (left empty): the figures of one step of a
+    /// run, made after every command, so no string is made for them.
+    pub fn step_info(&self) -> InfoMemory {
+        self.info_figures(0, String::new())
+    }
+
     /// `INFO memory` as the measurement reads it: a fresh connection sends it once the test's
     /// clients are gone, so its own client counts in `used_memory` (and `INFO` raises
     /// `used_memory_peak` to it); the allocator and RSS figures are the cron's, from before it
@@ -78,6 +84,11 @@ impl Server {
 
     /// `INFO memory` with a measuring client of `client` bytes connected (0: none).
     fn info_with(&self, client: u64) -> InfoMemory {
+        self.info_figures(client, self.profile.mem_allocator.clone())
+    }
+
+    /// [`Server::info_with`], with `mem_allocator` given.
+    fn info_figures(&self, client: u64, mem_allocator: String) -> InfoMemory {
         // What INFO prints: the cron's last sample of the allocator and RSS (and of used_memory
         // for mem_fragmentation_ratio), when measured; the live state while a test runs.
         let s = match self.cron_sample {
@@ -118,7 +129,7 @@ impl Server {
             nscripts: scripts.count(),
             maxmemory: self.maxmemory,
             clients_normal: b.clients_normal,
-            mem_allocator: self.profile.mem_allocator.clone(),
+            mem_allocator,
         });
         if client > 0 {
             // The ratio of the cron's two samples, taken together.

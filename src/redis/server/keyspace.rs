@@ -6,30 +6,30 @@
 
 use crate::jemalloc::Arena;
 use crate::redis::dict::Dict;
+use crate::redis::encoding::embstr_request;
 use crate::redis::expire::Expiry;
-use crate::redis::heap::Alloc;
 
 use super::dispatch::Reply;
+use super::keytable::{identify, Held, KeyRec, KeyTable, NO_OBJ};
+use super::string::StringValue;
 use super::value::{Aggregate, Mem, Value, ValueType};
-use super::{DetMap, Server};
+use super::Server;
 
-/// A key: its entry in the main dict, its name, its value.
+/// A value the key table does not hold inline, and the bytes of it the client sent.
 #[derive(Debug, Clone)]
-struct Key {
-    entry: Alloc,
-    sds: Alloc,
+struct Boxed {
     value: Value,
-    /// Expires entry (the deadline is in [`Expiry`]).
-    expire: Option<Alloc>,
-    /// Bytes of the key name and its values (hash: field names and values) as the client sent
-    /// them.
     payload: u64,
 }
 
 /// The database: keys, their TTLs, and the two dicts' tables.
 #[derive(Debug, Clone)]
 pub(super) struct Keyspace {
-    keys: DetMap<Vec<u8>, Key>,
+    keys: KeyTable,
+    /// Values too large for a key's record (raw strings, hashes), by the record's `val`;
+    /// `None`: a free place, listed in `free_boxed`.
+    boxed: Vec<Option<Boxed>>,
+    free_boxed: Vec<u32>,
     /// Keys with a TTL, for active expiry.
     expiry: Expiry,
     /// The main dict's tables.
@@ -38,6 +38,8 @@ pub(super) struct Keyspace {
     pub(super) expires: Dict,
     /// Bytes of key names and values held, as the client sent them.
     payload_bytes: u64,
+    /// The seed of the dict hash function (the server's: see `Mem::walk_order`).
+    hash_seed: u64,
 }
 
 /// A TTL argument (seconds or milliseconds).
@@ -48,20 +50,24 @@ pub(super) fn parse_ttl(arg: &[u8]) -> Result<u64, Reply> {
 }
 
 impl Keyspace {
-    /// An empty keyspace; `seed` draws the expires dict's hash function.
-    pub(super) fn new(seed: u64) -> Self {
+    /// An empty keyspace; `seed` draws the expires dict's hash function, `hash_seed` is the
+    /// main dict's.
+    pub(super) fn new(seed: u64, hash_seed: u64) -> Self {
         Keyspace {
-            keys: DetMap::default(),
+            keys: KeyTable::new(),
+            boxed: Vec::new(),
+            free_boxed: Vec::new(),
             expiry: Expiry::new(seed ^ 0x6578_7069_7265),
             main: Dict::default(),
             expires: Dict::default(),
             payload_bytes: 0,
+            hash_seed,
         }
     }
 
     /// Number of keys.
     pub(super) fn key_count(&self) -> u64 {
-        self.keys.len() as u64
+        self.keys.len()
     }
 
     /// Bytes of key names and values held, as the client sent them.
@@ -69,10 +75,28 @@ impl Keyspace {
         self.payload_bytes
     }
 
+    /// The record of the key named `key`, if it exists.
+    fn find(&self, key: &[u8]) -> Option<u32> {
+        self.keys.find(identify(self.hash_seed, key))
+    }
+
+    /// Bytes of a key's value (hash: field names and values) as the client sent them.
+    fn value_payload_of(&self, k: &KeyRec) -> u64 {
+        match k.held {
+            Held::Boxed => {
+                self.boxed[k.val as usize]
+                    .as_ref()
+                    .expect("a boxed value")
+                    .payload
+            }
+            _ => k.vlen as u64,
+        }
+    }
+
     /// Bytes of `key`'s value (hash: field names and values) as the client sent them, if the
     /// key exists.
     pub(super) fn value_payload(&self, key: &[u8]) -> Option<u64> {
-        self.keys.get(key).map(|k| k.payload - key.len() as u64)
+        self.find(key).map(|r| self.value_payload_of(self.keys.get(r)))
     }
 
     /// The values held as (bytes the client sent, bytes of `stats.active` the blocks holding
@@ -80,99 +104,171 @@ impl Keyspace {
     pub(super) fn value_footprint(&self, arena: &Arena) -> (u64, u64) {
         let mut payload = 0;
         let mut held = 0;
-        for (name, k) in self.keys.iter() {
-            payload += k.payload - name.len() as u64;
-            held += k.value.footprint(arena);
+        for k in self.keys.iter() {
+            payload += self.value_payload_of(k);
+            held += match k.held {
+                Held::Int | Held::Embstr => arena.footprint(k.val),
+                Held::Boxed => self.boxed[k.val as usize]
+                    .as_ref()
+                    .expect("a boxed value")
+                    .value
+                    .footprint(arena),
+                Held::Shared | Held::Free => 0,
+            };
         }
         (payload, held)
+    }
+
+    /// Puts `value` (holding `payload` bytes the client sent) into record `r`.
+    fn store(&mut self, r: u32, value: Value, payload: u64) {
+        let (held, val, vlen) = match value {
+            Value::Str(StringValue::Shared) if payload <= u8::MAX as u64 => (Held::Shared, 0, payload as u8),
+            Value::Str(StringValue::Int(a)) if payload <= u8::MAX as u64 => (Held::Int, a.id, payload as u8),
+            Value::Str(StringValue::Embstr(a)) if payload <= u8::MAX as u64 => {
+                (Held::Embstr, a.id, payload as u8)
+            }
+            value => {
+                let b = Some(Boxed { value, payload });
+                let i = match self.free_boxed.pop() {
+                    Some(i) => {
+                        self.boxed[i as usize] = b;
+                        i
+                    }
+                    None => {
+                        self.boxed.push(b);
+                        (self.boxed.len() - 1) as u32
+                    }
+                };
+                (Held::Boxed, i, 0)
+            }
+        };
+        let k = self.keys.get_mut(r);
+        k.held = held;
+        k.val = val;
+        k.vlen = vlen;
+    }
+
+    /// Takes the value out of key record `k` (which is then stale): the blocks of an inline
+    /// string rebuilt from their objects and the sizes Redis asked for.
+    fn take(&mut self, mem: &Mem<'_>, k: &KeyRec) -> Value {
+        let p = mem.profile;
+        Value::Str(match k.held {
+            Held::Shared => StringValue::Shared,
+            Held::Int => StringValue::Int(mem.heap.alloc_of(k.val, p.robj)),
+            Held::Embstr => {
+                StringValue::Embstr(mem.heap.alloc_of(k.val, embstr_request(p.robj, k.vlen as u64)))
+            }
+            Held::Boxed => {
+                self.free_boxed.push(k.val);
+                return self.boxed[k.val as usize].take().expect("a boxed value").value;
+            }
+            Held::Free => unreachable!("a live key"),
+        })
+    }
+
+    /// Frees a key's expires entry, if it has one (its deadline forgotten).
+    fn drop_expire(&mut self, mem: &mut Mem<'_>, r: u32, e: crate::jemalloc::ObjId) {
+        if e != NO_OBJ {
+            self.expiry.remove(r);
+            self.expires.delete(mem.heap);
+            let a = mem.heap.alloc_of(e, mem.profile.dict_entry);
+            mem.heap.zfree(a);
+        }
     }
 
     /// `setKey` without KEEPTTL: `value` (holding `value_payload` bytes the client sent)
     /// replaces the key's value, the old value freed and the TTL removed (`dbOverwrite`), or is
     /// added under a new key (`dbAdd`).
     pub(super) fn set(&mut self, mem: &mut Mem<'_>, key: &[u8], value: Value, value_payload: u64) {
-        let payload = key.len() as u64 + value_payload;
-        if let Some(k) = self.keys.get_mut(key) {
-            self.payload_bytes = self.payload_bytes - k.payload + payload;
-            k.payload = payload;
-            let old = std::mem::replace(&mut k.value, value);
-            let exp = k.expire.take();
+        let name = identify(self.hash_seed, key);
+        if let Some(r) = self.keys.find(name) {
+            let k = *self.keys.get(r);
+            self.payload_bytes = self.payload_bytes - self.value_payload_of(&k) + value_payload;
+            let old = self.take(mem, &k);
+            self.store(r, value, value_payload);
+            self.keys.get_mut(r).expire = NO_OBJ;
             old.free(mem);
-            if let Some(e) = exp {
-                self.expiry.remove(key);
-                self.expires.delete(mem.heap);
-                mem.heap.zfree(e);
-            }
+            self.drop_expire(mem, r, k.expire);
             return;
         }
         // dbAdd: sdsdup(key), then dictAddRaw (table growth, then the entry).
         let sds = mem.heap.zmalloc(mem.profile.sds_request(key.len() as u64));
         self.main.add(mem.heap, mem.profile.dict_initial_size);
         let entry = mem.heap.zmalloc(mem.profile.dict_entry);
-        self.keys.insert(
-            key.to_vec(),
-            Key {
-                entry,
-                sds,
-                value,
-                expire: None,
-                payload,
-            },
-        );
-        self.payload_bytes += payload;
+        let name_len = u32::try_from(key.len()).expect("key names are under 4 GiB");
+        let r = self.keys.insert(name, name_len, entry.id, sds.id);
+        self.store(r, value, value_payload);
+        self.payload_bytes += key.len() as u64 + value_payload;
     }
 
     /// A write command of an aggregate type `T` on `key` with `args` (the arguments after the
     /// key): a missing key first gets `T`'s empty value (`dbAdd`), then the value takes the
     /// write. A key holding another type is left as it is.
     pub(super) fn write<T: Aggregate>(&mut self, mem: &mut Mem<'_>, key: &[u8], args: &[&[u8]]) {
-        if !self.keys.contains_key(key) {
-            let value = T::create(mem).into_value();
-            self.set(mem, key, value, 0);
+        let r = match self.find(key) {
+            Some(r) => r,
+            None => {
+                let value = T::create(mem).into_value();
+                self.set(mem, key, value, 0);
+                self.find(key).expect("the key just added")
+            }
+        };
+        let k = *self.keys.get(r);
+        if k.held != Held::Boxed {
+            return;
         }
-        let k = self.keys.get_mut(key).expect("the key, there or just added");
-        let payload_delta = T::of_value(&mut k.value).map_or(0, |v| v.write(mem, args));
-        k.payload = (k.payload as i64 + payload_delta) as u64;
+        let b = self.boxed[k.val as usize].as_mut().expect("a boxed value");
+        let payload_delta = T::of_value(&mut b.value).map_or(0, |v| v.write(mem, args));
+        b.payload = (b.payload as i64 + payload_delta) as u64;
         self.payload_bytes = (self.payload_bytes as i64 + payload_delta) as u64;
     }
 
     /// Whether `key` exists.
     pub(super) fn contains(&self, key: &[u8]) -> bool {
-        self.keys.contains_key(key)
+        self.find(key).is_some()
     }
 
     /// Gives `key` (if it exists) a TTL of `ttl_ms` from `now_ns`: an expires entry when it had
     /// none (`setExpire`), a new deadline otherwise.
     pub(super) fn set_expire(&mut self, mem: &mut Mem<'_>, now_ns: u64, key: &[u8], ttl_ms: u64) {
         let deadline = now_ns + ttl_ms * 1_000_000;
-        let has = self.keys.get(key).map(|k| k.expire.is_some());
-        match has {
-            Some(true) => self.expiry.set(key, deadline),
-            Some(false) => {
-                let e = mem.heap.zmalloc(mem.profile.dict_entry);
-                self.expires.add(mem.heap, mem.profile.dict_initial_size);
-                self.keys.get_mut(key).expect("an existing key").expire = Some(e);
-                self.expiry.set(key, deadline);
-            }
-            None => {}
+        let Some(r) = self.find(key) else {
+            return;
+        };
+        if self.keys.get(r).expire == NO_OBJ {
+            let e = mem.heap.zmalloc(mem.profile.dict_entry);
+            self.expires.add(mem.heap, mem.profile.dict_initial_size);
+            self.keys.get_mut(r).expire = e.id;
         }
+        self.expiry.set(r, key, deadline);
     }
 
     /// Deletes `key` if it exists (`dbSyncDelete`): its entries in both dicts, its value, its
     /// name.
     pub(super) fn delete(&mut self, mem: &mut Mem<'_>, key: &[u8]) {
-        if let Some(k) = self.keys.remove(key) {
-            self.payload_bytes -= k.payload;
-            self.main.delete(mem.heap);
-            if let Some(e) = k.expire {
-                self.expiry.remove(key);
-                self.expires.delete(mem.heap);
-                mem.heap.zfree(e);
-            }
-            k.value.free(mem);
-            mem.heap.zfree(k.sds);
-            mem.heap.zfree(k.entry);
+        if let Some(r) = self.find(key) {
+            self.delete_record(mem, r);
         }
+    }
+
+    /// Deletes the key of record `r`.
+    fn delete_record(&mut self, mem: &mut Mem<'_>, r: u32) {
+        let k = self.keys.remove(r);
+        self.payload_bytes -= k.name_len as u64 + self.value_payload_of(&k);
+        self.main.delete(mem.heap);
+        self.drop_expire(mem, r, k.expire);
+        self.take(mem, &k).free(mem);
+        Self::free_name_and_entry(mem, &k);
+    }
+
+    /// Frees a key's name (its sds) and its main dict entry.
+    fn free_name_and_entry(mem: &mut Mem<'_>, k: &KeyRec) {
+        let sds = mem
+            .heap
+            .alloc_of(k.sds, mem.profile.sds_request(k.name_len as u64));
+        mem.heap.zfree(sds);
+        let entry = mem.heap.alloc_of(k.entry, mem.profile.dict_entry);
+        mem.heap.zfree(entry);
     }
 
     /// Active expiry (`activeExpireCycle`), the fast cycle between commands or the cron's slow
@@ -184,8 +280,8 @@ impl Keyspace {
         } else {
             self.expiry.slow_cycle(now_ns, table_size)
         };
-        for k in expired {
-            self.delete(mem, &k);
+        for r in expired {
+            self.delete_record(mem, r);
         }
     }
 
@@ -204,21 +300,30 @@ impl Keyspace {
     /// value, its entry), then of the expires dict (its entries; the keys are shared), each
     /// table freed after its entries.
     fn empty(&mut self, mem: &mut Mem<'_>) {
-        let names = mem.walk_order(self.keys.keys().cloned().collect());
+        let mut keys = std::mem::take(&mut self.keys);
         let mut expire_entries = Vec::new();
-        for name in names {
-            let k = self.keys.remove(&name).expect("listed key");
-            mem.heap.zfree(k.sds);
-            k.value.free(mem);
-            mem.heap.zfree(k.entry);
-            expire_entries.extend(k.expire);
-        }
+        keys.drain_in_walk_order(|k| {
+            let sds = mem
+                .heap
+                .alloc_of(k.sds, mem.profile.sds_request(k.name_len as u64));
+            mem.heap.zfree(sds);
+            self.take(mem, &k).free(mem);
+            let entry = mem.heap.alloc_of(k.entry, mem.profile.dict_entry);
+            mem.heap.zfree(entry);
+            if k.expire != NO_OBJ {
+                expire_entries.push(k.expire);
+            }
+        });
+        self.keys = keys;
         self.main.clear(mem.heap);
         for e in expire_entries {
-            mem.heap.zfree(e);
+            let a = mem.heap.alloc_of(e, mem.profile.dict_entry);
+            mem.heap.zfree(a);
         }
         self.expires.clear(mem.heap);
         self.expiry.clear();
+        self.boxed.clear();
+        self.free_boxed.clear();
         self.payload_bytes = 0;
     }
 }
@@ -249,23 +354,18 @@ impl Server {
         }
     }
 
-    /// `EXPIRE key seconds` / `PEXPIRE key milliseconds` (`expireGenericCommand`): on an
+    /// `EXPIRE key seconds` / `PEXPIRE key milliseconds` (`seconds` false) (`expireGenericCommand`): on an
     /// existing key, the TTL set and the command propagated as `PEXPIREAT key <ms>`
     /// (`rewriteClientCommandArgument`: the original vector retained, the timestamp object).
-    pub(super) fn expire_command(&mut self, name: &str, argv: &[&[u8]]) -> Result<(), Reply> {
+    pub(super) fn expire_command(&mut self, seconds: bool, argv: &[&[u8]]) -> Result<(), Reply> {
         if argv.len() != 3 {
             return Err(Reply::Unsupported("EXPIRE needs a key and a time".into()));
         }
         let n = parse_ttl(argv[2])?;
-        if self.keyspace.contains(argv[1]) {
-            let now = self.now_ns;
-            let (keyspace, mut mem) = self.keyspace_mem();
-            keyspace.set_expire(
-                &mut mem,
-                now,
-                argv[1],
-                if name == "expire" { n * 1000 } else { n },
-            );
+        let now = self.now_ns;
+        let (keyspace, mut mem) = self.keyspace_mem();
+        if keyspace.contains(argv[1]) {
+            keyspace.set_expire(&mut mem, now, argv[1], if seconds { n * 1000 } else { n });
             self.rewrite.retain_original(&mut self.heap, argv.len());
             let robj = self.profile.robj;
             self.rewrite.add_object(&mut self.heap, robj);

@@ -80,14 +80,10 @@ pub struct OomRefusal {
 }
 
 impl Server {
-    /// Whether command `name` (as [`super::command_name`] gives it) is refused under
-    /// `maxmemory` now. A DENYOOM command raises [`Server::max_denyoom_check`] to the
-    /// `used_memory` it is checked against, and a refusal is recorded in
-    /// [`Server::refusals`].
+    /// Whether DENYOOM command `name` (as [`super::command_name`] gives it) is refused under
+    /// `maxmemory` now. It raises [`Server::max_denyoom_check`] to the `used_memory` it is
+    /// checked against; a refusal is recorded in [`Server::refusals`].
     pub(super) fn refuses(&mut self, name: &str) -> bool {
-        if !DENYOOM.contains(&name) {
-            return false;
-        }
         self.max_denyoom_check = self.max_denyoom_check.max(self.used_memory());
         if self.maxmemory > 0 && self.used_memory() > self.maxmemory {
             self.refusals.push(OomRefusal {

@@ -122,13 +122,18 @@ impl Server {
     /// that buffer becomes the argument's string (the client gets a new one of the argument's
     /// size); other arguments are copied (`createStringObject`). The argv array is allocated
     /// when the array header is parsed.
-    pub(super) fn read_command(&mut self, id: ClientId, argv: &[&[u8]]) -> (Alloc, Vec<Option<StringValue>>) {
+    /// The argument objects go to `objs` (empty on entry); the argv array is returned.
+    pub(super) fn read_command(
+        &mut self,
+        id: ClientId,
+        argv: &[&[u8]],
+        objs: &mut Vec<Option<StringValue>>,
+    ) -> Alloc {
         let big_arg = self.profile.big_arg;
         let io = self.profile.query_read_len;
         let mut left = resp_len(argv); // bytes still on the socket
         let mut len = 0u64; // bytes in the buffer, not yet parsed
         let mut argv_arr = None;
-        let mut objs: Vec<Option<StringValue>> = Vec::with_capacity(argv.len());
         // Parsing state: the array header is read, and the next argument's bulk header.
         let mut bulk_hdr_read = false;
         loop {
@@ -209,8 +214,7 @@ impl Server {
             // start).
             self.heap.write(q, 0, hdr + len + 1);
         }
-        let arr = argv_arr.unwrap_or_else(|| self.heap.zmalloc(8));
-        (arr, objs)
+        argv_arr.unwrap_or_else(|| self.heap.zmalloc(8))
     }
 }
 

@@ -56,19 +56,19 @@ impl Server {
     /// unknown sha is refused (NOSCRIPT).
     pub(super) fn eval_command(
         &mut self,
-        name: &str,
+        eval: bool,
         argv: &[&[u8]],
         objs: &mut [Option<StringValue>],
     ) -> Result<(), Reply> {
         if argv.len() < 3 {
             return Err(Reply::Unsupported("EVAL needs a script and numkeys".into()));
         }
-        let sha_key: Vec<u8> = if name == "eval" {
+        let sha_key: Vec<u8> = if eval {
             script_sha(argv[1])
         } else {
             argv[1].to_ascii_lowercase()
         };
-        if name == "eval" && !self.scripts.scripts.contains_key(&sha_key) {
+        if eval && !self.scripts.scripts.contains_key(&sha_key) {
             let sha = self.heap.zmalloc(self.profile.sds_request(40));
             let body = objs[1].take().expect("the script argument, parsed");
             let body_mem = body.bytes_usable();

@@ -82,6 +82,9 @@ pub struct Arena {
     /// Objects by [`ObjId`]; freed slots form a list from `free_obj`.
     objs: Vec<Obj>,
     free_obj: ObjId,
+    /// Bytes of small regions in use, thread-cached ones included: the sum over bins of
+    /// `curregs` times the class size (`stats.arenas.<i>.small.allocated`).
+    small_allocated: u64,
     /// Bytes of live large objects (`stats.arenas.<i>.large.allocated`), huge arena included.
     large_allocated: u64,
     tcache: Option<Tcache>,
@@ -121,6 +124,7 @@ impl Arena {
             free_slabs: Vec::new(),
             objs: Vec::new(),
             free_obj: NIL,
+            small_allocated: 0,
             large_allocated: 0,
             tcache,
             now_ns: 0,
@@ -323,8 +327,9 @@ impl Arena {
     }
 
     /// Checks the arena's invariants (for tests): the page allocators' (see
-    /// [`Pac::check_invariants`]), allocated <= active <= mapped, and no bin holding more
-    /// regions than its slabs. An error is a bug in the model.
+    /// [`Pac::check_invariants`]), allocated <= active <= mapped, no bin holding more regions
+    /// than its slabs, and the running totals behind [`Arena::stats`] equal to what they sum.
+    /// An error is a bug in the model.
     pub fn check_invariants(&self) -> Result<(), InvariantError> {
         self.pac.check_invariants()?;
         if let Some(h) = &self.huge {
@@ -342,6 +347,17 @@ impl Arena {
             if b.curregs > b.curslabs * self.sc.class(i).nregs as u64 {
                 return Err(InvariantError::BinOverfull(i));
             }
+        }
+        let small: u64 = (self.bins.iter().enumerate())
+            .map(|(i, b)| b.curregs * self.sc.class(i).size)
+            .sum();
+        let (tcache, tcache_count) = self.tcache.as_ref().map_or((0, 0), |t| {
+            t.cached_classes()
+                .map(|(c, n)| (n as u64 * self.sc.class(c).size, n as u64))
+                .fold((0, 0), |(b, k), (nb, nk)| (b + nb, k + nk))
+        });
+        if (small, tcache, tcache_count) != (self.small_allocated, st.tcache_bytes, self.tcache_count()) {
+            return Err(InvariantError::RunningTotals);
         }
         Ok(())
     }

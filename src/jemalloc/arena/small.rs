@@ -58,6 +58,7 @@ impl Arena {
         let b = &mut self.bins[bin];
         b.curregs += 1;
         b.nmalloc += 1;
+        self.small_allocated += self.sc.class(bin).size;
         self.new_obj(Obj::new(Kind::Small, bin as u16, s, r, 0))
     }
 
@@ -127,6 +128,7 @@ impl Arena {
         let b = &mut self.bins[bin];
         b.curregs -= 1;
         b.ndalloc += 1;
+        self.small_allocated -= self.sc.class(bin).size;
         if nfree == nregs {
             // Newly empty: dissociate.
             if b.slabcur == Some(s) {

@@ -10,40 +10,18 @@ use crate::jemalloc::pages::TouchedPages;
 use crate::jemalloc::stats::{Residency, Stats};
 
 impl Arena {
-    /// Stats with jemalloc's meanings, summed over this arena and its huge arena.
+    /// Stats with jemalloc's meanings, summed over this arena and its huge arena. Cheap (no
+    /// allocation, no walk over bins or objects): the Redis model reads it after every command.
     pub fn stats(&self) -> Stats {
-        let page = self.page();
-        let small: u64 = self
-            .bins
-            .iter()
-            .enumerate()
-            .map(|(i, b)| b.curregs * self.sc.class(i).size)
-            .sum();
-        let mut pacs: Vec<(&Pac, &Base)> = vec![(&self.pac, &self.base)];
-        if let (Some(h), Some(hb)) = (self.huge.as_deref(), self.huge_base.as_ref()) {
-            pacs.push((h, hb));
-        }
         let mut s = Stats {
-            allocated: small + self.large_allocated,
+            allocated: self.small_allocated + self.large_allocated,
+            tcache_bytes: self.tcache.as_ref().map_or(0, |t| t.bytes()),
             ..Stats::default()
         };
-        for (p, b) in pacs {
-            let meta = b.with_edata(p.nedata_hwm());
-            s.active += p.nactive() * page;
-            s.dirty_pages += p.ndirty();
-            s.muzzy_pages += p.nmuzzy();
-            s.retained += p.nretained() * page;
-            s.mapped += meta.mapped + p.nmapped() * page;
-            s.metadata += meta.allocated;
-            s.resident += meta.resident + (p.nactive() + p.ndirty()) * page;
-            s.touched_pages += p.touched.count();
-            s.purged_pages += p.counters.dirty_purged + p.counters.muzzy_purged;
+        add_pac_stats(&mut s, &self.pac, &self.base, self.page());
+        if let (Some(h), Some(hb)) = (self.huge.as_deref(), self.huge_base.as_ref()) {
+            add_pac_stats(&mut s, h, hb, self.page());
         }
-        s.tcache_bytes = self.tcache.as_ref().map_or(0, |t| {
-            t.cached_classes()
-                .map(|(c, n)| n as u64 * self.usable_of_class(c))
-                .sum()
-        });
         s
     }
 
@@ -124,11 +102,6 @@ impl Arena {
         r
     }
 
-    /// Usable size of size class `class`, bytes.
-    fn usable_of_class(&self, class: usize) -> u64 {
-        self.sc.class(class).size
-    }
-
     /// The per-bin table (`malloc_stats_print`'s bins section), one row per small class.
     pub fn bin_table(&self) -> Vec<BinRow> {
         self.bins
@@ -154,6 +127,20 @@ impl Arena {
             })
             .collect()
     }
+}
+
+/// Adds the page figures of page allocator `p` and its base metadata `b` to `s`.
+fn add_pac_stats(s: &mut Stats, p: &Pac, b: &Base, page: u64) {
+    let meta = b.with_edata(p.nedata_hwm());
+    s.active += p.nactive() * page;
+    s.dirty_pages += p.ndirty();
+    s.muzzy_pages += p.nmuzzy();
+    s.retained += p.nretained() * page;
+    s.mapped += meta.mapped + p.nmapped() * page;
+    s.metadata += meta.allocated;
+    s.resident += meta.resident + (p.nactive() + p.ndirty()) * page;
+    s.touched_pages += p.touched.count();
+    s.purged_pages += p.counters.dirty_purged + p.counters.muzzy_purged;
 }
 
 /// Bytes of `[a, b)` that lie on touched pages.

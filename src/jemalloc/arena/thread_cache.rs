@@ -90,8 +90,6 @@ impl Arena {
 
     /// Number of objects in the thread cache.
     pub fn tcache_count(&self) -> u64 {
-        self.tcache
-            .as_ref()
-            .map_or(0, |t| t.cached_classes().map(|(_, n)| n as u64).sum())
+        self.tcache.as_ref().map_or(0, |t| t.ncached())
     }
 }

@@ -170,11 +170,16 @@ impl Arena {
     /// whole pages for large requests.
     pub fn usable_size_of(&self, size: u64) -> Result<u64, AllocError> {
         let ind = self.sc.index_of(size).ok_or(AllocError::TooLarge(size))?;
+        Ok(self.usable_in_class(ind, size))
+    }
+
+    /// [`Arena::usable_size_of`] a request of `size` bytes in size class `ind`.
+    fn usable_in_class(&self, ind: usize, size: u64) -> u64 {
         let c = self.sc.class(ind);
         if !c.small && self.cfg.large_rounding == LargeRounding::Pages {
-            return Ok(size.max(self.sc.large_minclass()).next_multiple_of(self.page()));
+            return size.max(self.sc.large_minclass()).next_multiple_of(self.page());
         }
-        Ok(c.size)
+        c.size
     }
 
     // ----- public operations -----------------------------------------------------------------
@@ -188,7 +193,7 @@ impl Arena {
     /// touched pages, i.e. RSS).
     pub fn malloc_written(&mut self, size: u64, written: u64) -> Result<ObjId, AllocError> {
         let ind = self.sc.index_of(size).ok_or(AllocError::TooLarge(size))?;
-        let usize = self.usable_size_of(size)?;
+        let usize = self.usable_in_class(ind, size);
         self.check_id_room()?;
         let id = self.malloc_class(ind, usize);
         self.touch(id, written.min(usize));
@@ -200,7 +205,7 @@ impl Arena {
     /// chose) instead of a modelled random one. Small objects ignore `offset`.
     pub fn malloc_with_offset(&mut self, size: u64, written: u64, offset: u32) -> Result<ObjId, AllocError> {
         let ind = self.sc.index_of(size).ok_or(AllocError::TooLarge(size))?;
-        let usize = self.usable_size_of(size)?;
+        let usize = self.usable_in_class(ind, size);
         self.check_id_room()?;
         let id = self.malloc_class(ind, usize);
         if let (Handle::Large(i), true) = (Handle::of(id), self.cfg.cache_oblivious) {

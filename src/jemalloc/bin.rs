@@ -20,18 +20,37 @@ pub struct Slab {
     pub nfree: u32,
     /// Ordering key (serial number, first page), fixed for the slab's life.
     pub snad: (u64, u64),
+    /// The model's id of region 0 (the slab's regions have consecutive ids); a slab slot keeps
+    /// its ids when a later slab of the same bin reuses it.
+    pub base: u32,
     bits: Vec<u64>,
 }
 
 impl Slab {
-    pub fn new(ext: ExtId, bin: u16, nregs: u32, snad: (u64, u64)) -> Self {
+    pub fn new(ext: ExtId, bin: u16, nregs: u32, snad: (u64, u64), base: u32) -> Self {
         Slab {
             ext,
             bin,
             nfree: nregs,
             snad,
+            base,
             bits: vec![0; (nregs as usize).div_ceil(64)],
         }
+    }
+
+    /// Makes this (empty, freed) slab's slot the new slab of extent `ext`, same bin, same ids.
+    pub fn reuse(&mut self, ext: ExtId, snad: (u64, u64)) {
+        debug_assert!(
+            self.bits.iter().all(|&w| w == 0),
+            "reused slab has regions in use"
+        );
+        self.ext = ext;
+        self.snad = snad;
+    }
+
+    /// First page of the slab (a page number in the model's address space).
+    pub fn first_page(&self) -> u64 {
+        self.snad.1
     }
 
     /// `bitmap_sfu`: takes the lowest free region.
@@ -56,8 +75,25 @@ impl Slab {
         self.nfree += 1;
     }
 
+    /// Whether region `r` is in use (false for an index past the last region).
     pub fn in_use(&self, r: u32) -> bool {
-        self.bits[(r / 64) as usize] & (1 << (r % 64)) != 0
+        self.bits
+            .get((r / 64) as usize)
+            .is_some_and(|w| w & (1 << (r % 64)) != 0)
+    }
+
+    /// The regions in use, lowest first.
+    pub fn regions_in_use(&self) -> impl Iterator<Item = u32> + '_ {
+        self.bits.iter().enumerate().flat_map(|(w, &word)| {
+            let mut word = word;
+            std::iter::from_fn(move || {
+                (word != 0).then(|| {
+                    let b = word.trailing_zeros();
+                    word &= word - 1;
+                    w as u32 * 64 + b
+                })
+            })
+        })
     }
 }
 

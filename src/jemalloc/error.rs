@@ -91,4 +91,8 @@ pub enum InvariantError {
     /// A bin counting more regions in use than its slabs have.
     #[error("bin {0}: more regions than its slabs hold")]
     BinOverfull(usize),
+    /// The running totals of small allocated bytes or of the thread cache's bytes and objects
+    /// differ from the sums over the bins and the cache.
+    #[error("running totals of small or thread-cache bytes disagree with the bins and the cache")]
+    RunningTotals,
 }

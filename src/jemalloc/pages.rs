@@ -41,6 +41,17 @@ impl TouchedPages {
         if start >= end {
             return;
         }
+        if end - start == 1 {
+            // One page (most writes of small objects): often already written.
+            let bit = 1u64 << (start % 64);
+            if let Some(w) = self.words.get_mut((start / 64) as usize) {
+                if *w & bit == 0 {
+                    *w |= bit;
+                    self.count += 1;
+                }
+                return;
+            }
+        }
         self.ensure(end);
         self.apply(start, end, true);
     }

@@ -41,7 +41,13 @@ pub struct SizeClasses {
     /// sentinel entry `large_maxclass + page` at index `npsizes`.
     psizes: Vec<u64>,
     nbins: usize,
+    /// The class index of every request up to [`LOOKUP_MAXCLASS`] bytes, by `size.div_ceil(8)`
+    /// (`sz_size2index_tab`): the classes there are multiples of 8 bytes.
+    lookup: Vec<u8>,
 }
+
+/// Largest request [`SizeClasses::index_of`] finds in a table (`SC_LOOKUP_MAXCLASS`).
+const LOOKUP_MAXCLASS: u64 = 4096;
 
 /// Slab size in pages for a region size: the smallest page multiple that the region size divides
 /// (jemalloc's `slab_size()` loop). At most 7 pages with four classes per doubling.
@@ -129,12 +135,16 @@ impl SizeClasses {
         }
         let large_max = classes.last().map(|c| c.size).unwrap_or(0);
         psizes.push(large_max + page);
+        let lookup = (0..=LOOKUP_MAXCLASS / 8)
+            .map(|i| classes.partition_point(|c| c.size < (i * 8).max(1)) as u8)
+            .collect();
         SizeClasses {
             lg_quantum,
             lg_page,
             classes,
             psizes,
             nbins,
+            lookup,
         }
     }
 
@@ -176,7 +186,9 @@ impl SizeClasses {
     /// The class index a request of `size` bytes lands in (`sz_size2index`); `None` when the
     /// request is larger than the largest class. A request of 0 bytes is served as 1 byte.
     pub fn index_of(&self, size: u64) -> Option<usize> {
-        let size = size.max(1);
+        if size <= LOOKUP_MAXCLASS {
+            return Some(self.lookup[size.div_ceil(8) as usize] as usize);
+        }
         if size > self.large_maxclass() {
             return None;
         }
@@ -286,6 +298,17 @@ mod tests {
         assert_eq!(q8.usable(40), Some(40));
         assert_eq!(q8.usable(57), Some(64));
         assert_eq!(sc.usable(u64::MAX), None);
+    }
+
+    #[test]
+    fn the_lookup_table_agrees_with_the_search() {
+        for (lg_quantum, lg_page) in [(3, 12), (4, 12), (3, 14), (4, 16)] {
+            let sc = SizeClasses::new(lg_quantum, lg_page);
+            for size in 0..=LOOKUP_MAXCLASS + 64 {
+                let want = sc.classes.partition_point(|c| c.size < size.max(1));
+                assert_eq!(sc.index_of(size), Some(want), "request {size}");
+            }
+        }
     }
 
     #[test]

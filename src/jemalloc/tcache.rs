@@ -18,6 +18,9 @@ use super::sizeclass::SizeClasses;
 struct CacheBin {
     /// Index 0 is the oldest object, the last one the most recently freed.
     stack: Vec<ObjId>,
+    /// Bytes of one cached object: the class's size (`stats.arenas.<i>.tcache_bytes` counts
+    /// each cached object at it).
+    size: u64,
     ncached_max: u32,
     low_water: u32,
     lg_fill_div: u32,
@@ -84,6 +87,10 @@ pub struct Tcache {
     alloc_bytes: u64,
     dalloc_bytes: u64,
     nbins_small: usize,
+    /// Bytes of the cached objects, at their class sizes (kept as objects come and go).
+    bytes: u64,
+    /// Number of cached objects.
+    count: u64,
 }
 
 /// `tcache_ncached_max_compute` for a small class with `nregs` regions per slab.
@@ -124,6 +131,7 @@ impl Tcache {
                 };
                 CacheBin {
                     stack: Vec::new(),
+                    size: c.size,
                     ncached_max,
                     low_water: 0,
                     lg_fill_div: 1,
@@ -140,6 +148,8 @@ impl Tcache {
             alloc_bytes: 0,
             dalloc_bytes: 0,
             nbins_small: sc.nbins(),
+            bytes: 0,
+            count: 0,
         }
     }
 
@@ -158,6 +168,21 @@ impl Tcache {
         self.bins.iter().enumerate().map(|(i, b)| (i, b.stack.len()))
     }
 
+    /// Bytes of the cached objects at their class sizes (`stats.arenas.<i>.tcache_bytes`).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Number of cached objects, all classes.
+    pub fn ncached(&self) -> u64 {
+        self.count
+    }
+
+    /// Whether object `id` is in class `class`'s stack (a linear scan: for debug checks).
+    pub fn holds(&self, class: usize, id: ObjId) -> bool {
+        self.bins[class].stack.contains(&id)
+    }
+
     /// Every cached object, class by class.
     pub fn cached_ids(&self) -> impl Iterator<Item = ObjId> + '_ {
         self.bins.iter().flat_map(|b| b.stack.iter().copied())
@@ -169,6 +194,8 @@ impl Tcache {
         match b.stack.pop() {
             Some(id) => {
                 b.low_water = b.low_water.min(b.stack.len() as u32);
+                self.bytes -= b.size;
+                self.count -= 1;
                 Some(id)
             }
             None => {
@@ -190,6 +217,8 @@ impl Tcache {
         debug_assert!(b.stack.is_empty());
         b.stack.extend_from_slice(items);
         b.refilled = true;
+        self.bytes += items.len() as u64 * b.size;
+        self.count += items.len() as u64;
     }
 
     pub fn is_full(&self, class: usize) -> bool {
@@ -208,7 +237,10 @@ impl Tcache {
     }
 
     pub fn push(&mut self, class: usize, id: ObjId) {
-        self.bins[class].stack.push(id);
+        let b = &mut self.bins[class];
+        b.stack.push(id);
+        self.bytes += b.size;
+        self.count += 1;
     }
 
     /// Removes the oldest objects until `rem` remain, in the order jemalloc frees them (the
@@ -219,6 +251,8 @@ impl Tcache {
         let mut out: Vec<ObjId> = b.stack.drain(..n).collect();
         out.reverse();
         b.low_water = b.low_water.min(b.stack.len() as u32);
+        self.bytes -= n as u64 * b.size;
+        self.count -= n as u64;
         out
     }
 

@@ -91,7 +91,7 @@ fn the_size_estimate_is_within_2x_of_measured_peaks() {
         ),
         (
             "small-objects",
-            scenario("so", "none", 1, 1, "none", &key("o", 1_000_000, 100, "")),
+            scenario("so", "none", 1, 1, "none", &key("o", 3_000_000, 100, "")),
         ),
         (
             "large-objects",

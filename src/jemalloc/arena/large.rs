@@ -34,7 +34,7 @@ impl Arena {
             self.tick(1);
         }
         let kind = if huge { Kind::Huge } else { Kind::Large };
-        self.new_obj(Obj::new(kind, class as u16, ext, upages as u32, offset))
+        self.new_large(Obj::new(kind, class as u16, ext, upages as u32, offset))
     }
 
     /// The huge arena's page allocator, made on first use.
@@ -56,12 +56,12 @@ impl Arena {
         self.huge.as_mut().unwrap()
     }
 
-    /// `large_dalloc`: frees a large object straight into its page allocator's dirty cache (no
-    /// thread cache).
-    pub(super) fn free_large_direct(&mut self, id: ObjId) {
-        let o = self.objs[id as usize];
+    /// `large_dalloc`: frees the large object in slot `i` of the large-object table straight
+    /// into its page allocator's dirty cache (no thread cache).
+    pub(super) fn free_large_direct(&mut self, i: u32) {
+        let o = self.large[i as usize];
         self.large_allocated -= (o.aux as u64) << self.sc.lg_page;
-        self.drop_obj(id);
+        self.drop_large(i);
         if o.kind() == Kind::Huge {
             let h = self.huge.as_mut().expect("huge arena exists");
             h.dalloc(o.place as ExtId);

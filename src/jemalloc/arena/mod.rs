@@ -5,11 +5,11 @@
 //!
 //! This file has the arena's type, its construction and the public entry points (`malloc`,
 //! `realloc`, `free`) with the dispatch between the thread cache, small bins and large extents.
-//! The rest is split by responsibility: `obj` (the table of live objects), `small` (slabs and
-//! bins), `large` (large extents and the huge arena), `thread_cache` (flushing and
-//! garbage-collecting the thread cache, what it holds), `clock` (simulated time, the decay
-//! ticker, purging and the background thread), `touch` (which pages the application has
-//! written), `stats` (stats, residency, the bin table) and `preload` (recreating a running
+//! The rest is split by responsibility: `obj` (object ids, and the table of large objects),
+//! `small` (slabs and bins), `large` (large extents and the huge arena), `thread_cache`
+//! (flushing and garbage-collecting the thread cache, what it holds), `clock` (simulated time,
+//! the decay ticker, purging and the background thread), `touch` (which pages the application
+//! has written), `stats` (stats, residency, the bin table) and `preload` (recreating a running
 //! process's state).
 
 mod clock;
@@ -22,7 +22,7 @@ mod thread_cache;
 mod touch;
 
 use self::clock::{BgThread, DECAY_NTICKS};
-use self::obj::{Kind, Obj};
+use self::obj::{Handle, Kind, Obj, RegionIds};
 use super::base::Base;
 use super::bin::{Bin, Slab, SlabId};
 use super::config::{AllocatorConfig, LargeRounding};
@@ -33,7 +33,10 @@ use super::pac::{Pac, PacOptions};
 use super::sizeclass::SizeClasses;
 use super::tcache::Tcache;
 
-/// Handle of one live (or thread-cached) simulated object.
+/// Handle of one live (or thread-cached) simulated object. Ids are reused once their object is
+/// freed, and are dense: an even id is a small object (`id >> 1` its region id), an odd one a
+/// large object (`id >> 1` its slot in the large-object table), so a table indexed by id needs
+/// about twice as many slots as objects were ever live at once. `ObjId::MAX` is never an id.
 pub type ObjId = u32;
 const NIL: u32 = u32::MAX;
 
@@ -43,6 +46,10 @@ pub enum AllocError {
     /// A request of this many bytes, above the largest size class (`SC_LARGE_MAXCLASS`).
     #[error("request of {0} bytes is larger than jemalloc's largest size class")]
     TooLarge(u64),
+    /// The model's object ids are (nearly) used up: slabs with about 2^31 regions in all, or
+    /// about 2^31 large objects, exist at once.
+    #[error("too many objects for the model's 32-bit object ids")]
+    TooManyObjects,
 }
 
 /// Options that are about how the model is driven rather than about jemalloc's build.
@@ -76,12 +83,18 @@ pub struct Arena {
     huge: Option<Box<Pac>>,
     /// One bin per small size class.
     bins: Vec<Bin>,
-    /// Slabs by [`SlabId`]; freed slots are reused through `free_slabs`.
+    /// Slabs by [`SlabId`]; a freed slab's slot, with its region ids, is kept in `spare_slabs`
+    /// (one list per bin) for the bin's next slab.
     slabs: Vec<Slab>,
-    free_slabs: Vec<SlabId>,
-    /// Objects by [`ObjId`]; freed slots form a list from `free_obj`.
-    objs: Vec<Obj>,
-    free_obj: ObjId,
+    spare_slabs: Vec<Vec<SlabId>>,
+    /// The slab of each small object's region id.
+    rids: RegionIds,
+    /// Large and huge objects by `id >> 1`; freed slots form a list from `free_large`.
+    large: Vec<Obj>,
+    free_large: u32,
+    /// Bytes of small regions in use, thread-cached ones included: the sum over bins of
+    /// `curregs` times the class size (`stats.arenas.<i>.small.allocated`).
+    small_allocated: u64,
     /// Bytes of live large objects (`stats.arenas.<i>.large.allocated`), huge arena included.
     large_allocated: u64,
     tcache: Option<Tcache>,
@@ -118,9 +131,11 @@ impl Arena {
             pac,
             huge: None,
             slabs: Vec::new(),
-            free_slabs: Vec::new(),
-            objs: Vec::new(),
-            free_obj: NIL,
+            spare_slabs: vec![Vec::new(); sc.nbins()],
+            rids: RegionIds::default(),
+            large: Vec::new(),
+            free_large: NIL,
+            small_allocated: 0,
             large_allocated: 0,
             tcache,
             now_ns: 0,
@@ -155,11 +170,16 @@ impl Arena {
     /// whole pages for large requests.
     pub fn usable_size_of(&self, size: u64) -> Result<u64, AllocError> {
         let ind = self.sc.index_of(size).ok_or(AllocError::TooLarge(size))?;
+        Ok(self.usable_in_class(ind, size))
+    }
+
+    /// [`Arena::usable_size_of`] a request of `size` bytes in size class `ind`.
+    fn usable_in_class(&self, ind: usize, size: u64) -> u64 {
         let c = self.sc.class(ind);
         if !c.small && self.cfg.large_rounding == LargeRounding::Pages {
-            return Ok(size.max(self.sc.large_minclass()).next_multiple_of(self.page()));
+            return size.max(self.sc.large_minclass()).next_multiple_of(self.page());
         }
-        Ok(c.size)
+        c.size
     }
 
     // ----- public operations -----------------------------------------------------------------
@@ -173,7 +193,8 @@ impl Arena {
     /// touched pages, i.e. RSS).
     pub fn malloc_written(&mut self, size: u64, written: u64) -> Result<ObjId, AllocError> {
         let ind = self.sc.index_of(size).ok_or(AllocError::TooLarge(size))?;
-        let usize = self.usable_size_of(size)?;
+        let usize = self.usable_in_class(ind, size);
+        self.check_id_room()?;
         let id = self.malloc_class(ind, usize);
         self.touch(id, written.min(usize));
         Ok(id)
@@ -184,11 +205,11 @@ impl Arena {
     /// chose) instead of a modelled random one. Small objects ignore `offset`.
     pub fn malloc_with_offset(&mut self, size: u64, written: u64, offset: u32) -> Result<ObjId, AllocError> {
         let ind = self.sc.index_of(size).ok_or(AllocError::TooLarge(size))?;
-        let usize = self.usable_size_of(size)?;
+        let usize = self.usable_in_class(ind, size);
+        self.check_id_room()?;
         let id = self.malloc_class(ind, usize);
-        let o = &mut self.objs[id as usize];
-        if o.kind() != Kind::Small && self.cfg.cache_oblivious {
-            o.set_offset(offset % (1 << self.sc.lg_page));
+        if let (Handle::Large(i), true) = (Handle::of(id), self.cfg.cache_oblivious) {
+            self.large[i as usize].set_offset(offset % (1 << self.sc.lg_page));
         }
         self.touch(id, written.min(usize));
         Ok(id)
@@ -207,9 +228,8 @@ impl Arena {
             return Ok(id);
         }
         let class = self.sc.index_of(size).ok_or(AllocError::TooLarge(size))?;
-        let o = self.objs[id as usize];
-        let large_to_large = matches!(o.kind(), Kind::Large | Kind::Huge) && !self.sc.class(class).small;
-        if large_to_large {
+        if let (Handle::Large(i), false) = (Handle::of(id), self.sc.class(class).small) {
+            let o = self.large[i as usize];
             let lg = self.sc.lg_page;
             let pad = self.cfg.cache_oblivious as u64;
             let (old_pages, new_pages) = ((old_usize >> lg) + pad, (new_usize >> lg) + pad);
@@ -231,11 +251,12 @@ impl Arena {
                 self.large_allocated = self.large_allocated - old_usize + new_usize;
                 let mut n = Obj::new(o.kind(), class as u16, o.place, (new_usize >> lg) as u32, 0);
                 n.set_offset(o.offset());
-                self.objs[id as usize] = n;
+                self.large[i as usize] = n;
                 return Ok(id);
             }
             // large_ralloc_move: the new extent straight from the arena (not the thread
             // cache), the old object freed through it.
+            self.check_id_room()?;
             let new = self.malloc_large_direct(class, new_usize);
             self.free(id);
             return Ok(new);
@@ -247,12 +268,30 @@ impl Arena {
 
     /// `free(ptr)`.
     pub fn free(&mut self, id: ObjId) {
-        let o = self.objs[id as usize];
-        assert!(o.kind() != Kind::Free, "double free of object {id}");
-        let usize = self.usable_size(id);
+        // A freed region's bit in its slab's bitmap is clear; a freed large slot is free.
+        // (Objects parked in the thread cache are in use to both: a second free of one is
+        // caught in debug builds only, below.)
+        let (class, huge, usize) = match Handle::of(id) {
+            Handle::Small(rid) => {
+                let (s, r) = self.region(rid);
+                let slab = &self.slabs[s as usize];
+                assert!(slab.in_use(r), "double free of object {id}");
+                let bin = slab.bin as usize;
+                (bin, false, self.sc.class(bin).size)
+            }
+            Handle::Large(i) => {
+                let o = self.large[i as usize];
+                assert!(o.kind() != Kind::Free, "double free of object {id}");
+                (
+                    o.class() as usize,
+                    o.kind() == Kind::Huge,
+                    (o.aux as u64) << self.sc.lg_page,
+                )
+            }
+        };
         if let Some(tc) = self.tcache.as_mut() {
-            if (o.class() as usize) < tc.nhbins() && o.kind() != Kind::Huge {
-                let class = o.class() as usize;
+            if class < tc.nhbins() && !huge {
+                debug_assert!(!tc.holds(class, id), "double free of object {id}");
                 if tc.is_full(class) {
                     let rem = tc.flush_remain(class);
                     self.tcache_flush(class, rem);
@@ -305,15 +344,14 @@ impl Arena {
 
     /// Frees an object straight into its bin or extent cache (no thread cache).
     fn free_direct(&mut self, id: ObjId) {
-        match self.objs[id as usize].kind() {
-            Kind::Small => {
-                if let Some(s) = self.dalloc_region(id) {
+        match Handle::of(id) {
+            Handle::Small(rid) => {
+                if let Some(s) = self.dalloc_region(rid) {
                     self.slab_dalloc(s);
                 }
                 self.tick(1);
             }
-            Kind::Large | Kind::Huge => self.free_large_direct(id),
-            Kind::Free => panic!("free of a freed object"),
+            Handle::Large(i) => self.free_large_direct(i),
         }
     }
 
@@ -323,8 +361,9 @@ impl Arena {
     }
 
     /// Checks the arena's invariants (for tests): the page allocators' (see
-    /// [`Pac::check_invariants`]), allocated <= active <= mapped, and no bin holding more
-    /// regions than its slabs. An error is a bug in the model.
+    /// [`Pac::check_invariants`]), allocated <= active <= mapped, no bin holding more regions
+    /// than its slabs, and the running totals behind [`Arena::stats`] equal to what they sum.
+    /// An error is a bug in the model.
     pub fn check_invariants(&self) -> Result<(), InvariantError> {
         self.pac.check_invariants()?;
         if let Some(h) = &self.huge {
@@ -342,6 +381,17 @@ impl Arena {
             if b.curregs > b.curslabs * self.sc.class(i).nregs as u64 {
                 return Err(InvariantError::BinOverfull(i));
             }
+        }
+        let small: u64 = (self.bins.iter().enumerate())
+            .map(|(i, b)| b.curregs * self.sc.class(i).size)
+            .sum();
+        let (tcache, tcache_count) = self.tcache.as_ref().map_or((0, 0), |t| {
+            t.cached_classes()
+                .map(|(c, n)| (n as u64 * self.sc.class(c).size, n as u64))
+                .fold((0, 0), |(b, k), (nb, nk)| (b + nb, k + nk))
+        });
+        if (small, tcache, tcache_count) != (self.small_allocated, st.tcache_bytes, self.tcache_count()) {
+            return Err(InvariantError::RunningTotals);
         }
         Ok(())
     }

@@ -3,23 +3,25 @@
 //! allocates from its current slab, then from the non-full slab with the lowest (serial number,
 //! address), then from a fresh slab from the page allocator.
 
-use super::obj::{Kind, Obj};
 use super::{Arena, ObjId};
 use crate::jemalloc::bin::{Slab, SlabId};
 
 impl Arena {
-    /// A fresh slab for bin `bin`: an extent of the class's slab size from the page allocator.
+    /// A fresh slab for bin `bin`: an extent of the class's slab size from the page allocator,
+    /// in the slot of a freed slab of the bin (whose region ids it takes over) or a new slot
+    /// with the next range of region ids.
     fn slab_alloc(&mut self, bin: usize) -> SlabId {
         let c = *self.sc.class(bin);
         let ext = self.pac.alloc(c.slab_pages as u64);
-        let slab = Slab::new(ext, bin as u16, c.nregs, self.pac.snad(ext));
-        if let Some(id) = self.free_slabs.pop() {
-            self.slabs[id as usize] = slab;
-            id
-        } else {
-            self.slabs.push(slab);
-            (self.slabs.len() - 1) as SlabId
+        let snad = self.pac.snad(ext);
+        if let Some(s) = self.spare_slabs[bin].pop() {
+            self.slabs[s as usize].reuse(ext, snad);
+            return s;
         }
+        let s = self.slabs.len() as SlabId;
+        let base = self.rids.reserve(c.nregs, s);
+        self.slabs.push(Slab::new(ext, bin as u16, c.nregs, snad, base));
+        s
     }
 
     /// `arena_bin_refill_slabcur_no_fresh_slab`: returns false when no non-full slab exists.
@@ -58,7 +60,8 @@ impl Arena {
         let b = &mut self.bins[bin];
         b.curregs += 1;
         b.nmalloc += 1;
-        self.new_obj(Obj::new(Kind::Small, bin as u16, s, r, 0))
+        self.small_allocated += self.sc.class(bin).size;
+        self.region_id(s, r)
     }
 
     /// `arena_malloc_small` (no thread cache).
@@ -117,16 +120,17 @@ impl Arena {
 
     /// `arena_dalloc_bin_locked_step`; returns the slab when it became empty (already
     /// dissociated from the bin), for the caller to give back to the page allocator.
-    pub(super) fn dalloc_region(&mut self, id: ObjId) -> Option<SlabId> {
-        let o = self.objs[id as usize];
-        let (s, bin) = (o.place, o.class() as usize);
-        self.drop_obj(id);
-        self.slabs[s as usize].release(o.aux);
+    /// Region id `rid` must be in use.
+    pub(super) fn dalloc_region(&mut self, rid: u32) -> Option<SlabId> {
+        let (s, r) = self.region(rid);
+        let bin = self.slabs[s as usize].bin as usize;
+        self.slabs[s as usize].release(r);
         let nregs = self.sc.class(bin).nregs;
         let nfree = self.slabs[s as usize].nfree;
         let b = &mut self.bins[bin];
         b.curregs -= 1;
         b.ndalloc += 1;
+        self.small_allocated -= self.sc.class(bin).size;
         if nfree == nregs {
             // Newly empty: dissociate.
             if b.slabcur == Some(s) {
@@ -157,8 +161,9 @@ impl Arena {
 
     /// `arena_slab_dalloc`: an empty slab's extent back to the page allocator's dirty cache.
     pub(super) fn slab_dalloc(&mut self, s: SlabId) {
-        let ext = self.slabs[s as usize].ext;
-        self.free_slabs.push(s);
+        let slab = &self.slabs[s as usize];
+        let ext = slab.ext;
+        self.spare_slabs[slab.bin as usize].push(s);
         self.pac.dalloc(ext);
         self.handle_deferred_work();
     }

@@ -1,117 +1,87 @@
 //! The arena's figures: stats with jemalloc's meanings, where the resident bytes are (live,
 //! thread cache, pad, slab holes, dirty pages, metadata), and the per-bin table.
 
-use super::obj::Kind;
+use super::obj::{Handle, Kind, Obj};
 use super::Arena;
 use crate::jemalloc::base::Base;
-use crate::jemalloc::bin::BinRow;
+use crate::jemalloc::bin::{BinRow, Slab};
 use crate::jemalloc::pac::Pac;
 use crate::jemalloc::pages::TouchedPages;
 use crate::jemalloc::stats::{Residency, Stats};
 
 impl Arena {
-    /// Stats with jemalloc's meanings, summed over this arena and its huge arena.
+    /// Stats with jemalloc's meanings, summed over this arena and its huge arena. Cheap (no
+    /// allocation, no walk over bins or objects): the Redis model reads it after every command.
     pub fn stats(&self) -> Stats {
-        let page = self.page();
-        let small: u64 = self
-            .bins
-            .iter()
-            .enumerate()
-            .map(|(i, b)| b.curregs * self.sc.class(i).size)
-            .sum();
-        let mut pacs: Vec<(&Pac, &Base)> = vec![(&self.pac, &self.base)];
-        if let (Some(h), Some(hb)) = (self.huge.as_deref(), self.huge_base.as_ref()) {
-            pacs.push((h, hb));
-        }
         let mut s = Stats {
-            allocated: small + self.large_allocated,
+            allocated: self.small_allocated + self.large_allocated,
+            tcache_bytes: self.tcache.as_ref().map_or(0, |t| t.bytes()),
             ..Stats::default()
         };
-        for (p, b) in pacs {
-            let meta = b.with_edata(p.nedata_hwm());
-            s.active += p.nactive() * page;
-            s.dirty_pages += p.ndirty();
-            s.muzzy_pages += p.nmuzzy();
-            s.retained += p.nretained() * page;
-            s.mapped += meta.mapped + p.nmapped() * page;
-            s.metadata += meta.allocated;
-            s.resident += meta.resident + (p.nactive() + p.ndirty()) * page;
-            s.touched_pages += p.touched.count();
-            s.purged_pages += p.counters.dirty_purged + p.counters.muzzy_purged;
+        add_pac_stats(&mut s, &self.pac, &self.base, self.page());
+        if let (Some(h), Some(hb)) = (self.huge.as_deref(), self.huge_base.as_ref()) {
+            add_pac_stats(&mut s, h, hb, self.page());
         }
-        s.tcache_bytes = self.tcache.as_ref().map_or(0, |t| {
-            t.cached_classes()
-                .map(|(c, n)| n as u64 * self.usable_of_class(c))
-                .sum()
-        });
         s
     }
 
     /// Where the resident bytes are and which of them are on written pages: one walk over the
-    /// objects and slabs, for decompositions (not for the hot path).
+    /// large objects, the slabs' regions in use and the thread cache, for decompositions (not
+    /// for the hot path).
     pub fn residency(&self) -> Residency {
-        let lg = self.sc.lg_page;
         let page = self.page();
-        let mut in_tcache = vec![false; self.objs.len()];
-        if let Some(t) = self.tcache.as_ref() {
-            for id in t.cached_ids() {
-                in_tcache[id as usize] = true;
-            }
-        }
         let mut r = Residency::default();
-        // Bytes of the large extents and slabs in use, and how many of them are touched.
+        // Every object in use, the thread cache's included, counts as live first; the cache's
+        // are then moved over.
         let (mut ext_bytes, mut ext_touched) = (0u64, 0u64);
-        let (mut small_inuse, mut small_inuse_touched) = (0u64, 0u64);
-        for (i, o) in self.objs.iter().enumerate() {
-            let (usize, touched) = match o.kind() {
+        for o in &self.large {
+            let pac = match o.kind() {
                 Kind::Free => continue,
-                Kind::Small => {
-                    let size = self.sc.class(o.class() as usize).size;
-                    let s = &self.slabs[o.place as usize];
-                    let start = (self.pac.first_page(s.ext) << lg) + o.aux as u64 * size;
-                    let t = touched_bytes(&self.pac.touched, lg, start, start + size);
-                    small_inuse += size;
-                    small_inuse_touched += t;
-                    (size, t)
-                }
-                Kind::Large | Kind::Huge => {
-                    let pac = if o.kind() == Kind::Huge {
-                        self.huge.as_deref().expect("huge arena exists")
-                    } else {
-                        &self.pac
-                    };
-                    let usize = (o.aux as u64) << lg;
-                    let (fp, np) = (pac.first_page(o.place), pac.npages(o.place));
-                    let start = (fp << lg) + o.offset() as u64;
-                    let t = touched_bytes(&pac.touched, lg, start, start + usize);
-                    let et = pac.touched.count_range(fp, fp + np) * page;
-                    ext_bytes += np * page;
-                    ext_touched += et;
-                    r.pad += np * page - usize;
-                    r.pad_touched += et - t;
-                    (usize, t)
-                }
+                Kind::Large => &self.pac,
+                Kind::Huge => self.huge.as_deref().expect("huge arena exists"),
             };
-            if in_tcache[i] {
-                r.tcache += usize;
-                r.tcache_touched += touched;
-            } else {
-                r.live += usize;
-                r.live_touched += touched;
-            }
-        }
-        let mut free_slab = vec![false; self.slabs.len()];
-        for &s in &self.free_slabs {
-            free_slab[s as usize] = true;
+            let (usize, t) = self.large_bytes(o);
+            let (fp, np) = (pac.first_page(o.place), pac.npages(o.place));
+            let et = pac.touched.count_range(fp, fp + np) * page;
+            ext_bytes += np * page;
+            ext_touched += et;
+            r.pad += np * page - usize;
+            r.pad_touched += et - t;
+            r.live += usize;
+            r.live_touched += t;
         }
         let (mut slab_bytes, mut slab_touched) = (0u64, 0u64);
-        for (i, s) in self.slabs.iter().enumerate() {
-            if free_slab[i] {
-                continue;
-            }
-            let (fp, np) = (self.pac.first_page(s.ext), self.pac.npages(s.ext));
+        let (mut small_inuse, mut small_inuse_touched) = (0u64, 0u64);
+        let mut spare = vec![false; self.slabs.len()];
+        for &s in self.spare_slabs.iter().flatten() {
+            spare[s as usize] = true;
+        }
+        for (s, _) in self.slabs.iter().zip(spare).filter(|(_, spare)| !spare) {
+            let (fp, np) = (s.first_page(), self.pac.npages(s.ext));
             slab_bytes += np * page;
             slab_touched += self.pac.touched.count_range(fp, fp + np) * page;
+            for reg in s.regions_in_use() {
+                let (size, t) = self.region_bytes(s, reg);
+                small_inuse += size;
+                small_inuse_touched += t;
+            }
+        }
+        r.live += small_inuse;
+        r.live_touched += small_inuse_touched;
+        if let Some(t) = self.tcache.as_ref() {
+            for id in t.cached_ids() {
+                let (usize, touched) = match Handle::of(id) {
+                    Handle::Small(rid) => {
+                        let (s, reg) = self.region(rid);
+                        self.region_bytes(&self.slabs[s as usize], reg)
+                    }
+                    Handle::Large(i) => self.large_bytes(&self.large[i as usize]),
+                };
+                r.tcache += usize;
+                r.tcache_touched += touched;
+                r.live -= usize;
+                r.live_touched -= touched;
+            }
         }
         r.holes = slab_bytes - small_inuse;
         r.holes_touched = slab_touched - small_inuse_touched;
@@ -124,9 +94,25 @@ impl Arena {
         r
     }
 
-    /// Usable size of size class `class`, bytes.
-    fn usable_of_class(&self, class: usize) -> u64 {
-        self.sc.class(class).size
+    /// Usable bytes of region `reg` of slab `s`, and how many of them are on touched pages.
+    fn region_bytes(&self, s: &Slab, reg: u32) -> (u64, u64) {
+        let lg = self.sc.lg_page;
+        let size = self.sc.class(s.bin as usize).size;
+        let start = (s.first_page() << lg) + reg as u64 * size;
+        (size, touched_bytes(&self.pac.touched, lg, start, start + size))
+    }
+
+    /// Usable bytes of live large object `o`, and how many of them are on touched pages.
+    fn large_bytes(&self, o: &Obj) -> (u64, u64) {
+        let lg = self.sc.lg_page;
+        let pac = if o.kind() == Kind::Huge {
+            self.huge.as_deref().expect("huge arena exists")
+        } else {
+            &self.pac
+        };
+        let usize = (o.aux as u64) << lg;
+        let start = (pac.first_page(o.place) << lg) + o.offset() as u64;
+        (usize, touched_bytes(&pac.touched, lg, start, start + usize))
     }
 
     /// The per-bin table (`malloc_stats_print`'s bins section), one row per small class.
@@ -154,6 +140,20 @@ impl Arena {
             })
             .collect()
     }
+}
+
+/// Adds the page figures of page allocator `p` and its base metadata `b` to `s`.
+fn add_pac_stats(s: &mut Stats, p: &Pac, b: &Base, page: u64) {
+    let meta = b.with_edata(p.nedata_hwm());
+    s.active += p.nactive() * page;
+    s.dirty_pages += p.ndirty();
+    s.muzzy_pages += p.nmuzzy();
+    s.retained += p.nretained() * page;
+    s.mapped += meta.mapped + p.nmapped() * page;
+    s.metadata += meta.allocated;
+    s.resident += meta.resident + (p.nactive() + p.ndirty()) * page;
+    s.touched_pages += p.touched.count();
+    s.purged_pages += p.counters.dirty_purged + p.counters.muzzy_purged;
 }
 
 /// Bytes of `[a, b)` that lie on touched pages.

@@ -2,6 +2,7 @@
 //! and extents, the incremental garbage collection that thread events trigger, and what the
 //! cache holds.
 
+use super::obj::Handle;
 use super::Arena;
 use crate::jemalloc::extent::ExtId;
 use crate::jemalloc::tcache::TcacheState;
@@ -28,7 +29,10 @@ impl Arena {
         if small {
             let mut emptied = Vec::new();
             for id in items {
-                if let Some(s) = self.dalloc_region(id) {
+                let Handle::Small(rid) = Handle::of(id) else {
+                    unreachable!("a small class's cached object is small")
+                };
+                if let Some(s) = self.dalloc_region(rid) {
                     emptied.push(s);
                 }
             }
@@ -38,9 +42,12 @@ impl Arena {
             }
         } else {
             for id in items {
-                let o = self.objs[id as usize];
+                let Handle::Large(i) = Handle::of(id) else {
+                    unreachable!("a large class's cached object is large")
+                };
+                let o = self.large[i as usize];
                 self.large_allocated -= (o.aux as u64) << self.sc.lg_page;
-                self.drop_obj(id);
+                self.drop_large(i);
                 self.pac.dalloc(o.place as ExtId);
                 self.handle_deferred_work();
             }
@@ -90,8 +97,6 @@ impl Arena {
 
     /// Number of objects in the thread cache.
     pub fn tcache_count(&self) -> u64 {
-        self.tcache
-            .as_ref()
-            .map_or(0, |t| t.cached_classes().map(|(_, n)| n as u64).sum())
+        self.tcache.as_ref().map_or(0, |t| t.ncached())
     }
 }

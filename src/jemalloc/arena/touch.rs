@@ -1,7 +1,7 @@
 //! Which pages the application has written: writing an object's bytes makes the pages under them
 //! resident (counted in RSS) until the page allocator purges them.
 
-use super::obj::Kind;
+use super::obj::{Handle, Kind};
 use super::{Arena, ObjId};
 
 impl Arena {
@@ -23,32 +23,26 @@ impl Arena {
         if to <= from {
             return;
         }
-        let written = to - from;
-        let o = self.objs[id as usize];
         let lg = self.sc.lg_page;
-        match o.kind() {
-            Kind::Small => {
-                let s = &self.slabs[o.place as usize];
-                let start = (self.pac.first_page(s.ext) << lg)
-                    + o.aux as u64 * self.sc.class(o.class() as usize).size
-                    + from;
-                self.pac
-                    .touched
-                    .set_range(start >> lg, (start + written).div_ceil(1 << lg));
+        let (pac, start) = match Handle::of(id) {
+            Handle::Small(rid) => {
+                let (s, r) = self.region(rid);
+                let slab = &self.slabs[s as usize];
+                let size = self.sc.class(slab.bin as usize).size;
+                (&mut self.pac, (slab.first_page() << lg) + r as u64 * size)
             }
-            Kind::Large => {
-                let start = (self.pac.first_page(o.place) << lg) + o.offset() as u64 + from;
-                self.pac
-                    .touched
-                    .set_range(start >> lg, (start + written).div_ceil(1 << lg));
+            Handle::Large(i) => {
+                let o = self.large[i as usize];
+                let pac = match o.kind() {
+                    Kind::Large => &mut self.pac,
+                    Kind::Huge => self.huge.as_deref_mut().expect("huge arena exists"),
+                    Kind::Free => return,
+                };
+                let start = (pac.first_page(o.place) << lg) + o.offset() as u64;
+                (pac, start)
             }
-            Kind::Huge => {
-                let h = self.huge.as_mut().unwrap();
-                let start = (h.first_page(o.place) << lg) + o.offset() as u64 + from;
-                h.touched
-                    .set_range(start >> lg, (start + written).div_ceil(1 << lg));
-            }
-            Kind::Free => {}
-        }
+        };
+        let (a, b) = (start + from, start + to);
+        pac.touched.set_range(a >> lg, b.div_ceil(1 << lg));
     }
 }

@@ -24,6 +24,7 @@ pub struct Cli {
 pub enum Command {
     Run(app::run::RunOptions),
     Sweep(app::sweep::SweepOptions),
+    Merge(app::merge::MergeOptions),
     Report(app::report::ReportOptions),
     Bench(app::bench::BenchOptions),
     Check(app::check::CheckOptions),
@@ -58,8 +59,11 @@ enum Done {
 fn execute(command: Command) -> Result<Done, AppError> {
     let progress = TerminalProgress::default();
     match command {
+        Command::Run(o) if o.shard.is_some() => print(&app::shard::run_shard(&o, &progress)?.text())?,
         Command::Run(o) => print(&app::run::run(&o, &progress)?.text())?,
+        Command::Sweep(o) if o.shard.is_some() => print(&app::shard::sweep_shard(&o, &progress)?.text())?,
         Command::Sweep(o) => print(&app::sweep::sweep(&o, &progress)?.text())?,
+        Command::Merge(o) => print(&app::merge::merge(&o, &progress)?.text())?,
         Command::Report(o) => print(&app::report::report(&o, &progress)?.text())?,
         Command::Bench(o) => {
             app::bench::bench(&o, &mut |line| print(line))?;

@@ -19,6 +19,9 @@ pub struct CheckOptions {
     pub file: PathBuf,
     #[command(flatten)]
     pub mc: McOptions,
+    /// Refused with a message (not in --help): only run and sweep shard.
+    #[arg(long, hide = true, value_name = "K/N", allow_hyphen_values = true)]
+    pub shard: Option<String>,
 }
 
 /// The verdict on every claim.
@@ -30,6 +33,7 @@ pub struct CheckOutcome {
 
 /// Runs the scenario and judges its claims; a scenario without claims is an error.
 pub fn check(o: &CheckOptions, progress: &dyn Progress) -> Result<CheckOutcome, AppError> {
+    super::shard::refuse_shard("check", o.shard.as_deref())?;
     let sc = load_scenario(&o.file)?;
     if sc.claims.is_empty() {
         return Err(AppError::Usage(format!(

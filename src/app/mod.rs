@@ -11,9 +11,11 @@ pub mod check;
 pub mod estimate;
 pub mod explain;
 pub mod generate;
+pub mod merge;
 pub mod progress;
 pub mod report;
 pub mod run;
+pub mod shard;
 pub mod sweep;
 pub mod validate;
 
@@ -73,6 +75,9 @@ pub enum AppError {
     /// A live server: unreachable, not Redis, or answering what Redis would not.
     #[error(transparent)]
     Live(#[from] LiveError),
+    /// Shard files that cannot be merged: missing, duplicated, of different runs, unreadable.
+    #[error(transparent)]
+    Merge(#[from] merge::MergeError),
     /// An output that could not be written; nothing was changed unless the message says so.
     #[error("{0}")]
     Output(String),
@@ -124,19 +129,24 @@ impl McOptions {
         if runs == 0 {
             return Err(AppError::Usage("--runs must be at least 1".into()));
         }
-        let threads = self.threads.unwrap_or_else(cores);
-        if !(1..=MAX_THREADS).contains(&threads) {
-            return Err(AppError::Usage(format!(
-                "--threads {threads}: give 1 to {MAX_THREADS} (this machine has {} cores)",
-                cores()
-            )));
-        }
         Ok(McSettings {
             runs,
             seed: self.seed.unwrap_or(sc.seed),
-            threads,
+            threads: thread_count(self.threads)?,
         })
     }
+}
+
+/// `--threads`, else every core; refused outside 1 to [`MAX_THREADS`].
+fn thread_count(threads: Option<usize>) -> Result<usize, AppError> {
+    let threads = threads.unwrap_or_else(cores);
+    if !(1..=MAX_THREADS).contains(&threads) {
+        return Err(AppError::Usage(format!(
+            "--threads {threads}: give 1 to {MAX_THREADS} (this machine has {} cores)",
+            cores()
+        )));
+    }
+    Ok(threads)
 }
 
 /// Reads and validates a scenario file.
@@ -198,6 +208,11 @@ impl Outputs {
             ))
         })?;
         Ok(Outputs { staging })
+    }
+
+    /// The output directory.
+    fn dir(&self) -> &Path {
+        self.staging.out()
     }
 
     /// Stages `name` in the output directory.

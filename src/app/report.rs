@@ -21,6 +21,9 @@ pub struct ReportOptions {
     pub file: PathBuf,
     #[command(flatten)]
     pub mc: McOptions,
+    /// Refused with a message (not in --help): only run and sweep shard.
+    #[arg(long, hide = true, value_name = "K/N", allow_hyphen_values = true)]
+    pub shard: Option<String>,
     /// Output directory (default: output/<scenario file name>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -40,6 +43,7 @@ pub struct ReportOutcome {
 /// Runs the scenario and writes report.html, report.md, result.json and the charts (all or
 /// none).
 pub fn report(o: &ReportOptions, progress: &dyn Progress) -> Result<ReportOutcome, AppError> {
+    super::shard::refuse_shard("report", o.shard.as_deref())?;
     let sc = load_scenario(&o.file)?;
     let mc = o.mc.settings(&sc)?;
     check_size(&o.file, &sc, mc, o.mc.force)?;

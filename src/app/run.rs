@@ -1,7 +1,7 @@
 //! `fragsim run`: a scenario's Monte Carlo runs, the figures INFO memory would show, the OOM
 //! verdicts, and result.json, timeline.csv and the charts on disk.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -17,6 +17,16 @@ use crate::workload::ScenarioFile;
 /// and SVG) to the output directory (default output/<scenario file name>/), and gives the
 /// smallest maxmemory and memory_limit with an OOM in under 1% of runs.
 /// Example: fragsim run scenarios/seed-suite.toml
+///
+/// Over several machines: each runs one shard (--shard K/N, every Nth run; a plain process
+/// for a Kubernetes Indexed Job or a Slurm job array, see deploy/), then `fragsim merge`
+/// writes, byte for byte, what one machine would have written. Example, two shards:
+///
+///   fragsim run scenarios/seed-suite.toml --shard 1/2 --out shards
+///
+///   fragsim run scenarios/seed-suite.toml --shard 2/2 --out shards
+///
+///   fragsim merge shards --out output/seed-suite
 #[derive(Debug, Clone, Args)]
 pub struct RunOptions {
     /// Scenario file (TOML).
@@ -35,6 +45,13 @@ pub struct RunOptions {
     /// Also print the per-bin table (slabs, regions, utilisation) after the first run.
     #[arg(long)]
     pub bins: bool,
+    /// Run only shard K of N (K from 1 to N: the runs whose number is K-1 modulo N) and write
+    /// its partial result, shard-K-of-N.json, to --out DIR (default:
+    /// output/<scenario file name>-shards) for `fragsim merge`. From a Kubernetes Indexed Job:
+    /// --shard $((JOB_COMPLETION_INDEX + 1))/N; from a Slurm job array (--array=1-N): --shard
+    /// $SLURM_ARRAY_TASK_ID/N.
+    #[arg(long, value_name = "K/N", allow_hyphen_values = true)]
+    pub shard: Option<String>,
 }
 
 /// What `run` did: the scenario, its Monte Carlo result and where the files went.
@@ -49,14 +66,43 @@ pub struct RunOutcome {
     pub bins: Option<String>,
 }
 
-/// Runs the scenario, writes its outputs (all or none) and returns what it predicted.
+/// Runs the scenario, writes its outputs (all or none) and returns what it predicted. With
+/// `shard` set, see [`super::shard::run_shard`] instead (this refuses it).
 pub fn run(o: &RunOptions, progress: &dyn Progress) -> Result<RunOutcome, AppError> {
+    if let Some(s) = &o.shard {
+        return Err(AppError::Usage(format!(
+            "--shard {s}: a shard writes a partial result (app::shard::run_shard)"
+        )));
+    }
     let sc = load_scenario(&o.file)?;
     let mc = o.mc.settings(&sc)?;
     check_size(&o.file, &sc, mc, o.mc.force)?;
     let out_dir = out_dir(o.out.as_deref(), &o.file, "");
-    let mut out = Outputs::new(&out_dir)?;
+    let out = Outputs::new(&out_dir)?;
     let result = monte_carlo(&sc, mc, progress)?;
+    let extra = Extra {
+        json: o.json.as_deref(),
+        csv: o.csv.as_deref(),
+        bins: o.bins,
+    };
+    write_outputs(sc, result, out, extra)
+}
+
+/// What `run` writes or prints beside its output directory.
+pub(super) struct Extra<'a> {
+    pub json: Option<&'a Path>,
+    pub csv: Option<&'a Path>,
+    pub bins: bool,
+}
+
+/// Writes a run's outputs (all or none): what `run` and a merge of its shards end with.
+pub(super) fn write_outputs(
+    sc: ScenarioFile,
+    result: McResult,
+    mut out: Outputs,
+    extra: Extra,
+) -> Result<RunOutcome, AppError> {
+    let out_dir = out.dir().to_path_buf();
     let json_text = to_json(&result);
     let csv_text = crate::report::run::timeline_csv(&result);
     out.write("result.json", json_text.as_bytes())?;
@@ -64,15 +110,15 @@ pub fn run(o: &RunOptions, progress: &dyn Progress) -> Result<RunOutcome, AppErr
     let charts = crate::report::charts::draw_all(&result)
         .map_err(|e| AppError::Output(format!("{}: cannot draw the charts: {e}", out_dir.display())))?;
     let charts = out.charts(&charts)?;
-    if let Some(path) = &o.json {
+    if let Some(path) = extra.json {
         out.write_elsewhere(path, &json_text, "JSON output")?;
     }
-    if let Some(path) = &o.csv {
+    if let Some(path) = extra.csv {
         out.write_elsewhere(path, &csv_text, "CSV output")?;
     }
     out.commit()?;
-    let bins = o.bins.then(|| {
-        let first = crate::sim::run(sc.first(), montecarlo::run_seed(mc.seed, 0), |_| {});
+    let bins = extra.bins.then(|| {
+        let first = crate::sim::run(sc.first(), montecarlo::run_seed(result.seed, 0), |_| {});
         crate::report::run::render_bins(&first)
     });
     Ok(RunOutcome {

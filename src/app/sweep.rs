@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::estimate::check_size_all;
-use super::{load_scenario, out_dir, to_json, AppError, McOptions, Outputs, Progress};
-use crate::sim::sweep::{Param, ParamKind, SweepResult};
+use super::{load_scenario, out_dir, to_json, AppError, McOptions, McSettings, Outputs, Progress};
+use crate::sim::sweep::{Param, ParamKind, Point, SweepResult};
 use crate::units::parse_bytes;
 use crate::workload::ScenarioFile;
 
@@ -23,6 +23,15 @@ pub const MAX_SWEEP_POINTS: u64 = 1000;
 /// sweep.csv and the sweep chart (PNG and SVG) to output/<scenario>-sweep/ (or --out DIR).
 /// Example (the size-class sawtooth): fragsim sweep scenarios/seed-suite.toml --param
 /// value_size --from 1KB --to 64KB --steps 64
+///
+/// Over several machines: each runs one shard with the same options and --shard K/N (every
+/// Nth run over all points; see deploy/), then `fragsim merge` writes, byte for byte, what one
+/// machine would have written. Example, the sawtooth in 7 shards:
+///
+///   fragsim sweep scenarios/seed-suite.toml --param value_size --from 1KB --to 64KB --steps 64
+///   --shard 3/7 --out shards (and 1/7 ... 7/7 likewise)
+///
+///   fragsim merge shards --out output/seed-suite-sweep
 #[derive(Debug, Clone, Args)]
 pub struct SweepOptions {
     /// Scenario file (TOML).
@@ -47,6 +56,13 @@ pub struct SweepOptions {
     /// Output directory (default: output/<scenario file name>-sweep).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Run only shard K of N (K from 1 to N: the runs whose number is K-1 modulo N, numbered
+    /// over all points) and write its partial result, shard-K-of-N.json, to --out DIR
+    /// (default: output/<scenario file name>-sweep-shards) for `fragsim merge`. From a
+    /// Kubernetes Indexed Job: --shard $((JOB_COMPLETION_INDEX + 1))/N; from a Slurm job array
+    /// (--array=1-N): --shard $SLURM_ARRAY_TASK_ID/N.
+    #[arg(long, value_name = "K/N", allow_hyphen_values = true)]
+    pub shard: Option<String>,
 }
 
 /// What `sweep` did.
@@ -114,30 +130,50 @@ fn values(o: &SweepOptions, p: &Param) -> Result<Vec<f64>, AppError> {
     Ok(xs)
 }
 
-/// Runs every point (each a valid scenario, checked before any runs), writes the outputs (all
-/// or none) and returns the curves.
-pub fn sweep(o: &SweepOptions, progress: &dyn Progress) -> Result<SweepOutcome, AppError> {
+/// The scenario, the parameter, the settings and the points of a sweep, each point a valid
+/// scenario (checked before any runs).
+pub(super) fn prepare(o: &SweepOptions) -> Result<(ScenarioFile, Param, McSettings, Vec<Point>), AppError> {
     let sc = load_scenario(&o.file)?;
     let p = crate::sim::sweep::resolve(sc.first(), &o.param)
         .map_err(|e| AppError::Usage(format!("{}: {e}", o.file.display())))?;
     let xs = values(o, &p)?;
     let mc = o.mc.settings(&sc)?;
     let points = crate::sim::sweep::load_points(&o.file, &p, &xs)?;
+    Ok((sc, p, mc, points))
+}
+
+/// Runs every point, writes the outputs (all or none) and returns the curves. With `shard`
+/// set, see [`super::shard::sweep_shard`] instead (this refuses it).
+pub fn sweep(o: &SweepOptions, progress: &dyn Progress) -> Result<SweepOutcome, AppError> {
+    if let Some(s) = &o.shard {
+        return Err(AppError::Usage(format!(
+            "--shard {s}: a shard writes a partial result (app::shard::sweep_shard)"
+        )));
+    }
+    let (sc, p, mc, points) = prepare(o)?;
     let files: Vec<&ScenarioFile> = points.iter().map(|pt| &pt.file).collect();
     check_size_all(&o.file, &files, mc, o.mc.force)?;
-    let out_dir = out_dir(o.out.as_deref(), &o.file, "-sweep");
-    let out = Outputs::new(&out_dir)?;
+    let out = Outputs::new(&out_dir(o.out.as_deref(), &o.file, "-sweep"))?;
     progress.start(
         mc.runs
             .saturating_add(1)
-            .saturating_mul(sc.variants.len() as u64 * (xs.len() as u64 + 1)),
+            .saturating_mul(sc.variants.len() as u64 * (points.len() as u64 + 1)),
     );
     let result = crate::sim::sweep::sweep(&sc, &p, &points, mc.runs, mc.seed, mc.threads, &|| {
         progress.tick()
     })
     .map_err(AppError::from);
     progress.finish();
-    let result = result?;
+    write_outputs(sc, result?, out)
+}
+
+/// Writes a sweep's outputs (all or none): what `sweep` and a merge of its shards end with.
+pub(super) fn write_outputs(
+    sc: ScenarioFile,
+    result: SweepResult,
+    out: Outputs,
+) -> Result<SweepOutcome, AppError> {
+    let out_dir = out.dir().to_path_buf();
     out.write("sweep.json", to_json(&result).as_bytes())?;
     out.write("sweep.csv", crate::sim::sweep::csv(&result).as_bytes())?;
     let chart = crate::report::charts::draw_sweep(&result)

@@ -42,6 +42,10 @@ pub enum SimError {
         value: f64,
         source: ScenarioError,
     },
+    /// [`super::montecarlo::summarise_all`] given another number of runs than the scenario's
+    /// jobs.
+    #[error("{got} runs given for {expected} jobs")]
+    JobCount { expected: u64, got: u64 },
     /// [`super::sweep::sweep`] given no point to run.
     #[error("a sweep needs at least one value")]
     NoPoints,

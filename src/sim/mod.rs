@@ -11,7 +11,7 @@ pub mod sweep;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::jemalloc::bin::BinRow;
 use crate::jemalloc::{Arena, ArenaOptions, ObjId};
@@ -23,7 +23,7 @@ pub use error::SimError;
 
 /// What one test left behind: its peak, the field-wise maximum over its commands, and the
 /// figures at its end, after its own cleanup, the flush after it and `test_seconds` of idle time.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestRecord {
     pub test: u64,
     /// Byte figures: their maximum over the test. Ratios: their value at the moment of the
@@ -38,7 +38,7 @@ pub struct TestRecord {
 }
 
 /// One OOM rule's verdict for a run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OomVerdict {
     /// The limit, bytes.
     pub limit: u64,
@@ -53,7 +53,7 @@ pub struct OomVerdict {
 }
 
 /// The outcome of one run of a scenario.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
     pub scenario: String,
     /// The Redis profile, or "none".
@@ -73,6 +73,8 @@ pub struct RunResult {
     /// The kernel's or the container's limit: judged on RSS.
     pub oom_memory_limit: Option<OomVerdict>,
     /// The small bins after the last test (`malloc_stats_print`'s bins table), bins in use only.
+    /// Not read back from JSON (a merge of shards does not use them): empty when deserialised.
+    #[serde(skip_deserializing)]
     pub bins: Vec<BinRow>,
     /// The highest `used_memory` a DENYOOM command was checked against (0 without Redis): no
     /// write is refused with `maxmemory` at or above it.

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{breakdown_of, run, Breakdown, RunResult, SimError};
 use crate::redis::info::Field;
@@ -238,7 +238,6 @@ fn oom_stat(runs: &[RunResult], pick: impl Fn(&RunResult) -> Option<&super::OomV
     })
 }
 
-/// Summarises the runs of one variant.
 /// The index of the run whose peak RSS is the median (the lower one for an even count; ties by
 /// index).
 pub fn median_run(runs: &[RunResult]) -> usize {
@@ -312,8 +311,158 @@ pub fn summarise(name: &str, runs: &[RunResult], breakdown: Breakdown) -> Varian
     }
 }
 
+/// Which share of a Monte Carlo's jobs one process runs: shard `k` of `n` (1-based) runs the
+/// jobs whose number is `k - 1` modulo `n`, so that shards differ by at most one job and what a
+/// shard runs depends on nothing but (`k`, `n`) and the job numbers.
+///
+/// A job is one run of one variant. The jobs of [`run_all`] are numbered variant-major: job
+/// `v * runs + i` is run `i` (seed [`run_seed`]`(seed, i)`) of variant `v`; a sweep numbers the
+/// jobs of its points, then those of the scenario itself, one after the other
+/// ([`super::sweep::SweepPlan`]).
+///
+/// ```
+/// use fragsim::sim::montecarlo::Shard;
+/// let s = Shard::new(2, 7).unwrap();
+/// assert!(s.owns(1) && s.owns(8) && !s.owns(2));
+/// assert_eq!(s.share(16), 3); // jobs 1, 8 and 15
+/// assert!(Shard::new(0, 7).is_none() && Shard::new(8, 7).is_none());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    k: u64,
+    n: u64,
+}
+
+impl Shard {
+    /// All the jobs: shard 1 of 1.
+    pub const WHOLE: Shard = Shard { k: 1, n: 1 };
+
+    /// Shard `k` of `n`; `None` unless `1 <= k <= n`.
+    pub fn new(k: u64, n: u64) -> Option<Shard> {
+        (k >= 1 && k <= n).then_some(Shard { k, n })
+    }
+
+    /// Its number, 1 to [`Shard::n`].
+    pub fn k(self) -> u64 {
+        self.k
+    }
+
+    /// How many shards share the jobs.
+    pub fn n(self) -> u64 {
+        self.n
+    }
+
+    /// Whether job `job` (numbered from 0) is this shard's.
+    pub fn owns(self, job: u64) -> bool {
+        job % self.n == self.k - 1
+    }
+
+    /// How many of jobs `0..jobs` are this shard's.
+    pub fn share(self, jobs: u64) -> u64 {
+        (jobs + self.n - self.k) / self.n
+    }
+}
+
+/// One job's run, with its number (see [`Shard`]): what a shard keeps and a merge reads back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRun {
+    pub job: u64,
+    pub run: RunResult,
+}
+
+/// The worker threads of a Monte Carlo: `threads` of them (at least 1). Fails when they cannot
+/// be started ([`SimError::ThreadPool`]).
+pub fn pool(threads: usize) -> Result<rayon::ThreadPool, SimError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .map_err(|source| SimError::ThreadPool { threads, source })
+}
+
+/// Runs the jobs of `file` (`runs` per variant) that `shard` owns, the first of them numbered
+/// `first` (see [`Shard`]), on the current rayon pool, calling `progress` after each; returns
+/// them in job order, whatever the number of threads.
+pub fn run_jobs(
+    file: &ScenarioFile,
+    runs: u64,
+    seed: u64,
+    shard: Shard,
+    first: u64,
+    progress: &(dyn Fn() + Sync),
+) -> Vec<JobRun> {
+    let jobs = file.variants.len() as u64 * runs;
+    // Every (variant, run) pair is one job, so that all threads stay busy across variants.
+    let mine: Vec<u64> = (0..jobs).filter(|&j| shard.owns(first + j)).collect();
+    mine.into_par_iter()
+        .map(|j| {
+            let r = run(
+                &file.variants[(j / runs) as usize],
+                run_seed(seed, j % runs),
+                |_| {},
+            );
+            progress();
+            JobRun {
+                job: first + j,
+                run: r,
+            }
+        })
+        .collect()
+}
+
+/// Summarises every run of `file`, `results` in job order (`runs` per variant, see [`Shard`]):
+/// each variant's median run is replayed once more to decompose it (`progress` is called after
+/// each replay), then its runs are summarised; on the current rayon pool. What [`run_all`]
+/// returns, and what a merge of shards computes. Fails when `runs` is 0
+/// ([`SimError::NoRuns`]) or `results` is not one run per job ([`SimError::JobCount`]).
+pub fn summarise_all(
+    file: &ScenarioFile,
+    runs: u64,
+    seed: u64,
+    results: &[RunResult],
+    progress: &(dyn Fn() + Sync),
+) -> Result<McResult, SimError> {
+    if runs == 0 {
+        return Err(SimError::NoRuns);
+    }
+    let jobs = file.variants.len() as u64 * runs;
+    if results.len() as u64 != jobs {
+        return Err(SimError::JobCount {
+            expected: jobs,
+            got: results.len() as u64,
+        });
+    }
+    let per_variant: Vec<&[RunResult]> = results.chunks(runs as usize).collect();
+    // The decomposition of each variant's median run: taken in passing, or a replay of it.
+    let breakdowns: Vec<Breakdown> = per_variant
+        .par_iter()
+        .zip(file.variants.par_iter())
+        .map(|(rs, v)| {
+            let b = rs
+                .get(median_run(rs))
+                .map(|r| breakdown_of(v, r))
+                .unwrap_or_default();
+            progress();
+            b
+        })
+        .collect();
+    let variants = file
+        .variants
+        .par_iter()
+        .zip(per_variant)
+        .zip(breakdowns)
+        .map(|((v, rs), b)| summarise(&v.variant, rs, b))
+        .collect();
+    Ok(McResult {
+        scenario: file.name.clone(),
+        seed,
+        runs,
+        variants,
+    })
+}
+
 /// Runs every variant `runs` times on `threads` threads, then replays each variant's median run
 /// once more to decompose it (`runs + 1` replays per variant); `progress` is called after each.
+/// The results are collected in job order, so they do not depend on the thread count.
 /// Fails before any run when `runs` is 0 ([`SimError::NoRuns`]) or the threads cannot be
 /// started ([`SimError::ThreadPool`]).
 pub fn run_all(
@@ -326,48 +475,12 @@ pub fn run_all(
     if runs == 0 {
         return Err(SimError::NoRuns);
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.max(1))
-        .build()
-        .map_err(|source| SimError::ThreadPool { threads, source })?;
-    // Every (variant, run) pair is one job, so that all threads stay busy across variants; the
-    // results are collected in job order, so they do not depend on the thread count.
-    let n = runs as usize;
-    let variants = pool.install(|| {
-        let results: Vec<RunResult> = (0..file.variants.len() * n)
-            .into_par_iter()
-            .map(|j| {
-                let r = run(&file.variants[j / n], run_seed(seed, (j % n) as u64), |_| {});
-                progress();
-                r
-            })
+    pool(threads)?.install(|| {
+        let results: Vec<RunResult> = run_jobs(file, runs, seed, Shard::WHOLE, 0, progress)
+            .into_iter()
+            .map(|j| j.run)
             .collect();
-        let per_variant: Vec<&[RunResult]> = results.chunks(n).collect();
-        // The decomposition replays each variant's median run once more.
-        let breakdowns: Vec<Breakdown> = per_variant
-            .par_iter()
-            .zip(file.variants.par_iter())
-            .map(|(rs, v)| {
-                let b = rs
-                    .get(median_run(rs))
-                    .map(|r| breakdown_of(v, r))
-                    .unwrap_or_default();
-                progress();
-                b
-            })
-            .collect();
-        file.variants
-            .par_iter()
-            .zip(per_variant)
-            .zip(breakdowns)
-            .map(|((v, rs), b)| summarise(&v.variant, rs, b))
-            .collect()
-    });
-    Ok(McResult {
-        scenario: file.name.clone(),
-        seed,
-        runs,
-        variants,
+        summarise_all(file, runs, seed, &results, progress)
     })
 }
 

@@ -9,7 +9,8 @@
 
 use serde::Serialize;
 
-use super::montecarlo::{run_all, VariantResult};
+use super::montecarlo::{run_all, run_jobs, summarise_all, JobRun, McResult, Shard, VariantResult};
+use super::RunResult;
 use super::SimError;
 use crate::redis::info::Field;
 use crate::workload::{self, Scenario, ScenarioFile};
@@ -263,18 +264,25 @@ fn replaced(file: &ScenarioFile, param: &Param) -> Vec<String> {
         .collect()
 }
 
-/// Runs each of `points` (at least one) and `file` itself, whose variants are marked at their
-/// own setting of `param`. Fails when `points` is empty ([`SimError::NoPoints`]), or as
-/// [`run_all`] does.
-pub fn sweep(
-    file: &ScenarioFile,
-    param: &Param,
-    points: &[Point],
-    runs: u64,
-    seed: u64,
-    threads: usize,
-    progress: &(dyn Fn() + Sync),
-) -> Result<SweepResult, SimError> {
+/// A sweep's work, planned: which variants share a curve, and the scenario run at each point
+/// (one variant per curve) and then the scenario itself (every variant, each marked at its own
+/// setting of the parameter). Its jobs (see [`Shard`]) are those of each of these scenarios in
+/// turn, numbered from the first point's.
+#[derive(Debug, Clone)]
+pub struct SweepPlan {
+    file: ScenarioFile,
+    param: Param,
+    values: Vec<f64>,
+    /// The variants of each curve, by index in the file.
+    groups: Vec<Vec<usize>>,
+    /// The variants' names at the first point.
+    names: Vec<String>,
+    /// The scenario of each point, then `file`.
+    phases: Vec<ScenarioFile>,
+}
+
+/// Plans the sweep of `file` over `points` (at least one: else [`SimError::NoPoints`]).
+pub fn plan(file: &ScenarioFile, param: &Param, points: &[Point]) -> Result<SweepPlan, SimError> {
     // Which variants share a curve: the same scenario once the parameter is set, at every value.
     let mut groups: Vec<Vec<usize>> = Vec::new();
     let first = &points.first().ok_or(SimError::NoPoints)?.file;
@@ -293,52 +301,140 @@ pub fn sweep(
             None => groups.push(vec![i]),
         }
     }
-    let mut curves: Vec<Curve> = groups
+    let mut phases: Vec<ScenarioFile> = points
         .iter()
-        .map(|g| Curve {
-            variants: g.iter().map(|&i| first.variants[i].variant.clone()).collect(),
-            points: Vec::new(),
-        })
-        .collect();
-    for pt in points {
-        let reps = ScenarioFile {
+        .map(|pt| ScenarioFile {
             variants: groups.iter().map(|g| pt.file.variants[g[0]].clone()).collect(),
             ..pt.file.clone()
-        };
-        let r = run_all(&reps, runs, seed, threads, progress)?;
-        for (c, v) in curves.iter_mut().zip(r.variants) {
-            c.points.push(v);
-        }
-    }
-    let own = run_all(file, runs, seed, threads, progress)?;
-    let marks = file
-        .variants
-        .iter()
-        .zip(own.variants)
-        .filter_map(|(v, result)| {
-            let value = param.value_in(v)?;
-            let curve = groups
-                .iter()
-                .position(|g| g.iter().any(|&i| first.variants[i].variant == v.variant))?;
-            Some(Mark {
-                variant: v.variant.clone(),
-                curve,
-                value,
-                result,
-            })
         })
         .collect();
-    let notes = replaced(file, param);
-    Ok(SweepResult {
-        scenario: file.name.clone(),
+    phases.push(file.clone());
+    Ok(SweepPlan {
+        file: file.clone(),
         param: param.clone(),
         values: points.iter().map(|p| p.value).collect(),
-        runs,
-        seed,
-        curves,
-        marks,
-        notes,
+        groups,
+        names: first.variants.iter().map(|v| v.variant.clone()).collect(),
+        phases,
     })
+}
+
+impl SweepPlan {
+    /// Every job of the sweep with `runs` per variant and point.
+    pub fn jobs(&self, runs: u64) -> u64 {
+        self.phases.iter().map(|f| f.variants.len() as u64 * runs).sum()
+    }
+
+    /// The replays after the runs: one per variant and point, and one per variant of the
+    /// scenario itself (each decomposes a median run).
+    pub fn replays(&self) -> u64 {
+        self.phases.iter().map(|f| f.variants.len() as u64).sum()
+    }
+
+    /// Runs the jobs `shard` owns on the current rayon pool, calling `progress` after each;
+    /// returns them in job order.
+    pub fn run_shard(&self, runs: u64, seed: u64, shard: Shard, progress: &(dyn Fn() + Sync)) -> Vec<JobRun> {
+        let mut first = 0;
+        let mut out = Vec::new();
+        for f in &self.phases {
+            out.extend(run_jobs(f, runs, seed, shard, first, progress));
+            first += f.variants.len() as u64 * runs;
+        }
+        out
+    }
+
+    /// The sweep's result from every job's run, in job order, on the current rayon pool
+    /// (`progress` is called after each replay); fails as [`summarise_all`] does.
+    pub fn summarise(
+        &self,
+        runs: u64,
+        seed: u64,
+        results: &[RunResult],
+        progress: &(dyn Fn() + Sync),
+    ) -> Result<SweepResult, SimError> {
+        if results.len() as u64 != self.jobs(runs) {
+            return Err(SimError::JobCount {
+                expected: self.jobs(runs),
+                got: results.len() as u64,
+            });
+        }
+        let mut rest = results;
+        let mut phases = Vec::with_capacity(self.phases.len());
+        for f in &self.phases {
+            let (these, after) = rest.split_at(f.variants.len() * runs as usize);
+            phases.push(summarise_all(f, runs, seed, these, progress)?);
+            rest = after;
+        }
+        Ok(self.assemble(runs, seed, phases))
+    }
+
+    /// The sweep's result from the result of each phase.
+    fn assemble(&self, runs: u64, seed: u64, phases: Vec<McResult>) -> SweepResult {
+        let (file, param, groups, names) = (&self.file, &self.param, &self.groups, &self.names);
+        let mut curves: Vec<Curve> = groups
+            .iter()
+            .map(|g| Curve {
+                variants: g.iter().map(|&i| names[i].clone()).collect(),
+                points: Vec::new(),
+            })
+            .collect();
+        let mut phases = phases.into_iter();
+        let own = phases.next_back().expect("the scenario's own phase");
+        for r in phases {
+            for (c, v) in curves.iter_mut().zip(r.variants) {
+                c.points.push(v);
+            }
+        }
+        let marks = file
+            .variants
+            .iter()
+            .zip(own.variants)
+            .filter_map(|(v, result)| {
+                let value = param.value_in(v)?;
+                let curve = groups
+                    .iter()
+                    .position(|g| g.iter().any(|&i| names[i] == v.variant))?;
+                Some(Mark {
+                    variant: v.variant.clone(),
+                    curve,
+                    value,
+                    result,
+                })
+            })
+            .collect();
+        SweepResult {
+            scenario: file.name.clone(),
+            param: param.clone(),
+            values: self.values.clone(),
+            runs,
+            seed,
+            curves,
+            marks,
+            notes: replaced(file, param),
+        }
+    }
+}
+
+/// Runs each of `points` (at least one) and `file` itself, whose variants are marked at their
+/// own setting of `param`. Fails when `points` is empty ([`SimError::NoPoints`]), or as
+/// [`run_all`] does.
+pub fn sweep(
+    file: &ScenarioFile,
+    param: &Param,
+    points: &[Point],
+    runs: u64,
+    seed: u64,
+    threads: usize,
+    progress: &(dyn Fn() + Sync),
+) -> Result<SweepResult, SimError> {
+    let plan = plan(file, param, points)?;
+    // One phase at a time: only one point's runs are held at once.
+    let phases = plan
+        .phases
+        .iter()
+        .map(|f| run_all(f, runs, seed, threads, progress))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(plan.assemble(runs, seed, phases))
 }
 
 /// The sweep as CSV: one row per curve and value, the p5/p50/p95 of the main peak figures.

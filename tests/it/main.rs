@@ -24,4 +24,5 @@ mod redis_cli;
 mod redis_live;
 mod resp_misbehaving;
 mod scenario_errors;
+mod shards;
 mod sweep_report;

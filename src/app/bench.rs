@@ -102,13 +102,13 @@ pub fn bench(
             )));
         }
     }
-    let need_keys = o.live_keys as f64 * crate::workload::SIM_BYTES_PER_KEY;
+    let need_keys = o.live_keys as f64 * crate::workload::SIM_BYTES_PER_SMALL_KEY;
     if need_keys > avail * 0.8 {
         return Err(AppError::TooBig(format!(
             "--live-keys {} needs about {} of simulator memory ({} B per key); this machine has {} available: lower --live-keys (0 skips the measurement)",
             o.live_keys,
             human(need_keys),
-            crate::workload::SIM_BYTES_PER_KEY,
+            crate::workload::SIM_BYTES_PER_SMALL_KEY,
             human(avail)
         )));
     }

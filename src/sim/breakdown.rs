@@ -19,7 +19,7 @@ use crate::jemalloc::Residency;
 
 /// The decomposition of `used_memory_rss` at one moment. Every field is bytes; the nine layers
 /// sum to `rss`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Breakdown {
     /// Key names and values (hash field names and values) as the client sent them; in a plain
     /// allocator workload, the requested sizes.

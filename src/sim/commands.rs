@@ -199,6 +199,21 @@ fn pick_deletions(cleanup: f64, count: u64, rng: &mut ChaCha8Rng) -> Vec<u64> {
     picked
 }
 
+/// Appends `n` in decimal, as `format!("{n}")` writes it.
+fn push_decimal(v: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    v.extend_from_slice(&digits[i..]);
+}
+
 /// One argument of a rendered command.
 #[derive(Debug, Clone)]
 pub enum Part {
@@ -245,18 +260,7 @@ impl Command {
 
     fn push_fmt(&mut self, args: std::fmt::Arguments<'_>) {
         use std::io::Write;
-        if self.len == self.parts.len() {
-            self.parts.push(Part::Owned(Vec::new()));
-        }
-        let slot = &mut self.parts[self.len];
-        if !matches!(slot, Part::Owned(_)) {
-            *slot = Part::Owned(Vec::new());
-        }
-        if let Part::Owned(v) = slot {
-            v.clear();
-            v.write_fmt(args).expect("writing to a Vec");
-        }
-        self.len += 1;
+        self.next_buf().write_fmt(args).expect("writing to a Vec");
     }
 
     fn push_owned(&mut self, v: Vec<u8>) {
@@ -275,13 +279,39 @@ impl Command {
         }
     }
 
-    fn push_key(&mut self, sc: &Scenario, group: usize, process: u64, t: u64, j: u64) {
-        let g = &sc.keys[group].name;
-        if sc.parallel > 1 {
-            self.push_fmt(format_args!("{g}:{process}:{t}:{j}"));
-        } else {
-            self.push_fmt(format_args!("{g}:{t}:{j}"));
+    /// The next argument's buffer, emptied.
+    fn next_buf(&mut self) -> &mut Vec<u8> {
+        if self.len == self.parts.len() {
+            self.parts.push(Part::Owned(Vec::new()));
         }
+        let slot = &mut self.parts[self.len];
+        if !matches!(slot, Part::Owned(_)) {
+            *slot = Part::Owned(Vec::new());
+        }
+        self.len += 1;
+        match slot {
+            Part::Owned(v) => {
+                v.clear();
+                v
+            }
+            Part::Static(_) => unreachable!("made owned above"),
+        }
+    }
+
+    /// `GROUP:T:J`, or `GROUP:PROCESS:T:J` with several test processes (written digit by
+    /// digit: this runs once per command).
+    fn push_key(&mut self, sc: &Scenario, group: usize, process: u64, t: u64, j: u64) {
+        let parallel = sc.parallel > 1;
+        let v = self.next_buf();
+        v.extend_from_slice(sc.keys[group].name.as_bytes());
+        if parallel {
+            v.push(b':');
+            push_decimal(v, process);
+        }
+        v.push(b':');
+        push_decimal(v, t);
+        v.push(b':');
+        push_decimal(v, j);
     }
 
     fn push_ttl(&mut self, s: f64) {
@@ -309,7 +339,9 @@ impl Command {
                 self.push_static(b"HSET");
                 self.push_key(sc, *group, process, t, *j);
                 for (f, &size) in sizes.iter().enumerate() {
-                    self.push_fmt(format_args!("f{f}"));
+                    let v = self.next_buf();
+                    v.push(b'f');
+                    push_decimal(v, f as u64);
                     self.push_value(size);
                 }
             }
@@ -436,6 +468,15 @@ pub fn rng_for(seed: u64) -> ChaCha8Rng {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_are_written_as_format_writes_them() {
+        for n in [0, 7, 10, 99, 100, 12_345, u64::MAX] {
+            let mut v = b"x".to_vec();
+            push_decimal(&mut v, n);
+            assert_eq!(v, format!("x{n}").into_bytes());
+        }
+    }
 
     /// The sparse shuffle picks what a whole Fisher-Yates shuffle of the positions would, with
     /// the same draws.

@@ -86,8 +86,9 @@ pub struct RunResult {
     /// Where the bytes of RSS go at that step, when the run could take it in passing: when the
     /// step is the last test's last command or its end (the state is still at hand then, as it
     /// is in a run that fills a keyspace and keeps it); `None` otherwise ([`breakdown_at`]
-    /// replays the run to the step). Not part of the run's figures.
-    #[serde(skip)]
+    /// replays the run to the step). Not one of the run's figures: shard files carry it, so
+    /// that a merge need not replay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breakdown: Option<Breakdown>,
 }
 

@@ -21,19 +21,25 @@ pub struct Estimate {
     pub cpu_seconds: f64,
 }
 
-/// Simulator bytes per live string key in the Redis model, per hash field, and per object of a
-/// plain allocator workload, small (a slab region) or large (an extent of its own). Peak RSS of
-/// one run, less the 13 MiB of an empty one, measured on this project's machine: 150,000 SETs of
-/// 100 B 89 MiB (620 B per key), 100,000 of 30 KB 51 MiB (530 B); 400,000 hash fields 57 MiB
-/// in listpacks (150 B per field), 92 MiB in hashtables (240 B); 3,000,000 allocator objects of
-/// 100 B 23 MiB (8 B each: a small object's id names its region, so the model keeps no entry
-/// per small object), 1,000,000 of 32 KiB 79 MiB (83 B each); the 33.5 M objects of 32 KiB of
-/// `scenarios/terabyte.toml` 2.82 GiB (90 B each). Each a little above the measured, so that the
-/// estimate errs towards refusing; `tests/it/estimate.rs` holds it within 2x of real runs.
-pub const SIM_BYTES_PER_KEY: f64 = 700.0;
+/// Simulator bytes per live string key in the Redis model (a value held in the key's own record,
+/// up to the embedded-string limit, or a larger one), per hash field, and per object of a plain
+/// allocator workload, small (a slab region) or large (an extent of its own). Peak RSS of one
+/// run, less the 12 MiB of an empty one, measured on this project's machine: 10,000,000 SETs of
+/// 10 B 483 MiB (51 B per key), 1,000,000 48 MiB (50 B); 400,000 of 100 B 32 MiB (85 B), 200,000
+/// of 30 KB 29 MiB (153 B); 400,000 hash fields 57 MiB in listpacks (150 B per field), 67 MiB
+/// in hashtables (175 B); 3,000,000 allocator objects of 100 B 23 MiB (8 B each: a small
+/// object's id names its region, so the model keeps no entry per small object), 1,000,000 of
+/// 32 KiB 79 MiB (83 B each); the 33.5 M objects of 32 KiB of `scenarios/terabyte.toml` 2.82 GiB
+/// (90 B each). Each a little above the measured, so that the estimate errs towards refusing;
+/// `tests/it/estimate.rs` holds it within 2x of real runs.
+pub const SIM_BYTES_PER_SMALL_KEY: f64 = 64.0;
+const SIM_BYTES_PER_KEY: f64 = 170.0;
 const SIM_BYTES_PER_FIELD: f64 = 250.0;
 const SIM_BYTES_PER_SMALL_OBJECT: f64 = 10.0;
 const SIM_BYTES_PER_LARGE_OBJECT: f64 = 100.0;
+/// Simulator bytes per script in the script cache (its SHA and its entry; the body's bytes are
+/// not kept).
+const SIM_BYTES_PER_SCRIPT: f64 = 300.0;
 /// The most simulator bytes one live object of a plain allocator workload takes (a large one),
 /// for `fragsim bench --live`'s bound.
 pub const SIM_BYTES_PER_OBJECT: f64 = SIM_BYTES_PER_LARGE_OBJECT;
@@ -45,7 +51,7 @@ const RESULT_BYTES_PER_TEST: f64 = 20_000.0;
 const RESULT_BYTES_PER_TEST_RUN: f64 = 640.0;
 /// Commands per CPU second through the Redis model and objects through the allocator model
 /// (measured on this project's machine, with room).
-const REDIS_EVENTS_PER_SECOND: f64 = 1.0e5;
+const REDIS_EVENTS_PER_SECOND: f64 = 5.0e5;
 const ALLOCATOR_EVENTS_PER_SECOND: f64 = 2.0e6;
 
 impl Scenario {
@@ -89,8 +95,14 @@ impl Scenario {
             .small_maxclass() as f64;
         let mut out = Vec::new();
         for k in &self.keys {
-            let (per_key, per_field) = if self.redis.is_some() {
-                (SIM_BYTES_PER_KEY, SIM_BYTES_PER_FIELD)
+            let (per_key, per_field) = if let Some(p) = &self.redis {
+                let small = k.kind == KeyType::String && k.value_size.mean() <= p.embstr_limit as f64;
+                let per_key = if small {
+                    SIM_BYTES_PER_SMALL_KEY
+                } else {
+                    SIM_BYTES_PER_KEY
+                };
+                (per_key, SIM_BYTES_PER_FIELD)
             } else if k.value_size.mean() <= small_max {
                 (SIM_BYTES_PER_SMALL_OBJECT, 0.0)
             } else {
@@ -116,16 +128,10 @@ impl Scenario {
                 events: commands * parallel * tests,
             });
         }
-        // A test's commands are built before they run: every EVAL carries its own copy of the
-        // script body (measured peaks: 2,000,000 EVALs of 300 B 1.93 GB, 960 B each; 100,000 of
-        // 3,000 B 311 MB, 3,100 B each); unique bodies stay in the script cache, one per test and
-        // process.
+        // A test's commands are made one at a time, so a script body costs nothing until it is
+        // cached: once per test and process when unique, once in all otherwise.
         for sc in &self.scripts {
-            let unique = if sc.unique {
-                parallel * tests * (sc.size as f64 + 300.0)
-            } else {
-                0.0
-            };
+            let cached = if sc.unique { parallel * tests } else { 1.0 };
             out.push(Cost {
                 what: format!(
                     "workload.scripts.{}.count = {} per test (size {} B){of}",
@@ -133,7 +139,7 @@ impl Scenario {
                     crate::units::group(sc.count),
                     crate::units::group(sc.size)
                 ),
-                memory: parallel * sc.count as f64 * (sc.size as f64 + 700.0) + unique,
+                memory: cached * SIM_BYTES_PER_SCRIPT,
                 results: 0.0,
                 events: sc.count as f64 * parallel * tests,
             });

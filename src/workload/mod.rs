@@ -23,7 +23,7 @@ use check::check;
 use claim::check_claims;
 pub use claim::{Claim, ClaimSubject, Compare, Metric, OomRule, Phase, Statistic};
 pub use dist::SizeDist;
-pub use estimate::{Estimate, SIM_BYTES_PER_KEY, SIM_BYTES_PER_OBJECT};
+pub use estimate::{Estimate, SIM_BYTES_PER_OBJECT, SIM_BYTES_PER_SMALL_KEY};
 use locate::{line_col, Lines};
 use overrides::{apply_override, from_doc, to_doc};
 use problems::Problems;

@@ -36,6 +36,10 @@ pub fn as_integer(s: &[u8]) -> Option<i64> {
     if s.is_empty() || s.len() > 20 {
         return None;
     }
+    // Most values are not numbers: no need to look past their first byte.
+    if !(s[0] == b'-' || s[0].is_ascii_digit()) {
+        return None;
+    }
     let text = std::str::from_utf8(s).ok()?;
     let digits = text.strip_prefix('-').unwrap_or(text);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {

@@ -24,10 +24,54 @@ struct HashField {
     vlen: u64,
 }
 
+/// The fields of a listpack-encoded hash: their names, one after another in one buffer, and
+/// per field where its name is and what its value takes (the value's bytes are not kept: only
+/// its length and its listpack entry's size matter).
+#[derive(Debug, Clone, Default)]
+struct LpFields {
+    names: Vec<u8>,
+    items: Vec<LpItem>,
+}
+
+/// One field of a listpack: its name (`names[name_at..name_at + name_len]`), its value's length
+/// as the client sent it and the bytes of the value's listpack entry.
+#[derive(Debug, Clone, Copy)]
+struct LpItem {
+    name_at: u32,
+    name_len: u32,
+    value_len: u64,
+    value_entry: u64,
+}
+
+impl LpFields {
+    fn name(&self, i: &LpItem) -> &[u8] {
+        &self.names[i.name_at as usize..(i.name_at + i.name_len) as usize]
+    }
+
+    fn position(&self, f: &[u8]) -> Option<usize> {
+        self.items.iter().position(|i| self.name(i) == f)
+    }
+
+    fn push(&mut self, f: &[u8], v: &[u8]) {
+        let name_at = u32::try_from(self.names.len()).expect("a listpack's names are under 4 GiB");
+        self.names.extend_from_slice(f);
+        self.items.push(LpItem {
+            name_at,
+            name_len: f.len() as u32,
+            value_len: v.len() as u64,
+            value_entry: listpack_entry(v),
+        });
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Encoding {
-    /// The listpack block, its byte length, and its field/value strings.
-    Listpack(Alloc, u64, Vec<(Vec<u8>, Vec<u8>)>),
+    /// The listpack block, its byte length, and its fields.
+    Listpack(Alloc, u64, LpFields),
     /// The dict struct, its tables, and the field entries by name.
     Table(Alloc, Dict, DetMap<Vec<u8>, HashField>),
 }
@@ -63,9 +107,10 @@ impl HashValue {
             let mut dict = Dict::default();
             dict.expand(mem.heap, items.len() as u64, mem.profile.dict_initial_size);
             let mut fields = DetMap::default();
-            for (f, v) in items.iter() {
-                let hf = table_field(mem, &mut dict, f.len() as u64, v.len() as u64);
-                fields.insert(f.clone(), hf);
+            for i in &items.items {
+                let f = items.name(i);
+                let hf = table_field(mem, &mut dict, f.len() as u64, i.value_len);
+                fields.insert(f.to_vec(), hf);
             }
             mem.heap.zfree(*lp);
             self.enc = Encoding::Table(d, dict, fields);
@@ -110,7 +155,7 @@ impl Aggregate for HashValue {
         let robj = mem.heap.zmalloc(mem.profile.robj);
         HashValue {
             robj,
-            enc: Encoding::Listpack(lp, LISTPACK_OVERHEAD, Vec::new()),
+            enc: Encoding::Listpack(lp, LISTPACK_OVERHEAD, LpFields::default()),
         }
     }
 
@@ -132,15 +177,17 @@ impl Aggregate for HashValue {
             let (f, v) = (&p[0], &p[1]);
             match &mut self.enc {
                 Encoding::Listpack(lp, bytes, items) => {
-                    if let Some(i) = items.iter().position(|(k, _)| k == f) {
-                        payload_delta += v.len() as i64 - items[i].1.len() as i64;
-                        let old = listpack_entry(&items[i].1);
-                        *bytes = *bytes - old + listpack_entry(v);
-                        items[i].1 = v.to_vec();
+                    if let Some(i) = items.position(f) {
+                        let item = &mut items.items[i];
+                        payload_delta += v.len() as i64 - item.value_len as i64;
+                        let entry = listpack_entry(v);
+                        *bytes = *bytes - item.value_entry + entry;
+                        item.value_len = v.len() as u64;
+                        item.value_entry = entry;
                     } else {
                         payload_delta += (f.len() + v.len()) as i64;
                         *bytes += listpack_entry(f) + listpack_entry(v);
-                        items.push((f.to_vec(), v.to_vec()));
+                        items.push(f, v);
                     }
                     if *bytes > lp.usable {
                         *lp = mem.heap.zrealloc(*lp, *bytes);

@@ -284,7 +284,7 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
         // The steps the replay counts (each command, then the test's end), so that the peak's
         // moment is the step `peak_rss_step` names.
         let mut peak = Peak::default();
-        let mut last = None;
+        let mut any = false;
         let mut plan = commands::TestPlan::new(sc, t, &mut rng);
         while let Some(p) = plan.next_into(&mut rng, &mut cmd) {
             server
@@ -304,12 +304,13 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
                 break 'tests;
             }
             peak.see(&now);
-            last = Some(now);
+            any = true;
         }
         let last_test = t + 1 == sc.tests;
-        if let (true, Some(now)) = (last_test, last.take()) {
-            // The last command's step: decomposed now, in case it is the peak.
-            taken.push((steps.n, redis_breakdown(&server, &now)));
+        if last_test && any {
+            // The last command's step (the state has not changed since): decomposed now, in
+            // case it is the peak.
+            taken.push((steps.n, redis_breakdown(&server, &server.step_info())));
         }
         for c in clients {
             server.disconnect(c);

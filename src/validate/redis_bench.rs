@@ -124,7 +124,7 @@ pub fn live_time(addr: &str, w: &RedisWorkload) -> Result<Duration, LiveError> {
     let mut c = Connection::open(addr)?.with_deadline(Duration::from_secs(120));
     if let Resp::Int(keys) = c.call_str(&["DBSIZE"])? {
         if keys > 0 {
-            return Err(LiveError::NotEmpty {
+            return Err(LiveError::NotEmptyForBench {
                 addr: addr.into(),
                 keys: keys as u64,
             });

@@ -32,6 +32,12 @@ pub enum LiveError {
          one: use a freshly started server, or pass --flush to empty this one (FLUSHALL SYNC)"
     )]
     NotEmpty { addr: String, keys: u64 },
+    /// `bench --redis` found keys on the server (it empties the server after each workload).
+    #[error(
+        "{addr} holds {keys} key(s); bench --redis empties the server after each workload \
+         (FLUSHALL SYNC), so it runs only on an empty one: use a freshly started server"
+    )]
+    NotEmptyForBench { addr: String, keys: u64 },
     /// A redis-server of its own ([`super::RedisProcess`]) could not be started.
     #[error("cannot start redis-server: {0}")]
     Start(String),

@@ -22,19 +22,22 @@ pub struct Estimate {
 }
 
 /// Simulator bytes per live string key in the Redis model (a value held in the key's own record,
-/// up to the embedded-string limit, or a larger one), per hash field, and per object of a plain
-/// allocator workload, small (a slab region) or large (an extent of its own). Peak RSS of one
-/// run, less the 12 MiB of an empty one, measured on this project's machine: 10,000,000 SETs of
-/// 10 B 483 MiB (51 B per key), 1,000,000 48 MiB (50 B); 400,000 of 100 B 32 MiB (85 B), 200,000
-/// of 30 KB 29 MiB (153 B); 400,000 hash fields 57 MiB in listpacks (150 B per field), 67 MiB
-/// in hashtables (175 B); 3,000,000 allocator objects of 100 B 23 MiB (8 B each: a small
-/// object's id names its region, so the model keeps no entry per small object), 1,000,000 of
-/// 32 KiB 79 MiB (83 B each); the 33.5 M objects of 32 KiB of `scenarios/terabyte.toml` 2.82 GiB
-/// (90 B each). Each a little above the measured, so that the estimate errs towards refusing;
-/// `tests/it/estimate.rs` holds it within 2x of real runs.
+/// up to the embedded-string limit; one in a slab; one with an extent of its own), per hash
+/// field (in a listpack, in a hashtable), and per object of a plain allocator workload, small
+/// (a slab region) or large (an extent of its own). Peak RSS of one run, less the 12 MiB of an
+/// empty one, measured on this project's machine: 10,000,000 SETs of 10 B 483 MiB (51 B per
+/// key), 1,000,000 48 MiB (50 B); 400,000 of 100 B 32 MiB (85 B), 200,000 of 30 KB 29 MiB
+/// (153 B); 2,000,000 hash fields in listpacks 71 MiB (37 B per field with the keys: a field is
+/// its name and two lengths), 400,000 in hashtables 67 MiB (175 B); 3,000,000 allocator objects
+/// of 100 B 23 MiB (8 B each: a small object's id names its region, so the model keeps no entry
+/// per small object), 1,000,000 of 32 KiB 79 MiB (83 B each); the 33.5 M objects of 32 KiB of
+/// `scenarios/terabyte.toml` 2.82 GiB (90 B each). Each a little above the measured, so that
+/// the estimate errs towards refusing; `tests/it/estimate.rs` holds it within 2x of real runs.
 pub const SIM_BYTES_PER_SMALL_KEY: f64 = 64.0;
+const SIM_BYTES_PER_SLAB_KEY: f64 = 100.0;
 const SIM_BYTES_PER_KEY: f64 = 170.0;
 const SIM_BYTES_PER_FIELD: f64 = 250.0;
+const SIM_BYTES_PER_LISTPACK_FIELD: f64 = 40.0;
 const SIM_BYTES_PER_SMALL_OBJECT: f64 = 10.0;
 const SIM_BYTES_PER_LARGE_OBJECT: f64 = 100.0;
 /// Simulator bytes per script in the script cache (its SHA and its entry; the body's bytes are
@@ -99,10 +102,19 @@ impl Scenario {
                 let small = k.kind == KeyType::String && k.value_size.mean() <= p.embstr_limit as f64;
                 let per_key = if small {
                     SIM_BYTES_PER_SMALL_KEY
+                } else if k.value_size.mean() <= small_max {
+                    SIM_BYTES_PER_SLAB_KEY
                 } else {
                     SIM_BYTES_PER_KEY
                 };
-                (per_key, SIM_BYTES_PER_FIELD)
+                let listpack = k.fields <= p.hash_max_listpack_entries
+                    && k.value_size.mean() <= p.hash_max_listpack_value as f64;
+                let per_field = if listpack {
+                    SIM_BYTES_PER_LISTPACK_FIELD
+                } else {
+                    SIM_BYTES_PER_FIELD
+                };
+                (per_key, per_field)
             } else if k.value_size.mean() <= small_max {
                 (SIM_BYTES_PER_SMALL_OBJECT, 0.0)
             } else {

@@ -111,7 +111,10 @@ fn bench_cli_prints_and_writes_json() {
     assert_eq!(rc, 0, "{err}");
     assert!(out.contains("small-churn") && out.contains("seed-30k"), "{out}");
     assert!(out.contains("B per live object (200,000 live objects"), "{out}");
-    assert!(out.contains("B per live string key (100,000 keys of 10 B"), "{out}");
+    assert!(
+        out.contains("B per live string key (100,000 keys of 10 B"),
+        "{out}"
+    );
     let v = read_json(&json);
     let ws = v["workloads"].as_array().unwrap();
     let names: Vec<&str> = ws.iter().map(|w| w["name"].as_str().unwrap()).collect();
@@ -132,7 +135,10 @@ fn bench_cli_prints_and_writes_json() {
     assert_eq!(r["name"], "redis-set-10b");
     assert_eq!(r["commands"], 20_000);
     assert!(r["model_commands_per_sec"].as_f64().unwrap() > 0.0, "{r}");
-    assert!(r["real_commands_per_sec"].is_null() && r["ratio"].is_null(), "{r}");
+    assert!(
+        r["real_commands_per_sec"].is_null() && r["ratio"].is_null(),
+        "{r}"
+    );
     assert_eq!(v["live_keys"], 100_000);
     let k = v["bytes_per_live_key"].as_f64().unwrap();
     assert!(k > 0.0 && k < 1000.0, "{k}");
@@ -178,7 +184,10 @@ fn bench_runs_the_redis_workloads_on_a_live_server_too() {
         assert!((w["ratio"].as_f64().unwrap() - m / r).abs() < 1e-9 * m / r, "{w}");
     }
     let mut c = fragsim::redis::resp::Connection::open(&server.addr).unwrap();
-    assert_eq!(c.call_str(&["DBSIZE"]).unwrap(), fragsim::redis::resp::Resp::Int(0));
+    assert_eq!(
+        c.call_str(&["DBSIZE"]).unwrap(),
+        fragsim::redis::resp::Resp::Int(0)
+    );
     // Every command reached the server: SETs, HSETs, the churn's SETs and DELs.
     let stats = c.call_str(&["INFO", "commandstats"]).unwrap().text().unwrap();
     let calls = |cmd: &str| -> u64 {
@@ -189,9 +198,16 @@ fn bench_runs_the_redis_workloads_on_a_live_server_too() {
             .and_then(|n| n.parse().ok())
             .unwrap_or(0)
     };
-    let plan = |name: &str| fragsim::validate::redis_bench::redis_workload(name, 20_000).unwrap().commands;
+    let plan = |name: &str| {
+        fragsim::validate::redis_bench::redis_workload(name, 20_000)
+            .unwrap()
+            .commands
+    };
     assert_eq!(calls("hset"), plan("redis-hash"));
-    assert_eq!(calls("set") + calls("del"), plan("redis-set-10b") + plan("redis-churn"));
+    assert_eq!(
+        calls("set") + calls("del"),
+        plan("redis-set-10b") + plan("redis-churn")
+    );
     c.call_str(&["SET", "k", "v"]).unwrap();
     let (rc, _, err) = fragsim(&[
         "bench",

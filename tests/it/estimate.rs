@@ -79,7 +79,7 @@ fn the_size_estimate_is_within_2x_of_measured_peaks() {
                 1,
                 1,
                 "none",
-                &key("h", 4_000, 50, "type = \"hash\"\nfields = 100"),
+                &key("h", 20_000, 50, "type = \"hash\"\nfields = 100"),
             ),
         ),
         (

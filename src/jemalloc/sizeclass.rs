@@ -155,6 +155,7 @@ impl SizeClasses {
     pub fn classes(&self) -> &[SizeClass] {
         &self.classes
     }
+    #[inline]
     pub fn class(&self, index: usize) -> &SizeClass {
         &self.classes[index]
     }
@@ -185,10 +186,27 @@ impl SizeClasses {
 
     /// The class index a request of `size` bytes lands in (`sz_size2index`); `None` when the
     /// request is larger than the largest class. A request of 0 bytes is served as 1 byte.
+    #[inline]
     pub fn index_of(&self, size: u64) -> Option<usize> {
+        if let Some(class) = self.index_of_small(size) {
+            return Some(class);
+        }
+        self.index_of_large(size)
+    }
+
+    /// [`SizeClasses::index_of`] a request of up to 4 KiB (always a small class: the smallest
+    /// page is 4 KiB, and classes below four pages are small), from the table; `None` for a
+    /// larger request.
+    #[inline]
+    pub fn index_of_small(&self, size: u64) -> Option<usize> {
         if size <= LOOKUP_MAXCLASS {
             return Some(self.lookup[size.div_ceil(8) as usize] as usize);
         }
+        None
+    }
+
+    /// [`SizeClasses::index_of`] a request of more than 4 KiB: a search.
+    fn index_of_large(&self, size: u64) -> Option<usize> {
         if size > self.large_maxclass() {
             return None;
         }

@@ -109,21 +109,22 @@ impl Heap {
         }
     }
 
-    fn malloc_recorded(&mut self, size: u64) -> ObjId {
-        self.malloc_recorded_written(size, size)
-    }
-
-    fn malloc_recorded_written(&mut self, size: u64, written: u64) -> ObjId {
-        let id = self
+    /// `malloc(size)`, the first `written` bytes then written, recorded: the object and its
+    /// usable size.
+    #[inline]
+    fn malloc_recorded_written(&mut self, size: u64, written: u64) -> (ObjId, u64) {
+        let size = size.max(1);
+        let (id, usable) = self
             .arena
-            .malloc_written(size.max(1), written)
+            .malloc_usable(size, written)
             .expect("Redis allocations are modelable");
         if let Some(r) = self.recorder.as_mut() {
-            r.alloc(id, size.max(1));
+            r.alloc(id, size);
         }
-        id
+        (id, usable)
     }
 
+    #[inline]
     fn free_recorded(&mut self, id: ObjId) {
         if let Some(r) = self.recorder.as_mut() {
             r.free(id);
@@ -132,15 +133,16 @@ impl Heap {
     }
 
     /// `zmalloc(size)`, the bytes then written.
+    #[inline]
     pub fn zmalloc(&mut self, size: u64) -> Alloc {
         self.zmalloc_written(size, size)
     }
 
     /// `zmalloc(size)`, only the first `written` bytes then written (the rest of the block's
     /// pages stay untouched until [`Heap::write`]).
+    #[inline]
     pub fn zmalloc_written(&mut self, size: u64, written: u64) -> Alloc {
-        let id = self.malloc_recorded_written(size, written);
-        let usable = self.arena.usable_size(id);
+        let (id, usable) = self.malloc_recorded_written(size, written);
         let requested = size.min(u32::MAX as u64) as u32;
         self.zmalloc_used += usable;
         self.zmalloc_requested += requested as u64;
@@ -162,6 +164,7 @@ impl Heap {
     }
 
     /// `zfree(ptr)`.
+    #[inline]
     pub fn zfree(&mut self, a: Alloc) {
         self.zmalloc_used -= a.usable;
         self.zmalloc_requested -= a.requested as u64;
@@ -214,14 +217,14 @@ impl Heap {
     }
 
     /// The program writes bytes `[from, to)` of block `a`.
+    #[inline]
     pub fn write(&mut self, a: Alloc, from: u64, to: u64) {
         self.arena.write(a.id, from, to);
     }
 
     /// A plain `malloc` outside zmalloc's accounting (Lua on builds that link jemalloc for it).
     pub fn malloc_other(&mut self, size: u64) -> Alloc {
-        let id = self.malloc_recorded(size);
-        let usable = self.arena.usable_size(id);
+        let (id, usable) = self.malloc_recorded_written(size, size);
         self.other_used += usable;
         Alloc {
             id,

@@ -43,11 +43,14 @@ pub struct SizeClasses {
     nbins: usize,
     /// The class index of every request up to [`LOOKUP_MAXCLASS`] bytes, by `size.div_ceil(8)`
     /// (`sz_size2index_tab`): the classes there are multiples of 8 bytes.
-    lookup: Vec<u8>,
+    /// (A fixed-size array, so that the look-up needs no bounds check.)
+    lookup: Box<[u8; LOOKUP_LEN]>,
 }
 
 /// Largest request [`SizeClasses::index_of`] finds in a table (`SC_LOOKUP_MAXCLASS`).
 const LOOKUP_MAXCLASS: u64 = 4096;
+/// Entries of the look-up table: one per 8 bytes up to [`LOOKUP_MAXCLASS`], 0 included.
+const LOOKUP_LEN: usize = (LOOKUP_MAXCLASS / 8) as usize + 1;
 
 /// Slab size in pages for a region size: the smallest page multiple that the region size divides
 /// (jemalloc's `slab_size()` loop). At most 7 pages with four classes per doubling.
@@ -135,9 +138,10 @@ impl SizeClasses {
         }
         let large_max = classes.last().map(|c| c.size).unwrap_or(0);
         psizes.push(large_max + page);
-        let lookup = (0..=LOOKUP_MAXCLASS / 8)
-            .map(|i| classes.partition_point(|c| c.size < (i * 8).max(1)) as u8)
-            .collect();
+        let mut lookup = Box::new([0u8; LOOKUP_LEN]);
+        for (i, slot) in lookup.iter_mut().enumerate() {
+            *slot = classes.partition_point(|c| c.size < (i as u64 * 8).max(1)) as u8;
+        }
         SizeClasses {
             lg_quantum,
             lg_page,

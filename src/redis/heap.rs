@@ -126,6 +126,16 @@ impl Heap {
 
     #[inline]
     fn free_recorded(&mut self, id: ObjId) {
+        if self.recorder.is_some() {
+            return self.free_recording(id);
+        }
+        self.arena.free(id);
+    }
+
+    /// [`Heap::free_recorded`] while recording (out of the common path).
+    #[cold]
+    #[inline(never)]
+    fn free_recording(&mut self, id: ObjId) {
         if let Some(r) = self.recorder.as_mut() {
             r.free(id);
         }
@@ -142,7 +152,29 @@ impl Heap {
     /// pages stay untouched until [`Heap::write`]).
     #[inline]
     pub fn zmalloc_written(&mut self, size: u64, written: u64) -> Alloc {
+        // The common case (a small block from the thread cache) inline, without a call.
+        match self.arena.malloc_cached_small(size.max(1), written) {
+            Some((id, usable)) => {
+                let a = self.count_zmalloc(id, size, usable);
+                if self.recorder.is_some() {
+                    return self.record_alloc(a, size);
+                }
+                a
+            }
+            None => self.zmalloc_uncached(size, written),
+        }
+    }
+
+    /// [`Heap::zmalloc_written`] by the allocator's general path.
+    #[inline(never)]
+    fn zmalloc_uncached(&mut self, size: u64, written: u64) -> Alloc {
         let (id, usable) = self.malloc_recorded_written(size, written);
+        self.count_zmalloc(id, size, usable)
+    }
+
+    /// Counts new block `id` of `usable` bytes, asked for `size`, in zmalloc's figures.
+    #[inline]
+    fn count_zmalloc(&mut self, id: ObjId, size: u64, usable: u64) -> Alloc {
         let requested = size.min(u32::MAX as u64) as u32;
         self.zmalloc_used += usable;
         self.zmalloc_requested += requested as u64;
@@ -151,6 +183,16 @@ impl Heap {
             requested,
             usable,
         }
+    }
+
+    /// Records the allocation of `a`, asked for `size` bytes (out of the common path).
+    #[cold]
+    #[inline(never)]
+    fn record_alloc(&mut self, a: Alloc, size: u64) -> Alloc {
+        if let Some(r) = self.recorder.as_mut() {
+            r.alloc(a.id, size.max(1));
+        }
+        a
     }
 
     /// The live block `id`, which Redis asked `requested` bytes for (its usable size is the

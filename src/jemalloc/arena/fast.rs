@@ -19,10 +19,13 @@ impl Arena {
     /// The general path in this case: the class from the table (a small class; small requests
     /// never go to the huge arena), the id room check, the cache's pop, the allocation's thread
     /// event (`gc_event_alloc`), then the write ([`Arena::touch`]).
+    ///
+    /// A caller that wants the common case inline calls this first and
+    /// [`Arena::malloc_usable`] when it declines.
     #[inline]
-    pub(super) fn malloc_cached_small(&mut self, size: u64, written: u64) -> Option<(ObjId, u64)> {
+    pub fn malloc_cached_small(&mut self, size: u64, written: u64) -> Option<(ObjId, u64)> {
         let class = self.sc.index_of_small(size)?;
-        if self.check_id_room().is_err() {
+        if !self.has_id_room() {
             return None;
         }
         let tc = self.tcache.as_mut()?;

@@ -156,6 +156,16 @@ impl Arena {
         Ok(())
     }
 
+    /// Whether [`Arena::check_id_room`] passes, by two comparisons in the common case (ids far
+    /// from running out).
+    #[inline]
+    pub(super) fn has_id_room(&self) -> bool {
+        if self.rids.left() >= REGION_IDS_PER_REQUEST && (self.large.len() as u64) < MAX_LARGE_OBJECTS {
+            return true;
+        }
+        self.check_id_room().is_ok()
+    }
+
     /// The slab and region index of small object id `rid`.
     #[inline]
     pub(super) fn region(&self, rid: u32) -> (SlabId, u32) {

@@ -35,8 +35,29 @@ impl Arena {
             }
             return;
         }
-        let to = to.min(self.usable_size(id));
-        self.touch_range(id, from, to);
+        self.write_large(id, from, to);
+    }
+
+    /// [`Arena::write`] of a large object: its table entry read once for the usable size and
+    /// the place (the usable size of a free slot is 0: nothing is written).
+    fn write_large(&mut self, id: ObjId, from: u64, to: u64) {
+        let Handle::Large(i) = Handle::of(id) else {
+            unreachable!("a large object's id is odd")
+        };
+        let o = self.large[i as usize];
+        let lg = self.sc.lg_page;
+        let pac = match o.kind() {
+            Kind::Large => &mut self.pac,
+            Kind::Huge => self.huge.as_deref_mut().expect("huge arena exists"),
+            Kind::Free => return,
+        };
+        let to = to.min((o.aux as u64) << lg);
+        if to <= from {
+            return;
+        }
+        let start = (pac.first_page(o.place) << lg) + o.offset() as u64;
+        let (a, b) = (start + from, start + to);
+        pac.touched.set_range(a >> lg, b.div_ceil(1 << lg));
     }
 
     /// The address (in the model's address space) of the first byte of small object `rid`, whose

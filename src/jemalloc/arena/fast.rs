@@ -24,6 +24,8 @@ impl Arena {
     /// [`Arena::malloc_usable`] when it declines.
     #[inline]
     pub fn malloc_cached_small(&mut self, size: u64, written: u64) -> Option<(ObjId, u64)> {
+        // Without a thread cache, nothing but this one test.
+        self.tcache.as_ref()?;
         let class = self.sc.index_of_small(size)?;
         if !self.has_id_room() {
             return None;
@@ -69,7 +71,7 @@ impl Arena {
     }
 
     /// `free(ptr)` of a small object into its class's thread-cache stack, when the stack has
-    /// room; false (nothing done but the double-free check) otherwise.
+    /// room; false (nothing done, or nothing but the double-free check) otherwise.
     ///
     /// The general path in this case: the double-free check, the cache's push, the free's
     /// thread event (`gc_event_dalloc`).
@@ -78,6 +80,9 @@ impl Arena {
         let Handle::Small(rid) = Handle::of(id) else {
             return false;
         };
+        if self.tcache.is_none() {
+            return false;
+        }
         let (s, r) = self.region(rid);
         let slab = &self.slabs[s as usize];
         if !slab.in_use(r) {

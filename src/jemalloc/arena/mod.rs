@@ -219,9 +219,14 @@ impl Arena {
         self.check_id_room()?;
         let id = self.malloc_class(ind, usize);
         self.touch(id, written.min(usize));
-        // Not `usize`: a large object from the thread cache keeps the usable size it was made
-        // with, which with whole-page rounding may differ within a class.
-        Ok((id, self.usable_size(id)))
+        // A large object's from its entry, not `usize`: one from the thread cache keeps the
+        // usable size it was made with, which with whole-page rounding may differ within a class.
+        let usable = if self.sc.class(ind).small {
+            usize
+        } else {
+            self.usable_size(id)
+        };
+        Ok((id, usable))
     }
 
     /// Like [`Arena::malloc_written`], for replaying a recorded trace: a large object is placed

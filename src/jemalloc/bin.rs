@@ -49,6 +49,7 @@ impl Slab {
     }
 
     /// First page of the slab (a page number in the model's address space).
+    #[inline]
     pub fn first_page(&self) -> u64 {
         self.snad.1
     }
@@ -67,6 +68,29 @@ impl Slab {
         unreachable!("slab with nfree > 0 has no free region")
     }
 
+    /// Takes the `n` lowest free regions (`n` at most `nfree`), handing each to `f`, lowest
+    /// first: `n` [`Slab::take_lowest`]s.
+    pub fn take_lowest_n(&mut self, n: u32, mut f: impl FnMut(u32)) {
+        debug_assert!(n <= self.nfree);
+        let mut left = n;
+        for (w, word) in self.bits.iter_mut().enumerate() {
+            if left == 0 {
+                break;
+            }
+            // Bits past the last region read as free but come after every region, and
+            // `n <= nfree`: only regions are taken.
+            let mut free = !*word;
+            while free != 0 && left > 0 {
+                let b = free.trailing_zeros();
+                free &= free - 1;
+                *word |= 1 << b;
+                f(w as u32 * 64 + b);
+                left -= 1;
+            }
+        }
+        self.nfree -= n;
+    }
+
     /// Frees region `r`.
     pub fn release(&mut self, r: u32) {
         let (w, b) = ((r / 64) as usize, r % 64);
@@ -76,6 +100,7 @@ impl Slab {
     }
 
     /// Whether region `r` is in use (false for an index past the last region).
+    #[inline]
     pub fn in_use(&self, r: u32) -> bool {
         self.bits
             .get((r / 64) as usize)

@@ -37,20 +37,44 @@ impl TouchedPages {
     }
 
     /// Marks pages `[start, end)` as written.
+    #[inline]
     pub fn set_range(&mut self, start: u64, end: u64) {
+        if start < end && end - start == 1 {
+            self.set(start);
+        } else {
+            self.set_range_slow(start, end);
+        }
+    }
+
+    /// Marks page `p` as written (most writes of small objects, often to a page already
+    /// written).
+    #[inline]
+    pub fn set(&mut self, p: u64) {
+        if !self.try_set(p) {
+            self.set_range_slow(p, p + 1);
+        }
+    }
+
+    /// [`TouchedPages::set`] of a page within the bitmap's words; false, with nothing changed,
+    /// for a page past them.
+    #[inline]
+    pub fn try_set(&mut self, p: u64) -> bool {
+        let bit = 1u64 << (p % 64);
+        let Some(w) = self.words.get_mut((p / 64) as usize) else {
+            return false;
+        };
+        if *w & bit == 0 {
+            *w |= bit;
+            self.count += 1;
+        }
+        true
+    }
+
+    /// [`TouchedPages::set_range`] of several pages, or of a page past the bitmap's end.
+    #[inline(never)]
+    fn set_range_slow(&mut self, start: u64, end: u64) {
         if start >= end {
             return;
-        }
-        if end - start == 1 {
-            // One page (most writes of small objects): often already written.
-            let bit = 1u64 << (start % 64);
-            if let Some(w) = self.words.get_mut((start / 64) as usize) {
-                if *w & bit == 0 {
-                    *w |= bit;
-                    self.count += 1;
-                }
-                return;
-            }
         }
         self.ensure(end);
         self.apply(start, end, true);

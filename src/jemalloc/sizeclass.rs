@@ -43,11 +43,14 @@ pub struct SizeClasses {
     nbins: usize,
     /// The class index of every request up to [`LOOKUP_MAXCLASS`] bytes, by `size.div_ceil(8)`
     /// (`sz_size2index_tab`): the classes there are multiples of 8 bytes.
-    lookup: Vec<u8>,
+    /// (A fixed-size array, so that the look-up needs no bounds check.)
+    lookup: Box<[u8; LOOKUP_LEN]>,
 }
 
 /// Largest request [`SizeClasses::index_of`] finds in a table (`SC_LOOKUP_MAXCLASS`).
 const LOOKUP_MAXCLASS: u64 = 4096;
+/// Entries of the look-up table: one per 8 bytes up to [`LOOKUP_MAXCLASS`], 0 included.
+const LOOKUP_LEN: usize = (LOOKUP_MAXCLASS / 8) as usize + 1;
 
 /// Slab size in pages for a region size: the smallest page multiple that the region size divides
 /// (jemalloc's `slab_size()` loop). At most 7 pages with four classes per doubling.
@@ -135,9 +138,10 @@ impl SizeClasses {
         }
         let large_max = classes.last().map(|c| c.size).unwrap_or(0);
         psizes.push(large_max + page);
-        let lookup = (0..=LOOKUP_MAXCLASS / 8)
-            .map(|i| classes.partition_point(|c| c.size < (i * 8).max(1)) as u8)
-            .collect();
+        let mut lookup = Box::new([0u8; LOOKUP_LEN]);
+        for (i, slot) in lookup.iter_mut().enumerate() {
+            *slot = classes.partition_point(|c| c.size < (i as u64 * 8).max(1)) as u8;
+        }
         SizeClasses {
             lg_quantum,
             lg_page,
@@ -155,6 +159,7 @@ impl SizeClasses {
     pub fn classes(&self) -> &[SizeClass] {
         &self.classes
     }
+    #[inline]
     pub fn class(&self, index: usize) -> &SizeClass {
         &self.classes[index]
     }
@@ -185,10 +190,27 @@ impl SizeClasses {
 
     /// The class index a request of `size` bytes lands in (`sz_size2index`); `None` when the
     /// request is larger than the largest class. A request of 0 bytes is served as 1 byte.
+    #[inline]
     pub fn index_of(&self, size: u64) -> Option<usize> {
+        if let Some(class) = self.index_of_small(size) {
+            return Some(class);
+        }
+        self.index_of_large(size)
+    }
+
+    /// [`SizeClasses::index_of`] a request of up to 4 KiB (always a small class: the smallest
+    /// page is 4 KiB, and classes below four pages are small), from the table; `None` for a
+    /// larger request.
+    #[inline]
+    pub fn index_of_small(&self, size: u64) -> Option<usize> {
         if size <= LOOKUP_MAXCLASS {
             return Some(self.lookup[size.div_ceil(8) as usize] as usize);
         }
+        None
+    }
+
+    /// [`SizeClasses::index_of`] a request of more than 4 KiB: a search.
+    fn index_of_large(&self, size: u64) -> Option<usize> {
         if size > self.large_maxclass() {
             return None;
         }

@@ -89,8 +89,6 @@ pub struct Tcache {
     nbins_small: usize,
     /// Bytes of the cached objects, at their class sizes (kept as objects come and go).
     bytes: u64,
-    /// Number of cached objects.
-    count: u64,
 }
 
 /// `tcache_ncached_max_compute` for a small class with `nregs` regions per slab.
@@ -149,7 +147,6 @@ impl Tcache {
             dalloc_bytes: 0,
             nbins_small: sc.nbins(),
             bytes: 0,
-            count: 0,
         }
     }
 
@@ -175,7 +172,7 @@ impl Tcache {
 
     /// Number of cached objects, all classes.
     pub fn ncached(&self) -> u64 {
-        self.count
+        self.bins.iter().map(|b| b.stack.len() as u64).sum()
     }
 
     /// Whether object `id` is in class `class`'s stack (a linear scan: for debug checks).
@@ -190,19 +187,25 @@ impl Tcache {
 
     /// Pops the most recently cached object.
     pub fn pop(&mut self, class: usize) -> Option<ObjId> {
-        let b = &mut self.bins[class];
-        match b.stack.pop() {
-            Some(id) => {
-                b.low_water = b.low_water.min(b.stack.len() as u32);
-                self.bytes -= b.size;
-                self.count -= 1;
-                Some(id)
-            }
+        match self.pop_hit(class) {
+            Some((id, _)) => Some(id),
             None => {
-                b.low_water = 0;
+                self.bins[class].low_water = 0;
                 None
             }
         }
+    }
+
+    /// The thread cache's hit: pops the most recently cached object of class `class` and returns
+    /// it with the class's size, as [`Tcache::pop`]; `None`, with nothing changed, when the class
+    /// is not cached or its stack is empty (where [`Tcache::pop`] also resets the low-water mark).
+    #[inline]
+    pub fn pop_hit(&mut self, class: usize) -> Option<(ObjId, u64)> {
+        let b = self.bins.get_mut(class)?;
+        let id = b.stack.pop()?;
+        b.low_water = b.low_water.min(b.stack.len() as u32);
+        self.bytes -= b.size;
+        Some((id, b.size))
     }
 
     /// How many regions a small miss refills.
@@ -218,7 +221,6 @@ impl Tcache {
         b.stack.extend_from_slice(items);
         b.refilled = true;
         self.bytes += items.len() as u64 * b.size;
-        self.count += items.len() as u64;
     }
 
     pub fn is_full(&self, class: usize) -> bool {
@@ -236,11 +238,25 @@ impl Tcache {
         self.bins[class].ncached_max >> div
     }
 
+    /// The thread cache's free without a flush: pushes `id` on class `class`'s stack and returns
+    /// the class's size, as [`Tcache::push`]; `None`, with nothing changed, when the class is not
+    /// cached or its stack is full (or would have to grow its memory).
+    #[inline]
+    pub fn try_push(&mut self, class: usize, id: ObjId) -> Option<u64> {
+        let b = self.bins.get_mut(class)?;
+        if b.stack.len() as u32 >= b.ncached_max || b.stack.len() == b.stack.capacity() {
+            return None;
+        }
+        debug_assert!(!b.stack.contains(&id), "double free of object {id}");
+        b.stack.push(id);
+        self.bytes += b.size;
+        Some(b.size)
+    }
+
     pub fn push(&mut self, class: usize, id: ObjId) {
         let b = &mut self.bins[class];
         b.stack.push(id);
         self.bytes += b.size;
-        self.count += 1;
     }
 
     /// Removes the oldest objects until `rem` remain, in the order jemalloc frees them (the
@@ -252,10 +268,10 @@ impl Tcache {
         out.reverse();
         b.low_water = b.low_water.min(b.stack.len() as u32);
         self.bytes -= n as u64 * b.size;
-        self.count -= n as u64;
         out
     }
 
+    #[cold]
     fn event(&mut self) -> Option<usize> {
         if self.bins.is_empty() {
             return None;
@@ -266,6 +282,7 @@ impl Tcache {
     }
 
     /// Counts allocated bytes; returns the bin to GC when a 64 KiB event fires.
+    #[inline]
     pub fn count_alloc(&mut self, usize: u64) -> Option<usize> {
         let fired = Self::count(&mut self.alloc_bytes, self.gc_incr, usize);
         if fired {
@@ -276,6 +293,7 @@ impl Tcache {
     }
 
     /// Counts freed bytes; returns the bin to GC when a 64 KiB event fires.
+    #[inline]
     pub fn count_dalloc(&mut self, usize: u64) -> Option<usize> {
         let fired = Self::count(&mut self.dalloc_bytes, self.gc_incr, usize);
         if fired {
@@ -287,6 +305,7 @@ impl Tcache {
 
     /// Adds `usize` to a byte counter; true (and the counter restarts) when it reaches `incr`.
     /// An `incr` of 0 turns the GC off.
+    #[inline]
     fn count(acc: &mut u64, incr: u64, usize: u64) -> bool {
         if incr == 0 {
             return false;

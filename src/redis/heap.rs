@@ -109,22 +109,33 @@ impl Heap {
         }
     }
 
-    fn malloc_recorded(&mut self, size: u64) -> ObjId {
-        self.malloc_recorded_written(size, size)
-    }
-
-    fn malloc_recorded_written(&mut self, size: u64, written: u64) -> ObjId {
-        let id = self
+    /// `malloc(size)`, the first `written` bytes then written, recorded: the object and its
+    /// usable size.
+    #[inline]
+    fn malloc_recorded_written(&mut self, size: u64, written: u64) -> (ObjId, u64) {
+        let size = size.max(1);
+        let (id, usable) = self
             .arena
-            .malloc_written(size.max(1), written)
+            .malloc_usable(size, written)
             .expect("Redis allocations are modelable");
         if let Some(r) = self.recorder.as_mut() {
-            r.alloc(id, size.max(1));
+            r.alloc(id, size);
         }
-        id
+        (id, usable)
     }
 
+    #[inline]
     fn free_recorded(&mut self, id: ObjId) {
+        if self.recorder.is_some() {
+            return self.free_recording(id);
+        }
+        self.arena.free(id);
+    }
+
+    /// [`Heap::free_recorded`] while recording (out of the common path).
+    #[cold]
+    #[inline(never)]
+    fn free_recording(&mut self, id: ObjId) {
         if let Some(r) = self.recorder.as_mut() {
             r.free(id);
         }
@@ -132,15 +143,38 @@ impl Heap {
     }
 
     /// `zmalloc(size)`, the bytes then written.
+    #[inline]
     pub fn zmalloc(&mut self, size: u64) -> Alloc {
         self.zmalloc_written(size, size)
     }
 
     /// `zmalloc(size)`, only the first `written` bytes then written (the rest of the block's
     /// pages stay untouched until [`Heap::write`]).
+    #[inline]
     pub fn zmalloc_written(&mut self, size: u64, written: u64) -> Alloc {
-        let id = self.malloc_recorded_written(size, written);
-        let usable = self.arena.usable_size(id);
+        // The common case (a small block from the thread cache) inline, without a call.
+        match self.arena.malloc_cached_small(size.max(1), written) {
+            Some((id, usable)) => {
+                let a = self.count_zmalloc(id, size, usable);
+                if self.recorder.is_some() {
+                    return self.record_alloc(a, size);
+                }
+                a
+            }
+            None => self.zmalloc_uncached(size, written),
+        }
+    }
+
+    /// [`Heap::zmalloc_written`] by the allocator's general path.
+    #[inline(never)]
+    fn zmalloc_uncached(&mut self, size: u64, written: u64) -> Alloc {
+        let (id, usable) = self.malloc_recorded_written(size, written);
+        self.count_zmalloc(id, size, usable)
+    }
+
+    /// Counts new block `id` of `usable` bytes, asked for `size`, in zmalloc's figures.
+    #[inline]
+    fn count_zmalloc(&mut self, id: ObjId, size: u64, usable: u64) -> Alloc {
         let requested = size.min(u32::MAX as u64) as u32;
         self.zmalloc_used += usable;
         self.zmalloc_requested += requested as u64;
@@ -149,6 +183,16 @@ impl Heap {
             requested,
             usable,
         }
+    }
+
+    /// Records the allocation of `a`, asked for `size` bytes (out of the common path).
+    #[cold]
+    #[inline(never)]
+    fn record_alloc(&mut self, a: Alloc, size: u64) -> Alloc {
+        if let Some(r) = self.recorder.as_mut() {
+            r.alloc(a.id, size.max(1));
+        }
+        a
     }
 
     /// The live block `id`, which Redis asked `requested` bytes for (its usable size is the
@@ -162,6 +206,7 @@ impl Heap {
     }
 
     /// `zfree(ptr)`.
+    #[inline]
     pub fn zfree(&mut self, a: Alloc) {
         self.zmalloc_used -= a.usable;
         self.zmalloc_requested -= a.requested as u64;
@@ -214,14 +259,14 @@ impl Heap {
     }
 
     /// The program writes bytes `[from, to)` of block `a`.
+    #[inline]
     pub fn write(&mut self, a: Alloc, from: u64, to: u64) {
         self.arena.write(a.id, from, to);
     }
 
     /// A plain `malloc` outside zmalloc's accounting (Lua on builds that link jemalloc for it).
     pub fn malloc_other(&mut self, size: u64) -> Alloc {
-        let id = self.malloc_recorded(size);
-        let usable = self.arena.usable_size(id);
+        let (id, usable) = self.malloc_recorded_written(size, size);
         self.other_used += usable;
         Alloc {
             id,

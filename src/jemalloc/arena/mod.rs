@@ -5,7 +5,8 @@
 //!
 //! This file has the arena's type, its construction and the public entry points (`malloc`,
 //! `realloc`, `free`) with the dispatch between the thread cache, small bins and large extents.
-//! The rest is split by responsibility: `obj` (object ids, and the table of large objects),
+//! The rest is split by responsibility: `fast` (the thread cache's hits for small objects, the
+//! common case of malloc and free), `obj` (object ids, and the table of large objects),
 //! `small` (slabs and bins), `large` (large extents and the huge arena), `thread_cache`
 //! (flushing and garbage-collecting the thread cache, what it holds), `clock` (simulated time,
 //! the decay ticker, purging and the background thread), `touch` (which pages the application
@@ -13,6 +14,7 @@
 //! process's state).
 
 mod clock;
+mod fast;
 mod large;
 mod obj;
 mod preload;
@@ -192,12 +194,39 @@ impl Arena {
     /// `malloc(size)`, the application then writing the first `written` bytes (which decides the
     /// touched pages, i.e. RSS).
     pub fn malloc_written(&mut self, size: u64, written: u64) -> Result<ObjId, AllocError> {
+        self.malloc_usable(size, written).map(|(id, _)| id)
+    }
+
+    /// [`Arena::malloc_written`], returning the object with its usable size (saves a
+    /// [`Arena::usable_size`] lookup).
+    ///
+    /// A request of up to 4 KiB that the thread cache holds an object for (the common case)
+    /// takes a fast path, which does what the general path does in that case: the class from
+    /// the table, the id room check, the cache's pop, the allocation's thread event, the write.
+    #[inline]
+    pub fn malloc_usable(&mut self, size: u64, written: u64) -> Result<(ObjId, u64), AllocError> {
+        match self.malloc_cached_small(size, written) {
+            Some(got) => Ok(got),
+            None => self.malloc_general(size, written),
+        }
+    }
+
+    /// [`Arena::malloc_usable`] by the general path: any size, thread cache or not.
+    #[inline(never)]
+    fn malloc_general(&mut self, size: u64, written: u64) -> Result<(ObjId, u64), AllocError> {
         let ind = self.sc.index_of(size).ok_or(AllocError::TooLarge(size))?;
         let usize = self.usable_in_class(ind, size);
         self.check_id_room()?;
         let id = self.malloc_class(ind, usize);
         self.touch(id, written.min(usize));
-        Ok(id)
+        // A large object's from its entry, not `usize`: one from the thread cache keeps the
+        // usable size it was made with, which with whole-page rounding may differ within a class.
+        let usable = if self.sc.class(ind).small {
+            usize
+        } else {
+            self.usable_size(id)
+        };
+        Ok((id, usable))
     }
 
     /// Like [`Arena::malloc_written`], for replaying a recorded trace: a large object is placed
@@ -267,7 +296,20 @@ impl Arena {
     }
 
     /// `free(ptr)`.
+    ///
+    /// A small object whose class's thread-cache stack has room (the common case) takes a fast
+    /// path, which does what the general path does in that case: the double-free check, the
+    /// cache's push, the free's thread event.
+    #[inline]
     pub fn free(&mut self, id: ObjId) {
+        if !self.free_cached_small(id) {
+            self.free_general(id);
+        }
+    }
+
+    /// [`Arena::free`] by the general path: any object, thread cache or not.
+    #[inline(never)]
+    fn free_general(&mut self, id: ObjId) {
         // A freed region's bit in its slab's bitmap is clear; a freed large slot is free.
         // (Objects parked in the thread cache are in use to both: a second free of one is
         // caught in debug builds only, below.)

@@ -34,6 +34,7 @@ pub(super) enum Handle {
 }
 
 impl Handle {
+    #[inline]
     pub(super) fn of(id: ObjId) -> Handle {
         if id & 1 == 0 {
             Handle::Small(id >> 1)
@@ -44,7 +45,7 @@ impl Handle {
 }
 
 /// The id of the small object with region id `rid`.
-fn small_id(rid: u32) -> ObjId {
+pub(super) fn small_id(rid: u32) -> ObjId {
     rid << 1
 }
 
@@ -74,11 +75,13 @@ impl RegionIds {
     }
 
     /// The slab owning region id `rid`.
+    #[inline]
     fn slab(&self, rid: u32) -> SlabId {
         self.slab_of[(rid >> 3) as usize]
     }
 
     /// Region ids not yet handed to any slab.
+    #[inline]
     fn left(&self) -> u64 {
         MAX_REGION_IDS - self.slab_of.len() as u64 * 8
     }
@@ -143,15 +146,28 @@ impl Obj {
 
 impl Arena {
     /// Refuses a request when the ids could run out while serving it.
+    #[inline]
     pub(super) fn check_id_room(&self) -> Result<(), AllocError> {
-        let large_full = self.free_large == NIL && self.large.len() as u64 >= MAX_LARGE_OBJECTS;
+        // The large table's free list matters only once the table is full.
+        let large_full = (self.large.len() as u64) >= MAX_LARGE_OBJECTS && self.free_large == NIL;
         if self.rids.left() < REGION_IDS_PER_REQUEST || large_full {
             return Err(AllocError::TooManyObjects);
         }
         Ok(())
     }
 
+    /// Whether [`Arena::check_id_room`] passes, by two comparisons in the common case (ids far
+    /// from running out).
+    #[inline]
+    pub(super) fn has_id_room(&self) -> bool {
+        if self.rids.left() >= REGION_IDS_PER_REQUEST && (self.large.len() as u64) < MAX_LARGE_OBJECTS {
+            return true;
+        }
+        self.check_id_room().is_ok()
+    }
+
     /// The slab and region index of small object id `rid`.
+    #[inline]
     pub(super) fn region(&self, rid: u32) -> (SlabId, u32) {
         let s = self.rids.slab(rid);
         (s, rid - self.slabs[s as usize].base)

@@ -3,6 +3,7 @@
 //! allocates from its current slab, then from the non-full slab with the lowest (serial number,
 //! address), then from a fresh slab from the page allocator.
 
+use super::obj::small_id;
 use super::{Arena, ObjId};
 use crate::jemalloc::bin::{Slab, SlabId};
 
@@ -64,6 +65,18 @@ impl Arena {
         self.region_id(s, r)
     }
 
+    /// The `n` lowest free regions of slab `s` as new objects, appended to `out` in that order:
+    /// `n` [`Arena::take_region`]s.
+    fn take_regions(&mut self, bin: usize, s: SlabId, n: u32, out: &mut Vec<ObjId>) {
+        let slab = &mut self.slabs[s as usize];
+        let base = slab.base;
+        slab.take_lowest_n(n, |r| out.push(small_id(base + r)));
+        let b = &mut self.bins[bin];
+        b.curregs += n as u64;
+        b.nmalloc += n as u64;
+        self.small_allocated += n as u64 * self.sc.class(bin).size;
+    }
+
     /// `arena_malloc_small` (no thread cache).
     pub(super) fn malloc_small_direct(&mut self, bin: usize) -> ObjId {
         let s = match self.slabcur_has_free(bin) {
@@ -92,9 +105,7 @@ impl Arena {
             while (out.len() as u32) < nfill {
                 if let Some(s) = self.slabcur_has_free(bin) {
                     let cnt = (nfill - out.len() as u32).min(self.slabs[s as usize].nfree);
-                    for _ in 0..cnt {
-                        out.push(self.take_region(bin, s));
-                    }
+                    self.take_regions(bin, s, cnt, &mut out);
                     made_progress = true;
                     continue;
                 }

@@ -58,8 +58,17 @@ impl Arena {
         }
         for (s, _) in self.slabs.iter().zip(spare).filter(|(_, spare)| !spare) {
             let (fp, np) = (s.first_page(), self.pac.npages(s.ext));
+            let touched = self.pac.touched.count_range(fp, fp + np);
             slab_bytes += np * page;
-            slab_touched += self.pac.touched.count_range(fp, fp + np) * page;
+            slab_touched += touched * page;
+            let c = self.sc.class(s.bin as usize);
+            if touched == 0 || touched == np {
+                // Every region's bytes are on touched pages, or none are.
+                let inuse = (c.nregs - s.nfree) as u64 * c.size;
+                small_inuse += inuse;
+                small_inuse_touched += if touched == 0 { 0 } else { inuse };
+                continue;
+            }
             for reg in s.regions_in_use() {
                 let (size, t) = self.region_bytes(s, reg);
                 small_inuse += size;

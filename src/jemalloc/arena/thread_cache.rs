@@ -57,6 +57,7 @@ impl Arena {
 
     /// The thread event after an allocation of `usize` bytes: it counts toward the next
     /// incremental GC (every `opt.tcache_gc_incr_bytes`), which then runs on one bin.
+    #[inline]
     pub(super) fn gc_event_alloc(&mut self, usize: u64) {
         if let Some(class) = self.tcache.as_mut().and_then(|t| t.count_alloc(usize)) {
             self.tcache_gc(class);
@@ -64,6 +65,7 @@ impl Arena {
     }
 
     /// The thread event after a free of `usize` bytes (as [`Arena::gc_event_alloc`]).
+    #[inline]
     pub(super) fn gc_event_dalloc(&mut self, usize: u64) {
         if let Some(class) = self.tcache.as_mut().and_then(|t| t.count_dalloc(usize)) {
             self.tcache_gc(class);
@@ -71,7 +73,8 @@ impl Arena {
     }
 
     /// `tcache_event`: incremental GC of one bin.
-    fn tcache_gc(&mut self, class: usize) {
+    #[cold]
+    pub(super) fn tcache_gc(&mut self, class: usize) {
         let small = self.sc.class(class).small;
         let tc = self.tcache.as_mut().unwrap();
         if let Some(rem) = tc.gc_plan(class, small) {

@@ -70,15 +70,25 @@ pub fn bench(
             human(avail)
         )));
     }
-    let need = o.live as f64 * crate::workload::SIM_BYTES_PER_OBJECT;
-    if need > avail * 0.8 {
-        return Err(AppError::TooBig(format!(
-            "--live {} needs about {} of simulator memory ({} B per object); this machine has {} available: lower --live (0 skips the measurement)",
-            o.live,
-            human(need),
-            crate::workload::SIM_BYTES_PER_OBJECT,
-            human(avail)
-        )));
+    // The memory measurements: the simulator's own cost of what they hold.
+    let measurements = [
+        ("--live", o.live, crate::workload::SIM_BYTES_PER_OBJECT, "object"),
+        (
+            "--live-keys",
+            o.live_keys,
+            crate::workload::SIM_BYTES_PER_SMALL_KEY,
+            "key",
+        ),
+    ];
+    for (flag, n, per, what) in measurements {
+        let need = n as f64 * per;
+        if need > avail * 0.8 {
+            return Err(AppError::TooBig(format!(
+                "{flag} {n} needs about {} of simulator memory ({per} B per {what}); this machine has {} available: lower {flag} (0 skips the measurement)",
+                human(need),
+                human(avail)
+            )));
+        }
     }
     let names: Vec<String> = o.workload.clone().unwrap_or_else(|| {
         bench::WORKLOADS
@@ -101,16 +111,6 @@ pub fn bench(
                 redis_bench::REDIS_WORKLOADS.join(", ")
             )));
         }
-    }
-    let need_keys = o.live_keys as f64 * crate::workload::SIM_BYTES_PER_SMALL_KEY;
-    if need_keys > avail * 0.8 {
-        return Err(AppError::TooBig(format!(
-            "--live-keys {} needs about {} of simulator memory ({} B per key); this machine has {} available: lower --live-keys (0 skips the measurement)",
-            o.live_keys,
-            human(need_keys),
-            crate::workload::SIM_BYTES_PER_SMALL_KEY,
-            human(avail)
-        )));
     }
     if let Some(path) = &o.json {
         check_writable(path, "JSON output")?;

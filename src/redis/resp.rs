@@ -93,6 +93,16 @@ pub fn heartbeat(addr: &str, what: &'static str) -> crate::units::Notice {
     })
 }
 
+/// Appends `argv` to `buf` as a RESP command: `*N\r\n`, then `$len\r\n<arg>\r\n` per argument.
+fn encode<A: AsRef<[u8]>>(buf: &mut Vec<u8>, argv: &[A]) {
+    buf.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
+    for a in argv.iter().map(|a| a.as_ref()) {
+        buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        buf.extend_from_slice(a);
+        buf.extend_from_slice(b"\r\n");
+    }
+}
+
 /// One connection.
 pub struct Connection {
     addr: String,
@@ -153,12 +163,7 @@ impl Connection {
     /// Sends one command and reads its reply.
     pub fn call<A: AsRef<[u8]>>(&mut self, argv: &[A]) -> Result<Resp, RespError> {
         let mut buf = Vec::with_capacity(64 + argv.iter().map(|a| a.as_ref().len() + 16).sum::<usize>());
-        buf.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
-        for a in argv.iter().map(|a| a.as_ref()) {
-            buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            buf.extend_from_slice(a);
-            buf.extend_from_slice(b"\r\n");
-        }
+        encode(&mut buf, argv);
         self.stream.get_mut().write_all(&buf).map_err(|e| self.io(e))?;
         let deadline = Instant::now() + self.deadline;
         let r = self.read(deadline, 0);
@@ -171,13 +176,7 @@ impl Connection {
     pub fn pipeline<C: AsRef<[A]>, A: AsRef<[u8]>>(&mut self, batch: &[C]) -> Result<Vec<Resp>, RespError> {
         let mut buf = Vec::new();
         for argv in batch {
-            let argv = argv.as_ref();
-            buf.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
-            for a in argv.iter().map(|a| a.as_ref()) {
-                buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-                buf.extend_from_slice(a);
-                buf.extend_from_slice(b"\r\n");
-            }
+            encode(&mut buf, argv.as_ref());
         }
         // Written from another thread while this one reads: a large batch's replies would
         // otherwise fill the socket buffers with neither side reading.

@@ -245,6 +245,17 @@ impl Command {
         &self.parts[..self.len]
     }
 
+    /// The arguments as an owned [`Argv`] (names copied, values still borrowed).
+    pub fn to_argv(&self) -> Argv {
+        self.args()
+            .iter()
+            .map(|a| match a {
+                Part::Static(s) => Arg::Borrowed(*s),
+                Part::Owned(v) => Arg::Owned(v.clone()),
+            })
+            .collect()
+    }
+
     fn clear(&mut self) {
         self.len = 0;
     }
@@ -447,15 +458,7 @@ pub fn test_plan(sc: &Scenario, t: u64, rng: &mut ChaCha8Rng) -> Vec<(usize, Arg
     let mut cmd = Command::default();
     let mut out = Vec::new();
     while let Some(p) = plan.next_into(rng, &mut cmd) {
-        let argv = cmd
-            .args()
-            .iter()
-            .map(|a| match a {
-                Part::Static(s) => Arg::Borrowed(*s),
-                Part::Owned(v) => Arg::Owned(v.clone()),
-            })
-            .collect();
-        out.push((p, argv));
+        out.push((p, cmd.to_argv()));
     }
     out
 }

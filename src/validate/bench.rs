@@ -210,18 +210,26 @@ pub fn bytes_per_live_object(live: u64) -> Result<(f64, u64, f64), BenchError> {
          [[workload.keys]]\nname = \"objects\"\ncount = {live}\nvalue_size = {{ dist = \"uniform\", min = 16, max = 512 }}\n"
     );
     let f = crate::workload::parse(&text, "bench")?;
+    let (grown, secs) = peak_growth(|| {
+        let r = crate::sim::run(f.first(), 1, |_| {});
+        assert_eq!(r.timeline[0].keys, live);
+    })?;
+    Ok((grown as f64 / live as f64, grown, secs))
+}
+
+/// Runs `f` and returns the process's peak RSS growth over it (bytes) and the seconds it took:
+/// the memory freed before is given back first, the peak (`VmHWM`) reset to the current RSS
+/// through `/proc/self/clear_refs`. Where the kernel refuses the reset, the earlier peak stands
+/// (far below a measurement's in `fragsim bench`, which measures first what it can). Linux only.
+pub fn peak_growth(f: impl FnOnce()) -> Result<(u64, f64), BenchError> {
     release_free_memory();
-    // Resetting the peak (VmHWM) to the current RSS makes the peak this run's own; where the
-    // kernel refuses, the earlier peak of this process (its small traces) is far below this one.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let before = proc_kib("/proc/self/status", "VmRSS").ok_or(BenchError::NoProcField("VmRSS"))?;
     let t = Instant::now();
-    let r = crate::sim::run(f.first(), 1, |_| {});
+    f();
     let secs = t.elapsed().as_secs_f64();
     let peak = proc_kib("/proc/self/status", "VmHWM").ok_or(BenchError::NoProcField("VmHWM"))?;
-    assert_eq!(r.timeline[0].keys, live);
-    let grown = peak.saturating_sub(before) * 1024;
-    Ok((grown as f64 / live as f64, grown, secs))
+    Ok((peak.saturating_sub(before) * 1024, secs))
 }
 
 /// Gives the memory the process has freed back to the operating system (glibc's

@@ -18,8 +18,7 @@ use serde::Serialize;
 use super::bench::BenchError;
 use super::live_redis::LiveError;
 use crate::redis::resp::{Connection, Resp};
-use crate::sim::commands::{rng_for, Command, Part, TestPlan};
-use crate::units::proc_kib;
+use crate::sim::commands::{rng_for, Argv, Command, TestPlan};
 use crate::workload::Scenario;
 
 /// Every Redis workload's name.
@@ -132,9 +131,9 @@ pub fn live_time(addr: &str, w: &RedisWorkload) -> Result<Duration, LiveError> {
     }
     let mut rng = rng_for(1);
     let mut cmd = Command::default();
-    let mut batch: Vec<Vec<Vec<u8>>> = Vec::with_capacity(1000);
+    let mut batch: Vec<Argv> = Vec::with_capacity(1000);
     let mut took = Duration::ZERO;
-    let mut send = |c: &mut Connection, batch: &mut Vec<Vec<Vec<u8>>>| -> Result<(), LiveError> {
+    let mut send = |c: &mut Connection, batch: &mut Vec<Argv>| -> Result<(), LiveError> {
         let t = Instant::now();
         let replies = c.pipeline(batch)?;
         took += t.elapsed();
@@ -150,15 +149,7 @@ pub fn live_time(addr: &str, w: &RedisWorkload) -> Result<Duration, LiveError> {
     for t in 0..w.scenario.tests {
         let mut plan = TestPlan::new(&w.scenario, t, &mut rng);
         while plan.next_into(&mut rng, &mut cmd).is_some() {
-            batch.push(
-                cmd.args()
-                    .iter()
-                    .map(|p| match p {
-                        Part::Static(s) => s.to_vec(),
-                        Part::Owned(v) => v.clone(),
-                    })
-                    .collect(),
-            );
+            batch.push(cmd.to_argv());
             if batch.len() == 1000 {
                 send(&mut c, &mut batch)?;
             }
@@ -195,15 +186,10 @@ pub fn measure_redis(
 /// `keys`. Returns (bytes per key, peak growth in bytes, seconds the run took). Linux only.
 pub fn bytes_per_live_key(keys: u64) -> Result<(f64, u64, f64), BenchError> {
     let w = redis_workload("redis-set-10b", keys).expect("a known workload");
-    super::bench::release_free_memory();
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-    let before = proc_kib("/proc/self/status", "VmRSS").ok_or(BenchError::NoProcField("VmRSS"))?;
-    let t = Instant::now();
-    let r = crate::sim::run(&w.scenario, 1, |_| {});
-    let secs = t.elapsed().as_secs_f64();
-    let peak = proc_kib("/proc/self/status", "VmHWM").ok_or(BenchError::NoProcField("VmHWM"))?;
-    assert_eq!(r.timeline[0].keys, keys);
-    let grown = peak.saturating_sub(before) * 1024;
+    let (grown, secs) = super::bench::peak_growth(|| {
+        let r = crate::sim::run(&w.scenario, 1, |_| {});
+        assert_eq!(r.timeline[0].keys, keys);
+    })?;
     Ok((grown as f64 / keys as f64, grown, secs))
 }
 

@@ -286,7 +286,8 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
         let mut peak = Peak::default();
         let mut any = false;
         let mut plan = commands::TestPlan::new(sc, t, &mut rng);
-        while let Some(p) = plan.next_into(&mut rng, &mut cmd) {
+        let mut next = plan.next_into(&mut rng, &mut cmd);
+        while let Some(p) = next {
             server
                 .exec(clients[p], cmd.args())
                 .expect("the test's clients are connected");
@@ -297,6 +298,13 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
                     probe.trace = std::mem::take(&mut r.ops);
                     break 'tests;
                 }
+            }
+            // The next command is drawn now (the plan draws from the run's generator only, and
+            // nothing else draws from it within a test), so that its key is fetched while this
+            // step is taken.
+            next = plan.next_into(&mut rng, &mut cmd);
+            if next.is_some() {
+                server.prefetch(cmd.args());
             }
             let now = server.step_info();
             if steps.step(&now, probe) {

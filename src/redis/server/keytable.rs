@@ -10,8 +10,6 @@
 //! of another function; two names would have to agree on all 96 bits (about once in 10^13
 //! keyspaces of 50 M keys) to be taken for one key.
 
-use std::hash::{Hash, Hasher};
-
 use crate::jemalloc::ObjId;
 
 /// No object (a key without a TTL has no expires entry).
@@ -67,15 +65,88 @@ pub(super) struct KeyName {
     check: u32,
 }
 
-/// The table's identity of `name` under the run's hash seed `seed`.
-pub(super) fn identify(seed: u64, name: &[u8]) -> KeyName {
-    let mut s = std::collections::hash_map::DefaultHasher::new();
-    seed.hash(&mut s);
-    name.hash(&mut s);
-    KeyName {
-        h: s.finish(),
-        check: check_hash(name),
+/// SipHash-1-3 with keys (0, 0), the hasher of `std`'s `DefaultHasher::new()`, with the run's
+/// seed already absorbed: the walk-order hash of a name is SipHash-1-3 of the byte stream
+/// `seed (8 bytes LE) ++ name length (8 bytes LE) ++ name` (what `seed.hash(h); name.hash(h)`
+/// feeds the std hasher), and the seed's block is the same for every name of a run.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct NameHasher {
+    /// The state after the seed's block.
+    v: [u64; 4],
+}
+
+#[inline(always)]
+fn sip_round(v: &mut [u64; 4]) {
+    v[0] = v[0].wrapping_add(v[1]);
+    v[1] = v[1].rotate_left(13) ^ v[0];
+    v[0] = v[0].rotate_left(32);
+    v[2] = v[2].wrapping_add(v[3]);
+    v[3] = v[3].rotate_left(16) ^ v[2];
+    v[0] = v[0].wrapping_add(v[3]);
+    v[3] = v[3].rotate_left(21) ^ v[0];
+    v[2] = v[2].wrapping_add(v[1]);
+    v[1] = v[1].rotate_left(17) ^ v[2];
+    v[2] = v[2].rotate_left(32);
+}
+
+/// One 8-byte block of the stream, with SipHash-1-3's one compression round.
+#[inline(always)]
+fn sip_block(v: &mut [u64; 4], m: u64) {
+    v[3] ^= m;
+    sip_round(v);
+    v[0] ^= m;
+}
+
+impl NameHasher {
+    /// The hasher of the run whose hash seed is `seed`.
+    pub(super) fn new(seed: u64) -> Self {
+        let mut v = [
+            0x736f_6d65_7073_6575,
+            0x646f_7261_6e64_6f6d,
+            0x6c79_6765_6e65_7261,
+            0x7465_6462_7974_6573,
+        ];
+        sip_block(&mut v, seed);
+        NameHasher { v }
     }
+
+    /// The walk-order hash of `name`.
+    pub(super) fn hash(&self, name: &[u8]) -> u64 {
+        let mut v = self.v;
+        sip_block(&mut v, name.len() as u64);
+        let mut chunks = name.chunks_exact(8);
+        for c in &mut chunks {
+            sip_block(&mut v, u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        let mut tail = 0u64;
+        for (i, &b) in rest.iter().enumerate() {
+            tail |= (b as u64) << (8 * i);
+        }
+        // The final block: the stream's length (mod 256) in the top byte, the tail below.
+        let b = (((16 + name.len()) as u64 & 0xff) << 56) | tail;
+        sip_block(&mut v, b);
+        v[2] ^= 0xff;
+        sip_round(&mut v);
+        sip_round(&mut v);
+        sip_round(&mut v);
+        v[0] ^ v[1] ^ v[2] ^ v[3]
+    }
+
+    /// The table's identity of `name`.
+    pub(super) fn identify(&self, name: &[u8]) -> KeyName {
+        KeyName {
+            h: self.hash(name),
+            check: check_hash(name),
+        }
+    }
+}
+
+/// The table's identity of `name` under the run's hash seed `seed` (one name; a run makes a
+/// [`NameHasher`] once).
+#[cfg(test)]
+pub(super) fn identify(seed: u64, name: &[u8]) -> KeyName {
+    NameHasher::new(seed).identify(name)
 }
 
 /// A 32-bit hash of `name` by another function than SipHash (multiply-xorshift over 8-byte
@@ -96,26 +167,121 @@ fn check_hash(name: &[u8]) -> u32 {
     (x ^ (x >> 32)) as u32
 }
 
-/// The records, the index, and the free records' list.
-#[derive(Debug, Clone)]
-pub(super) struct KeyTable {
-    recs: Vec<KeyRec>,
-    /// Record numbers, hashed by their name's walk-order hash.
-    index: hashbrown::HashTable<u32>,
-    /// The first free record ([`NO_OBJ`]: none).
-    free: u32,
-    len: u64,
+/// An empty slot of the index.
+const EMPTY: u64 = u64::MAX;
+
+/// The index: record numbers by walk-order hash, open addressing with linear probing. A slot
+/// holds the hash's high 32 bits (which also place it: the table's position is their top bits)
+/// and the record number, in 8 bytes, so a probe reads one cache line and a rehash never reads
+/// a record. Deletion shifts the following slots back (no tombstones). Filled at most 3/4.
+#[derive(Debug, Clone, Default)]
+struct Index {
+    slots: Vec<u64>,
+    /// 32 - log2(slots.len()): a tag's home slot is `tag >> shift`.
+    shift: u32,
+    len: usize,
 }
 
-impl Default for KeyTable {
-    fn default() -> Self {
-        KeyTable {
-            recs: Vec::new(),
-            index: hashbrown::HashTable::new(),
-            free: NO_OBJ,
-            len: 0,
+impl Index {
+    fn home(&self, tag: u32) -> usize {
+        (tag >> self.shift) as usize
+    }
+
+    fn mask(&self) -> usize {
+        self.slots.len() - 1
+    }
+
+    /// The home slot's address, for a prefetch.
+    fn home_ptr(&self, h: u64) -> Option<*const u64> {
+        (!self.slots.is_empty()).then(|| &self.slots[self.home((h >> 32) as u32)] as *const u64)
+    }
+
+    /// The first record among those tagged like `h` that `is` accepts.
+    fn find(&self, h: u64, mut is: impl FnMut(u32) -> bool) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let tag = (h >> 32) as u32;
+        let mut i = self.home(tag);
+        loop {
+            let s = self.slots[i];
+            if s == EMPTY {
+                return None;
+            }
+            if (s >> 32) as u32 == tag && is(s as u32) {
+                return Some(s as u32);
+            }
+            i = (i + 1) & self.mask();
         }
     }
+
+    fn insert(&mut self, h: u64, r: u32) {
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.grow();
+        }
+        let tag = (h >> 32) as u32;
+        self.place((tag as u64) << 32 | r as u64);
+        self.len += 1;
+    }
+
+    /// Puts slot value `s` in the first free slot from its home.
+    fn place(&mut self, s: u64) {
+        let mask = self.mask();
+        let mut i = self.home((s >> 32) as u32);
+        while self.slots[i] != EMPTY {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = s;
+    }
+
+    fn grow(&mut self) {
+        let cap = (self.slots.len() * 2).max(16);
+        let old = std::mem::replace(&mut self.slots, vec![EMPTY; cap]);
+        self.shift = 32 - cap.trailing_zeros();
+        for s in old.into_iter().filter(|&s| s != EMPTY) {
+            self.place(s);
+        }
+    }
+
+    /// Removes record `r`, tagged like `h` (it is in the index).
+    fn remove(&mut self, h: u64, r: u32) {
+        let want = ((h >> 32) << 32) | r as u64;
+        let mask = self.mask();
+        let mut i = self.home((h >> 32) as u32);
+        while self.slots[i] != want {
+            debug_assert!(self.slots[i] != EMPTY, "a live record is indexed");
+            i = (i + 1) & mask;
+        }
+        // Backward shift: each following slot of the run moves into the hole unless its home
+        // lies cyclically after the hole (then it is already as close to home as it can be).
+        let mut hole = i;
+        let mut j = (i + 1) & mask;
+        loop {
+            let s = self.slots[j];
+            if s == EMPTY {
+                break;
+            }
+            let home = self.home((s >> 32) as u32);
+            if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
+                self.slots[hole] = s;
+                hole = j;
+            }
+            j = (j + 1) & mask;
+        }
+        self.slots[hole] = EMPTY;
+        self.len -= 1;
+    }
+}
+
+/// The records, the index, and the free records' list.
+#[derive(Debug, Clone, Default)]
+pub(super) struct KeyTable {
+    recs: Vec<KeyRec>,
+    /// Record numbers by their name's walk-order hash.
+    index: Index,
+    /// The first free record ([`NO_OBJ`]: none); a new table has none.
+    free: Option<u32>,
+    len: u64,
 }
 
 impl KeyTable {
@@ -128,17 +294,27 @@ impl KeyTable {
         self.len
     }
 
+    /// Asks the processor to bring the index's slots for `name` into its cache (a hint: the
+    /// next command's key, looked up while the current one runs).
+    pub(super) fn prefetch(&self, name: KeyName) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(p) = self.index.home_ptr(name.h) {
+            // SAFETY: a prefetch reads nothing the program sees and cannot fault; `p` points
+            // into the index's slots.
+            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8) };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = name;
+    }
+
     /// The record of the key named `name`, if there is one.
     pub(super) fn find(&self, name: KeyName) -> Option<u32> {
         let recs = &self.recs;
-        self.index
-            .find(name.h, |&r| {
-                let k = &recs[r as usize];
-                k.hash() == name.h && k.check == name.check
-            })
-            .copied()
+        self.index.find(name.h, |r| {
+            let k = &recs[r as usize];
+            k.h[1] == name.h as u32 && k.check == name.check
+        })
     }
-
     pub(super) fn get(&self, r: u32) -> &KeyRec {
         &self.recs[r as usize]
     }
@@ -160,18 +336,20 @@ impl KeyTable {
             held: Held::Shared,
             vlen: 0,
         };
-        let r = if self.free != NO_OBJ {
-            let r = self.free;
-            self.free = self.recs[r as usize].val;
-            self.recs[r as usize] = rec;
-            r
-        } else {
-            assert!(self.recs.len() < NO_OBJ as usize, "more than 4 Gi keys");
-            self.recs.push(rec);
-            (self.recs.len() - 1) as u32
+        let r = match self.free {
+            Some(r) => {
+                let next = self.recs[r as usize].val;
+                self.free = (next != NO_OBJ).then_some(next);
+                self.recs[r as usize] = rec;
+                r
+            }
+            None => {
+                assert!(self.recs.len() < NO_OBJ as usize, "more than 4 Gi keys");
+                self.recs.push(rec);
+                (self.recs.len() - 1) as u32
+            }
         };
-        let recs = &self.recs;
-        self.index.insert_unique(name.h, r, |&x| recs[x as usize].hash());
+        self.index.insert(name.h, r);
         self.len += 1;
         r
     }
@@ -179,16 +357,11 @@ impl KeyTable {
     /// Removes record `r` (a live key) and returns what it held.
     pub(super) fn remove(&mut self, r: u32) -> KeyRec {
         let k = self.recs[r as usize];
-        match self.index.find_entry(k.hash(), |&x| x == r) {
-            Ok(e) => {
-                e.remove();
-            }
-            Err(_) => unreachable!("a live record is indexed"),
-        }
+        self.index.remove(k.hash(), r);
         let slot = &mut self.recs[r as usize];
         slot.held = Held::Free;
-        slot.val = self.free;
-        self.free = r;
+        slot.val = self.free.unwrap_or(NO_OBJ);
+        self.free = Some(r);
         self.len -= 1;
         k
     }
@@ -207,8 +380,8 @@ impl KeyTable {
         for k in recs {
             each(k);
         }
-        self.index = hashbrown::HashTable::new();
-        self.free = NO_OBJ;
+        self.index = Index::default();
+        self.free = None;
         self.len = 0;
     }
 }
@@ -217,14 +390,77 @@ impl KeyTable {
 mod tests {
     use super::*;
 
-    /// The walk-order hash is the one `Mem::walk_order` sorts names by (SipHash of the seed,
-    /// then the name as a byte vector).
+    /// The walk-order hash is the one `Mem::walk_order` sorts names by (std's SipHash of the
+    /// seed, then the name as a byte vector), for names of every length around the block
+    /// boundaries and random seeds.
     #[test]
     fn the_first_hash_is_the_walk_orders() {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        7u64.hash(&mut h);
-        b"user:1".to_vec().hash(&mut h);
-        assert_eq!(identify(7, b"user:1").h, h.finish());
+        use std::hash::{Hash, Hasher};
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for len in 0..300usize {
+            for _ in 0..4 {
+                let seed = next();
+                let name: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                seed.hash(&mut h);
+                name.hash(&mut h);
+                assert_eq!(NameHasher::new(seed).hash(&name), h.finish(), "{len}");
+            }
+        }
+    }
+
+    /// The index against a map, through random inserts and removals, with names that share
+    /// the index's tag (the hash's high half) and its home slots, so that runs form, wrap
+    /// around the table's end and close up on removal.
+    #[test]
+    fn the_index_finds_what_a_map_finds() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut t = KeyTable::new();
+        let mut live: Vec<(KeyName, u32)> = Vec::new();
+        for step in 0..40_000u32 {
+            let r = next();
+            if r % 3 == 0 && !live.is_empty() {
+                let i = (next() % live.len() as u64) as usize;
+                let (name, rec) = live.swap_remove(i);
+                assert_eq!(t.find(name), Some(rec));
+                t.remove(rec);
+                assert_eq!(t.find(name), None);
+            } else {
+                // Few distinct tags, many at the top or the bottom of the table.
+                let tag = match next() % 32 {
+                    0 => u32::MAX - (next() % 8) as u32,
+                    1 => (next() % 8) as u32,
+                    _ => next() as u32,
+                };
+                let name = KeyName {
+                    h: (tag as u64) << 32 | next() & 0xffff_ffff,
+                    check: next() as u32,
+                };
+                if t.find(name).is_some() {
+                    continue;
+                }
+                let rec = t.insert(name, 1, step, 0);
+                live.push((name, rec));
+            }
+            if step % 997 == 0 {
+                assert_eq!(t.len(), live.len() as u64);
+                for &(name, rec) in &live {
+                    assert_eq!(t.find(name), Some(rec));
+                }
+            }
+        }
     }
 
     /// Keys are found by name, removed records are reused, and the walk order is the hash order.

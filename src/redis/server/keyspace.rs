@@ -9,7 +9,7 @@ use crate::redis::dict::Dict;
 use crate::redis::encoding::embstr_request;
 use crate::redis::expire::Expiry;
 
-use super::dispatch::Reply;
+use super::dispatch::{Cmd, Reply};
 use super::keytable::{Held, KeyName, KeyRec, KeyTable, NameHasher, NO_OBJ};
 use super::string::StringValue;
 use super::value::{Aggregate, Mem, Value, ValueType};
@@ -392,23 +392,24 @@ impl Server {
         if argv.len() < 2 {
             return;
         }
-        let verb = argv[0].as_ref();
-        let keyed = [
-            &b"set"[..],
-            b"get",
-            b"hset",
-            b"hmset",
-            b"hget",
-            b"hgetall",
-            b"del",
-            b"unlink",
-            b"exists",
-            b"expire",
-            b"pexpire",
-            b"ttl",
-        ]
-        .iter()
-        .any(|v| v.eq_ignore_ascii_case(verb));
+        let args: [&[u8]; 2] = [argv[0].as_ref(), argv[1].as_ref()];
+        let keyed = matches!(
+            Cmd::of(&args),
+            Some(
+                Cmd::Set
+                    | Cmd::Get
+                    | Cmd::Hset
+                    | Cmd::Hmset
+                    | Cmd::Hget
+                    | Cmd::Hgetall
+                    | Cmd::Del
+                    | Cmd::Unlink
+                    | Cmd::Exists
+                    | Cmd::Expire
+                    | Cmd::Pexpire
+                    | Cmd::Ttl
+            )
+        );
         if keyed {
             self.keyspace.prefetch(argv[1].as_ref());
         }
@@ -456,5 +457,46 @@ impl Server {
             self.rewrite.add_object(&mut self.heap, robj);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::redis::server::testing::{argv, server};
+
+    /// A prefetch is a hint: whatever key it names (the next command's, another, one too long
+    /// to keep), the commands that follow do what they do without it, allocation for
+    /// allocation.
+    #[test]
+    fn a_prefetch_changes_nothing() {
+        let long = vec![b'k'; 100];
+        let script: Vec<Vec<Vec<u8>>> = vec![
+            argv(&[b"SET", b"a", b"1"]),
+            argv(&[b"SET", b"b", b"hello"]),
+            argv(&[b"HSET", b"h", b"f", b"v"]),
+            argv(&[b"SET", &long, b"x"]),
+            argv(&[b"SET", b"a", b"again"]),
+            argv(&[b"DEL", b"b"]),
+            argv(&[b"HSET", b"h", b"g", b"w"]),
+        ];
+        let run = |hint: &dyn Fn(usize) -> Option<Vec<Vec<u8>>>| {
+            let mut s = server(&["set", "hset", "del"]);
+            s.heap.record();
+            let c = s.connect();
+            for (i, cmd) in script.iter().enumerate() {
+                if let Some(h) = hint(i) {
+                    s.prefetch(&h);
+                }
+                s.exec(c, cmd).unwrap();
+            }
+            let ops = s.heap.recorder.take().unwrap().ops;
+            (ops, s.used_memory(), s.dbsize())
+        };
+        let plain = run(&|_| None);
+        assert_eq!(plain.2, 3);
+        // The command's own key, another key, and the next command's key.
+        assert_eq!(run(&|i| Some(script[i].clone())), plain);
+        assert_eq!(run(&|i| Some(script[(i + 3) % script.len()].clone())), plain);
+        assert_eq!(run(&|_| Some(argv(&[b"GET", b"zzz"]))), plain);
     }
 }

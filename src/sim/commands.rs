@@ -24,11 +24,12 @@ enum Step {
         j: u64,
         size: u64,
     },
-    /// `HSET name f0 v0 f1 v1 ...`, the values of these sizes.
+    /// `HSET name f0 v0 f1 v1 ...`, the values' sizes the group's `fields` sizes from `at` in
+    /// the sizes drawn for the process (no allocation per command).
     Hset {
         group: usize,
         j: u64,
-        sizes: Vec<u64>,
+        at: usize,
     },
     Pexpire {
         group: usize,
@@ -84,7 +85,9 @@ impl ProcessPlan {
         }
     }
 
-    fn next(&mut self, sc: &Scenario, t: u64, rng: &mut ChaCha8Rng) -> Option<Step> {
+    /// The next command's step; a hash's value sizes are appended to `sizes`.
+    #[inline]
+    fn next(&mut self, sc: &Scenario, t: u64, rng: &mut ChaCha8Rng, sizes: &mut Vec<u64>) -> Option<Step> {
         loop {
             match &mut self.phase {
                 Phase::FlushBefore => {
@@ -128,12 +131,9 @@ impl ProcessPlan {
                             } else {
                                 *j += 1;
                             }
-                            let sizes = (0..k.fields).map(|_| k.value_size.sample(rng)).collect();
-                            return Some(Step::Hset {
-                                group: g,
-                                j: jj,
-                                sizes,
-                            });
+                            let at = sizes.len();
+                            sizes.extend((0..k.fields).map(|_| k.value_size.sample(rng)));
+                            return Some(Step::Hset { group: g, j: jj, at });
                         }
                     }
                 }
@@ -199,19 +199,60 @@ fn pick_deletions(cleanup: f64, count: u64, rng: &mut ChaCha8Rng) -> Vec<u64> {
     picked
 }
 
-/// Appends `n` in decimal, as `format!("{n}")` writes it.
-fn push_decimal(v: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+/// The two-digit numbers `00` to `99`, one after another: a decimal formatter's lookup table.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
     }
-    v.extend_from_slice(&digits[i..]);
+    t
+};
+
+/// Digits of `n` in decimal (1 for 0).
+#[inline]
+fn decimal_len(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
+}
+
+/// Writes `n` in decimal, as `format!("{n}")` writes it, into `out`, which is exactly
+/// [`decimal_len`]`(n)` bytes long: two digits at a time from the end, by table.
+#[inline]
+fn write_decimal(out: &mut [u8], mut n: u64) {
+    let mut i = out.len();
+    while n >= 100 {
+        let r = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        out[i..i + 2].copy_from_slice(&DIGIT_PAIRS[r..r + 2]);
+    }
+    if n >= 10 {
+        let r = n as usize * 2;
+        out[i - 2..i].copy_from_slice(&DIGIT_PAIRS[r..r + 2]);
+    } else {
+        out[i - 1] = b'0' + n as u8;
+    }
+}
+
+/// Appends `n` in decimal, as `format!("{n}")` writes it.
+fn push_decimal(v: &mut Vec<u8>, n: u64) {
+    let mut digits = [0u8; 20];
+    let len = decimal_len(n);
+    write_decimal(&mut digits[..len], n);
+    v.extend_from_slice(&digits[..len]);
+}
+
+/// Bytes a key name rendered in place ([`Part::Key`]) holds at most.
+const KEY_INLINE: usize = 64;
+
+/// The fixed part of a group's key names in a test (`GROUP:T:` or `GROUP:PROCESS:T:`), also
+/// padded into a [`Part::Key`]'s buffer when there is room left for any number after it.
+#[derive(Debug, Clone)]
+struct KeyPrefix {
+    bytes: Vec<u8>,
+    padded: Option<[u8; KEY_INLINE]>,
 }
 
 /// One argument of a rendered command.
@@ -221,13 +262,22 @@ pub enum Part {
     Static(&'static [u8]),
     /// A name or a number rendered for this command.
     Owned(Vec<u8>),
+    /// A key name rendered in place: the first `len` bytes of `bytes`.
+    Key {
+        /// The name, then unused bytes.
+        bytes: [u8; KEY_INLINE],
+        /// The name's length.
+        len: u8,
+    },
 }
 
 impl AsRef<[u8]> for Part {
+    #[inline]
     fn as_ref(&self) -> &[u8] {
         match self {
             Part::Static(s) => s,
             Part::Owned(v) => v,
+            Part::Key { bytes, len } => &bytes[..*len as usize],
         }
     }
 }
@@ -237,6 +287,44 @@ impl AsRef<[u8]> for Part {
 pub struct Command {
     parts: Vec<Part>,
     len: usize,
+    /// The longest value [`value_bytes`] has lent so far: shorter values are its prefixes (the
+    /// same zero bytes), taken without asking again.
+    filler: &'static [u8],
+}
+
+/// What rendering a test process's steps needs besides the step: the scenario, the test, the
+/// process, its key names' fixed prefixes and the value sizes its hash steps point into.
+struct RenderCtx<'a> {
+    sc: &'a Scenario,
+    t: u64,
+    process: u64,
+    /// `GROUP:T:` (or `GROUP:PROCESS:T:`) by key group.
+    prefixes: &'a [KeyPrefix],
+    sizes: &'a [u64],
+}
+
+/// The fixed part of the names of test process `process`'s keys in test `t`, by key group:
+/// `GROUP:T:`, or `GROUP:PROCESS:T:` with several test processes.
+fn key_prefixes(sc: &Scenario, process: u64, t: u64) -> Vec<KeyPrefix> {
+    sc.keys
+        .iter()
+        .map(|k| {
+            let mut v = k.name.as_bytes().to_vec();
+            if sc.parallel > 1 {
+                v.push(b':');
+                push_decimal(&mut v, process);
+            }
+            v.push(b':');
+            push_decimal(&mut v, t);
+            v.push(b':');
+            let padded = (v.len() + 20 <= KEY_INLINE).then(|| {
+                let mut p = [0u8; KEY_INLINE];
+                p[..v.len()].copy_from_slice(&v);
+                p
+            });
+            KeyPrefix { bytes: v, padded }
+        })
+        .collect()
 }
 
 impl Command {
@@ -252,6 +340,7 @@ impl Command {
             .map(|a| match a {
                 Part::Static(s) => Arg::Borrowed(*s),
                 Part::Owned(v) => Arg::Owned(v.clone()),
+                Part::Key { .. } => Arg::Owned(a.as_ref().to_vec()),
             })
             .collect()
     }
@@ -260,18 +349,14 @@ impl Command {
         self.len = 0;
     }
 
+    #[inline]
     fn push_static(&mut self, s: &'static [u8]) {
-        if self.len < self.parts.len() {
-            self.parts[self.len] = Part::Static(s);
+        if let Some(slot) = self.parts.get_mut(self.len) {
+            *slot = Part::Static(s);
         } else {
             self.parts.push(Part::Static(s));
         }
         self.len += 1;
-    }
-
-    fn push_fmt(&mut self, args: std::fmt::Arguments<'_>) {
-        use std::io::Write;
-        self.next_buf().write_fmt(args).expect("writing to a Vec");
     }
 
     fn push_owned(&mut self, v: Vec<u8>) {
@@ -283,73 +368,102 @@ impl Command {
         self.len += 1;
     }
 
+    #[inline]
     fn push_value(&mut self, size: u64) {
+        if let Some(s) = usize::try_from(size).ok().and_then(|n| self.filler.get(..n)) {
+            return self.push_static(s);
+        }
         match value_bytes(size) {
-            Arg::Borrowed(s) => self.push_static(s),
+            Arg::Borrowed(s) => {
+                self.filler = s;
+                self.push_static(s)
+            }
             Arg::Owned(v) => self.push_owned(v),
         }
     }
 
     /// The next argument's buffer, emptied.
+    #[inline]
     fn next_buf(&mut self) -> &mut Vec<u8> {
         if self.len == self.parts.len() {
             self.parts.push(Part::Owned(Vec::new()));
         }
         let slot = &mut self.parts[self.len];
+        self.len += 1;
         if !matches!(slot, Part::Owned(_)) {
             *slot = Part::Owned(Vec::new());
         }
-        self.len += 1;
         match slot {
             Part::Owned(v) => {
                 v.clear();
                 v
             }
-            Part::Static(_) => unreachable!("made owned above"),
+            _ => unreachable!("made owned above"),
         }
     }
 
-    /// `GROUP:T:J`, or `GROUP:PROCESS:T:J` with several test processes (written digit by
-    /// digit: this runs once per command).
-    fn push_key(&mut self, sc: &Scenario, group: usize, process: u64, t: u64, j: u64) {
-        let parallel = sc.parallel > 1;
-        let v = self.next_buf();
-        v.extend_from_slice(sc.keys[group].name.as_bytes());
-        if parallel {
-            v.push(b':');
-            push_decimal(v, process);
+    /// `GROUP:T:J`, or `GROUP:PROCESS:T:J` with several test processes: the group's fixed
+    /// prefix, then `j` (this runs once per command).
+    /// The name is written in place (a [`Part::Key`]: the padded prefix copied whole, then
+    /// the number's digits), or into an owned buffer when the prefix is too long for that.
+    #[inline]
+    fn push_key(&mut self, cx: &RenderCtx<'_>, group: usize, j: u64) {
+        let prefix = &cx.prefixes[group];
+        let Some(padded) = &prefix.padded else {
+            let v = self.next_buf();
+            v.extend_from_slice(&prefix.bytes);
+            push_decimal(v, j);
+            return;
+        };
+        let at = prefix.bytes.len();
+        let end = at + decimal_len(j);
+        if self.len == self.parts.len() {
+            self.parts.push(Part::Static(&[]));
         }
-        v.push(b':');
-        push_decimal(v, t);
-        v.push(b':');
-        push_decimal(v, j);
+        let slot = &mut self.parts[self.len];
+        self.len += 1;
+        if let Part::Key { bytes, len } = slot {
+            *bytes = *padded;
+            write_decimal(&mut bytes[at..end], j);
+            *len = end as u8;
+        } else {
+            let mut bytes = *padded;
+            write_decimal(&mut bytes[at..end], j);
+            *slot = Part::Key {
+                bytes,
+                len: end as u8,
+            };
+        }
     }
 
     fn push_ttl(&mut self, s: f64) {
-        self.push_fmt(format_args!("{}", ((s * 1000.0).round() as u64).max(1)));
+        let ms = ((s * 1000.0).round() as u64).max(1);
+        push_decimal(self.next_buf(), ms);
     }
 
-    /// Renders `step` of test process `process` in test `t`.
-    fn render(&mut self, sc: &Scenario, t: u64, process: u64, step: &Step) {
+    /// Renders `step` of the test process `cx` describes.
+    fn render(&mut self, cx: &RenderCtx<'_>, step: &Step) {
         self.clear();
-        match step {
+        let sc = cx.sc;
+        match *step {
             Step::Flush => {
                 self.push_static(b"FLUSHALL");
                 self.push_static(b"SYNC");
             }
             Step::Set { group, j, size } => {
                 self.push_static(b"SET");
-                self.push_key(sc, *group, process, t, *j);
-                self.push_value(*size);
-                if let Some(s) = sc.keys[*group].ttl_seconds {
+                self.push_key(cx, group, j);
+                self.push_value(size);
+                if let Some(s) = sc.keys[group].ttl_seconds {
                     self.push_static(b"PX");
                     self.push_ttl(s);
                 }
             }
-            Step::Hset { group, j, sizes } => {
+            Step::Hset { group, j, at } => {
                 self.push_static(b"HSET");
-                self.push_key(sc, *group, process, t, *j);
-                for (f, &size) in sizes.iter().enumerate() {
+                self.push_key(cx, group, j);
+                let n = sc.keys[group].fields as usize;
+                for (f, &size) in cx.sizes[at..at + n].iter().enumerate() {
                     let v = self.next_buf();
                     v.push(b'f');
                     push_decimal(v, f as u64);
@@ -358,13 +472,13 @@ impl Command {
             }
             Step::Pexpire { group, j } => {
                 self.push_static(b"PEXPIRE");
-                self.push_key(sc, *group, process, t, *j);
-                self.push_ttl(sc.keys[*group].ttl_seconds.expect("a TTL"));
+                self.push_key(cx, group, j);
+                self.push_ttl(sc.keys[group].ttl_seconds.expect("a TTL"));
             }
             Step::Eval { script } => {
-                let s = &sc.scripts[*script];
+                let s = &sc.scripts[script];
                 let tag = if s.unique {
-                    format!("{}:{process}:{t}", s.name)
+                    format!("{}:{}:{}", s.name, cx.process, cx.t)
                 } else {
                     s.name.clone()
                 };
@@ -374,10 +488,21 @@ impl Command {
             }
             Step::Del { group, j } => {
                 self.push_static(b"DEL");
-                self.push_key(sc, *group, process, t, *j);
+                self.push_key(cx, group, j);
             }
         }
     }
+}
+
+/// One test process's commands drawn in full (with several processes): its steps, the value
+/// sizes its hash steps point into, and how many it has sent.
+#[derive(Debug, Clone)]
+struct ProcessSteps {
+    steps: Vec<Step>,
+    sizes: Vec<u64>,
+    sent: usize,
+    /// Its key names' prefixes by group (see [`key_prefixes`]).
+    prefixes: Vec<KeyPrefix>,
 }
 
 /// Test `t`'s commands of every test process, one at a time, in the order the server sees
@@ -387,10 +512,11 @@ impl Command {
 pub struct TestPlan<'a> {
     sc: &'a Scenario,
     t: u64,
-    /// One process: its commands as they are made.
-    single: Option<ProcessPlan>,
-    /// Several: each process's commands and how many it has sent.
-    lists: Vec<(Vec<Step>, usize)>,
+    /// One process: its commands as they are made, the value sizes of its current step and
+    /// its key names' prefixes.
+    single: Option<(ProcessPlan, Vec<u64>, Vec<KeyPrefix>)>,
+    /// Several: each process's commands.
+    lists: Vec<ProcessSteps>,
     left: usize,
 }
 
@@ -401,18 +527,25 @@ impl<'a> TestPlan<'a> {
             return TestPlan {
                 sc,
                 t,
-                single: Some(ProcessPlan::new()),
+                single: Some((ProcessPlan::new(), Vec::new(), key_prefixes(sc, 0, t))),
                 lists: Vec::new(),
                 left: 0,
             };
         }
-        let lists: Vec<(Vec<Step>, usize)> = (0..sc.parallel)
-            .map(|_| {
+        let lists: Vec<ProcessSteps> = (0..sc.parallel)
+            .map(|process| {
                 let mut p = ProcessPlan::new();
-                (std::iter::from_fn(|| p.next(sc, t, rng)).collect(), 0)
+                let mut sizes = Vec::new();
+                let steps = std::iter::from_fn(|| p.next(sc, t, rng, &mut sizes)).collect();
+                ProcessSteps {
+                    steps,
+                    sizes,
+                    sent: 0,
+                    prefixes: key_prefixes(sc, process, t),
+                }
             })
             .collect();
-        let left = lists.iter().map(|l| l.0.len()).sum();
+        let left = lists.iter().map(|l| l.steps.len()).sum();
         TestPlan {
             sc,
             t,
@@ -425,9 +558,17 @@ impl<'a> TestPlan<'a> {
     /// Renders the next command into `cmd` and returns the index of the process that sends
     /// it; `None` once the test's commands are all sent.
     pub fn next_into(&mut self, rng: &mut ChaCha8Rng, cmd: &mut Command) -> Option<usize> {
-        if let Some(p) = self.single.as_mut() {
-            let step = p.next(self.sc, self.t, rng)?;
-            cmd.render(self.sc, self.t, 0, &step);
+        if let Some((p, sizes, prefixes)) = self.single.as_mut() {
+            sizes.clear();
+            let step = p.next(self.sc, self.t, rng, sizes)?;
+            let cx = RenderCtx {
+                sc: self.sc,
+                t: self.t,
+                process: 0,
+                prefixes,
+                sizes,
+            };
+            cmd.render(&cx, &step);
             return Some(0);
         }
         if self.left == 0 {
@@ -436,7 +577,7 @@ impl<'a> TestPlan<'a> {
         let mut x = rng.random_range(0..self.left);
         let mut p = 0;
         loop {
-            let remaining = self.lists[p].0.len() - self.lists[p].1;
+            let remaining = self.lists[p].steps.len() - self.lists[p].sent;
             if x < remaining {
                 break;
             }
@@ -444,9 +585,16 @@ impl<'a> TestPlan<'a> {
             p += 1;
         }
         self.left -= 1;
-        let (steps, pos) = &mut self.lists[p];
-        cmd.render(self.sc, self.t, p as u64, &steps[*pos]);
-        *pos += 1;
+        let l = &mut self.lists[p];
+        let cx = RenderCtx {
+            sc: self.sc,
+            t: self.t,
+            process: p as u64,
+            prefixes: &l.prefixes,
+            sizes: &l.sizes,
+        };
+        cmd.render(&cx, &l.steps[l.sent]);
+        l.sent += 1;
         Some(p)
     }
 }
@@ -474,11 +622,82 @@ mod tests {
 
     #[test]
     fn decimals_are_written_as_format_writes_them() {
-        for n in [0, 7, 10, 99, 100, 12_345, u64::MAX] {
+        let mut edges: Vec<u64> = (0..=10_000).collect();
+        let mut p = 10u64;
+        for _ in 1..20 {
+            edges.extend([p - 1, p, p + 1, p * 2 - 1]);
+            p = p.saturating_mul(10);
+        }
+        edges.extend([u64::MAX - 1, u64::MAX, u32::MAX as u64, 123_456_789_012_345]);
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        edges.extend((0..10_000).map(|_| rng.random::<u64>() >> rng.random_range(0..64)));
+        for n in edges {
             let mut v = b"x".to_vec();
             push_decimal(&mut v, n);
             assert_eq!(v, format!("x{n}").into_bytes());
+            assert_eq!(decimal_len(n), format!("{n}").len());
         }
+    }
+
+    /// Every rendered command of a scenario with several processes, hashes with a TTL, string
+    /// keys with one, deletions, scripts and a group name too long for a key rendered in place:
+    /// key names as `format!` writes them (`GROUP:PROCESS:T:J`), each key written once per
+    /// process and test, the fields `f0`, `f1`, ..., TTLs in milliseconds.
+    #[test]
+    fn commands_render_as_format_writes_them() {
+        let long = "g".repeat(50);
+        let text = format!(
+            "name = \"render\"\nruns = 1\nseed = 1\n[server]\nprofile = \"redis-7.0-debian\"\n\
+             [workload]\ntests = 3\nparallel = 3\nflush = \"before_each\"\n\
+             [[workload.keys]]\nname = \"s\"\ncount = 40\nvalue_size = 100\nttl_seconds = 2.5\ncleanup = 0.5\n\
+             [[workload.keys]]\nname = \"h\"\ncount = 30\ntype = \"hash\"\nfields = 12\nvalue_size = 16\nttl_seconds = 1.0\n\
+             [[workload.keys]]\nname = \"{long}\"\ncount = 120\nvalue_size = 10\n\
+             [[workload.scripts]]\nname = \"check\"\nsize = 200\nunique = true\n"
+        );
+        let f = crate::workload::parse(&text, "render").unwrap();
+        let sc = f.first();
+        let mut rng = rng_for(1);
+        let mut seen = std::collections::HashSet::new();
+        let mut n = 0;
+        for t in 0..sc.tests {
+            for (p, argv) in test_plan(sc, t, &mut rng) {
+                n += 1;
+                let verb = String::from_utf8(argv[0].to_vec()).unwrap();
+                if ["FLUSHALL", "EVAL"].contains(&verb.as_str()) {
+                    continue;
+                }
+                let key = String::from_utf8(argv[1].to_vec()).unwrap();
+                let parts: Vec<&str> = key.split(':').collect();
+                let k = sc.keys.iter().find(|k| k.name == parts[0]).unwrap();
+                let j: u64 = parts[3].parse().unwrap();
+                assert_eq!(key, format!("{}:{p}:{t}:{j}", k.name));
+                assert!(j < k.count);
+                match verb.as_str() {
+                    "SET" => {
+                        assert!(seen.insert((p, key.clone())), "{key} written twice");
+                        if k.name == "s" {
+                            assert_eq!(argv[2].len(), 100);
+                            assert_eq!(argv[3..], [&b"PX"[..], b"2500"]);
+                        } else {
+                            assert_eq!((argv[2].len(), argv.len()), (10, 3));
+                        }
+                    }
+                    "HSET" => {
+                        assert!(seen.insert((p, key.clone())), "{key} written twice");
+                        assert_eq!(argv.len(), 2 + 2 * 12);
+                        for (f, pair) in argv[2..].chunks(2).enumerate() {
+                            assert_eq!(pair[0], format!("f{f}").into_bytes());
+                            assert_eq!(pair[1].len(), 16);
+                        }
+                    }
+                    "PEXPIRE" => assert_eq!(argv[2], &b"1000"[..]),
+                    "DEL" => assert_eq!(argv.len(), 2),
+                    _ => unreachable!("{verb}"),
+                }
+            }
+            seen.clear();
+        }
+        assert!(n > 3 * 3 * (40 + 60 + 120));
     }
 
     /// The sparse shuffle picks what a whole Fisher-Yates shuffle of the positions would, with

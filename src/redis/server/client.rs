@@ -140,7 +140,7 @@ impl Server {
 
     /// Frees what the command kept until its reply was queued.
     pub(super) fn free_after_reply(&mut self) {
-        for a in std::mem::take(&mut self.reply.after_reply) {
+        for a in self.reply.after_reply.drain(..) {
             self.heap.zfree(a);
         }
     }
@@ -171,7 +171,7 @@ impl Server {
         if let Some(node) = self.reply.node.take() {
             self.heap.zfree(node);
         }
-        for a in std::mem::take(&mut self.reply.blocks) {
+        for a in self.reply.blocks.drain(..) {
             self.heap.zfree(a);
         }
     }

@@ -224,10 +224,16 @@ impl Rewrite {
         self.argv = Some(heap.zmalloc(8 * argc as u64));
     }
 
+    /// Whether a rewrite holds anything [`Rewrite::release`] frees.
+    #[inline]
+    fn holds_any(&self) -> bool {
+        self.original.is_some() || !self.objects.is_empty()
+    }
+
     /// Frees the objects the rewrite made, then the original vector, once the command has run
     /// (the new vector has replaced the parsed one by then).
     fn release(&mut self, heap: &mut Heap) {
-        for a in std::mem::take(&mut self.objects) {
+        for a in self.objects.drain(..) {
             heap.zfree(a);
         }
         if let Some(a) = self.original.take() {
@@ -246,17 +252,29 @@ impl Server {
     /// [`Server::connect`], or disconnected since); nothing is allocated then.
     pub fn exec<A: AsRef<[u8]>>(&mut self, client: ClientId, argv: &[A]) -> Result<Reply, ServerError> {
         // The arguments as slices: on the stack for the usual few, no allocation per command.
-        const INLINE: usize = 32;
-        if argv.len() <= INLINE {
-            let mut buf: [&[u8]; INLINE] = [&[]; INLINE];
-            for (b, a) in buf.iter_mut().zip(argv) {
-                *b = a.as_ref();
+        match argv.len() {
+            0..=4 => self.exec_inline::<4, A>(client, argv),
+            5..=12 => self.exec_inline::<12, A>(client, argv),
+            13..=32 => self.exec_inline::<32, A>(client, argv),
+            _ => {
+                let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_ref()).collect();
+                self.exec_args(client, &argv)
             }
-            self.exec_args(client, &buf[..argv.len()])
-        } else {
-            let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_ref()).collect();
-            self.exec_args(client, &argv)
         }
+    }
+
+    /// [`Server::exec`] of at most `N` arguments, their slices in an array on the stack.
+    #[inline]
+    fn exec_inline<const N: usize, A: AsRef<[u8]>>(
+        &mut self,
+        client: ClientId,
+        argv: &[A],
+    ) -> Result<Reply, ServerError> {
+        let mut buf: [&[u8]; N] = [&[]; N];
+        for (b, a) in buf.iter_mut().zip(argv) {
+            *b = a.as_ref();
+        }
+        self.exec_args(client, &buf[..argv.len()])
     }
 
     fn exec_args(&mut self, client: ClientId, argv: &[&[u8]]) -> Result<Reply, ServerError> {
@@ -307,7 +325,9 @@ impl Server {
             o.free(&mut self.mem());
         }
         self.arg_objs = objs;
-        self.rewrite.release(&mut self.heap);
+        if self.rewrite.holds_any() {
+            self.rewrite.release(&mut self.heap);
+        }
         self.heap.zfree(argv_arr);
         // beforeSleep: the fast active-expiry cycle, when due; then the reply is written and the
         // client leaves the pending-write list; the peak recorded again.

@@ -9,9 +9,26 @@ use super::client::ClientId;
 use super::string::StringValue;
 use super::Server;
 
+/// Digits of `n` in decimal (1 for 0): a few comparisons for the usual short lengths.
+#[inline]
+fn decimal_digits(n: u64) -> u64 {
+    if n < 10 {
+        1
+    } else if n < 100 {
+        2
+    } else if n < 1_000 {
+        3
+    } else if n < 10_000 {
+        4
+    } else {
+        n.ilog10() as u64 + 1
+    }
+}
+
 /// Bytes of a RESP bulk header or array header for `n`: `$n\r\n` / `*n\r\n`.
+#[inline]
 pub(super) fn resp_header(n: u64) -> u64 {
-    3 + n.checked_ilog10().map_or(1, |d| d as u64 + 1)
+    3 + decimal_digits(n)
 }
 
 /// Bytes of a command in RESP: `*N\r\n` then `$len\r\n<arg>\r\n` per argument.
@@ -22,6 +39,20 @@ pub fn resp_len<A: AsRef<[u8]>>(argv: &[A]) -> u64 {
         .map(|n| resp_header(n) + n + 2)
         .sum();
     resp_header(argv.len() as u64) + args
+}
+
+/// Whether [`Server::read_command`] must take its general path: never, outside the tests that
+/// compare it with the fast one.
+#[cfg(not(test))]
+#[inline(always)]
+fn general_path_only() -> bool {
+    false
+}
+
+/// Whether this test thread has turned `read_command`'s fast path off (and counts its uses).
+#[cfg(test)]
+fn general_path_only() -> bool {
+    tests::GENERAL_PATH_ONLY.with(|g| g.get())
 }
 
 impl Server {
@@ -131,7 +162,61 @@ impl Server {
     ) -> Alloc {
         let big_arg = self.profile.big_arg;
         let io = self.profile.query_read_len;
-        let mut left = resp_len(argv); // bytes still on the socket
+        let room = self.client_mut(id).qbuf_alloc();
+        // The command's bytes, and whether an argument takes the big-argument path.
+        let mut total = resp_header(argv.len() as u64);
+        let mut big = false;
+        for a in argv {
+            let n = a.len() as u64;
+            total += resp_header(n) + n + 2;
+            big |= n >= big_arg;
+        }
+        if !big && room >= io && total <= room && !general_path_only() {
+            return self.read_whole_command(id, argv, total, objs);
+        }
+        self.read_command_in_parts(id, argv, total, objs)
+    }
+
+    /// [`Server::read_command`] when client `id`'s query buffer already has room for the
+    /// read size and the whole `total`-byte command, none of whose arguments is big: the
+    /// read makes no room and reads the whole command; then the argv array is allocated and
+    /// every argument copied into a string object. The same allocator calls, in the same
+    /// order, as the general path makes for such a command.
+    #[inline]
+    fn read_whole_command(
+        &mut self,
+        id: ClientId,
+        argv: &[&[u8]],
+        total: u64,
+        objs: &mut Vec<Option<StringValue>>,
+    ) -> Alloc {
+        #[cfg(test)]
+        tests::FAST_READS.with(|n| n.set(n.get() + 1));
+        let c = self.client_mut(id);
+        c.qb_peak = c.qb_peak.max(total);
+        let (q, hdr) = (c.qbuf, c.qbuf_hdr);
+        self.heap.write(q, 0, hdr + total + 1);
+        let argv_arr = self.heap.zmalloc(8 * argv.len().min(1024) as u64);
+        let mut mem = self.mem();
+        objs.extend(
+            argv.iter()
+                .map(|a| Some(StringValue::create(&mut mem, a.len() as u64))),
+        );
+        argv_arr
+    }
+
+    /// [`Server::read_command`] by the general path: reads as they come, the buffer grown as
+    /// needed, big arguments on their own; `total` is the command's bytes in RESP.
+    fn read_command_in_parts(
+        &mut self,
+        id: ClientId,
+        argv: &[&[u8]],
+        total: u64,
+        objs: &mut Vec<Option<StringValue>>,
+    ) -> Alloc {
+        let big_arg = self.profile.big_arg;
+        let io = self.profile.query_read_len;
+        let mut left = total; // bytes still on the socket
         let mut len = 0u64; // bytes in the buffer, not yet parsed
         let mut argv_arr = None;
         // Parsing state: the array header is read, and the next argument's bulk header.
@@ -221,6 +306,83 @@ impl Server {
 #[cfg(test)]
 mod tests {
     use crate::redis::server::testing::{argv, server};
+    use crate::redis::server::Server;
+
+    thread_local! {
+        /// `read_command` takes its general path only.
+        pub(super) static GENERAL_PATH_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+        /// Commands read by the fast path.
+        pub(super) static FAST_READS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+
+    /// The whole state of a server after `run`, with `read_command`'s fast path on or off, and
+    /// the allocator's trace.
+    fn after(general: bool, run: &dyn Fn(&mut Server)) -> (String, Vec<crate::jemalloc::trace::TraceOp>) {
+        GENERAL_PATH_ONLY.with(|g| g.set(general));
+        let mut s = server(&["set", "ping", "info", "hset", "get", "del"]);
+        s.heap.record();
+        run(&mut s);
+        GENERAL_PATH_ONLY.with(|g| g.set(false));
+        let ops = s.heap.recorder.take().unwrap().ops;
+        (format!("{s:?}"), ops)
+    }
+
+    /// The fast path (a command that fits the query buffer at once, no big argument) makes the
+    /// same allocator calls, writes and figures as the general path: commands of many shapes,
+    /// small and big values, a buffer grown and trimmed, several clients, TTL rewrites.
+    #[test]
+    fn the_fast_read_path_matches_the_general_one() {
+        let run = |s: &mut Server| {
+            let c = s.connect();
+            let d = s.connect();
+            let mut used = Vec::new();
+            for i in 0..300u64 {
+                let key = format!("key:{i}:{}", i * 7919).into_bytes();
+                let size = [
+                    0usize, 1, 9, 10, 44, 45, 100, 1_000, 9_999, 16_000, 20_000, 32_767, 32_768, 40_000,
+                ][i as usize % 14];
+                let value = vec![b'v'; size];
+                let who = if i % 3 == 0 { d } else { c };
+                let cmd: Vec<Vec<u8>> = match i % 6 {
+                    0 => argv(&[b"SET", &key, &value]),
+                    1 => argv(&[b"SET", &key, &value, b"PX", b"1500"]),
+                    2 => argv(&[
+                        b"HSET",
+                        &key,
+                        b"f0",
+                        &value[..size.min(64)],
+                        b"f1",
+                        b"12",
+                        b"f2",
+                        &value,
+                    ]),
+                    3 => argv(&[b"GET", &key]),
+                    4 => argv(&[b"PING"]),
+                    _ => argv(&[b"DEL", &key]),
+                };
+                s.exec(who, &cmd).unwrap();
+                if i % 50 == 49 {
+                    // The cron trims the idle buffers.
+                    s.advance(3_000_000_000);
+                } else {
+                    s.advance(1_000_000);
+                }
+                used.push(s.used_memory());
+            }
+            s.disconnect(d);
+            let e = s.connect();
+            s.exec(e, &argv(&[b"SET", b"x", &vec![b'y'; 100_000]])).unwrap();
+            s.exec(e, &argv(&[b"SET", b"x", b"1"])).unwrap();
+            assert!(used.windows(2).any(|w| w[0] != w[1]));
+        };
+        let (fast, fast_ops) = after(false, &run);
+        let fast_reads = FAST_READS.with(|n| n.replace(0));
+        let (general, general_ops) = after(true, &run);
+        assert!(fast_reads > 200, "{fast_reads}");
+        assert_eq!(FAST_READS.with(|n| n.get()), 0);
+        assert_eq!(fast_ops, general_ops);
+        assert!(fast == general, "the servers' states differ");
+    }
 
     /// The query buffer as `readQueryFromClient` grows it, for a client whose first command is
     /// a SET (its buffer starts as an empty sds, 8 B). The key costs dictEntry 32 + key sds 8 +

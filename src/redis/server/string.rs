@@ -132,14 +132,14 @@ impl Server {
         let mut ttl_ms = None;
         let mut i = 3;
         while i < argv.len() {
-            let opt = String::from_utf8_lossy(argv[i]).to_ascii_lowercase();
-            match opt.as_str() {
-                "ex" | "px" if i + 1 < argv.len() => {
-                    let n = parse_ttl(argv[i + 1])?;
-                    ttl_ms = Some(if opt == "ex" { n * 1000 } else { n });
-                    i += 2;
-                }
-                _ => return unsupported("SET options other than EX/PX are not modelled"),
+            let opt = argv[i];
+            let ex = opt.eq_ignore_ascii_case(b"ex");
+            if (ex || opt.eq_ignore_ascii_case(b"px")) && i + 1 < argv.len() {
+                let n = parse_ttl(argv[i + 1])?;
+                ttl_ms = Some(if ex { n * 1000 } else { n });
+                i += 2;
+            } else {
+                return unsupported("SET options other than EX/PX are not modelled");
             }
         }
         let v = objs[2].take().expect("the value argument, parsed");

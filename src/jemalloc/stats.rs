@@ -42,6 +42,24 @@ impl Stats {
     }
 }
 
+/// The five figures of [`Stats`] a memory sample reads (Redis's cron and a run's RSS), without
+/// the rest: [`Arena::sample_stats`](crate::jemalloc::Arena::sample_stats) is read after every
+/// simulated command. Each field equals the [`Stats`] figure of the same name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SampleStats {
+    /// [`Stats::allocated`]: `stats.allocated`, Redis's `allocator_allocated`.
+    pub allocated: u64,
+    /// [`Stats::active`]: `stats.active`, Redis's `allocator_active`.
+    pub active: u64,
+    /// [`Stats::resident`]: `stats.resident`, Redis's `allocator_resident`.
+    pub resident: u64,
+    /// [`Stats::touched_pages`]: pages written and not purged since (the allocator's share of
+    /// RSS).
+    pub touched_pages: u64,
+    /// [`Stats::metadata_resident`]: resident base metadata, bytes.
+    pub metadata_resident: u64,
+}
+
 /// Where the arena's resident bytes are, and how many of them sit on pages the program has
 /// written (the part the kernel counts in RSS). Each pair is (bytes, of which on touched pages).
 /// `live + tcache + pad + holes` is `stats.active`; `live + tcache` is `stats.allocated`.

@@ -129,8 +129,9 @@ macro_rules! info_memory {
                 $( if matches!(Kind::$kind, Kind::Ratio | Kind::Percent) { self.$name = b.$name; } )*
             }
 
-            /// Raises each field to `b`'s where `b`'s is higher (in place: no copy per
-            /// command).
+            /// Raises each field to `b`'s where `b`'s is higher, in place (`mem_allocator`
+            /// stays). A run keeps its maxima over raw figures instead ([`FiguresMax`], the
+            /// same values without an INFO per command).
             pub fn raise(&mut self, b: &InfoMemory) {
                 $( if b.$name > self.$name { self.$name = b.$name; } )*
             }
@@ -229,7 +230,7 @@ impl Serialize for Field {
 }
 
 /// `a / b` as INFO prints it (two decimals; 0 when `b` is 0).
-pub(crate) fn ratio(a: u64, b: u64) -> f64 {
+fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 {
         0.0
     } else {
@@ -260,45 +261,67 @@ fn round(x: f64) -> f64 {
 }
 
 /// The figures `INFO memory` is computed from: what the server measures or keeps, before
-/// Redis's formulas derive the dataset, the percentages and the ratios. Zero for what a
-/// plain allocator workload does not have.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Redis's formulas derive the dataset, the percentages and the ratios ([`InfoMemory::compute`]).
+/// Zero for what a plain allocator workload does not have. Integers only (no `mem_allocator`),
+/// so a run takes them after every command at the cost of a copy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RawFigures {
-    /// `zmalloc_used_memory()`.
+    /// `zmalloc_used_memory()`: predicts `used_memory`.
     pub used: u64,
-    /// The highest `used` seen (`used_memory_peak`).
+    /// The highest `used` seen: predicts `used_memory_peak`.
     pub peak: u64,
-    /// `used_memory_overhead`: startup, clients, script caches, keyspace tables.
+    /// Startup, clients, script caches, keyspace tables: predicts `used_memory_overhead`.
     pub overhead: u64,
-    /// `used_memory_startup`.
+    /// Predicts `used_memory_startup`.
     pub startup: u64,
-    /// jemalloc `stats.allocated`, `stats.active`, `stats.resident`.
+    /// jemalloc `stats.allocated`: predicts `allocator_allocated`.
     pub allocated: u64,
+    /// jemalloc `stats.active`: predicts `allocator_active`.
     pub active: u64,
+    /// jemalloc `stats.resident`: predicts `allocator_resident`.
     pub resident: u64,
-    /// Process RSS as the cron sampled it.
+    /// Process RSS as the cron sampled it: predicts `used_memory_rss`.
     pub rss: u64,
-    /// The EVAL and Functions Lua heaps (`used_memory_vm_eval`, `used_memory_vm_functions`).
+    /// `used_memory` as sampled together with `rss`, the denominator of
+    /// `mem_fragmentation_ratio` (and what `mem_fragmentation_bytes` subtracts): `used` while a
+    /// test runs, the cron's own sample of `used_memory` when INFO is read by a measuring client.
+    pub rss_used: u64,
+    /// The EVAL Lua heap: predicts `used_memory_vm_eval`.
     pub vm_eval: u64,
+    /// The Functions Lua heap: predicts `used_memory_vm_functions`.
     pub vm_functions: u64,
-    /// The EVAL script cache and the Functions libraries (`used_memory_scripts_eval`,
-    /// `used_memory_functions`).
+    /// The EVAL script cache: predicts `used_memory_scripts_eval`.
     pub scripts_eval: u64,
+    /// The Functions libraries: predicts `used_memory_functions`.
     pub functions: u64,
-    /// Scripts in the EVAL cache (`number_of_cached_scripts`).
+    /// Scripts in the EVAL cache: predicts `number_of_cached_scripts`.
     pub nscripts: u64,
     /// `maxmemory` (0: none).
     pub maxmemory: u64,
-    /// `mem_clients_normal`.
+    /// Predicts `mem_clients_normal`.
     pub clients_normal: u64,
-    /// `mem_allocator`.
-    pub mem_allocator: String,
+}
+
+impl RawFigures {
+    /// `used_memory_dataset`.
+    fn dataset(&self) -> u64 {
+        self.used.saturating_sub(self.overhead)
+    }
+
+    /// The denominator of `used_memory_dataset_perc`: `used - startup`, or 1 when not above.
+    fn net(&self) -> u64 {
+        if self.used > self.startup {
+            self.used - self.startup
+        } else {
+            1
+        }
+    }
 }
 
 impl InfoMemory {
     /// Fills every field from the raw figures with Redis's formulas.
-    pub fn compute(r: RawFigures) -> Self {
-        let RawFigures {
+    pub fn compute(r: &RawFigures, mem_allocator: String) -> Self {
+        let &RawFigures {
             used,
             peak,
             overhead,
@@ -307,6 +330,7 @@ impl InfoMemory {
             active,
             resident,
             rss,
+            rss_used,
             vm_eval,
             vm_functions,
             scripts_eval,
@@ -314,10 +338,8 @@ impl InfoMemory {
             nscripts,
             maxmemory,
             clients_normal,
-            mem_allocator,
         } = r;
-        let dataset = used.saturating_sub(overhead);
-        let net = if used > startup { used - startup } else { 1 };
+        let dataset = r.dataset();
         InfoMemory {
             used_memory: used,
             used_memory_rss: rss,
@@ -326,7 +348,7 @@ impl InfoMemory {
             used_memory_overhead: overhead,
             used_memory_startup: startup,
             used_memory_dataset: dataset,
-            used_memory_dataset_perc: perc(dataset, net),
+            used_memory_dataset_perc: perc(dataset, r.net()),
             allocator_allocated: allocated,
             allocator_active: active,
             allocator_resident: resident,
@@ -342,8 +364,8 @@ impl InfoMemory {
             allocator_rss_bytes: resident as i64 - active as i64,
             rss_overhead_ratio: ratio(rss, resident),
             rss_overhead_bytes: rss as i64 - resident as i64,
-            mem_fragmentation_ratio: ratio(rss, used),
-            mem_fragmentation_bytes: rss as i64 - used as i64,
+            mem_fragmentation_ratio: ratio(rss, rss_used),
+            mem_fragmentation_bytes: rss as i64 - rss_used as i64,
             mem_clients_normal: clients_normal,
             mem_allocator,
         }
@@ -361,6 +383,215 @@ impl InfoMemory {
             }
         }
         m
+    }
+}
+
+/// The largest of a series of quotients `a / b` that INFO prints through `f` ([`ratio`] or
+/// [`perc`]), kept as the pair itself so that no float is made per step.
+///
+/// Both functions are monotone non-decreasing in the exact quotient whenever the integer to
+/// float conversions are exact and, for `perc`, `a * 100` is too: the quotient is then one
+/// correctly rounded division of exact values, and the `* 100`, [`round`] and `/ 100` after it
+/// never reverse an order. So the largest printed value is `f` of the largest exact quotient
+/// (pairs compared by cross-multiplication in u128), computed once. Pairs outside that domain
+/// (beyond 2^53 bytes) have their float computed and kept apart; the answer is the larger of
+/// the two, as a field-wise maximum of the printed values would be.
+#[derive(Debug, Clone, Copy)]
+struct QuotientMax {
+    /// The largest exact quotient seen, `n / d` (`d` at least 1; 0 / 1 at first).
+    n: u64,
+    d: u64,
+    /// The largest printed value among pairs outside the exact domain (0 when none).
+    big: f64,
+}
+
+impl Default for QuotientMax {
+    fn default() -> Self {
+        QuotientMax { n: 0, d: 1, big: 0.0 }
+    }
+}
+
+impl QuotientMax {
+    /// `ratio(a, b)` at one step.
+    #[inline]
+    fn see_ratio(&mut self, a: u64, b: u64) {
+        if b == 0 {
+            // `ratio` prints 0, which no maximum is below.
+        } else if (a | b) >> 53 == 0 {
+            self.see_exact(a, b);
+        } else {
+            self.see_big(ratio(a, b));
+        }
+    }
+
+    /// `perc(a, b)` at one step.
+    #[inline]
+    fn see_perc(&mut self, a: u64, b: u64) {
+        let b = b.max(1);
+        // a * 100 < 2^46 * 2^7 = 2^53: exact, as is b.
+        if a >> 46 == 0 && b >> 53 == 0 {
+            self.see_exact(a, b);
+        } else {
+            self.see_big(perc(a, b));
+        }
+    }
+
+    /// A pair of the exact domain (`b` at least 1).
+    #[inline]
+    fn see_exact(&mut self, a: u64, b: u64) {
+        if a as u128 * self.d as u128 > self.n as u128 * b as u128 {
+            self.n = a;
+            self.d = b;
+        }
+    }
+
+    #[cold]
+    fn see_big(&mut self, v: f64) {
+        if v > self.big {
+            self.big = v;
+        }
+    }
+
+    /// Another series' maximum, as if its pairs had been seen here.
+    fn merge(&mut self, o: &QuotientMax) {
+        self.see_exact(o.n, o.d);
+        self.see_big(o.big);
+    }
+
+    /// The largest value `f` printed over the series (0 for none).
+    fn value(&self, f: fn(u64, u64) -> f64) -> f64 {
+        let v = f(self.n, self.d);
+        if self.big > v {
+            self.big
+        } else {
+            v
+        }
+    }
+}
+
+/// Every field of `INFO memory` at its own maximum over a series of [`RawFigures`] (what
+/// [`InfoMemory::raise`] over each step's [`InfoMemory::compute`] gives, from a zeroed start,
+/// bit for bit), kept without computing any ratio per step: byte and count fields as integers,
+/// ratios and percentages as the pair with the largest quotient.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FiguresMax {
+    /// The maximum of each raw figure (`rss_used` unused: it enters only the differences and
+    /// ratios below).
+    raw: RawFigures,
+    /// `used_memory_dataset`.
+    dataset: u64,
+    /// `allocator_frag_bytes`, `allocator_rss_bytes`, `rss_overhead_bytes`,
+    /// `mem_fragmentation_bytes` (from 0, as a zeroed [`InfoMemory`] raises them).
+    frag_bytes: i64,
+    rss_bytes: i64,
+    rss_overhead_bytes: i64,
+    mem_frag_bytes: i64,
+    /// `used_memory_peak_perc`, `used_memory_dataset_perc`.
+    peak_perc: QuotientMax,
+    dataset_perc: QuotientMax,
+    /// `allocator_frag_ratio`, `allocator_rss_ratio`, `rss_overhead_ratio`,
+    /// `mem_fragmentation_ratio`.
+    frag_ratio: QuotientMax,
+    rss_ratio: QuotientMax,
+    rss_overhead_ratio: QuotientMax,
+    mem_frag_ratio: QuotientMax,
+}
+
+/// Raises `m` to `v`.
+#[inline]
+fn up<T: PartialOrd>(m: &mut T, v: T) {
+    if v > *m {
+        *m = v;
+    }
+}
+
+impl FiguresMax {
+    /// One more step's figures.
+    #[inline]
+    pub fn see(&mut self, r: &RawFigures) {
+        self.raise_raw(r);
+        up(&mut self.dataset, r.dataset());
+        up(&mut self.frag_bytes, r.active as i64 - r.allocated as i64);
+        up(&mut self.rss_bytes, r.resident as i64 - r.active as i64);
+        up(&mut self.rss_overhead_bytes, r.rss as i64 - r.resident as i64);
+        up(&mut self.mem_frag_bytes, r.rss as i64 - r.rss_used as i64);
+        self.peak_perc.see_perc(r.used, r.peak);
+        self.dataset_perc.see_perc(r.dataset(), r.net());
+        self.frag_ratio.see_ratio(r.active, r.allocated);
+        self.rss_ratio.see_ratio(r.resident, r.active);
+        self.rss_overhead_ratio.see_ratio(r.rss, r.resident);
+        self.mem_frag_ratio.see_ratio(r.rss, r.rss_used);
+    }
+
+    /// Another series' maxima, as if its steps had been seen here.
+    pub fn merge(&mut self, o: &FiguresMax) {
+        self.raise_raw(&o.raw);
+        up(&mut self.dataset, o.dataset);
+        up(&mut self.frag_bytes, o.frag_bytes);
+        up(&mut self.rss_bytes, o.rss_bytes);
+        up(&mut self.rss_overhead_bytes, o.rss_overhead_bytes);
+        up(&mut self.mem_frag_bytes, o.mem_frag_bytes);
+        self.peak_perc.merge(&o.peak_perc);
+        self.dataset_perc.merge(&o.dataset_perc);
+        self.frag_ratio.merge(&o.frag_ratio);
+        self.rss_ratio.merge(&o.rss_ratio);
+        self.rss_overhead_ratio.merge(&o.rss_overhead_ratio);
+        self.mem_frag_ratio.merge(&o.mem_frag_ratio);
+    }
+
+    /// Raises each raw figure to `r`'s.
+    #[inline]
+    fn raise_raw(&mut self, r: &RawFigures) {
+        let m = &mut self.raw;
+        up(&mut m.used, r.used);
+        up(&mut m.peak, r.peak);
+        up(&mut m.overhead, r.overhead);
+        up(&mut m.startup, r.startup);
+        up(&mut m.allocated, r.allocated);
+        up(&mut m.active, r.active);
+        up(&mut m.resident, r.resident);
+        up(&mut m.rss, r.rss);
+        up(&mut m.vm_eval, r.vm_eval);
+        up(&mut m.vm_functions, r.vm_functions);
+        up(&mut m.scripts_eval, r.scripts_eval);
+        up(&mut m.functions, r.functions);
+        up(&mut m.nscripts, r.nscripts);
+        up(&mut m.maxmemory, r.maxmemory);
+        up(&mut m.clients_normal, r.clients_normal);
+    }
+
+    /// The maxima as INFO fields (`mem_allocator` empty, as [`InfoMemory::raise`] leaves it).
+    pub fn info(&self) -> InfoMemory {
+        let m = &self.raw;
+        InfoMemory {
+            used_memory: m.used,
+            used_memory_rss: m.rss,
+            used_memory_peak: m.peak,
+            used_memory_peak_perc: self.peak_perc.value(perc),
+            used_memory_overhead: m.overhead,
+            used_memory_startup: m.startup,
+            used_memory_dataset: self.dataset,
+            used_memory_dataset_perc: self.dataset_perc.value(perc),
+            allocator_allocated: m.allocated,
+            allocator_active: m.active,
+            allocator_resident: m.resident,
+            used_memory_vm_eval: m.vm_eval,
+            used_memory_scripts_eval: m.scripts_eval,
+            number_of_cached_scripts: m.nscripts,
+            used_memory_vm_functions: m.vm_functions,
+            used_memory_functions: m.functions,
+            maxmemory: m.maxmemory,
+            allocator_frag_ratio: self.frag_ratio.value(ratio),
+            allocator_frag_bytes: self.frag_bytes,
+            allocator_rss_ratio: self.rss_ratio.value(ratio),
+            allocator_rss_bytes: self.rss_bytes,
+            rss_overhead_ratio: self.rss_overhead_ratio.value(ratio),
+            rss_overhead_bytes: self.rss_overhead_bytes,
+            mem_fragmentation_ratio: self.mem_frag_ratio.value(ratio),
+            mem_fragmentation_bytes: self.mem_frag_bytes,
+            mem_clients_normal: m.clients_normal,
+            mem_allocator: String::new(),
+        }
     }
 }
 
@@ -396,24 +627,27 @@ mod tests {
 
     #[test]
     fn formulas() {
-        let m = InfoMemory::compute(RawFigures {
-            used: 1_000_000,
-            peak: 1_200_000,
-            overhead: 900_000,
-            startup: 876_000,
-            allocated: 2_000_000,
-            active: 2_200_000,
-            resident: 4_400_000,
-            rss: 8_800_000,
-            vm_eval: 32768,
-            vm_functions: 33792,
-            scripts_eval: 0,
-            functions: 200,
-            nscripts: 0,
-            maxmemory: 0,
-            clients_normal: 20_000,
-            mem_allocator: "jemalloc-5.3.0".into(),
-        });
+        let m = InfoMemory::compute(
+            &RawFigures {
+                used: 1_000_000,
+                peak: 1_200_000,
+                overhead: 900_000,
+                startup: 876_000,
+                allocated: 2_000_000,
+                active: 2_200_000,
+                resident: 4_400_000,
+                rss: 8_800_000,
+                rss_used: 1_000_000,
+                vm_eval: 32768,
+                vm_functions: 33792,
+                scripts_eval: 0,
+                functions: 200,
+                nscripts: 0,
+                maxmemory: 0,
+                clients_normal: 20_000,
+            },
+            "jemalloc-5.3.0".into(),
+        );
         assert_eq!(m.used_memory_dataset, 100_000);
         // dataset / (used - startup) = 100,000 / 124,000.
         assert_eq!(m.used_memory_dataset_perc, 80.65);

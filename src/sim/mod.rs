@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::jemalloc::bin::BinRow;
 use crate::jemalloc::{Arena, ArenaOptions, ObjId};
-use crate::redis::info::RawFigures;
+use crate::redis::info::{FiguresMax, RawFigures};
 use crate::redis::{InfoMemory, Server};
 use crate::workload::{Flush, Scenario};
 pub use breakdown::Breakdown;
@@ -94,49 +94,57 @@ pub struct RunResult {
 
 /// A peak over a stretch of steps: every field's maximum, and the ratios at the moment of peak
 /// RSS (the first step with the highest RSS, and among those the most `used_memory`: the
-/// fullest moment, the one [`RunResult::peak_rss_step`] names).
+/// fullest moment, the one [`RunResult::peak_rss_step`] names). Kept over the steps' raw
+/// figures: no INFO field is computed until [`Peak::peak`] or [`Peak::max_over_time`] is asked.
 #[derive(Debug, Clone, Default)]
 pub struct Peak {
-    max: InfoMemory,
+    max: FiguresMax,
     at: Option<(u64, u64)>,
-    /// The step at the moment of peak RSS; only its momentary fields (ratios and percentages)
-    /// are kept.
-    moment: InfoMemory,
+    /// The figures at the moment of peak RSS; only the momentary fields (ratios and
+    /// percentages) of their INFO are kept.
+    moment: RawFigures,
 }
 
 impl Peak {
     /// One more step.
-    pub fn see(&mut self, info: &InfoMemory) {
-        self.max.raise(info);
-        self.moment((info.used_memory_rss, info.used_memory), info);
+    #[inline]
+    pub fn see(&mut self, f: &RawFigures) {
+        self.max.see(f);
+        self.moment((f.rss, f.used), f);
     }
 
     /// Another stretch's peak, as if its steps had been seen here.
     pub fn merge(&mut self, other: &Peak) {
-        self.max.raise(&other.max);
+        self.max.merge(&other.max);
         if let Some(k) = other.at {
             self.moment(k, &other.moment);
         }
     }
 
     /// A moment with (RSS, used_memory) `k`: it becomes the peak's if higher than the one held.
-    fn moment(&mut self, k: (u64, u64), info: &InfoMemory) {
+    #[inline]
+    fn moment(&mut self, k: (u64, u64), f: &RawFigures) {
         if self.at.is_none_or(|at| k > at) {
             self.at = Some(k);
-            self.moment.copy_momentary(info);
+            self.moment = *f;
         }
     }
 
-    /// Byte figures at their maximum, ratios at the moment of peak RSS.
+    /// Byte figures at their maximum, ratios at the moment of peak RSS (0 before any step).
+    /// `mem_allocator` is empty.
     pub fn peak(&self) -> InfoMemory {
-        let mut p = self.max.clone();
-        p.copy_momentary(&self.moment);
+        let mut p = self.max.info();
+        let moment = match self.at {
+            Some(_) => InfoMemory::compute(&self.moment, String::new()),
+            None => InfoMemory::default(),
+        };
+        p.copy_momentary(&moment);
         p
     }
 
-    /// Every field at its own maximum.
-    pub fn max_over_time(&self) -> &InfoMemory {
-        &self.max
+    /// Every field at its own maximum (0 before any step). `mem_allocator` is empty.
+    pub fn max_over_time(&self) -> InfoMemory {
+        self.max.info()
     }
 }
 
@@ -222,12 +230,14 @@ struct Steps {
 }
 
 impl Steps {
-    /// One more step ending with `info`; true when the probe wants this one. The peak is the
-    /// highest RSS, and among the steps at that RSS the one with the most `used_memory` (the
-    /// fullest moment, not an empty server whose pages are still resident).
-    fn step(&mut self, info: &InfoMemory, probe: &Probe) -> bool {
+    /// One more step ending with figures `f` (only its RSS and `used_memory` are read); true
+    /// when the probe wants this one. The peak is the highest RSS, and among the steps at that
+    /// RSS the one with the most `used_memory` (the fullest moment, not an empty server whose
+    /// pages are still resident).
+    #[inline]
+    fn step(&mut self, f: &RawFigures, probe: &Probe) -> bool {
         self.n += 1;
-        let at = (info.used_memory_rss, info.used_memory);
+        let at = (f.rss, f.used);
         if at > self.peak || self.peak_step == 0 {
             self.peak = at;
             self.peak_step = self.n;
@@ -243,16 +253,16 @@ fn replay(sc: &Scenario, seed: u64, progress: impl FnMut(u64), probe: &mut Probe
     }
 }
 
-fn redis_breakdown(server: &Server, info: &InfoMemory) -> Breakdown {
+fn redis_breakdown(server: &Server, f: &RawFigures) -> Breakdown {
     let heap = &server.heap;
     let (values_payload, values_footprint) = server.value_footprint();
     Breakdown {
-        used_memory: info.used_memory,
+        used_memory: f.used,
         values_payload,
         values_footprint,
-        used_memory_startup: info.used_memory_startup,
+        used_memory_startup: f.startup,
         ..Breakdown::compose(
-            info.used_memory_rss,
+            f.rss,
             server.payload_bytes(),
             heap.zmalloc_used - heap.zmalloc_requested,
             server.startup_bytes(),
@@ -306,7 +316,7 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
             if next.is_some() {
                 server.prefetch(cmd.args());
             }
-            let now = server.step_info();
+            let now = server.step_figures();
             if steps.step(&now, probe) {
                 probe.taken = Some(redis_breakdown(&server, &now));
                 break 'tests;
@@ -318,13 +328,13 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
         if last_test && any {
             // The last command's step (the state has not changed since): decomposed now, in
             // case it is the peak.
-            taken.push((steps.n, redis_breakdown(&server, &server.step_info())));
+            taken.push((steps.n, redis_breakdown(&server, &server.step_figures())));
         }
         for c in clients {
             server.disconnect(c);
         }
         server.advance(test_ns);
-        let end = server.measured_info();
+        let end = server.measured_figures();
         if steps.step(&end, probe) {
             probe.taken = Some(redis_breakdown(&server, &end));
             break;
@@ -340,8 +350,8 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
         timeline.push(TestRecord {
             test: t + 1,
             peak: peak.peak(),
-            max_over_time: peak.max_over_time().clone(),
-            end,
+            max_over_time: peak.max_over_time(),
+            end: server.info_of(&end),
             keys: server.dbsize(),
         });
         progress(t + 1);
@@ -393,7 +403,7 @@ fn finish(
     refused: std::collections::BTreeMap<String, u64>,
 ) -> RunResult {
     let peak = run_peak.peak();
-    let max_over_time = run_peak.max_over_time().clone();
+    let max_over_time = run_peak.max_over_time();
     let end = timeline.last().map(|r| r.end.clone()).unwrap_or_default();
     RunResult {
         scenario: sc.name.clone(),
@@ -437,19 +447,24 @@ fn free_live(arena: &mut Arena, o: Live) -> (u64, u64) {
 /// The INFO-shaped figures of a plain allocator workload: `used_memory` is the usable size of
 /// the live objects (what a program counting `malloc_usable_size` sees), RSS the written pages
 /// and the allocator's metadata (the process holds nothing else).
-fn allocator_info(arena: &Arena, used: u64, peak_used: u64) -> InfoMemory {
-    let s = arena.stats();
+fn allocator_figures(arena: &Arena, used: u64, peak_used: u64) -> RawFigures {
+    let s = arena.sample_stats();
     let page = arena.size_classes().page();
-    InfoMemory::compute(RawFigures {
+    RawFigures {
         used,
         peak: peak_used.max(used),
         allocated: s.allocated,
         active: s.active,
         resident: s.resident,
-        rss: s.touched_pages * page + s.metadata_resident(page),
-        mem_allocator: format!("jemalloc-{}", arena.config().version),
+        rss: s.touched_pages * page + s.metadata_resident,
+        rss_used: used,
         ..RawFigures::default()
-    })
+    }
+}
+
+/// [`allocator_figures`] as INFO memory, `mem_allocator` naming the modelled jemalloc.
+fn allocator_info(arena: &Arena, f: &RawFigures) -> InfoMemory {
+    InfoMemory::compute(f, format!("jemalloc-{}", arena.config().version))
 }
 
 fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mut Probe) -> RunResult {
@@ -508,14 +523,14 @@ fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe:
             }
         }
         peak_used = peak_used.max(used);
-        let full = allocator_info(&arena, used, peak_used);
+        let full = allocator_figures(&arena, used, peak_used);
         if steps.step(&full, probe) {
-            probe.taken = Some(take(&arena, used, requested, full.used_memory_rss));
+            probe.taken = Some(take(&arena, used, requested, full.rss));
             break;
         }
         let last_test = t + 1 == sc.tests;
         if last_test {
-            taken.push((steps.n, take(&arena, used, requested, full.used_memory_rss)));
+            taken.push((steps.n, take(&arena, used, requested, full.rss)));
         }
         let mut peak = Peak::default();
         peak.see(&full);
@@ -545,21 +560,21 @@ fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe:
         if sc.flush == Flush::AfterEach {
             flush(&mut arena, &mut live, &mut used, &mut requested);
         }
-        let end = allocator_info(&arena, used, peak_used);
+        let end = allocator_figures(&arena, used, peak_used);
         if steps.step(&end, probe) {
-            probe.taken = Some(take(&arena, used, requested, end.used_memory_rss));
+            probe.taken = Some(take(&arena, used, requested, end.rss));
             break;
         }
         if last_test {
-            taken.push((steps.n, take(&arena, used, requested, end.used_memory_rss)));
+            taken.push((steps.n, take(&arena, used, requested, end.rss)));
         }
         peak.see(&end);
         run_peak.merge(&peak);
         timeline.push(TestRecord {
             test: t + 1,
             peak: peak.peak(),
-            max_over_time: peak.max_over_time().clone(),
-            end,
+            max_over_time: peak.max_over_time(),
+            end: allocator_info(&arena, &end),
             keys: live.len() as u64,
         });
         progress(t + 1);
@@ -577,4 +592,267 @@ fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe:
     r.peak_rss_step = steps.peak_step;
     r.breakdown = in_passing(&taken, steps.peak_step);
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The peak as it was kept before raw figures: each step's INFO computed and raised into a
+    /// zeroed maximum, the momentary fields copied at the moment of peak RSS.
+    #[derive(Default)]
+    struct InfoPeak {
+        max: InfoMemory,
+        at: Option<(u64, u64)>,
+        moment: InfoMemory,
+    }
+
+    impl InfoPeak {
+        fn see(&mut self, f: &RawFigures) {
+            let info = InfoMemory::compute(f, String::new());
+            self.max.raise(&info);
+            self.moment((info.used_memory_rss, info.used_memory), &info);
+        }
+
+        fn merge(&mut self, other: &InfoPeak) {
+            self.max.raise(&other.max);
+            if let Some(k) = other.at {
+                let m = other.moment.clone();
+                self.moment(k, &m);
+            }
+        }
+
+        fn moment(&mut self, k: (u64, u64), info: &InfoMemory) {
+            if self.at.is_none_or(|at| k > at) {
+                self.at = Some(k);
+                self.moment.copy_momentary(info);
+            }
+        }
+
+        fn peak(&self) -> InfoMemory {
+            let mut p = self.max.clone();
+            p.copy_momentary(&self.moment);
+            p
+        }
+    }
+
+    struct Gen(u64);
+
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+
+        /// A byte figure: zeros, small numbers, realistic sizes, numbers about the edges of the
+        /// exact domains (2^46 for a percentage's numerator, 2^53 for a double) and huge ones
+        /// (below 2^62, so that INFO's `i64` differences do not overflow).
+        fn value(&mut self) -> u64 {
+            let edge = |g: &mut Gen, e: u32| {
+                let d = g.below(2_000);
+                if g.below(2) == 0 {
+                    (1u64 << e) - d
+                } else {
+                    (1u64 << e) + d
+                }
+            };
+            match self.below(12) {
+                0 => 0,
+                1 => 1 + self.below(4),
+                2 => self.below(1_000),
+                3 | 4 => self.below(1 << 24),
+                5 | 6 => self.below(1 << 36),
+                7 => edge(self, 46),
+                8 => edge(self, 53),
+                9 => self.below(1 << 62),
+                _ => 1_000_000 + self.below(100_000),
+            }
+        }
+
+        /// `x` scaled by a random fraction, so that quotients repeat or come close.
+        fn scaled(&mut self, x: u64) -> u64 {
+            let (k, m) = (1 + self.below(8), 1 + self.below(8));
+            ((x as u128 * k as u128 / m as u128) as u64).min((1 << 62) - 1)
+        }
+
+        fn figures(&mut self, prev: &RawFigures) -> RawFigures {
+            let mut f = RawFigures::default();
+            let fields: [&mut u64; 16] = [
+                &mut f.used,
+                &mut f.peak,
+                &mut f.overhead,
+                &mut f.startup,
+                &mut f.allocated,
+                &mut f.active,
+                &mut f.resident,
+                &mut f.rss,
+                &mut f.rss_used,
+                &mut f.vm_eval,
+                &mut f.vm_functions,
+                &mut f.scripts_eval,
+                &mut f.functions,
+                &mut f.nscripts,
+                &mut f.maxmemory,
+                &mut f.clients_normal,
+            ];
+            let prev = [
+                prev.used,
+                prev.peak,
+                prev.overhead,
+                prev.startup,
+                prev.allocated,
+                prev.active,
+                prev.resident,
+                prev.rss,
+                prev.rss_used,
+                prev.vm_eval,
+                prev.vm_functions,
+                prev.scripts_eval,
+                prev.functions,
+                prev.nscripts,
+                prev.maxmemory,
+                prev.clients_normal,
+            ];
+            // Pairs scaled together repeat a quotient exactly; a nudge of one makes the nearest
+            // different one.
+            let together = self.below(3) == 0;
+            let (k, m) = (1 + self.below(6), 1 + self.below(6));
+            for (i, v) in fields.into_iter().enumerate() {
+                *v = match self.below(5) {
+                    0 => prev[i],
+                    1 if together => ((prev[i] as u128 * k as u128 / m as u128) as u64).min((1 << 62) - 1),
+                    2 => {
+                        let s = self.scaled(prev[i]);
+                        (s + self.below(3)).saturating_sub(1)
+                    }
+                    _ => self.value(),
+                };
+            }
+            f
+        }
+    }
+
+    fn same(a: &InfoMemory, b: &InfoMemory, what: &str) {
+        // Debug shows every float exactly (and a negative zero as one).
+        assert_eq!(format!("{a:?}"), format!("{b:?}"), "{what}");
+        for &fld in Field::ALL {
+            assert_eq!(a.get(fld).to_bits(), b.get(fld).to_bits(), "{what}: {fld}");
+        }
+    }
+
+    use crate::redis::info::Field;
+
+    /// Peaks over raw figures are the peaks of the INFO computed at every step, field for field
+    /// and bit for bit: per stretch, and merged over stretches (as a run merges its tests), on
+    /// random sequences full of zeros, repeated and nearly equal quotients, and figures about
+    /// the edges of the doubles' exact integers.
+    #[test]
+    fn raw_peaks_are_the_peaks_of_each_steps_info() {
+        let mut g = Gen(0x2545_f491_4f6c_dd1d);
+        for seq in 0..3_000 {
+            let mut run = Peak::default();
+            let mut run_old = InfoPeak::default();
+            same(&run.peak(), &run_old.peak(), "empty");
+            same(&run.max_over_time(), &run_old.max, "empty");
+            let mut prev = RawFigures::default();
+            for _ in 0..1 + g.below(6) {
+                let mut peak = Peak::default();
+                let mut old = InfoPeak::default();
+                for _ in 0..g.below(40) {
+                    let f = g.figures(&prev);
+                    // RSS and used_memory repeat often, so that moments tie.
+                    let f = if g.below(4) == 0 {
+                        RawFigures {
+                            rss: prev.rss,
+                            used: prev.used,
+                            ..f
+                        }
+                    } else {
+                        f
+                    };
+                    peak.see(&f);
+                    old.see(&f);
+                    prev = f;
+                }
+                same(&peak.peak(), &old.peak(), &format!("sequence {seq}: peak"));
+                same(&peak.max_over_time(), &old.max, &format!("sequence {seq}: max"));
+                run.merge(&peak);
+                run_old.merge(&old);
+            }
+            same(&run.peak(), &run_old.peak(), &format!("sequence {seq}: run peak"));
+            same(
+                &run.max_over_time(),
+                &run_old.max,
+                &format!("sequence {seq}: run max"),
+            );
+        }
+    }
+
+    /// Quotients that differ by less than a double can tell apart, and huge ones whose
+    /// conversion to a double rounds, still give the maximum the per-step INFO gives.
+    #[test]
+    fn nearly_equal_and_huge_quotients() {
+        let base = RawFigures {
+            used: 3,
+            peak: 3,
+            rss: 3,
+            rss_used: 3,
+            allocated: 1,
+            active: 1,
+            resident: 1,
+            ..RawFigures::default()
+        };
+        let cases: Vec<(u64, u64)> = vec![
+            (0, 0),
+            (5, 0),
+            (0, 7),
+            (1, 3),
+            (2, 6),
+            (1 << 52, 3 << 50),
+            ((1 << 53) + 1, 1 << 53),
+            ((1 << 53) - 1, (1 << 53) - 2),
+            ((1 << 53) + 3, (1 << 53) + 2),
+            ((1 << 46) + 1, (1 << 46) - 1),
+            (1 << 46, (1 << 46) - 1),
+            ((1 << 62) - 1, (1 << 62) - 3),
+            (1_000_001, 1_000_000),
+            (1_000_000_001, 1_000_000_000),
+            (10_005, 10_000),
+            (10_004, 10_000),
+        ];
+        for (i, &(a, b)) in cases.iter().enumerate() {
+            for &(c, d) in &cases[i..] {
+                for order in [[(a, b), (c, d)], [(c, d), (a, b)]] {
+                    let mut peak = Peak::default();
+                    let mut old = InfoPeak::default();
+                    for (n, (x, y)) in order.into_iter().enumerate() {
+                        // The pair goes into every ratio and percentage at once.
+                        let f = RawFigures {
+                            used: x,
+                            peak: y,
+                            overhead: 0,
+                            startup: x.saturating_sub(y),
+                            allocated: y,
+                            active: x,
+                            resident: x,
+                            rss: x + n as u64,
+                            rss_used: y,
+                            ..base
+                        };
+                        peak.see(&f);
+                        old.see(&f);
+                    }
+                    let what = format!("{order:?}");
+                    same(&peak.peak(), &old.peak(), &what);
+                    same(&peak.max_over_time(), &old.max, &what);
+                }
+            }
+        }
+    }
 }

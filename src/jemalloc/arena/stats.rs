@@ -7,7 +7,7 @@ use crate::jemalloc::base::Base;
 use crate::jemalloc::bin::{BinRow, Slab};
 use crate::jemalloc::pac::Pac;
 use crate::jemalloc::pages::TouchedPages;
-use crate::jemalloc::stats::{Residency, Stats};
+use crate::jemalloc::stats::{Residency, SampleStats, Stats};
 
 impl Arena {
     /// Stats with jemalloc's meanings, summed over this arena and its huge arena. Cheap (no
@@ -21,6 +21,22 @@ impl Arena {
         add_pac_stats(&mut s, &self.pac, &self.base, self.page());
         if let (Some(h), Some(hb)) = (self.huge.as_deref(), self.huge_base.as_ref()) {
             add_pac_stats(&mut s, h, hb, self.page());
+        }
+        s
+    }
+
+    /// The figures of [`Arena::stats`] a memory sample reads, and only those (the Redis model
+    /// samples after every command).
+    #[inline]
+    pub fn sample_stats(&self) -> SampleStats {
+        let page = self.page();
+        let mut s = SampleStats {
+            allocated: self.small_allocated + self.large_allocated,
+            ..SampleStats::default()
+        };
+        add_pac_sample(&mut s, &self.pac, &self.base, page);
+        if let (Some(h), Some(hb)) = (self.huge.as_deref(), self.huge_base.as_ref()) {
+            add_pac_sample(&mut s, h, hb, page);
         }
         s
     }
@@ -165,6 +181,18 @@ fn add_pac_stats(s: &mut Stats, p: &Pac, b: &Base, page: u64) {
     s.purged_pages += p.counters.dirty_purged + p.counters.muzzy_purged;
 }
 
+/// Adds the figures of page allocator `p` and its base metadata `b` that a sample reads to `s`,
+/// as [`add_pac_stats`] adds them to [`Stats`] (`metadata_resident` is the base's resident
+/// bytes: what `resident` holds beyond the active and dirty pages).
+#[inline]
+fn add_pac_sample(s: &mut SampleStats, p: &Pac, b: &Base, page: u64) {
+    let meta = b.with_edata(p.nedata_hwm()).resident;
+    s.active += p.nactive() * page;
+    s.resident += meta + (p.nactive() + p.ndirty()) * page;
+    s.metadata_resident += meta;
+    s.touched_pages += p.touched.count();
+}
+
 /// Bytes of `[a, b)` that lie on touched pages.
 fn touched_bytes(t: &TouchedPages, lg: u32, a: u64, b: u64) -> u64 {
     if a >= b {
@@ -182,4 +210,76 @@ fn touched_bytes(t: &TouchedPages, lg: u32, a: u64, b: u64) -> u64 {
         n += b - (pb << lg);
     }
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::jemalloc::{AllocatorConfig, Arena, ArenaOptions, ObjId};
+
+    /// The sample's five figures are the full stats' own, through growth, frees, writes, decay
+    /// and purges, with and without a thread cache, objects in the huge arena included.
+    #[test]
+    fn the_sample_is_the_stats_figures() {
+        for tcache in [true, false] {
+            let mut cfg = AllocatorConfig::jemalloc_5_3();
+            cfg.tcache.enabled = tcache;
+            let mut a = Arena::new(&cfg, ArenaOptions::default());
+            let page = a.size_classes().page();
+            let check = |a: &Arena| {
+                let (s, f) = (a.stats(), a.sample_stats());
+                assert_eq!(
+                    (
+                        f.allocated,
+                        f.active,
+                        f.resident,
+                        f.touched_pages,
+                        f.metadata_resident
+                    ),
+                    (
+                        s.allocated,
+                        s.active,
+                        s.resident,
+                        s.touched_pages,
+                        s.metadata_resident(page)
+                    )
+                );
+            };
+            check(&a);
+            let mut live: Vec<ObjId> = Vec::new();
+            let mut x = 0x9e37_79b9_7f4a_7c15u64;
+            for i in 0..20_000u64 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if x % 3 != 0 || live.is_empty() {
+                    let size = match x % 100 {
+                        0 => 9 << 20,
+                        1..=5 => 20_000 + (x >> 40) % 200_000,
+                        _ => 8 + (x >> 32) % 2_000,
+                    };
+                    let id = a.malloc(size).unwrap();
+                    a.write(id, 0, size);
+                    live.push(id);
+                } else {
+                    let k = (x >> 20) as usize % live.len();
+                    a.free(live.swap_remove(k));
+                }
+                if i % 997 == 0 {
+                    a.advance(3_000_000_000);
+                }
+                if i % 5_000 == 4_999 {
+                    a.purge();
+                }
+                if i % 101 == 0 {
+                    check(&a);
+                }
+            }
+            for id in live {
+                a.free(id);
+            }
+            check(&a);
+            a.advance(60_000_000_000);
+            check(&a);
+        }
+    }
 }

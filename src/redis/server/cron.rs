@@ -76,16 +76,17 @@ impl Server {
     /// `mem_fragmentation_ratio`), live.
     pub(super) fn sample(&self) -> CronSample {
         let b = &self.profile.baseline;
-        let st = self.heap.arena.stats();
+        // The five figures of the arena's stats read here, not the whole of them.
+        let st = self.heap.arena.sample_stats();
         let page = self.heap.arena.size_classes().page();
         let s0 = &self.start;
         let delta = |now: u64, then: u64| now as i64 - then as i64;
         let plus = |base: u64, d: i64| (base as i64 + d).max(0) as u64;
         // RSS grows by the pages the program wrote and by jemalloc's metadata pages.
-        let meta = |s: &crate::jemalloc::Stats| s.metadata_resident(page);
         let rss = plus(
             b.rss,
-            delta(st.touched_pages, s0.touched_pages) * page as i64 + delta(meta(&st), meta(s0)),
+            delta(st.touched_pages, s0.touched_pages) * page as i64
+                + delta(st.metadata_resident, s0.metadata_resident(page)),
         ) + if self.profile.lua_uses_jemalloc {
             0
         } else {

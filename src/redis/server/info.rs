@@ -4,7 +4,7 @@
 //! cron's allocator and RSS samples — that [`InfoMemory::compute`] turns into the section.
 
 use crate::redis::heap::Alloc;
-use crate::redis::info::{ratio, InfoMemory, RawFigures};
+use crate::redis::info::{InfoMemory, RawFigures};
 
 use super::Server;
 
@@ -55,13 +55,13 @@ impl Server {
     /// `INFO memory` as it stands now, with the clients that are connected now (none more):
     /// the figures a test's peak is taken from.
     pub fn info(&self) -> InfoMemory {
-        self.info_with(0)
+        self.info_of(&self.step_figures())
     }
 
-    /// [`Server::info`] without `mem_allocator` (left empty): the figures of one step of a
-    /// run, made after every command, so no string is made for them.
-    pub fn step_info(&self) -> InfoMemory {
-        self.info_figures(0, String::new())
+    /// The raw figures of [`Server::info`]: what a run takes after every command (a copy of
+    /// integers; [`Server::info_of`] turns them into the section when a value is needed).
+    pub fn step_figures(&self) -> RawFigures {
+        self.figures(0)
     }
 
     /// `INFO memory` as the measurement reads it: a fresh connection sends it once the test's
@@ -69,7 +69,17 @@ impl Server {
     /// `used_memory_peak` to it); the allocator and RSS figures are the cron's, from before it
     /// connected. The way the baseline was measured.
     pub fn measured_info(&self) -> InfoMemory {
-        self.info_with(self.measuring_client)
+        self.info_of(&self.measured_figures())
+    }
+
+    /// The raw figures of [`Server::measured_info`].
+    pub fn measured_figures(&self) -> RawFigures {
+        self.figures(self.measuring_client)
+    }
+
+    /// `INFO memory` from raw figures this server gave, with its `mem_allocator`.
+    pub fn info_of(&self, figures: &RawFigures) -> InfoMemory {
+        InfoMemory::compute(figures, self.profile.mem_allocator.clone())
     }
 
     /// What fragsim's own measurement does to the server after reading it: a client connects,
@@ -82,13 +92,9 @@ impl Server {
         self.disconnect(c);
     }
 
-    /// `INFO memory` with a measuring client of `client` bytes connected (0: none).
-    fn info_with(&self, client: u64) -> InfoMemory {
-        self.info_figures(client, self.profile.mem_allocator.clone())
-    }
-
-    /// [`Server::info_with`], with `mem_allocator` given.
-    fn info_figures(&self, client: u64, mem_allocator: String) -> InfoMemory {
+    /// The raw figures of `INFO memory` with a measuring client of `client` bytes connected
+    /// (0: none).
+    fn figures(&self, client: u64) -> RawFigures {
         // What INFO prints: the cron's last sample of the allocator and RSS (and of used_memory
         // for mem_fragmentation_ratio), when measured; the live state while a test runs.
         let s = match self.cron_sample {
@@ -113,7 +119,7 @@ impl Server {
             + scripts.dict.slots() * 8;
         let overhead =
             b.used_memory_startup + b.clients_normal + lua_caches + b.functions_caches + db_overhead;
-        let mut info = InfoMemory::compute(RawFigures {
+        RawFigures {
             used,
             peak: self.peak.max(used),
             overhead,
@@ -122,6 +128,10 @@ impl Server {
             active: s.active,
             resident: s.resident,
             rss: s.rss,
+            // mem_fragmentation_ratio relates the sample's two figures, taken together: with no
+            // measuring client, the live used_memory; with one, the cron's (or the live one
+            // without the client's, before the cron's first look).
+            rss_used: s.used,
             vm_eval: b.vm_eval + scripts.lua_heap,
             vm_functions: b.vm_functions,
             scripts_eval: lua_caches,
@@ -129,13 +139,6 @@ impl Server {
             nscripts: scripts.count(),
             maxmemory: self.maxmemory,
             clients_normal: b.clients_normal,
-            mem_allocator,
-        });
-        if client > 0 {
-            // The ratio of the cron's two samples, taken together.
-            info.mem_fragmentation_ratio = ratio(s.rss, s.used);
-            info.mem_fragmentation_bytes = s.rss as i64 - s.used as i64;
         }
-        info
     }
 }

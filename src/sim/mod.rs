@@ -286,6 +286,7 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
     let mut steps = Steps::default();
     let mut run_peak = Peak::default();
     let mut cmd = commands::Command::default();
+    let mut after = commands::Command::default();
     // Decompositions taken in passing, by step (see `RunResult::breakdown`).
     let mut taken: Vec<(u64, Breakdown)> = Vec::new();
     'tests: for t in 0..sc.tests {
@@ -296,7 +297,14 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
         let mut peak = Peak::default();
         let mut any = false;
         let mut plan = commands::TestPlan::new(sc, t, &mut rng);
+        // Commands are drawn two ahead (the plan draws from the run's generator only, and
+        // nothing else draws from it within a test), so that the key of the command after
+        // next is fetched into the processor's cache while two steps are taken.
         let mut next = plan.next_into(&mut rng, &mut cmd);
+        let mut then = next.and_then(|_| plan.next_into(&mut rng, &mut after));
+        if then.is_some() {
+            server.prefetch(after.args());
+        }
         while let Some(p) = next {
             server
                 .exec(clients[p], cmd.args())
@@ -309,12 +317,11 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
                     break 'tests;
                 }
             }
-            // The next command is drawn now (the plan draws from the run's generator only, and
-            // nothing else draws from it within a test), so that its key is fetched while this
-            // step is taken.
-            next = plan.next_into(&mut rng, &mut cmd);
-            if next.is_some() {
-                server.prefetch(cmd.args());
+            std::mem::swap(&mut cmd, &mut after);
+            next = then;
+            then = next.and_then(|_| plan.next_into(&mut rng, &mut after));
+            if then.is_some() {
+                server.prefetch(after.args());
             }
             let now = server.step_figures();
             if steps.step(&now, probe) {

@@ -24,47 +24,105 @@ struct HashField {
     vlen: u64,
 }
 
-/// The fields of a listpack-encoded hash: their names, one after another in one buffer, and
-/// per field where its name is and what its value takes (the value's bytes are not kept: only
-/// its length and its listpack entry's size matter).
+/// The fields of a listpack-encoded hash, packed in one buffer, field after field: the name's
+/// length (a LEB128 varint), the name, then the value's length as the client sent it and the
+/// bytes of the value's listpack entry (two varints). The value's bytes are not kept: only its
+/// length and its entry's size matter. One allocation per hash (a write reserves what its
+/// fields need at once), a few bytes per field.
 #[derive(Debug, Clone, Default)]
 struct LpFields {
-    names: Vec<u8>,
-    items: Vec<LpItem>,
+    buf: Vec<u8>,
+    n: usize,
 }
 
-/// One field of a listpack: its name (`names[name_at..name_at + name_len]`), its value's length
-/// as the client sent it and the bytes of the value's listpack entry.
+/// One field of a listpack, as [`LpFields::iter`] reads it.
 #[derive(Debug, Clone, Copy)]
-struct LpItem {
-    name_at: u32,
-    name_len: u32,
+struct LpItem<'a> {
+    name: &'a [u8],
+    /// Where the value's two varints start and end in the buffer.
+    value_at: usize,
+    value_end: usize,
     value_len: u64,
     value_entry: u64,
 }
 
+fn put_varint(buf: &mut Vec<u8>, mut x: u64) {
+    while x >= 0x80 {
+        buf.push(x as u8 | 0x80);
+        x >>= 7;
+    }
+    buf.push(x as u8);
+}
+
+fn get_varint(buf: &[u8], at: &mut usize) -> u64 {
+    let mut x = 0u64;
+    let mut shift = 0;
+    loop {
+        let b = buf[*at];
+        *at += 1;
+        x |= ((b & 0x7f) as u64) << shift;
+        if b < 0x80 {
+            return x;
+        }
+        shift += 7;
+    }
+}
+
 impl LpFields {
-    fn name(&self, i: &LpItem) -> &[u8] {
-        &self.names[i.name_at as usize..(i.name_at + i.name_len) as usize]
+    /// Every field, in listpack order.
+    fn iter(&self) -> impl Iterator<Item = LpItem<'_>> {
+        let buf = &self.buf[..];
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            if at >= buf.len() {
+                return None;
+            }
+            let name_len = get_varint(buf, &mut at) as usize;
+            let name = &buf[at..at + name_len];
+            at += name_len;
+            let value_at = at;
+            let value_len = get_varint(buf, &mut at);
+            let value_entry = get_varint(buf, &mut at);
+            Some(LpItem {
+                name,
+                value_at,
+                value_end: at,
+                value_len,
+                value_entry,
+            })
+        })
     }
 
-    fn position(&self, f: &[u8]) -> Option<usize> {
-        self.items.iter().position(|i| self.name(i) == f)
+    /// Field `f`, if the hash has it.
+    fn get(&self, f: &[u8]) -> Option<LpItem<'_>> {
+        self.iter().find(|i| i.name == f)
+    }
+
+    /// Room for fields and values `pairs` (an upper bound: each varint at most 10 bytes).
+    fn reserve(&mut self, pairs: &[&[u8]]) {
+        let more: usize = pairs.chunks(2).map(|p| p[0].len() + 30).sum();
+        self.buf.reserve(more);
     }
 
     fn push(&mut self, f: &[u8], v: &[u8]) {
-        let name_at = u32::try_from(self.names.len()).expect("a listpack's names are under 4 GiB");
-        self.names.extend_from_slice(f);
-        self.items.push(LpItem {
-            name_at,
-            name_len: f.len() as u32,
-            value_len: v.len() as u64,
-            value_entry: listpack_entry(v),
-        });
+        put_varint(&mut self.buf, f.len() as u64);
+        self.buf.extend_from_slice(f);
+        put_varint(&mut self.buf, v.len() as u64);
+        put_varint(&mut self.buf, listpack_entry(v));
+        self.n += 1;
+    }
+
+    /// Gives the field whose value's varints are at `range` a value of `value_len` bytes
+    /// taking `value_entry` bytes of listpack.
+    fn set_value(&mut self, range: std::ops::Range<usize>, value_len: u64, value_entry: u64) {
+        let mut enc = Vec::with_capacity(20);
+        put_varint(&mut enc, value_len);
+        put_varint(&mut enc, value_entry);
+        self.buf.splice(range, enc);
     }
 
     fn len(&self) -> usize {
-        self.items.len()
+        self.n
     }
 }
 
@@ -107,10 +165,9 @@ impl HashValue {
             let mut dict = Dict::default();
             dict.expand(mem.heap, items.len() as u64, mem.profile.dict_initial_size);
             let mut fields = DetMap::default();
-            for i in &items.items {
-                let f = items.name(i);
-                let hf = table_field(mem, &mut dict, f.len() as u64, i.value_len);
-                fields.insert(f.to_vec(), hf);
+            for i in items.iter() {
+                let hf = table_field(mem, &mut dict, i.name.len() as u64, i.value_len);
+                fields.insert(i.name.to_vec(), hf);
             }
             mem.heap.zfree(*lp);
             self.enc = Encoding::Table(d, dict, fields);
@@ -173,17 +230,19 @@ impl Aggregate for HashValue {
         {
             self.convert(mem);
         }
+        if let Encoding::Listpack(_, _, items) = &mut self.enc {
+            items.reserve(pairs);
+        }
         for p in pairs.chunks(2) {
             let (f, v) = (&p[0], &p[1]);
             match &mut self.enc {
                 Encoding::Listpack(lp, bytes, items) => {
-                    if let Some(i) = items.position(f) {
-                        let item = &mut items.items[i];
-                        payload_delta += v.len() as i64 - item.value_len as i64;
+                    if let Some(i) = items.get(f) {
+                        payload_delta += v.len() as i64 - i.value_len as i64;
                         let entry = listpack_entry(v);
-                        *bytes = *bytes - item.value_entry + entry;
-                        item.value_len = v.len() as u64;
-                        item.value_entry = entry;
+                        *bytes = *bytes - i.value_entry + entry;
+                        let range = i.value_at..i.value_end;
+                        items.set_value(range, v.len() as u64, entry);
                     } else {
                         payload_delta += (f.len() + v.len()) as i64;
                         *bytes += listpack_entry(f) + listpack_entry(v);
@@ -236,5 +295,41 @@ impl Server {
         let (keyspace, mut mem) = self.keyspace_mem();
         keyspace.write::<HashValue>(&mut mem, argv[1], &argv[2..]);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The packed fields read back what was written, through values whose varints change
+    /// width when replaced (1, 2 and 3 bytes), names of every length up to 300 bytes.
+    #[test]
+    fn packed_fields_read_back() {
+        let mut lp = LpFields::default();
+        let mut model: Vec<(Vec<u8>, u64, u64)> = Vec::new();
+        let sizes = [0usize, 1, 12, 127, 128, 200, 16_383, 16_384, 70_000];
+        for i in 0..300usize {
+            let f: Vec<u8> = (0..i).map(|k| (k * 7 + i) as u8).collect();
+            let v = vec![b'x'; sizes[i % sizes.len()]];
+            lp.reserve(&[&f, &v]);
+            lp.push(&f, &v);
+            model.push((f, v.len() as u64, listpack_entry(&v)));
+        }
+        for i in (0..300usize).step_by(7) {
+            let v = vec![b'y'; sizes[(i + 3) % sizes.len()]];
+            let it = lp.get(&model[i].0).expect("a field");
+            let range = it.value_at..it.value_end;
+            lp.set_value(range, v.len() as u64, listpack_entry(&v));
+            model[i].1 = v.len() as u64;
+            model[i].2 = listpack_entry(&v);
+        }
+        assert_eq!(lp.len(), 300);
+        let got: Vec<(Vec<u8>, u64, u64)> = lp
+            .iter()
+            .map(|i| (i.name.to_vec(), i.value_len, i.value_entry))
+            .collect();
+        assert_eq!(got, model);
+        assert!(lp.get(b"absent").is_none());
     }
 }

@@ -9,7 +9,7 @@ use crate::redis::dict::Dict;
 use crate::redis::encoding::embstr_request;
 use crate::redis::expire::Expiry;
 
-use super::dispatch::{Cmd, Reply};
+use super::dispatch::Reply;
 use super::keytable::{Held, KeyName, KeyRec, KeyTable, NameHasher, NO_OBJ};
 use super::string::StringValue;
 use super::value::{Aggregate, Mem, Value, ValueType};
@@ -40,9 +40,10 @@ pub(super) struct Keyspace {
     payload_bytes: u64,
     /// The dict hash function, under the server's seed (see `Mem::walk_order`).
     hasher: NameHasher,
-    /// The name [`Keyspace::prefetch`] last identified, and its identity (the next command's
-    /// key, identified once).
-    next: NextName,
+    /// The names [`Keyspace::prefetch`] last identified, and their identities (the keys of the
+    /// commands to come, identified once), the older one at `next_at`.
+    next: [NextName; 2],
+    next_at: usize,
 }
 
 /// A name identified ahead of its command (names of up to 64 bytes).
@@ -83,28 +84,35 @@ impl Keyspace {
             expires: Dict::default(),
             payload_bytes: 0,
             hasher: NameHasher::new(hash_seed),
-            next: NextName::default(),
+            next: [NextName::default(); 2],
+            next_at: 0,
         }
     }
 
     /// The table's identity of `key`.
     fn identify(&self, key: &[u8]) -> KeyName {
-        match self.next.name {
-            Some(n) if self.next.bytes[..self.next.len] == *key => n,
-            _ => self.hasher.identify(key),
+        for n in &self.next {
+            if let Some(name) = n.name {
+                if n.bytes[..n.len] == *key {
+                    return name;
+                }
+            }
         }
+        self.hasher.identify(key)
     }
 
-    /// Identifies `key`, the next command's, ahead of it and asks the processor to fetch its
+    /// Identifies `key`, a coming command's, ahead of it and asks the processor to fetch its
     /// place in the index meanwhile. Changes nothing the model computes.
     pub(super) fn prefetch(&mut self, key: &[u8]) {
         let name = self.hasher.identify(key);
         self.keys.prefetch(name);
-        self.next.name = None;
-        if let Some(b) = self.next.bytes.get_mut(..key.len()) {
+        let n = &mut self.next[self.next_at];
+        self.next_at ^= 1;
+        n.name = None;
+        if let Some(b) = n.bytes.get_mut(..key.len()) {
             b.copy_from_slice(key);
-            self.next.len = key.len();
-            self.next.name = Some(name);
+            n.len = key.len();
+            n.name = Some(name);
         }
     }
 
@@ -389,29 +397,10 @@ impl Server {
     /// its key's place in the key table is fetched into the processor's cache meanwhile and
     /// its name hashed once. Changes nothing the model computes.
     pub fn prefetch<A: AsRef<[u8]>>(&mut self, argv: &[A]) {
-        if argv.len() < 2 {
-            return;
-        }
-        let args: [&[u8]; 2] = [argv[0].as_ref(), argv[1].as_ref()];
-        let keyed = matches!(
-            Cmd::of(&args),
-            Some(
-                Cmd::Set
-                    | Cmd::Get
-                    | Cmd::Hset
-                    | Cmd::Hmset
-                    | Cmd::Hget
-                    | Cmd::Hgetall
-                    | Cmd::Del
-                    | Cmd::Unlink
-                    | Cmd::Exists
-                    | Cmd::Expire
-                    | Cmd::Pexpire
-                    | Cmd::Ttl
-            )
-        );
-        if keyed {
-            self.keyspace.prefetch(argv[1].as_ref());
+        // The first argument of every keyed command the model runs is a key; for the others
+        // (INFO memory, CONFIG SET, ...) the hint is wasted, and harmless.
+        if let Some(key) = argv.get(1) {
+            self.keyspace.prefetch(key.as_ref());
         }
     }
 

@@ -25,10 +25,11 @@ pub struct Estimate {
 /// up to the embedded-string limit; one in a slab; one with an extent of its own), per hash
 /// field (in a listpack, in a hashtable), and per object of a plain allocator workload, small
 /// (a slab region) or large (an extent of its own). Peak RSS of one run, less the 12 MiB of an
-/// empty one, measured on this project's machine: 10,000,000 SETs of 10 B 483 MiB (51 B per
-/// key), 1,000,000 48 MiB (50 B); 400,000 of 100 B 32 MiB (85 B), 200,000 of 30 KB 29 MiB
-/// (153 B); 2,000,000 hash fields in listpacks 71 MiB (37 B per field with the keys: a field is
-/// its name and two lengths), 400,000 in hashtables 67 MiB (175 B); 3,000,000 allocator objects
+/// empty one, measured on this project's machine: 10,000,000 SETs of 10 B 528 MiB (55 B per
+/// key, with the key index's 8-byte slots at most 3/4 full), 50,000,000 2.4 GiB (51 B);
+/// 400,000 of 100 B 32 MiB (85 B), 200,000 of 30 KB 29 MiB (153 B); 2,000,000 hash fields in
+/// listpacks 71 MiB (37 B per field with the keys, before a listpack's fields were packed into
+/// one buffer: a field is its name and two lengths), 400,000 in hashtables 67 MiB (175 B); 3,000,000 allocator objects
 /// of 100 B 23 MiB (8 B each: a small object's id names its region, so the model keeps no entry
 /// per small object), 1,000,000 of 32 KiB 79 MiB (83 B each); the 33.5 M objects of 32 KiB of
 /// `scenarios/terabyte.toml` 2.82 GiB (90 B each). Each a little above the measured, so that

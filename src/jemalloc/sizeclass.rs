@@ -229,7 +229,19 @@ impl SizeClasses {
         if psz > self.large_maxclass() {
             return self.npsizes();
         }
-        self.psizes[..self.npsizes()].partition_point(|&s| s < psz)
+        // jemalloc's arithmetic (sz.h): the group of `psz`'s power of two, then its place in
+        // the group; tested equal to a search of the page classes' table.
+        let lg_page = self.lg_page;
+        let x = 63 - ((psz << 1) - 1).leading_zeros();
+        let shift = x.saturating_sub(LG_NGROUP + lg_page);
+        let grp = (shift as usize) << LG_NGROUP;
+        let lg_delta = if x < LG_NGROUP + lg_page + 1 {
+            lg_page
+        } else {
+            x - LG_NGROUP - 1
+        };
+        let md = (((psz - 1) >> lg_delta) & ((1 << LG_NGROUP) - 1)) as usize;
+        grp + md
     }
 
     /// `sz_pind2sz`: size of page class `pind` (the sentinel for `npsizes()`).
@@ -260,6 +272,26 @@ impl SizeClasses {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The page class index by jemalloc's arithmetic is the table's: for every size up to
+    /// 4 MiB, and around every page class up to the largest, for each page size.
+    #[test]
+    fn page_class_index_is_the_tables() {
+        for (lg_quantum, lg_page) in [(3, 12), (4, 12), (4, 14), (4, 16)] {
+            let sc = SizeClasses::new(lg_quantum, lg_page);
+            let table = |psz: u64| sc.psizes[..sc.npsizes()].partition_point(|&s| s < psz);
+            for psz in 1..=(4u64 << 20) {
+                assert_eq!(sc.psz2ind(psz), table(psz), "{lg_page} {psz}");
+            }
+            for &p in &sc.psizes[..sc.npsizes()] {
+                for psz in [p - 1, p, p + 1] {
+                    if psz > 0 && psz <= sc.large_maxclass() {
+                        assert_eq!(sc.psz2ind(psz), table(psz), "{lg_page} {psz}");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn counts_match_jemalloc_constants() {

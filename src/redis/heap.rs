@@ -223,16 +223,15 @@ impl Heap {
     /// `zrealloc(ptr, size)`, the first `written` bytes of the result then written.
     fn zrealloc_written(&mut self, a: Alloc, size: u64, written: u64) -> Alloc {
         let size = size.max(1);
-        let id = self
+        let (id, usable) = self
             .arena
-            .realloc(a.id, size)
+            .realloc_usable(a.id, size)
             .expect("Redis allocations are modelable");
         if let Some(r) = self.recorder.as_mut() {
-            if id != a.id || self.arena.usable_size(id) != a.usable {
+            if id != a.id || usable != a.usable {
                 r.realloc(a.id, id, size);
             }
         }
-        let usable = self.arena.usable_size(id);
         let requested = size.min(u32::MAX as u64) as u32;
         self.zmalloc_used = self.zmalloc_used - a.usable + usable;
         self.zmalloc_requested = self.zmalloc_requested - a.requested as u64 + requested as u64;

@@ -251,12 +251,18 @@ impl Arena {
     /// the huge arena included; otherwise a new object is allocated and the old one freed
     /// (nothing written: the caller writes what the copy writes). Returns the object's id.
     pub fn realloc(&mut self, id: ObjId, size: u64) -> Result<ObjId, AllocError> {
-        let new_usize = self.usable_size_of(size)?;
+        self.realloc_usable(id, size).map(|(id, _)| id)
+    }
+
+    /// [`Arena::realloc`], returning the object with its usable size (saves a
+    /// [`Arena::usable_size`] lookup).
+    pub fn realloc_usable(&mut self, id: ObjId, size: u64) -> Result<(ObjId, u64), AllocError> {
+        let class = self.sc.index_of(size).ok_or(AllocError::TooLarge(size))?;
+        let new_usize = self.usable_in_class(class, size);
         let old_usize = self.usable_size(id);
         if new_usize == old_usize {
-            return Ok(id);
+            return Ok((id, old_usize));
         }
-        let class = self.sc.index_of(size).ok_or(AllocError::TooLarge(size))?;
         if let (Handle::Large(i), false) = (Handle::of(id), self.sc.class(class).small) {
             let o = self.large[i as usize];
             let lg = self.sc.lg_page;
@@ -281,16 +287,16 @@ impl Arena {
                 let mut n = Obj::new(o.kind(), class as u16, o.place, (new_usize >> lg) as u32, 0);
                 n.set_offset(o.offset());
                 self.large[i as usize] = n;
-                return Ok(id);
+                return Ok((id, self.usable_size(id)));
             }
             // large_ralloc_move: the new extent straight from the arena (not the thread
             // cache), the old object freed through it.
             self.check_id_room()?;
             let new = self.malloc_large_direct(class, new_usize);
             self.free(id);
-            return Ok(new);
+            return Ok((new, self.usable_size(new)));
         }
-        let new = self.malloc_written(size, 0)?;
+        let new = self.malloc_usable(size, 0)?;
         self.free(id);
         Ok(new)
     }

@@ -390,19 +390,23 @@ impl KeyTable {
 mod tests {
     use super::*;
 
+    /// A xorshift generator from `x` (not 0): the tests' random names and seeds.
+    fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
     /// The walk-order hash is the one `Mem::walk_order` sorts names by (std's SipHash of the
     /// seed, then the name as a byte vector), for names of every length around the block
     /// boundaries and random seeds.
     #[test]
     fn the_first_hash_is_the_walk_orders() {
         use std::hash::{Hash, Hasher};
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
         for len in 0..300usize {
             for _ in 0..4 {
                 let seed = next();
@@ -420,13 +424,7 @@ mod tests {
     /// around the table's end and close up on removal.
     #[test]
     fn the_index_finds_what_a_map_finds() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
         let mut t = KeyTable::new();
         let mut live: Vec<(KeyName, u32)> = Vec::new();
         for step in 0..40_000u32 {

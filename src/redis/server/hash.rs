@@ -46,12 +46,22 @@ struct LpItem<'a> {
     value_entry: u64,
 }
 
-fn put_varint(buf: &mut Vec<u8>, mut x: u64) {
+/// `x` as a LEB128 varint at the start of `out`; returns its length.
+fn varint(mut x: u64, out: &mut [u8]) -> usize {
+    let mut n = 0;
     while x >= 0x80 {
-        buf.push(x as u8 | 0x80);
+        out[n] = x as u8 | 0x80;
         x >>= 7;
+        n += 1;
     }
-    buf.push(x as u8);
+    out[n] = x as u8;
+    n + 1
+}
+
+fn put_varint(buf: &mut Vec<u8>, x: u64) {
+    let mut b = [0u8; 10];
+    let n = varint(x, &mut b);
+    buf.extend_from_slice(&b[..n]);
 }
 
 fn get_varint(buf: &[u8], at: &mut usize) -> u64 {
@@ -115,10 +125,10 @@ impl LpFields {
     /// Gives the field whose value's varints are at `range` a value of `value_len` bytes
     /// taking `value_entry` bytes of listpack.
     fn set_value(&mut self, range: std::ops::Range<usize>, value_len: u64, value_entry: u64) {
-        let mut enc = Vec::with_capacity(20);
-        put_varint(&mut enc, value_len);
-        put_varint(&mut enc, value_entry);
-        self.buf.splice(range, enc);
+        let mut enc = [0u8; 20];
+        let n = varint(value_len, &mut enc);
+        let n = n + varint(value_entry, &mut enc[n..]);
+        self.buf.splice(range, enc[..n].iter().copied());
     }
 
     fn len(&self) -> usize {

@@ -393,9 +393,10 @@ impl Keyspace {
 }
 
 impl Server {
-    /// A hint, for speed only: `argv` is the command that comes after the one about to run, so
-    /// its key's place in the key table is fetched into the processor's cache meanwhile and
-    /// its name hashed once. Changes nothing the model computes.
+    /// A hint, for speed only: `argv` is a command that comes soon (a run passes the one two
+    /// commands ahead), so its key's place in the key table is fetched into the processor's
+    /// cache meanwhile and its name hashed once (the last two names are kept). Changes nothing
+    /// the model computes.
     pub fn prefetch<A: AsRef<[u8]>>(&mut self, argv: &[A]) {
         // The first argument of every keyed command the model runs is a key; for the others
         // (INFO memory, CONFIG SET, ...) the hint is wasted, and harmless.

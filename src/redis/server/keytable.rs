@@ -249,7 +249,7 @@ impl Index {
         let mask = self.mask();
         let mut i = self.home((h >> 32) as u32);
         while self.slots[i] != want {
-            debug_assert!(self.slots[i] != EMPTY, "a live record is indexed");
+            assert!(self.slots[i] != EMPTY, "a live record is indexed");
             i = (i + 1) & mask;
         }
         // Backward shift: each following slot of the run moves into the hole unless its home

@@ -400,9 +400,9 @@ mod tests {
         }
     }
 
-    /// The walk-order hash is the one `Mem::walk_order` sorts names by (std's SipHash of the
-    /// seed, then the name as a byte vector), for names of every length around the block
-    /// boundaries and random seeds.
+    /// The walk-order hash (what the key table and `Mem::walk_order` order names by) is std's
+    /// SipHash of the seed, then the name as a byte vector, for names of every length around
+    /// the block boundaries and random seeds.
     #[test]
     fn the_first_hash_is_the_walk_orders() {
         use std::hash::{Hash, Hasher};

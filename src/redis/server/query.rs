@@ -164,13 +164,8 @@ impl Server {
         let io = self.profile.query_read_len;
         let room = self.client_mut(id).qbuf_alloc();
         // The command's bytes, and whether an argument takes the big-argument path.
-        let mut total = resp_header(argv.len() as u64);
-        let mut big = false;
-        for a in argv {
-            let n = a.len() as u64;
-            total += resp_header(n) + n + 2;
-            big |= n >= big_arg;
-        }
+        let total = resp_len(argv);
+        let big = argv.iter().any(|a| a.len() as u64 >= big_arg);
         if !big && room >= io && total <= room && !general_path_only() {
             return self.read_whole_command(id, argv, total, objs);
         }

@@ -16,6 +16,7 @@ use crate::redis::heap::Heap;
 use crate::redis::profile::RedisProfile;
 
 use super::hash::HashValue;
+use super::keytable::NameHasher;
 use super::string::StringValue;
 
 /// What a value's allocations depend on: the heap they come from, the profile's sizes and
@@ -34,15 +35,9 @@ impl Mem<'_> {
     /// its own seed from the run's: each run frees in a different order, as each real process
     /// does (which objects end in the thread cache after a FLUSHALL depends on it).
     pub fn walk_order(&self, mut names: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-        use std::hash::{Hash, Hasher};
-        let seed = self.hash_seed;
+        let hasher = NameHasher::new(self.hash_seed);
         // A stable sort: names that hash alike keep the map's (deterministic) order.
-        names.sort_by_cached_key(|n| {
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            seed.hash(&mut h);
-            n.hash(&mut h);
-            h.finish()
-        });
+        names.sort_by_cached_key(|n| hasher.hash(n));
         names
     }
 }

@@ -76,6 +76,9 @@ pub enum ProfileProblem {
         min: u64,
         max: u64,
     },
+    /// `types.list_max_listpack_size` neither a node size (-1 to -5) nor an entry count.
+    #[error("types.list_max_listpack_size = {0}: give -1 to -5 (nodes of 4 to 64 KiB) or an entry count from 1 to 32767")]
+    ListFill(i64),
     /// `shared_integers` below 0.
     #[error("shared_integers = {0}: give 0 or more")]
     SharedIntegers(i64),

@@ -160,12 +160,64 @@ pub struct RedisProfile {
     /// Lua heap bytes a newly compiled script adds, on top of its body length (approximate:
     /// measured as about 0.6 KB for a short script).
     pub lua_heap_per_script: u64,
+    /// The collection types' layouts and encoding limits (lists, sets, sorted sets).
+    #[serde(default)]
+    pub types: TypeLayout,
     /// The server freshly started ([`ServerState::Fresh`]): what scenarios start from unless
     /// they ask for `state = "as_found"`.
     pub baseline: Baseline,
     /// The server as calibration left it ([`ServerState::AsFound`]), when measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as_found: Option<Baseline>,
+}
+
+/// How a build lays out lists, sets and sorted sets: struct sizes on x86-64 and the encoding
+/// limits (`CONFIG GET`). The defaults are Redis 7.0's (redis/redis tag 7.0.15: `src/quicklist.h`,
+/// `src/server.h`, `src/intset.h`, `src/config.c`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypeLayout {
+    /// `list-max-listpack-size`: a quicklist node's listpack holds at most this many entries
+    /// when positive; when negative (-1 to -5), at most 4, 8, 16, 32 or 64 KiB. Default -2.
+    pub list_max_listpack_size: i64,
+    /// `list-compress-depth`: nodes at either end left uncompressed (0: no compression).
+    pub list_compress_depth: u64,
+    /// `set-max-intset-entries`: a set of integers stays an intset up to this many members.
+    pub set_max_intset_entries: u64,
+    /// `zset-max-listpack-entries` / `zset-max-listpack-value`: a sorted set stays a listpack up
+    /// to this many members, each at most this many bytes.
+    pub zset_max_listpack_entries: u64,
+    pub zset_max_listpack_value: u64,
+    /// `sizeof(quicklist)`, `sizeof(quicklistNode)`.
+    pub quicklist: u64,
+    pub quicklist_node: u64,
+    /// `sizeof(zset)` (dict and skiplist pointers), `sizeof(zskiplist)`.
+    pub zset: u64,
+    pub zskiplist: u64,
+    /// `sizeof(zskiplistNode)` without its levels, and bytes per level (`zskiplistLevel`).
+    pub zskiplist_node: u64,
+    pub zskiplist_level: u64,
+    /// `sizeof(intset)`: the encoding and length header before the members.
+    pub intset_header: u64,
+}
+
+impl Default for TypeLayout {
+    fn default() -> Self {
+        TypeLayout {
+            list_max_listpack_size: -2,
+            list_compress_depth: 0,
+            set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+            quicklist: 40,
+            quicklist_node: 32,
+            zset: 16,
+            zskiplist: 32,
+            zskiplist_node: 24,
+            zskiplist_level: 16,
+            intset_header: 8,
+        }
+    }
 }
 
 fn default_proto_max_bulk_len() -> u64 {
@@ -305,7 +357,8 @@ impl RedisProfile {
     fn check_constants(&self) -> Result<(), ProfileProblem> {
         const KIB: u64 = 1 << 10;
         const GIB: u64 = 1 << 30;
-        let ranges: [(&str, u64, u64, u64); 16] = [
+        let t = &self.types;
+        let ranges: [(&str, u64, u64, u64); 27] = [
             ("robj", self.robj, 1, 4 * KIB),
             ("dict_entry", self.dict_entry, 1, 4 * KIB),
             ("dict", self.dict, 1, 4 * KIB),
@@ -337,6 +390,27 @@ impl RedisProfile {
                 0,
                 1 << 24,
             ),
+            ("types.list_compress_depth", t.list_compress_depth, 0, 1 << 16),
+            (
+                "types.set_max_intset_entries",
+                t.set_max_intset_entries,
+                0,
+                1 << 24,
+            ),
+            (
+                "types.zset_max_listpack_entries",
+                t.zset_max_listpack_entries,
+                0,
+                1 << 24,
+            ),
+            ("types.zset_max_listpack_value", t.zset_max_listpack_value, 0, GIB),
+            ("types.quicklist", t.quicklist, 1, 4 * KIB),
+            ("types.quicklist_node", t.quicklist_node, 1, 4 * KIB),
+            ("types.zset", t.zset, 1, 4 * KIB),
+            ("types.zskiplist", t.zskiplist, 1, 4 * KIB),
+            ("types.zskiplist_node", t.zskiplist_node, 1, 4 * KIB),
+            ("types.zskiplist_level", t.zskiplist_level, 1, 4 * KIB),
+            ("types.intset_header", t.intset_header, 1, 4 * KIB),
         ];
         for (name, value, min, max) in ranges {
             if !(min..=max).contains(&value) {
@@ -350,6 +424,10 @@ impl RedisProfile {
         }
         if self.shared_integers < 0 {
             return Err(ProfileProblem::SharedIntegers(self.shared_integers));
+        }
+        let fill = t.list_max_listpack_size;
+        if !(-5..=-1).contains(&fill) && !(1..=i16::MAX as i64).contains(&fill) {
+            return Err(ProfileProblem::ListFill(fill));
         }
         // A client's allocations end with its query buffer: at least that one.
         for (name, list, min_len, max_len) in [
@@ -422,8 +500,13 @@ impl RedisProfile {
 pub const MAX_PRELOAD_OBJECTS: u64 = 20_000_000;
 
 /// Every number in a profile: integers within 0..=2^47 (the address space), floats finite and
-/// not negative; `path` names where.
+/// not negative; `path` names where. The one setting Redis allows below 0,
+/// `types.list_max_listpack_size` (a size class of node when negative), is
+/// [`RedisProfile::check_constants`]'s to judge.
 fn check_numbers(v: &toml::Value, path: &str) -> Result<(), ProfileProblem> {
+    if path == "types.list_max_listpack_size" {
+        return Ok(());
+    }
     let at = |k: &str| {
         if path.is_empty() {
             k.to_string()
@@ -506,7 +589,7 @@ mod tests {
         );
         // The fuzzer's case: 2^63 objects in one thread-cache bin made the model allocate them.
         let e = load_changed("huge", "[1024,6,5,1,0]", "[1024,9223372036854775808,5,1,0]");
-        assert!(e.contains("line 67") && e.contains("not a valid profile"), "{e}");
+        assert!(e.contains("line 86") && e.contains("not a valid profile"), "{e}");
         let e = load_changed("full", "[1024,6,5,1,0]", "[1024,300,5,1,0]");
         assert!(
             e.contains("baseline.tcache.bins: [1024, 300, 5, 1, 0]") && e.contains("ncached 0 to 20"),
@@ -527,6 +610,21 @@ mod tests {
             "dict_initial_size = 140737488355328",
         );
         assert!(e.contains("dict_initial_size"), "{e}");
+        // The one setting below 0: a node size class (-1 to -5) or an entry count.
+        let e = load_changed(
+            "fill",
+            "list_max_listpack_size = -2",
+            "list_max_listpack_size = -6",
+        );
+        assert!(e.contains("list_max_listpack_size = -6: give -1 to -5"), "{e}");
+        assert_eq!(
+            load_changed(
+                "count",
+                "list_max_listpack_size = -2",
+                "list_max_listpack_size = 128"
+            ),
+            "loaded"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! - `dispatch`: a command's way through the server (`processCommand`, `call`, `beforeSleep`)
 //!   and the table of the commands the model runs;
 //! - `value`: the shape every value type shares (created, written, converted, freed), which
-//!   `string` and `hash` implement;
+//!   `string`, `hash`, `list`, `set` and `zset` implement;
 //! - `keyspace`: the main and expires dicts, key objects, TTLs, DEL and FLUSHALL;
 //! - `client` and `query`: connections, their reply buffer, their query buffer and argv;
 //! - `script`: the EVAL script cache;
@@ -25,11 +25,14 @@ mod hash;
 mod info;
 mod keyspace;
 mod keytable;
+mod list;
 mod oom;
 mod query;
 mod script;
+mod set;
 mod string;
 mod value;
+mod zset;
 
 #[cfg(test)]
 mod testing;
@@ -50,7 +53,7 @@ use cron::CronSample;
 use dispatch::{Cmd, Rewrite};
 use keyspace::Keyspace;
 use script::Scripts;
-use value::Mem;
+use value::{Draws, Mem};
 
 /// Hash maps with a fixed hasher: the order in which Redis's dicts are walked (FLUSHALL, DEL of
 /// many keys) decides the order of frees, so it must not change from one process to the next.
@@ -114,6 +117,11 @@ pub struct Server {
     /// The seed of the model's stand-in for Redis's dict hash function (see
     /// `Mem::walk_order`).
     hash_seed: u64,
+    /// The server's own random draws (sorted-set levels, SPOP).
+    draws: Draws,
+    /// The length of a bulk reply the running command decided while it ran (the element a pop
+    /// took), which replaces the reply length worked out before it ran.
+    reply_bulk: Option<u64>,
 }
 
 impl Server {
@@ -162,6 +170,8 @@ impl Server {
             rewrite: Rewrite::default(),
             arg_objs: Vec::new(),
             hash_seed: seed ^ HASH_SEED_SALT,
+            draws: Draws::new(seed),
+            reply_bulk: None,
         };
         // The measuring client: createClient's allocations, the empty query buffer replaced by
         // one that holds a 16 KiB read.
@@ -233,6 +243,7 @@ impl Server {
             heap: &mut self.heap,
             profile: &self.profile,
             hash_seed: self.hash_seed,
+            draws: &mut self.draws,
         }
     }
 
@@ -242,6 +253,7 @@ impl Server {
             heap: &mut self.heap,
             profile: &self.profile,
             hash_seed: self.hash_seed,
+            draws: &mut self.draws,
         };
         (&mut self.keyspace, mem)
     }

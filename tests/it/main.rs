@@ -26,3 +26,4 @@ mod resp_misbehaving;
 mod scenario_errors;
 mod shards;
 mod sweep_report;
+mod types_live;

@@ -79,11 +79,28 @@ pub(super) enum Cmd {
     Evalsha,
     ConfigSet,
     ScriptFlush,
+    MemoryUsage,
+    Llen,
+    Scard,
+    Zcard,
+    Lpush,
+    Rpush,
+    Lpop,
+    Rpop,
+    Ltrim,
+    Lrem,
+    Sadd,
+    Srem,
+    Spop,
+    Zadd,
+    Zincrby,
+    Zrem,
+    Zremrangebyrank,
 }
 
 impl Cmd {
     /// Every command, in the order of [`Cmd`]'s variants (an index into per-command tables).
-    pub(super) const ALL: [Cmd; 24] = [
+    pub(super) const ALL: [Cmd; 41] = [
         Cmd::Info,
         Cmd::Ping,
         Cmd::Get,
@@ -108,6 +125,23 @@ impl Cmd {
         Cmd::Evalsha,
         Cmd::ConfigSet,
         Cmd::ScriptFlush,
+        Cmd::MemoryUsage,
+        Cmd::Llen,
+        Cmd::Scard,
+        Cmd::Zcard,
+        Cmd::Lpush,
+        Cmd::Rpush,
+        Cmd::Lpop,
+        Cmd::Rpop,
+        Cmd::Ltrim,
+        Cmd::Lrem,
+        Cmd::Sadd,
+        Cmd::Srem,
+        Cmd::Spop,
+        Cmd::Zadd,
+        Cmd::Zincrby,
+        Cmd::Zrem,
+        Cmd::Zremrangebyrank,
     ];
 
     /// The name Redis files the command's latency under ([`command_name`]'s).
@@ -137,6 +171,23 @@ impl Cmd {
             Cmd::Evalsha => "evalsha",
             Cmd::ConfigSet => "config|set",
             Cmd::ScriptFlush => "script|flush",
+            Cmd::MemoryUsage => "memory|usage",
+            Cmd::Llen => "llen",
+            Cmd::Scard => "scard",
+            Cmd::Zcard => "zcard",
+            Cmd::Lpush => "lpush",
+            Cmd::Rpush => "rpush",
+            Cmd::Lpop => "lpop",
+            Cmd::Rpop => "rpop",
+            Cmd::Ltrim => "ltrim",
+            Cmd::Lrem => "lrem",
+            Cmd::Sadd => "sadd",
+            Cmd::Srem => "srem",
+            Cmd::Spop => "spop",
+            Cmd::Zadd => "zadd",
+            Cmd::Zincrby => "zincrby",
+            Cmd::Zrem => "zrem",
+            Cmd::Zremrangebyrank => "zremrangebyrank",
         }
     }
 
@@ -165,6 +216,22 @@ impl Cmd {
             b"flushdb" => Cmd::Flushdb,
             b"eval" => Cmd::Eval,
             b"evalsha" => Cmd::Evalsha,
+            b"llen" => Cmd::Llen,
+            b"scard" => Cmd::Scard,
+            b"zcard" => Cmd::Zcard,
+            b"lpush" => Cmd::Lpush,
+            b"rpush" => Cmd::Rpush,
+            b"lpop" => Cmd::Lpop,
+            b"rpop" => Cmd::Rpop,
+            b"ltrim" => Cmd::Ltrim,
+            b"lrem" => Cmd::Lrem,
+            b"sadd" => Cmd::Sadd,
+            b"srem" => Cmd::Srem,
+            b"spop" => Cmd::Spop,
+            b"zadd" => Cmd::Zadd,
+            b"zincrby" => Cmd::Zincrby,
+            b"zrem" => Cmd::Zrem,
+            b"zremrangebyrank" => Cmd::Zremrangebyrank,
             b"config" | b"client" | b"memory" | b"script" => {
                 let mut b2 = [0u8; 16];
                 let sub = lower(argv.get(1)?, &mut b2)?;
@@ -173,6 +240,7 @@ impl Cmd {
                     (b"config", b"set") => Cmd::ConfigSet,
                     (b"client", b"info") => Cmd::ClientInfo,
                     (b"memory", b"purge") => Cmd::MemoryPurge,
+                    (b"memory", b"usage") => Cmd::MemoryUsage,
                     (b"script", b"flush") => Cmd::ScriptFlush,
                     _ => return None,
                 }
@@ -183,7 +251,17 @@ impl Cmd {
 
     /// Whether Redis 7.0 flags the command `DENYOOM` (see [`DENYOOM`](super::oom::DENYOOM)).
     pub(super) fn denyoom(self) -> bool {
-        matches!(self, Cmd::Set | Cmd::Hset | Cmd::Hmset)
+        matches!(
+            self,
+            Cmd::Set
+                | Cmd::Hset
+                | Cmd::Hmset
+                | Cmd::Lpush
+                | Cmd::Rpush
+                | Cmd::Sadd
+                | Cmd::Zadd
+                | Cmd::Zincrby
+        )
     }
 }
 
@@ -308,6 +386,11 @@ impl Server {
                 Some(c) => self.run(client, c, argv, &mut objs).err().unwrap_or(reply),
                 None => Reply::Unsupported(format!("command '{}' is not modelled", command_name(argv))),
             };
+            // A reply only the command knows (the element a pop took).
+            let reply_len = self
+                .reply_bulk
+                .take()
+                .map_or(reply_len, |n| resp_header(n) + n + 2);
             if let Some(new) = self.rewrite.argv.take() {
                 // replaceClientCommandVector frees the vector it replaces.
                 self.heap.zfree(std::mem::replace(&mut argv_arr, new));
@@ -384,7 +467,11 @@ impl Server {
             | Cmd::Dbsize
             | Cmd::Hget
             | Cmd::Hgetall
-            | Cmd::ConfigGet => Ok(()),
+            | Cmd::ConfigGet
+            | Cmd::MemoryUsage
+            | Cmd::Llen
+            | Cmd::Scard
+            | Cmd::Zcard => Ok(()),
             Cmd::ClientInfo => {
                 self.client_info(client);
                 Ok(())
@@ -410,6 +497,11 @@ impl Server {
                 self.script_flush();
                 Ok(())
             }
+            Cmd::Lpush | Cmd::Rpush | Cmd::Lpop | Cmd::Rpop | Cmd::Ltrim | Cmd::Lrem => {
+                self.list_command(cmd, argv)
+            }
+            Cmd::Sadd | Cmd::Srem | Cmd::Spop => self.set_type_command(cmd, argv),
+            Cmd::Zadd | Cmd::Zincrby | Cmd::Zrem | Cmd::Zremrangebyrank => self.zset_command(cmd, argv),
         }
     }
 
@@ -466,7 +558,7 @@ mod tests {
             assert_eq!(c.denyoom(), DENYOOM.contains(&name), "{name}");
         }
         for unknown in [
-            &[&b"lpush"[..]][..],
+            &[&b"xadd"[..]][..],
             &[b"config"],
             &[b"config", b"rewrite"],
             &[b"averyveryverylongname"],

@@ -9,9 +9,10 @@ use crate::jemalloc::Arena;
 use crate::redis::dict::Dict;
 use crate::redis::encoding::{listpack_entry, LISTPACK_OVERHEAD};
 use crate::redis::heap::Alloc;
+use crate::redis::profile::RedisProfile;
 
-use super::dispatch::{unsupported, Reply};
-use super::value::{Aggregate, Mem, Value, ValueType};
+use super::dispatch::{unsupported, Cmd, Reply};
+use super::value::{add_sampled, Aggregate, Mem, Value, ValueType};
 use super::{DetMap, Server};
 
 /// One field of a hash in the dict encoding.
@@ -204,6 +205,25 @@ impl ValueType for HashValue {
         mem.heap.zfree(self.robj);
     }
 
+    /// Listpack: the robj and the listpack's block; dict: the robj, the dict struct, its
+    /// buckets, then per field its two sds blocks and a `sizeof(dictEntry)`.
+    fn object_size(&self, arena: &Arena, profile: &RedisProfile) -> u64 {
+        match &self.enc {
+            Encoding::Listpack(lp, _, _) => profile.robj + arena.usable_size(lp.id),
+            Encoding::Table(_, dict, fields) => {
+                let asize = profile.robj + profile.dict + 8 * dict.slots();
+                let elesize: u64 = fields
+                    .values()
+                    .map(|f| {
+                        arena.usable_size(f.field.id) + arena.usable_size(f.value.id) + profile.dict_entry
+                    })
+                    .sum();
+                let n = fields.len() as u64;
+                add_sampled(asize, elesize, n, n)
+            }
+        }
+    }
+
     fn footprint(&self, arena: &Arena) -> u64 {
         match &self.enc {
             Encoding::Listpack(lp, _, _) => arena.footprint(lp.id),
@@ -217,7 +237,7 @@ impl ValueType for HashValue {
 
 impl Aggregate for HashValue {
     /// `createHashObject`: `lpNew` (an empty listpack, 7 bytes), then the robj.
-    fn create(mem: &mut Mem<'_>) -> Self {
+    fn create(mem: &mut Mem<'_>, _cmd: Cmd, _args: &[&[u8]]) -> Self {
         let lp = mem.heap.zmalloc(LISTPACK_OVERHEAD);
         let robj = mem.heap.zmalloc(mem.profile.robj);
         HashValue {
@@ -231,7 +251,7 @@ impl Aggregate for HashValue {
     /// reallocated when it outgrows its block, converted once it holds more than
     /// `hash-max-listpack-entries` fields; in a dict, a new value sds per replaced value, new
     /// sds strings and an entry per new field).
-    fn write(&mut self, mem: &mut Mem<'_>, pairs: &[&[u8]]) -> i64 {
+    fn write(&mut self, mem: &mut Mem<'_>, _cmd: Cmd, pairs: &[&[u8]]) -> i64 {
         let mut payload_delta = 0i64;
         if matches!(self.enc, Encoding::Listpack(..))
             && pairs
@@ -284,6 +304,10 @@ impl Aggregate for HashValue {
         payload_delta
     }
 
+    fn is_empty(&self) -> bool {
+        false
+    }
+
     fn into_value(self) -> Value {
         Value::Hash(Box::new(self))
     }
@@ -303,7 +327,7 @@ impl Server {
             return unsupported("HSET needs field/value pairs");
         }
         let (keyspace, mut mem) = self.keyspace_mem();
-        keyspace.write::<HashValue>(&mut mem, argv[1], &argv[2..]);
+        keyspace.write::<HashValue>(&mut mem, argv[1], Cmd::Hset, &argv[2..], true);
         Ok(())
     }
 }

@@ -8,8 +8,9 @@ use crate::jemalloc::Arena;
 use crate::redis::dict::Dict;
 use crate::redis::encoding::embstr_request;
 use crate::redis::expire::Expiry;
+use crate::redis::profile::RedisProfile;
 
-use super::dispatch::Reply;
+use super::dispatch::{Cmd, Reply};
 use super::keytable::{Held, KeyName, KeyRec, KeyTable, NameHasher, NO_OBJ};
 use super::string::StringValue;
 use super::value::{Aggregate, Mem, Value, ValueType};
@@ -170,6 +171,24 @@ impl Keyspace {
         (payload, held)
     }
 
+    /// `MEMORY USAGE key SAMPLES 0` (`memoryCommand`): the value's object size
+    /// ([`ValueType::object_size`]), the key's sds block and a `sizeof(dictEntry)`; `None`
+    /// when the key does not exist.
+    pub(super) fn memory_usage(&self, arena: &Arena, profile: &RedisProfile, key: &[u8]) -> Option<u64> {
+        let k = self.keys.get(self.find(key)?);
+        let object = match k.held {
+            Held::Shared | Held::Int => profile.robj,
+            Held::Embstr => arena.usable_size(k.val),
+            Held::Boxed => self.boxed[k.val as usize]
+                .as_ref()
+                .expect("a boxed value")
+                .value
+                .object_size(arena, profile),
+            Held::Free => unreachable!("a live key"),
+        };
+        Some(object + arena.usable_size(k.sds) + profile.dict_entry)
+    }
+
     /// Puts `value` (holding `payload` bytes the client sent) into record `r`.
     fn store(&mut self, r: u32, value: Value, payload: u64) {
         let (held, val, vlen) = match value {
@@ -265,26 +284,43 @@ impl Keyspace {
         r
     }
 
-    /// A write command of an aggregate type `T` on `key` with `args` (the arguments after the
-    /// key): a missing key first gets `T`'s empty value (`dbAdd`), then the value takes the
-    /// write. A key holding another type is left as it is.
-    pub(super) fn write<T: Aggregate>(&mut self, mem: &mut Mem<'_>, key: &[u8], args: &[&[u8]]) {
+    /// A write command `cmd` of an aggregate type `T` on `key` with `args` (the arguments
+    /// after the key): a missing key first gets `T`'s empty value (`dbAdd`) when `create` (a
+    /// command that adds elements; one that removes them does nothing to a missing key), then
+    /// the value takes the write, and a value left empty is deleted with its key (`dbDelete`).
+    /// A key holding another type is left as it is (Redis replies WRONGTYPE).
+    pub(super) fn write<T: Aggregate>(
+        &mut self,
+        mem: &mut Mem<'_>,
+        key: &[u8],
+        cmd: Cmd,
+        args: &[&[u8]],
+        create: bool,
+    ) {
         let name = self.identify(key);
         let r = match self.keys.find(name) {
             Some(r) => r,
-            None => {
-                let value = T::create(mem).into_value();
+            None if create => {
+                let value = T::create(mem, cmd, args).into_value();
                 self.set_named(mem, key, name, value, 0)
             }
+            None => return,
         };
         let k = *self.keys.get(r);
         if k.held != Held::Boxed {
             return;
         }
         let b = self.boxed[k.val as usize].as_mut().expect("a boxed value");
-        let payload_delta = T::of_value(&mut b.value).map_or(0, |v| v.write(mem, args));
+        let Some(v) = T::of_value(&mut b.value) else {
+            return;
+        };
+        let payload_delta = v.write(mem, cmd, args);
+        let empty = v.is_empty();
         b.payload = (b.payload as i64 + payload_delta) as u64;
         self.payload_bytes = (self.payload_bytes as i64 + payload_delta) as u64;
+        if empty {
+            self.delete_record(mem, r);
+        }
     }
 
     /// Whether `key` exists.
@@ -403,6 +439,13 @@ impl Server {
         if let Some(key) = argv.get(1) {
             self.keyspace.prefetch(key.as_ref());
         }
+    }
+
+    /// What `MEMORY USAGE key SAMPLES 0` replies: the bytes Redis attributes to the key (its
+    /// value's structures, its name's sds block and its dict entry), with every element
+    /// counted; `None` when the key does not exist.
+    pub fn memory_usage(&self, key: &[u8]) -> Option<u64> {
+        self.keyspace.memory_usage(&self.heap.arena, &self.profile, key)
     }
 
     /// FLUSHALL/FLUSHDB: every key freed, both keyspace tables freed; a synchronous flush then

@@ -8,6 +8,7 @@
 use crate::jemalloc::Arena;
 use crate::redis::encoding::{as_integer, embstr_request};
 use crate::redis::heap::Alloc;
+use crate::redis::profile::RedisProfile;
 
 use super::dispatch::{unsupported, Reply};
 use super::keyspace::parse_ttl;
@@ -105,6 +106,16 @@ impl ValueType for StringValue {
                 mem.heap.zfree(s);
                 mem.heap.zfree(r);
             }
+        }
+    }
+
+    /// INT (a shared integer too): the robj; embedded: its block; raw: the sds's block and the
+    /// robj.
+    fn object_size(&self, arena: &Arena, profile: &RedisProfile) -> u64 {
+        match self {
+            StringValue::Shared | StringValue::Int(_) => profile.robj,
+            StringValue::Embstr(e) => arena.usable_size(e.id),
+            StringValue::Raw(_, s) => arena.usable_size(s.id) + profile.robj,
         }
     }
 

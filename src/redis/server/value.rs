@@ -6,26 +6,57 @@
 //! or is overwritten.
 //!
 //! [`ValueType`] is what every type implements; [`Aggregate`] is what a type whose writes
-//! change the value in place adds (hashes; lists, sets and sorted sets to come), which the
-//! keyspace's generic [`super::keyspace::Keyspace::write`] drives. A new type is a module with
-//! its value struct, these impls, a variant of [`Value`] and its commands in the dispatcher's
-//! table.
+//! change the value in place adds (hashes, lists, sets, sorted sets), which the keyspace's
+//! generic [`super::keyspace::Keyspace::write`] drives. A new type is a module with its value
+//! struct, these impls, a variant of [`Value`] and its commands in the dispatcher's table.
 
 use crate::jemalloc::Arena;
 use crate::redis::heap::Heap;
 use crate::redis::profile::RedisProfile;
 
+use super::dispatch::Cmd;
 use super::hash::HashValue;
 use super::keytable::NameHasher;
+use super::list::ListValue;
+use super::set::SetValue;
 use super::string::StringValue;
+use super::zset::ZsetValue;
+
+/// The server's own random draws (`random()` in Redis: a sorted-set node's level, the member
+/// SPOP takes), from a stream seeded by the run's seed, so that each run draws differently and
+/// the same run the same. SplitMix64.
+#[derive(Debug, Clone)]
+pub(super) struct Draws(u64);
+
+impl Draws {
+    pub(super) fn new(seed: u64) -> Self {
+        Draws(seed ^ 0x7261_6e64_6f6d_2829)
+    }
+
+    /// The next 64 random bits.
+    pub(super) fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number below `n` (> 0), uniformly (Lemire's multiply-shift, bias below 2^-32 for the
+    /// sizes drawn here).
+    pub(super) fn below(&mut self, n: u64) -> u64 {
+        ((self.next_u64() as u128 * n as u128) >> 64) as u64
+    }
+}
 
 /// What a value's allocations depend on: the heap they come from, the profile's sizes and
-/// limits, and the seed of the dict hash function (which decides the order a dict is walked,
-/// hence the order of frees).
+/// limits, the seed of the dict hash function (which decides the order a dict is walked,
+/// hence the order of frees), and the server's random draws.
 pub(super) struct Mem<'a> {
     pub heap: &'a mut Heap,
     pub profile: &'a RedisProfile,
     pub hash_seed: u64,
+    pub draws: &'a mut Draws,
 }
 
 impl Mem<'_> {
@@ -51,20 +82,42 @@ pub(super) trait ValueType {
     /// Bytes of `stats.active` taken by the blocks that hold the value's bytes as the client
     /// sent them (usable size plus pad pages; the robj and the type's bookkeeping left out).
     fn footprint(&self, arena: &Arena) -> u64;
+
+    /// The value's size as `objectComputeSize` (object.c) counts it with every element
+    /// sampled, the value part of `MEMORY USAGE key SAMPLES 0`: a mix of `sizeof`s and the
+    /// usable sizes (`zmalloc_size`) of the value's blocks, with Redis's own arithmetic
+    /// (an average per element times the element count, in floating point).
+    fn object_size(&self, arena: &Arena, profile: &RedisProfile) -> u64;
+}
+
+/// `asize += (double)elesize/samples*count`, as objectComputeSize adds a sampled average to a
+/// `size_t` (converted to double and back, truncated).
+pub(super) fn add_sampled(asize: u64, elesize: u64, samples: u64, count: u64) -> u64 {
+    if samples == 0 {
+        return asize;
+    }
+    (asize as f64 + elesize as f64 / samples as f64 * count as f64) as u64
 }
 
 /// A type whose write commands change the value in place, the key's value created first when
-/// the key does not exist (`lookupKeyWrite`, then `createXObject` and `dbAdd`): a hash; lists,
-/// sets and sorted sets later.
+/// a command that adds to it finds no key (`lookupKeyWrite`, then `createXObject` and
+/// `dbAdd`), and the key deleted when a command that removes from it leaves it empty (`dbDelete`
+/// after `LPOP`, `SREM`, `ZREM`, ...): hashes, lists, sets and sorted sets.
 pub(super) trait Aggregate: ValueType + Sized {
-    /// The empty value a write to a missing key creates, in its compact encoding.
-    fn create(mem: &mut Mem<'_>) -> Self;
+    /// The empty value a write to a missing key creates, in its compact encoding, for the
+    /// first command `cmd` with arguments `args` after the key (a set of integers starts as an
+    /// intset, of other members as a hash table; a sorted set's first element may be too long
+    /// for a listpack).
+    fn create(mem: &mut Mem<'_>, cmd: Cmd, args: &[&[u8]]) -> Self;
 
-    /// Applies one write command's arguments after the key (HSET: field/value pairs): the value
-    /// grows, and converts to its large encoding when an element or the element count passes
-    /// the profile's limit. Returns the change in the bytes the client sent that the value
-    /// holds (the key's payload).
-    fn write(&mut self, mem: &mut Mem<'_>, args: &[&[u8]]) -> i64;
+    /// Applies command `cmd`'s arguments after the key (HSET: field/value pairs; RPUSH:
+    /// elements; ZADD: score/member pairs; ...): the value grows or shrinks, and converts
+    /// between its encodings where Redis converts. Returns the change in the bytes the client
+    /// sent that the value holds (the key's payload).
+    fn write(&mut self, mem: &mut Mem<'_>, cmd: Cmd, args: &[&[u8]]) -> i64;
+
+    /// Whether the value holds no element (its key is then deleted).
+    fn is_empty(&self) -> bool;
 
     /// The value as the keyspace holds it.
     fn into_value(self) -> Value;
@@ -74,12 +127,15 @@ pub(super) trait Aggregate: ValueType + Sized {
     fn of_value(value: &mut Value) -> Option<&mut Self>;
 }
 
-/// A value the keyspace holds, one variant per type.
+/// A value the keyspace holds, one variant per type. The aggregates are boxed: their
+/// bookkeeping is large, and most keys are strings.
 #[derive(Debug, Clone)]
 pub(super) enum Value {
     Str(StringValue),
-    /// Boxed: a hash's bookkeeping is large, and most keys are strings.
     Hash(Box<HashValue>),
+    List(Box<ListValue>),
+    Set(Box<SetValue>),
+    Zset(Box<ZsetValue>),
 }
 
 impl ValueType for Value {
@@ -87,6 +143,9 @@ impl ValueType for Value {
         match self {
             Value::Str(s) => s.free(mem),
             Value::Hash(h) => (*h).free(mem),
+            Value::List(l) => (*l).free(mem),
+            Value::Set(s) => (*s).free(mem),
+            Value::Zset(z) => (*z).free(mem),
         }
     }
 
@@ -94,6 +153,19 @@ impl ValueType for Value {
         match self {
             Value::Str(s) => s.footprint(arena),
             Value::Hash(h) => h.footprint(arena),
+            Value::List(l) => l.footprint(arena),
+            Value::Set(s) => s.footprint(arena),
+            Value::Zset(z) => z.footprint(arena),
+        }
+    }
+
+    fn object_size(&self, arena: &Arena, profile: &RedisProfile) -> u64 {
+        match self {
+            Value::Str(s) => s.object_size(arena, profile),
+            Value::Hash(h) => h.object_size(arena, profile),
+            Value::List(l) => l.object_size(arena, profile),
+            Value::Set(s) => s.object_size(arena, profile),
+            Value::Zset(z) => z.object_size(arena, profile),
         }
     }
 }

@@ -136,6 +136,13 @@ pub fn calibrate(addr: &str) -> Result<Calibration, LiveError> {
         ("hash-max-listpack-entries", &mut p.hash_max_listpack_entries),
         ("hash-max-listpack-value", &mut p.hash_max_listpack_value),
         ("proto-max-bulk-len", &mut p.proto_max_bulk_len),
+        ("list-compress-depth", &mut p.types.list_compress_depth),
+        ("set-max-intset-entries", &mut p.types.set_max_intset_entries),
+        (
+            "zset-max-listpack-entries",
+            &mut p.types.zset_max_listpack_entries,
+        ),
+        ("zset-max-listpack-value", &mut p.types.zset_max_listpack_value),
     ] {
         // A server that refuses CONFIG (renamed, ACL) keeps the defaults; one that does not
         // answer is an error (not one timeout per parameter).
@@ -143,6 +150,11 @@ pub fn calibrate(addr: &str) -> Result<Calibration, LiveError> {
             if let Some(v) = items.get(1).and_then(Resp::text).and_then(|v| v.parse().ok()) {
                 *slot = v;
             }
+        }
+    }
+    if let Resp::Array(Some(items)) = c.call_str(&["CONFIG", "GET", "list-max-listpack-size"])? {
+        if let Some(v) = items.get(1).and_then(Resp::text).and_then(|v| v.parse().ok()) {
+            p.types.list_max_listpack_size = v;
         }
     }
     // One client's command rate without pipelining, round trips included: 2,000 PINGs, or as

@@ -3,6 +3,7 @@
 //! submodules, live redis-servers (`live`), stand-in TCP peers (`net`) and reading SVG charts
 //! (`svg`).
 
+pub mod exact;
 pub mod live;
 pub mod net;
 pub mod svg;

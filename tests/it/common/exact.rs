@@ -1,0 +1,194 @@
+//! Commands run one at a time on a freshly started redis-server and on the model, side by side,
+//! for exact comparisons: the `used_memory` each command leaves behind, and `MEMORY USAGE` of a
+//! key. The live side reads `INFO memory` on a connection of its own after every command (the
+//! same connection's allocations in every reading, so they cancel out in a delta; a `PING` on
+//! the command connection then makes sure the server has closed it); the model runs the same
+//! commands from one client and reads `used_memory` directly. Before the first reading both
+//! sides' query buffers are warmed and their reply buffers shrunk by the cron to the 1 KiB
+//! that small replies keep them at, so each delta is what the command itself left: the
+//! value's blocks, the key's, the dict tables', and the command's latency histogram the first
+//! time it runs.
+//!
+//! The model runs the built-in Debian profile: used_memory counts usable sizes, which depend on
+//! the size classes and Redis's own structures, not on the allocator's state.
+//!
+//! One thing differs between the two by design: when a dict's table doubles, the old table is
+//! freed once the incremental rehash has moved every bucket, and which buckets are empty
+//! depends on Redis's random hash seed, which the model follows on average. So the command
+//! that frees an old table may differ by one or two, and a delta by that table's size. The
+//! keyspace's dicts are rehashed by the cron as well: [`Exact::settle`] waits for it (and
+//! moves the model's clock as far), after which both have finished; a collection's own dict
+//! (a set's, a hash's) is rehashed only by the commands on it, so compare where no rehash is
+//! under way, or compare what a run of commands left in all ([`Exact::since_start`]).
+
+use fragsim::redis::resp::{Connection, Resp};
+use fragsim::redis::server::ClientId;
+use fragsim::redis::{RedisProfile, Server};
+use fragsim::validate::live_redis::RedisProcess;
+
+use super::{live_server, LiveGuard};
+
+/// A live server and a model server, each with one connected client.
+pub struct Exact {
+    _process: RedisProcess,
+    conn: Connection,
+    model: Server,
+    client: ClientId,
+    live_used: i64,
+    model_used: i64,
+    /// The readings [`Exact::start`] took.
+    live_start: i64,
+    model_start: i64,
+}
+
+/// One command's `used_memory` delta on each side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delta {
+    pub live: i64,
+    pub model: i64,
+}
+
+impl Exact {
+    /// A fresh live server (`None`, with a notice, when none can be started) and a model of it.
+    pub fn start(live: &LiveGuard) -> Option<Exact> {
+        let process = live_server(live)?;
+        let mut conn = Connection::open(&process.addr).expect("the fresh server answers");
+        let mut model = Server::new(RedisProfile::builtin("redis-7.0-debian").unwrap(), 1).unwrap();
+        let client = model.connect();
+        // Warm both sides: the query buffer grown, INFO's and PING's histograms made.
+        conn.call_str(&["PING"]).unwrap();
+        model.exec(client, &[b"PING".as_slice()]).unwrap();
+        let mut e = Exact {
+            _process: process,
+            conn,
+            model,
+            client,
+            live_used: 0,
+            model_used: 0,
+            live_start: 0,
+            model_start: 0,
+        };
+        e.live_used = e.live_used_memory();
+        e.model_used = e.model.used_memory() as i64;
+        // The cron shrinks both reply buffers (16 KiB at connect) to 1 KiB.
+        e.settle();
+        e.live_start = e.live_used;
+        e.model_start = e.model_used;
+        Some(e)
+    }
+
+    /// `used_memory` read on a connection of its own, closed before the next command.
+    fn live_used_memory(&mut self) -> i64 {
+        let mut m = Connection::open(&self._process.addr).unwrap();
+        let info = m.call_str(&["INFO", "memory"]).unwrap().text().unwrap();
+        drop(m);
+        self.conn.call_str(&["PING"]).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("INFO memory has used_memory")
+    }
+
+    /// Runs `argv` on both sides and returns what it left in `used_memory` on each. Panics when
+    /// the live server replies with an error or the model refuses the command.
+    pub fn run<A: AsRef<[u8]>>(&mut self, argv: &[A]) -> Delta {
+        let reply = self.conn.call(argv).unwrap();
+        if let Resp::Error(e) = reply {
+            panic!("{}: {e}", show(argv));
+        }
+        let r = self.model.exec(self.client, argv).unwrap();
+        assert_eq!(r, fragsim::redis::server::Reply::Ok, "{}", show(argv));
+        let live = self.live_used_memory();
+        let model = self.model.used_memory() as i64;
+        let d = Delta {
+            live: live - self.live_used,
+            model: model - self.model_used,
+        };
+        self.live_used = live;
+        self.model_used = model;
+        d
+    }
+
+    /// Waits 250 ms (two of the server's cron ticks, which finish the keyspace dicts' rehash)
+    /// and moves the model's clock as far; returns what that changed on each side.
+    pub fn settle(&mut self) -> Delta {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        self.model.advance(250_000_000);
+        let live = self.live_used_memory();
+        let model = self.model.used_memory() as i64;
+        let d = Delta {
+            live: live - self.live_used,
+            model: model - self.model_used,
+        };
+        self.live_used = live;
+        self.model_used = model;
+        d
+    }
+
+    /// What everything since [`Exact::start`] left in `used_memory` on each side.
+    pub fn since_start(&self) -> Delta {
+        Delta {
+            live: self.live_used - self.live_start,
+            model: self.model_used - self.model_start,
+        }
+    }
+
+    /// Runs each command, then [`Exact::settle`]s, and asserts that each command, settled,
+    /// leaves the same `used_memory` on both sides.
+    pub fn same_settled_deltas<A: AsRef<[u8]>>(&mut self, script: &[Vec<A>]) {
+        for argv in script {
+            let d = self.run(argv);
+            let s = self.settle();
+            assert_eq!(
+                d.model + s.model,
+                d.live + s.live,
+                "used_memory delta of {}, settled",
+                show(argv)
+            );
+        }
+    }
+
+    /// Runs each command and asserts that it leaves the same `used_memory` on both sides.
+    pub fn same_deltas<A: AsRef<[u8]>>(&mut self, script: &[Vec<A>]) {
+        for argv in script {
+            let d = self.run(argv);
+            assert_eq!(d.model, d.live, "used_memory delta of {}", show(argv));
+        }
+    }
+
+    /// `MEMORY USAGE key SAMPLES 0` on both sides (run as a command on the model too, so that
+    /// its latency histogram is made on both): (live, model).
+    pub fn memory_usage(&mut self, key: &[u8]) -> (Option<u64>, Option<u64>) {
+        let argv: [&[u8]; 5] = [b"MEMORY", b"USAGE", key, b"SAMPLES", b"0"];
+        let live = match self.conn.call(&argv).unwrap() {
+            Resp::Int(n) => Some(n as u64),
+            Resp::Bulk(None) => None,
+            other => panic!("MEMORY USAGE replied {other:?}"),
+        };
+        self.model.exec(self.client, &argv).unwrap();
+        let model = self.model.memory_usage(key);
+        self.live_used = self.live_used_memory();
+        self.model_used = self.model.used_memory() as i64;
+        (live, model)
+    }
+
+    /// The model server (to look at what it holds).
+    pub fn model(&self) -> &Server {
+        &self.model
+    }
+}
+
+/// A command as text, for messages (long arguments shortened).
+pub fn show<A: AsRef<[u8]>>(argv: &[A]) -> String {
+    argv.iter()
+        .map(|a| {
+            let a = a.as_ref();
+            if a.len() > 24 {
+                format!("<{} bytes>", a.len())
+            } else {
+                String::from_utf8_lossy(a).into_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -119,9 +119,10 @@ pub struct Server {
     hash_seed: u64,
     /// The server's own random draws (sorted-set levels, SPOP).
     draws: Draws,
-    /// The length of a bulk reply the running command decided while it ran (the element a pop
-    /// took), which replaces the reply length worked out before it ran.
-    reply_bulk: Option<u64>,
+    /// The bytes (RESP) of a reply the running command decided while it ran (the elements a
+    /// pop took: see [`query::bulk_reply_len`]), which replace the reply length worked out
+    /// before it ran.
+    reply_bytes: Option<u64>,
 }
 
 impl Server {
@@ -171,7 +172,7 @@ impl Server {
             arg_objs: Vec::new(),
             hash_seed: seed ^ HASH_SEED_SALT,
             draws: Draws::new(seed),
-            reply_bulk: None,
+            reply_bytes: None,
         };
         // The measuring client: createClient's allocations, the empty query buffer replaced by
         // one that holds a 16 KiB read.

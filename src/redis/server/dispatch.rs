@@ -9,7 +9,7 @@ use crate::redis::heap::{Alloc, Heap};
 use super::client::ClientId;
 use super::error::ServerError;
 use super::oom::DENYOOM;
-use super::query::resp_header;
+use super::query::bulk_reply_len;
 use super::string::StringValue;
 use super::value::ValueType;
 use super::Server;
@@ -386,11 +386,8 @@ impl Server {
                 Some(c) => self.run(client, c, argv, &mut objs).err().unwrap_or(reply),
                 None => Reply::Unsupported(format!("command '{}' is not modelled", command_name(argv))),
             };
-            // A reply only the command knows (the element a pop took).
-            let reply_len = self
-                .reply_bulk
-                .take()
-                .map_or(reply_len, |n| resp_header(n) + n + 2);
+            // A reply only the command knows (the elements a pop took).
+            let reply_len = self.reply_bytes.take().unwrap_or(reply_len);
             if let Some(new) = self.rewrite.argv.take() {
                 // replaceClientCommandVector frees the vector it replaces.
                 self.heap.zfree(std::mem::replace(&mut argv_arr, new));
@@ -438,7 +435,7 @@ impl Server {
     fn reply_len(&self, cmd: Option<Cmd>, argv: &[&[u8]]) -> u64 {
         match cmd {
             Some(Cmd::Get) => match argv.get(1).and_then(|k| self.keyspace.value_payload(k)) {
-                Some(n) => resp_header(n) + n + 2,
+                Some(n) => bulk_reply_len(n),
                 None => 5,
             },
             Some(Cmd::Info) => 2_810,

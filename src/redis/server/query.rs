@@ -31,6 +31,23 @@ pub(super) fn resp_header(n: u64) -> u64 {
     3 + decimal_digits(n)
 }
 
+/// Bytes of a bulk string reply of `n` bytes in RESP: `$n\r\n<bytes>\r\n`.
+pub(super) fn bulk_reply_len(n: u64) -> u64 {
+    resp_header(n) + n + 2
+}
+
+/// Bytes of an array reply of the bulk strings of `lens` bytes in RESP: `*k\r\n`, then each
+/// bulk string.
+pub(super) fn array_reply_len(lens: impl IntoIterator<Item = u64>) -> u64 {
+    let mut k = 0;
+    let mut bytes = 0;
+    for n in lens {
+        k += 1;
+        bytes += bulk_reply_len(n);
+    }
+    resp_header(k) + bytes
+}
+
 /// Bytes of a command in RESP: `*N\r\n` then `$len\r\n<arg>\r\n` per argument.
 pub fn resp_len<A: AsRef<[u8]>>(argv: &[A]) -> u64 {
     let args: u64 = argv

@@ -71,13 +71,14 @@ pub fn scenario_words(file: &ScenarioFile) -> Vec<String> {
             .iter()
             .map(|k| {
                 let what = match k.kind {
-                    KeyType::String => format!("string values of {}", k.value_size.describe()),
+                    KeyType::String => format!("string values of {}", k.size_words()),
                     KeyType::Hash => format!(
                         "hashes of {} fields, each value {}",
                         group(k.fields),
-                        k.value_size.describe()
+                        k.size_words()
                     ),
-                };
+                    _ => k.describe_collection().unwrap_or_default(),
+                } + &k.describe_names();
                 let ttl = k.ttl_seconds.map(|t| format!(", TTL {t} s")).unwrap_or_default();
                 let cleanup = if k.cleanup > 0.0 {
                     format!(", {:.0}% deleted by the test itself", k.cleanup * 100.0)

@@ -155,11 +155,12 @@ pub fn render_mc(file: &crate::workload::ScenarioFile, r: &McResult) -> String {
         r.seed
     );
     for k in &sc.keys {
-        let size = k.value_size.describe();
+        let size = k.size_words();
         let what = match k.kind {
             KeyType::String => format!("values of {size}"),
             KeyType::Hash => format!("hashes of {} fields x {size}", group(k.fields)),
-        };
+            _ => k.describe_collection().unwrap_or_default(),
+        } + &k.describe_names();
         let ttl = k.ttl_seconds.map(|t| format!(", TTL {t} s")).unwrap_or_default();
         o += &format!(
             "  keys '{}': {} per test, {what}{ttl}, cleanup {:.0}%\n",

@@ -5,7 +5,9 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 pub use crate::redis::argv::{value_bytes, Arg, Argv};
-use crate::workload::{Flush, KeyType, Scenario};
+use std::collections::VecDeque;
+
+use crate::workload::{Content, Flush, KeyGroup, KeyType, Scenario, Scores, SizeDist};
 
 /// A Lua script body of `size` bytes that returns 1; `tag` makes it distinct.
 pub fn script_body(size: u64, tag: &str) -> Vec<u8> {
@@ -42,6 +44,44 @@ enum Step {
         group: usize,
         j: u64,
     },
+    /// RPUSH, SADD or ZADD of elements `first..first + n` of key `j`, their sizes from `at` in
+    /// the sizes drawn for the process.
+    Add {
+        group: usize,
+        j: u64,
+        first: u64,
+        n: u64,
+        at: usize,
+    },
+    /// A list's LPOP of `n` elements, or a set's SREM or sorted set's ZREM of elements
+    /// `first..first + n` (its oldest), their sizes from `at`.
+    Take {
+        group: usize,
+        j: u64,
+        first: u64,
+        n: u64,
+        at: usize,
+    },
+}
+
+/// Where a list, set or sorted set key is in its commands: its elements are added in batches,
+/// each batch followed by the removal of the group's `churn` share of it (carried over while
+/// under one element).
+#[derive(Debug, Clone)]
+struct Collection {
+    /// Elements the key is given.
+    total: u64,
+    /// Elements added so far (numbered from 0) and removed so far (the oldest: numbers
+    /// `removed..added` are held).
+    added: u64,
+    removed: u64,
+    /// Elements to remove after the last batch, not yet removed.
+    owed: f64,
+    /// Elements the next command removes.
+    take: u64,
+    /// The sizes of the held elements, oldest first, when the group's sizes vary (sets and
+    /// sorted sets name each removed member, whose size was drawn when it was added).
+    held_sizes: VecDeque<u64>,
 }
 
 /// Where a test process is in its commands: the flush before the test, the writes (key group by
@@ -49,11 +89,13 @@ enum Step {
 #[derive(Debug, Clone)]
 enum Phase {
     FlushBefore,
-    /// Key `j` of group `group` is next; `expire` when its PEXPIRE (a hash with a TTL) is due.
+    /// Key `j` of group `group` is next; `expire` when its PEXPIRE (a hash or collection with
+    /// a TTL) is due; `coll`, a list's, set's or sorted set's progress through its elements.
     Write {
         group: usize,
         j: u64,
         expire: bool,
+        coll: Option<Collection>,
     },
     /// Run `n` of script `script` is next.
     Scripts {
@@ -95,12 +137,18 @@ impl ProcessPlan {
                         group: 0,
                         j: 0,
                         expire: false,
+                        coll: None,
                     };
                     if sc.flush == Flush::BeforeEach && t > 0 {
                         return Some(Step::Flush);
                     }
                 }
-                Phase::Write { group, j, expire } => {
+                Phase::Write {
+                    group,
+                    j,
+                    expire,
+                    coll,
+                } => {
                     let (g, jj) = (*group, *j);
                     let Some(k) = sc.keys.get(g) else {
                         self.phase = Phase::Scripts { script: 0, n: 0 };
@@ -134,6 +182,25 @@ impl ProcessPlan {
                             let at = sizes.len();
                             sizes.extend((0..k.fields).map(|_| k.value_size.sample(rng)));
                             return Some(Step::Hset { group: g, j: jj, at });
+                        }
+                        KeyType::List | KeyType::Set | KeyType::Zset => {
+                            let c = coll.get_or_insert_with(|| Collection {
+                                total: k.elements.sample(rng).max(1),
+                                added: 0,
+                                removed: 0,
+                                owed: 0.0,
+                                take: 0,
+                                held_sizes: VecDeque::new(),
+                            });
+                            if let Some(step) = c.next(k, g, jj, rng, sizes) {
+                                return Some(step);
+                            }
+                            *coll = None;
+                            if k.ttl_seconds.is_some() {
+                                *expire = true;
+                            } else {
+                                *j += 1;
+                            }
                         }
                     }
                 }
@@ -179,6 +246,68 @@ impl ProcessPlan {
                 Phase::Done => return None,
             }
         }
+    }
+}
+
+impl Collection {
+    /// The key's next command: the removal owed after the last batch, or the next batch of
+    /// adds; `None` once every element is added and what is owed removed.
+    fn next(
+        &mut self,
+        k: &KeyGroup,
+        group: usize,
+        j: u64,
+        rng: &mut ChaCha8Rng,
+        sizes: &mut Vec<u64>,
+    ) -> Option<Step> {
+        let fixed = matches!(k.value_size, SizeDist::Fixed { .. });
+        if self.take > 0 {
+            let n = self.take;
+            self.take = 0;
+            let first = self.removed;
+            self.removed += n;
+            let at = sizes.len();
+            // A list pops without naming its elements; a set or sorted set names them.
+            if k.kind != KeyType::List {
+                if fixed {
+                    sizes.extend(std::iter::repeat_n(k.value_size.sample(rng), n as usize));
+                } else {
+                    sizes.extend(self.held_sizes.drain(..n as usize));
+                }
+            }
+            return Some(Step::Take {
+                group,
+                j,
+                first,
+                n,
+                at,
+            });
+        }
+        if self.added >= self.total {
+            return None;
+        }
+        let n = k.batch.min(self.total - self.added);
+        let first = self.added;
+        self.added += n;
+        let at = sizes.len();
+        sizes.extend((0..n).map(|_| k.value_size.sample(rng)));
+        if !fixed && k.kind != KeyType::List {
+            self.held_sizes.extend(&sizes[at..]);
+        }
+        if k.churn > 0.0 {
+            self.owed += n as f64 * k.churn;
+            let held = self.added - self.removed;
+            let take = (self.owed.floor() as u64).min(held);
+            self.owed -= take as f64;
+            self.take = take;
+        }
+        Some(Step::Add {
+            group,
+            j,
+            first,
+            n,
+            at,
+        })
     }
 }
 
@@ -242,6 +371,49 @@ fn push_decimal(v: &mut Vec<u8>, n: u64) {
     let len = decimal_len(n);
     write_decimal(&mut digits[..len], n);
     v.extend_from_slice(&digits[..len]);
+}
+
+/// Appends element number `e` as an integer of `digits` decimal digits (1 to 19): from
+/// 10^(digits-1) up (0 to 9 for one digit), wrapping around past the last.
+fn push_integer(v: &mut Vec<u8>, digits: u64, e: u64) {
+    let digits = digits.clamp(1, 19) as u32;
+    let (lo, span) = if digits == 1 {
+        (0, 10)
+    } else {
+        let lo = 10u64.pow(digits - 1);
+        (lo, 9 * lo)
+    };
+    push_decimal(v, lo + e % span);
+}
+
+/// Appends member number `e` as `size` letters: `e` in base 26 (a to z), padded with `a` in
+/// front, so no member is a number and members differ while `e` is below 26^size.
+fn push_member(v: &mut Vec<u8>, size: u64, e: u64) {
+    let start = v.len();
+    v.resize(start + size as usize, b'a');
+    let (mut x, mut i) = (e, v.len());
+    while x > 0 && i > start {
+        i -= 1;
+        v[i] = b'a' + (x % 26) as u8;
+        x /= 26;
+    }
+}
+
+/// Appends element `e`'s score: `e` itself, or `e` plus a fraction drawn from `e` (the
+/// shortest text that reads back as that double, 15 to 17 significant digits).
+fn push_score(v: &mut Vec<u8>, scores: Scores, e: u64) {
+    match scores {
+        Scores::Integer => push_decimal(v, e),
+        Scores::Fractional => {
+            // SplitMix64 of e: the same fraction for the same element in every run.
+            let mut z = e.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            let f = e as f64 + ((z >> 11) as f64 / (1u64 << 53) as f64).max(f64::EPSILON);
+            v.extend_from_slice(format!("{f}").as_bytes());
+        }
+    }
 }
 
 /// Bytes a key name rendered in place ([`Part::Key`]) holds at most.
@@ -408,6 +580,13 @@ impl Command {
     /// the number's digits), or into an owned buffer when the prefix is too long for that.
     #[inline]
     fn push_key(&mut self, cx: &RenderCtx<'_>, group: usize, j: u64) {
+        let k = &cx.sc.keys[group];
+        if !k.key_shape.is_default() {
+            let v = self.next_buf();
+            k.key_shape
+                .render(&k.name, cx.process, cx.t, j, cx.sc.parallel, v);
+            return;
+        }
         let prefix = &cx.prefixes[group];
         let Some(padded) = &prefix.padded else {
             let v = self.next_buf();
@@ -453,7 +632,10 @@ impl Command {
             Step::Set { group, j, size } => {
                 self.push_static(b"SET");
                 self.push_key(cx, group, j);
-                self.push_value(size);
+                match sc.keys[group].content {
+                    Content::Bytes => self.push_value(size),
+                    Content::Integer => push_integer(self.next_buf(), size, j),
+                }
                 if let Some(s) = sc.keys[group].ttl_seconds {
                     self.push_static(b"PX");
                     self.push_ttl(s);
@@ -462,12 +644,23 @@ impl Command {
             Step::Hset { group, j, at } => {
                 self.push_static(b"HSET");
                 self.push_key(cx, group, j);
-                let n = sc.keys[group].fields as usize;
+                let k = &sc.keys[group];
+                let n = k.fields as usize;
                 for (f, &size) in cx.sizes[at..at + n].iter().enumerate() {
                     let v = self.next_buf();
                     v.push(b'f');
-                    push_decimal(v, f as u64);
-                    self.push_value(size);
+                    match k.field_size {
+                        None => push_decimal(v, f as u64),
+                        Some(width) => {
+                            let digits = decimal_len(f as u64);
+                            v.resize(v.len() + (width as usize).saturating_sub(1 + digits), b'0');
+                            push_decimal(v, f as u64);
+                        }
+                    }
+                    match k.content {
+                        Content::Bytes => self.push_value(size),
+                        Content::Integer => push_integer(self.next_buf(), size, f as u64),
+                    }
                 }
             }
             Step::Pexpire { group, j } => {
@@ -490,6 +683,64 @@ impl Command {
                 self.push_static(b"DEL");
                 self.push_key(cx, group, j);
             }
+            Step::Add {
+                group,
+                j,
+                first,
+                n,
+                at,
+            } => {
+                let k = &sc.keys[group];
+                self.push_static(match k.kind {
+                    KeyType::List => b"RPUSH",
+                    KeyType::Set => b"SADD",
+                    _ => b"ZADD",
+                });
+                self.push_key(cx, group, j);
+                for (i, &size) in cx.sizes[at..at + n as usize].iter().enumerate() {
+                    let e = first + i as u64;
+                    if k.kind == KeyType::Zset {
+                        push_score(self.next_buf(), k.scores, e);
+                    }
+                    self.push_element(k, size, e);
+                }
+            }
+            Step::Take {
+                group,
+                j,
+                first,
+                n,
+                at,
+            } => {
+                let k = &sc.keys[group];
+                match k.kind {
+                    KeyType::List => {
+                        self.push_static(b"LPOP");
+                        self.push_key(cx, group, j);
+                        if k.batch > 1 {
+                            push_decimal(self.next_buf(), n);
+                        }
+                    }
+                    _ => {
+                        self.push_static(if k.kind == KeyType::Set { b"SREM" } else { b"ZREM" });
+                        self.push_key(cx, group, j);
+                        for (i, &size) in cx.sizes[at..at + n as usize].iter().enumerate() {
+                            self.push_element(k, size, first + i as u64);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Element `e` of a key of group `k`, `size` bytes (digits, for integers): a list's value
+    /// (zero bytes), a set's or sorted set's member (letters, distinct per element), or an
+    /// integer.
+    fn push_element(&mut self, k: &KeyGroup, size: u64, e: u64) {
+        match (k.content, k.kind) {
+            (Content::Integer, _) => push_integer(self.next_buf(), size, e),
+            (Content::Bytes, KeyType::List) => self.push_value(size),
+            (Content::Bytes, _) => push_member(self.next_buf(), size, e),
         }
     }
 }
@@ -698,6 +949,108 @@ mod tests {
             seen.clear();
         }
         assert!(n > 3 * 3 * (40 + 60 + 120));
+    }
+
+    /// Lists, sets and sorted sets: each key's elements added in batches, each batch followed
+    /// by the removal its churn share owes (a list pops from the head, a set or sorted set
+    /// removes its oldest members by name); integer members of the drawn digits, letter members
+    /// of the drawn size, distinct; scores; and the key and field name shapes.
+    #[test]
+    fn collections_and_name_shapes_render_as_the_grammar_says() {
+        let text = "name = \"shapes\"\nruns = 1\nseed = 1\n[server]\nprofile = \"redis-7.0-debian\"\n\
+             [workload]\ntests = 2\n\
+             [[workload.keys]]\nname = \"q\"\ncount = 2\ntype = \"list\"\nelements = 25\nelement_size = 100\nbatch = 10\npop = 0.5\n\
+             [[workload.keys]]\nname = \"tags\"\ncount = 1\ntype = \"set\"\nelements = 20\nelement_size = 5\ncontent = \"integer\"\nbatch = 3\nremove = 0.25\nkey_pattern = \"tag:{test}:{n}:ids\"\n\
+             [[workload.keys]]\nname = \"lb\"\ncount = 1\ntype = \"zset\"\nelements = 7\nelement_size = { dist = \"uniform\", min = 3, max = 9 }\nbatch = 4\nremove = 0.5\nscores = \"fractional\"\nkey_size = 12\n\
+             [[workload.keys]]\nname = \"h\"\ncount = 1\ntype = \"hash\"\nfields = 12\nvalue_size = 3\ncontent = \"integer\"\nfield_size = 4\n\
+             [[workload.keys]]\nname = \"n\"\ncount = 3\nvalue_size = 4\ncontent = \"integer\"\n";
+        let f = crate::workload::parse(text, "shapes").unwrap();
+        let sc = f.first();
+        let mut rng = rng_for(1);
+        let plan = test_plan(sc, 1, &mut rng);
+        let words = |a: &Argv| -> Vec<String> {
+            a.iter()
+                .map(|x| String::from_utf8_lossy(x).into_owned())
+                .collect()
+        };
+        let cmds: Vec<Vec<String>> = plan.iter().map(|(_, a)| words(a)).collect();
+        // Lists: 25 elements in batches of 10, 10, 5, each followed by LPOP of half of it
+        // (5, 5, then 2 with 0.5 carried), per key.
+        let list: Vec<&Vec<String>> = cmds.iter().filter(|c| c[1] == "q:1:0").collect();
+        let shape: Vec<(String, usize)> = list.iter().map(|c| (c[0].clone(), c.len())).collect();
+        let want: Vec<(String, usize)> = [
+            ("RPUSH", 12),
+            ("LPOP", 3),
+            ("RPUSH", 12),
+            ("LPOP", 3),
+            ("RPUSH", 7),
+            ("LPOP", 3),
+        ]
+        .iter()
+        .map(|(v, n)| (v.to_string(), *n))
+        .collect();
+        assert_eq!(shape, want);
+        assert_eq!([&list[1][2], &list[3][2], &list[5][2]], ["5", "5", "2"]);
+        assert!(list[0][2..].iter().all(|e| e.len() == 100));
+        // Sets: members 10000 + e (5 digits), 3 per SADD; every SADD of 3 owes 0.75, so SREMs
+        // of the oldest members come after the 2nd, 3rd, 4th... as the share adds up.
+        let set: Vec<&Vec<String>> = cmds.iter().filter(|c| c[1] == "tag:1:0:ids").collect();
+        let added: Vec<&String> = set
+            .iter()
+            .filter(|c| c[0] == "SADD")
+            .flat_map(|c| &c[2..])
+            .collect();
+        let want: Vec<String> = (0..20).map(|e| (10_000 + e).to_string()).collect();
+        assert_eq!(added, want.iter().collect::<Vec<_>>());
+        let removed: Vec<&String> = set
+            .iter()
+            .filter(|c| c[0] == "SREM")
+            .flat_map(|c| &c[2..])
+            .collect();
+        assert_eq!(removed.len(), 5, "a quarter of 20");
+        assert_eq!(removed, want[..5].iter().collect::<Vec<_>>(), "the oldest first");
+        // Sorted sets: key padded to 12 bytes; score then member, members letters of the drawn
+        // sizes; the ZREMs name the oldest members with the sizes they were added with.
+        let z: Vec<&Vec<String>> = cmds.iter().filter(|c| c[0].starts_with('Z')).collect();
+        assert!(z.iter().all(|c| c[1] == "lb:1:0000000"), "{:?}", z[0][1]);
+        let members: Vec<&String> = z
+            .iter()
+            .filter(|c| c[0] == "ZADD")
+            .flat_map(|c| c[2..].iter().skip(1).step_by(2))
+            .collect();
+        assert_eq!(members.len(), 7);
+        for (e, m) in members.iter().enumerate() {
+            assert!(
+                (3..=9).contains(&m.len()) && m.bytes().all(|b| b.is_ascii_lowercase()),
+                "{m}"
+            );
+            let score: f64 = z
+                .iter()
+                .filter(|c| c[0] == "ZADD")
+                .flat_map(|c| c[2..].chunks(2))
+                .nth(e)
+                .unwrap()[0]
+                .parse()
+                .unwrap();
+            assert!(score > e as f64 && score < e as f64 + 1.0);
+        }
+        let zrem: Vec<&String> = z
+            .iter()
+            .filter(|c| c[0] == "ZREM")
+            .flat_map(|c| &c[2..])
+            .collect();
+        assert_eq!(zrem, members[..zrem.len()].to_vec());
+        assert_eq!(
+            zrem.len(),
+            3,
+            "half of 7, rounded down per batch: 2 then 1 (0.5 + 1.5)"
+        );
+        // Hash fields of 4 bytes, integer values of 3 digits; integer strings of 4 digits.
+        let h = cmds.iter().find(|c| c[0] == "HSET").unwrap();
+        assert_eq!(h[2..6], ["f000", "100", "f001", "101"]);
+        assert_eq!(h[24..26], ["f011", "111"]);
+        let n: Vec<&String> = cmds.iter().filter(|c| c[0] == "SET").map(|c| &c[2]).collect();
+        assert_eq!(n, ["1000", "1001", "1002"]);
     }
 
     /// The sparse shuffle picks what a whole Fisher-Yates shuffle of the positions would, with

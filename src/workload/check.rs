@@ -3,6 +3,7 @@
 
 use super::problems::Problems;
 use super::raw::RawScenario;
+use super::scenario::{Content, KeyShape, Scores};
 use super::*;
 use crate::jemalloc::{AllocatorConfig, SizeClasses, PRESET_NAMES};
 use crate::redis::profile::{RedisProfile, ServerState, DEFAULT_COMMANDS_PER_SECOND};
@@ -14,6 +15,49 @@ const MAX_TTL_SECONDS: f64 = 1e9;
 const MAX_SIMULATED_SECONDS: f64 = 1e10;
 /// The longest Lua script body modelled (its text is built for real).
 const MAX_SCRIPT_BYTES: u64 = 16 << 20;
+/// The most elements one key of a list, set or sorted set may be given (Redis's own limit is
+/// 2^32 - 1 members; a billion is well past any machine's memory).
+const MAX_ELEMENTS: f64 = 1e9;
+/// The most elements one command carries.
+const MAX_BATCH: i64 = 1_000_000;
+/// The longest key or field name a group may ask for (Redis takes up to proto-max-bulk-len).
+const MAX_NAME_BYTES: i64 = 1 << 20;
+
+/// A key pattern's problem: it needs `{n}`, and knows `{test}` and `{process}`; no other
+/// braces, no spaces or control characters.
+fn check_key_pattern(pattern: &str) -> Result<(), String> {
+    if pattern.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(format!(
+            "{pattern:?}: use a pattern without spaces or control characters"
+        ));
+    }
+    let mut rest = pattern;
+    let mut has_n = false;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            return Err(format!("{pattern:?}: a '{{' without its '}}'"));
+        };
+        match &rest[open + 1..open + close] {
+            "n" => has_n = true,
+            "test" | "process" => {}
+            other => {
+                return Err(format!(
+                    "{pattern:?}: {{{other}}} is not a placeholder; use {{n}} (the key's number), {{test}} and {{process}}"
+                ))
+            }
+        }
+        rest = &rest[open + close + 1..];
+    }
+    if rest.contains('}') {
+        return Err(format!("{pattern:?}: a '}}' without its '{{'"));
+    }
+    if !has_n {
+        return Err(format!(
+            "{pattern:?}: needs {{n}} (the key's number), or every key of the group has the same name"
+        ));
+    }
+    Ok(())
+}
 
 /// Validates one raw scenario (a variant); problems go to `p`.
 pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Option<Scenario> {
@@ -227,13 +271,74 @@ pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Optio
                 ),
             );
         }
-        let size = p.size(&format!("{key}.value_size"), &k.value_size);
+        let kind = match k.kind.as_deref().unwrap_or("string") {
+            "string" => KeyType::String,
+            "hash" => KeyType::Hash,
+            "list" => KeyType::List,
+            "set" => KeyType::Set,
+            "zset" => KeyType::Zset,
+            other => {
+                p.add(
+                    &format!("{key}.type"),
+                    format!("'{other}' is not one of string, hash, list, set, zset"),
+                );
+                KeyType::String
+            }
+        };
+        let tname = kind.name();
+        // Which size field the type takes: values for strings and hashes, elements for the rest.
+        let (size_field, size_value) = if kind.is_collection() {
+            if k.value_size.is_some() {
+                p.add(
+                    &format!("{key}.value_size"),
+                    format!("a {tname} holds elements: give element_size (bytes per element) instead"),
+                );
+            }
+            ("element_size", k.element_size.as_ref())
+        } else {
+            if k.element_size.is_some() {
+                p.add(
+                    &format!("{key}.element_size"),
+                    format!("only lists, sets and zsets have elements; a {tname} takes value_size"),
+                );
+            }
+            ("value_size", k.value_size.as_ref())
+        };
+        let size = match size_value {
+            Some(v) => p.size(&format!("{key}.{size_field}"), v),
+            None => {
+                p.add(
+                    &key,
+                    format!(
+                        "a {tname} group needs `{size_field}` (bytes per {})",
+                        if kind.is_collection() { "element" } else { "value" }
+                    ),
+                );
+                None
+            }
+        };
+        let content = match k.content.as_deref().unwrap_or("bytes") {
+            "bytes" => Content::Bytes,
+            "integer" => Content::Integer,
+            other => {
+                p.add(
+                    &format!("{key}.content"),
+                    format!("'{other}' is not one of bytes, integer"),
+                );
+                Content::Bytes
+            }
+        };
         if let Some(d) = &size {
             // x86-64 user space is 128 TiB (47 bits); jemalloc's classes go further.
             let limit = (sc.large_maxclass() as f64).min((1u64 << 47) as f64);
-            if d.practical_max() > limit {
+            if content == Content::Integer && d.practical_max() > 19.0 {
                 p.add(
-                    &format!("{key}.value_size"),
+                    &format!("{key}.{size_field}"),
+                    "integer content is sized in digits: give 1 to 19 (an integer Redis keeps as a number has at most 19 digits)",
+                );
+            } else if d.practical_max() > limit {
+                p.add(
+                    &format!("{key}.{size_field}"),
                     "larger than the 128 TiB a 64-bit process can address",
                 );
             } else if let Some(r) = redis
@@ -241,9 +346,10 @@ pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Optio
                 .filter(|r| d.practical_max() > r.proto_max_bulk_len as f64)
             {
                 p.add(
-                    &format!("{key}.value_size"),
+                    &format!("{key}.{size_field}"),
                     format!(
-                        "values up to {} are larger than the {} Redis accepts in one string (proto-max-bulk-len of profile '{}'); Redis refuses them",
+                        "{}s up to {} are larger than the {} Redis accepts in one string (proto-max-bulk-len of profile '{}'); Redis refuses them",
+                        if kind.is_collection() { "element" } else { "value" },
                         crate::units::human(d.practical_max()),
                         crate::units::human(r.proto_max_bulk_len as f64),
                         r.name
@@ -258,17 +364,6 @@ pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Optio
                 format!("{cleanup} is not a share between 0 and 1"),
             );
         }
-        let kind = match k.kind.as_deref().unwrap_or("string") {
-            "string" => KeyType::String,
-            "hash" => KeyType::Hash,
-            other => {
-                p.add(
-                    &format!("{key}.type"),
-                    format!("'{other}' is not one of string, hash"),
-                );
-                KeyType::String
-            }
-        };
         let fields = match (kind, k.fields) {
             (KeyType::Hash, Some(f)) if f >= 1 => f as u64,
             (KeyType::Hash, Some(f)) => {
@@ -282,14 +377,167 @@ pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Optio
                 p.add(&format!("{key}.fields"), "hashes need `fields` (fields per key)");
                 1
             }
-            (KeyType::String, Some(_)) => {
+            (_, Some(_)) => {
                 p.add(
                     &format!("{key}.fields"),
                     "only hashes have fields; remove it or set type = \"hash\"",
                 );
                 1
             }
-            (KeyType::String, None) => 1,
+            (_, None) => 1,
+        };
+        let mut only = |field: &str, given: bool, types: &[KeyType], what: &str| {
+            if given && !types.contains(&kind) {
+                p.add(
+                    &format!("{key}.{field}"),
+                    format!("{what}; this group is a {tname}"),
+                );
+            }
+        };
+        only(
+            "elements",
+            k.elements.is_some(),
+            &[KeyType::List, KeyType::Set, KeyType::Zset],
+            "only lists, sets and zsets have elements",
+        );
+        only(
+            "batch",
+            k.batch.is_some(),
+            &[KeyType::List, KeyType::Set, KeyType::Zset],
+            "only lists, sets and zsets are written in batches of elements",
+        );
+        only(
+            "pop",
+            k.pop.is_some(),
+            &[KeyType::List],
+            "only lists pop (sets and zsets take `remove`)",
+        );
+        only(
+            "remove",
+            k.remove.is_some(),
+            &[KeyType::Set, KeyType::Zset],
+            "only sets and zsets remove members (lists take `pop`)",
+        );
+        only(
+            "scores",
+            k.scores.is_some(),
+            &[KeyType::Zset],
+            "only zsets have scores",
+        );
+        only(
+            "field_size",
+            k.field_size.is_some(),
+            &[KeyType::Hash],
+            "only hashes have field names",
+        );
+        let elements = if kind.is_collection() {
+            match &k.elements {
+                Some(v) => p.size(&format!("{key}.elements"), v),
+                None => {
+                    p.add(
+                        &format!("{key}.elements"),
+                        format!(
+                            "a {tname} group needs `elements` (elements per key: a count or a distribution)"
+                        ),
+                    );
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let elements = elements.unwrap_or(SizeDist::Fixed { bytes: 1 });
+        if kind.is_collection() && elements.practical_max() > MAX_ELEMENTS {
+            p.add(
+                &format!("{key}.elements"),
+                format!("give at most {MAX_ELEMENTS:.0} elements per key"),
+            );
+        }
+        let batch = match k.batch {
+            None => 1,
+            Some(b) if (1..=MAX_BATCH).contains(&b) => b as u64,
+            Some(b) => {
+                p.add(
+                    &format!("{key}.batch"),
+                    format!("{b}: give 1 to {MAX_BATCH} elements per command"),
+                );
+                1
+            }
+        };
+        let churn = k.pop.or(k.remove).unwrap_or(0.0);
+        if !(0.0..=1.0).contains(&churn) {
+            let field = if k.pop.is_some() { "pop" } else { "remove" };
+            p.add(
+                &format!("{key}.{field}"),
+                format!("{churn} is not a share between 0 and 1"),
+            );
+        }
+        let scores = match k.scores.as_deref().unwrap_or("integer") {
+            "integer" => Scores::Integer,
+            "fractional" => Scores::Fractional,
+            other => {
+                p.add(
+                    &format!("{key}.scores"),
+                    format!("'{other}' is not one of integer, fractional"),
+                );
+                Scores::Integer
+            }
+        };
+        if let Some(pattern) = &k.key_pattern {
+            if let Err(e) = check_key_pattern(pattern) {
+                p.add(&format!("{key}.key_pattern"), e);
+            }
+        }
+        let key_shape = KeyShape {
+            pattern: k.key_pattern.clone(),
+            size: None,
+        };
+        let key_size = match k.key_size {
+            None => None,
+            Some(n) if (1..=MAX_NAME_BYTES).contains(&n) => {
+                // The longest name the group makes without padding must fit.
+                let longest =
+                    key_shape.longest(&k.name, k.count.max(1) as u64, w.tests.max(1) as u64, parallel);
+                if (n as u64) < longest {
+                    p.add(
+                        &format!("{key}.key_size"),
+                        format!(
+                            "{n}: the group's longest key name needs {longest} bytes; give at least {longest}"
+                        ),
+                    );
+                }
+                Some(n as u64)
+            }
+            Some(n) => {
+                p.add(
+                    &format!("{key}.key_size"),
+                    format!("{n}: give a key-name length of 1 to {MAX_NAME_BYTES} bytes"),
+                );
+                None
+            }
+        };
+        let field_size = match k.field_size {
+            None => None,
+            Some(n) if (1..=MAX_NAME_BYTES).contains(&n) => {
+                let longest = 1 + fields.saturating_sub(1).to_string().len() as u64;
+                if (n as u64) < longest {
+                    p.add(
+                        &format!("{key}.field_size"),
+                        format!(
+                            "{n}: field names f0 to f{} need {longest} bytes; give at least {longest}",
+                            fields.saturating_sub(1)
+                        ),
+                    );
+                }
+                Some(n as u64)
+            }
+            Some(n) => {
+                p.add(
+                    &format!("{key}.field_size"),
+                    format!("{n}: give a field-name length of 1 to {MAX_NAME_BYTES} bytes"),
+                );
+                None
+            }
         };
         if let Some(t) = k.ttl_seconds.filter(|t| !(*t > 0.0 && *t <= MAX_TTL_SECONDS)) {
             p.add(
@@ -297,8 +545,17 @@ pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Optio
                 format!("{t}: a TTL must be a positive number of seconds, at most {MAX_TTL_SECONDS:.0} (31 years)"),
             );
         }
-        if redis.is_none() && (k.ttl_seconds.is_some() || kind == KeyType::Hash) {
-            p.add(&key, "TTLs and hashes need a Redis profile (server.profile)");
+        if redis.is_none() && (k.ttl_seconds.is_some() || kind != KeyType::String) {
+            p.add(
+                &key,
+                "TTLs, hashes, lists, sets and zsets need a Redis profile (server.profile)",
+            );
+        }
+        if redis.is_none() && (k.content.is_some() || k.key_size.is_some() || k.key_pattern.is_some()) {
+            p.add(
+                &key,
+                "content and key names are Redis's: they need a Redis profile (server.profile)",
+            );
         }
         keys.push(KeyGroup {
             name: k.name.clone(),
@@ -308,6 +565,16 @@ pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Optio
             fields,
             ttl_seconds: k.ttl_seconds,
             cleanup,
+            elements,
+            batch,
+            churn,
+            content,
+            scores,
+            key_shape: KeyShape {
+                size: key_size,
+                ..key_shape
+            },
+            field_size,
         });
     }
     let mut scripts = Vec::new();

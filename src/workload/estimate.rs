@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::scenario::Content;
 use super::*;
 
 /// What a scenario asks of the machine, estimated before running it.
@@ -41,6 +42,11 @@ const SIM_BYTES_PER_FIELD: f64 = 250.0;
 const SIM_BYTES_PER_LISTPACK_FIELD: f64 = 40.0;
 const SIM_BYTES_PER_SMALL_OBJECT: f64 = 10.0;
 const SIM_BYTES_PER_LARGE_OBJECT: f64 = 100.0;
+/// Simulator bytes per list element (its entry's size and a hash of its bytes, in its node's
+/// record) and per member of an intset (the member itself). Provisional: from the bookkeeping
+/// each keeps, to be measured.
+const SIM_BYTES_PER_LIST_ELEMENT: f64 = 16.0;
+const SIM_BYTES_PER_INTSET_MEMBER: f64 = 10.0;
 /// Simulator bytes per script in the script cache (its SHA and its entry; the body's bytes are
 /// not kept).
 const SIM_BYTES_PER_SCRIPT: f64 = 300.0;
@@ -69,7 +75,7 @@ impl Scenario {
         };
         self.keys
             .iter()
-            .map(|k| k.count as f64 * k.fields as f64 * k.value_size.mean())
+            .map(|k| k.count as f64 * k.values_per_key() * k.value_size.mean())
             .sum::<f64>()
             * tests_alive
             * self.parallel as f64
@@ -110,10 +116,24 @@ impl Scenario {
                 };
                 let listpack = k.fields <= p.hash_max_listpack_entries
                     && k.value_size.mean() <= p.hash_max_listpack_value as f64;
-                let per_field = if listpack {
-                    SIM_BYTES_PER_LISTPACK_FIELD
-                } else {
-                    SIM_BYTES_PER_FIELD
+                let t = &p.types;
+                let per_field = match k.kind {
+                    KeyType::List => SIM_BYTES_PER_LIST_ELEMENT,
+                    KeyType::Set
+                        if k.content == Content::Integer
+                            && k.elements.practical_max() <= t.set_max_intset_entries as f64 =>
+                    {
+                        SIM_BYTES_PER_INTSET_MEMBER
+                    }
+                    KeyType::Zset
+                        if k.elements.practical_max() <= t.zset_max_listpack_entries as f64
+                            && k.value_size.practical_max() <= t.zset_max_listpack_value as f64 =>
+                    {
+                        SIM_BYTES_PER_LISTPACK_FIELD
+                    }
+                    KeyType::Set | KeyType::Zset => SIM_BYTES_PER_FIELD,
+                    _ if listpack => SIM_BYTES_PER_LISTPACK_FIELD,
+                    _ => SIM_BYTES_PER_FIELD,
                 };
                 (per_key, per_field)
             } else if k.value_size.mean() <= small_max {
@@ -123,8 +143,18 @@ impl Scenario {
             };
             let hash = k.kind == KeyType::Hash;
             let alive = k.count as f64 * tests_alive * parallel;
-            let commands =
-                k.count as f64 * if hash { 1.0 + k.fields as f64 / 8.0 } else { 1.0 } * (1.0 + k.cleanup);
+            let per_command = if k.kind.is_collection() {
+                // A batch of adds, then a removal when the group churns; arguments cost about
+                // an eighth of a command each.
+                let batches = (k.elements.mean() / k.batch as f64).ceil().max(1.0);
+                let removals = if k.churn > 0.0 { batches } else { 0.0 };
+                (batches + removals) * (1.0 + k.batch as f64 / 8.0)
+            } else if hash {
+                1.0 + k.fields as f64 / 8.0
+            } else {
+                1.0
+            };
+            let commands = k.count as f64 * per_command * (1.0 + k.cleanup);
             out.push(Cost {
                 what: format!(
                     "workload.keys.{}.count = {} per test over {tests_text}{of}",
@@ -134,6 +164,8 @@ impl Scenario {
                 memory: alive
                     * if hash {
                         per_key + k.fields as f64 * per_field
+                    } else if k.kind.is_collection() {
+                        per_key + k.values_per_key() * per_field
                     } else {
                         per_key
                     },
@@ -222,7 +254,7 @@ impl ScenarioFile {
             let live: f64 = v
                 .keys
                 .iter()
-                .map(|k| k.count as f64 * tests_alive * v.parallel as f64 * k.fields as f64)
+                .map(|k| k.count as f64 * tests_alive * v.parallel as f64 * k.values_per_key())
                 .sum();
             peak_live = peak_live.max(live);
         }

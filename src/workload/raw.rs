@@ -75,7 +75,28 @@ pub(super) struct RawKeys {
     pub(super) count: i64,
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub(super) kind: Option<String>,
-    pub(super) value_size: toml::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) value_size: Option<toml::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) elements: Option<toml::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) element_size: Option<toml::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) batch: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) pop: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) remove: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) content: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) scores: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) key_size: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) key_pattern: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) field_size: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) fields: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]

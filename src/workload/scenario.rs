@@ -34,6 +34,59 @@ impl Flush {
 pub enum KeyType {
     String,
     Hash,
+    List,
+    Set,
+    Zset,
+}
+
+impl KeyType {
+    /// Whether keys of this type hold elements written over several commands (lists, sets,
+    /// sorted sets).
+    pub fn is_collection(self) -> bool {
+        matches!(self, KeyType::List | KeyType::Set | KeyType::Zset)
+    }
+
+    /// The type as scenarios name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyType::String => "string",
+            KeyType::Hash => "hash",
+            KeyType::List => "list",
+            KeyType::Set => "set",
+            KeyType::Zset => "zset",
+        }
+    }
+}
+
+/// What values, hash values, elements and members hold: bytes that are no number, or integers
+/// (Redis keeps a string that is an integer as a number: a shared object below 10,000, an INT
+/// object, an integer entry in a listpack, an intset member).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Content {
+    Bytes,
+    /// Decimal integers of the drawn size in digits (1 to 19): from 10^(size-1) up, each key or
+    /// element its own number.
+    Integer,
+}
+
+/// A sorted set's scores: integers (the element's number), or fractions (with 17 significant
+/// digits, as a random double prints).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scores {
+    Integer,
+    Fractional,
+}
+
+/// How a group's key names are made: `pattern` with `{n}` the key's number (and `{test}`,
+/// `{process}` where given; the default is `NAME:{test}:{n}`, or `NAME:{process}:{test}:{n}`
+/// with several test processes), the number padded with zeros to make every name `size` bytes
+/// when given.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyShape {
+    pub pattern: Option<String>,
+    pub size: Option<u64>,
 }
 
 /// One group of keys each test writes.
@@ -43,14 +96,33 @@ pub struct KeyGroup {
     /// Keys (or objects) written per test, per test process.
     pub count: u64,
     pub kind: KeyType,
-    /// Bytes per value (a string's value, or each field's value of a hash), drawn per value.
+    /// Bytes per value (a string's value, each field's value of a hash, or each element of a
+    /// list, set or sorted set: the scenario's `element_size`), drawn per value; digits for
+    /// integer content.
     pub value_size: SizeDist,
-    /// Hash fields per key (1 for strings).
+    /// Hash fields per key (1 for other types).
     pub fields: u64,
     /// TTL set on each key (Redis profiles only).
     pub ttl_seconds: Option<f64>,
     /// Share of its keys a test deletes itself before it ends; the rest stay until a flush.
     pub cleanup: f64,
+    /// Elements added per key of a list, set or sorted set, drawn per key (1 for other types).
+    pub elements: SizeDist,
+    /// Elements per command (RPUSH, SADD, ZADD and their removals carry this many).
+    pub batch: u64,
+    /// Share of the elements a collection's key loses as it goes, removed after each batch of
+    /// adds: lists pop from the head (LPOP, a queue), sets and sorted sets remove their oldest
+    /// members (SREM, ZREM).
+    pub churn: f64,
+    /// What values, hash values, elements and members hold.
+    pub content: Content,
+    /// Sorted sets' scores.
+    pub scores: Scores,
+    /// How key names are made.
+    pub key_shape: KeyShape,
+    /// Bytes of each hash field name (`f` and the field's number, padded with zeros); `None`:
+    /// `f0`, `f1`, ...
+    pub field_size: Option<u64>,
 }
 
 /// A script each test runs with `EVAL`.
@@ -112,6 +184,133 @@ pub struct ScenarioFile {
     pub variants: Vec<Scenario>,
     /// Claims to check (`fragsim check`).
     pub claims: Vec<Claim>,
+}
+
+impl KeyGroup {
+    /// Values a key holds at the end of its writes, on average: 1 for a string, its fields for
+    /// a hash, the elements added less the share removed for a list, set or sorted set.
+    pub fn values_per_key(&self) -> f64 {
+        match self.kind {
+            KeyType::String => 1.0,
+            KeyType::Hash => self.fields as f64,
+            _ => self.elements.mean() * (1.0 - self.churn),
+        }
+    }
+
+    /// The size of a value or element in words: the distribution in bytes, or in digits for
+    /// integer content.
+    pub fn size_words(&self) -> String {
+        match self.content {
+            Content::Bytes => self.value_size.describe(),
+            Content::Integer => format!(
+                "integers of {}",
+                self.value_size.describe().replace(" B", " digits")
+            ),
+        }
+    }
+
+    /// A list, set or sorted set group in words: "lists of 1,000 elements x 100 B, RPUSH 10
+    /// at a time, 50% popped"; `None` for strings and hashes (their reports word them).
+    pub fn describe_collection(&self) -> Option<String> {
+        let (what, add, churn) = match self.kind {
+            KeyType::List => ("lists", "RPUSH", "popped from the head"),
+            KeyType::Set => ("sets", "SADD", "removed, oldest first"),
+            KeyType::Zset => ("sorted sets", "ZADD", "removed, oldest first"),
+            _ => return None,
+        };
+        let mut out = format!(
+            "{what} of {} elements x {}, {add} {} at a time",
+            self.elements.describe().replace(" B", ""),
+            self.size_words(),
+            crate::units::group(self.batch)
+        );
+        if self.kind == KeyType::Zset && self.scores == Scores::Fractional {
+            out += ", fractional scores";
+        }
+        if self.churn > 0.0 {
+            out += &format!(", {:.0}% {churn}", self.churn * 100.0);
+        }
+        Some(out)
+    }
+
+    /// Key and field names in words when not the default: ", key names of 16 B" and the like.
+    pub fn describe_names(&self) -> String {
+        let mut out = String::new();
+        if let Some(p) = &self.key_shape.pattern {
+            out += &format!(", key names {p}");
+        }
+        if let Some(n) = self.key_shape.size {
+            out += &format!(", key names of {} B", crate::units::group(n));
+        }
+        if let Some(n) = self.field_size {
+            out += &format!(", field names of {} B", crate::units::group(n));
+        }
+        out
+    }
+}
+
+impl KeyShape {
+    /// Appends the name of key `n` of group `group` in test `test` of test process `process`
+    /// (`parallel` processes in all) to `out`.
+    pub fn render(&self, group: &str, process: u64, test: u64, n: u64, parallel: u64, out: &mut Vec<u8>) {
+        let start = out.len();
+        let mut n_at = None;
+        match &self.pattern {
+            None => {
+                out.extend_from_slice(group.as_bytes());
+                if parallel > 1 {
+                    out.push(b':');
+                    out.extend_from_slice(process.to_string().as_bytes());
+                }
+                out.push(b':');
+                out.extend_from_slice(test.to_string().as_bytes());
+                out.push(b':');
+                n_at = Some(out.len());
+                out.extend_from_slice(n.to_string().as_bytes());
+            }
+            Some(p) => {
+                let mut rest = p.as_str();
+                while let Some(open) = rest.find('{') {
+                    out.extend_from_slice(&rest.as_bytes()[..open]);
+                    let close = open + rest[open..].find('}').expect("a checked pattern");
+                    match &rest[open + 1..close] {
+                        "n" => {
+                            n_at.get_or_insert(out.len());
+                            out.extend_from_slice(n.to_string().as_bytes());
+                        }
+                        "test" => out.extend_from_slice(test.to_string().as_bytes()),
+                        _ => out.extend_from_slice(process.to_string().as_bytes()),
+                    }
+                    rest = &rest[close + 1..];
+                }
+                out.extend_from_slice(rest.as_bytes());
+            }
+        }
+        if let (Some(size), Some(at)) = (self.size, n_at) {
+            let len = (out.len() - start) as u64;
+            if size > len {
+                let pad = (size - len) as usize;
+                out.splice(at..at, std::iter::repeat_n(b'0', pad));
+            }
+        }
+    }
+
+    /// Bytes of the longest name a group of `count` keys makes over `tests` tests and
+    /// `parallel` processes, unpadded.
+    pub fn longest(&self, group: &str, count: u64, tests: u64, parallel: u64) -> u64 {
+        let unpadded = KeyShape {
+            pattern: self.pattern.clone(),
+            size: None,
+        };
+        let mut v = Vec::new();
+        unpadded.render(group, parallel - 1, tests - 1, count - 1, parallel, &mut v);
+        v.len() as u64
+    }
+
+    /// Whether names are the default `GROUP:TEST:N` (or `GROUP:PROCESS:TEST:N`), unpadded.
+    pub fn is_default(&self) -> bool {
+        self.pattern.is_none() && self.size.is_none()
+    }
 }
 
 impl ScenarioFile {

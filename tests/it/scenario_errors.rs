@@ -373,3 +373,117 @@ fn a_file_that_is_not_utf8_names_its_line() {
         "{err}"
     );
 }
+
+/// A scenario of every collection type and name shape, for the errors of their keys.
+const TYPES: &str = r#"name = "types"
+[server]
+profile = "redis-7.0-debian"
+[workload]
+tests = 2
+[[workload.keys]]
+name = "queue"
+count = 3
+type = "list"
+elements = 100
+element_size = 64
+batch = 10
+pop = 0.5
+[[workload.keys]]
+name = "tags"
+count = 2
+type = "set"
+elements = { dist = "uniform", min = 10, max = 600 }
+element_size = 6
+content = "integer"
+remove = 0.1
+key_pattern = "tag:{test}:{n}"
+[[workload.keys]]
+name = "board"
+count = 1
+type = "zset"
+elements = 200
+element_size = 12
+scores = "fractional"
+key_size = 24
+[[workload.keys]]
+name = "profile"
+count = 5
+type = "hash"
+fields = 20
+value_size = 8
+field_size = 6
+"#;
+
+/// Replaces line `n` (1-based) of `base`.
+fn replace_line(base: &str, n: usize, content: &str) -> String {
+    base.lines()
+        .enumerate()
+        .map(|(i, l)| if i + 1 == n { content } else { l })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn every_malformed_collection_or_name_shape_names_its_line_and_key() {
+    parse(TYPES, "types.toml").unwrap();
+    let cases: &[(usize, &str, &str)] = &[
+        (9, r#"type = "stream""#, "workload.keys[0].type: 'stream' is not one of string, hash, list, set, zset"),
+        (10, "elementz = 100", "unknown field `elementz`"),
+        (10, "elements = 0", "workload.keys[0].elements"),
+        (10, "elements = 2000000000", "workload.keys[0].elements: give at most 1000000000 elements per key"),
+        (11, "value_size = 64", "workload.keys[0].value_size: a list holds elements: give element_size"),
+        (12, "batch = 0", "workload.keys[0].batch: 0: give 1 to 1000000 elements per command"),
+        (13, "pop = 1.5", "workload.keys[0].pop: 1.5 is not a share between 0 and 1"),
+        (13, "remove = 0.5", "workload.keys[0].remove: only sets and zsets remove members (lists take `pop`); this group is a list"),
+        (13, "scores = \"integer\"", "workload.keys[0].scores: only zsets have scores; this group is a list"),
+        (13, "fields = 3", "workload.keys[0].fields: only hashes have fields"),
+        (20, r#"content = "text""#, "workload.keys[1].content: 'text' is not one of bytes, integer"),
+        (19, "element_size = 25", "workload.keys[1].element_size: integer content is sized in digits: give 1 to 19"),
+        (21, "pop = 0.1", "workload.keys[1].pop: only lists pop (sets and zsets take `remove`); this group is a set"),
+        (22, r#"key_pattern = "tag:{test}""#, "workload.keys[1].key_pattern: \"tag:{test}\": needs {n}"),
+        (22, r#"key_pattern = "tag:{id}:{n}""#, "workload.keys[1].key_pattern: \"tag:{id}:{n}\": {id} is not a placeholder"),
+        (22, r#"key_pattern = "tag:{n""#, "a '{' without its '}'"),
+        (29, r#"scores = "random""#, "workload.keys[2].scores: 'random' is not one of integer, fractional"),
+        (30, "key_size = 4", "workload.keys[2].key_size: 4: the group's longest key name needs 9 bytes; give at least 9"),
+        (30, "key_size = 0", "workload.keys[2].key_size: 0: give a key-name length of 1 to 1048576 bytes"),
+        (37, "field_size = 2", "workload.keys[3].field_size: 2: field names f0 to f19 need 3 bytes; give at least 3"),
+        (37, "elements = 4", "workload.keys[3].elements: only lists, sets and zsets have elements; this group is a hash"),
+        (36, "element_size = 8", "workload.keys[3].element_size: only lists, sets and zsets have elements; a hash takes value_size"),
+    ];
+    for (line, content, want) in cases {
+        let text = replace_line(TYPES, *line, content);
+        let e = parse(&text, "types.toml").expect_err(content);
+        let all = e.problems.join("\n");
+        assert!(all.contains(want), "{content}: {all}");
+        assert!(all.contains(&format!("line {line}")), "{content}: {all}");
+    }
+    // A group without its size field, or a collection without its elements.
+    let text = TYPES.replace("element_size = 64\n", "");
+    let e = parse(&text, "types.toml").unwrap_err();
+    assert!(
+        e.problems
+            .join("\n")
+            .contains("workload.keys[0]: a list group needs `element_size` (bytes per element)"),
+        "{:?}",
+        e.problems
+    );
+    let text = TYPES.replace("elements = 200\n", "");
+    let e = parse(&text, "types.toml").unwrap_err();
+    assert!(
+        e.problems
+            .join("\n")
+            .contains("workload.keys[2].elements: a zset group needs `elements`"),
+        "{:?}",
+        e.problems
+    );
+    // Collections and name shapes are Redis's.
+    let text = TYPES.replace("redis-7.0-debian", "none");
+    let e = parse(&text, "types.toml").unwrap_err();
+    assert!(
+        e.problems
+            .join("\n")
+            .contains("lists, sets and zsets need a Redis profile"),
+        "{:?}",
+        e.problems
+    );
+}

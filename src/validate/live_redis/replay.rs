@@ -168,7 +168,10 @@ fn replay(
         let clients: Vec<ClientId> = (0..sc.parallel).map(|_| model.connect()).collect();
         for (p, argv) in commands::test_plan(sc, t, &mut rng) {
             if let Some(verb) = argv.first() {
-                if verb.eq_ignore_ascii_case(b"SET") || verb.eq_ignore_ascii_case(b"HSET") {
+                if [&b"SET"[..], b"HSET", b"RPUSH", b"SADD", b"ZADD"]
+                    .iter()
+                    .any(|w| verb.eq_ignore_ascii_case(w))
+                {
                     trace.keys = true;
                 } else if verb.eq_ignore_ascii_case(b"EVAL") {
                     trace.scripts = true;

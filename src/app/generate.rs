@@ -9,9 +9,10 @@ use super::{AppError, Outputs};
 /// The most scenarios one call writes.
 pub const MAX_GENERATED: u64 = 10_000;
 
-/// Write scenarios drawn at random from the whole scenario grammar (strings and hashes, every
-/// size distribution, TTLs, cleanup, flush modes, scripts, parallel processes, command
-/// rates, maxmemory), small enough to validate against a live server in seconds each.
+/// Write scenarios drawn at random from the whole scenario grammar (strings, hashes, lists,
+/// sets and sorted sets, integer and byte content, every size distribution, key and field name
+/// shapes, TTLs, cleanup, flush modes, scripts, parallel processes, command rates, maxmemory),
+/// small enough to validate against a live server in seconds each.
 ///
 /// For checking the model on workloads nobody tuned it on: `fragsim validate` each file.
 #[derive(Debug, Clone, Args)]

@@ -1,6 +1,8 @@
 //! Random scenarios drawn from the whole scenario grammar, for validating the model against live
-//! servers on workloads nobody tuned it on: key groups of strings and hashes, fixed sizes and
-//! every size distribution, TTLs (long ones and ones that expire within the run), cleanup
+//! servers on workloads nobody tuned it on: key groups of every type (strings, hashes, lists,
+//! sets, sorted sets: elements in batches, churned or not, integer or byte content, both kinds
+//! of scores), fixed sizes and every size distribution, key-name shapes (padded, patterned)
+//! and field-name sizes, TTLs (long ones and ones that expire within the run), cleanup
 //! shares, every flush mode, scripts (shared and unique), parallel test processes, command
 //! rates and a `maxmemory` that some writes run into.
 //!
@@ -80,22 +82,101 @@ pub fn scenario_toml(seed: u64, profile: &str) -> String {
     // A budget of commands per test and process keeps a live replay short.
     let mut budget: i64 = 1500 / parallel as i64;
     for g in 0..groups {
-        let hash = rng.random_bool(0.4);
-        let big = rng.random_bool(0.2);
-        let count = rng.random_range(1..=budget.clamp(1, 600) as u64);
-        budget -= count as i64;
-        k += &format!(
-            "\n[[workload.keys]]\nname = \"g{g}\"\ncount = {count}\n{}",
-            if hash { "type = \"hash\"\n" } else { "" }
-        );
-        let max = match (hash, big) {
-            (true, _) => 2000,
-            (false, true) => 200_000,
-            (false, false) => 40_000,
+        let kind = match rng.random_range(0..20) {
+            0..=6 => "string",
+            7..=10 => "hash",
+            11..=13 => "list",
+            14..=16 => "set",
+            _ => "zset",
         };
-        k += &format!("value_size = {}\n", size(&mut rng, max));
-        if hash {
-            k += &format!("fields = {}\n", rng.random_range(1..=40));
+        let collection = matches!(kind, "list" | "set" | "zset");
+        let big = rng.random_bool(0.2);
+        let max_count = if collection { 20 } else { 600 };
+        let count = rng.random_range(1..=budget.clamp(1, max_count) as u64);
+        k += &format!("\n[[workload.keys]]\nname = \"g{g}\"\ncount = {count}\n");
+        if kind != "string" {
+            k += &format!("type = \"{kind}\"\n");
+        }
+        let integers = match kind {
+            "string" | "hash" => rng.random_bool(0.2),
+            "set" => rng.random_bool(0.6),
+            _ => rng.random_bool(0.25),
+        };
+        let size_field = if collection { "element_size" } else { "value_size" };
+        if integers {
+            k += "content = \"integer\"\n";
+            let a = rng.random_range(1..=19);
+            if rng.random_bool(0.5) {
+                k += &format!("{size_field} = {a}\n");
+            } else {
+                let b = rng.random_range(1..=19);
+                k += &format!(
+                    "{size_field} = {{ dist = \"uniform\", min = {}, max = {} }}\n",
+                    a.min(b),
+                    a.max(b)
+                );
+            }
+        } else {
+            let max = match (kind, big) {
+                ("string", true) => 200_000,
+                ("string", false) => 40_000,
+                ("hash", _) => 2000,
+                ("list", _) => 3000,
+                _ => 120,
+            };
+            k += &format!("{size_field} = {}\n", size(&mut rng, max));
+        }
+        let mut commands = count as i64;
+        match kind {
+            "hash" => {
+                let fields = rng.random_range(1..=40);
+                k += &format!("fields = {fields}\n");
+                if rng.random_bool(0.2) {
+                    let least = 1 + (fields - 1).to_string().len() as u64;
+                    k += &format!("field_size = {}\n", rng.random_range(least..=16));
+                }
+            }
+            "list" | "set" | "zset" => {
+                // Sets cross the intset limit (512), sorted sets the listpack one (128).
+                let batch: i64 = [1, 1, 5, 20, 100][rng.random_range(0..5)];
+                // As many elements as the budget of commands allows, at most.
+                let most = (if kind == "list" { 2000 } else { 700 })
+                    .min((budget.max(1) * batch / count as i64).max(1));
+                let elements = rng.random_range(1..=most);
+                if rng.random_bool(0.7) {
+                    k += &format!("elements = {elements}\n");
+                } else {
+                    k += &format!("elements = {{ dist = \"uniform\", min = 1, max = {elements} }}\n");
+                }
+                if batch > 1 {
+                    k += &format!("batch = {batch}\n");
+                }
+                let batches = (elements as i64 + batch - 1) / batch;
+                commands = count as i64 * batches;
+                if rng.random_bool(0.4) {
+                    let share = rng.random_range(0.05..1.0);
+                    k += &format!("{} = {share:.2}\n", if kind == "list" { "pop" } else { "remove" });
+                    commands *= 2;
+                }
+                if kind == "zset" && rng.random_bool(0.5) {
+                    k += "scores = \"fractional\"\n";
+                }
+            }
+            _ => {}
+        }
+        budget -= commands;
+        match rng.random_range(0..10) {
+            0 | 1 => k += &format!("key_size = {}\n", rng.random_range(24..=64)),
+            2 => {
+                let process = if parallel > 1 && rng.random_bool(0.7) {
+                    "{process}:"
+                } else {
+                    ""
+                };
+                let test = if rng.random_bool(0.8) { "{test}:" } else { "" };
+                k += &format!("key_pattern = \"obj:{process}{test}{{n}}:g{g}\"\n");
+            }
+            _ => {}
         }
         match rng.random_range(0..5) {
             0 => k += &format!("ttl_seconds = {}\n", rng.random_range(600..7200)),

@@ -306,9 +306,14 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
             server.prefetch(after.args());
         }
         while let Some(p) = next {
-            server
+            let reply = server
                 .exec(clients[p], cmd.args())
                 .expect("the test's clients are connected");
+            // A scenario sends only what the model runs: a refusal is the model's fault, and a
+            // run that went on would report a server that never held the key.
+            if let crate::redis::server::Reply::Unsupported(why) = reply {
+                panic!("the model refused a command a scenario sends ({why}): please report this");
+            }
             // The next command arrives one gap later: the cron and decay run in between.
             server.advance(cmd_ns);
             if let Some(r) = server.heap.recorder.as_mut() {

@@ -45,6 +45,12 @@ pub enum ProfileError {
         .state.name()
     )]
     NoBaseline { profile: String, state: ServerState },
+    /// A cluster-mode scenario on a profile with no cluster baseline.
+    #[error(
+        "profile '{profile}' has no cluster-mode baseline; run `fragsim calibrate` against a \
+         cluster node (cluster-enabled yes, its slots assigned) and name the profile file it writes"
+    )]
+    NoClusterBaseline { profile: String },
 }
 
 fn line_prefix(line: Option<usize>) -> String {

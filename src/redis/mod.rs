@@ -2,6 +2,7 @@
 //! script cache on top of the jemalloc model, `INFO memory` computed with Redis's formulas, and
 //! the two different OOMs (Redis's `maxmemory` rule on `used_memory`, the kernel's on RSS).
 pub mod argv;
+pub mod cluster;
 pub mod dict;
 pub mod encoding;
 mod error;

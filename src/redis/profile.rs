@@ -163,6 +163,19 @@ pub struct RedisProfile {
     /// The collection types' layouts and encoding limits (lists, sets, sorted sets).
     #[serde(default)]
     pub types: TypeLayout,
+    /// Whether the server runs in cluster mode (`cluster-enabled yes`): each entry of the
+    /// keyspace dict then carries `cluster_entry_metadata` bytes (`clusterDictEntryMetadata`,
+    /// the previous and next entry of its slot: 16 B in 7.0), and the baseline holds the
+    /// cluster's own state.
+    #[serde(default)]
+    pub cluster: bool,
+    #[serde(default = "default_cluster_entry_metadata")]
+    pub cluster_entry_metadata: u64,
+    /// A freshly started cluster-mode server of the same build, all 16,384 slots assigned to
+    /// it, as its first INFO finds it: the baseline a scenario with `cluster = true` starts
+    /// from when the profile itself is not a cluster node's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_baseline: Option<Baseline>,
     /// The server freshly started ([`ServerState::Fresh`]): what scenarios start from unless
     /// they ask for `state = "as_found"`.
     pub baseline: Baseline,
@@ -218,6 +231,10 @@ impl Default for TypeLayout {
             intset_header: 8,
         }
     }
+}
+
+fn default_cluster_entry_metadata() -> u64 {
+    16
 }
 
 fn default_proto_max_bulk_len() -> u64 {
@@ -320,8 +337,9 @@ impl RedisProfile {
         check_numbers(&value, "")?;
         self.check_constants()?;
         let sc = crate::jemalloc::SizeClasses::new(cfg.lg_quantum, cfg.lg_page);
-        for (table, b) in
-            std::iter::once(("baseline", &self.baseline)).chain(self.as_found.iter().map(|b| ("as_found", b)))
+        for (table, b) in std::iter::once(("baseline", &self.baseline))
+            .chain(self.as_found.iter().map(|b| ("as_found", b)))
+            .chain(self.cluster_baseline.iter().map(|b| ("cluster_baseline", b)))
         {
             let mut objects = 0u64;
             for &(size, regions, slabs) in &b.bins {
@@ -487,6 +505,34 @@ impl RedisProfile {
                 state,
             }),
         }
+    }
+
+    /// The profile in cluster mode: itself when it is a cluster node's, else with its
+    /// [`RedisProfile::cluster_baseline`] as the (fresh) baseline. Fails when it has none.
+    pub fn with_cluster(mut self) -> Result<Self, ProfileError> {
+        if self.cluster {
+            return Ok(self);
+        }
+        match self.cluster_baseline.take() {
+            Some(b) => {
+                self.baseline = b;
+                self.as_found = None;
+                self.cluster = true;
+                Ok(self)
+            }
+            None => Err(ProfileError::NoClusterBaseline { profile: self.name }),
+        }
+    }
+
+    /// Bytes requested for one entry of the keyspace dict: `sizeof(dictEntry)`, plus the
+    /// slot-list metadata in cluster mode.
+    pub fn key_entry(&self) -> u64 {
+        self.dict_entry
+            + if self.cluster {
+                self.cluster_entry_metadata
+            } else {
+                0
+            }
     }
 
     /// The profile as TOML.

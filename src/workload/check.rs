@@ -99,7 +99,26 @@ pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Optio
         }
         None
     } else {
-        match RedisProfile::load(&raw.server.profile).and_then(|prof| prof.with_state(state)) {
+        let cluster = raw.server.cluster;
+        let loaded = RedisProfile::load(&raw.server.profile).and_then(|prof| match cluster {
+            Some(true) => prof.with_cluster().map_err(|e| {
+                p.add("server.cluster", e.to_string());
+                e
+            }),
+            _ => Ok(prof),
+        });
+        match loaded.and_then(|prof| prof.with_state(state)) {
+            Err(crate::redis::ProfileError::NoClusterBaseline { .. }) => None,
+            Ok(prof) if cluster == Some(false) && prof.cluster => {
+                p.add(
+                    "server.cluster",
+                    format!(
+                        "profile '{}' was calibrated on a cluster node; remove cluster = false, or use a profile of a server without cluster mode",
+                        prof.name
+                    ),
+                );
+                None
+            }
             Ok(prof) => Some(prof),
             Err(e) => {
                 p.add(
@@ -110,6 +129,12 @@ pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Optio
             }
         }
     };
+    if redis.is_none() && raw.server.cluster.is_some() {
+        p.add(
+            "server.cluster",
+            "cluster mode is Redis's: it needs a Redis profile",
+        );
+    }
     if redis.is_some() && raw.server.allocator.is_some() {
         p.add(
             "server.allocator",

@@ -42,6 +42,8 @@ pub(super) struct RawServer {
     pub(super) tcache: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) cluster: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

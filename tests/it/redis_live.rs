@@ -34,6 +34,19 @@ fn fresh_profile(live: &LiveGuard) -> &'static RedisProfile {
     })
 }
 
+/// The profile of a freshly set up one-node cluster (`RedisProcess::start_cluster`), calibrated
+/// once.
+fn fresh_cluster_profile(live: &LiveGuard) -> &'static RedisProfile {
+    static PROFILE: OnceLock<RedisProfile> = OnceLock::new();
+    PROFILE.get_or_init(|| {
+        let p = RedisProcess::start_cluster().expect("a cluster node to calibrate");
+        let cal = calibrate(&p.addr).expect("calibration");
+        assert!(cal.profile.cluster, "calibrate sees cluster mode");
+        let _ = live;
+        cal.profile
+    })
+}
+
 /// The tolerances asserted at every checkpoint, per field: the fidelity issue's for
 /// used_memory (1%) and RSS (5%). used_memory_peak is within 1% but for parallel test processes,
 /// where which client's query buffer the cron has just shrunk (`clientsCronResizeQueryBuffer`,
@@ -81,8 +94,14 @@ fn assert_within(name: &str, cps: &[Checkpoint]) {
 /// Replays `sc` into the fresh server `p`, predicted from the fresh profile (in the scenario's
 /// state).
 fn predict_fresh(live: &LiveGuard, p: &RedisProcess, sc: &workload::Scenario) -> Vec<Checkpoint> {
+    let cluster = sc.redis.as_ref().is_some_and(|r| r.cluster);
+    let fresh = if cluster {
+        fresh_cluster_profile(live)
+    } else {
+        fresh_profile(live)
+    };
     let opts = ValidateOptions {
-        profile: Some(fresh_profile(live).clone().with_state(sc.state).expect("state")),
+        profile: Some(fresh.clone().with_state(sc.state).expect("state")),
         ..Default::default()
     };
     validate(&p.addr, sc, sc.seed, &opts, |_| {}).expect("live validation")
@@ -209,6 +228,44 @@ value_size = 30
 ttl_seconds = 3600
 "#,
     );
+}
+
+/// Cluster mode (`cluster = true`), one node owning every slot: strings of two sizes, hashes and
+/// keys with TTLs, growing, then flushed; predicted from a calibrated fresh cluster node on
+/// another fresh one.
+#[test]
+fn cluster_mode_keys_validate_against_a_fresh_cluster_node() {
+    let sc = workload::parse(
+        r#"name = "cluster"
+seed = 5
+[server]
+profile = "redis-7.0-debian"
+cluster = true
+[workload]
+tests = 4
+flush = "after_each"
+test_seconds = 0.3
+[[workload.keys]]
+name = "s"
+count = 300
+value_size = { dist = "choice", values = [40, 2000], weights = [3, 1] }
+[[workload.keys]]
+name = "h"
+count = 100
+type = "hash"
+fields = 6
+value_size = 20
+ttl_seconds = 600
+"#,
+        "cluster",
+    )
+    .expect("test scenario parses")
+    .first()
+    .clone();
+    assert!(sc.redis.as_ref().unwrap().cluster);
+    let live = live_lock();
+    let Some(p) = live_cluster_node(&live) else { return };
+    check_scenario(&live, &p, "cluster mode", &sc);
 }
 
 /// The shipped scenarios, each variant, fewer tests per run (the live server runs in real

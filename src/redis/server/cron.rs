@@ -87,11 +87,13 @@ impl Server {
             b.rss,
             delta(st.touched_pages, s0.touched_pages) * page as i64
                 + delta(st.metadata_resident, s0.metadata_resident(page)),
-        ) + if self.profile.lua_uses_jemalloc {
-            0
-        } else {
-            self.scripts.lua_heap
-        } + if self.client_seen { b.first_client_rss } else { 0 };
+        ) + self.keyspace.slot_map_pages() * page
+            + if self.profile.lua_uses_jemalloc {
+                0
+            } else {
+                self.scripts.lua_heap
+            }
+            + if self.client_seen { b.first_client_rss } else { 0 };
         CronSample {
             allocated: plus(b.allocator_allocated, delta(st.allocated, s0.allocated)),
             active: plus(b.allocator_active, delta(st.active, s0.active)),

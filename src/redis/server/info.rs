@@ -108,7 +108,9 @@ impl Server {
         let db_overhead = if nkeys == 0 {
             0
         } else {
-            nkeys * (self.profile.dict_entry + self.profile.robj)
+            // getMemoryOverheadData: the main and expires tables, and in cluster mode the
+            // slot-to-keys links in each keyspace entry (overhead_ht_slot_to_keys).
+            nkeys * (self.profile.key_entry() + self.profile.robj)
                 + main.slots() * 8
                 + expires.used * self.profile.dict_entry
                 + expires.slots() * 8

@@ -5,6 +5,7 @@
 //! `flushallCommand`). Which keys active expiry reaches is [`crate::redis::expire::Expiry`]'s.
 
 use crate::jemalloc::Arena;
+use crate::redis::cluster::{key_hash_slot, SlotMap};
 use crate::redis::dict::Dict;
 use crate::redis::encoding::embstr_request;
 use crate::redis::expire::Expiry;
@@ -45,6 +46,9 @@ pub(super) struct Keyspace {
     /// commands to come, identified once), the older one at `next_at`.
     next: [NextName; 2],
     next_at: usize,
+    /// Cluster mode: the slot-to-keys map's pages written so far (made at the first key, its
+    /// offset in its first page drawn then).
+    slot_map: Option<SlotMap>,
 }
 
 /// A name identified ahead of its command (names of up to 64 bytes).
@@ -87,6 +91,7 @@ impl Keyspace {
             hasher: NameHasher::new(hash_seed),
             next: [NextName::default(); 2],
             next_at: 0,
+            slot_map: None,
         }
     }
 
@@ -186,7 +191,7 @@ impl Keyspace {
                 .object_size(arena, profile),
             Held::Free => unreachable!("a live key"),
         };
-        Some(object + arena.usable_size(k.sds) + profile.dict_entry)
+        Some(object + arena.usable_size(k.sds) + profile.key_entry())
     }
 
     /// Puts `value` (holding `payload` bytes the client sent) into record `r`.
@@ -276,12 +281,31 @@ impl Keyspace {
         // dbAdd: sdsdup(key), then dictAddRaw (table growth, then the entry).
         let sds = mem.heap.zmalloc(mem.profile.sds_request(key.len() as u64));
         self.main.add(mem.heap, mem.profile.dict_initial_size);
-        let entry = mem.heap.zmalloc(mem.profile.dict_entry);
+        let entry = mem.heap.zmalloc(mem.profile.key_entry());
         let name_len = u32::try_from(key.len()).expect("key names are under 4 GiB");
         let r = self.keys.insert(name, name_len, entry.id, sds.id);
         self.store(r, value, value_payload);
         self.payload_bytes += key.len() as u64 + value_payload;
+        if mem.profile.cluster {
+            // slotToKeyAddEntry: the slot's count and list head are written.
+            let page = mem.heap.arena.size_classes().page();
+            self.slot_map_of(mem).add(key_hash_slot(key), page);
+        }
         r
+    }
+
+    /// The slot-to-keys map (cluster mode), made at its first use: jemalloc placed the 256 KiB
+    /// block at a random multiple of 64 B into its first page (cache-oblivious), drawn here.
+    fn slot_map_of(&mut self, mem: &mut Mem<'_>) -> &mut SlotMap {
+        let page = mem.heap.arena.size_classes().page();
+        self.slot_map
+            .get_or_insert_with(|| SlotMap::new(mem.draws.below(page / 64) * 64))
+    }
+
+    /// Pages of the slot-to-keys map written so far (cluster mode; 0 otherwise): RSS the
+    /// baseline, measured before any key, does not hold.
+    pub(super) fn slot_map_pages(&self) -> u64 {
+        self.slot_map.as_ref().map_or(0, SlotMap::pages)
     }
 
     /// A write command `cmd` of an aggregate type `T` on `key` with `args` (the arguments
@@ -367,7 +391,7 @@ impl Keyspace {
             .heap
             .alloc_of(k.sds, mem.profile.sds_request(k.name_len as u64));
         mem.heap.zfree(sds);
-        let entry = mem.heap.alloc_of(k.entry, mem.profile.dict_entry);
+        let entry = mem.heap.alloc_of(k.entry, mem.profile.key_entry());
         mem.heap.zfree(entry);
     }
 
@@ -408,7 +432,7 @@ impl Keyspace {
                 .alloc_of(k.sds, mem.profile.sds_request(k.name_len as u64));
             mem.heap.zfree(sds);
             self.take(mem, &k).free(mem);
-            let entry = mem.heap.alloc_of(k.entry, mem.profile.dict_entry);
+            let entry = mem.heap.alloc_of(k.entry, mem.profile.key_entry());
             mem.heap.zfree(entry);
             if k.expire != NO_OBJ {
                 expire_entries.push(k.expire);
@@ -425,6 +449,11 @@ impl Keyspace {
         self.boxed.clear();
         self.free_boxed.clear();
         self.payload_bytes = 0;
+        if mem.profile.cluster {
+            // slotToKeyFlush: the whole map cleared.
+            let page = mem.heap.arena.size_classes().page();
+            self.slot_map_of(mem).flush(page);
+        }
     }
 }
 

@@ -157,6 +157,14 @@ pub fn calibrate(addr: &str) -> Result<Calibration, LiveError> {
             p.types.list_max_listpack_size = v;
         }
     }
+    // A cluster node: its baseline holds the cluster's state, and its keyspace entries the
+    // slot links. (Its cluster baseline is then its own baseline.)
+    if let Resp::Array(Some(items)) = c.call_str(&["CONFIG", "GET", "cluster-enabled"])? {
+        p.cluster = items.get(1).and_then(Resp::text).as_deref() == Some("yes");
+        if p.cluster {
+            p.cluster_baseline = None;
+        }
+    }
     // One client's command rate without pipelining, round trips included: 2,000 PINGs, or as
     // many as 3 s allow on a slow server.
     let mut n = 0u32;

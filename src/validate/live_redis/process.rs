@@ -20,6 +20,35 @@ pub struct RedisProcess {
 impl RedisProcess {
     /// Starts `redis-server` from PATH (or `$FRAGSIM_REDIS_SERVER`).
     pub fn start() -> Result<Self, LiveError> {
+        Self::start_with(&[])
+    }
+
+    /// Starts a one-node cluster: `redis-server --cluster-enabled yes`, all 16,384 slots given
+    /// to it (`CLUSTER ADDSLOTSRANGE 0 16383`, on a connection of its own), ready once
+    /// `CLUSTER INFO` says `cluster_state:ok`. The two commands are the server's only traffic,
+    /// as on any node a cluster was set up on.
+    pub fn start_cluster() -> Result<Self, LiveError> {
+        let p = Self::start_with(&["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"])?;
+        let mut c = crate::redis::resp::Connection::open(&p.addr)?;
+        c.call_str(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"])?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            std::thread::sleep(Duration::from_millis(100));
+            let info = c.call_str(&["CLUSTER", "INFO"])?.text().unwrap_or_default();
+            if info.contains("cluster_state:ok") {
+                return Ok(p);
+            }
+            if Instant::now() > deadline {
+                return Err(LiveError::Start(format!(
+                    "the cluster node on {} did not reach cluster_state:ok within 10 s",
+                    p.addr
+                )));
+            }
+        }
+    }
+
+    /// Starts `redis-server` with `extra` arguments after the test settings.
+    fn start_with(extra: &[&str]) -> Result<Self, LiveError> {
         let bin = std::env::var("FRAGSIM_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -42,6 +71,7 @@ impl RedisProcess {
             .arg(&dir)
             .args(["--daemonize", "no", "--logfile"])
             .arg(dir.join("redis.log"))
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -26,7 +26,7 @@ use fragsim::redis::server::ClientId;
 use fragsim::redis::{RedisProfile, Server};
 use fragsim::validate::live_redis::RedisProcess;
 
-use super::{live_server, LiveGuard};
+use super::{live_cluster_node, live_server, LiveGuard};
 
 /// A live server and a model server, each with one connected client.
 pub struct Exact {
@@ -52,8 +52,25 @@ impl Exact {
     /// A fresh live server (`None`, with a notice, when none can be started) and a model of it.
     pub fn start(live: &LiveGuard) -> Option<Exact> {
         let process = live_server(live)?;
+        Some(Self::with(
+            process,
+            RedisProfile::builtin("redis-7.0-debian").unwrap(),
+        ))
+    }
+
+    /// A fresh one-node cluster and the model in cluster mode.
+    pub fn start_cluster(live: &LiveGuard) -> Option<Exact> {
+        let process = live_cluster_node(live)?;
+        let profile = RedisProfile::builtin("redis-7.0-debian")
+            .unwrap()
+            .with_cluster()
+            .unwrap();
+        Some(Self::with(process, profile))
+    }
+
+    fn with(process: RedisProcess, profile: RedisProfile) -> Exact {
         let mut conn = Connection::open(&process.addr).expect("the fresh server answers");
-        let mut model = Server::new(RedisProfile::builtin("redis-7.0-debian").unwrap(), 1).unwrap();
+        let mut model = Server::new(profile, 1).unwrap();
         let client = model.connect();
         // Warm both sides: the query buffer grown, INFO's and PING's histograms made.
         conn.call_str(&["PING"]).unwrap();
@@ -74,7 +91,7 @@ impl Exact {
         e.settle();
         e.live_start = e.live_used;
         e.model_start = e.model_used;
-        Some(e)
+        e
     }
 
     /// `used_memory` read on a connection of its own, closed before the next command.

@@ -164,3 +164,23 @@ pub fn live_server(live: &LiveGuard) -> Option<RedisProcess> {
         }
     }
 }
+
+/// A freshly started one-node cluster (see `RedisProcess::start_cluster`) for the test holding
+/// `_live`, or `None` (with a notice) when none can be started; with FRAGSIM_REQUIRE_REDIS=1
+/// that is a failure instead.
+pub fn live_cluster_node(_live: &LiveGuard) -> Option<RedisProcess> {
+    static STARTING: Mutex<()> = Mutex::new(());
+    let _starting = STARTING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match RedisProcess::start_cluster() {
+            Ok(p) => return Some(p),
+            Err(e) if tries >= 3 => {
+                super::missing("FRAGSIM_REQUIRE_REDIS", &e.to_string(), "install redis-server");
+                return None;
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}

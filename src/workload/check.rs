@@ -101,10 +101,9 @@ pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Optio
     } else {
         let cluster = raw.server.cluster;
         let loaded = RedisProfile::load(&raw.server.profile).and_then(|prof| match cluster {
-            Some(true) => prof.with_cluster().map_err(|e| {
-                p.add("server.cluster", e.to_string());
-                e
-            }),
+            Some(true) => prof
+                .with_cluster()
+                .inspect_err(|e| p.add("server.cluster", e.to_string())),
             _ => Ok(prof),
         });
         match loaded.and_then(|prof| prof.with_state(state)) {

@@ -151,7 +151,7 @@ pub fn scenario_toml(seed: u64, profile: &str) -> String {
                 if batch > 1 {
                     k += &format!("batch = {batch}\n");
                 }
-                let batches = (elements as i64 + batch - 1) / batch;
+                let batches = (elements + batch - 1) / batch;
                 commands = count as i64 * batches;
                 if rng.random_bool(0.4) {
                     let share = rng.random_range(0.05..1.0);

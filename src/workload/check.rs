@@ -128,7 +128,7 @@ pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Optio
             }
         }
     };
-    if redis.is_none() && raw.server.cluster.is_some() {
+    if raw.server.profile == "none" && raw.server.cluster.is_some() {
         p.add(
             "server.cluster",
             "cluster mode is Redis's: it needs a Redis profile",

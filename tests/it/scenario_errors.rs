@@ -487,3 +487,29 @@ fn every_malformed_collection_or_name_shape_names_its_line_and_key() {
         e.problems
     );
 }
+
+/// Cluster mode needs a profile that knows a cluster node's baseline, and a Redis profile.
+#[test]
+fn cluster_mode_needs_a_cluster_baseline() {
+    let base = "name = \"c\"\n[server]\nprofile = \"redis-7.0-debian\"\ncluster = true\n[workload]\ntests = 1\n[[workload.keys]]\nname = \"k\"\ncount = 1\nvalue_size = 10\n";
+    let f = parse(base, "c.toml").unwrap();
+    let p = f.first().redis.as_ref().unwrap();
+    assert!(p.cluster);
+    assert_eq!(p.key_entry(), 40);
+    assert_eq!(p.baseline.used_memory, 1_687_808, "the cluster node's baseline");
+    let e = parse(&base.replace("redis-7.0-debian", "redis-7.0"), "c.toml").unwrap_err();
+    assert_eq!(
+        e.problems,
+        ["c.toml: line 4: server.cluster: profile 'redis-7.0' has no cluster-mode baseline; run `fragsim calibrate` against a cluster node (cluster-enabled yes, its slots assigned) and name the profile file it writes"]
+    );
+    let e = parse(&base.replace("redis-7.0-debian", "none"), "c.toml").unwrap_err();
+    assert!(
+        e.problems
+            .join("\n")
+            .contains("line 4: server.cluster: cluster mode is Redis's: it needs a Redis profile"),
+        "{:?}",
+        e.problems
+    );
+    let plain = parse(&base.replace("cluster = true\n", ""), "c.toml").unwrap();
+    assert_eq!(plain.first().redis.as_ref().unwrap().key_entry(), 24);
+}

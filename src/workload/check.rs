@@ -62,6 +62,7 @@ fn check_key_pattern(pattern: &str) -> Result<(), String> {
 /// Validates one raw scenario (a variant); problems go to `p`.
 pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Option<Scenario> {
     let before = p.list.len();
+    p.groups = raw.workload.keys.iter().map(|k| k.name.clone()).collect();
     if raw.name.trim().is_empty() || raw.name.chars().any(char::is_control) {
         p.add(
             "name",

@@ -109,6 +109,7 @@ pub fn parse_with(
             lines: &lines,
             variant: None,
             list: Vec::new(),
+            groups: Vec::new(),
         };
         let base = if extra.is_empty() {
             Ok(raw.clone())
@@ -135,6 +136,7 @@ pub fn parse_with(
             lines: &lines,
             variant: None,
             list: Vec::new(),
+            groups: Vec::new(),
         };
         if !names.insert(v.name.clone()) {
             p.add(
@@ -184,6 +186,7 @@ pub fn parse_with(
                     lines: &lines,
                     variant: Some((i, v.set.keys().cloned().collect())),
                     list: Vec::new(),
+                    groups: Vec::new(),
                 };
                 if let Some(sc) = check(&r, &v.name, &mut p) {
                     variants.push(sc);
@@ -204,6 +207,7 @@ pub fn parse_with(
         lines: &lines,
         variant: None,
         list: Vec::new(),
+        groups: Vec::new(),
     };
     let names: Vec<String> = if base_variants.is_empty() {
         vec!["default".into()]

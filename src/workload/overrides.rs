@@ -6,10 +6,23 @@ use serde::Deserialize;
 use super::raw::RawScenario;
 
 /// Whether a problem at `key` (`workload.keys[0].value_size`) is about the override `path`
-/// (`workload.keys.storm.value_size`): same last segment and same section.
-pub(super) fn key_matches(key: &str, path: &str) -> bool {
+/// (`workload.keys.storm.value_size`): for a key group's field, the same field of the same
+/// group (by `groups`, the groups' names in order); otherwise the same last segment and the
+/// same section.
+pub(super) fn key_matches(key: &str, path: &str, groups: &[String]) -> bool {
     let last = |s: &str| s.rsplit('.').next().unwrap_or("").to_string();
     let first = |s: &str| s.split('.').next().unwrap_or("").to_string();
+    // A group's field: `workload.keys[I].FIELD` against `workload.keys.NAME.FIELD`, the same
+    // group only.
+    if let Some(rest) = key.strip_prefix("workload.keys[") {
+        if let Some((i, _)) = rest.split_once(']') {
+            if let (Ok(i), Some(named)) = (i.parse::<usize>(), path.strip_prefix("workload.keys.")) {
+                if let Some(name) = groups.get(i) {
+                    return named.split('.').next() == Some(name.as_str()) && last(key) == last(path);
+                }
+            }
+        }
+    }
     last(key) == last(path) && first(key) == first(path)
 }
 

@@ -13,13 +13,15 @@ pub(super) struct Problems<'a> {
     pub(super) lines: &'a Lines,
     /// For a variant: its index and the paths it sets (problems there point at its `set` line).
     pub(super) variant: Option<(usize, Vec<String>)>,
+    /// The key groups' names in order (to tell which group a `set` path names).
+    pub(super) groups: Vec<String>,
     pub(super) list: Vec<String>,
 }
 
 impl Problems<'_> {
     pub(super) fn add(&mut self, key: &str, msg: impl Into<String>) {
         let (shown, line) = match &self.variant {
-            Some((i, paths)) if paths.iter().any(|p| key_matches(key, p)) => (
+            Some((i, paths)) if paths.iter().any(|p| key_matches(key, p, &self.groups)) => (
                 format!("variant[{i}].set: {key}"),
                 self.lines.locate(&format!("variant[{i}].set")),
             ),

@@ -241,9 +241,15 @@ fn every_malformed_scenario_names_its_line_and_key() {
         ),
         (
             24,
-            r#"type = "list""#,
+            r#"type = "stream""#,
             24,
-            "workload.keys[1].type: 'list' is not one of",
+            "workload.keys[1].type: 'stream' is not one of string, hash, list, set, zset",
+        ),
+        (
+            24,
+            r#"type = "list""#,
+            26,
+            "workload.keys[1].value_size: a list holds elements: give element_size (bytes per element) instead",
         ),
         (
             25,

@@ -5,7 +5,7 @@ use clap::Args;
 
 use super::{to_json, AppError};
 use crate::jemalloc::{AllocatorConfig, SizeClasses, PRESET_NAMES};
-use crate::redis::explain::{explain_key, KeySpec};
+use crate::redis::explain::{explain_key, Collection, KeySpec};
 use crate::redis::RedisProfile;
 use crate::report::explain as text;
 use crate::units::parse_bytes;
@@ -32,7 +32,8 @@ pub struct SizeclassesOptions {
 /// key costs in that Redis build.
 ///
 /// Try: fragsim explain 30000, then fragsim explain 2000, then
-/// fragsim explain --redis redis-7.0-debian --string 30000.
+/// fragsim explain --redis redis-7.0-debian --string 30000, or --set 600x7 --integers (600
+/// ids of 7 digits: past the intset limit), --zset 200x16, --list 1000x400.
 #[derive(Debug, Clone, Args)]
 pub struct ExplainOptions {
     /// Request size: bytes, or a count with a unit (30000, 30KB, 2MiB).
@@ -51,6 +52,20 @@ pub struct ExplainOptions {
     /// With --redis: a hash key, FIELDSxSIZE (e.g. 20x1500).
     #[arg(long, value_name = "FIELDSxSIZE", allow_hyphen_values = true)]
     pub hash: Option<String>,
+    /// With --redis: a list key, ELEMENTSxSIZE (e.g. 1000x400), pushed 100 at a time.
+    #[arg(long, value_name = "ELEMENTSxSIZE", allow_hyphen_values = true)]
+    pub list: Option<String>,
+    /// With --redis: a set key, MEMBERSxSIZE (e.g. 600x7 with --integers), added 100 at a time.
+    #[arg(long, value_name = "MEMBERSxSIZE", allow_hyphen_values = true)]
+    pub set: Option<String>,
+    /// With --redis: a sorted set key, MEMBERSxSIZE (e.g. 200x16), integer scores, added 100
+    /// at a time.
+    #[arg(long, value_name = "MEMBERSxSIZE", allow_hyphen_values = true)]
+    pub zset: Option<String>,
+    /// With --list, --set or --zset: elements are integers of SIZE digits (1 to 19), which
+    /// Redis keeps as numbers (intsets, integer listpack entries).
+    #[arg(long)]
+    pub integers: bool,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -88,21 +103,58 @@ pub fn sizeclasses(o: &SizeclassesOptions) -> Result<String, AppError> {
     })
 }
 
-fn key_spec(string: Option<&str>, hash: Option<&str>) -> Result<KeySpec, AppError> {
-    match (string, hash) {
-        (Some(s), None) => Ok(KeySpec::String(size_arg(s, "--string")?)),
-        (None, Some(h)) => {
-            let (f, s) = h.split_once(['x', 'X', '*']).ok_or_else(|| {
-                AppError::Usage(format!("--hash '{h}': expected FIELDSxSIZE, e.g. 20x1500"))
-            })?;
-            let fields: u64 = f.trim().parse().ok().filter(|&n| n >= 1).ok_or_else(|| {
-                AppError::Usage(format!("--hash '{h}': '{f}' is not a number of fields >= 1"))
-            })?;
-            Ok(KeySpec::Hash(fields, size_arg(s.trim(), "--hash value size")?))
+/// `COUNTxSIZE` of option `flag`: the count (at least 1) and the size.
+fn count_by_size(v: &str, flag: &str, count: &str) -> Result<(u64, u64), AppError> {
+    let (n, s) = v.split_once(['x', 'X', '*']).ok_or_else(|| {
+        AppError::Usage(format!(
+            "{flag} '{v}': expected {}xSIZE, e.g. 20x1500",
+            count.to_uppercase()
+        ))
+    })?;
+    let n: u64 = n
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&n| n >= 1)
+        .ok_or_else(|| AppError::Usage(format!("{flag} '{v}': '{n}' is not a number of {count} >= 1")))?;
+    Ok((n, size_arg(s.trim(), &format!("{flag} size"))?))
+}
+
+fn key_spec(o: &ExplainOptions) -> Result<KeySpec, AppError> {
+    let given = [&o.string, &o.hash, &o.list, &o.set, &o.zset]
+        .iter()
+        .filter(|v| v.is_some())
+        .count();
+    if given != 1 {
+        return Err(AppError::Usage(
+            "with --redis give exactly one of --string SIZE, --hash FIELDSxSIZE, --list, --set or --zset ELEMENTSxSIZE"
+                .into(),
+        ));
+    }
+    if o.integers && (o.string.is_some() || o.hash.is_some()) {
+        return Err(AppError::Usage(
+            "--integers goes with --list, --set or --zset".into(),
+        ));
+    }
+    let collection = |kind: Collection, v: &str, flag: &str| -> Result<KeySpec, AppError> {
+        let (elements, size) = count_by_size(v, flag, "elements")?;
+        Ok(KeySpec::Collection {
+            kind,
+            elements,
+            size,
+            integers: o.integers,
+        })
+    };
+    match (&o.string, &o.hash, &o.list, &o.set, &o.zset) {
+        (Some(s), ..) => Ok(KeySpec::String(size_arg(s, "--string")?)),
+        (_, Some(h), ..) => {
+            let (fields, size) = count_by_size(h, "--hash", "fields")?;
+            Ok(KeySpec::Hash(fields, size))
         }
-        _ => Err(AppError::Usage(
-            "with --redis give exactly one of --string SIZE or --hash FIELDSxSIZE".into(),
-        )),
+        (_, _, Some(l), ..) => collection(Collection::List, l, "--list"),
+        (_, _, _, Some(v), _) => collection(Collection::Set, v, "--set"),
+        (.., Some(z)) => collection(Collection::Zset, z, "--zset"),
+        _ => unreachable!("one was given"),
     }
 }
 
@@ -112,7 +164,7 @@ pub fn explain(o: &ExplainOptions) -> Result<String, AppError> {
     if let Some(prof) = &o.redis {
         if o.size.is_some() {
             return Err(AppError::Usage(
-                "with --redis give --string SIZE or --hash FIELDSxSIZE, not a bare SIZE".into(),
+                "with --redis give --string SIZE, --hash FIELDSxSIZE or --list, --set, --zset ELEMENTSxSIZE, not a bare SIZE".into(),
             ));
         }
         let profile = RedisProfile::load(prof).map_err(|source| AppError::Profile { flag: None, source })?;
@@ -121,7 +173,7 @@ pub fn explain(o: &ExplainOptions) -> Result<String, AppError> {
                 "--preset does not apply with --redis: the profile brings its allocator".into(),
             ));
         }
-        let spec = key_spec(o.string.as_deref(), o.hash.as_deref())?;
+        let spec = key_spec(o)?;
         let cost = explain_key(&profile, spec, 1000)?;
         return Ok(if o.json {
             to_json(&cost)
@@ -131,6 +183,11 @@ pub fn explain(o: &ExplainOptions) -> Result<String, AppError> {
     }
     if o.string.is_some() || o.hash.is_some() {
         return Err(AppError::Usage("--string and --hash need --redis PROFILE".into()));
+    }
+    if o.list.is_some() || o.set.is_some() || o.zset.is_some() || o.integers {
+        return Err(AppError::Usage(
+            "--list, --set, --zset and --integers need --redis PROFILE".into(),
+        ));
     }
     let size = o
         .size

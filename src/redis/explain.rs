@@ -1,5 +1,8 @@
-//! `fragsim explain --redis PROFILE --string SIZE | --hash FIELDS x SIZE`: what one key costs in
-//! a Redis build, allocation by allocation, and in `used_memory`, `allocator_active` and RSS.
+//! `fragsim explain --redis PROFILE --string SIZE | --hash FIELDS x SIZE | --list, --set,
+//! --zset ELEMENTS x SIZE`: what one key costs in a Redis build, allocation by allocation, and in
+//! `used_memory`, `allocator_active` and RSS. A string's and a hash's allocations are worked out
+//! here; a list's, set's or sorted set's are read from the model after it has written the key,
+//! with the encoding Redis picks and where it would convert.
 
 use serde::Serialize;
 
@@ -7,7 +10,7 @@ use super::encoding::{embstr_request, listpack_entry, LISTPACK_OVERHEAD};
 use super::profile::RedisProfile;
 use super::server::{Server, ServerError};
 use crate::jemalloc::SizeClasses;
-use crate::redis::argv::{value_bytes, Arg};
+use crate::redis::argv::{push_integer, push_member, value_bytes, Arg};
 use crate::units::group;
 
 /// The key to explain.
@@ -17,6 +20,66 @@ pub enum KeySpec {
     String(u64),
     /// A hash of this many fields, each value this many bytes.
     Hash(u64, u64),
+    /// A list, set or sorted set of `elements` elements of `size` bytes each (digits, when
+    /// `integers`), written 100 at a time (RPUSH, SADD, ZADD with integer scores).
+    Collection {
+        kind: Collection,
+        elements: u64,
+        size: u64,
+        integers: bool,
+    },
+}
+
+/// The collection types `explain` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Collection {
+    List,
+    Set,
+    Zset,
+}
+
+impl Collection {
+    /// The type's name ("list", "set", "zset").
+    pub fn name(self) -> &'static str {
+        match self {
+            Collection::List => "list",
+            Collection::Set => "set",
+            Collection::Zset => "zset",
+        }
+    }
+
+    /// Where a value of this type converts, in words, with the profile's limits.
+    pub fn conversions(self, p: &RedisProfile) -> String {
+        let t = &p.types;
+        match self {
+            Collection::List => {
+                let fill = if t.list_max_listpack_size < 0 {
+                    format!(
+                        "{} KiB",
+                        4u64 << (t.list_max_listpack_size.unsigned_abs().clamp(1, 5) - 1)
+                    )
+                } else {
+                    format!("{} elements", t.list_max_listpack_size)
+                };
+                format!(
+                    "a quicklist: a chain of listpack nodes, a new node when a listpack would pass {fill} \
+                     (list-max-listpack-size {})",
+                    t.list_max_listpack_size
+                )
+            }
+            Collection::Set => format!(
+                "an intset while every member is an integer and there are at most {} \
+                 (set-max-intset-entries), else a hashtable: an sds and a dictEntry per member",
+                t.set_max_intset_entries
+            ),
+            Collection::Zset => format!(
+                "a listpack while it has at most {} members (zset-max-listpack-entries) of at most {} B \
+                 (zset-max-listpack-value), else a skiplist and a dict: a node, an sds and a dictEntry per member",
+                t.zset_max_listpack_entries, t.zset_max_listpack_value
+            ),
+        }
+    }
 }
 
 /// One allocation a key makes.
@@ -50,6 +113,10 @@ pub struct KeyCost {
     pub keys: u64,
     /// Encoding Redis picks (`OBJECT ENCODING`).
     pub encoding: String,
+    /// For a list, set or sorted set: where its encoding converts, in words, with the
+    /// profile's limits (empty for strings and hashes).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub conversions: String,
 }
 
 fn item(sc: &SizeClasses, what: &str, count: u64, request: u64) -> Item {
@@ -62,15 +129,18 @@ fn item(sc: &SizeClasses, what: &str, count: u64, request: u64) -> Item {
 }
 
 /// The allocations of one key (without the amortised dict buckets). Fails when the profile names
-/// an allocator preset the model does not have ([`ServerError::Profile`]).
+/// an allocator preset the model does not have ([`ServerError::Profile`]). A list's, set's or
+/// sorted set's value depends on how it was written (node fill, levels drawn): only its key's
+/// allocations are given here, with no encoding; [`explain_key`] reads the rest from the model.
 pub fn key_items(p: &RedisProfile, key: KeySpec, key_len: u64) -> Result<(Vec<Item>, String), ServerError> {
     let cfg = p.allocator_config()?;
     let sc = SizeClasses::new(cfg.lg_quantum, cfg.lg_page);
     let mut v = vec![
-        item(&sc, "dictEntry in the keyspace", 1, p.dict_entry),
+        item(&sc, "dictEntry in the keyspace", 1, p.key_entry()),
         item(&sc, "key sds", 1, p.sds_request(key_len)),
     ];
     let enc = match key {
+        KeySpec::Collection { .. } => "",
         KeySpec::String(n) if n <= p.embstr_limit => {
             v.push(item(
                 &sc,
@@ -125,14 +195,78 @@ pub fn key_items(p: &RedisProfile, key: KeySpec, key_len: u64) -> Result<(Vec<It
     Ok((v, enc.into()))
 }
 
+/// The most elements one explained list, set or sorted set may have, and the most simulated in
+/// all (keys x elements).
+const MAX_ELEMENTS: u64 = 1_000_000;
+const MAX_TOTAL_ELEMENTS: u64 = 2_000_000;
+
+/// The commands that write `key` under `name`: one SET or HSET, or a collection's elements 100
+/// at a time.
+fn commands(key: KeySpec, name: &[u8]) -> Vec<Vec<Arg>> {
+    match key {
+        KeySpec::String(n) => vec![vec![
+            Arg::Borrowed(b"SET"),
+            Arg::Owned(name.to_vec()),
+            value_bytes(n),
+        ]],
+        KeySpec::Hash(fields, n) => {
+            let value = value_bytes(n);
+            let mut a = vec![Arg::Borrowed(b"HSET"), Arg::Owned(name.to_vec())];
+            for f in 0..fields {
+                a.push(Arg::Owned(format!("f{f}").into_bytes()));
+                a.push(value.clone());
+            }
+            vec![a]
+        }
+        KeySpec::Collection {
+            kind,
+            elements,
+            size,
+            integers,
+        } => {
+            let verb: &'static [u8] = match kind {
+                Collection::List => b"RPUSH",
+                Collection::Set => b"SADD",
+                Collection::Zset => b"ZADD",
+            };
+            let mut out = Vec::new();
+            let mut e = 0;
+            while e < elements {
+                let mut a = vec![Arg::Borrowed(verb), Arg::Owned(name.to_vec())];
+                for e in e..(e + 100).min(elements) {
+                    if kind == Collection::Zset {
+                        a.push(Arg::Owned(e.to_string().into_bytes()));
+                    }
+                    let mut v = Vec::new();
+                    match (integers, kind) {
+                        (true, _) => push_integer(&mut v, size, e),
+                        (false, Collection::List) => {
+                            a.push(value_bytes(size));
+                            continue;
+                        }
+                        (false, _) => push_member(&mut v, size, e),
+                    }
+                    a.push(Arg::Owned(v));
+                }
+                out.push(a);
+                e += 100;
+            }
+            out
+        }
+    }
+}
+
 /// Explains one key: its allocations, and the per-key figures measured by writing `keys` keys
 /// into a fresh model server. Fails on a hash of more than a million fields
-/// ([`ServerError::TooManyFields`]), a value larger than Redis accepts
+/// ([`ServerError::TooManyFields`]) or a collection of more than a million elements
+/// ([`ServerError::TooManyElements`]), integers of more than 19 digits
+/// ([`ServerError::IntegerTooLong`]), a value larger than Redis accepts
 /// ([`ServerError::ValueTooLarge`]), or a profile whose allocator the model does not have
 /// ([`ServerError::Profile`]).
 pub fn explain_key(p: &RedisProfile, key: KeySpec, keys: u64) -> Result<KeyCost, ServerError> {
     let value = match key {
         KeySpec::String(n) | KeySpec::Hash(_, n) => n,
+        KeySpec::Collection { size, .. } => size,
     };
     /// The most fields one explained key may have, and the most fields simulated in all.
     const MAX_FIELDS: u64 = 1_000_000;
@@ -145,9 +279,29 @@ pub fn explain_key(p: &RedisProfile, key: KeySpec, keys: u64) -> Result<KeyCost,
             });
         }
     }
+    if let KeySpec::Collection {
+        kind,
+        elements,
+        size,
+        integers,
+    } = key
+    {
+        if !(1..=MAX_ELEMENTS).contains(&elements) {
+            return Err(ServerError::TooManyElements {
+                kind: kind.name(),
+                elements,
+                max: MAX_ELEMENTS,
+            });
+        }
+        if integers && !(1..=19).contains(&size) {
+            return Err(ServerError::IntegerTooLong { digits: size });
+        }
+    }
     let keys = match key {
-        // The cost per key is measured over `keys` keys; a wide hash needs fewer of them.
+        // The cost per key is measured over `keys` keys; a wide hash or a long collection
+        // needs fewer of them.
         KeySpec::Hash(fields, _) => keys.min((MAX_TOTAL_FIELDS / fields.max(1)).max(1)),
+        KeySpec::Collection { elements, .. } => keys.min((MAX_TOTAL_ELEMENTS / elements).max(1)),
         KeySpec::String(_) => keys,
     };
     if value > p.proto_max_bulk_len {
@@ -158,41 +312,39 @@ pub fn explain_key(p: &RedisProfile, key: KeySpec, keys: u64) -> Result<KeyCost,
         });
     }
     let key_len = format!("key:{}", keys.saturating_sub(1)).len() as u64;
-    let (items, encoding) = key_items(p, key, key_len)?;
     let mut s = Server::new(p.clone(), 1)?;
     let page = s.heap.arena.size_classes().page();
     let c = s.connect();
-    let value = value_bytes(match key {
-        KeySpec::String(n) => n,
-        KeySpec::Hash(_, n) => n,
-    });
-    let command = |name: Vec<u8>| -> Vec<Arg> {
-        match key {
-            KeySpec::String(_) => vec![Arg::Borrowed(b"SET"), Arg::Owned(name), value.clone()],
-            KeySpec::Hash(fields, _) => {
-                let mut a = vec![Arg::Borrowed(b"HSET"), Arg::Owned(name)];
-                for f in 0..fields {
-                    a.push(Arg::Owned(format!("f{f}").into_bytes()));
-                    a.push(value.clone());
-                }
-                a
-            }
-        }
-    };
+    let name = |i: u64| format!("key:{i:0width$}", width = (key_len - 4) as usize).into_bytes();
     // One key first, so that one-time costs (the command's latency histogram, the client's
     // buffers) are not spread over the keys.
-    s.exec(c, &command(b"warm".to_vec()))?;
+    for cmd in commands(key, b"warm") {
+        s.exec(c, &cmd)?;
+    }
     s.advance(1_000_000_000);
     let before = s.info();
     let t0 = s.arena_stats().touched_pages;
     for i in 0..keys {
-        s.exec(
-            c,
-            &command(format!("key:{i:0width$}", width = (key_len - 4) as usize).into_bytes()),
-        )?;
+        for cmd in commands(key, &name(i)) {
+            s.exec(c, &cmd)?;
+        }
     }
     s.advance(1_000_000_000);
     let after = s.info();
+    let (items, encoding) = match key {
+        KeySpec::Collection { .. } => {
+            let (mut items, _) = key_items(p, key, key_len)?;
+            let (encoding, blocks) = s.describe_key(&name(0)).expect("the key just written");
+            items.extend(blocks.into_iter().map(|b| Item {
+                what: b.what,
+                count: b.count,
+                request: b.requested / b.count.max(1),
+                usable: b.usable / b.count.max(1),
+            }));
+            (items, encoding.to_string())
+        }
+        _ => key_items(p, key, key_len)?,
+    };
     let n = keys as f64;
     Ok(KeyCost {
         profile: p.name.clone(),
@@ -204,7 +356,31 @@ pub fn explain_key(p: &RedisProfile, key: KeySpec, keys: u64) -> Result<KeyCost,
         rss: (s.arena_stats().touched_pages - t0) as f64 * page as f64 / n,
         keys,
         encoding,
+        conversions: match key {
+            KeySpec::Collection { kind, .. } => kind.conversions(p),
+            _ => String::new(),
+        },
     })
+}
+
+/// `text` in lines of at most `width` characters (words kept whole), every line after the
+/// first starting with `indent`.
+fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            out += &line;
+            out += "\n";
+            out += indent;
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line += word;
+    }
+    out + &line
 }
 
 /// The text `explain --redis` prints.
@@ -212,10 +388,28 @@ pub fn render(k: &KeyCost) -> String {
     let what = match k.key {
         KeySpec::String(n) => format!("a string of {} B", group(n)),
         KeySpec::Hash(f, n) => format!("a hash of {} fields x {} B", group(f), group(n)),
+        KeySpec::Collection {
+            kind,
+            elements,
+            size,
+            integers,
+        } => format!(
+            "a {} of {} {} x {} {}",
+            kind.name(),
+            group(elements),
+            if kind == Collection::List {
+                "elements"
+            } else {
+                "members"
+            },
+            group(size),
+            if integers { "digits (integers)" } else { "B" }
+        ),
     };
     let payload = match k.key {
         KeySpec::String(n) => n,
         KeySpec::Hash(f, n) => f * n,
+        KeySpec::Collection { elements, size, .. } => elements * size,
     };
     let mut o = format!(
         "One key holding {what} on {} (encoding: {})\n\n",
@@ -259,6 +453,10 @@ pub fn render(k: &KeyCost) -> String {
     o += &line("used_memory", k.used_memory);
     o += &line("allocator_active", k.allocator_active);
     o += &line("RSS", k.rss);
+    if let KeySpec::Collection { kind, .. } = k.key {
+        let text = format!("Redis keeps a {} as {}.", kind.name(), k.conversions);
+        o += &format!("\n  {}\n", wrap(&text, 92, "  "));
+    }
     o += "\n  used_memory counts each allocation's size class (what maxmemory compares); allocator_active\n";
     o += "  adds slab holes and the pad page of large values; RSS counts the pages written.\n";
     o

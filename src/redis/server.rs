@@ -45,6 +45,7 @@ pub use error::ServerError;
 pub use oom::{OomRefusal, DENYOOM};
 pub use query::resp_len;
 pub use script::script_sha;
+pub use value::BlockKind;
 
 use super::heap::{Alloc, Heap};
 use super::profile::RedisProfile;

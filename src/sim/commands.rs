@@ -4,6 +4,7 @@
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::redis::argv::{push_integer, push_member};
 pub use crate::redis::argv::{value_bytes, Arg, Argv};
 use std::collections::VecDeque;
 
@@ -371,32 +372,6 @@ fn push_decimal(v: &mut Vec<u8>, n: u64) {
     let len = decimal_len(n);
     write_decimal(&mut digits[..len], n);
     v.extend_from_slice(&digits[..len]);
-}
-
-/// Appends element number `e` as an integer of `digits` decimal digits (1 to 19): from
-/// 10^(digits-1) up (0 to 9 for one digit), wrapping around past the last.
-fn push_integer(v: &mut Vec<u8>, digits: u64, e: u64) {
-    let digits = digits.clamp(1, 19) as u32;
-    let (lo, span) = if digits == 1 {
-        (0, 10)
-    } else {
-        let lo = 10u64.pow(digits - 1);
-        (lo, 9 * lo)
-    };
-    push_decimal(v, lo + e % span);
-}
-
-/// Appends member number `e` as `size` letters: `e` in base 26 (a to z), padded with `a` in
-/// front, so no member is a number and members differ while `e` is below 26^size.
-fn push_member(v: &mut Vec<u8>, size: u64, e: u64) {
-    let start = v.len();
-    v.resize(start + size as usize, b'a');
-    let (mut x, mut i) = (e, v.len());
-    while x > 0 && i > start {
-        i -= 1;
-        v[i] = b'a' + (x % 26) as u8;
-        x /= 26;
-    }
 }
 
 /// Appends element `e`'s score: `e` itself, or `e` plus a fraction drawn from `e` (the

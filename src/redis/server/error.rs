@@ -21,6 +21,16 @@ pub enum ServerError {
     /// [`crate::redis::explain::explain_key`] asked for a hash of more fields than it simulates.
     #[error("a hash of {fields} fields: explain takes up to {max} fields per key")]
     TooManyFields { fields: u64, max: u64 },
+    /// [`crate::redis::explain::explain_key`] asked for a list, set or sorted set of more
+    /// elements than it simulates, or of integers longer than 19 digits.
+    #[error("a {kind} of {elements} elements: explain takes 1 to {max} elements per key")]
+    TooManyElements {
+        kind: &'static str,
+        elements: u64,
+        max: u64,
+    },
+    #[error("integer elements of {digits} digits: give 1 to 19 digits (an integer Redis keeps as a number has at most 19)")]
+    IntegerTooLong { digits: u64 },
     /// [`crate::redis::explain::explain_key`] asked for a value larger than the profile's
     /// `proto_max_bulk_len`: Redis refuses to store it.
     #[error(

@@ -14,7 +14,7 @@ use crate::redis::profile::RedisProfile;
 use super::dispatch::{Cmd, Reply};
 use super::keytable::{Held, KeyName, KeyRec, KeyTable, NameHasher, NO_OBJ};
 use super::string::StringValue;
-use super::value::{Aggregate, Mem, Value, ValueType};
+use super::value::{Aggregate, BlockKind, Mem, Value, ValueType};
 use super::Server;
 
 /// A value the key table does not hold inline, and the bytes of it the client sent.
@@ -192,6 +192,22 @@ impl Keyspace {
             Held::Free => unreachable!("a live key"),
         };
         Some(object + arena.usable_size(k.sds) + profile.key_entry())
+    }
+
+    /// The encoding and the blocks of `key`'s value, when it holds a list, set, sorted set or
+    /// hash (see [`ValueType::blocks`]).
+    pub(super) fn describe(
+        &self,
+        arena: &Arena,
+        profile: &RedisProfile,
+        key: &[u8],
+    ) -> Option<(&'static str, Vec<BlockKind>)> {
+        let k = self.keys.get(self.find(key)?);
+        if k.held != Held::Boxed {
+            return None;
+        }
+        let v = &self.boxed[k.val as usize].as_ref().expect("a boxed value").value;
+        Some((v.encoding(), v.blocks(arena, profile)))
     }
 
     /// Puts `value` (holding `payload` bytes the client sent) into record `r`.
@@ -475,6 +491,12 @@ impl Server {
     /// counted; `None` when the key does not exist.
     pub fn memory_usage(&self, key: &[u8]) -> Option<u64> {
         self.keyspace.memory_usage(&self.heap.arena, &self.profile, key)
+    }
+
+    /// What `OBJECT ENCODING key` replies, and the value's blocks by kind, for a key holding a
+    /// list, set, sorted set or hash; `None` otherwise.
+    pub fn describe_key(&self, key: &[u8]) -> Option<(&'static str, Vec<BlockKind>)> {
+        self.keyspace.describe(&self.heap.arena, &self.profile, key)
     }
 
     /// FLUSHALL/FLUSHDB: every key freed, both keyspace tables freed; a synchronous flush then

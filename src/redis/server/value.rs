@@ -88,6 +88,40 @@ pub(super) trait ValueType {
     /// usable sizes (`zmalloc_size`) of the value's blocks, with Redis's own arithmetic
     /// (an average per element times the element count, in floating point).
     fn object_size(&self, arena: &Arena, profile: &RedisProfile) -> u64;
+
+    /// What `OBJECT ENCODING` replies for the value ("quicklist", "intset", "skiplist", ...).
+    fn encoding(&self) -> &'static str {
+        ""
+    }
+
+    /// The value's blocks by kind, for `fragsim explain`: each kind's count and the bytes
+    /// requested and usable over all of them (the robj included).
+    fn blocks(&self, _arena: &Arena, _profile: &RedisProfile) -> Vec<BlockKind> {
+        Vec::new()
+    }
+}
+
+/// One kind of block a value holds (the robj, a quicklist node, a listpack, a skiplist node
+/// of some level, a member's sds, ...): how many, and the bytes requested from the allocator
+/// and usable (what `used_memory` counts) over all of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockKind {
+    pub what: String,
+    pub count: u64,
+    pub requested: u64,
+    pub usable: u64,
+}
+
+impl BlockKind {
+    /// `count` blocks of `requested` bytes each, `usable` bytes each.
+    pub fn each(what: &str, count: u64, requested: u64, usable: u64) -> Self {
+        BlockKind {
+            what: what.into(),
+            count,
+            requested: count * requested,
+            usable: count * usable,
+        }
+    }
 }
 
 /// `asize += (double)elesize/samples*count`, as objectComputeSize adds a sampled average to a
@@ -166,6 +200,26 @@ impl ValueType for Value {
             Value::List(l) => l.object_size(arena, profile),
             Value::Set(s) => s.object_size(arena, profile),
             Value::Zset(z) => z.object_size(arena, profile),
+        }
+    }
+
+    fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => s.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::List(l) => l.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::Zset(z) => z.encoding(),
+        }
+    }
+
+    fn blocks(&self, arena: &Arena, profile: &RedisProfile) -> Vec<BlockKind> {
+        match self {
+            Value::Str(s) => s.blocks(arena, profile),
+            Value::Hash(h) => h.blocks(arena, profile),
+            Value::List(l) => l.blocks(arena, profile),
+            Value::Set(s) => s.blocks(arena, profile),
+            Value::Zset(z) => z.blocks(arena, profile),
         }
     }
 }

@@ -26,4 +26,5 @@ mod resp_misbehaving;
 mod scenario_errors;
 mod shards;
 mod sweep_report;
+mod types_list_live;
 mod types_live;

@@ -1,39 +1,667 @@
-//! Lists (t_list.c, quicklist.c): not modelled yet; its commands are refused as unsupported.
+//! Lists (t_list.c, quicklist.c, listpack.c): Redis 7.0 keeps every list as a quicklist, a
+//! doubly linked list of nodes that each hold one listpack.
+//!
+//! Modelled, allocation by allocation:
+//! - `createQuicklistObject` (`quicklistCreate`, then the robj) when LPUSH/RPUSH find no key
+//!   (`pushGenericCommand`);
+//! - `quicklistPushHead`/`quicklistPushTail`: an element goes into the end node when
+//!   `_quicklistNodeAllowInsert` lets it (the size limit of `list-max-listpack-size`, or its
+//!   entry count and the 8 KiB safety limit), its listpack reallocated when it outgrows its
+//!   block (`lpInsert`); otherwise a new node (`quicklistCreateNode`, `lpNew`, then the
+//!   listpack reallocated for its first entry);
+//! - LPOP/RPOP without a count (`popGenericCommand`, `quicklistPopCustom`): the popped element
+//!   copied into a string object (`listPopSaver`; an integer entry becomes an integer object,
+//!   shared or not, after the deletion), the entry deleted (`quicklistDelIndex`: `lpDelete`
+//!   reallocates the listpack smaller; a node left empty is freed, `__quicklistDelNode`), the
+//!   object freed once replied;
+//! - LPOP/RPOP with a count: the reply walks the range with a list iterator
+//!   (`addListRangeReply`, `listTypeInitIterator`), then `quicklistDelRange` deletes it;
+//! - LTRIM (`ltrimCommand`): `quicklistDelRange` from the head, then from the tail: whole
+//!   nodes freed, partly deleted nodes cut with `lpDeleteRange` and shrunk to fit
+//!   (`lpShrinkToFit`);
+//! - LREM (`lremCommand`): an iterator from the head (count >= 0) or the tail (count < 0),
+//!   each matching entry deleted as `quicklistDelEntry` does; 7.0 merges no nodes on any of
+//!   these paths;
+//! - the key deleted when the list is left empty (`listElementsRemoved`, `dbDelete`), and
+//!   `freeListObject` (`quicklistRelease`: each node's listpack then the node, head to tail,
+//!   then the quicklist, then the robj);
+//! - `objectComputeSize`'s quicklist case for MEMORY USAGE.
+//!
+//! Not modelled (the commands are refused): `list-compress-depth` > 0 (LZF's output depends on
+//! the elements' bytes, which the model does not keep), and elements of 1 GiB or more, which
+//! 7.0.15 keeps in plain nodes (`packed_threshold`; beyond the default
+//! `proto-max-bulk-len` anyway).
+//!
+//! An element is kept as 12 bytes: a 64-bit hash of its bytes (LREM matches by content) and
+//! its length with the kind of its listpack entry. A node is a compact record with its
+//! elements in one deque.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
 
 use crate::jemalloc::Arena;
+use crate::redis::encoding::{as_integer, listpack_entry, LISTPACK_OVERHEAD};
+use crate::redis::heap::Alloc;
 use crate::redis::profile::RedisProfile;
 
 use super::dispatch::{unsupported, Cmd, Reply};
-use super::value::{Aggregate, Mem, Value, ValueType};
+use super::keytable::NameHasher;
+use super::query::{array_reply_len, bulk_reply_len};
+use super::string::StringValue;
+use super::value::{add_sampled, Aggregate, Mem, Value, ValueType};
 use super::Server;
 
-/// A value of this type (not modelled yet: never created).
-#[derive(Debug, Clone)]
-pub(super) struct ListValue;
+/// `sizeof(quicklistNode)` on 64-bit builds of Redis 7.0: prev, next and entry pointers, the
+/// `size_t sz` 7.0 made of the listpack's byte count, then 32 bits of count and flags, padded
+/// to 40 (48 with jemalloc's classes). The profile's `types.quicklist_node` says 32 (6.2's
+/// size, whose `sz` was an `unsigned int`), which the server contradicts: 7.0.15 leaves 16
+/// bytes more per node in `used_memory` and counts 8 more per node in MEMORY USAGE. This
+/// module uses 40 until the profile is corrected.
+const QUICKLIST_NODE: u64 = 40;
 
-impl ValueType for ListValue {
-    fn free(self, _mem: &mut Mem<'_>) {}
+/// `sizeof(listTypeIterator)` on 64-bit builds (subject pointer, two flag bytes, the
+/// quicklist iterator pointer): allocated for LREM and for the reply of a pop with a count.
+const LIST_TYPE_ITERATOR: u64 = 24;
 
-    fn footprint(&self, _arena: &Arena) -> u64 {
-        0
+/// `sizeof(quicklistIter)` on 64-bit builds (quicklist, node and entry pointers, offset,
+/// direction): `quicklistGetIteratorAtIdx` allocates one.
+const QUICKLIST_ITER: u64 = 40;
+
+/// `SIZE_SAFETY_LIMIT` (quicklist.c): no listpack of a node limited by entry count grows
+/// past 8 KiB.
+const SIZE_SAFETY_LIMIT: u64 = 8192;
+
+/// `SIZE_ESTIMATE_OVERHEAD` (quicklist.c): what `_quicklistNodeAllowInsert` adds to an
+/// element's length for its entry's header and back-length.
+const SIZE_ESTIMATE_OVERHEAD: u64 = 8;
+
+/// `optimization_level` (quicklist.c): the listpack size limit of `list-max-listpack-size`
+/// -1 to -5.
+const OPTIMIZATION_LEVEL: [u64; 5] = [4096, 8192, 16384, 32768, 65536];
+
+/// `packed_threshold` (quicklist.c, 1 GiB by default): an element this long goes into a plain
+/// node of its own (not modelled).
+const PACKED_THRESHOLD: u64 = 1 << 30;
+
+/// `FILL_MAX` (quicklist.c): the largest entry count `quicklistSetFill` keeps.
+const FILL_MAX: i64 = (1 << 15) - 1;
+
+/// The seed of the hash that stands for an element's bytes (any fixed value: only equality
+/// of hashes matters).
+const ELEMENT_HASH_SEED: u64 = 0x6c69_7374_5f65_6c65;
+
+/// An element's `meta` for an integer entry (its length and entry size below).
+const META_INT: u32 = 1 << 31;
+/// An integer entry that pops as one of the shared integer objects.
+const META_SHARED: u32 = 1 << 30;
+
+thread_local! {
+    /// The RESP bytes of the reply of the pop that just ran on this thread (the elements it
+    /// took), from [`ListValue::write`] to [`Server::list_command`], which the keyspace's
+    /// generic write gives no other way back.
+    static POP_REPLY: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// Bytes of a listpack string entry of `len` bytes (`lpEncodeGetType`, `lpEncodeBacklen`):
+/// a 1, 2 or 5-byte header, the bytes, and the back-length of header plus bytes.
+fn string_entry(len: u64) -> u64 {
+    let enc = if len < 64 {
+        1 + len
+    } else if len < 4096 {
+        2 + len
+    } else {
+        5 + len
+    };
+    let backlen = match enc {
+        0..=127 => 1,
+        128..=16_382 => 2,
+        16_383..=2_097_150 => 3,
+        2_097_151..=268_435_454 => 4,
+        _ => 5,
+    };
+    enc + backlen
+}
+
+/// One element: a hash of its bytes, and in `meta` its length (a string entry's size follows
+/// from it) or, for an integer entry, [`META_INT`], [`META_SHARED`] when it pops as a shared
+/// integer, the entry's size in bits 8-15 and the length in bits 0-7. 12 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Elem {
+    hash: [u32; 2],
+    meta: u32,
+}
+
+impl Elem {
+    fn new(hasher: &NameHasher, bytes: &[u8], shared_integers: i64) -> Self {
+        let h = hasher.hash(bytes);
+        let hash = [h as u32, (h >> 32) as u32];
+        let meta = match as_integer(bytes) {
+            Some(v) => {
+                let shared = if (0..shared_integers).contains(&v) {
+                    META_SHARED
+                } else {
+                    0
+                };
+                META_INT | shared | (listpack_entry(bytes) as u32) << 8 | bytes.len() as u32
+            }
+            None => bytes.len() as u32,
+        };
+        Elem { hash, meta }
     }
 
-    fn object_size(&self, _arena: &Arena, _profile: &RedisProfile) -> u64 {
-        0
+    /// The element's length as the client sent it.
+    fn len(self) -> u64 {
+        if self.meta & META_INT != 0 {
+            (self.meta & 0xff) as u64
+        } else {
+            self.meta as u64
+        }
+    }
+
+    /// Bytes of its listpack entry.
+    fn entry(self) -> u64 {
+        if self.meta & META_INT != 0 {
+            ((self.meta >> 8) & 0xff) as u64
+        } else {
+            string_entry(self.meta as u64)
+        }
+    }
+
+    fn is_int(self) -> bool {
+        self.meta & META_INT != 0
     }
 }
 
-impl Aggregate for ListValue {
-    fn create(_mem: &mut Mem<'_>, _cmd: Cmd, _args: &[&[u8]]) -> Self {
-        ListValue
+/// A quicklist node: its `quicklistNode` block, its listpack's block and byte count
+/// (`lpBytes`, `node->sz`), and its elements in listpack order.
+#[derive(Debug, Clone)]
+struct Node {
+    node: Alloc,
+    lp: Alloc,
+    bytes: u64,
+    elems: VecDeque<Elem>,
+}
+
+impl Node {
+    fn count(&self) -> u64 {
+        self.elems.len() as u64
     }
 
-    fn write(&mut self, _mem: &mut Mem<'_>, _cmd: Cmd, _args: &[&[u8]]) -> i64 {
-        0
+    /// `_quicklistNodeAllowInsert`: whether an element of `sz` bytes goes into this node
+    /// under fill factor `fill`: the listpack's bytes, the element's and 8 more within the
+    /// size limit of a negative fill; else, within 8 KiB, fewer entries than a positive fill.
+    fn allows_insert(&self, fill: i64, sz: u64) -> bool {
+        let new_sz = self.bytes + sz + SIZE_ESTIMATE_OVERHEAD;
+        if fill < 0 {
+            if let Some(&limit) = OPTIMIZATION_LEVEL.get((-fill - 1) as usize) {
+                if new_sz <= limit {
+                    return true;
+                }
+            }
+        }
+        new_sz <= SIZE_SAFETY_LIMIT && (self.count() as i64) < fill
+    }
+
+    /// Bytes of the listpack entries of elements `range`.
+    fn entries(&self, range: std::ops::Range<usize>) -> u64 {
+        self.elems.range(range).map(|e| e.entry()).sum()
+    }
+
+    /// Bytes the client sent for elements `range`.
+    fn payload(&self, range: std::ops::Range<usize>) -> u64 {
+        self.elems.range(range).map(|e| e.len()).sum()
+    }
+}
+
+/// A list value: its robj, its `quicklist` struct, its nodes head to tail, and its element
+/// count (`ql->count`).
+#[derive(Debug, Clone)]
+pub(super) struct ListValue {
+    robj: Alloc,
+    ql: Alloc,
+    nodes: VecDeque<Node>,
+    count: u64,
+}
+
+/// A position in the list: a node, and an offset in it counted from its head (>= 0) or from
+/// its tail (< 0: -1 is its last entry), as `quicklistGetIteratorAtIdx` gives.
+struct At {
+    node: usize,
+    offset: i64,
+}
+
+impl ListValue {
+    /// `list-max-listpack-size` as `quicklistSetFill` keeps it (-5 to 32,767).
+    fn fill(profile: &RedisProfile) -> i64 {
+        profile.types.list_max_listpack_size.clamp(-5, FILL_MAX)
+    }
+
+    /// `quicklistPushHead` (`head`) or `quicklistPushTail` of `bytes`: into the end node when
+    /// it allows the insert (`lpInsert` reallocates the listpack only past its block's usable
+    /// size), else into a new node: the node's block, `lpNew(0)` (7 bytes), then the
+    /// listpack reallocated for the entry.
+    fn push(&mut self, mem: &mut Mem<'_>, hasher: &NameHasher, head: bool, bytes: &[u8]) {
+        let e = Elem::new(hasher, bytes, mem.profile.shared_integers);
+        let entry = e.entry();
+        let fill = Self::fill(mem.profile);
+        let end = if head {
+            self.nodes.front_mut()
+        } else {
+            self.nodes.back_mut()
+        };
+        match end {
+            Some(n) if n.allows_insert(fill, bytes.len() as u64) => {
+                n.bytes += entry;
+                if n.bytes > n.lp.usable {
+                    n.lp = mem.heap.zrealloc(n.lp, n.bytes);
+                }
+                if head {
+                    n.elems.push_front(e);
+                } else {
+                    n.elems.push_back(e);
+                }
+            }
+            end => {
+                // The end node takes no more pushes on this side: its bookkeeping is trimmed.
+                if let Some(n) = end {
+                    n.elems.shrink_to_fit();
+                }
+                let node = mem.heap.zmalloc(QUICKLIST_NODE);
+                let lp = mem.heap.zmalloc(LISTPACK_OVERHEAD);
+                let bytes = LISTPACK_OVERHEAD + entry;
+                let lp = if bytes > lp.usable {
+                    mem.heap.zrealloc(lp, bytes)
+                } else {
+                    lp
+                };
+                let n = Node {
+                    node,
+                    lp,
+                    bytes,
+                    elems: VecDeque::from([e]),
+                };
+                if head {
+                    self.nodes.push_front(n);
+                } else {
+                    self.nodes.push_back(n);
+                }
+            }
+        }
+        self.count += 1;
+    }
+
+    /// `__quicklistDelNode` of node `i`: its listpack freed, then the node.
+    fn free_node(&mut self, mem: &mut Mem<'_>, i: usize) {
+        let n = self.nodes.remove(i).expect("a node of the list");
+        self.count -= n.count();
+        mem.heap.zfree(n.lp);
+        mem.heap.zfree(n.node);
+    }
+
+    /// `quicklistDelIndex` of element `e` of node `i`: `lpDelete` reallocates the listpack
+    /// to its new byte count, and a node left empty is freed. Returns the element and whether
+    /// its node went.
+    fn delete_at(&mut self, mem: &mut Mem<'_>, i: usize, e: usize) -> (Elem, bool) {
+        let n = &mut self.nodes[i];
+        let el = n.elems.remove(e).expect("an element of the node");
+        n.bytes -= el.entry();
+        n.lp = mem.heap.zrealloc(n.lp, n.bytes);
+        self.count -= 1;
+        let gone = n.elems.is_empty();
+        if gone {
+            // The count was taken off above.
+            let n = self.nodes.remove(i).expect("a node of the list");
+            mem.heap.zfree(n.lp);
+            mem.heap.zfree(n.node);
+        }
+        (el, gone)
+    }
+
+    /// `quicklistGetIteratorAtIdx`'s position of index `idx` (negative: from the tail), if
+    /// the list has it: the node holding it, sought from the nearer end, and the offset in
+    /// it, from the node's head for a non-negative `idx`, from its tail otherwise.
+    fn locate(&self, idx: i64) -> Option<At> {
+        let index = if idx >= 0 {
+            idx as u64
+        } else {
+            idx.unsigned_abs() - 1
+        };
+        if index >= self.count {
+            return None;
+        }
+        let pos = if idx >= 0 { index } else { self.count - 1 - index };
+        // The node holding `pos`, and the elements before it.
+        let (node, before) = if pos <= (self.count - 1) / 2 {
+            let mut before = 0;
+            let mut i = 0;
+            while before + self.nodes[i].count() <= pos {
+                before += self.nodes[i].count();
+                i += 1;
+            }
+            (i, before)
+        } else {
+            let back = self.count - 1 - pos;
+            let mut after = 0;
+            let mut i = self.nodes.len() - 1;
+            while after + self.nodes[i].count() <= back {
+                after += self.nodes[i].count();
+                i -= 1;
+            }
+            (i, self.count - after - self.nodes[i].count())
+        };
+        let in_node = (pos - before) as i64;
+        let offset = if idx >= 0 {
+            in_node
+        } else {
+            in_node - self.nodes[node].count() as i64
+        };
+        Some(At { node, offset })
+    }
+
+    /// `quicklistDelRange(ql, start, count)`: an iterator at `start` (allocated and freed
+    /// first), then node after node towards the tail: a node wholly in the range freed, the
+    /// range cut out of the others with `lpDeleteRange` (the listpack shrunk to fit), a node
+    /// so emptied freed. Returns the bytes the client sent for the elements deleted.
+    fn del_range(&mut self, mem: &mut Mem<'_>, start: i64, count: i64) -> u64 {
+        if count <= 0 {
+            return 0;
+        }
+        let mut extent = count as u64;
+        if start >= 0 && extent > self.count.saturating_sub(start as u64) {
+            extent = self.count.saturating_sub(start as u64);
+        } else if start < 0 && extent > start.unsigned_abs() {
+            extent = start.unsigned_abs();
+        }
+        let Some(At {
+            node: mut i,
+            mut offset,
+        }) = self.locate(start)
+        else {
+            return 0;
+        };
+        let it = mem.heap.zmalloc(QUICKLIST_ITER);
+        mem.heap.zfree(it);
+        let mut payload = 0;
+        while extent > 0 {
+            let cnt = self.nodes[i].count();
+            let (del, entire) = if offset == 0 && extent >= cnt {
+                (cnt, true)
+            } else if offset >= 0 && extent + offset as u64 >= cnt {
+                (cnt - offset as u64, false)
+            } else if offset < 0 {
+                (offset.unsigned_abs().min(extent), false)
+            } else {
+                (extent, false)
+            };
+            if entire {
+                payload += self.nodes[i].payload(0..cnt as usize);
+                self.free_node(mem, i);
+            } else {
+                let first = if offset >= 0 {
+                    offset as u64
+                } else {
+                    cnt - offset.unsigned_abs()
+                };
+                let range = first as usize..(first + del) as usize;
+                let n = &mut self.nodes[i];
+                payload += n.payload(range.clone());
+                n.bytes -= n.entries(range.clone());
+                n.elems.drain(range);
+                // lpShrinkToFit.
+                if n.bytes < n.lp.usable {
+                    n.lp = mem.heap.zrealloc(n.lp, n.bytes);
+                }
+                self.count -= del;
+                if self.nodes[i].elems.is_empty() {
+                    let n = self.nodes.remove(i).expect("a node of the list");
+                    mem.heap.zfree(n.lp);
+                    mem.heap.zfree(n.node);
+                } else {
+                    i += 1;
+                }
+            }
+            extent -= del;
+            offset = 0;
+        }
+        payload
+    }
+
+    /// `listTypeInitIterator`: the list iterator, then the quicklist iterator in it.
+    fn open_iterator(mem: &mut Mem<'_>) -> (Alloc, Alloc) {
+        let li = mem.heap.zmalloc(LIST_TYPE_ITERATOR);
+        let qi = mem.heap.zmalloc(QUICKLIST_ITER);
+        (li, qi)
+    }
+
+    /// `listTypeReleaseIterator`: the quicklist iterator freed, then the list iterator.
+    fn close_iterator(mem: &mut Mem<'_>, (li, qi): (Alloc, Alloc)) {
+        mem.heap.zfree(qi);
+        mem.heap.zfree(li);
+    }
+
+    /// LPOP/RPOP without a count (`listTypePop`): a string entry copied into a string object
+    /// first (`createStringObject`), the entry deleted, an integer entry then made an integer
+    /// object (a shared one below `shared_integers`, else an INT robj), and the object freed
+    /// once replied. Returns the element.
+    fn pop_one(&mut self, mem: &mut Mem<'_>, head: bool) -> Elem {
+        let i = if head { 0 } else { self.nodes.len() - 1 };
+        let e = if head { 0 } else { self.nodes[i].elems.len() - 1 };
+        let el = self.nodes[i].elems[e];
+        let obj = (!el.is_int()).then(|| StringValue::create(mem, el.len()));
+        self.delete_at(mem, i, e);
+        let obj = obj.unwrap_or_else(|| {
+            if el.meta & META_SHARED != 0 {
+                StringValue::Shared
+            } else {
+                StringValue::Int(mem.heap.zmalloc(mem.profile.robj))
+            }
+        });
+        obj.free(mem);
+        el
+    }
+
+    /// LPOP/RPOP with a count (`popGenericCommand`): the reply walks the `count` elements at
+    /// that end with a list iterator (`addListRangeReply`), then `quicklistDelRange` deletes
+    /// them. Returns the bytes the client sent for them and the reply's RESP bytes.
+    fn pop_range(&mut self, mem: &mut Mem<'_>, head: bool, count: u64) -> (u64, u64) {
+        let n = count.min(self.count);
+        let it = Self::open_iterator(mem);
+        let reply = if head {
+            let elems = self.nodes.iter().flat_map(|nd| nd.elems.iter());
+            array_reply_len(elems.take(n as usize).map(|e| e.len()))
+        } else {
+            let elems = self.nodes.iter().rev().flat_map(|nd| nd.elems.iter().rev());
+            array_reply_len(elems.take(n as usize).map(|e| e.len()))
+        };
+        Self::close_iterator(mem, it);
+        let r = n as i64;
+        let payload = if head {
+            self.del_range(mem, 0, r)
+        } else {
+            self.del_range(mem, -r, r)
+        };
+        (payload, reply)
+    }
+
+    /// `ltrimCommand`: the range kept, as Redis reads `start` and `stop`, then the elements
+    /// before it deleted from the head and those after it from the tail. Returns the bytes
+    /// the client sent for the elements deleted.
+    fn trim(&mut self, mem: &mut Mem<'_>, mut start: i64, mut end: i64) -> u64 {
+        let llen = self.count as i64;
+        if start < 0 {
+            start += llen;
+        }
+        if end < 0 {
+            end += llen;
+        }
+        if start < 0 {
+            start = 0;
+        }
+        let (ltrim, rtrim) = if start > end || start >= llen {
+            (llen, 0)
+        } else {
+            (start, llen - end.min(llen - 1) - 1)
+        };
+        self.del_range(mem, 0, ltrim) + self.del_range(mem, -rtrim, rtrim)
+    }
+
+    /// `lremCommand`: an iterator from the head (`toremove` >= 0) or the tail; each element
+    /// equal to `target` deleted (`quicklistDelEntry`), at most `|toremove|` of them (all
+    /// when 0). Returns the bytes the client sent for the elements deleted.
+    fn remove(&mut self, mem: &mut Mem<'_>, toremove: i64, target: Elem) -> u64 {
+        let it = Self::open_iterator(mem);
+        let limit = toremove.unsigned_abs();
+        let mut removed = 0u64;
+        let mut payload = 0;
+        let matches = |e: &Elem| e.hash == target.hash && e.len() == target.len();
+        if toremove >= 0 {
+            let mut i = 0;
+            'nodes: while i < self.nodes.len() {
+                let mut e = 0;
+                while e < self.nodes[i].elems.len() {
+                    if !matches(&self.nodes[i].elems[e]) {
+                        e += 1;
+                        continue;
+                    }
+                    let (el, gone) = self.delete_at(mem, i, e);
+                    payload += el.len();
+                    removed += 1;
+                    if removed == limit {
+                        break 'nodes;
+                    }
+                    if gone {
+                        // The next node has taken this one's place.
+                        continue 'nodes;
+                    }
+                }
+                i += 1;
+            }
+        } else {
+            let mut i = self.nodes.len();
+            'back: while i > 0 {
+                i -= 1;
+                let mut e = self.nodes[i].elems.len();
+                while e > 0 {
+                    e -= 1;
+                    if !matches(&self.nodes[i].elems[e]) {
+                        continue;
+                    }
+                    let (el, gone) = self.delete_at(mem, i, e);
+                    payload += el.len();
+                    removed += 1;
+                    if removed == limit {
+                        break 'back;
+                    }
+                    if gone {
+                        continue 'back;
+                    }
+                }
+            }
+        }
+        Self::close_iterator(mem, it);
+        payload
+    }
+}
+
+impl ValueType for ListValue {
+    /// `freeListObject` (`quicklistRelease`: each node's listpack, then the node, head to
+    /// tail; then the quicklist), then the robj.
+    fn free(self, mem: &mut Mem<'_>) {
+        for n in self.nodes {
+            mem.heap.zfree(n.lp);
+            mem.heap.zfree(n.node);
+        }
+        mem.heap.zfree(self.ql);
+        mem.heap.zfree(self.robj);
+    }
+
+    /// The listpacks' blocks.
+    fn footprint(&self, arena: &Arena) -> u64 {
+        self.nodes.iter().map(|n| arena.footprint(n.lp.id)).sum()
+    }
+
+    /// `sizeof(robj)` and `sizeof(quicklist)`, then per node `sizeof(quicklistNode)` and its
+    /// listpack's usable size, averaged over the nodes and multiplied by their number.
+    fn object_size(&self, arena: &Arena, profile: &RedisProfile) -> u64 {
+        let asize = profile.robj + profile.types.quicklist;
+        let elesize: u64 = self
+            .nodes
+            .iter()
+            .map(|n| QUICKLIST_NODE + arena.usable_size(n.lp.id))
+            .sum();
+        let len = self.nodes.len() as u64;
+        add_sampled(asize, elesize, len, len)
+    }
+}
+
+/// A command's integer argument as `getLongFromObject` reads it (`string2ll`).
+fn parse_long(arg: &[u8]) -> Option<i64> {
+    as_integer(arg)
+}
+
+impl Aggregate for ListValue {
+    /// `createQuicklistObject`: the quicklist struct, then the robj.
+    fn create(mem: &mut Mem<'_>, _cmd: Cmd, _args: &[&[u8]]) -> Self {
+        let ql = mem.heap.zmalloc(mem.profile.types.quicklist);
+        let robj = mem.heap.zmalloc(mem.profile.robj);
+        ListValue {
+            robj,
+            ql,
+            nodes: VecDeque::new(),
+            count: 0,
+        }
+    }
+
+    /// LPUSH/RPUSH: each element pushed in turn; LPOP/RPOP `[count]`, LTRIM `start stop`,
+    /// LREM `count element` (arguments checked by [`Server::list_command`]). A pop leaves its
+    /// reply's length for the command.
+    fn write(&mut self, mem: &mut Mem<'_>, cmd: Cmd, args: &[&[u8]]) -> i64 {
+        let hasher = NameHasher::new(ELEMENT_HASH_SEED);
+        match cmd {
+            Cmd::Lpush | Cmd::Rpush => {
+                let mut payload = 0;
+                for a in args {
+                    self.push(mem, &hasher, cmd == Cmd::Lpush, a);
+                    payload += a.len() as i64;
+                }
+                payload
+            }
+            Cmd::Lpop | Cmd::Rpop => {
+                let head = cmd == Cmd::Lpop;
+                match args.first().and_then(|c| parse_long(c)) {
+                    None => {
+                        let el = self.pop_one(mem, head);
+                        POP_REPLY.set(Some(bulk_reply_len(el.len())));
+                        -(el.len() as i64)
+                    }
+                    // The fast exit: an empty array.
+                    Some(0) => {
+                        POP_REPLY.set(Some(4));
+                        0
+                    }
+                    Some(n) => {
+                        let (payload, reply) = self.pop_range(mem, head, n as u64);
+                        POP_REPLY.set(Some(reply));
+                        -(payload as i64)
+                    }
+                }
+            }
+            Cmd::Ltrim => {
+                let start = parse_long(args[0]).expect("a checked start");
+                let end = parse_long(args[1]).expect("a checked stop");
+                -(self.trim(mem, start, end) as i64)
+            }
+            Cmd::Lrem => {
+                let toremove = parse_long(args[0]).expect("a checked count");
+                let target = Elem::new(&hasher, args[1], mem.profile.shared_integers);
+                -(self.remove(mem, toremove, target) as i64)
+            }
+            _ => 0,
+        }
     }
 
     fn is_empty(&self) -> bool {
-        true
+        self.count == 0
     }
 
     fn into_value(self) -> Value {
@@ -49,8 +677,462 @@ impl Aggregate for ListValue {
 }
 
 impl Server {
-    /// LPUSH, RPUSH, LPOP, RPOP, LTRIM, LREM: not modelled yet.
-    pub(super) fn list_command(&mut self, _cmd: Cmd, _argv: &[&[u8]]) -> Result<(), Reply> {
-        unsupported("this type is not modelled yet")
+    /// `LPUSH`/`RPUSH key element [element ...]`, `LPOP`/`RPOP key [count]`,
+    /// `LTRIM key start stop`, `LREM key count element`. Arguments Redis would refuse with an
+    /// error are refused as unsupported, as is any list command under `list-compress-depth`
+    /// > 0 and an element of 1 GiB or more.
+    pub(super) fn list_command(&mut self, cmd: Cmd, argv: &[&[u8]]) -> Result<(), Reply> {
+        if self.profile.types.list_compress_depth > 0 {
+            return unsupported("list-compress-depth > 0 is not modelled");
+        }
+        let ok = match cmd {
+            Cmd::Lpush | Cmd::Rpush => {
+                if argv.iter().skip(2).any(|a| a.len() as u64 >= PACKED_THRESHOLD) {
+                    return unsupported("list elements of 1 GiB or more (plain nodes) are not modelled");
+                }
+                argv.len() >= 3
+            }
+            Cmd::Lpop | Cmd::Rpop => match argv.len() {
+                2 => true,
+                3 => parse_long(argv[2]).is_some_and(|n| n >= 0),
+                _ => false,
+            },
+            Cmd::Ltrim => argv.len() == 4 && parse_long(argv[2]).is_some() && parse_long(argv[3]).is_some(),
+            Cmd::Lrem => argv.len() == 4 && parse_long(argv[2]).is_some(),
+            _ => false,
+        };
+        if !ok {
+            return unsupported("wrong arguments for a list command");
+        }
+        POP_REPLY.set(None);
+        let create = matches!(cmd, Cmd::Lpush | Cmd::Rpush);
+        let (keyspace, mut mem) = self.keyspace_mem();
+        keyspace.write::<ListValue>(&mut mem, argv[1], cmd, &argv[2..], create);
+        if matches!(cmd, Cmd::Lpop | Cmd::Rpop) {
+            // A missing key: a null bulk string or a null array, 5 bytes either way.
+            self.reply_bytes = Some(POP_REPLY.take().unwrap_or(5));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jemalloc::trace::TraceOp;
+    use crate::redis::server::testing::{argv, debian_profile, recorded_allocs};
+    use crate::redis::server::ClientId;
+
+    /// A server of the Debian build with `list-max-listpack-size` `fill` and
+    /// `list-compress-depth` `depth`, the latency histograms of the commands used here already
+    /// made, and a client that has run a PING (its query buffer grown): each command's
+    /// `used_memory` delta is then what it leaves in the keyspace.
+    fn ready(fill: i64, depth: u64) -> (Server, ClientId) {
+        let mut p = debian_profile();
+        p.baseline.commands_seen = [
+            "ping", "rpush", "lpush", "lpop", "rpop", "ltrim", "lrem", "del", "flushall",
+        ]
+        .map(String::from)
+        .to_vec();
+        p.types.list_max_listpack_size = fill;
+        p.types.list_compress_depth = depth;
+        let mut s = Server::new(p, 1).unwrap();
+        let c = s.connect();
+        s.exec(c, &argv(&[b"PING"])).unwrap();
+        (s, c)
+    }
+
+    /// Runs a command (which must be modelled); returns its `used_memory` delta.
+    fn delta(s: &mut Server, c: ClientId, words: &[&[u8]]) -> i64 {
+        let before = s.used_memory() as i64;
+        assert_eq!(s.exec(c, &argv(words)).unwrap(), Reply::Ok);
+        s.used_memory() as i64 - before
+    }
+
+    /// `verb key` and `n` strings of 100 bytes (`lpEncodeGetType`: a 2-byte header, as they
+    /// are 64 bytes or more; a 1-byte back-length: 103 bytes of listpack each).
+    fn hundreds(verb: &[u8], key: &[u8], n: usize) -> Vec<Vec<u8>> {
+        let mut a = argv(&[verb, key]);
+        a.extend((0..n).map(|i| format!("s{i:0>99}").into_bytes()));
+        a
+    }
+
+    fn exec(s: &mut Server, c: ClientId, a: &[Vec<u8>]) -> i64 {
+        let before = s.used_memory() as i64;
+        assert_eq!(s.exec(c, a).unwrap(), Reply::Ok);
+        s.used_memory() as i64 - before
+    }
+
+    /// The recorded trace as text: `+n` an allocation of n bytes, `~m>n` a reallocation of a
+    /// block asked for m bytes to n (one the allocator moved or gave another size), `-n` the
+    /// free of a block asked for n bytes.
+    fn trace(s: &Server) -> Vec<String> {
+        let ops = &s.heap.recorder.as_ref().expect("recording").ops;
+        let mut sizes = Vec::with_capacity(ops.len());
+        ops.iter()
+            .map(|o| match *o {
+                TraceOp::Alloc { size } => {
+                    sizes.push(size);
+                    format!("+{size}")
+                }
+                TraceOp::Realloc { op, size } => {
+                    sizes.push(size);
+                    format!("~{}>{size}", sizes[op as usize])
+                }
+                TraceOp::Free { op } => {
+                    sizes.push(0);
+                    format!("-{}", sizes[op as usize])
+                }
+                TraceOp::Purge => {
+                    sizes.push(0);
+                    "purge".into()
+                }
+            })
+            .collect()
+    }
+
+    /// Whether `run` occurs in `t`, consecutively.
+    fn has_run(t: &[String], run: &[&str]) -> bool {
+        t.windows(run.len())
+            .any(|w| w.iter().zip(run).all(|(a, b)| a == b))
+    }
+
+    /// `RPUSH l a b c` on a new key: the quicklist (40 -> 48), the robj (16), the key's sds
+    /// ("l": 1 + 1 + 1 = 3 -> 8), the main dict's first table (4 buckets, 32), the dict entry
+    /// (24 -> 32); then the node (40 -> 48), `lpNew` (7 -> 8) reallocated for "a" (7 + 3 =
+    /// 10 -> 16), where "b" and "c" fit (13, 16): 200 bytes. MEMORY USAGE: robj 16 +
+    /// quicklist 40 + node 40 + listpack 16 + key sds 8 + dictEntry 24 = 144, as the server
+    /// says of such a list.
+    #[test]
+    fn a_new_list_is_a_quicklist_of_one_node() {
+        let (mut s, c) = ready(-2, 0);
+        s.heap.record();
+        assert_eq!(delta(&mut s, c, &[b"RPUSH", b"l", b"a", b"b", b"c"]), 200);
+        // After the argv (its array, 5 x 8, and one object per argument).
+        let t = trace(&s);
+        assert_eq!(t[..6], ["+40", "+25", "+21", "+21", "+21", "+21"]);
+        assert_eq!(t[6..14], ["+40", "+16", "+3", "+32", "+24", "+40", "+7", "~7>10"]);
+        assert_eq!(recorded_allocs(&s)[6..13], [40, 16, 3, 32, 24, 40, 7]);
+        assert_eq!(s.memory_usage(b"l"), Some(144));
+        // The listpack's 16-byte block holds the elements.
+        assert_eq!(s.value_footprint(), (3, 16));
+        assert_eq!(s.payload_bytes(), 1 + 3);
+    }
+
+    /// 100-byte strings, 50 to a command: a node takes them while 7 + 103 k + 100 + 8 <=
+    /// 8,192, i.e. 79 of them (8,144 bytes, in 8 KiB); nodes of 79, 79, then 42 (4,333 in
+    /// 5 KiB).
+    ///  - 1st command: the key (48 + 16 + 8 + 32 + 32 = 136), a node (48) of 50 (5,157 in
+    ///    6 KiB): 6,328;
+    ///  - 2nd: the first node to 79 (8 KiB, +2,048), a node (48) of 21 (2,170 in 2.5 KiB):
+    ///    4,656;
+    ///  - 3rd: the second node to 71 (7,320 in 8 KiB): +5,632;
+    ///  - 4th: 8 more in the second node (8,144: still 8 KiB), a third node of 42: 48 + 5,120.
+    ///
+    /// MEMORY USAGE: 16 + 40 + 3 x 40 + 8,192 + 8,192 + 5,120 + the key's 8 + 24 = 21,712.
+    #[test]
+    fn nodes_fill_to_8_kib() {
+        let (mut s, c) = ready(-2, 0);
+        let deltas: Vec<i64> = (0..4)
+            .map(|_| exec(&mut s, c, &hundreds(b"RPUSH", b"big", 50)))
+            .collect();
+        assert_eq!(deltas, [6_328, 4_656, 5_632, 5_168]);
+        assert_eq!(s.memory_usage(b"big"), Some(21_712));
+        assert_eq!(s.payload_bytes(), 3 + 200 * 100);
+        // A string at the head does not fit the full first node: a node of its own, 7 + 103 =
+        // 110 -> 112.
+        assert_eq!(exec(&mut s, c, &hundreds(b"LPUSH", b"big", 1)), 48 + 112);
+        assert_eq!(s.memory_usage(b"big"), Some(21_712 + 40 + 112));
+    }
+
+    /// The insert test to the byte: on a node of 79 100-byte strings (8,144 bytes), a 1-digit
+    /// integer (2 bytes of listpack) goes in while 8,144 + 2 k + 1 + 8 <= 8,192: twenty of
+    /// them (8,184, still 8 KiB); the 21st opens a node (48 + 16). A 40-byte string on such a
+    /// node makes exactly 8,192 and goes in (8,186).
+    #[test]
+    fn the_size_estimate_decides_to_the_byte() {
+        let (mut s, c) = ready(-2, 0);
+        exec(&mut s, c, &hundreds(b"RPUSH", b"e", 79));
+        let usage = s.memory_usage(b"e").unwrap();
+        assert_eq!(usage, 16 + 40 + 40 + 8_192 + 8 + 24);
+        for _ in 0..20 {
+            assert_eq!(delta(&mut s, c, &[b"RPUSH", b"e", b"5"]), 0);
+        }
+        assert_eq!(delta(&mut s, c, &[b"RPUSH", b"e", b"5"]), 64);
+        exec(&mut s, c, &hundreds(b"RPUSH", b"f", 79));
+        assert_eq!(delta(&mut s, c, &[b"RPUSH", b"f", &[b'q'; 40]]), 0);
+        assert_eq!(delta(&mut s, c, &[b"RPUSH", b"f", b"q"]), 64);
+    }
+
+    /// A positive `list-max-listpack-size` counts entries: 2 to a node. Fill -5 limits a node
+    /// to 64 KiB (large blocks): 636 strings of 100 bytes (7 + 636 x 103 = 65,515, in 64 KiB;
+    /// 65,515 + 108 would pass 65,536).
+    #[test]
+    fn the_fill_factor_counts_entries_or_bytes() {
+        let (mut s, c) = ready(2, 0);
+        // Nodes [a, b], [c]: each 48 + (7 + 3 + 3 = 13 -> 16); [c]: 48 + 16.
+        assert_eq!(
+            delta(&mut s, c, &[b"RPUSH", b"n", b"a", b"b", b"c"]),
+            136 + 64 + 64
+        );
+        assert_eq!(s.memory_usage(b"n"), Some(16 + 40 + 2 * (40 + 16) + 8 + 24));
+        let (mut s, c) = ready(-5, 0);
+        for _ in 0..6 {
+            exec(&mut s, c, &hundreds(b"RPUSH", b"g", 100));
+        }
+        exec(&mut s, c, &hundreds(b"RPUSH", b"g", 36));
+        assert_eq!(s.memory_usage(b"g"), Some(16 + 40 + 40 + 65_536 + 8 + 24));
+        assert_eq!(exec(&mut s, c, &hundreds(b"RPUSH", b"g", 1)), 48 + 112);
+    }
+
+    /// Single pops of elements alone in their node (on a full node of 79 100-byte strings):
+    /// a string is copied into an object first, then deleted (`lpDelete` reallocates the
+    /// listpack to 7 bytes, moving it to the 8-byte class), its emptied node freed (listpack,
+    /// then node), then the object freed:
+    ///  - 100 bytes: a raw string, its sds (3 + 100 + 1 = 104) then its robj; the listpack
+    ///    held 7 + 103 = 110 (in 112): -(48 + 112);
+    ///  - 44 bytes: an embedded string (16 + 3 + 44 + 1 = 64); the listpack 7 + 46 = 53 (in
+    ///    64): -(48 + 64).
+    ///
+    /// An integer's entry is deleted first, then its object made: an INT robj (16) for one
+    /// above the shared ones, none for one below 10,000. The last pop deletes the key.
+    #[test]
+    fn single_pops_copy_delete_then_free() {
+        let (mut s, c) = ready(-2, 0);
+        s.heap.record();
+        exec(&mut s, c, &hundreds(b"RPUSH", b"p", 79));
+        exec(&mut s, c, &hundreds(b"RPUSH", b"p", 1));
+        assert_eq!(delta(&mut s, c, &[b"RPOP", b"p"]), -(48 + 112));
+        assert!(has_run(
+            &trace(&s),
+            &["+104", "+16", "~110>7", "-7", "-40", "-104", "-16"]
+        ));
+        // 8,144 + 44 + 8 > 8,192: a node of its own.
+        delta(&mut s, c, &[b"RPUSH", b"p", &[b'e'; 44]]);
+        assert_eq!(delta(&mut s, c, &[b"RPOP", b"p"]), -(48 + 64));
+        assert!(has_run(&trace(&s), &["+64", "~53>7", "-7", "-40", "-64"]));
+        // Integers fit the first node (8,144 + 11 + 8 <= 8,192); its listpack stays 8 KiB.
+        s.heap.record();
+        delta(&mut s, c, &[b"RPUSH", b"p", b"12345678901"]);
+        assert_eq!(delta(&mut s, c, &[b"RPOP", b"p"]), 0);
+        assert!(has_run(&trace(&s), &["+16", "-16"]));
+        s.heap.record();
+        delta(&mut s, c, &[b"RPUSH", b"p", b"9999"]);
+        assert_eq!(delta(&mut s, c, &[b"RPOP", b"p"]), 0);
+        assert!(!has_run(&trace(&s), &["+16", "-16"]));
+        assert_eq!(s.payload_bytes(), 1 + 79 * 100);
+        for _ in 0..79 {
+            delta(&mut s, c, &[b"LPOP", b"p"]);
+        }
+        assert_eq!(s.dbsize(), 0);
+        assert_eq!(s.payload_bytes(), 0);
+        assert_eq!(s.memory_usage(b"p"), None);
+    }
+
+    /// Pops with a count on nodes of 79 and 21 100-byte strings: the reply's iterators (24,
+    /// then 40, freed in the other order), `quicklistDelRange`'s own (40); from the tail, 21
+    /// starts at the last node's first entry, so that node is cut to nothing (its listpack,
+    /// last asked for 2,067 bytes, reallocated to 7) and then freed; from the head, 79 takes
+    /// the first node whole (freed without a reallocation, its listpack last asked for 7,217
+    /// bytes, past 7 KiB), and the key goes with it.
+    #[test]
+    fn pops_with_a_count_delete_a_range() {
+        let (mut s, c) = ready(-2, 0);
+        // Recorded from the start: the trace then names each block by its last request.
+        s.heap.record();
+        exec(&mut s, c, &hundreds(b"RPUSH", b"p", 100));
+        assert_eq!(delta(&mut s, c, &[b"RPOP", b"p", b"21"]), -(48 + 2_560));
+        let t = trace(&s);
+        assert!(has_run(
+            &t,
+            &["+24", "+40", "-40", "-24", "+40", "-40", "~2067>7", "-7", "-40"]
+        ));
+        // The node, the quicklist, the robj, the key's sds and dict entry.
+        assert_eq!(
+            delta(&mut s, c, &[b"LPOP", b"p", b"79"]),
+            -(8_192 + 48 + 48 + 16 + 8 + 32)
+        );
+        assert!(has_run(&trace(&s), &["+40", "-40", "-7217", "-40"]));
+        assert_eq!(s.dbsize(), 0);
+        // A count of 0 on a list changes nothing.
+        exec(&mut s, c, &hundreds(b"RPUSH", b"p", 3));
+        assert_eq!(delta(&mut s, c, &[b"LPOP", b"p", b"0"]), 0);
+        assert_eq!(s.memory_usage(b"p"), Some(16 + 40 + 40 + 320 + 8 + 24));
+    }
+
+    /// LTRIM 100 -51 on nodes of 79, 79, 42: from the head, the first node whole and 21 of the
+    /// second (8,144 - 21 x 103 = 5,981: 8 KiB -> 6 KiB); from the tail, 8 more of the second
+    /// (5,157, still 6 KiB, reallocated in place) and the last node whole. Left: one node of 50.
+    #[test]
+    fn ltrim_cuts_across_nodes() {
+        let (mut s, c) = ready(-2, 0);
+        s.heap.record();
+        for _ in 0..4 {
+            exec(&mut s, c, &hundreds(b"RPUSH", b"t", 50));
+        }
+        assert_eq!(
+            delta(&mut s, c, &[b"LTRIM", b"t", b"100", b"-51"]),
+            -(48 + 8_192) - 2_048 - (48 + 5_120)
+        );
+        let t = trace(&s);
+        assert!(has_run(
+            &t,
+            &[
+                "+40",
+                "-40",
+                "-7217",
+                "-40",
+                "~7217>5981",
+                "+40",
+                "-40",
+                "-4127",
+                "-40"
+            ]
+        ));
+        assert_eq!(s.memory_usage(b"t"), Some(16 + 40 + 40 + 6_144 + 8 + 24));
+        assert_eq!(s.payload_bytes(), 1 + 50 * 100);
+        // Within the node (10 left: 7 + 1,030 = 1,037, in 1,280), then to nothing (a start past
+        // the end): the key goes.
+        assert_eq!(delta(&mut s, c, &[b"LTRIM", b"t", b"0", b"9"]), 1_280 - 6_144);
+        assert_eq!(
+            delta(&mut s, c, &[b"LTRIM", b"t", b"20", b"30"]),
+            -(1_280 + 48 + 48 + 16 + 8 + 32)
+        );
+        assert_eq!(s.dbsize(), 0);
+    }
+
+    /// LREM by content, from the head (count > 0), the tail (< 0) or everywhere (0), on nodes
+    /// of 2 entries: [a 1] [a 22] [a 333] [a]. An integer argument matches the integer entry.
+    #[test]
+    fn lrem_matches_by_content_in_its_direction() {
+        let (mut s, _) = ready(2, 0);
+        let mut mem = s.mem();
+        let mut l = ListValue::create(&mut mem, Cmd::Rpush, &[]);
+        let items: [&[u8]; 7] = [b"a", b"1", b"a", b"22", b"a", b"333", b"a"];
+        assert_eq!(l.write(&mut mem, Cmd::Rpush, &items), 10);
+        let hasher = NameHasher::new(ELEMENT_HASH_SEED);
+        let elems =
+            |words: &[&[u8]]| -> Vec<Elem> { words.iter().map(|w| Elem::new(&hasher, w, 10_000)).collect() };
+        let contents = |l: &ListValue| -> (Vec<Elem>, Vec<u64>) {
+            let e = l.nodes.iter().flat_map(|n| n.elems.iter().copied()).collect();
+            (e, l.nodes.iter().map(Node::count).collect())
+        };
+        assert_eq!(l.write(&mut mem, Cmd::Lrem, &[b"2", b"a"]), -2);
+        assert_eq!(
+            contents(&l),
+            (elems(&[b"1", b"22", b"a", b"333", b"a"]), vec![1, 1, 2, 1])
+        );
+        // From the tail: the last node goes.
+        assert_eq!(l.write(&mut mem, Cmd::Lrem, &[b"-1", b"a"]), -1);
+        assert_eq!(contents(&l), (elems(&[b"1", b"22", b"a", b"333"]), vec![1, 1, 2]));
+        assert_eq!(l.write(&mut mem, Cmd::Lrem, &[b"0", b"22"]), -2);
+        assert_eq!(contents(&l), (elems(&[b"1", b"a", b"333"]), vec![1, 2]));
+        assert_eq!(l.write(&mut mem, Cmd::Lrem, &[b"0", b"0333"]), 0);
+        assert_eq!(l.write(&mut mem, Cmd::Lrem, &[b"0", b"b"]), 0);
+        assert_eq!(l.write(&mut mem, Cmd::Lrem, &[b"-5", b"1"]), -1);
+        assert_eq!(l.count, 2);
+        l.free(&mut mem);
+    }
+
+    /// DEL frees the nodes head to tail (listpack, then node), then the quicklist and the
+    /// robj: of nodes of 79, 79 and 42 100-byte strings (listpacks last asked for 7,217,
+    /// 7,217 and 4,127 bytes), 3 x 48 + 8,192 + 8,192 + 5,120 + 48 + 16 = 21,712 bytes, and
+    /// the key's sds (8) and dict entry (32).
+    #[test]
+    fn del_frees_the_nodes_in_order() {
+        let (mut s, c) = ready(-2, 0);
+        s.heap.record();
+        for _ in 0..4 {
+            exec(&mut s, c, &hundreds(b"RPUSH", b"d", 50));
+        }
+        assert_eq!(delta(&mut s, c, &[b"DEL", b"d"]), -(21_712 + 8 + 32));
+        let t = trace(&s);
+        assert!(has_run(
+            &t,
+            &["-7217", "-40", "-7217", "-40", "-4127", "-40", "-40", "-16"]
+        ));
+        assert_eq!(s.dbsize(), 0);
+    }
+
+    /// With `list-compress-depth` set, every list command is refused, nothing allocated.
+    #[test]
+    fn compression_is_refused() {
+        let (mut s, c) = ready(-2, 1);
+        let used = s.used_memory();
+        for cmd in [
+            &[&b"RPUSH"[..], b"l", b"a"][..],
+            &[b"LPOP", b"l"],
+            &[b"LTRIM", b"l", b"0", b"1"],
+        ] {
+            assert!(matches!(s.exec(c, &argv(cmd)).unwrap(), Reply::Unsupported(_)));
+        }
+        assert_eq!(s.used_memory(), used);
+        assert_eq!(s.dbsize(), 0);
+    }
+
+    /// Arguments Redis refuses are refused; a pop or a trim of a missing key does nothing.
+    #[test]
+    fn bad_arguments_are_refused_and_missing_keys_ignored() {
+        let (mut s, c) = ready(-2, 0);
+        for cmd in [
+            &[&b"RPUSH"[..], b"l"][..],
+            &[b"LPUSH"],
+            &[b"LPOP"],
+            &[b"LPOP", b"l", b"-1"],
+            &[b"LPOP", b"l", b"x"],
+            &[b"LPOP", b"l", b"1", b"2"],
+            &[b"LTRIM", b"l", b"0"],
+            &[b"LTRIM", b"l", b"a", b"1"],
+            &[b"LREM", b"l", b"1"],
+            &[b"LREM", b"l", b"+1", b"x"],
+        ] {
+            assert!(matches!(s.exec(c, &argv(cmd)).unwrap(), Reply::Unsupported(_)));
+        }
+        for cmd in [
+            &[&b"LPOP"[..], b"l"][..],
+            &[b"RPOP", b"l", b"3"],
+            &[b"LTRIM", b"l", b"0", b"1"],
+            &[b"LREM", b"l", b"0", b"x"],
+        ] {
+            assert_eq!(delta(&mut s, c, cmd), 0);
+        }
+        assert_eq!(s.dbsize(), 0);
+    }
+
+    /// An element's 12 bytes give back its length and its entry's size; a string's entry size
+    /// from its length alone agrees with the listpack's rules at every width boundary.
+    #[test]
+    fn elements_pack_length_and_entry() {
+        assert_eq!(std::mem::size_of::<Elem>(), 12);
+        let h = NameHasher::new(ELEMENT_HASH_SEED);
+        for len in [
+            0usize, 1, 62, 63, 64, 125, 126, 127, 4_094, 4_095, 4_096, 16_375, 16_376, 100_000,
+        ] {
+            let s = vec![b'k'; len];
+            let e = Elem::new(&h, &s, 10_000);
+            assert_eq!((e.len(), e.entry()), (len as u64, listpack_entry(&s)), "{len}");
+            assert!(!e.is_int());
+        }
+        // 7-bit, 13-bit, 16, 24, 32 and 64-bit integers: 2, 3, 4, 5, 6 and 10 bytes.
+        for (v, entry) in [
+            ("0", 2),
+            ("127", 2),
+            ("-1", 3),
+            ("4095", 3),
+            ("-32768", 4),
+            ("8388607", 5),
+            ("-2147483648", 6),
+            ("-9223372036854775808", 10),
+        ] {
+            let e = Elem::new(&h, v.as_bytes(), 10_000);
+            assert_eq!(
+                (e.len(), e.entry(), e.is_int()),
+                (v.len() as u64, entry, true),
+                "{v}"
+            );
+        }
+        assert_ne!(Elem::new(&h, b"9999", 10_000).meta & META_SHARED, 0);
+        assert_eq!(Elem::new(&h, b"10000", 10_000).meta & META_SHARED, 0);
+        assert_eq!(Elem::new(&h, b"-1", 10_000).meta & META_SHARED, 0);
     }
 }

@@ -92,6 +92,25 @@ pub fn listpack_entry(s: &[u8]) -> u64 {
 /// Header (6 B) and end byte (1 B) of a listpack.
 pub const LISTPACK_OVERHEAD: u64 = 7;
 
+/// Bytes of `v` in decimal, its sign included (`sdsll2str`): the length of the string a set
+/// member that `string2ll` reads as `v` was sent as.
+pub fn decimal_len(v: i64) -> u64 {
+    let digits = v.unsigned_abs().checked_ilog10().map_or(1, |d| d as u64 + 1);
+    digits + (v < 0) as u64
+}
+
+/// Bytes an intset needs per member to hold `v` (`_intsetValueEncoding`): 2 within 16 bits,
+/// 4 within 32, else 8.
+pub fn intset_width(v: i64) -> u64 {
+    if i16::try_from(v).is_ok() {
+        2
+    } else if i32::try_from(v).is_ok() {
+        4
+    } else {
+        8
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +135,20 @@ mod tests {
         assert_eq!(listpack_entry(b"007"), 5); // leading zero: a string
         assert_eq!(listpack_entry(&[b'x'; 100]), 103); // 2 + 100 + 1
         assert_eq!(listpack_entry(b"100000"), 5); // 24-bit int + backlen
+    }
+
+    #[test]
+    fn decimal_lengths_and_intset_widths() {
+        assert_eq!(decimal_len(0), 1);
+        assert_eq!(decimal_len(9), 1);
+        assert_eq!(decimal_len(10), 2);
+        assert_eq!(decimal_len(-1), 2);
+        assert_eq!(decimal_len(i64::MAX), 19);
+        assert_eq!(decimal_len(i64::MIN), 20);
+        assert_eq!(intset_width(32_767), 2);
+        assert_eq!(intset_width(-32_768), 2);
+        assert_eq!(intset_width(32_768), 4);
+        assert_eq!(intset_width(-2_147_483_648), 4);
+        assert_eq!(intset_width(2_147_483_648), 8);
     }
 }

@@ -28,3 +28,4 @@ mod shards;
 mod sweep_report;
 mod types_list_live;
 mod types_live;
+mod types_set_live;

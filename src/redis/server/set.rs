@@ -1,39 +1,1023 @@
-//! Sets (t_set.c, intset.c): not modelled yet; its commands are refused as unsupported.
+//! Sets (t_set.c, intset.c; object.c and dict.c for their blocks), as Redis 7.0 keeps them:
+//!
+//! - a new set is an intset when its first member is an integer (`setTypeCreate`,
+//!   `createIntsetObject`: `intsetNew`, then the robj), else a dict without values
+//!   (`createSetObject`: `dictCreate`, then the robj);
+//! - SADD (`saddCommand`, `setTypeAdd`) grows an intset by a `zrealloc` per new member
+//!   (`intsetAdd`, `intsetResize`), widening every member when a wider integer comes
+//!   (`intsetUpgradeAndAdd`), and converts it to a dict (`setTypeConvert`) when a member is not
+//!   an integer or when it holds more than `set-max-intset-entries`; a dict set takes a
+//!   `dictEntry` and a copy of the member (`dictAddRaw`, `sdsdup`) per new member, its table
+//!   doubling as the dict model grows it;
+//! - SREM (`sremCommand`, `setTypeRemove`) shrinks an intset by a `zrealloc` (`intsetRemove`)
+//!   and deletes a dict's entries (`dictDelete`), shrinking its table when it is filled below
+//!   `HASHTABLE_MIN_FILL` (`htNeedsResize`, `dictResize`); a dict set never goes back to an
+//!   intset;
+//! - SPOP (`spopCommand`, `spopWithCountCommand`) takes random members, with the string objects
+//!   it makes for the reply and for propagation, the argv it rewrites (`SREM key member`,
+//!   `DEL key`) and, for counts, its three strategies: the whole set (`sunionDiffGenericCommand`
+//!   builds and frees a copy, then the key is deleted), members taken one by one, or a new set
+//!   built from the members that stay (`dbOverwrite`);
+//! - the key is deleted when a removal leaves the set empty; `freeSetObject` (`dictRelease`:
+//!   each member's sds and entry in the dict's walk order, its tables, the dict) or the intset,
+//!   then the robj, when the key goes;
+//! - `MEMORY USAGE` is `objectComputeSize`'s set case.
+//!
+//! The model keeps no member's bytes: an intset's members as a sorted vector of integers (8 B
+//! a member), a dict set's as 24-byte records (a hash of the bytes, the integer or a second
+//! hash and the length, the objects of the member's sds and entry) in a dense vector, found
+//! through an open-addressing index of 8-byte slots filled 3/32 to 3/4 (about 35-45 B a
+//! member in all, against Redis's 56 B or more).
 
-use crate::jemalloc::Arena;
+use std::cell::Cell;
+
+use crate::jemalloc::{Arena, ObjId};
+use crate::redis::dict::Dict;
+use crate::redis::encoding::{as_integer, decimal_len, intset_width};
+use crate::redis::heap::Alloc;
 use crate::redis::profile::RedisProfile;
 
 use super::dispatch::{unsupported, Cmd, Reply};
-use super::value::{Aggregate, Mem, Value, ValueType};
+use super::keytable::NameHasher;
+use super::query::{array_reply_len, bulk_reply_len, resp_header};
+use super::string::StringValue;
+use super::value::{add_sampled, Aggregate, Mem, Value, ValueType};
 use super::Server;
 
-/// A value of this type (not modelled yet: never created).
-#[derive(Debug, Clone)]
-pub(super) struct SetValue;
+/// `sizeof(setTypeIterator)` (subject, encoding, intset position, dict iterator): what
+/// `setTypeInitIterator` allocates for a walk over a set.
+const SET_TYPE_ITERATOR: u64 = 24;
+/// `sizeof(dictIterator)`: what `dictGetIterator` allocates for a walk over a dict set.
+const DICT_ITERATOR: u64 = 48;
+/// `GETFAIR_NUM_ENTRIES`: `dictGetFairRandomKey` samples this many entries, with as many
+/// rehash steps (at most the dict's size) while the dict is rehashing.
+const FAIR_RANDOM_SAMPLE: u64 = 15;
+/// `SPOP_MOVE_STRATEGY_MUL`: SPOP with a count builds a new set of the members that stay when
+/// they are at most a fifth of those it takes.
+const SPOP_MOVE_STRATEGY_MUL: u64 = 5;
+/// `setTypeAdd` caps `set-max-intset-entries` at 2^30.
+const INTSET_MAX_ENTRIES_CAP: u64 = 1 << 30;
+/// `sizeof(robj*)`: a slot of an argument vector.
+const POINTER: u64 = 8;
+/// RESP2's empty set reply (`*0\r\n`) and null bulk reply (`$-1\r\n`).
+const EMPTY_SET_REPLY: u64 = 4;
+const NULL_REPLY: u64 = 5;
 
-impl ValueType for SetValue {
-    fn free(self, _mem: &mut Mem<'_>) {}
+/// The internal phases of SPOP without a count, as arguments of the value's write (see
+/// [`Server::set_type_command`]): draw the member, remove it, then let the key go if the set
+/// is empty.
+const SPOP_PICK: &[u8] = b"\0pick";
+const SPOP_TAKE: &[u8] = b"\0take";
+const SPOP_DONE: &[u8] = b"\0done";
+/// SPOP with a count: the next argument is the count.
+const SPOP_COUNT: &[u8] = b"\0count";
 
-    fn footprint(&self, _arena: &Arena) -> u64 {
-        0
+/// A member of a dict set as the model knows it, without its bytes. `h` is the member's
+/// walk-order hash (the dict model's stand-in for Redis's SipHash of the sds, see
+/// [`Mem::walk_order`]) with its lowest bit replaced by whether `string2ll` reads the member
+/// as an integer. For an integer, `x` is its value (its bytes are its decimal form); for any
+/// other string, a second 32-bit hash of another function (high half) and its length (low
+/// half). Two strings are taken for one member only if they agree on the 63 bits of the first
+/// hash, the 32 of the second and the length (about once in 10^11 sets of 10^7 members);
+/// integers never collide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Key {
+    h: u64,
+    x: u64,
+}
+
+/// A 32-bit hash of `b` by another function than SipHash (multiply-xorshift over 8-byte
+/// words, then a final mix).
+fn check_hash(b: &[u8]) -> u32 {
+    let mut x = 0x243f_6a88_85a3_08d3u64 ^ b.len() as u64;
+    for c in b.chunks(8) {
+        let mut w = [0u8; 8];
+        w[..c.len()].copy_from_slice(c);
+        x = (x ^ u64::from_le_bytes(w)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 29;
+    }
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    (x ^ (x >> 32)) as u32
+}
+
+/// `v` in decimal (what `sdsll2str` writes), at the end of `buf`.
+fn decimal(v: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut n = v.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
+}
+
+impl Key {
+    /// The member whose bytes are the decimal form of `v`.
+    fn of_int(hasher: &NameHasher, v: i64) -> Key {
+        let mut buf = [0u8; 20];
+        Key {
+            h: hasher.hash(decimal(v, &mut buf)) | 1,
+            x: v as u64,
+        }
     }
 
-    fn object_size(&self, _arena: &Arena, _profile: &RedisProfile) -> u64 {
-        0
+    /// The member `b`, which `string2ll` does not read as an integer.
+    fn of_str(hasher: &NameHasher, b: &[u8]) -> Key {
+        Key {
+            h: hasher.hash(b) & !1,
+            x: (check_hash(b) as u64) << 32 | b.len() as u64,
+        }
+    }
+
+    /// The member's value, if it is an integer.
+    fn int(self) -> Option<i64> {
+        (self.h & 1 == 1).then_some(self.x as i64)
+    }
+
+    /// Bytes of the member.
+    fn len(self) -> u64 {
+        match self.int() {
+            Some(v) => decimal_len(v),
+            None => self.x & 0xffff_ffff,
+        }
+    }
+}
+
+/// A member as a set operation receives it.
+#[derive(Debug, Clone, Copy)]
+enum Elem<'a> {
+    /// A member `string2ll` reads as this integer.
+    Int(i64),
+    /// Any other member, by its bytes.
+    Str(&'a [u8]),
+    /// A member of a dict set, by its key (copied from one set to another).
+    Known(Key),
+}
+
+impl Elem<'_> {
+    /// The member a client sent.
+    fn of_bytes(b: &[u8]) -> Elem<'_> {
+        match as_integer(b) {
+            Some(v) => Elem::Int(v),
+            None => Elem::Str(b),
+        }
+    }
+
+    fn int(&self) -> Option<i64> {
+        match *self {
+            Elem::Int(v) => Some(v),
+            Elem::Str(_) => None,
+            Elem::Known(k) => k.int(),
+        }
+    }
+
+    fn key(&self, hasher: &NameHasher) -> Key {
+        match *self {
+            Elem::Int(v) => Key::of_int(hasher, v),
+            Elem::Str(b) => Key::of_str(hasher, b),
+            Elem::Known(k) => k,
+        }
+    }
+
+    fn len(&self) -> u64 {
+        match *self {
+            Elem::Int(v) => decimal_len(v),
+            Elem::Str(b) => b.len() as u64,
+            Elem::Known(k) => k.len(),
+        }
+    }
+}
+
+/// One member of a dict set: its key (as 4-byte halves, so that the record is 24 bytes) and
+/// the objects of its sds and its `dictEntry`.
+#[derive(Debug, Clone, Copy)]
+struct Member {
+    h: [u32; 2],
+    x: [u32; 2],
+    sds: ObjId,
+    entry: ObjId,
+}
+
+impl Member {
+    fn key(&self) -> Key {
+        Key {
+            h: (self.h[0] as u64) << 32 | self.h[1] as u64,
+            x: (self.x[0] as u64) << 32 | self.x[1] as u64,
+        }
+    }
+
+    /// The index's tag: the high half of the walk-order hash.
+    fn tag(&self) -> u32 {
+        self.h[0]
+    }
+}
+
+/// An empty slot of the index.
+const EMPTY: u64 = u64::MAX;
+
+/// Positions in [`Members::recs`] by the members' walk-order hash: open addressing with
+/// linear probing, a slot holding the hash's high 32 bits (which place it) and the
+/// position; deletion shifts the following slots back. Filled at most 3/4, at least 3/32
+/// (else rebuilt smaller).
+#[derive(Debug, Clone, Default)]
+struct Index {
+    slots: Vec<u64>,
+    /// 32 - log2(slots.len()).
+    shift: u32,
+    len: usize,
+}
+
+impl Index {
+    /// The tag's home slot: the top bits of the tag scrambled (a multiplication by an odd
+    /// constant), so that members inserted in walk order (a copy of a set) spread over the
+    /// table instead of piling up at its start.
+    fn home(&self, tag: u32) -> usize {
+        (tag.wrapping_mul(0x9e37_79b1) >> self.shift) as usize
+    }
+
+    fn mask(&self) -> usize {
+        self.slots.len() - 1
+    }
+
+    /// The first position tagged `tag` that `is` accepts.
+    fn find(&self, tag: u32, mut is: impl FnMut(u32) -> bool) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mut i = self.home(tag);
+        loop {
+            let s = self.slots[i];
+            if s == EMPTY {
+                return None;
+            }
+            if (s >> 32) as u32 == tag && is(s as u32) {
+                return Some(s as u32);
+            }
+            i = (i + 1) & self.mask();
+        }
+    }
+
+    /// The slot holding position `pos` tagged `tag` (it is in the index).
+    fn slot_of(&self, tag: u32, pos: u32) -> usize {
+        let want = (tag as u64) << 32 | pos as u64;
+        let mut i = self.home(tag);
+        while self.slots[i] != want {
+            assert!(self.slots[i] != EMPTY, "a member's position is indexed");
+            i = (i + 1) & self.mask();
+        }
+        i
+    }
+
+    fn insert(&mut self, tag: u32, pos: u32) {
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.rebuild((self.slots.len() * 2).max(16));
+        }
+        self.place((tag as u64) << 32 | pos as u64);
+        self.len += 1;
+    }
+
+    fn place(&mut self, s: u64) {
+        let mask = self.mask();
+        let mut i = self.home((s >> 32) as u32);
+        while self.slots[i] != EMPTY {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = s;
+    }
+
+    fn rebuild(&mut self, cap: usize) {
+        let old = std::mem::replace(&mut self.slots, vec![EMPTY; cap]);
+        self.shift = 32 - cap.trailing_zeros();
+        for s in old.into_iter().filter(|&s| s != EMPTY) {
+            self.place(s);
+        }
+    }
+
+    /// Position `pos` tagged `tag` is now at `to`.
+    fn repoint(&mut self, tag: u32, pos: u32, to: u32) {
+        let i = self.slot_of(tag, pos);
+        self.slots[i] = (tag as u64) << 32 | to as u64;
+    }
+
+    fn remove(&mut self, tag: u32, pos: u32) {
+        let mask = self.mask();
+        let mut hole = self.slot_of(tag, pos);
+        let mut j = (hole + 1) & mask;
+        loop {
+            let s = self.slots[j];
+            if s == EMPTY {
+                break;
+            }
+            let home = self.home((s >> 32) as u32);
+            if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
+                self.slots[hole] = s;
+                hole = j;
+            }
+            j = (j + 1) & mask;
+        }
+        self.slots[hole] = EMPTY;
+        self.len -= 1;
+        if self.slots.len() > 16 && self.len * 32 < self.slots.len() * 3 {
+            self.rebuild(self.slots.len() / 2);
+        }
+    }
+}
+
+/// The members of a dict set: records in a dense vector (a random member is a random
+/// position), found by key through the index.
+#[derive(Debug, Clone, Default)]
+struct Members {
+    recs: Vec<Member>,
+    index: Index,
+}
+
+impl Members {
+    fn len(&self) -> usize {
+        self.recs.len()
+    }
+
+    fn get(&self, pos: usize) -> &Member {
+        &self.recs[pos]
+    }
+
+    fn find(&self, k: Key) -> Option<usize> {
+        let recs = &self.recs;
+        self.index
+            .find((k.h >> 32) as u32, |p| recs[p as usize].key() == k)
+            .map(|p| p as usize)
+    }
+
+    /// Adds member `k` (not in the set) held in objects `sds` and `entry`.
+    fn insert(&mut self, k: Key, sds: ObjId, entry: ObjId) {
+        let pos = u32::try_from(self.recs.len()).expect("fewer than 4 Gi members");
+        self.recs.push(Member {
+            h: [(k.h >> 32) as u32, k.h as u32],
+            x: [(k.x >> 32) as u32, k.x as u32],
+            sds,
+            entry,
+        });
+        self.index.insert((k.h >> 32) as u32, pos);
+    }
+
+    /// Removes the member at `pos` (the last one takes its place) and returns it.
+    fn remove(&mut self, pos: usize) -> Member {
+        let m = self.recs[pos];
+        self.index.remove(m.tag(), pos as u32);
+        let last = self.recs.len() - 1;
+        if pos != last {
+            let moved = self.recs[last];
+            self.index.repoint(moved.tag(), last as u32, pos as u32);
+        }
+        self.recs.swap_remove(pos);
+        if self.recs.capacity() > 64 && self.recs.len() * 4 < self.recs.capacity() {
+            self.recs.shrink_to(self.recs.len() * 2);
+        }
+        m
+    }
+
+    /// Positions in the order a walk over the dict meets the members (by walk-order hash).
+    fn walk(&self) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.recs.len() as u32).collect();
+        order.sort_unstable_by_key(|&p| self.recs[p as usize].key());
+        order
+    }
+
+    /// Every member, in walk order, the set emptied.
+    fn drain_in_walk_order(&mut self) -> Vec<Member> {
+        let mut recs = std::mem::take(&mut self.recs);
+        self.index = Index::default();
+        recs.sort_unstable_by_key(Member::key);
+        recs
+    }
+}
+
+/// An intset: its block, the bytes per member (`encoding`: 2, 4 or 8, never narrowing) and
+/// the members in order.
+#[derive(Debug, Clone)]
+struct Intset {
+    block: Alloc,
+    width: u64,
+    values: Vec<i64>,
+}
+
+impl Intset {
+    /// `intsetAdd`: a wider value upgrades every member and goes first or last; another one
+    /// goes in order; either way the block is reallocated to the new length (`intsetResize`).
+    /// An existing value changes nothing. Returns whether `v` was added.
+    fn add(&mut self, mem: &mut Mem<'_>, v: i64) -> bool {
+        let header = mem.profile.types.intset_header;
+        let w = intset_width(v);
+        let n = self.values.len() as u64;
+        if w > self.width {
+            self.width = w;
+            self.block = mem.heap.zrealloc(self.block, header + (n + 1) * w);
+            if v < 0 {
+                self.values.insert(0, v);
+            } else {
+                self.values.push(v);
+            }
+            return true;
+        }
+        match self.values.binary_search(&v) {
+            Ok(_) => false,
+            Err(pos) => {
+                self.block = mem.heap.zrealloc(self.block, header + (n + 1) * self.width);
+                self.values.insert(pos, v);
+                true
+            }
+        }
+    }
+
+    /// `intsetRemove`: a member found is removed and the block reallocated to the new length.
+    /// Returns whether `v` was a member.
+    fn remove(&mut self, mem: &mut Mem<'_>, v: i64) -> bool {
+        if intset_width(v) > self.width {
+            return false;
+        }
+        match self.values.binary_search(&v) {
+            Ok(pos) => {
+                let n = self.values.len() as u64;
+                let size = mem.profile.types.intset_header + (n - 1) * self.width;
+                self.block = mem.heap.zrealloc(self.block, size);
+                self.values.remove(pos);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// A dict set: the dict struct, its tables, its members.
+#[derive(Debug, Clone)]
+struct Table {
+    d: Alloc,
+    dict: Dict,
+    members: Members,
+}
+
+impl Table {
+    /// `_dictExpandIfNeeded`: the first table, or a doubling once the entries reach the
+    /// buckets (not while rehashing).
+    fn expand_if_needed(&mut self, mem: &mut Mem<'_>) {
+        let initial = mem.profile.dict_initial_size;
+        if self.dict.table_size() == 0 {
+            self.dict.expand(mem.heap, initial, initial);
+        } else if !self.dict.is_rehashing() && self.dict.used >= self.dict.table_size() {
+            self.dict.expand(mem.heap, self.dict.used + 1, initial);
+        }
+    }
+
+    /// Adds member `k`: `dictAddRaw` (a rehash step, the expand check, then the entry, or
+    /// nothing when `k` is a member), and the member's sds, copied after the entry
+    /// (`setTypeAdd`'s `sdsdup`) or, `sds_first`, made before it (`setTypeConvert`'s
+    /// `sdsfromlonglong`, the `sdsdup` after a conversion). Returns whether `k` was added.
+    fn add(&mut self, mem: &mut Mem<'_>, k: Key, sds_first: bool) -> bool {
+        if self.members.find(k).is_some() {
+            self.dict.rehash_steps(mem.heap, 1);
+            self.expand_if_needed(mem);
+            return false;
+        }
+        let p = mem.profile;
+        let sds_request = p.sds_request(k.len());
+        let (sds, entry) = if sds_first {
+            let sds = mem.heap.zmalloc(sds_request);
+            self.dict.add(mem.heap, p.dict_initial_size);
+            (sds, mem.heap.zmalloc(p.dict_entry))
+        } else {
+            self.dict.add(mem.heap, p.dict_initial_size);
+            let entry = mem.heap.zmalloc(p.dict_entry);
+            (mem.heap.zmalloc(sds_request), entry)
+        };
+        self.members.insert(k, sds.id, entry.id);
+        true
+    }
+
+    /// `dictDelete` of the member at `pos` (a rehash step, its sds, its entry), then
+    /// `htNeedsResize` and `dictResize`: a table filled below `HASHTABLE_MIN_FILL` percent
+    /// starts shrinking to the smallest power of two that holds the members (not while
+    /// rehashing). Returns the member's length.
+    fn remove_at(&mut self, mem: &mut Mem<'_>, pos: usize) -> u64 {
+        let p = mem.profile;
+        self.dict.delete(mem.heap);
+        let m = self.members.remove(pos);
+        let k = m.key();
+        mem.heap.zfree(mem.heap.alloc_of(m.sds, p.sds_request(k.len())));
+        mem.heap.zfree(mem.heap.alloc_of(m.entry, p.dict_entry));
+        let slots = self.dict.slots();
+        let used = self.dict.used;
+        if slots > p.dict_initial_size
+            && used * 100 / slots < p.dict_min_fill_percent
+            && !self.dict.is_rehashing()
+        {
+            let initial = p.dict_initial_size;
+            self.dict.expand(mem.heap, used.max(initial), initial);
+        }
+        k.len()
+    }
+
+    /// `dictDelete` of member `k`: a rehash step even when `k` is not a member. Returns the
+    /// member's length if it was one.
+    fn remove(&mut self, mem: &mut Mem<'_>, k: Key) -> Option<u64> {
+        match self.members.find(k) {
+            Some(pos) => Some(self.remove_at(mem, pos)),
+            None => {
+                self.dict.rehash_steps(mem.heap, 1);
+                None
+            }
+        }
+    }
+
+    /// `dictGetFairRandomKey`: `dictGetSomeKeys`' rehash steps (one per sampled entry, at
+    /// most [`FAIR_RANDOM_SAMPLE`]), then a member drawn at random; its position.
+    fn random(&mut self, mem: &mut Mem<'_>) -> usize {
+        let n = self.members.len() as u64;
+        self.dict.rehash_steps(mem.heap, FAIR_RANDOM_SAMPLE.min(n) as u32);
+        mem.draws.below(n) as usize
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Encoding {
+    Intset(Intset),
+    Table(Table),
+}
+
+/// Where an SPOP stands between its phases (see [`Server::set_type_command`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    /// No SPOP under way: the set is empty when it has no member.
+    None,
+    /// SPOP drew the member at this position (intset or dict record).
+    Picked(usize),
+    /// SPOP removed its member; the key stays until the command has rewritten its argv.
+    Taken,
+    /// SPOP with a count took every member: the key is deleted with the set as it is.
+    All,
+}
+
+/// A set value: its robj and its encoding.
+#[derive(Debug, Clone)]
+pub(super) struct SetValue {
+    robj: Alloc,
+    enc: Encoding,
+    pending: Pending,
+}
+
+/// What an SPOP's write found, for [`Server::set_type_command`] to finish the command with:
+/// the value's write goes through the keyspace, which hands back only the payload change.
+#[derive(Debug, Clone, Copy)]
+struct PopNote {
+    /// Bytes of the reply (RESP2).
+    reply: u64,
+    /// The member drawn by SPOP without a count.
+    drawn: Option<Drawn>,
+    /// Whether SPOP with a count took the whole set (propagated as `DEL key`).
+    whole: bool,
+}
+
+/// A member SPOP without a count drew: an intset's integer, or a dict member's length.
+#[derive(Debug, Clone, Copy)]
+enum Drawn {
+    Int(i64),
+    Str(u64),
+}
+
+thread_local! {
+    /// The note of the SPOP write that just ran on this thread: how the value's write hands
+    /// what it drew to the command (set just before, read just after, on the same thread),
+    /// since [`Aggregate::write`] returns only the payload change.
+    static POP_NOTE: Cell<Option<PopNote>> = const { Cell::new(None) };
+}
+
+/// The string object Redis makes of a member it replies with and propagates
+/// (`createStringObjectFromLongLong` for an intset's integer: a shared object or an INT robj;
+/// `createStringObject` for a dict member's bytes).
+fn member_object(mem: &mut Mem<'_>, int: Option<i64>, len: u64) -> StringValue {
+    match int {
+        Some(v) if (0..mem.profile.shared_integers).contains(&v) => StringValue::Shared,
+        Some(_) => StringValue::Int(mem.heap.zmalloc(mem.profile.robj)),
+        None => StringValue::create(mem, len),
+    }
+}
+
+impl SetValue {
+    /// `createIntsetObject`: `intsetNew` (the 8-byte header), then the robj.
+    fn new_intset(mem: &mut Mem<'_>) -> Self {
+        let block = mem.heap.zmalloc(mem.profile.types.intset_header);
+        let robj = mem.heap.zmalloc(mem.profile.robj);
+        SetValue {
+            robj,
+            enc: Encoding::Intset(Intset {
+                block,
+                width: 2,
+                values: Vec::new(),
+            }),
+            pending: Pending::None,
+        }
+    }
+
+    /// `createSetObject`: `dictCreate` (the dict struct; no table yet), then the robj.
+    fn new_table(mem: &mut Mem<'_>) -> Self {
+        let d = mem.heap.zmalloc(mem.profile.dict);
+        let robj = mem.heap.zmalloc(mem.profile.robj);
+        SetValue {
+            robj,
+            enc: Encoding::Table(Table {
+                d,
+                dict: Dict::default(),
+                members: Members::default(),
+            }),
+            pending: Pending::None,
+        }
+    }
+
+    /// `setTypeCreate`: an intset when the first member is an integer.
+    fn create_for(mem: &mut Mem<'_>, first: Elem<'_>) -> Self {
+        match first.int() {
+            Some(_) => Self::new_intset(mem),
+            None => Self::new_table(mem),
+        }
+    }
+
+    /// Members.
+    fn len(&self) -> u64 {
+        match &self.enc {
+            Encoding::Intset(is) => is.values.len() as u64,
+            Encoding::Table(t) => t.members.len() as u64,
+        }
+    }
+
+    /// Bytes of the members, as the client sent them.
+    fn payload(&self) -> u64 {
+        match &self.enc {
+            Encoding::Intset(is) => is.values.iter().map(|&v| decimal_len(v)).sum(),
+            Encoding::Table(t) => t.members.recs.iter().map(|m| m.key().len()).sum(),
+        }
+    }
+
+    /// `setTypeConvert` of an intset: a dict presized for its members (`dictExpand`), an
+    /// iterator, per member an sds of its decimal form and a `dictAdd`, the iterator and the
+    /// intset freed.
+    fn convert(&mut self, mem: &mut Mem<'_>, hasher: &NameHasher) {
+        let Encoding::Intset(is) = &self.enc else {
+            return;
+        };
+        let p = mem.profile;
+        let d = mem.heap.zmalloc(p.dict);
+        let mut t = Table {
+            d,
+            dict: Dict::default(),
+            members: Members::default(),
+        };
+        t.dict
+            .expand(mem.heap, is.values.len() as u64, p.dict_initial_size);
+        let si = mem.heap.zmalloc(SET_TYPE_ITERATOR);
+        for &v in &is.values {
+            t.add(mem, Key::of_int(hasher, v), true);
+        }
+        mem.heap.zfree(si);
+        mem.heap.zfree(is.block);
+        self.enc = Encoding::Table(t);
+    }
+
+    /// `setTypeAdd`: returns whether `e` was added.
+    fn add(&mut self, mem: &mut Mem<'_>, hasher: &NameHasher, e: Elem<'_>) -> bool {
+        match &mut self.enc {
+            Encoding::Table(t) => t.add(mem, e.key(hasher), false),
+            Encoding::Intset(is) => match e.int() {
+                Some(v) => {
+                    if !is.add(mem, v) {
+                        return false;
+                    }
+                    let max = mem
+                        .profile
+                        .types
+                        .set_max_intset_entries
+                        .min(INTSET_MAX_ENTRIES_CAP);
+                    if is.values.len() as u64 > max {
+                        self.convert(mem, hasher);
+                    }
+                    true
+                }
+                None => {
+                    self.convert(mem, hasher);
+                    let Encoding::Table(t) = &mut self.enc else {
+                        unreachable!("converted")
+                    };
+                    t.add(mem, e.key(hasher), true)
+                }
+            },
+        }
+    }
+
+    /// `setTypeRemove`: returns the member's length if `e` was one.
+    fn remove(&mut self, mem: &mut Mem<'_>, hasher: &NameHasher, e: Elem<'_>) -> Option<u64> {
+        match &mut self.enc {
+            Encoding::Table(t) => t.remove(mem, e.key(hasher)),
+            Encoding::Intset(is) => {
+                let v = e.int()?;
+                is.remove(mem, v).then(|| decimal_len(v))
+            }
+        }
+    }
+
+    /// `setTypeRandomElement`: an intset's `rand() % length`, a dict's fair random key; the
+    /// member's position.
+    fn random(&mut self, mem: &mut Mem<'_>) -> usize {
+        match &mut self.enc {
+            Encoding::Intset(is) => mem.draws.below(is.values.len() as u64) as usize,
+            Encoding::Table(t) => t.random(mem),
+        }
+    }
+
+    /// The member at `pos`.
+    fn elem_at(&self, pos: usize) -> Elem<'static> {
+        match &self.enc {
+            Encoding::Intset(is) => Elem::Int(is.values[pos]),
+            Encoding::Table(t) => Elem::Known(t.members.get(pos).key()),
+        }
+    }
+
+    /// Removes the member at `pos`; returns its length.
+    fn remove_at(&mut self, mem: &mut Mem<'_>, pos: usize) -> u64 {
+        match &mut self.enc {
+            Encoding::Intset(is) => {
+                let v = is.values[pos];
+                is.remove(mem, v);
+                decimal_len(v)
+            }
+            Encoding::Table(t) => t.remove_at(mem, pos),
+        }
+    }
+
+    /// The members in the order a set iterator meets them (an intset's order, a dict's walk).
+    fn members_in_order(&self) -> Vec<Elem<'static>> {
+        match &self.enc {
+            Encoding::Intset(is) => is.values.iter().map(|&v| Elem::Int(v)).collect(),
+            Encoding::Table(t) => t
+                .members
+                .walk()
+                .into_iter()
+                .map(|p| Elem::Known(t.members.get(p as usize).key()))
+                .collect(),
+        }
+    }
+
+    /// `setTypeInitIterator`: the iterator, and a dict iterator for a dict set; the blocks, to
+    /// free in `setTypeReleaseIterator`'s order.
+    fn iterator(&self, mem: &mut Mem<'_>) -> (Alloc, Option<Alloc>) {
+        let si = mem.heap.zmalloc(SET_TYPE_ITERATOR);
+        let di = matches!(self.enc, Encoding::Table(_)).then(|| mem.heap.zmalloc(DICT_ITERATOR));
+        (si, di)
+    }
+
+    fn release_iterator(mem: &mut Mem<'_>, (si, di): (Alloc, Option<Alloc>)) {
+        if let Some(di) = di {
+            mem.heap.zfree(di);
+        }
+        mem.heap.zfree(si);
+    }
+
+    /// `setTypeNextObject`'s copy of a member (`sdsfromlonglong` of an intset's integer,
+    /// `sdsdup` of a dict member).
+    fn member_copy(mem: &mut Mem<'_>, e: Elem<'_>) -> Alloc {
+        mem.heap.zmalloc(mem.profile.sds_request(e.len()))
+    }
+
+    /// SPOP without a count, phase by phase; returns the payload change.
+    fn spop_phase(&mut self, mem: &mut Mem<'_>, phase: &[u8]) -> i64 {
+        match (phase, self.pending) {
+            (SPOP_PICK, _) => {
+                let pos = self.random(mem);
+                let e = self.elem_at(pos);
+                let drawn = match &self.enc {
+                    Encoding::Intset(_) => Drawn::Int(e.int().expect("an intset's member")),
+                    Encoding::Table(_) => Drawn::Str(e.len()),
+                };
+                self.pending = Pending::Picked(pos);
+                POP_NOTE.set(Some(PopNote {
+                    reply: bulk_reply_len(e.len()),
+                    drawn: Some(drawn),
+                    whole: false,
+                }));
+                0
+            }
+            (SPOP_TAKE, Pending::Picked(pos)) => {
+                self.pending = Pending::Taken;
+                -(self.remove_at(mem, pos) as i64)
+            }
+            (SPOP_DONE, _) => {
+                self.pending = Pending::None;
+                0
+            }
+            _ => 0,
+        }
+    }
+
+    /// `spopWithCountCommand` after its count is read; returns the payload change.
+    fn spop_count(&mut self, mem: &mut Mem<'_>, hasher: &NameHasher, count: u64) -> i64 {
+        let size = self.len();
+        if count == 0 {
+            POP_NOTE.set(Some(PopNote {
+                reply: EMPTY_SET_REPLY,
+                drawn: None,
+                whole: false,
+            }));
+            return 0;
+        }
+        if count >= size {
+            let reply = self.union_reply(mem, hasher);
+            self.pending = Pending::All;
+            POP_NOTE.set(Some(PopNote {
+                reply,
+                drawn: None,
+                whole: true,
+            }));
+            return -(self.payload() as i64);
+        }
+        let remaining = size - count;
+        let mut reply = resp_header(count);
+        let mut taken = 0u64;
+        if remaining * SPOP_MOVE_STRATEGY_MUL > count {
+            // Member by member: drawn, replied, its object made and propagated, removed.
+            for _ in 0..count {
+                let pos = self.random(mem);
+                let e = self.elem_at(pos);
+                let intset = matches!(self.enc, Encoding::Intset(_));
+                let obj = member_object(mem, e.int().filter(|_| intset), e.len());
+                let len = self.remove_at(mem, pos);
+                obj.free(mem);
+                reply += bulk_reply_len(len);
+                taken += len;
+            }
+        } else {
+            // The members that stay drawn into a new set; the rest replied; the new set
+            // replaces the old one.
+            let mut newset: Option<SetValue> = None;
+            for _ in 0..remaining {
+                let pos = self.random(mem);
+                let e = self.elem_at(pos);
+                let copy = Self::member_copy(mem, e);
+                let new = newset.get_or_insert_with(|| SetValue::create_for(mem, e));
+                new.add(mem, hasher, e);
+                self.remove_at(mem, pos);
+                mem.heap.zfree(copy);
+            }
+            let it = self.iterator(mem);
+            let intset = matches!(self.enc, Encoding::Intset(_));
+            for e in self.members_in_order() {
+                let obj = member_object(mem, e.int().filter(|_| intset), e.len());
+                obj.free(mem);
+                reply += bulk_reply_len(e.len());
+                taken += e.len();
+            }
+            Self::release_iterator(mem, it);
+            // dbOverwrite: the key's value replaced, the old one freed.
+            let new = newset.expect("at least one member stays");
+            let old = std::mem::replace(self, new);
+            old.free(mem);
+        }
+        POP_NOTE.set(Some(PopNote {
+            reply,
+            drawn: None,
+            whole: false,
+        }));
+        -(taken as i64)
+    }
+
+    /// `sunionDiffGenericCommand` of this one set, for SPOP of the whole set: the array of
+    /// sets, a new intset object, a copy of each member added to it (converting it as
+    /// `setTypeAdd` does), then a copy of each of its members for the reply, the new set
+    /// freed, the array freed. Returns the reply's bytes.
+    fn union_reply(&self, mem: &mut Mem<'_>, hasher: &NameHasher) -> u64 {
+        let sets = mem.heap.zmalloc(POINTER);
+        let mut dst = SetValue::new_intset(mem);
+        let it = self.iterator(mem);
+        for e in self.members_in_order() {
+            let copy = Self::member_copy(mem, e);
+            dst.add(mem, hasher, e);
+            mem.heap.zfree(copy);
+        }
+        Self::release_iterator(mem, it);
+        let order = dst.members_in_order();
+        let reply = array_reply_len(order.iter().map(|e| e.len()));
+        let it = dst.iterator(mem);
+        for e in order {
+            let copy = Self::member_copy(mem, e);
+            mem.heap.zfree(copy);
+        }
+        Self::release_iterator(mem, it);
+        dst.free(mem);
+        mem.heap.zfree(sets);
+        reply
+    }
+}
+
+impl ValueType for SetValue {
+    /// `decrRefCount`: `freeSetObject` (the intset; or `dictRelease`: each member's sds and
+    /// entry in walk order, the tables, the dict struct), then the robj.
+    fn free(self, mem: &mut Mem<'_>) {
+        match self.enc {
+            Encoding::Intset(is) => mem.heap.zfree(is.block),
+            Encoding::Table(mut t) => {
+                let p = mem.profile;
+                for m in t.members.drain_in_walk_order() {
+                    let len = m.key().len();
+                    mem.heap.zfree(mem.heap.alloc_of(m.sds, p.sds_request(len)));
+                    mem.heap.zfree(mem.heap.alloc_of(m.entry, p.dict_entry));
+                }
+                t.dict.clear(mem.heap);
+                mem.heap.zfree(t.d);
+            }
+        }
+        mem.heap.zfree(self.robj);
+    }
+
+    /// The intset's block, or each member's sds block.
+    fn footprint(&self, arena: &Arena) -> u64 {
+        match &self.enc {
+            Encoding::Intset(is) => arena.footprint(is.block.id),
+            Encoding::Table(t) => t.members.recs.iter().map(|m| arena.footprint(m.sds)).sum(),
+        }
+    }
+
+    /// Intset: `sizeof(robj)` and the intset's usable size. Dict: `sizeof(robj)`,
+    /// `sizeof(dict)` and 8 bytes per bucket of both tables, plus the members' average of
+    /// `sizeof(dictEntry)` and their sds block's usable size times their number.
+    fn object_size(&self, arena: &Arena, profile: &RedisProfile) -> u64 {
+        match &self.enc {
+            Encoding::Intset(is) => profile.robj + arena.usable_size(is.block.id),
+            Encoding::Table(t) => {
+                let asize = profile.robj + profile.dict + 8 * t.dict.slots();
+                let elesize: u64 = t
+                    .members
+                    .recs
+                    .iter()
+                    .map(|m| profile.dict_entry + arena.usable_size(m.sds))
+                    .sum();
+                let n = t.members.len() as u64;
+                add_sampled(asize, elesize, n, n)
+            }
+        }
     }
 }
 
 impl Aggregate for SetValue {
-    fn create(_mem: &mut Mem<'_>, _cmd: Cmd, _args: &[&[u8]]) -> Self {
-        SetValue
+    /// `setTypeCreate` of SADD's first member.
+    fn create(mem: &mut Mem<'_>, _cmd: Cmd, args: &[&[u8]]) -> Self {
+        Self::create_for(mem, Elem::of_bytes(args.first().copied().unwrap_or_default()))
     }
 
-    fn write(&mut self, _mem: &mut Mem<'_>, _cmd: Cmd, _args: &[&[u8]]) -> i64 {
-        0
+    /// SADD: `setTypeAdd` per member. SREM: `setTypeRemove` per member, stopping once the set
+    /// is empty. SPOP: the phases [`Server::set_type_command`] runs.
+    fn write(&mut self, mem: &mut Mem<'_>, cmd: Cmd, args: &[&[u8]]) -> i64 {
+        let hasher = NameHasher::new(mem.hash_seed);
+        let mut delta = 0i64;
+        match cmd {
+            Cmd::Sadd => {
+                for a in args {
+                    if self.add(mem, &hasher, Elem::of_bytes(a)) {
+                        delta += a.len() as i64;
+                    }
+                }
+            }
+            Cmd::Srem => {
+                for a in args {
+                    if let Some(len) = self.remove(mem, &hasher, Elem::of_bytes(a)) {
+                        delta -= len as i64;
+                        if self.len() == 0 {
+                            break;
+                        }
+                    }
+                }
+            }
+            Cmd::Spop => match args {
+                [SPOP_COUNT, n] => {
+                    let count = as_integer(n).and_then(|c| u64::try_from(c).ok()).unwrap_or(0);
+                    delta = self.spop_count(mem, &hasher, count);
+                }
+                [phase] => delta = self.spop_phase(mem, phase),
+                _ => {}
+            },
+            _ => {}
+        }
+        delta
     }
 
     fn is_empty(&self) -> bool {
-        true
+        match self.pending {
+            Pending::None => self.len() == 0,
+            Pending::Picked(_) | Pending::Taken => false,
+            Pending::All => true,
+        }
     }
 
     fn into_value(self) -> Value {
@@ -49,8 +1033,521 @@ impl Aggregate for SetValue {
 }
 
 impl Server {
-    /// SADD, SREM, SPOP: not modelled yet.
-    pub(super) fn set_type_command(&mut self, _cmd: Cmd, _argv: &[&[u8]]) -> Result<(), Reply> {
-        unsupported("this type is not modelled yet")
+    /// `SADD key member [member ...]`, `SREM key member [member ...]`, `SPOP key [count]`.
+    ///
+    /// SPOP without a count runs in three writes of the value, so that the allocations fall
+    /// in Redis's order: the member drawn; its string object (held by the rewritten argv)
+    /// made; the member removed; the argv rewritten to `SREM key member` (a new 3-argument
+    /// vector, the original kept); then the key deleted if the set is empty. SPOP with a count
+    /// propagates each member it takes as an SREM (nothing allocated without AOF or
+    /// replicas), or, when it takes the whole set, rewrites its argv to `DEL key` after the
+    /// key is deleted.
+    pub(super) fn set_type_command(&mut self, cmd: Cmd, argv: &[&[u8]]) -> Result<(), Reply> {
+        if argv.len() < 2 || (cmd != Cmd::Spop && argv.len() < 3) {
+            return unsupported("SADD and SREM need a key and members, SPOP a key");
+        }
+        if argv[2..].iter().any(|a| a.len() as u64 > u32::MAX as u64) {
+            return unsupported("set members of 4 GiB or more are not modelled");
+        }
+        let key = argv[1];
+        match (cmd, argv.len()) {
+            (Cmd::Sadd, _) | (Cmd::Srem, _) => {
+                let (keyspace, mut mem) = self.keyspace_mem();
+                keyspace.write::<SetValue>(&mut mem, key, cmd, &argv[2..], cmd == Cmd::Sadd);
+            }
+            (Cmd::Spop, 2) => self.spop_one(argv),
+            (Cmd::Spop, 3) => {
+                let Some(count) = as_integer(argv[2]).filter(|&c| c >= 0) else {
+                    return unsupported("SPOP's count must be a non-negative integer");
+                };
+                let count = count.to_string();
+                let note = self.set_write(key, &[SPOP_COUNT, count.as_bytes()]);
+                self.reply_bytes = Some(note.map_or(EMPTY_SET_REPLY, |n| n.reply));
+                if note.is_some_and(|n| n.whole) {
+                    self.rewrite.replace_vector(&mut self.heap, 2);
+                    self.rewrite.retain_original(&mut self.heap, argv.len());
+                }
+            }
+            _ => return unsupported("SPOP takes a key and at most a count"),
+        }
+        Ok(())
+    }
+
+    /// `spopCommand` without a count (see [`Server::set_type_command`]).
+    fn spop_one(&mut self, argv: &[&[u8]]) {
+        let key = argv[1];
+        let Some(PopNote {
+            reply,
+            drawn: Some(drawn),
+            ..
+        }) = self.set_write(key, &[SPOP_PICK])
+        else {
+            self.reply_bytes = Some(NULL_REPLY);
+            return;
+        };
+        let p = &self.profile;
+        let (robj, shared) = (p.robj, p.shared_integers);
+        match drawn {
+            Drawn::Int(v) if (0..shared).contains(&v) => {}
+            Drawn::Int(_) => self.rewrite.add_object(&mut self.heap, robj),
+            Drawn::Str(len) if len <= p.embstr_limit => {
+                let size = crate::redis::encoding::embstr_request(robj, len);
+                self.rewrite.add_object(&mut self.heap, size);
+            }
+            Drawn::Str(len) => {
+                let sds = p.sds_request(len);
+                self.rewrite.add_object(&mut self.heap, sds);
+                self.rewrite.add_object(&mut self.heap, robj);
+            }
+        }
+        self.set_write(key, &[SPOP_TAKE]);
+        self.rewrite.replace_vector(&mut self.heap, 3);
+        self.rewrite.retain_original(&mut self.heap, argv.len());
+        self.set_write(key, &[SPOP_DONE]);
+        self.reply_bytes = Some(reply);
+    }
+
+    /// A write of set `key` (not created when missing); the SPOP note it left, if any.
+    fn set_write(&mut self, key: &[u8], args: &[&[u8]]) -> Option<PopNote> {
+        POP_NOTE.set(None);
+        let (keyspace, mut mem) = self.keyspace_mem();
+        keyspace.write::<SetValue>(&mut mem, key, Cmd::Spop, args, false);
+        POP_NOTE.take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jemalloc::trace::TraceOp;
+    use crate::redis::server::testing::{argv, recorded_allocs, server};
+    use crate::redis::server::ClientId;
+
+    /// A server whose set commands' latency histograms are made, with a client whose query
+    /// buffer has grown (a first PING), so that a command's `used_memory` delta is what it
+    /// leaves in the keyspace.
+    fn fresh() -> (Server, ClientId) {
+        let mut s = server(&["sadd", "srem", "spop", "del", "flushall", "ping", "memory|usage"]);
+        let c = s.connect();
+        s.exec(c, &argv(&[b"PING"])).unwrap();
+        (s, c)
+    }
+
+    /// Runs `words`; returns the change in `used_memory`.
+    fn run(s: &mut Server, c: ClientId, words: &[&[u8]]) -> i64 {
+        let before = s.used_memory() as i64;
+        assert_eq!(s.exec(c, &argv(words)).unwrap(), Reply::Ok);
+        s.used_memory() as i64 - before
+    }
+
+    /// `SADD key` with the members `prefix` + 4 digits, for `range`.
+    fn sadd_named(s: &mut Server, c: ClientId, key: &[u8], prefix: &str, range: std::ops::Range<u32>) -> i64 {
+        let mut words: Vec<Vec<u8>> = vec![b"SADD".to_vec(), key.to_vec()];
+        words.extend(range.map(|i| format!("{prefix}{i:04}").into_bytes()));
+        let refs: Vec<&[u8]> = words.iter().map(|w| w.as_slice()).collect();
+        run(s, c, &refs)
+    }
+
+    /// The sizes of the blocks freed since recording started, in order.
+    fn recorded_frees(s: &Server) -> Vec<u64> {
+        let ops = &s.heap.recorder.as_ref().expect("recording").ops;
+        ops.iter()
+            .filter_map(|o| match *o {
+                TraceOp::Free { op } => match ops[op as usize] {
+                    TraceOp::Alloc { size } | TraceOp::Realloc { size, .. } => Some(size),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The recorded allocations (their size) and frees (minus the freed block's size), in
+    /// order; a reallocation counts as an allocation of its new size.
+    fn recorded_events(s: &Server) -> Vec<i64> {
+        let ops = &s.heap.recorder.as_ref().expect("recording").ops;
+        let size = |o: &TraceOp| match *o {
+            TraceOp::Alloc { size } | TraceOp::Realloc { size, .. } => size as i64,
+            _ => 0,
+        };
+        ops.iter()
+            .map(|o| match *o {
+                TraceOp::Free { op } => -size(&ops[op as usize]),
+                _ => size(o),
+            })
+            .collect()
+    }
+
+    /// The sizes of the reallocations that changed a block's size class, in order.
+    fn recorded_reallocs(s: &Server) -> Vec<u64> {
+        let ops = &s.heap.recorder.as_ref().expect("recording").ops;
+        ops.iter()
+            .filter_map(|o| match *o {
+                TraceOp::Realloc { size, .. } => Some(size),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A set created by an integer is an intset: `intsetNew` (8 B) then the robj, before the
+    /// key's sds and entry; each member a realloc (8 + 2 n: 10, 12, 14, of which only the
+    /// first leaves the 8 B class). Wider members widen every member; narrower ones after that
+    /// take the wide width; removals shrink it but keep the width; the last removal deletes
+    /// the key.
+    #[test]
+    fn an_intset_grows_widens_and_shrinks() {
+        let (mut s, c) = fresh();
+        s.heap.record();
+        // Kept: intset 14 -> 16, robj 16, key sds "s" (1 + 1 + 1 = 3 -> 8), entry 24 -> 32, the
+        // main dict's first table (4 x 8 = 32).
+        assert_eq!(
+            run(&mut s, c, &[b"SADD", b"s", b"1", b"2", b"3"]),
+            16 + 16 + 8 + 32 + 32
+        );
+        // argv (5 x 8), the arguments' embedded strings (16 + 3 + len + 1), the intset, the
+        // robj, the key's sds, the main table, the entry, the reply's pending-write node.
+        assert_eq!(
+            recorded_allocs(&s),
+            [40, 24, 21, 21, 21, 21, 8, 16, 3, 32, 24, 24]
+        );
+        assert_eq!(recorded_reallocs(&s), [10]);
+        // 100000 needs 32 bits: 8 + 4 x 4 = 24 -> 32 class (+16).
+        assert_eq!(run(&mut s, c, &[b"SADD", b"s", b"100000"]), 16);
+        // 5000000000 needs 64: 8 + 5 x 8 = 48 (+16).
+        assert_eq!(run(&mut s, c, &[b"SADD", b"s", b"5000000000"]), 16);
+        // -7 fits 16 bits but takes 8 bytes now: 56 -> 64 (+16); members already there
+        // change nothing (no realloc).
+        assert_eq!(run(&mut s, c, &[b"SADD", b"s", b"-7"]), 16);
+        assert_eq!(run(&mut s, c, &[b"SADD", b"s", b"1", b"2"]), 0);
+        // MEMORY USAGE: robj 16 + intset 64, key sds 8, sizeof(dictEntry) 24.
+        assert_eq!(s.memory_usage(b"s"), Some(16 + 64 + 8 + 24));
+        // Key and members as sent: "s", 1, 2, 3, 100000, 5000000000, -7.
+        assert_eq!(s.payload_bytes(), 1 + 3 + 6 + 10 + 2);
+        // 8 + 4 x 8 = 40 -> 48 (-16); members absent or not integers: nothing.
+        assert_eq!(run(&mut s, c, &[b"SREM", b"s", b"5000000000"]), -16);
+        assert_eq!(run(&mut s, c, &[b"SREM", b"s", b"abc", b"77", b"99999999999"]), 0);
+        assert_eq!(s.payload_bytes(), 1 + 3 + 6 + 2);
+        // Emptied: the key goes (intset 8 -> 8, robj 16, sds 8, entry 32; the table stays).
+        assert_eq!(
+            run(
+                &mut s,
+                c,
+                &[b"SREM", b"s", b"1", b"2", b"3", b"100000", b"-7", b"8"]
+            ),
+            -(48 + 16 + 8 + 32)
+        );
+        assert_eq!(s.dbsize(), 0);
+        assert_eq!(s.payload_bytes(), 0);
+    }
+
+    /// A string member converts an intset (`setTypeConvert`): the dict struct (56 -> 64), a
+    /// table presized for the 4 integers (32), an iterator (24, freed), per integer its
+    /// decimal sds (3 -> 8) and its entry (24 -> 32), the intset freed; then the string's sds
+    /// (5 -> 8), which doubles the table (8 x 8 = 64; the old one kept while the rehash
+    /// runs), and its entry.
+    #[test]
+    fn a_string_member_converts_an_intset() {
+        let (mut s, c) = fresh();
+        run(&mut s, c, &[b"SADD", b"c", b"1", b"2", b"3", b"4"]);
+        s.heap.record();
+        // 64 + 32 + 64 + 5 x (8 + 32) - the intset (8 + 4 x 2 = 16).
+        assert_eq!(run(&mut s, c, &[b"SADD", b"c", b"abc"]), 64 + 32 + 64 + 200 - 16);
+        assert_eq!(
+            recorded_allocs(&s),
+            [24, 24, 21, 23, 56, 32, 24, 3, 24, 3, 24, 3, 24, 3, 24, 5, 64, 24, 24]
+        );
+        // Both tables count while the rehash runs: robj 16 + dict 56 + 12 x 8, per member
+        // 24 + 8, then the key's 8 + 24.
+        assert_eq!(s.memory_usage(b"c"), Some(16 + 56 + 96 + 5 * 32 + 8 + 24));
+        // Rehash steps (one per add) free the 4-bucket table; the ninth member doubles again.
+        assert_eq!(
+            run(&mut s, c, &[b"SADD", b"c", b"x1", b"x2", b"x3", b"x4"]),
+            4 * (8 + 32) - 32 + 128
+        );
+        // A dict set stays one when its members go: 5 integers, each an sds (8) and a
+        // `sizeof(dictEntry)`, in a 16-bucket table (the 8-bucket one freed by then).
+        run(&mut s, c, &[b"SREM", b"c", b"abc", b"x1", b"x2", b"x3", b"x4"]);
+        run(&mut s, c, &[b"SADD", b"c", b"5"]);
+        assert_eq!(s.memory_usage(b"c"), Some(16 + 56 + 16 * 8 + 5 * 32 + 8 + 24));
+    }
+
+    /// `set-max-intset-entries` (512) integers stay an intset (8 + 512 x 2 = 1,032 -> 1,280);
+    /// the 513th converts it: the realloc first (1,034, same class), then a dict presized to
+    /// 1,024 buckets (8,192 B) and 513 sds of 1-3 digits (-> 8) and entries (-> 32).
+    #[test]
+    fn the_513th_integer_converts_an_intset() {
+        let (mut s, c) = fresh();
+        let mut words: Vec<Vec<u8>> = vec![b"SADD".to_vec(), b"n".to_vec()];
+        words.extend((1..=512).map(|i: u32| i.to_string().into_bytes()));
+        let refs: Vec<&[u8]> = words.iter().map(|w| w.as_slice()).collect();
+        run(&mut s, c, &refs);
+        assert_eq!(s.memory_usage(b"n"), Some(16 + 1280 + 8 + 24));
+        assert_eq!(
+            run(&mut s, c, &[b"SADD", b"n", b"513"]),
+            64 + 8192 + 513 * 40 - 1280
+        );
+        assert_eq!(s.memory_usage(b"n"), Some(16 + 56 + 8192 + 513 * 32 + 8 + 24));
+    }
+
+    /// A dict set of 11-byte members (sds 1 + 11 + 1 = 13 -> 16, entry 32): its table doubles
+    /// at 5, 9, 17, ... members; an existing member added to a full table doubles it too (the
+    /// expand check comes before the lookup); removals shrink it once below 10% full, to the
+    /// smallest power of two that holds the members, the old table kept while the rehash runs.
+    #[test]
+    fn a_dict_set_grows_and_shrinks_its_table() {
+        let (mut s, c) = fresh();
+        for (from, to) in [(0, 16), (16, 32), (32, 64), (64, 128)] {
+            sadd_named(&mut s, c, b"h", "member:", from..to);
+        }
+        // robj 16 + dict 56 + 128 buckets x 8 + 128 x (24 + 16), key 8 + 24.
+        assert_eq!(s.memory_usage(b"h"), Some(16 + 56 + 1024 + 128 * 40 + 32));
+        // 128 members in 128 buckets: a member already there doubles the table (256 x 8).
+        assert_eq!(sadd_named(&mut s, c, b"h", "member:", 0..1), 2048);
+        // Down to 25 members (25 x 100 / 256 < 10): a 32-bucket table (256 B); the 128-bucket
+        // one was freed by the steps of the removals before (1,024 B); each member 16 + 32.
+        let mut srem: Vec<Vec<u8>> = vec![b"SREM".to_vec(), b"h".to_vec()];
+        srem.extend((25..128).map(|i| format!("member:{i:04}").into_bytes()));
+        let refs: Vec<&[u8]> = srem.iter().map(|w| w.as_slice()).collect();
+        assert_eq!(run(&mut s, c, &refs), -103 * 48 - 1024 + 256);
+        // Both tables while the rehash runs: 256 + 32 buckets.
+        assert_eq!(s.memory_usage(b"h"), Some(16 + 56 + 288 * 8 + 25 * 40 + 32));
+    }
+
+    /// SPOP of an intset member of 32 bits: an INT robj for it (16 B, held by the rewritten
+    /// argv), the intset reallocated (8 + 3 x 4 = 20 -> 8 + 2 x 4 = 16: a smaller class), the
+    /// argv rewritten to SREM (a new 3-slot vector, 24 B, and the original 2-slot one kept,
+    /// 16 B), then the reply's node.
+    #[test]
+    fn spop_of_an_intset_member() {
+        let (mut s, c) = fresh();
+        run(&mut s, c, &[b"SADD", b"s", b"100000", b"100001", b"100002"]);
+        s.heap.record();
+        assert_eq!(run(&mut s, c, &[b"SPOP", b"s"]), -16);
+        // The realloc of the intset (made before recording: recorded as a new block) comes
+        // after the member's object.
+        assert_eq!(recorded_allocs(&s), [16, 24, 21, 16, 16, 24, 16, 24]);
+        assert_eq!(s.payload_bytes(), 1 + 2 * 6);
+        // A member below 10,000 is a shared object: nothing made for it.
+        run(&mut s, c, &[b"SADD", b"t", b"7", b"8"]);
+        s.heap.record();
+        run(&mut s, c, &[b"SPOP", b"t"]);
+        assert_eq!(recorded_allocs(&s), [16, 24, 21, 24, 16, 24]);
+        // The last member: the key deleted after the rewrite's vectors are made.
+        s.heap.record();
+        assert_eq!(run(&mut s, c, &[b"SPOP", b"t"]), -(16 + 16 + 8 + 32));
+        // argv and its strings; the intset's realloc to 8 bytes (a new block); the new vector
+        // and the original one kept; then the key deleted (its intset; the other blocks were
+        // made before recording); then the parsed vector freed, the reply's node, and the
+        // strings, the original vector, the new one and the node freed after the command.
+        assert_eq!(
+            recorded_events(&s),
+            [16, 24, 21, 8, 24, 16, -8, -16, 24, -24, -21, -16, -24, -24]
+        );
+        assert_eq!(s.dbsize(), 1);
+        // A missing key: nothing but the arguments.
+        s.heap.record();
+        assert_eq!(run(&mut s, c, &[b"SPOP", b"absent"]), 0);
+        assert_eq!(recorded_allocs(&s), [16, 24, 26, 24]);
+    }
+
+    /// SPOP of a dict member: an embedded string for an 11-byte member (16 + 3 + 11 + 1 = 31),
+    /// an sds (3 + 64 + 1 = 68) and a robj for a 64-byte one.
+    #[test]
+    fn spop_of_a_dict_member() {
+        let (mut s, c) = fresh();
+        sadd_named(&mut s, c, b"h", "member:", 0..3);
+        s.heap.record();
+        // The member's sds (16) and entry (32).
+        assert_eq!(run(&mut s, c, &[b"SPOP", b"h"]), -48);
+        assert_eq!(recorded_allocs(&s), [16, 24, 21, 31, 24, 16, 24]);
+        sadd_named(&mut s, c, b"l", &"l".repeat(60), 0..3);
+        s.heap.record();
+        // sds 68 -> 80, entry 32.
+        assert_eq!(run(&mut s, c, &[b"SPOP", b"l"]), -112);
+        assert_eq!(recorded_allocs(&s), [16, 24, 21, 68, 16, 24, 16, 24]);
+    }
+
+    /// SPOP with a count on an intset of 10 five-digit members (8 + 10 x 2 = 28 -> 32): a few
+    /// taken one by one (an INT robj made and freed for each); most taken, the one that stays
+    /// copied into a new intset (its sds copy 1 + 5 + 1 = 7, `intsetNew` 8, robj 16, realloc
+    /// to 10 -> 16) while the old one's members get their objects, then the old set freed;
+    /// the rest taken whole (a copy of the set built and freed, the key deleted, the argv
+    /// rewritten to DEL).
+    #[test]
+    fn spop_with_a_count_on_an_intset() {
+        let (mut s, c) = fresh();
+        let mut words: Vec<Vec<u8>> = vec![b"SADD".to_vec(), b"s".to_vec()];
+        words.extend((10_000..10_010).map(|i: u32| i.to_string().into_bytes()));
+        let refs: Vec<&[u8]> = words.iter().map(|w| w.as_slice()).collect();
+        run(&mut s, c, &refs);
+        s.heap.record();
+        // 7 x 5 > 3: one by one. 8 + 7 x 2 = 22: still 32.
+        assert_eq!(run(&mut s, c, &[b"SPOP", b"s", b"3"]), 0);
+        assert_eq!(recorded_allocs(&s), [24, 24, 21, 21, 16, 16, 16, 24]);
+        s.heap.record();
+        // 1 x 5 <= 6: a new set; intset 32 -> 16.
+        assert_eq!(run(&mut s, c, &[b"SPOP", b"s", b"6"]), -16);
+        assert_eq!(
+            recorded_allocs(&s),
+            [24, 24, 21, 21, 7, 8, 16, 24, 16, 16, 16, 16, 16, 16, 24]
+        );
+        assert_eq!(s.payload_bytes(), 1 + 5);
+        s.heap.record();
+        // The whole set: the array of sets (8), the copy (intset 8, robj 16), an iterator
+        // (24) and a member copy (7) to build it, the same to reply; the key deleted; DEL's
+        // 2-slot vector and the original 3-slot one.
+        assert_eq!(run(&mut s, c, &[b"SPOP", b"s", b"5"]), -(16 + 16 + 8 + 32));
+        assert_eq!(
+            recorded_allocs(&s),
+            [24, 24, 21, 21, 8, 8, 16, 24, 7, 24, 7, 16, 24, 24]
+        );
+        assert_eq!(s.dbsize(), 0);
+        assert_eq!(s.payload_bytes(), 0);
+    }
+
+    /// SPOP with a count on a dict set of 8 members (dict 64, 8 buckets 64, 8 x (16 + 32),
+    /// robj 16): 7 of 8 builds a new dict set of the one that stays (dict 64, robj 16, its
+    /// first table 32, sds 16, entry 32) and frees the old one.
+    #[test]
+    fn spop_with_a_count_on_a_dict_set() {
+        let (mut s, c) = fresh();
+        sadd_named(&mut s, c, b"h", "member:", 0..8);
+        assert_eq!(
+            run(&mut s, c, &[b"SPOP", b"h", b"7"]),
+            (64 + 16 + 32 + 48) - (64 + 64 + 8 * 48 + 16)
+        );
+        assert_eq!(s.memory_usage(b"h"), Some(16 + 56 + 32 + 40 + 32));
+        assert_eq!(s.payload_bytes(), 1 + 11);
+        // 1 of 1: the whole set; the key goes with its blocks.
+        assert_eq!(run(&mut s, c, &[b"SPOP", b"h", b"1"]), -(160 + 8 + 32));
+        assert_eq!(s.dbsize(), 0);
+    }
+
+    /// DEL of a dict set frees, member by member in the dict's walk order, its sds then its
+    /// entry, then the table, the dict struct and the robj (`dictRelease`, `decrRefCount`),
+    /// then the key's blocks; FLUSHALL frees the same blocks.
+    #[test]
+    fn del_and_flushall_free_every_block() {
+        let (mut s, c) = fresh();
+        run(&mut s, c, &[b"SADD", b"other", b"x"]);
+        let u0 = s.used_memory();
+        s.heap.record();
+        for b in 0..4 {
+            sadd_named(&mut s, c, b"big", "element:", b * 256..(b + 1) * 256);
+        }
+        assert_eq!(s.dbsize(), 2);
+        let before = recorded_frees(&s).len();
+        run(&mut s, c, &[b"DEL", b"big"]);
+        assert_eq!(s.used_memory(), u0);
+        let frees = recorded_frees(&s)[before..].to_vec();
+        // 1,024 members (sds 1 + 12 + 1 = 14, entry 24), the table (1,024 x 8), the dict, the
+        // robj, the key's sds ("big": 1 + 3 + 1 = 5) and entry; then, the command done, its
+        // arguments ("DEL" and "big": 16 + 3 + 3 + 1 = 23) and argv (2 x 8), the reply's node.
+        let members = &frees[..2048];
+        assert!(members.chunks(2).all(|p| p == [14, 24]), "{:?}", &frees[..8]);
+        assert_eq!(frees[2048..], [8192, 56, 16, 5, 24, 23, 23, 16, 24]);
+        for b in 0..4 {
+            sadd_named(&mut s, c, b"big", "element:", b * 256..(b + 1) * 256);
+        }
+        run(&mut s, c, &[b"FLUSHALL"]);
+        assert_eq!(s.dbsize(), 0);
+        assert_eq!(s.payload_bytes(), 0);
+    }
+
+    /// The same commands on servers of the same seed allocate and free alike; another seed
+    /// frees a dict set's members in another order.
+    #[test]
+    fn frees_follow_the_seeds_walk_order() {
+        let ops = |seed: u64| {
+            let mut p = crate::redis::server::testing::debian_profile();
+            p.baseline.commands_seen = vec!["sadd".into(), "spop".into(), "del".into()];
+            let mut s = Server::new(p, seed).unwrap();
+            let c = s.connect();
+            s.heap.record();
+            sadd_named(&mut s, c, b"h", "m", 0..100);
+            run(&mut s, c, &[b"SPOP", b"h", b"10"]);
+            run(&mut s, c, &[b"DEL", b"h"]);
+            s.heap.recorder.take().unwrap().ops
+        };
+        assert_eq!(ops(1), ops(1));
+        assert_ne!(ops(1), ops(2));
+    }
+
+    /// The members' index finds what a map finds, through random inserts and removals (the
+    /// last member moving into the removed one's place), with keys that share the index's tag
+    /// so that runs form, wrap around and close up.
+    #[test]
+    fn the_members_index_finds_what_a_map_finds() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut m = Members::default();
+        let mut map: std::collections::HashMap<Key, (u32, u32)> = Default::default();
+        for step in 0..30_000u32 {
+            if next() % 3 == 0 && !map.is_empty() {
+                let pos = (next() % m.len() as u64) as usize;
+                let k = m.get(pos).key();
+                let gone = m.remove(pos);
+                assert_eq!(map.remove(&k), Some((gone.sds, gone.entry)));
+                assert_eq!(m.find(k), None);
+            } else {
+                let tag = match next() % 16 {
+                    0 => u32::MAX - (next() % 4) as u32,
+                    1 => (next() % 4) as u32,
+                    _ => next() as u32,
+                };
+                let k = Key {
+                    h: (tag as u64) << 32 | next() & 0xffff_fffe,
+                    x: next() % 64,
+                };
+                if m.find(k).is_some() {
+                    continue;
+                }
+                m.insert(k, step, step + 1);
+                map.insert(k, (step, step + 1));
+            }
+            if step % 499 == 0 {
+                assert_eq!(m.len(), map.len());
+                for (&k, &(sds, entry)) in &map {
+                    let p = m.find(k).expect("a member");
+                    assert_eq!((m.get(p).sds, m.get(p).entry), (sds, entry));
+                }
+            }
+        }
+        // The walk order is the key order.
+        let keys: Vec<Key> = m.walk().iter().map(|&p| m.get(p as usize).key()).collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    /// A member's key: integers by value (their length their decimal form's), other strings
+    /// by a second hash and their length; the same bytes give the same key.
+    #[test]
+    fn member_keys() {
+        let h = NameHasher::new(7);
+        let k = Elem::of_bytes(b"-1234").key(&h);
+        assert_eq!((k.int(), k.len()), (Some(-1234), 5));
+        assert_eq!(k, Key::of_int(&h, -1234));
+        assert_eq!(k.h & !1, h.hash(b"-1234") & !1);
+        let s = Elem::of_bytes(b"0123").key(&h);
+        assert_eq!((s.int(), s.len()), (None, 4));
+        assert_ne!(s, Elem::of_bytes(b"0124").key(&h));
+        let mut buf = [0u8; 20];
+        assert_eq!(decimal(i64::MIN, &mut buf), b"-9223372036854775808");
+        assert_eq!(Key::of_int(&h, i64::MIN).len(), 20);
+    }
+
+    /// The values' footprint: an intset's block; a dict set's member sds blocks (3 x 8 for
+    /// "abc", "de", "f": 5, 4, 3 B), not its entries or tables.
+    #[test]
+    fn footprint_of_the_members() {
+        let (mut s, c) = fresh();
+        run(&mut s, c, &[b"SADD", b"a", b"abc", b"de", b"f"]);
+        assert_eq!(s.value_footprint(), (6, 24));
+        run(&mut s, c, &[b"SADD", b"i", b"1", b"2"]);
+        assert_eq!(s.value_footprint(), (8, 24 + 16));
     }
 }

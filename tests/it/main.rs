@@ -27,3 +27,4 @@ mod scenario_errors;
 mod shards;
 mod sweep_report;
 mod types_live;
+mod types_zset_live;

@@ -111,6 +111,70 @@ pub fn intset_width(v: i64) -> u64 {
     }
 }
 
+/// `double2ll` (util.c): `d` as an integer when it is one and lies within ±`LLONG_MAX / 2`
+/// (so that the cast loses nothing): how a sorted set's listpack decides to store a score as an
+/// integer entry.
+pub fn double2ll(d: f64) -> Option<i64> {
+    // (double)(LLONG_MAX / 2) is 2^62.
+    const LIMIT: f64 = 4_611_686_018_427_387_904.0;
+    if !(-LIMIT..=LIMIT).contains(&d) {
+        return None;
+    }
+    let ll = d as i64;
+    (ll as f64 == d).then_some(ll)
+}
+
+/// `printf("%.17g", v)`: 17 significant digits, trailing zeros dropped, in exponent notation
+/// when the exponent is below -4 or above 16 (`e+XX`, at least two digits); `inf`, `-inf`,
+/// `nan`, `0` and `-0` as glibc writes them. The text of a score in a reply (`addReplyDouble`)
+/// and, for a score that is not an integer, in a listpack (`d2string`).
+pub fn format_g17(v: f64) -> String {
+    if v.is_nan() {
+        return "nan".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    fn trim(s: &str) -> &str {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            s
+        }
+    }
+    // The exponent %g decides on is the one of the rounded %e conversion.
+    let sci = format!("{v:.16e}");
+    let (mantissa, exp) = sci.split_once('e').expect("exponent notation");
+    let x: i32 = exp.parse().expect("an exponent");
+    if !(-4..17).contains(&x) {
+        let sign = if x < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa), x.unsigned_abs())
+    } else {
+        trim(&format!("{:.*}", (16 - x) as usize, v)).to_string()
+    }
+}
+
+/// `d2string` (util.c), the text `zzlInsertAt` stores for a score that [`double2ll`] does not
+/// take: `inf`, `-inf`, or `%.17g`.
+pub fn d2string(v: f64) -> String {
+    match double2ll(v) {
+        Some(ll) if v != 0.0 => ll.to_string(),
+        _ => format_g17(v),
+    }
+}
+
+/// Bytes of a score's entry in a sorted set's listpack (`zzlInsertAt`): an integer entry when
+/// [`double2ll`] takes it (`lpInsertInteger`), else the string entry of its [`d2string`] text.
+pub fn listpack_score_entry(score: f64) -> u64 {
+    match double2ll(score) {
+        Some(v) => listpack_entry(v.to_string().as_bytes()),
+        None => listpack_entry(d2string(score).as_bytes()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,3 +29,4 @@ mod sweep_report;
 mod types_list_live;
 mod types_live;
 mod types_set_live;
+mod types_zset_live;

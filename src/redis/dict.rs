@@ -38,6 +38,11 @@ impl Dict {
         self.t1.or(self.t0).map_or(0, |t| t.0)
     }
 
+    /// The bucket tables' blocks: the only table, or both while rehashing.
+    pub fn tables(&self) -> impl Iterator<Item = Alloc> + '_ {
+        [self.t0, self.t1].into_iter().flatten().map(|(_, t)| t)
+    }
+
     pub fn is_rehashing(&self) -> bool {
         self.t1.is_some()
     }

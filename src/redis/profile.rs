@@ -201,7 +201,10 @@ pub struct TypeLayout {
     /// to this many members, each at most this many bytes.
     pub zset_max_listpack_entries: u64,
     pub zset_max_listpack_value: u64,
-    /// `sizeof(quicklist)`, `sizeof(quicklistNode)`.
+    /// `sizeof(quicklist)`, `sizeof(quicklistNode)`. A 7.0 node is 40 B (prev, next and
+    /// listpack pointers, the listpack's byte count as a `size_t`, 32 bits of count and flags;
+    /// 6.2's was 32 B, its byte count an `unsigned int`): 7.0.15 counts 40 per node in MEMORY
+    /// USAGE and spends a 48-B class on it.
     pub quicklist: u64,
     pub quicklist_node: u64,
     /// `sizeof(zset)` (dict and skiplist pointers), `sizeof(zskiplist)`.
@@ -223,7 +226,7 @@ impl Default for TypeLayout {
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
             quicklist: 40,
-            quicklist_node: 32,
+            quicklist_node: 40,
             zset: 16,
             zskiplist: 32,
             zskiplist_node: 24,

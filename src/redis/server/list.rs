@@ -48,16 +48,8 @@ use super::dispatch::{unsupported, Cmd, Reply};
 use super::keytable::NameHasher;
 use super::query::{array_reply_len, bulk_reply_len};
 use super::string::StringValue;
-use super::value::{add_sampled, Aggregate, Mem, Value, ValueType};
+use super::value::{add_sampled, Aggregate, BlockKind, Blocks, Mem, Value, ValueType};
 use super::Server;
-
-/// `sizeof(quicklistNode)` on 64-bit builds of Redis 7.0: prev, next and entry pointers, the
-/// `size_t sz` 7.0 made of the listpack's byte count, then 32 bits of count and flags, padded
-/// to 40 (48 with jemalloc's classes). The profile's `types.quicklist_node` says 32 (6.2's
-/// size, whose `sz` was an `unsigned int`), which the server contradicts: 7.0.15 leaves 16
-/// bytes more per node in `used_memory` and counts 8 more per node in MEMORY USAGE. This
-/// module uses 40 until the profile is corrected.
-const QUICKLIST_NODE: u64 = 40;
 
 /// `sizeof(listTypeIterator)` on 64-bit builds (subject pointer, two flag bytes, the
 /// quicklist iterator pointer): allocated for LREM and for the reply of a pop with a count.
@@ -266,7 +258,7 @@ impl ListValue {
                 if let Some(n) = end {
                     n.elems.shrink_to_fit();
                 }
-                let node = mem.heap.zmalloc(QUICKLIST_NODE);
+                let node = mem.heap.zmalloc(mem.profile.types.quicklist_node);
                 let lp = mem.heap.zmalloc(LISTPACK_OVERHEAD);
                 let bytes = LISTPACK_OVERHEAD + entry;
                 let lp = if bytes > lp.usable {
@@ -587,10 +579,28 @@ impl ValueType for ListValue {
         let elesize: u64 = self
             .nodes
             .iter()
-            .map(|n| QUICKLIST_NODE + arena.usable_size(n.lp.id))
+            .map(|n| profile.types.quicklist_node + arena.usable_size(n.lp.id))
             .sum();
         let len = self.nodes.len() as u64;
         add_sampled(asize, elesize, len, len)
+    }
+
+    fn encoding(&self) -> &'static str {
+        "quicklist"
+    }
+
+    /// The robj, the quicklist, then per node its `quicklistNode` and its listpack.
+    fn blocks(&self, _arena: &Arena, _profile: &RedisProfile) -> Vec<BlockKind> {
+        let mut b = Blocks::default();
+        b.alloc("robj", self.robj);
+        b.alloc("quicklist", self.ql);
+        for n in &self.nodes {
+            b.alloc("quicklist node", n.node);
+        }
+        for n in &self.nodes {
+            b.alloc("listpack (a node's)", n.lp);
+        }
+        b.into_vec()
     }
 }
 

@@ -41,7 +41,7 @@ use super::dispatch::{unsupported, Cmd, Reply};
 use super::keytable::NameHasher;
 use super::query::{array_reply_len, bulk_reply_len, resp_header};
 use super::string::StringValue;
-use super::value::{add_sampled, Aggregate, Mem, Value, ValueType};
+use super::value::{add_sampled, Aggregate, BlockKind, Blocks, Mem, Value, ValueType};
 use super::Server;
 
 /// `sizeof(setTypeIterator)` (subject, encoding, intset position, dict iterator): what
@@ -967,6 +967,37 @@ impl ValueType for SetValue {
                 add_sampled(asize, elesize, n, n)
             }
         }
+    }
+
+    fn encoding(&self) -> &'static str {
+        match self.enc {
+            Encoding::Intset(_) => "intset",
+            Encoding::Table(_) => "hashtable",
+        }
+    }
+
+    /// The robj, then the intset; or the dict struct, its bucket tables, and per member its
+    /// `dictEntry` and its sds.
+    fn blocks(&self, arena: &Arena, profile: &RedisProfile) -> Vec<BlockKind> {
+        let mut b = Blocks::default();
+        b.alloc("robj", self.robj);
+        match &self.enc {
+            Encoding::Intset(is) => b.alloc("intset", is.block),
+            Encoding::Table(t) => {
+                b.alloc("dict struct", t.d);
+                for table in t.dict.tables() {
+                    b.alloc("member table (8 B buckets)", table);
+                }
+                for m in &t.members.recs {
+                    b.add("member dictEntry", profile.dict_entry, arena.usable_size(m.entry));
+                }
+                for m in &t.members.recs {
+                    let request = profile.sds_request(m.key().len());
+                    b.add("member sds", request, arena.usable_size(m.sds));
+                }
+            }
+        }
+        b.into_vec()
     }
 }
 

@@ -11,7 +11,7 @@
 //! struct, these impls, a variant of [`Value`] and its commands in the dispatcher's table.
 
 use crate::jemalloc::Arena;
-use crate::redis::heap::Heap;
+use crate::redis::heap::{Alloc, Heap};
 use crate::redis::profile::RedisProfile;
 
 use super::dispatch::Cmd;
@@ -121,6 +121,43 @@ impl BlockKind {
             requested: count * requested,
             usable: count * usable,
         }
+    }
+}
+
+/// A value's blocks gathered by kind and size class, the kinds in the order they first come:
+/// what [`ValueType::blocks`] returns. Blocks of one kind in different classes (listpacks of
+/// several sizes, sds of several lengths) stay apart, so each line's class is exact.
+#[derive(Debug, Default)]
+pub(super) struct Blocks {
+    kinds: Vec<(BlockKind, u64)>,
+}
+
+impl Blocks {
+    /// One block of kind `what`: `requested` bytes asked for, `usable` given (its class).
+    pub(super) fn add(&mut self, what: &str, requested: u64, usable: u64) {
+        match self
+            .kinds
+            .iter_mut()
+            .find(|(k, class)| *class == usable && k.what == what)
+        {
+            Some((k, _)) => {
+                k.count += 1;
+                k.requested += requested;
+                k.usable += usable;
+            }
+            None => self
+                .kinds
+                .push((BlockKind::each(what, 1, requested, usable), usable)),
+        }
+    }
+
+    /// One block of kind `what` that the value holds as an [`Alloc`].
+    pub(super) fn alloc(&mut self, what: &str, a: Alloc) {
+        self.add(what, a.requested as u64, a.usable);
+    }
+
+    pub(super) fn into_vec(self) -> Vec<BlockKind> {
+        self.kinds.into_iter().map(|(k, _)| k).collect()
     }
 }
 

@@ -53,7 +53,7 @@ use crate::redis::profile::RedisProfile;
 
 use super::dispatch::{unsupported, Cmd, Reply};
 use super::keytable::NameHasher;
-use super::value::{add_sampled, Aggregate, Draws, Mem, Value, ValueType};
+use super::value::{add_sampled, Aggregate, BlockKind, Blocks, Draws, Mem, Value, ValueType};
 use super::Server;
 
 /// `ZSKIPLIST_MAXLEVEL` (server.h): the most levels a node gets, and the header node's levels.
@@ -1074,6 +1074,57 @@ impl ValueType for ZsetValue {
                 add_sampled(asize, elesize, n, z.dict.used)
             }
         }
+    }
+
+    fn encoding(&self) -> &'static str {
+        match self.enc {
+            Encoding::Listpack(..) => "listpack",
+            Encoding::Skiplist(_) => "skiplist",
+        }
+    }
+
+    /// The robj, then the listpack; or the zset, the dict struct and its bucket tables, the
+    /// zskiplist and its header node, and per member its node (by level), its sds and its
+    /// `dictEntry`.
+    fn blocks(&self, arena: &Arena, profile: &RedisProfile) -> Vec<BlockKind> {
+        let mut b = Blocks::default();
+        b.alloc("robj", self.robj);
+        match &self.enc {
+            Encoding::Listpack(lp, _, _) => b.alloc("listpack", *lp),
+            Encoding::Skiplist(z) => {
+                b.alloc("zset struct", z.zs);
+                b.alloc("dict struct", z.dict_struct);
+                for table in z.dict.tables() {
+                    b.alloc("member table (8 B buckets)", table);
+                }
+                b.alloc("zskiplist", z.zsl);
+                b.alloc(&format!("skiplist header ({MAX_LEVEL} levels)"), z.header);
+                let mut levels: Vec<(u8, ObjId)> = z
+                    .order
+                    .iter()
+                    .map(|r| (z.recs[r as usize].level, z.recs[r as usize].node))
+                    .collect();
+                levels.sort_by_key(|&(l, _)| l);
+                for (level, node) in levels {
+                    let what = format!(
+                        "skiplist node, {level} level{}",
+                        if level == 1 { "" } else { "s" }
+                    );
+                    let request = node_request(profile, level as u64);
+                    b.add(&what, request, arena.usable_size(node));
+                }
+                for r in z.order.iter() {
+                    let len = z.name(r).len() as u64;
+                    let sds = z.recs[r as usize].sds;
+                    b.add("member sds", profile.sds_request(len), arena.usable_size(sds));
+                }
+                for r in z.order.iter() {
+                    let entry = z.recs[r as usize].entry;
+                    b.add("member dictEntry", profile.dict_entry, arena.usable_size(entry));
+                }
+            }
+        }
+        b.into_vec()
     }
 }
 

@@ -20,6 +20,13 @@
 //! moves the model's clock as far), after which both have finished; a collection's own dict
 //! (a set's, a hash's) is rehashed only by the commands on it, so compare where no rehash is
 //! under way, or compare what a run of commands left in all ([`Exact::since_start`]).
+//!
+//! And one the model leaves out: the server's command table. A container command's
+//! subcommands (`MEMORY USAGE`, `CONFIG GET`) sit in a dict of their own that startup left
+//! mid-rehash (`MEMORY`'s 6 subcommands grew it from 4 to 8 buckets); each lookup is a rehash
+//! step, and the one that finishes frees the old 4-bucket table, 32 bytes, after one to four
+//! calls depending on the hash seed. Tests that read `MEMORY USAGE` call it a few times before
+//! their first comparison (see `types_zset_live::warm_up`).
 
 use fragsim::redis::resp::{Connection, Resp};
 use fragsim::redis::server::ClientId;

@@ -208,6 +208,15 @@ impl Server {
         self.keyspace.value_footprint(&self.heap.arena)
     }
 
+    /// The structure of the hash, list, set and sorted-set values the keyspace holds: (the
+    /// bytes their blocks were requested at, each listpack at its bytes in use; the part of
+    /// those that is listpack growth in place, within blocks already large enough, which
+    /// `zmalloc_used - zmalloc_requested` counts as size-class rounding; the bytes the client
+    /// sent that the values hold).
+    pub fn collection_structure(&self) -> (u64, u64, u64) {
+        self.keyspace.collection_structure(&self.profile)
+    }
+
     /// Usable bytes of the allocations the server made while it started (the profile's
     /// baseline bins): part of the empty server's RSS.
     pub fn startup_bytes(&self) -> u64 {

@@ -192,6 +192,18 @@ pub fn breakdown_rows(r: &McResult) -> (Vec<String>, Vec<Vec<String>>) {
             row
         })
         .collect();
+    if r.variants.iter().any(|v| v.breakdown.collections > 0) {
+        let mut row = vec!["  of which collection structures".to_string()];
+        row.extend(r.variants.iter().map(|v| {
+            let x = v.breakdown.collections;
+            format!(
+                "{} ({:.1}%)",
+                human(x as f64),
+                100.0 * x as f64 / v.breakdown.rss.max(1) as f64
+            )
+        }));
+        rows.insert(2, row);
+    }
     let mut total = vec!["= used_memory_rss".to_string()];
     total.extend(r.variants.iter().map(|v| human(v.breakdown.rss as f64)));
     rows.push(total);

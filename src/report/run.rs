@@ -127,15 +127,22 @@ pub fn render_breakdown(v: &VariantResult) -> String {
     let parts: Vec<String> = LAYERS
         .iter()
         .zip(b.values())
-        .map(|(name, x)| {
+        .enumerate()
+        .map(|(k, (name, x))| {
+            let of_which = if k == 1 && b.collections > 0 {
+                format!(", of which collection structures {}", human(b.collections as f64))
+            } else {
+                String::new()
+            };
             format!(
-                "{name} {} ({:.1}%)",
+                "{name} {} ({:.1}%{of_which})",
                 human(x as f64),
                 100.0 * x as f64 / b.rss.max(1) as f64
             )
         })
         .collect();
-    let lines: Vec<String> = parts.chunks(3).map(|c| c.join(", ")).collect();
+    let per_line = if b.collections > 0 { 2 } else { 3 };
+    let lines: Vec<String> = parts.chunks(per_line).map(|c| c.join(", ")).collect();
     o += &lines.join(",\n      ");
     o.push('\n');
     o

@@ -54,6 +54,17 @@ pub struct Breakdown {
     /// Bytes of `stats.active` the blocks holding those values take (usable size plus pad
     /// pages, written or not).
     pub values_footprint: u64,
+    /// Of `redis_overhead`: the structure of the hash, list, set and sorted-set values (their
+    /// robj, listpack headers and entry encodings, quicklist nodes, intset headers, dict
+    /// structs, tables and entries, skiplist nodes, member sds headers): the bytes their blocks
+    /// were requested at (a listpack's bytes in use where it grew in place) minus the bytes the
+    /// client sent. 0 without such values (and then left out of the JSON).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub collections: u64,
+}
+
+fn is_zero(x: &u64) -> bool {
+    *x == 0
 }
 
 /// The layers in stacking order (bottom first), with display names.
@@ -95,6 +106,7 @@ impl Breakdown {
             used_memory_startup: 0,
             values_payload: 0,
             values_footprint: 0,
+            collections: 0,
         };
         let allocator: u64 = b.values()[..8].iter().sum();
         b.baseline_rss = rss.saturating_sub(allocator);

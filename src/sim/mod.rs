@@ -256,18 +256,21 @@ fn replay(sc: &Scenario, seed: u64, progress: impl FnMut(u64), probe: &mut Probe
 fn redis_breakdown(server: &Server, f: &RawFigures) -> Breakdown {
     let heap = &server.heap;
     let (values_payload, values_footprint) = server.value_footprint();
+    let (structure, grown, held) = server.collection_structure();
+    let b = Breakdown::compose(
+        f.rss,
+        server.payload_bytes(),
+        heap.zmalloc_used - heap.zmalloc_requested - grown,
+        server.startup_bytes(),
+        &heap.arena.residency(),
+    );
     Breakdown {
         used_memory: f.used,
         values_payload,
         values_footprint,
         used_memory_startup: f.startup,
-        ..Breakdown::compose(
-            f.rss,
-            server.payload_bytes(),
-            heap.zmalloc_used - heap.zmalloc_requested,
-            server.startup_bytes(),
-            &heap.arena.residency(),
-        )
+        collections: structure.saturating_sub(held).min(b.redis_overhead),
+        ..b
     }
 }
 

@@ -1,6 +1,7 @@
 //! The size estimate (`ScenarioFile::estimate`, what the refusal of too-big scenarios is based
 //! on) against the memory real runs take: `fragsim run` on scenarios that each load one cost
 //! (string keys with small and larger values, hash fields in listpacks and in hashtables,
+//! list elements, intset and dict set members, listpack and skiplist sorted-set members,
 //! small and large allocator objects, many tests), its peak RSS (`VmHWM`) less that of an
 //! empty run, within 2x of the estimate either way.
 
@@ -54,6 +55,10 @@ fn the_size_estimate_is_within_2x_of_measured_peaks() {
     let key = |name: &str, count: u64, size: u64, extra: &str| {
         format!("[[workload.keys]]\nname = \"{name}\"\ncount = {count}\nvalue_size = {size}\n{extra}")
     };
+    // A list, set or sorted set: `size` bytes per element.
+    let coll = |name: &str, count: u64, size: u64, extra: &str| {
+        format!("[[workload.keys]]\nname = \"{name}\"\ncount = {count}\nelement_size = {size}\n{extra}")
+    };
     let cases = [
         (
             "empty",
@@ -91,6 +96,66 @@ fn the_size_estimate_is_within_2x_of_measured_peaks() {
                 1,
                 "none",
                 &key("h", 20, 50, "type = \"hash\"\nfields = 20000"),
+            ),
+        ),
+        (
+            "list-elements",
+            scenario(
+                "list",
+                redis,
+                1,
+                1,
+                "none",
+                &coll("l", 300, 50, "type = \"list\"\nelements = 10000\nbatch = 100"),
+            ),
+        ),
+        (
+            "intset-members",
+            scenario(
+                "intset",
+                redis,
+                1,
+                1,
+                "none",
+                &coll(
+                    "s",
+                    12_000,
+                    7,
+                    "type = \"set\"\nelements = 500\ncontent = \"integer\"\nbatch = 100",
+                ),
+            ),
+        ),
+        (
+            "set-members",
+            scenario(
+                "set",
+                redis,
+                1,
+                1,
+                "none",
+                &coll("s", 800, 12, "type = \"set\"\nelements = 1000\nbatch = 100"),
+            ),
+        ),
+        (
+            "zset-listpack",
+            scenario(
+                "zlp",
+                redis,
+                1,
+                1,
+                "none",
+                &coll("z", 10_000, 16, "type = \"zset\"\nelements = 100\nbatch = 100"),
+            ),
+        ),
+        (
+            "zset-skiplist",
+            scenario(
+                "zsl",
+                redis,
+                1,
+                1,
+                "none",
+                &coll("z", 300, 16, "type = \"zset\"\nelements = 2000\nbatch = 100"),
             ),
         ),
         (

@@ -76,20 +76,48 @@ fn check(name: &str, toml: &str) {
     check_scenario(&live, &p, name, &sc);
 }
 
+/// The model's error on `field` at checkpoint `c`: the lockstep run's, or, when the real figure
+/// is nearer the band of the model's runs over other startup draws (a fresh server's dict hash
+/// seed decides, for every collection of the same members at once, whether a rehash finishes
+/// within a command: a real server is one draw), its distance from that band (0 inside it).
+fn model_err(c: &Checkpoint, field: Field) -> f64 {
+    let (m, r) = (c.model.get(field), c.real.get(field));
+    let lockstep = rel_err(m, r);
+    let Some(b) = c.band.get(field.name()) else {
+        return lockstep;
+    };
+    let band = if r < b.p5 {
+        rel_err(b.p5, r)
+    } else if r > b.p95 {
+        rel_err(b.p95, r)
+    } else {
+        0.0
+    };
+    if band.abs() < lockstep.abs() {
+        band
+    } else {
+        lockstep
+    }
+}
+
 fn assert_within(name: &str, cps: &[Checkpoint]) {
     for c in cps {
         for &(field, tol) in TOLERANCES {
             let (m, r) = (c.model.get(field), c.real.get(field));
-            let e = rel_err(m, r);
+            let e = model_err(c, field);
             assert!(
                 e.abs() <= tol,
-                "{name} test {}: {field} model {m} real {r} error {:+.2}%",
+                "{name} test {}: {field} model {m} (band {:?}) real {r} error {:+.2}%",
                 c.test,
+                c.band.get(field.name()),
                 e * 100.0
             );
         }
     }
 }
+
+/// Model runs per replay: the lockstep run and 7 more with other startup draws, for the band.
+const RUNS: u64 = 8;
 
 /// Replays `sc` into the fresh server `p`, predicted from the fresh profile (in the scenario's
 /// state).
@@ -102,6 +130,7 @@ fn predict_fresh(live: &LiveGuard, p: &RedisProcess, sc: &workload::Scenario) ->
     };
     let opts = ValidateOptions {
         profile: Some(fresh.clone().with_state(sc.state).expect("state")),
+        runs: RUNS,
         ..Default::default()
     };
     validate(&p.addr, sc, sc.seed, &opts, |_| {}).expect("live validation")
@@ -247,11 +276,11 @@ flush = "after_each"
 test_seconds = 0.3
 [[workload.keys]]
 name = "s"
-count = 300
+count = 1500
 value_size = { dist = "choice", values = [40, 2000], weights = [3, 1] }
 [[workload.keys]]
 name = "h"
-count = 100
+count = 500
 type = "hash"
 fields = 6
 value_size = 20
@@ -278,6 +307,9 @@ fn shipped_scenarios_validate_against_fresh_live_servers() {
         ("seed-suite-leaky.toml", 4),
         ("seed-suite-parallel.toml", 3),
         ("cache.toml", 2),
+        ("job-queue.toml", 3),
+        ("leaderboard.toml", 3),
+        ("tag-index.toml", 3),
     ] {
         let f = load_scenario(file);
         for v in &f.variants {
@@ -288,6 +320,86 @@ fn shipped_scenarios_validate_against_fresh_live_servers() {
             check_scenario(&live, &p, &format!("{file} / {}", v.variant), &sc);
         }
     }
+}
+
+fn collections(flush: &str, cluster: bool) -> String {
+    format!(
+        r#"name = "collections"
+seed = 9
+[server]
+profile = "redis-7.0-debian"
+cluster = {cluster}
+[workload]
+tests = 4
+flush = "{flush}"
+test_seconds = 0.3
+[[workload.keys]]
+name = "queue"
+count = 20
+type = "list"
+elements = {{ dist = "uniform", min = 50, max = 3000 }}
+element_size = {{ dist = "lognormal", median = 120, sigma = 0.8 }}
+batch = 25
+pop = 0.6
+[[workload.keys]]
+name = "ids"
+count = 60
+type = "set"
+elements = {{ dist = "lognormal", median = 400, sigma = 0.7 }}
+element_size = {{ dist = "choice", values = [4, 9, 15], weights = [2, 3, 1] }}
+content = "integer"
+batch = 50
+remove = 0.2
+[[workload.keys]]
+name = "tags"
+count = 30
+type = "set"
+elements = 200
+element_size = 11
+batch = 40
+remove = 0.3
+[[workload.keys]]
+name = "board"
+count = 40
+type = "zset"
+elements = {{ dist = "uniform", min = 20, max = 400 }}
+element_size = {{ dist = "uniform", min = 4, max = 90 }}
+scores = "fractional"
+batch = 30
+remove = 0.25
+"#
+    )
+}
+
+/// Lists, sets and sorted sets of every encoding (quicklists of several nodes, intsets of 16,
+/// 32 and 64-bit members past the intset limit, dict sets, listpack and skiplist sorted sets,
+/// members too long for a listpack), churned, their keys kept from test to test.
+#[test]
+fn collections_growing_and_churned() {
+    check("collections, growing", &collections("none", false));
+}
+
+/// The same, flushed before each test (FLUSHALL SYNC frees every collection in the dict's walk
+/// order and purges).
+#[test]
+fn collections_flushed_before_each_test() {
+    check(
+        "collections, FLUSHALL SYNC before each",
+        &collections("before_each", false),
+    );
+}
+
+/// The same on a one-node cluster: slot links on every key's entry, the slot map's pages.
+#[test]
+fn collections_in_cluster_mode() {
+    let text = collections("none", true);
+    let sc = workload::parse(&text, "cluster")
+        .expect("test scenario parses")
+        .first()
+        .clone();
+    let live = live_lock();
+    let Some(p) = live_cluster_node(&live) else { return };
+    check_scenario(&live, &p, "collections, cluster mode", &sc);
 }
 
 /// Calibrated on the server it replays into (no profile given): the server as calibration
@@ -400,10 +512,10 @@ fn many_generated_scenarios_validate_against_fresh_live_servers() {
         let cps = predict_fresh(&live, &p, sc);
         let mut row = format!("{:<14}", format!("generated {seed}"));
         for &(field, tol) in TOLERANCES {
-            let worst = cps
-                .iter()
-                .map(|c| rel_err(c.model.get(field), c.real.get(field)))
-                .fold(0.0f64, |w, e| if e.abs() > w.abs() { e } else { w });
+            let worst =
+                cps.iter()
+                    .map(|c| model_err(c, field))
+                    .fold(0.0f64, |w, e| if e.abs() > w.abs() { e } else { w });
             row += &format!("{:>21.2}%", worst * 100.0);
             if worst.abs() > tol {
                 over.push(format!("generated {seed} {field} {:+.2}%", worst * 100.0));

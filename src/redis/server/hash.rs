@@ -12,7 +12,8 @@ use crate::redis::heap::Alloc;
 use crate::redis::profile::RedisProfile;
 
 use super::dispatch::{unsupported, Cmd, Reply};
-use super::value::{add_sampled, Aggregate, Mem, Value, ValueType};
+use super::keytable::NameHasher;
+use super::value::{add_sampled, listpack_structure, Aggregate, Mem, Value, ValueType};
 use super::{DetMap, Server};
 
 /// One field of a hash in the dict encoding.
@@ -154,10 +155,19 @@ pub(super) struct HashValue {
 
 /// One field of the dict encoding: new sds strings for a field of `flen` bytes and its value of
 /// `vlen`, then its dict entry (`dictAdd` grows the table first).
-fn table_field(mem: &mut Mem<'_>, dict: &mut Dict, flen: u64, vlen: u64) -> HashField {
+fn table_field(
+    mem: &mut Mem<'_>,
+    dict: &mut Dict,
+    flen: u64,
+    vlen: u64,
+    fields: &DetMap<Vec<u8>, HashField>,
+) -> HashField {
     let field = mem.heap.zmalloc(mem.profile.sds_request(flen));
     let value = mem.heap.zmalloc(mem.profile.sds_request(vlen));
-    dict.add(mem.heap, mem.profile.dict_initial_size);
+    let hasher = NameHasher::new(mem.hash_seed);
+    dict.add_hashed(mem.heap, mem.profile.dict_initial_size, || {
+        fields.keys().map(|n| hasher.hash(n)).collect()
+    });
     let entry = mem.heap.zmalloc(mem.profile.dict_entry);
     HashField {
         entry,
@@ -177,7 +187,7 @@ impl HashValue {
             dict.expand(mem.heap, items.len() as u64, mem.profile.dict_initial_size);
             let mut fields = DetMap::default();
             for i in items.iter() {
-                let hf = table_field(mem, &mut dict, i.name.len() as u64, i.value_len);
+                let hf = table_field(mem, &mut dict, i.name.len() as u64, i.value_len, &fields);
                 fields.insert(i.name.to_vec(), hf);
             }
             mem.heap.zfree(*lp);
@@ -220,6 +230,24 @@ impl ValueType for HashValue {
                     .sum();
                 let n = fields.len() as u64;
                 add_sampled(asize, elesize, n, n)
+            }
+        }
+    }
+
+    fn structure(&self, _profile: &RedisProfile) -> (u64, u64) {
+        let robj = self.robj.requested as u64;
+        match &self.enc {
+            Encoding::Listpack(lp, bytes, _) => {
+                let (req, grown) = listpack_structure(*lp, *bytes);
+                (robj + req, grown)
+            }
+            Encoding::Table(d, dict, fields) => {
+                let tables: u64 = dict.tables().map(|t| t.requested as u64).sum();
+                let fields: u64 = fields
+                    .values()
+                    .map(|f| (f.entry.requested + f.field.requested + f.value.requested) as u64)
+                    .sum();
+                (robj + d.requested as u64 + tables + fields, 0)
             }
         }
     }
@@ -294,7 +322,7 @@ impl Aggregate for HashValue {
                         let old = std::mem::replace(&mut hf.value, nv);
                         mem.heap.zfree(old);
                     } else {
-                        let hf = table_field(mem, dict, f.len() as u64, v.len() as u64);
+                        let hf = table_field(mem, dict, f.len() as u64, v.len() as u64, fields);
                         payload_delta += (f.len() + v.len()) as i64;
                         fields.insert(f.to_vec(), hf);
                     }

@@ -176,6 +176,20 @@ impl Keyspace {
         (payload, held)
     }
 
+    /// Over the hash, list, set and sorted-set values: (the bytes their blocks were requested at,
+    /// listpacks at their bytes in use; the part that is listpack growth in place; the bytes
+    /// the client sent that they hold). See [`ValueType::structure`].
+    pub(super) fn collection_structure(&self, profile: &RedisProfile) -> (u64, u64, u64) {
+        let (mut requested, mut grown, mut payload) = (0, 0, 0);
+        for b in self.boxed.iter().flatten() {
+            let (r, g) = b.value.structure(profile);
+            requested += r;
+            grown += g;
+            payload += b.payload;
+        }
+        (requested, grown, payload)
+    }
+
     /// `MEMORY USAGE key SAMPLES 0` (`memoryCommand`): the value's object size
     /// ([`ValueType::object_size`]), the key's sds block and a `sizeof(dictEntry)`; `None`
     /// when the key does not exist.

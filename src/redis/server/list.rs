@@ -48,7 +48,7 @@ use super::dispatch::{unsupported, Cmd, Reply};
 use super::keytable::NameHasher;
 use super::query::{array_reply_len, bulk_reply_len};
 use super::string::StringValue;
-use super::value::{add_sampled, Aggregate, BlockKind, Blocks, Mem, Value, ValueType};
+use super::value::{add_sampled, listpack_structure, Aggregate, BlockKind, Blocks, Mem, Value, ValueType};
 use super::Server;
 
 /// `sizeof(listTypeIterator)` on 64-bit builds (subject pointer, two flag bytes, the
@@ -587,6 +587,17 @@ impl ValueType for ListValue {
 
     fn encoding(&self) -> &'static str {
         "quicklist"
+    }
+
+    fn structure(&self, _profile: &RedisProfile) -> (u64, u64) {
+        let mut req = (self.robj.requested + self.ql.requested) as u64;
+        let mut grown = 0;
+        for n in &self.nodes {
+            let (r, g) = listpack_structure(n.lp, n.bytes);
+            req += n.node.requested as u64 + r;
+            grown += g;
+        }
+        (req, grown)
     }
 
     /// The robj, the quicklist, then per node its `quicklistNode` and its listpack.

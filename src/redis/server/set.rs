@@ -463,6 +463,14 @@ struct Table {
     members: Members,
 }
 
+impl Members {
+    /// The members' bucket hashes (their walk-order hash without the bit that tells integers
+    /// from strings), for the dict to follow its buckets exactly.
+    fn bucket_hashes(&self) -> Vec<u64> {
+        self.recs.iter().map(|m| m.key().h >> 1).collect()
+    }
+}
+
 impl Table {
     /// `_dictExpandIfNeeded`: the first table, or a doubling once the entries reach the
     /// buckets (not while rehashing).
@@ -471,7 +479,9 @@ impl Table {
         if self.dict.table_size() == 0 {
             self.dict.expand(mem.heap, initial, initial);
         } else if !self.dict.is_rehashing() && self.dict.used >= self.dict.table_size() {
-            self.dict.expand(mem.heap, self.dict.used + 1, initial);
+            let members = &self.members;
+            self.dict
+                .expand_hashed(mem.heap, self.dict.used + 1, initial, || members.bucket_hashes());
         }
     }
 
@@ -487,12 +497,14 @@ impl Table {
         }
         let p = mem.profile;
         let sds_request = p.sds_request(k.len());
+        let members = &self.members;
+        let hashes = || members.bucket_hashes();
         let (sds, entry) = if sds_first {
             let sds = mem.heap.zmalloc(sds_request);
-            self.dict.add(mem.heap, p.dict_initial_size);
+            self.dict.add_hashed(mem.heap, p.dict_initial_size, hashes);
             (sds, mem.heap.zmalloc(p.dict_entry))
         } else {
-            self.dict.add(mem.heap, p.dict_initial_size);
+            self.dict.add_hashed(mem.heap, p.dict_initial_size, hashes);
             let entry = mem.heap.zmalloc(p.dict_entry);
             (mem.heap.zmalloc(sds_request), entry)
         };
@@ -506,7 +518,8 @@ impl Table {
     /// rehashing). Returns the member's length.
     fn remove_at(&mut self, mem: &mut Mem<'_>, pos: usize) -> u64 {
         let p = mem.profile;
-        self.dict.delete(mem.heap);
+        let bucket_hash = self.members.get(pos).key().h >> 1;
+        self.dict.delete_hashed(mem.heap, bucket_hash);
         let m = self.members.remove(pos);
         let k = m.key();
         mem.heap.zfree(mem.heap.alloc_of(m.sds, p.sds_request(k.len())));
@@ -518,7 +531,9 @@ impl Table {
             && !self.dict.is_rehashing()
         {
             let initial = p.dict_initial_size;
-            self.dict.expand(mem.heap, used.max(initial), initial);
+            let members = &self.members;
+            self.dict
+                .expand_hashed(mem.heap, used.max(initial), initial, || members.bucket_hashes());
         }
         k.len()
     }
@@ -965,6 +980,23 @@ impl ValueType for SetValue {
                     .sum();
                 let n = t.members.len() as u64;
                 add_sampled(asize, elesize, n, n)
+            }
+        }
+    }
+
+    fn structure(&self, profile: &RedisProfile) -> (u64, u64) {
+        let robj = self.robj.requested as u64;
+        match &self.enc {
+            Encoding::Intset(is) => (robj + is.block.requested as u64, 0),
+            Encoding::Table(t) => {
+                let tables: u64 = t.dict.tables().map(|x| x.requested as u64).sum();
+                let members: u64 = t
+                    .members
+                    .recs
+                    .iter()
+                    .map(|m| profile.dict_entry + profile.sds_request(m.key().len()))
+                    .sum();
+                (robj + t.d.requested as u64 + tables + members, 0)
             }
         }
     }

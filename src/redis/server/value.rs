@@ -94,6 +94,13 @@ pub(super) trait ValueType {
         ""
     }
 
+    /// For a hash, list, set or sorted set: (the bytes its blocks were requested at, a
+    /// listpack counted at its bytes in use where it grew in place; the part of those that is
+    /// such growth, which the allocator sees as size-class rounding). (0, 0) for a string.
+    fn structure(&self, _profile: &RedisProfile) -> (u64, u64) {
+        (0, 0)
+    }
+
     /// The value's blocks by kind, for `fragsim explain`: each kind's count and the bytes
     /// requested and usable over all of them (the robj included).
     fn blocks(&self, _arena: &Arena, _profile: &RedisProfile) -> Vec<BlockKind> {
@@ -122,6 +129,13 @@ impl BlockKind {
             usable: count * usable,
         }
     }
+}
+
+/// A listpack block `lp` holding `bytes` bytes: (its request, counted at `bytes` where the
+/// listpack grew in place past it; that growth).
+pub(super) fn listpack_structure(lp: Alloc, bytes: u64) -> (u64, u64) {
+    let req = lp.requested as u64;
+    (req.max(bytes), bytes.saturating_sub(req))
 }
 
 /// A value's blocks gathered by kind and size class, the kinds in the order they first come:
@@ -237,6 +251,16 @@ impl ValueType for Value {
             Value::List(l) => l.object_size(arena, profile),
             Value::Set(s) => s.object_size(arena, profile),
             Value::Zset(z) => z.object_size(arena, profile),
+        }
+    }
+
+    fn structure(&self, profile: &RedisProfile) -> (u64, u64) {
+        match self {
+            Value::Str(_) => (0, 0),
+            Value::Hash(h) => h.structure(profile),
+            Value::List(l) => l.structure(profile),
+            Value::Set(s) => s.structure(profile),
+            Value::Zset(z) => z.structure(profile),
         }
     }
 

@@ -53,7 +53,9 @@ use crate::redis::profile::RedisProfile;
 
 use super::dispatch::{unsupported, Cmd, Reply};
 use super::keytable::NameHasher;
-use super::value::{add_sampled, Aggregate, BlockKind, Blocks, Draws, Mem, Value, ValueType};
+use super::value::{
+    add_sampled, listpack_structure, Aggregate, BlockKind, Blocks, Draws, Mem, Value, ValueType,
+};
 use super::Server;
 
 /// `ZSKIPLIST_MAXLEVEL` (server.h): the most levels a node gets, and the header node's levels.
@@ -686,7 +688,11 @@ impl Skiplist {
         let sds = mem.heap.zmalloc(mem.profile.sds_request(name.len() as u64));
         let level = random_level(mem.draws);
         let node = mem.heap.zmalloc(node_request(mem.profile, level as u64));
-        self.dict.add(mem.heap, mem.profile.dict_initial_size);
+        let (dict, seed) = (&mut self.dict, mem.hash_seed);
+        let (order, recs, names) = (&self.order, &self.recs, &self.names);
+        dict.add_hashed(mem.heap, mem.profile.dict_initial_size, || {
+            bucket_hashes(seed, order, recs, names)
+        });
         let entry = mem.heap.zmalloc(mem.profile.dict_entry);
         let rec = Rec {
             score,
@@ -723,7 +729,8 @@ impl Skiplist {
     /// the entry freed), then `zslFreeNode` (the sds, the node).
     fn free_member(&mut self, mem: &mut Mem<'_>, r: u32) {
         let (entry, sds, node) = self.blocks_of(mem, r);
-        self.dict.delete(mem.heap);
+        let hash = NameHasher::new(mem.hash_seed).hash(self.name(r));
+        self.dict.delete_hashed(mem.heap, hash);
         mem.heap.zfree(entry);
         mem.heap.zfree(sds);
         mem.heap.zfree(node);
@@ -740,9 +747,24 @@ impl Skiplist {
             && self.dict.used * 100 / slots < mem.profile.dict_min_fill_percent
             && !self.dict.is_rehashing()
         {
-            self.dict.expand(mem.heap, self.dict.used.max(initial), initial);
+            let size = self.dict.used.max(initial);
+            let (dict, seed) = (&mut self.dict, mem.hash_seed);
+            let (order, recs, names) = (&self.order, &self.recs, &self.names);
+            dict.expand_hashed(mem.heap, size, initial, || {
+                bucket_hashes(seed, order, recs, names)
+            });
         }
     }
+}
+
+/// The members' hashes under the process's dict seed, for the dict to follow its buckets
+/// exactly (the members in `order`, their names in `names`).
+fn bucket_hashes(seed: u64, order: &Order, recs: &[Rec], names: &[u8]) -> Vec<u64> {
+    let hasher = NameHasher::new(seed);
+    order
+        .iter()
+        .map(|r| hasher.hash(name_at(names, recs[r as usize].at)))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1072,6 +1094,34 @@ impl ValueType for ZsetValue {
                     .sum();
                 let n = z.len() as u64;
                 add_sampled(asize, elesize, n, z.dict.used)
+            }
+        }
+    }
+
+    fn structure(&self, profile: &RedisProfile) -> (u64, u64) {
+        let robj = self.robj.requested as u64;
+        match &self.enc {
+            Encoding::Listpack(lp, bytes, _) => {
+                let (req, grown) = listpack_structure(*lp, *bytes);
+                (robj + req, grown)
+            }
+            Encoding::Skiplist(z) => {
+                let fixed = [z.zs, z.dict_struct, z.zsl, z.header]
+                    .iter()
+                    .chain(z.dict.tables().collect::<Vec<_>>().iter())
+                    .map(|a| a.requested as u64)
+                    .sum::<u64>();
+                let members: u64 = z
+                    .order
+                    .iter()
+                    .map(|r| {
+                        let rec = z.recs[r as usize];
+                        node_request(profile, rec.level as u64)
+                            + profile.sds_request(z.name(r).len() as u64)
+                            + profile.dict_entry
+                    })
+                    .sum();
+                (robj + fixed + members, 0)
             }
         }
     }
@@ -1684,11 +1734,18 @@ mod tests {
         assert_eq!(write(&mut s, &mut z, Cmd::Zrem, &[&names[8], b"never"]), -3);
         assert!(z.is_empty());
         z.free(&mut s.mem());
-        #[rustfmt::skip]
-        assert_eq!(ops_since(&s, t), [
-            F(24), F(4), F(40),
-            F(128), F(32), F(56), F(536), F(32), F(16), F(16),
-        ]);
+        // "m9" is the old table's only entry: `dictUnlink`'s rehash step moves its bucket when
+        // it is among the first 10 (then the 16-bucket table goes at once, the rehash done),
+        // else it visits 10 empty buckets and stops, and the table goes with the dict.
+        let bucket = NameHasher::new(s.mem().hash_seed).hash(&names[8]) & 15;
+        let member = [F(24), F(4), F(40)];
+        let rest = [F(32), F(56), F(536), F(32), F(16), F(16)];
+        let expected: Vec<_> = if bucket < 10 {
+            [&[F(128)][..], &member, &rest].concat()
+        } else {
+            [&member[..], &[F(128)], &rest].concat()
+        };
+        assert_eq!(ops_since(&s, t), expected, "m9 in bucket {bucket}");
         assert_eq!(s.heap.zmalloc_used, 0);
         fix_levels(&[]);
     }

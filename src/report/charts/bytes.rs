@@ -25,6 +25,10 @@ const LAYER_COLOURS: [RGBColor; 9] = [
     RGBColor(170, 170, 170), // baseline RSS
 ];
 
+/// The part of the Redis overhead that is the structure of hash, list, set and sorted-set
+/// values, drawn within it when there is any.
+const COLLECTIONS_COLOUR: RGBColor = RGBColor(158, 202, 225);
+
 /// One panel of stacked bars under `title`: per variant, the decomposition's `layers` (indices
 /// into [`LAYERS`], bottom first), in MiB, each bar's total above it and the variant's name below.
 fn stacked_panel<DB: DrawingBackend>(
@@ -70,6 +74,27 @@ where
                         (x0 + 0.8, (below + vals[k]) as f64 / MIB),
                     ],
                     c.filled(),
+                )
+            })
+            .collect();
+        chart.draw_series(rects)?;
+    }
+    // The collections' structures, the lower part of the Redis overhead, in a lighter blue.
+    if layers.start == 0 {
+        let rects: Vec<Rectangle<(f64, f64)>> = r
+            .variants
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.breakdown.collections > 0)
+            .map(|(i, v)| {
+                let b = &v.breakdown;
+                let x0 = i as f64 * 2.4 + 0.1;
+                Rectangle::new(
+                    [
+                        (x0, b.payload as f64 / MIB),
+                        (x0 + 0.8, (b.payload + b.collections) as f64 / MIB),
+                    ],
+                    COLLECTIONS_COLOUR.filled(),
                 )
             })
             .collect();
@@ -151,10 +176,20 @@ where
     stacked_panel(&left, r, "all of RSS", 0..9)?;
     stacked_panel(&right, r, "above the baseline (magnified)", 0..8)?;
     // Top layer first, as the bars stack.
-    let entries: Vec<Entry> = (0..9)
+    let mut entries: Vec<Entry> = (0..9)
         .rev()
         .map(|k| Entry::new(Swatch::Fill(LAYER_COLOURS[k], 1.0), LAYERS[k]))
         .collect();
+    if r.variants.iter().any(|v| v.breakdown.collections > 0) {
+        let at = entries.len() - 1;
+        entries.insert(
+            at,
+            Entry::new(
+                Swatch::Fill(COLLECTIONS_COLOUR, 1.0),
+                "of which collection structures",
+            ),
+        );
+    }
     side_legend(&legend_area, "Layers", &entries)?;
     root.present()?;
     Ok(())

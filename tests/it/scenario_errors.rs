@@ -519,3 +519,28 @@ fn cluster_mode_needs_a_cluster_baseline() {
     let plain = parse(&base.replace("cluster = true\n", ""), "c.toml").unwrap();
     assert_eq!(plain.first().redis.as_ref().unwrap().key_entry(), 24);
 }
+
+/// A profile calibrated on a server that compresses lists (list-compress-depth > 0) is refused
+/// for list key groups, naming the group, the setting and the fix; other types still run on it.
+#[test]
+fn compressed_lists_are_refused_by_name() {
+    let dir = fresh_dir("compressed-lists");
+    let text = include_str!("../../src/redis/profiles/redis-7.0-debian.toml")
+        .replace("list_compress_depth = 0", "list_compress_depth = 2");
+    let profile = dir.join("compressing.toml");
+    std::fs::write(&profile, text).unwrap();
+    let scenario = |kind: &str, size: &str| {
+        format!(
+            "name = \"q\"\n[server]\nprofile = \"{}\"\n[workload]\ntests = 1\n[[workload.keys]]\nname = \"q\"\ncount = 1\ntype = \"{kind}\"\nelements = 10\n{size} = 10\n",
+            profile.display()
+        )
+    };
+    let e = parse(&scenario("list", "element_size"), "q.toml").unwrap_err();
+    assert_eq!(
+        e.problems,
+        [format!(
+            "q.toml: line 9: workload.keys[0].type: profile 'redis-7.0-debian' compresses lists (list-compress-depth 2), which fragsim does not model (LZF's output depends on the elements' bytes); calibrate a server with list-compress-depth 0, or set types.list_compress_depth = 0 in a copy of the profile"
+        )]
+    );
+    assert!(parse(&scenario("set", "element_size"), "q.toml").is_ok());
+}

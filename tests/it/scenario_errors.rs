@@ -538,9 +538,8 @@ fn compressed_lists_are_refused_by_name() {
     let e = parse(&scenario("list", "element_size"), "q.toml").unwrap_err();
     assert_eq!(
         e.problems,
-        [format!(
-            "q.toml: line 9: workload.keys[0].type: profile 'redis-7.0-debian' compresses lists (list-compress-depth 2), which fragsim does not model (LZF's output depends on the elements' bytes); calibrate a server with list-compress-depth 0, or set types.list_compress_depth = 0 in a copy of the profile"
-        )]
+        [
+            "q.toml: line 9: workload.keys[0].type: profile 'redis-7.0-debian' compresses lists (list-compress-depth 2), which fragsim does not model (LZF's output depends on the elements' bytes); calibrate a server with list-compress-depth 0, or set types.list_compress_depth = 0 in a copy of the profile"]
     );
     assert!(parse(&scenario("set", "element_size"), "q.toml").is_ok());
 }

@@ -1605,6 +1605,46 @@ mod tests {
         assert_eq!(names, ["a", "b", "c", "d", "e"]);
     }
 
+    /// The 129th member of a sorted set passes `zset-max-listpack-entries` (128): the listpack
+    /// becomes a skiplist. Levels fixed: every fourth member at level 2, the rest at 1 (97
+    /// nodes of 24 + 16 = 40 -> 48 B, 32 of 56 -> 64 B). The dict grew 4, 8, ..., 128 buckets
+    /// while the 128 were copied (each rehash finished by the adds that followed it), and the
+    /// 129th doubled it to 256 (the rehash just started: both tables held). Names "m000".."m128"
+    /// are sds of 1 + 4 + 1 = 6 -> 8 B, entries 24 -> 32 B.
+    #[test]
+    fn a_129_member_skiplist_to_the_byte() {
+        let mut s = server(&[]);
+        let base = s.heap.zmalloc_used;
+        let names: Vec<Vec<u8>> = (0..129).map(|i| format!("m{i:03}").into_bytes()).collect();
+        let scores: Vec<Vec<u8>> = (0..129).map(|i| i.to_string().into_bytes()).collect();
+        let mut args: Vec<&[u8]> = Vec::new();
+        for (sc, n) in scores.iter().zip(&names) {
+            args.push(sc);
+            args.push(n);
+        }
+        let mut z = ZsetValue::create(&mut s.mem(), Cmd::Zadd, &args);
+        let levels: Vec<u8> = (0..129).map(|i| if i % 4 == 3 { 2 } else { 1 }).collect();
+        fix_levels(&levels);
+        assert_eq!(
+            write(&mut s, &mut z, Cmd::Zadd, &args),
+            129 * 4 + 10 + 90 * 2 + 29 * 3
+        );
+        fix_levels(&[]);
+        assert!(matches!(z.enc, Encoding::Skiplist(_)));
+        let nodes = 97 * 48 + 32 * 64;
+        // robj, zset, dict struct (56 -> 64), zskiplist, header (24 + 32 x 16 = 536 -> 640),
+        // tables of 128 and 256 buckets, and per member its sds, entry and node.
+        let held = 16 + 16 + 64 + 32 + 640 + 128 * 8 + 256 * 8 + 129 * (8 + 32) + nodes;
+        assert_eq!(s.heap.zmalloc_used - base, held);
+        assert_eq!(held, 15_704);
+        // objectComputeSize: 16 + 16 + 32 + 56 + 8 x 384 + 640 = 3,832, then per member
+        // 8 + 24 + its node.
+        assert_eq!(
+            z.object_size(&s.heap.arena, &s.profile),
+            3_832 + 129 * (8 + 24) + nodes
+        );
+    }
+
     /// A member longer than `zset-max-listpack-value` (64) converts a listpack, and makes a new
     /// key a skiplist from the start (`createZsetObject`) when it comes first; later in the
     /// command it converts the listpack just made.

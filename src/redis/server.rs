@@ -31,6 +31,7 @@ mod query;
 mod script;
 mod set;
 mod string;
+mod tagindex;
 mod value;
 mod zset;
 

@@ -10,6 +10,7 @@
 //! of another function; two names would have to agree on all 96 bits (about once in 10^13
 //! keyspaces of 50 M keys) to be taken for one key.
 
+use super::tagindex::TagIndex;
 use crate::jemalloc::ObjId;
 
 /// No object (a key without a TTL has no expires entry).
@@ -167,118 +168,12 @@ fn check_hash(name: &[u8]) -> u32 {
     (x ^ (x >> 32)) as u32
 }
 
-/// An empty slot of the index.
-const EMPTY: u64 = u64::MAX;
-
-/// The index: record numbers by walk-order hash, open addressing with linear probing. A slot
-/// holds the hash's high 32 bits (which also place it: the table's position is their top bits)
-/// and the record number, in 8 bytes, so a probe reads one cache line and a rehash never reads
-/// a record. Deletion shifts the following slots back (no tombstones). Filled at most 3/4.
-#[derive(Debug, Clone, Default)]
-struct Index {
-    slots: Vec<u64>,
-    /// 32 - log2(slots.len()): a tag's home slot is `tag >> shift`.
-    shift: u32,
-    len: usize,
-}
-
-impl Index {
-    fn home(&self, tag: u32) -> usize {
-        (tag >> self.shift) as usize
-    }
-
-    fn mask(&self) -> usize {
-        self.slots.len() - 1
-    }
-
-    /// The home slot's address, for a prefetch.
-    fn home_ptr(&self, h: u64) -> Option<*const u64> {
-        (!self.slots.is_empty()).then(|| &self.slots[self.home((h >> 32) as u32)] as *const u64)
-    }
-
-    /// The first record among those tagged like `h` that `is` accepts.
-    fn find(&self, h: u64, mut is: impl FnMut(u32) -> bool) -> Option<u32> {
-        if self.slots.is_empty() {
-            return None;
-        }
-        let tag = (h >> 32) as u32;
-        let mut i = self.home(tag);
-        loop {
-            let s = self.slots[i];
-            if s == EMPTY {
-                return None;
-            }
-            if (s >> 32) as u32 == tag && is(s as u32) {
-                return Some(s as u32);
-            }
-            i = (i + 1) & self.mask();
-        }
-    }
-
-    fn insert(&mut self, h: u64, r: u32) {
-        if (self.len + 1) * 4 > self.slots.len() * 3 {
-            self.grow();
-        }
-        let tag = (h >> 32) as u32;
-        self.place((tag as u64) << 32 | r as u64);
-        self.len += 1;
-    }
-
-    /// Puts slot value `s` in the first free slot from its home.
-    fn place(&mut self, s: u64) {
-        let mask = self.mask();
-        let mut i = self.home((s >> 32) as u32);
-        while self.slots[i] != EMPTY {
-            i = (i + 1) & mask;
-        }
-        self.slots[i] = s;
-    }
-
-    fn grow(&mut self) {
-        let cap = (self.slots.len() * 2).max(16);
-        let old = std::mem::replace(&mut self.slots, vec![EMPTY; cap]);
-        self.shift = 32 - cap.trailing_zeros();
-        for s in old.into_iter().filter(|&s| s != EMPTY) {
-            self.place(s);
-        }
-    }
-
-    /// Removes record `r`, tagged like `h` (it is in the index).
-    fn remove(&mut self, h: u64, r: u32) {
-        let want = ((h >> 32) << 32) | r as u64;
-        let mask = self.mask();
-        let mut i = self.home((h >> 32) as u32);
-        while self.slots[i] != want {
-            assert!(self.slots[i] != EMPTY, "a live record is indexed");
-            i = (i + 1) & mask;
-        }
-        // Backward shift: each following slot of the run moves into the hole unless its home
-        // lies cyclically after the hole (then it is already as close to home as it can be).
-        let mut hole = i;
-        let mut j = (i + 1) & mask;
-        loop {
-            let s = self.slots[j];
-            if s == EMPTY {
-                break;
-            }
-            let home = self.home((s >> 32) as u32);
-            if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
-                self.slots[hole] = s;
-                hole = j;
-            }
-            j = (j + 1) & mask;
-        }
-        self.slots[hole] = EMPTY;
-        self.len -= 1;
-    }
-}
-
 /// The records, the index, and the free records' list.
 #[derive(Debug, Clone, Default)]
 pub(super) struct KeyTable {
     recs: Vec<KeyRec>,
     /// Record numbers by their name's walk-order hash.
-    index: Index,
+    index: TagIndex,
     /// The first free record ([`NO_OBJ`]: none); a new table has none.
     free: Option<u32>,
     len: u64,
@@ -298,7 +193,7 @@ impl KeyTable {
     /// next command's key, looked up while the current one runs).
     pub(super) fn prefetch(&self, name: KeyName) {
         #[cfg(target_arch = "x86_64")]
-        if let Some(p) = self.index.home_ptr(name.h) {
+        if let Some(p) = self.index.home_ptr((name.h >> 32) as u32) {
             // SAFETY: a prefetch reads nothing the program sees and cannot fault; `p` points
             // into the index's slots.
             unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8) };
@@ -310,7 +205,7 @@ impl KeyTable {
     /// The record of the key named `name`, if there is one.
     pub(super) fn find(&self, name: KeyName) -> Option<u32> {
         let recs = &self.recs;
-        self.index.find(name.h, |r| {
+        self.index.find((name.h >> 32) as u32, |r| {
             let k = &recs[r as usize];
             k.h[1] == name.h as u32 && k.check == name.check
         })
@@ -349,7 +244,7 @@ impl KeyTable {
                 (self.recs.len() - 1) as u32
             }
         };
-        self.index.insert(name.h, r);
+        self.index.insert((name.h >> 32) as u32, r);
         self.len += 1;
         r
     }
@@ -357,7 +252,7 @@ impl KeyTable {
     /// Removes record `r` (a live key) and returns what it held.
     pub(super) fn remove(&mut self, r: u32) -> KeyRec {
         let k = self.recs[r as usize];
-        self.index.remove(k.hash(), r);
+        self.index.remove((k.hash() >> 32) as u32, r);
         let slot = &mut self.recs[r as usize];
         slot.held = Held::Free;
         slot.val = self.free.unwrap_or(NO_OBJ);
@@ -380,7 +275,7 @@ impl KeyTable {
         for k in recs {
             each(k);
         }
-        self.index = Index::default();
+        self.index = TagIndex::default();
         self.free = None;
         self.len = 0;
     }

@@ -41,6 +41,7 @@ use super::dispatch::{unsupported, Cmd, Reply};
 use super::keytable::NameHasher;
 use super::query::{array_reply_len, bulk_reply_len, resp_header};
 use super::string::StringValue;
+use super::tagindex::TagIndex;
 use super::value::{add_sampled, Aggregate, BlockKind, Blocks, Mem, Value, ValueType};
 use super::Server;
 
@@ -220,123 +221,12 @@ impl Member {
     }
 }
 
-/// An empty slot of the index.
-const EMPTY: u64 = u64::MAX;
-
-/// Positions in [`Members::recs`] by the members' walk-order hash: open addressing with
-/// linear probing, a slot holding the hash's high 32 bits (which place it) and the
-/// position; deletion shifts the following slots back. Filled at most 3/4, at least 3/32
-/// (else rebuilt smaller).
-#[derive(Debug, Clone, Default)]
-struct Index {
-    slots: Vec<u64>,
-    /// 32 - log2(slots.len()).
-    shift: u32,
-    len: usize,
-}
-
-impl Index {
-    /// The tag's home slot: the top bits of the tag scrambled (a multiplication by an odd
-    /// constant), so that members inserted in walk order (a copy of a set) spread over the
-    /// table instead of piling up at its start.
-    fn home(&self, tag: u32) -> usize {
-        (tag.wrapping_mul(0x9e37_79b1) >> self.shift) as usize
-    }
-
-    fn mask(&self) -> usize {
-        self.slots.len() - 1
-    }
-
-    /// The first position tagged `tag` that `is` accepts.
-    fn find(&self, tag: u32, mut is: impl FnMut(u32) -> bool) -> Option<u32> {
-        if self.slots.is_empty() {
-            return None;
-        }
-        let mut i = self.home(tag);
-        loop {
-            let s = self.slots[i];
-            if s == EMPTY {
-                return None;
-            }
-            if (s >> 32) as u32 == tag && is(s as u32) {
-                return Some(s as u32);
-            }
-            i = (i + 1) & self.mask();
-        }
-    }
-
-    /// The slot holding position `pos` tagged `tag` (it is in the index).
-    fn slot_of(&self, tag: u32, pos: u32) -> usize {
-        let want = (tag as u64) << 32 | pos as u64;
-        let mut i = self.home(tag);
-        while self.slots[i] != want {
-            assert!(self.slots[i] != EMPTY, "a member's position is indexed");
-            i = (i + 1) & self.mask();
-        }
-        i
-    }
-
-    fn insert(&mut self, tag: u32, pos: u32) {
-        if (self.len + 1) * 4 > self.slots.len() * 3 {
-            self.rebuild((self.slots.len() * 2).max(16));
-        }
-        self.place((tag as u64) << 32 | pos as u64);
-        self.len += 1;
-    }
-
-    fn place(&mut self, s: u64) {
-        let mask = self.mask();
-        let mut i = self.home((s >> 32) as u32);
-        while self.slots[i] != EMPTY {
-            i = (i + 1) & mask;
-        }
-        self.slots[i] = s;
-    }
-
-    fn rebuild(&mut self, cap: usize) {
-        let old = std::mem::replace(&mut self.slots, vec![EMPTY; cap]);
-        self.shift = 32 - cap.trailing_zeros();
-        for s in old.into_iter().filter(|&s| s != EMPTY) {
-            self.place(s);
-        }
-    }
-
-    /// Position `pos` tagged `tag` is now at `to`.
-    fn repoint(&mut self, tag: u32, pos: u32, to: u32) {
-        let i = self.slot_of(tag, pos);
-        self.slots[i] = (tag as u64) << 32 | to as u64;
-    }
-
-    fn remove(&mut self, tag: u32, pos: u32) {
-        let mask = self.mask();
-        let mut hole = self.slot_of(tag, pos);
-        let mut j = (hole + 1) & mask;
-        loop {
-            let s = self.slots[j];
-            if s == EMPTY {
-                break;
-            }
-            let home = self.home((s >> 32) as u32);
-            if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
-                self.slots[hole] = s;
-                hole = j;
-            }
-            j = (j + 1) & mask;
-        }
-        self.slots[hole] = EMPTY;
-        self.len -= 1;
-        if self.slots.len() > 16 && self.len * 32 < self.slots.len() * 3 {
-            self.rebuild(self.slots.len() / 2);
-        }
-    }
-}
-
 /// The members of a dict set: records in a dense vector (a random member is a random
 /// position), found by key through the index.
 #[derive(Debug, Clone, Default)]
 struct Members {
     recs: Vec<Member>,
-    index: Index,
+    index: TagIndex,
 }
 
 impl Members {
@@ -376,6 +266,7 @@ impl Members {
             let moved = self.recs[last];
             self.index.repoint(moved.tag(), last as u32, pos as u32);
         }
+        self.index.shrink_if_sparse();
         self.recs.swap_remove(pos);
         if self.recs.capacity() > 64 && self.recs.len() * 4 < self.recs.capacity() {
             self.recs.shrink_to(self.recs.len() * 2);
@@ -393,7 +284,7 @@ impl Members {
     /// Every member, in walk order, the set emptied.
     fn drain_in_walk_order(&mut self) -> Vec<Member> {
         let mut recs = std::mem::take(&mut self.recs);
-        self.index = Index::default();
+        self.index = TagIndex::default();
         recs.sort_unstable_by_key(Member::key);
         recs
     }

@@ -53,6 +53,7 @@ use crate::redis::profile::RedisProfile;
 
 use super::dispatch::{unsupported, Cmd, Reply};
 use super::keytable::NameHasher;
+use super::tagindex::TagIndex;
 use super::value::{
     add_sampled, listpack_structure, Aggregate, BlockKind, Blocks, Draws, Mem, Value, ValueType,
 };
@@ -320,8 +321,6 @@ struct Rec {
 const FREE: u64 = u64::MAX;
 /// No record.
 const NONE: u32 = u32::MAX;
-/// An empty slot of a [`NameIndex`].
-const EMPTY: u64 = u64::MAX;
 
 /// The name `names` holds at `at`.
 fn name_at(names: &[u8], at: u64) -> &[u8] {
@@ -330,98 +329,10 @@ fn name_at(names: &[u8], at: u64) -> &[u8] {
     &names[i..i + len]
 }
 
-/// The hash a [`NameIndex`] files a member's name under (SipHash-1-3, fixed keys).
-fn name_hash(name: &[u8]) -> u64 {
-    std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(name)
-}
-
-/// Record numbers by their member's name hash: open addressing, linear probing, a slot holding
-/// the hash's top 32 bits (which also place it) and the record number in 8 bytes, filled at
-/// most 3/4; deletion shifts the following slots back.
-#[derive(Debug, Clone, Default)]
-struct NameIndex {
-    slots: Vec<u64>,
-    /// log2 of the slot count.
-    bits: u32,
-    len: usize,
-}
-
-impl NameIndex {
-    fn home(&self, tag: u32) -> usize {
-        (tag as u64 >> (32 - self.bits)) as usize
-    }
-
-    fn mask(&self) -> usize {
-        self.slots.len() - 1
-    }
-
-    /// The first record filed under `h` that `is` accepts.
-    fn find(&self, h: u64, mut is: impl FnMut(u32) -> bool) -> Option<u32> {
-        if self.slots.is_empty() {
-            return None;
-        }
-        let tag = (h >> 32) as u32;
-        let mut i = self.home(tag);
-        loop {
-            let s = self.slots[i];
-            if s == EMPTY {
-                return None;
-            }
-            if (s >> 32) as u32 == tag && is(s as u32) {
-                return Some(s as u32);
-            }
-            i = (i + 1) & self.mask();
-        }
-    }
-
-    fn insert(&mut self, h: u64, r: u32) {
-        if (self.len + 1) * 4 > self.slots.len() * 3 {
-            let cap = (self.slots.len() * 2).max(8);
-            let old = std::mem::replace(&mut self.slots, vec![EMPTY; cap]);
-            self.bits = cap.trailing_zeros();
-            for s in old.into_iter().filter(|&s| s != EMPTY) {
-                self.place(s);
-            }
-        }
-        self.place((h >> 32) << 32 | r as u64);
-        self.len += 1;
-    }
-
-    fn place(&mut self, s: u64) {
-        let mask = self.mask();
-        let mut i = self.home((s >> 32) as u32);
-        while self.slots[i] != EMPTY {
-            i = (i + 1) & mask;
-        }
-        self.slots[i] = s;
-    }
-
-    /// Removes record `r`, filed under `h`.
-    fn remove(&mut self, h: u64, r: u32) {
-        let want = (h >> 32) << 32 | r as u64;
-        let mask = self.mask();
-        let mut i = self.home((h >> 32) as u32);
-        while self.slots[i] != want {
-            assert!(self.slots[i] != EMPTY, "a live member is indexed");
-            i = (i + 1) & mask;
-        }
-        let mut hole = i;
-        let mut j = (i + 1) & mask;
-        loop {
-            let s = self.slots[j];
-            if s == EMPTY {
-                break;
-            }
-            let home = self.home((s >> 32) as u32);
-            if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
-                self.slots[hole] = s;
-                hole = j;
-            }
-            j = (j + 1) & mask;
-        }
-        self.slots[hole] = EMPTY;
-        self.len -= 1;
-    }
+/// The tag a member's name is indexed under: the top half of its SipHash-1-3 (fixed keys).
+fn name_tag(name: &[u8]) -> u32 {
+    (std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(name)
+        >> 32) as u32
 }
 
 /// Most record numbers in one block of an [`Order`].
@@ -556,7 +467,7 @@ impl Order {
 /// A skiplist-encoded sorted set: the `zset` struct, the dict struct and its tables, the
 /// `zskiplist` struct and its header node; and the members, each a [`Rec`] (32 bytes) in a
 /// table whose free records are chained, its name in a shared byte buffer (compacted when half
-/// of it is garbage), its record number in a [`NameIndex`] (8 bytes a slot, filled 3/8 to 3/4)
+/// of it is garbage), its record number in a [`TagIndex`] (8 bytes a slot, filled 3/8 to 3/4)
 /// and in an [`Order`] (4 bytes, blocks filled a quarter to all): about 55 bytes and the name
 /// per member, no allocation of its own (measured at 1 M members of 14 bytes: 34 B of records
 /// with the table's growth slack, 17 B of index, 4.3 B of order, 15 B of names).
@@ -573,7 +484,7 @@ struct Skiplist {
     names: Vec<u8>,
     /// Bytes of `names` no member uses any more.
     garbage: u64,
-    index: NameIndex,
+    index: TagIndex,
     order: Order,
 }
 
@@ -597,7 +508,7 @@ impl Skiplist {
             free: NONE,
             names: Vec::new(),
             garbage: 0,
-            index: NameIndex::default(),
+            index: TagIndex::default(),
             order: Order::default(),
         }
     }
@@ -611,7 +522,7 @@ impl Skiplist {
     }
 
     fn find(&self, name: &[u8]) -> Option<u32> {
-        self.index.find(name_hash(name), |r| {
+        self.index.find(name_tag(name), |r| {
             name_at(&self.names, self.recs[r as usize].at) == name
         })
     }
@@ -653,7 +564,7 @@ impl Skiplist {
             self.recs[r as usize] = rec;
             r
         };
-        self.index.insert(name_hash(name), r);
+        self.index.insert(name_tag(name), r);
         self.order_insert(r);
         r
     }
@@ -662,7 +573,7 @@ impl Skiplist {
     fn forget(&mut self, r: u32) {
         let name = self.name(r);
         let len = name.len() as u64;
-        self.index.remove(name_hash(name), r);
+        self.index.remove(name_tag(name), r);
         self.garbage += varint_len(len) + len;
         let rec = &mut self.recs[r as usize];
         rec.at = FREE;

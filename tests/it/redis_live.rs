@@ -465,22 +465,43 @@ fn validate_refuses_a_server_with_keys() {
 }
 
 /// Scenarios drawn at random from the whole grammar (`fragsim::workload::generate`), each
-/// predicted on its own fresh server: the workloads nobody tuned the model on.
-fn check_generated(seeds: std::ops::Range<u64>) {
+/// predicted on its own fresh server: the workloads nobody tuned the model on. The first `n`
+/// whose workload holds at least 2 MiB at every checkpoint (by the model), numbers from 0: on a
+/// smaller
+/// heap the allocator figures measure mostly how a fresh server's thread cache gives back what
+/// startup left in it (409 KB, in garbage-collection steps whose timing differs from one
+/// server start to the next by 100-200 KB: up to 9% of a 2 MB heap; see README), not the
+/// workload. `many_generated_scenarios_validate_against_fresh_live_servers` takes them all.
+fn check_generated(n: usize) {
     let live = live_lock();
-    for seed in seeds {
+    let mut checked = 0;
+    for seed in 0.. {
+        if checked == n {
+            break;
+        }
         let text = fragsim::workload::generate::scenario_toml(seed, "redis-7.0-debian");
         let f = workload::parse(&text, "generated.toml").expect("generated scenarios parse");
+        let sc = f.first();
+        let empty = sc.redis.as_ref().expect("a Redis scenario").baseline.used_memory;
+        // What the checkpoints measure: used_memory at the end of each test.
+        let run = fragsim::sim::run(sc, sc.seed, |_| {});
+        let least = run.timeline.iter().map(|t| t.end.used_memory).min().unwrap_or(0);
+        if least < empty + 2 * 1024 * 1024 {
+            println!("generated {seed}: skipped, used_memory at a checkpoint is {least} B");
+            continue;
+        }
         let Some(p) = live_server(&live) else { return };
         println!("{text}");
-        check_scenario(&live, &p, &format!("generated {seed}"), f.first());
+        check_scenario(&live, &p, &format!("generated {seed}"), sc);
+        checked += 1;
     }
 }
 
-/// A small seeded subset in every test run.
+/// Three generated scenarios in every test run (the first three large enough, see
+/// [`check_generated`]).
 #[test]
 fn generated_scenarios_validate_against_fresh_live_servers() {
-    check_generated(0..3);
+    check_generated(3);
 }
 
 /// The larger set, for development: `FRAGSIM_GENERATED=N cargo test --release --test it

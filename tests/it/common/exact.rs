@@ -33,7 +33,7 @@ use fragsim::redis::server::ClientId;
 use fragsim::redis::{RedisProfile, Server};
 use fragsim::validate::live_redis::RedisProcess;
 
-use super::{live_cluster_node, live_server, LiveGuard};
+use super::{live_cluster_node, live_server, live_server_with, LiveGuard};
 
 /// A live server and a model server, each with one connected client.
 pub struct Exact {
@@ -80,6 +80,19 @@ impl Exact {
             process,
             RedisProfile::builtin("redis-7.0-debian").unwrap(),
         ))
+    }
+
+    /// A fresh live server started with `extra` arguments (`--list-compress-depth 1`), and a
+    /// model of it: the Debian profile as `adjust` changes it to match them.
+    pub fn start_with(
+        live: &LiveGuard,
+        extra: &[&str],
+        adjust: impl FnOnce(&mut RedisProfile),
+    ) -> Option<Exact> {
+        let process = live_server_with(live, extra)?;
+        let mut profile = RedisProfile::builtin("redis-7.0-debian").unwrap();
+        adjust(&mut profile);
+        Some(Self::with(process, profile))
     }
 
     /// A fresh one-node cluster and the model in cluster mode.

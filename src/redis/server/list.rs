@@ -1352,6 +1352,188 @@ mod tests {
         assert_eq!(s.dbsize(), 0);
     }
 
+    /// `verb key` and `n` strings of 20 bytes `c` (a 22-byte entry each: a 1-byte header,
+    /// the bytes, a 1-byte back-length).
+    fn twenties(verb: &[u8], key: &[u8], c: u8, n: usize) -> Vec<Vec<u8>> {
+        let mut a = argv(&[verb, key]);
+        a.extend((0..n).map(|_| vec![c; 20]));
+        a
+    }
+
+    /// `key`'s list value, to look at its nodes.
+    fn list<'a>(s: &'a Server, key: &[u8]) -> &'a ListValue {
+        match s.keyspace.value_of(key) {
+            Some(Value::List(l)) => l,
+            _ => panic!("no list at that key"),
+        }
+    }
+
+    /// Which of the list's nodes are LZF blocks, head to tail.
+    fn compressed(s: &Server, key: &[u8]) -> Vec<bool> {
+        list(s, key).nodes.iter().map(Node::is_lzf).collect()
+    }
+
+    /// Three nodes at `list-max-listpack-size` 4 and depth 1, each of four 20-byte strings
+    /// (7 + 4 x 22 = 95 bytes of listpack, in 96): the middle one compressed when the third
+    /// is made. Its listpack, `[95 0 0 0 4 0]` then four times `[148, 20 x 'b', 21]` then
+    /// 255, is 20 bytes of LZF: 8 literals (the header, the first entry's header, its first
+    /// byte), a back-reference of 19 bytes at offset 0 (3 bytes: 224, 10, 0), the literal 21
+    /// (2 bytes), a back-reference of 65 bytes to the entry 22 bytes back (224, 56, 21), which
+    /// stops 2 bytes short of the end, and those 2 bytes as literals (3 bytes). So: the node
+    /// and `lpNew`, the first entry, then the LZF block asked for at 8 + 95 = 103 bytes (the
+    /// 112 class), reallocated to 8 + 20 = 28 (the 32 class), the listpack freed.
+    ///
+    /// The delta: the key (136), two nodes of 48 + 96, one of 48 + 32: 504. MEMORY USAGE:
+    /// robj 16 + quicklist 40 + 3 x 40 + 96 + 32 + 96 + the key's sds 8 + dictEntry 24 = 432.
+    #[test]
+    fn depth_1_compresses_the_middle_of_three_nodes() {
+        let (mut s, c) = ready(4, 1);
+        s.heap.record();
+        let mut a = twenties(b"RPUSH", b"l", b'a', 4);
+        a.extend(twenties(b"", b"", b'b', 4).into_iter().skip(2));
+        a.extend(twenties(b"", b"", b'c', 4).into_iter().skip(2));
+        assert_eq!(exec(&mut s, c, &a), 504);
+        assert!(has_run(
+            &trace(&s),
+            &["+40", "+7", "~7>29", "+103", "~103>28", "-95"]
+        ));
+        assert_eq!(compressed(&s, b"l"), [false, true, false]);
+        let mid = &list(&s, b"l").nodes[1];
+        assert_eq!((mid.bytes, mid.lp.requested, mid.lp.usable), (95, 28, 32));
+        assert_eq!(s.memory_usage(b"l"), Some(432));
+        // A fifth entry does not go into the full tail: a node of its own (48 + 16), and the
+        // old tail, now interior, compressed (96 -> 32): 0 in all. A node at the head likewise
+        // (48 + 32) makes the old head interior and compressed (its 'a' entries compress as
+        // the 'b' ones did).
+        assert_eq!(delta(&mut s, c, &[b"RPUSH", b"l", b"1"]), 0);
+        assert_eq!(compressed(&s, b"l"), [false, true, true, false]);
+        assert_eq!(
+            exec(&mut s, c, &twenties(b"LPUSH", b"l", b'z', 1)),
+            48 + 32 + 32 - 96
+        );
+        assert!(has_run(
+            &trace(&s),
+            &["+40", "+7", "~7>29", "+103", "~103>28", "-95"]
+        ));
+        assert_eq!(compressed(&s, b"l"), [false, true, true, true, false]);
+    }
+
+    /// LPOP 5 on those three nodes: the reply's iterator enters the head (raw) and leaves it
+    /// (`__quicklistCompress` around it: the middle node already compressed), then enters the
+    /// middle one, decompressed for use (a block of 95, the LZF block freed), and its release
+    /// recompresses it (103, then 28; the listpack freed), before its own blocks go.
+    /// `quicklistDelRange` then frees the head whole, and that deletion's pass decompresses the
+    /// middle node, now the head (95, the LZF block freed), before the old head's listpack and
+    /// node are freed; one entry is cut from the new head (95 -> 73, the 80 class).
+    ///
+    /// The delta: the old head (48 + 96) gone, the middle node from 32 to 80: -96.
+    #[test]
+    fn a_counted_pop_decompresses_for_use_and_recompresses() {
+        let (mut s, c) = ready(4, 1);
+        // Recorded from the start: the trace then names each block by its last request.
+        s.heap.record();
+        let mut a = twenties(b"RPUSH", b"l", b'a', 4);
+        a.extend(twenties(b"", b"", b'b', 4).into_iter().skip(2));
+        a.extend(twenties(b"", b"", b'c', 4).into_iter().skip(2));
+        exec(&mut s, c, &a);
+        assert_eq!(delta(&mut s, c, &[b"LPOP", b"l", b"5"]), -96);
+        assert!(has_run(
+            &trace(&s),
+            &[
+                "+24", "+40", "+95", "-28", "+103", "~103>28", "-95", "-40", "-24", "+40", "-40", "+95",
+                "-28", "-95", "-40", "~95>73"
+            ]
+        ));
+        assert_eq!(compressed(&s, b"l"), [false, false]);
+        assert_eq!(s.memory_usage(b"l"), Some(16 + 40 + 2 * 40 + 80 + 96 + 8 + 24));
+    }
+
+    /// Nodes that LZF does not shrink stay listpacks, and every pass tries them again: the
+    /// block of 8 + 95 bytes asked for and freed each time. Making the third node tries the
+    /// middle one five times: as the old tail (`__quicklistCompress` around it: the node
+    /// itself, then the node past the depth from either end, the same one), then around the
+    /// new tail (the same node twice).
+    #[test]
+    fn nodes_that_do_not_compress_are_tried_at_each_pass() {
+        let (mut s, c) = ready(4, 1);
+        let noise = |i: u8| -> Vec<u8> {
+            std::iter::once(b'n')
+                .chain((1..20u32).map(|k| ((u32::from(i) * 67 + k * k * 151 + k * 29) % 251) as u8))
+                .collect()
+        };
+        let mut a = argv(&[b"RPUSH", b"l"]);
+        a.extend((0..8).map(noise));
+        exec(&mut s, c, &a);
+        s.heap.record();
+        let mut a = argv(&[b"RPUSH", b"l"]);
+        a.push(noise(8));
+        assert_eq!(exec(&mut s, c, &a), 48 + 32);
+        let t = trace(&s);
+        let tries = ["+103", "-103"].repeat(5);
+        assert!(has_run(&t, &[&["+40", "+7", "~7>29"][..], &tries].concat()));
+        assert_eq!(compressed(&s, b"l"), [false, false, false]);
+        assert_eq!(
+            s.memory_usage(b"l"),
+            Some(16 + 40 + 3 * 40 + 96 + 96 + 32 + 8 + 24)
+        );
+    }
+
+    /// LREM through the compressed middle node: the iterator leaves the head (a pass around
+    /// it, nothing to do), enters the middle node (decompressed for use: 95, the LZF block
+    /// freed), deletes two entries (95 -> 73 -> 51) and stops there: its release recompresses
+    /// the node, 51 bytes of which LZF makes 20 again (8 literals, 19 bytes back at offset 0,
+    /// the literal 21, 21 bytes back at offset 21, the last 2 bytes): 59 asked for, then 28.
+    /// A second LREM empties the node: decompressed (51, in 64), two deletions (29, then 7),
+    /// the node freed (its pass on two nodes does nothing).
+    #[test]
+    fn lrem_decompresses_the_nodes_it_enters() {
+        let (mut s, c) = ready(4, 1);
+        s.heap.record();
+        let mut a = twenties(b"RPUSH", b"l", b'a', 4);
+        a.extend(twenties(b"", b"", b'b', 4).into_iter().skip(2));
+        a.extend(twenties(b"", b"", b'c', 4).into_iter().skip(2));
+        exec(&mut s, c, &a);
+        let b20 = [b'b'; 20];
+        assert_eq!(delta(&mut s, c, &[b"LREM", b"l", b"2", &b20]), 0);
+        assert!(has_run(
+            &trace(&s),
+            &["+24", "+40", "+95", "-28", "~95>73", "~73>51", "+59", "~59>28", "-51", "-40", "-24"]
+        ));
+        assert_eq!(compressed(&s, b"l"), [false, true, false]);
+        assert_eq!(delta(&mut s, c, &[b"LREM", b"l", b"0", &b20]), -(48 + 32));
+        assert!(has_run(
+            &trace(&s),
+            &["+24", "+40", "+51", "-28", "~51>29", "~29>7", "-7", "-40", "-40", "-24"]
+        ));
+        assert_eq!(compressed(&s, b"l"), [false, false]);
+    }
+
+    /// Depth 2 keeps two nodes raw at each end: four nodes are all listpacks (a list shorter
+    /// than twice the depth is left alone), the fifth makes the middle one LZF. RPOP 4 then
+    /// cuts the tail to nothing (its listpack reallocated to 7 bytes), and the pass of its
+    /// deletion decompresses the middle node, now within the depth from the tail, before the
+    /// tail's blocks are freed.
+    #[test]
+    fn depth_2_keeps_two_nodes_raw_at_each_end() {
+        let (mut s, c) = ready(4, 2);
+        s.heap.record();
+        let mut a = twenties(b"RPUSH", b"l", b'a', 4);
+        for ch in [b'b', b'c', b'd'] {
+            a.extend(twenties(b"", b"", ch, 4).into_iter().skip(2));
+        }
+        exec(&mut s, c, &a);
+        assert_eq!(compressed(&s, b"l"), [false; 4]);
+        assert_eq!(s.memory_usage(b"l"), Some(16 + 40 + 4 * (40 + 96) + 8 + 24));
+        assert_eq!(
+            exec(&mut s, c, &twenties(b"RPUSH", b"l", b'e', 4)),
+            48 + 96 + 32 - 96
+        );
+        assert_eq!(compressed(&s, b"l"), [false, false, true, false, false]);
+        assert_eq!(delta(&mut s, c, &[b"RPOP", b"l", b"4"]), -(48 + 96) + 96 - 32);
+        assert!(has_run(&trace(&s), &["~95>7", "+95", "-28", "-7", "-40"]));
+        assert_eq!(compressed(&s, b"l"), [false; 4]);
+    }
+
     /// Arguments Redis refuses are refused; a pop or a trim of a missing key does nothing.
     #[test]
     fn bad_arguments_are_refused_and_missing_keys_ignored() {

@@ -441,3 +441,74 @@ fn compressed_lists_at_depth_1() {
 fn compressed_lists_at_depth_2() {
     compressed_lists_leave_what_the_server_leaves(2);
 }
+
+/// Nodes of at most 4 entries (`list-max-listpack-size 4`) at depth `depth`: many nodes, some
+/// under the 48 bytes below which none is compressed, some of noise; pushes at both ends, pops
+/// with and without a count, trims and removals walking through many compressed nodes.
+fn small_compressed_nodes(depth: u64) {
+    let live = live_lock();
+    let d = depth.to_string();
+    let Some(mut e) = Exact::start_with(
+        &live,
+        &["--list-compress-depth", &d, "--list-max-listpack-size", "4"],
+        |p| {
+            p.types.list_compress_depth = depth;
+            p.types.list_max_listpack_size = 4;
+        },
+    ) else {
+        return;
+    };
+    let elem = |i: usize| -> Vec<u8> {
+        match i % 6 {
+            0 | 1 => b"x".to_vec(),
+            2 => text(i, 20).into_bytes(),
+            3 => noise(i, 30),
+            4 => integer(i).into_bytes(),
+            _ => "t".repeat(40).into_bytes(),
+        }
+    };
+    let mut script: Vec<_> = (0..4)
+        .map(|b| push_bytes("RPUSH", "q", (0..50).map(|i| elem(b * 50 + i))))
+        .collect();
+    script.extend((0..2).map(|b| push_bytes("LPUSH", "q", (0..37).map(|i| elem(7 + b * 37 + i)))));
+    script.extend((0..12).map(|i| push_bytes(if i % 2 == 0 { "LPUSH" } else { "RPUSH" }, "q", [elem(i)])));
+    e.same_deltas(&script);
+    same_usage(&mut e, &["q"]);
+    let mut pops: Vec<_> = (0..6).map(|_| cmd(&["LPOP", "q"])).collect();
+    pops.extend((0..6).map(|_| cmd(&["RPOP", "q"])));
+    pops.extend([
+        cmd(&["LPOP", "q", "9"]),
+        cmd(&["RPOP", "q", "11"]),
+        cmd(&["LPOP", "q", "1"]),
+        cmd(&["RPOP", "q", "4"]),
+    ]);
+    e.same_deltas(&pops);
+    same_usage(&mut e, &["q"]);
+    e.same_deltas(&[
+        cmd(&["LREM", "q", "0", "x"]),
+        cmd(&["LREM", "q", "5", &"t".repeat(40)]),
+        cmd(&["LREM", "q", "-5", &"t".repeat(40)]),
+        cmd(&["LTRIM", "q", "7", "-9"]),
+        cmd(&["LTRIM", "q", "2", "-3"]),
+    ]);
+    same_usage(&mut e, &["q"]);
+    e.same_deltas(&[
+        cmd(&["LREM", "q", "0", &"t".repeat(40)]),
+        cmd(&["RPOP", "q", "20"]),
+    ]);
+    same_usage(&mut e, &["q"]);
+    e.same_deltas(&[cmd(&["DEL", "q"])]);
+    assert_eq!(e.model().dbsize(), 0);
+}
+
+/// Small nodes at depth 1.
+#[test]
+fn compressed_small_nodes_at_depth_1() {
+    small_compressed_nodes(1);
+}
+
+/// Small nodes at depth 3.
+#[test]
+fn compressed_small_nodes_at_depth_3() {
+    small_compressed_nodes(3);
+}

@@ -89,6 +89,63 @@ pub fn listpack_entry(s: &[u8]) -> u64 {
     enc_data + backlen
 }
 
+/// Appends the bytes of `s`'s listpack entry to `out` (`lpEncodeGetType`, `lpEncodeString`,
+/// `lpEncodeBacklen`): an integer that [`as_integer`] reads in its smallest encoding (7-bit
+/// unsigned; 13, 16, 24, 32 or 64-bit signed, little-endian after the type byte), any other
+/// string with a 6-bit, 12-bit or 32-bit length header and its bytes; then the back-length,
+/// the size of what came before it in 7-bit groups, most significant first, every byte but
+/// the first with its top bit set. [`listpack_entry`] bytes in all.
+pub fn encode_listpack_entry(s: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    match as_integer(s) {
+        Some(v) if (0..=127).contains(&v) => out.push(v as u8),
+        Some(v) if (-4096..=4095).contains(&v) => {
+            let u = (v & 0x1fff) as u16;
+            out.extend([0xc0 | (u >> 8) as u8, u as u8]);
+        }
+        Some(v) if (-32768..=32767).contains(&v) => {
+            out.push(0xf1);
+            out.extend_from_slice(&(v as i16).to_le_bytes());
+        }
+        Some(v) if (-8_388_608..=8_388_607).contains(&v) => {
+            out.push(0xf2);
+            out.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
+        }
+        Some(v) if (-2_147_483_648..=2_147_483_647).contains(&v) => {
+            out.push(0xf3);
+            out.extend_from_slice(&(v as i32).to_le_bytes());
+        }
+        Some(v) => {
+            out.push(0xf4);
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        None => {
+            let l = s.len();
+            if l < 64 {
+                out.push(0x80 | l as u8);
+            } else if l < 4096 {
+                out.extend([0xe0 | (l >> 8) as u8, l as u8]);
+            } else {
+                out.push(0xf0);
+                out.extend_from_slice(&(l as u32).to_le_bytes());
+            }
+            out.extend_from_slice(s);
+        }
+    }
+    let l = (out.len() - start) as u64;
+    let groups = match l {
+        0..=127 => 1,
+        128..=16_382 => 2,
+        16_383..=2_097_150 => 3,
+        2_097_151..=268_435_454 => 4,
+        _ => 5,
+    };
+    for g in (0..groups).rev() {
+        let bits = ((l >> (7 * g)) & 127) as u8;
+        out.push(if g == groups - 1 { bits } else { bits | 128 });
+    }
+}
+
 /// Header (6 B) and end byte (1 B) of a listpack.
 pub const LISTPACK_OVERHEAD: u64 = 7;
 
@@ -199,6 +256,74 @@ mod tests {
         assert_eq!(listpack_entry(b"007"), 5); // leading zero: a string
         assert_eq!(listpack_entry(&[b'x'; 100]), 103); // 2 + 100 + 1
         assert_eq!(listpack_entry(b"100000"), 5); // 24-bit int + backlen
+    }
+
+    /// The encoder writes as many bytes as `listpack_entry` counts, at every width boundary of
+    /// strings (6, 12 and 32-bit headers; 1, 2 and 3-byte back-lengths) and integers, and the
+    /// bytes `lpEncodeGetType`, `lpEncodeString` and `lpEncodeBacklen` write.
+    #[test]
+    fn listpack_entries_encode_to_their_sizes() {
+        let mut cases: Vec<Vec<u8>> = [
+            0usize, 1, 63, 64, 125, 126, 127, 4095, 4096, 16_376, 16_377, 70_000,
+        ]
+        .iter()
+        .map(|&n| vec![b'x'; n])
+        .collect();
+        for v in [
+            "0",
+            "127",
+            "128",
+            "-1",
+            "-4096",
+            "4095",
+            "4096",
+            "-4097",
+            "32767",
+            "-32768",
+            "32768",
+            "8388607",
+            "-8388608",
+            "8388608",
+            "2147483647",
+            "-2147483648",
+            "2147483648",
+            "-9223372036854775808",
+            "9223372036854775807",
+            "007",
+            "-0",
+        ] {
+            cases.push(v.as_bytes().to_vec());
+        }
+        for c in &cases {
+            let mut out = vec![9];
+            encode_listpack_entry(c, &mut out);
+            assert_eq!(out.len() as u64 - 1, listpack_entry(c), "{}", c.len());
+        }
+        let enc = |s: &[u8]| {
+            let mut out = Vec::new();
+            encode_listpack_entry(s, &mut out);
+            out
+        };
+        assert_eq!(enc(b"12"), [12, 1]);
+        assert_eq!(enc(b"-1"), [0xdf, 0xff, 2]);
+        assert_eq!(enc(b"1000"), [0xc3, 0xe8, 2]);
+        assert_eq!(enc(b"-32768"), [0xf1, 0x00, 0x80, 3]);
+        assert_eq!(enc(b"100000"), [0xf2, 0xa0, 0x86, 0x01, 4]);
+        assert_eq!(enc(b"-2147483648"), [0xf3, 0, 0, 0, 0x80, 5]);
+        assert_eq!(enc(b"4294967296"), [0xf4, 0, 0, 0, 0, 1, 0, 0, 0, 9]);
+        assert_eq!(enc(b"ab"), [0x82, b'a', b'b', 3]);
+        // 100 bytes: a 12-bit header (0xe0, 100), the bytes, then 102 in one byte.
+        let e = enc(&[b'x'; 100]);
+        assert_eq!((e[..2].to_vec(), e[102]), (vec![0xe0, 100], 102));
+        // 200 bytes: 202 before the back-length, written as 1, then 74 | 128.
+        let e = enc(&[b'x'; 200]);
+        assert_eq!(e[202..], [1, 74 | 128]);
+        // 5,000 bytes: a 32-bit header, 5,005 before the back-length (39, 13 | 128).
+        let e = enc(&[b'x'; 5000]);
+        assert_eq!(
+            (e[..5].to_vec(), e[5005..].to_vec()),
+            (vec![0xf0, 0x88, 0x13, 0, 0], vec![39, 13 | 128])
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod expire;
 pub mod explain;
 pub mod heap;
 pub mod info;
+pub mod lzf;
 pub mod profile;
 pub mod resp;
 pub mod server;

@@ -311,20 +311,6 @@ pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Optio
             }
         };
         let tname = kind.name();
-        if let Some(prof) = redis
-            .as_ref()
-            .filter(|r| kind == KeyType::List && r.types.list_compress_depth > 0)
-        {
-            p.add(
-                &format!("{key}.type"),
-                format!(
-                    "profile '{}' compresses lists (list-compress-depth {}), which fragsim does not model \
-                     (LZF's output depends on the elements' bytes); calibrate a server with \
-                     list-compress-depth 0, or set types.list_compress_depth = 0 in a copy of the profile",
-                    prof.name, prof.types.list_compress_depth
-                ),
-            );
-        }
         // Which size field the type takes: values for strings and hashes, elements for the rest.
         let (size_field, size_value) = if kind.is_collection() {
             if k.value_size.is_some() {

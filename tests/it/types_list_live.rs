@@ -290,3 +290,225 @@ fn del_and_flushall_free_big_lists() {
     e.same_deltas(&[cmd(&["FLUSHALL"])]);
     assert_eq!(e.model().dbsize(), 0);
 }
+
+/// A string element of `len` bytes that LZF cannot shrink: bytes of a xorshift generator after
+/// an `n` (so never an integer), distinct for each `i`.
+fn noise(i: usize, len: usize) -> Vec<u8> {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ (i as u64 + 1).wrapping_mul(0x0100_0000_01B3);
+    let mut b = vec![b'n'];
+    while b.len() < len {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        b.push((x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8);
+    }
+    b.truncate(len);
+    b
+}
+
+/// `verb key` and then byte elements.
+fn push_bytes(verb: &str, key: &str, elems: impl IntoIterator<Item = Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut c = cmd(&[verb, key]);
+    c.extend(elems);
+    c
+}
+
+/// A server started with `--list-compress-depth depth`, and the model with the same depth.
+fn compressing(live: &crate::common::LiveGuard, depth: u64) -> Option<Exact> {
+    let d = depth.to_string();
+    Exact::start_with(live, &["--list-compress-depth", &d], |p| {
+        p.types.list_compress_depth = depth
+    })
+}
+
+/// Under `list-compress-depth` `depth`: lists of many nodes of text (which LZF shrinks) and of
+/// noise (which it does not: each pass tries those nodes again), nodes too small to compress,
+/// pushes at both ends, pops with and without a count, LTRIM cutting interior nodes, LREM
+/// through compressed nodes in both directions, DEL and FLUSHALL; every `used_memory` delta
+/// and MEMORY USAGE equal.
+fn compressed_lists_leave_what_the_server_leaves(depth: u64) {
+    let live = live_lock();
+    let Some(mut e) = compressing(&live, depth) else {
+        return;
+    };
+    // Text at the tail, noise at the head, then a mix, and integers.
+    let mut fill: Vec<_> = (0..5)
+        .map(|b| push("RPUSH", "c", (0..100).map(|i| text(b * 100 + i, 100))))
+        .collect();
+    fill.extend((0..3).map(|b| push_bytes("LPUSH", "c", (0..100).map(|i| noise(b * 100 + i, 100)))));
+    fill.extend((0..3).map(|b| {
+        push_bytes(
+            "RPUSH",
+            "c",
+            (0..100).map(|i| match i % 3 {
+                0 => noise(1000 + b * 100 + i, 60 + i),
+                1 => text(1000 + b * 100 + i, 30 + i).into_bytes(),
+                _ => integer(b * 100 + i).into_bytes(),
+            }),
+        )
+    }));
+    e.same_deltas(&fill);
+    same_usage(&mut e, &["c"]);
+    // A node too small to compress between big ones: a full node, one short string, then an
+    // element too long to join it, then more full nodes.
+    let mut small = vec![push("RPUSH", "s", (0..79).map(|i| text(i, 100)))];
+    small.push(cmd(&["RPUSH", "s", "x", "y"]));
+    small.push(push("RPUSH", "s", [text(7, 9000)]));
+    small.extend((0..3).map(|b| push("RPUSH", "s", (0..100).map(|i| text(500 + b * 100 + i, 100)))));
+    small.push(cmd(&["LPUSH", "s", "h"]));
+    small.push(push("LPUSH", "s", (0..90).map(|i| text(900 + i, 100))));
+    e.same_deltas(&small);
+    same_usage(&mut e, &["c", "s"]);
+    // Pops: single ones at both ends, then counts that reach into compressed nodes.
+    let mut pops: Vec<_> = (0..5).map(|_| cmd(&["LPOP", "c"])).collect();
+    pops.extend((0..5).map(|_| cmd(&["RPOP", "c"])));
+    pops.extend([
+        cmd(&["LPOP", "c", "3"]),
+        cmd(&["RPOP", "c", "2"]),
+        cmd(&["LPOP", "c", "150"]),
+        cmd(&["RPOP", "c", "170"]),
+        cmd(&["RPOP", "s", "95"]),
+        cmd(&["LPOP", "s", "92"]),
+    ]);
+    e.same_deltas(&pops);
+    same_usage(&mut e, &["c", "s"]);
+    // Trims that cut nodes in the middle and from both ends.
+    e.same_deltas(&[
+        cmd(&["LTRIM", "c", "30", "-40"]),
+        cmd(&["LTRIM", "c", "1", "-2"]),
+        cmd(&["LTRIM", "s", "10", "-10"]),
+    ]);
+    same_usage(&mut e, &["c", "s"]);
+    // Repeated values through compressed nodes, from the head, the tail and everywhere.
+    let long = "r".repeat(90);
+    let values = |b: usize| {
+        let long = long.clone();
+        (0..100).map(move |i| match (b * 100 + i) % 5 {
+            0 => b"a".to_vec(),
+            1 => long.clone().into_bytes(),
+            2 => b"42".to_vec(),
+            3 => noise(b * 100 + i, 70),
+            _ => text(b * 100 + i, 70).into_bytes(),
+        })
+    };
+    let fill: Vec<_> = (0..10).map(|b| push_bytes("RPUSH", "r", values(b))).collect();
+    e.same_deltas(&fill);
+    same_usage(&mut e, &["r"]);
+    e.same_deltas(&[
+        cmd(&["LREM", "r", "3", "a"]),
+        cmd(&["LREM", "r", "-5", &long]),
+        cmd(&["LREM", "r", "150", "42"]),
+        cmd(&["LREM", "r", "0", "absent"]),
+        cmd(&["LREM", "r", "-100", "a"]),
+    ]);
+    same_usage(&mut e, &["r"]);
+    e.same_deltas(&[cmd(&["LREM", "r", "0", &long]), cmd(&["LREM", "r", "0", "a"])]);
+    same_usage(&mut e, &["r"]);
+    // Shrinking to a few nodes, where the depth covers them all, then single pops to nothing.
+    e.same_deltas(&[
+        cmd(&["LTRIM", "r", "0", "120"]),
+        cmd(&["LTRIM", "r", "-90", "-1"]),
+    ]);
+    same_usage(&mut e, &["r"]);
+    let last: Vec<_> = (0..90)
+        .map(|k| cmd(&[if k % 2 == 0 { "LPOP" } else { "RPOP" }, "r"]))
+        .collect();
+    e.same_deltas(&last);
+    assert_eq!(e.model().memory_usage(b"r"), None);
+    // A whole list cleared by LREM, node by node.
+    let fill: Vec<_> = (0..6)
+        .map(|_| push("RPUSH", "v", (0..100).map(|_| "v".repeat(100))))
+        .collect();
+    e.same_deltas(&fill);
+    same_usage(&mut e, &["v"]);
+    e.same_deltas(&[cmd(&["LREM", "v", "250", &"v".repeat(100)])]);
+    same_usage(&mut e, &["v"]);
+    e.same_deltas(&[cmd(&["LREM", "v", "-1000", &"v".repeat(100)])]);
+    assert_eq!(e.model().dbsize(), 2);
+    e.same_deltas(&[cmd(&["DEL", "c"])]);
+    e.same_deltas(&[cmd(&["FLUSHALL"])]);
+    assert_eq!(e.model().dbsize(), 0);
+}
+
+/// Depth 1: every node but the head and the tail compressed.
+#[test]
+fn compressed_lists_at_depth_1() {
+    compressed_lists_leave_what_the_server_leaves(1);
+}
+
+/// Depth 2: the two nodes at each end kept raw.
+#[test]
+fn compressed_lists_at_depth_2() {
+    compressed_lists_leave_what_the_server_leaves(2);
+}
+
+/// Nodes of at most 4 entries (`list-max-listpack-size 4`) at depth `depth`: many nodes, some
+/// under the 48 bytes below which none is compressed, some of noise; pushes at both ends, pops
+/// with and without a count, trims and removals walking through many compressed nodes.
+fn small_compressed_nodes(depth: u64) {
+    let live = live_lock();
+    let d = depth.to_string();
+    let Some(mut e) = Exact::start_with(
+        &live,
+        &["--list-compress-depth", &d, "--list-max-listpack-size", "4"],
+        |p| {
+            p.types.list_compress_depth = depth;
+            p.types.list_max_listpack_size = 4;
+        },
+    ) else {
+        return;
+    };
+    let elem = |i: usize| -> Vec<u8> {
+        match i % 6 {
+            0 | 1 => b"x".to_vec(),
+            2 => text(i, 20).into_bytes(),
+            3 => noise(i, 30),
+            4 => integer(i).into_bytes(),
+            _ => "t".repeat(40).into_bytes(),
+        }
+    };
+    let mut script: Vec<_> = (0..4)
+        .map(|b| push_bytes("RPUSH", "q", (0..50).map(|i| elem(b * 50 + i))))
+        .collect();
+    script.extend((0..2).map(|b| push_bytes("LPUSH", "q", (0..37).map(|i| elem(7 + b * 37 + i)))));
+    script.extend((0..12).map(|i| push_bytes(if i % 2 == 0 { "LPUSH" } else { "RPUSH" }, "q", [elem(i)])));
+    e.same_deltas(&script);
+    same_usage(&mut e, &["q"]);
+    let mut pops: Vec<_> = (0..6).map(|_| cmd(&["LPOP", "q"])).collect();
+    pops.extend((0..6).map(|_| cmd(&["RPOP", "q"])));
+    pops.extend([
+        cmd(&["LPOP", "q", "9"]),
+        cmd(&["RPOP", "q", "11"]),
+        cmd(&["LPOP", "q", "1"]),
+        cmd(&["RPOP", "q", "4"]),
+    ]);
+    e.same_deltas(&pops);
+    same_usage(&mut e, &["q"]);
+    e.same_deltas(&[
+        cmd(&["LREM", "q", "0", "x"]),
+        cmd(&["LREM", "q", "5", &"t".repeat(40)]),
+        cmd(&["LREM", "q", "-5", &"t".repeat(40)]),
+        cmd(&["LTRIM", "q", "7", "-9"]),
+        cmd(&["LTRIM", "q", "2", "-3"]),
+    ]);
+    same_usage(&mut e, &["q"]);
+    e.same_deltas(&[
+        cmd(&["LREM", "q", "0", &"t".repeat(40)]),
+        cmd(&["RPOP", "q", "20"]),
+    ]);
+    same_usage(&mut e, &["q"]);
+    e.same_deltas(&[cmd(&["DEL", "q"])]);
+    assert_eq!(e.model().dbsize(), 0);
+}
+
+/// Small nodes at depth 1.
+#[test]
+fn compressed_small_nodes_at_depth_1() {
+    small_compressed_nodes(1);
+}
+
+/// Small nodes at depth 3.
+#[test]
+fn compressed_small_nodes_at_depth_3() {
+    small_compressed_nodes(3);
+}

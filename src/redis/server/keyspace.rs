@@ -190,6 +190,17 @@ impl Keyspace {
         (requested, grown, payload)
     }
 
+    /// `key`'s value when it is a hash, list, set or sorted set (held boxed), for the tests to
+    /// look into.
+    #[cfg(test)]
+    pub(super) fn value_of(&self, key: &[u8]) -> Option<&Value> {
+        let k = self.keys.get(self.find(key)?);
+        match k.held {
+            Held::Boxed => self.boxed[k.val as usize].as_ref().map(|b| &b.value),
+            _ => None,
+        }
+    }
+
     /// `MEMORY USAGE key SAMPLES 0` (`memoryCommand`): the value's object size
     /// ([`ValueType::object_size`]), the key's sds block and a `sizeof(dictEntry)`; `None`
     /// when the key does not exist.

@@ -25,23 +25,37 @@
 //! - the key deleted when the list is left empty (`listElementsRemoved`, `dbDelete`), and
 //!   `freeListObject` (`quicklistRelease`: each node's listpack then the node, head to tail,
 //!   then the quicklist, then the robj);
-//! - `objectComputeSize`'s quicklist case for MEMORY USAGE.
+//! - `objectComputeSize`'s quicklist case for MEMORY USAGE (`zmalloc_size(node->entry)`: a
+//!   compressed node's LZF block);
+//! - `list-compress-depth` > 0: the nodes more than `depth` from either end kept compressed
+//!   with LZF ([`crate::redis::lzf`], sizes to the byte), as quicklist.c does it:
+//!   `__quicklistCompress` after a node is added (for the old end node, then the new one) or
+//!   freed (the nodes that come within the depth decompressed, the two just past it
+//!   compressed), `__quicklistCompressNode` (only listpacks of 48 bytes or more: a block of
+//!   8 + the listpack's bytes, freed when LZF gives up or saves 8 bytes or less, else
+//!   reallocated to 8 + LZF's size and the listpack freed; a node that does not compress is
+//!   tried again at each pass), `__quicklistDecompressNode` (a block of the listpack's bytes,
+//!   the LZF block freed), the iterators of LREM and of a pop with a count decompressing each
+//!   node they enter for use and recompressing it as they leave it, and `quicklistDelRange`
+//!   doing the same for a node it cuts.
 //!
-//! Not modelled (the commands are refused): `list-compress-depth` > 0 (LZF's output depends on
-//! the elements' bytes, which the model does not keep), and elements of 1 GiB or more, which
-//! 7.0.15 keeps in plain nodes (`packed_threshold`; beyond the default
-//! `proto-max-bulk-len` anyway).
+//! Not modelled (the commands are refused): elements of 1 GiB or more, which 7.0.15 keeps in
+//! plain nodes (`packed_threshold`; beyond the default `proto-max-bulk-len` anyway). The reply
+//! of a pop with a count is made after the model's iterator has run, where Redis allocates its
+//! reply blocks as it walks: the same blocks, in another order among the iterator's.
 //!
 //! An element is kept as 12 bytes: a 64-bit hash of its bytes (LREM matches by content) and
 //! its length with the kind of its listpack entry. A node is a compact record with its
-//! elements in one deque.
+//! elements in one deque; under `list-compress-depth` > 0 (only) it also keeps its listpack's
+//! bytes, which LZF's output depends on.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
 
 use crate::jemalloc::Arena;
-use crate::redis::encoding::{as_integer, listpack_entry, LISTPACK_OVERHEAD};
+use crate::redis::encoding::{as_integer, encode_listpack_entry, listpack_entry, LISTPACK_OVERHEAD};
 use crate::redis::heap::Alloc;
+use crate::redis::lzf;
 use crate::redis::profile::RedisProfile;
 
 use super::dispatch::{unsupported, Cmd, Reply};
@@ -77,6 +91,20 @@ const PACKED_THRESHOLD: u64 = 1 << 30;
 
 /// `FILL_MAX` (quicklist.c): the largest entry count `quicklistSetFill` keeps.
 const FILL_MAX: i64 = (1 << 15) - 1;
+
+/// `MIN_COMPRESS_BYTES` (quicklist.c): a listpack smaller than this is never compressed.
+const MIN_COMPRESS_BYTES: u64 = 48;
+
+/// `MIN_COMPRESS_IMPROVE` (quicklist.c): a compressed node is kept only when LZF saves more
+/// than this many bytes.
+const MIN_COMPRESS_IMPROVE: u64 = 8;
+
+/// `sizeof(quicklistLZF)` on 64-bit builds: the `size_t` length before the compressed bytes.
+const LZF_HEADER: u64 = 8;
+
+/// `COMPRESS_MAX` (quicklist.h, 64-bit builds): the largest depth `quicklistSetCompressDepth`
+/// keeps.
+const COMPRESS_MAX: u64 = (1 << 16) - 1;
 
 /// The seed of the hash that stands for an element's bytes (any fixed value: only equality
 /// of hashes matters).
@@ -164,14 +192,54 @@ impl Elem {
     }
 }
 
-/// A quicklist node: its `quicklistNode` block, its listpack's block and byte count
-/// (`lpBytes`, `node->sz`), and its elements in listpack order.
+/// What a node of a list under `list-compress-depth` > 0 keeps besides its elements: its
+/// listpack's bytes (LZF's output depends on them), whether `node->entry` is the LZF block
+/// (`QUICKLIST_NODE_ENCODING_LZF`), `node->recompress`, and the size LZF gives the bytes as
+/// they are (0: it gives up), once computed.
+#[derive(Debug, Clone, Default)]
+struct Packed {
+    image: Vec<u8>,
+    lzf: bool,
+    recompress: bool,
+    compressed: Option<u64>,
+}
+
+impl Packed {
+    /// `lpNew` then the first entry, `bytes` of it.
+    fn new(bytes: &[u8]) -> Box<Packed> {
+        let mut image = vec![0; 6];
+        encode_listpack_entry(bytes, &mut image);
+        image.push(0xff);
+        let mut p = Packed {
+            image,
+            ..Packed::default()
+        };
+        p.set_header(1);
+        Box::new(p)
+    }
+
+    /// The listpack's header: its total bytes and its entry count (`lpSetTotalBytes`,
+    /// `lpSetNumElements`, 65,535 standing for "unknown").
+    fn set_header(&mut self, count: u64) {
+        let total = self.image.len() as u32;
+        self.image[..4].copy_from_slice(&total.to_le_bytes());
+        let count = count.min(u64::from(u16::MAX)) as u16;
+        self.image[4..6].copy_from_slice(&count.to_le_bytes());
+        self.compressed = None;
+    }
+}
+
+/// A quicklist node: its `quicklistNode` block, its listpack's block (or, compressed, its LZF
+/// block: `node->entry` either way) and the listpack's byte count (`lpBytes`, `node->sz`),
+/// its elements in listpack order, and under `list-compress-depth` > 0 its listpack's bytes
+/// and compression state (`None` otherwise: the model keeps no bytes it does not need).
 #[derive(Debug, Clone)]
 struct Node {
     node: Alloc,
     lp: Alloc,
     bytes: u64,
     elems: VecDeque<Elem>,
+    packed: Option<Box<Packed>>,
 }
 
 impl Node {
@@ -203,16 +271,52 @@ impl Node {
     fn payload(&self, range: std::ops::Range<usize>) -> u64 {
         self.elems.range(range).map(|e| e.len()).sum()
     }
+
+    /// Whether `node->entry` is an LZF block.
+    fn is_lzf(&self) -> bool {
+        self.packed.as_ref().is_some_and(|p| p.lzf)
+    }
+
+    /// An element pushed: its entry's `bytes` go into the listpack's bytes, if kept, at the
+    /// head (after the 6-byte header) or the tail (before the end byte). The element itself is
+    /// added by the caller, before.
+    fn image_push(&mut self, head: bool, bytes: &[u8]) {
+        let count = self.count();
+        if let Some(p) = self.packed.as_deref_mut() {
+            debug_assert!(!p.lzf, "pushes go to the end nodes, never compressed");
+            let mut entry = Vec::new();
+            encode_listpack_entry(bytes, &mut entry);
+            let at = if head { 6 } else { p.image.len() - 1 };
+            p.image.splice(at..at, entry);
+            p.set_header(count);
+        }
+    }
+
+    /// Elements `range` deleted from the listpack's bytes, if kept: called before they leave
+    /// `elems`; `left` is the count after.
+    fn image_delete(&mut self, range: std::ops::Range<usize>, left: u64) {
+        if self.packed.is_none() {
+            return;
+        }
+        let from = 6 + self.entries(0..range.start) as usize;
+        let to = from + self.entries(range) as usize;
+        let p = self.packed.as_deref_mut().expect("kept bytes");
+        debug_assert!(!p.lzf, "entries are deleted from decompressed nodes only");
+        p.image.drain(from..to);
+        p.set_header(left);
+    }
 }
 
-/// A list value: its robj, its `quicklist` struct, its nodes head to tail, and its element
-/// count (`ql->count`).
+/// A list value: its robj, its `quicklist` struct, its nodes head to tail, its element count
+/// (`ql->count`) and its compression depth (`ql->compress`, from `list-compress-depth` when the
+/// list was made).
 #[derive(Debug, Clone)]
 pub(super) struct ListValue {
     robj: Alloc,
     ql: Alloc,
     nodes: VecDeque<Node>,
     count: u64,
+    depth: u64,
 }
 
 /// A position in the list: a node, and an offset in it counted from its head (>= 0) or from
@@ -252,42 +356,175 @@ impl ListValue {
                 } else {
                     n.elems.push_back(e);
                 }
+                n.image_push(head, bytes);
             }
             end => {
                 // The end node takes no more pushes on this side: its bookkeeping is trimmed.
                 if let Some(n) = end {
                     n.elems.shrink_to_fit();
+                    if let Some(p) = n.packed.as_deref_mut() {
+                        p.image.shrink_to_fit();
+                    }
                 }
                 let node = mem.heap.zmalloc(mem.profile.types.quicklist_node);
                 let lp = mem.heap.zmalloc(LISTPACK_OVERHEAD);
-                let bytes = LISTPACK_OVERHEAD + entry;
-                let lp = if bytes > lp.usable {
-                    mem.heap.zrealloc(lp, bytes)
+                let size = LISTPACK_OVERHEAD + entry;
+                let lp = if size > lp.usable {
+                    mem.heap.zrealloc(lp, size)
                 } else {
                     lp
                 };
                 let n = Node {
                     node,
                     lp,
-                    bytes,
+                    bytes: size,
                     elems: VecDeque::from([e]),
+                    packed: (self.depth > 0).then(|| Packed::new(bytes)),
                 };
+                // `__quicklistInsertNode`: the old end node, then the new one, brought in line
+                // with the depth.
                 if head {
                     self.nodes.push_front(n);
+                    if self.nodes.len() > 1 {
+                        self.compress(mem, 1);
+                    }
+                    self.compress(mem, 0);
                 } else {
                     self.nodes.push_back(n);
+                    let last = self.nodes.len() - 1;
+                    if last > 0 {
+                        self.compress(mem, last - 1);
+                    }
+                    self.compress(mem, last);
                 }
             }
         }
         self.count += 1;
     }
 
-    /// `__quicklistDelNode` of node `i`: its listpack freed, then the node.
-    fn free_node(&mut self, mem: &mut Mem<'_>, i: usize) {
+    /// `quicklistCompressNode` of node `i` (`__quicklistCompressNode` when it is not
+    /// compressed): its recompress flag cleared; a listpack of at least 48 bytes compressed
+    /// into a block asked for at 8 bytes more than the listpack, which is freed when LZF gives
+    /// up or saves 8 bytes or less, else reallocated to 8 plus LZF's size, the listpack freed.
+    fn compress_node(&mut self, mem: &mut Mem<'_>, i: usize) {
+        debug_assert!(
+            i > 0 && i + 1 < self.nodes.len(),
+            "only interior nodes are compressed"
+        );
+        let n = &mut self.nodes[i];
+        let Some(p) = n.packed.as_deref_mut() else {
+            return;
+        };
+        if p.lzf {
+            return;
+        }
+        p.recompress = false;
+        if n.bytes < MIN_COMPRESS_BYTES {
+            return;
+        }
+        let block = mem.heap.zmalloc(LZF_HEADER + n.bytes);
+        let size = *p
+            .compressed
+            .get_or_insert_with(|| lzf::compressed_len(&p.image, n.bytes as usize) as u64);
+        if size == 0 || size + MIN_COMPRESS_IMPROVE >= n.bytes {
+            mem.heap.zfree(block);
+            return;
+        }
+        let block = mem.heap.zrealloc(block, LZF_HEADER + size);
+        mem.heap.zfree(n.lp);
+        n.lp = block;
+        p.lzf = true;
+    }
+
+    /// `quicklistDecompressNode` of node `i` (`quicklistDecompressNodeForUse` when `for_use`:
+    /// then flagged for recompression), when it is compressed: a block of the listpack's size,
+    /// the LZF block freed.
+    fn decompress_node(&mut self, mem: &mut Mem<'_>, i: usize, for_use: bool) {
+        let n = &mut self.nodes[i];
+        let Some(p) = n.packed.as_deref_mut() else {
+            return;
+        };
+        if !p.lzf {
+            return;
+        }
+        let raw = mem.heap.zmalloc(n.bytes);
+        mem.heap.zfree(n.lp);
+        n.lp = raw;
+        p.lzf = false;
+        p.recompress = for_use;
+    }
+
+    /// Whether node `i` was decompressed for use (`node->recompress`).
+    fn recompress_flag(&self, i: usize) -> bool {
+        self.nodes[i].packed.as_ref().is_some_and(|p| p.recompress)
+    }
+
+    /// `quicklistCompress(ql, node i)`: the node alone recompressed when it was decompressed
+    /// for use, else the whole list brought in line with the depth around it.
+    fn compress(&mut self, mem: &mut Mem<'_>, i: usize) {
+        if self.depth == 0 {
+            return;
+        }
+        if self.recompress_flag(i) {
+            self.compress_node(mem, i);
+        } else {
+            self.compress_walk(mem, Some(i));
+        }
+    }
+
+    /// `quicklistRecompressOnly` of node `i`.
+    fn recompress_only(&mut self, mem: &mut Mem<'_>, i: usize) {
+        if self.recompress_flag(i) {
+            self.compress_node(mem, i);
+        }
+    }
+
+    /// `__quicklistCompress(ql, node)`: nothing on a list shorter than twice the depth; else
+    /// the nodes within the depth decompressed pairwise from both ends inwards (stopping once
+    /// the two walks meet), then `node` compressed unless it was among them, then the two nodes
+    /// just past the depth, the one from the head first.
+    fn compress_walk(&mut self, mem: &mut Mem<'_>, node: Option<usize>) {
+        let len = self.nodes.len();
+        if len == 0 || self.depth == 0 || (len as u64) < self.depth * 2 {
+            return;
+        }
+        let (mut f, mut r) = (0, len - 1);
+        let mut in_depth = false;
+        for _ in 0..self.depth {
+            self.decompress_node(mem, f, false);
+            self.decompress_node(mem, r, false);
+            if node == Some(f) || node == Some(r) {
+                in_depth = true;
+            }
+            if f == r || f + 1 == r {
+                return;
+            }
+            f += 1;
+            r -= 1;
+        }
+        if !in_depth {
+            if let Some(n) = node {
+                self.compress_node(mem, n);
+            }
+        }
+        self.compress_node(mem, f);
+        self.compress_node(mem, r);
+    }
+
+    /// `__quicklistDelNode` of node `i`, its count already taken off the list's: unlinked, the
+    /// list brought in line with the depth, then its listpack (or LZF block) freed, then the
+    /// node.
+    fn unlink_node(&mut self, mem: &mut Mem<'_>, i: usize) {
         let n = self.nodes.remove(i).expect("a node of the list");
-        self.count -= n.count();
+        self.compress_walk(mem, None);
         mem.heap.zfree(n.lp);
         mem.heap.zfree(n.node);
+    }
+
+    /// `__quicklistDelNode` of node `i` with its elements (see [`ListValue::unlink_node`]).
+    fn free_node(&mut self, mem: &mut Mem<'_>, i: usize) {
+        self.count -= self.nodes[i].count();
+        self.unlink_node(mem, i);
     }
 
     /// `quicklistDelIndex` of element `e` of node `i`: `lpDelete` reallocates the listpack
@@ -295,6 +532,8 @@ impl ListValue {
     /// its node went.
     fn delete_at(&mut self, mem: &mut Mem<'_>, i: usize, e: usize) -> (Elem, bool) {
         let n = &mut self.nodes[i];
+        let left = n.count() - 1;
+        n.image_delete(e..e + 1, left);
         let el = n.elems.remove(e).expect("an element of the node");
         n.bytes -= el.entry();
         n.lp = mem.heap.zrealloc(n.lp, n.bytes);
@@ -302,9 +541,7 @@ impl ListValue {
         let gone = n.elems.is_empty();
         if gone {
             // The count was taken off above.
-            let n = self.nodes.remove(i).expect("a node of the list");
-            mem.heap.zfree(n.lp);
-            mem.heap.zfree(n.node);
+            self.unlink_node(mem, i);
         }
         (el, gone)
     }
@@ -350,10 +587,12 @@ impl ListValue {
         Some(At { node, offset })
     }
 
-    /// `quicklistDelRange(ql, start, count)`: an iterator at `start` (allocated and freed
-    /// first), then node after node towards the tail: a node wholly in the range freed, the
-    /// range cut out of the others with `lpDeleteRange` (the listpack shrunk to fit), a node
-    /// so emptied freed. Returns the bytes the client sent for the elements deleted.
+    /// `quicklistDelRange(ql, start, count)`: an iterator at `start` (allocated, then released:
+    /// `quicklistCompress` of its node, the iterator freed), then node after node towards the
+    /// tail: a node wholly in the range freed, the range cut out of the others with
+    /// `lpDeleteRange` (decompressed for use first, the listpack shrunk to fit, then
+    /// recompressed if it was compressed), a node so emptied freed. Returns the bytes the
+    /// client sent for the elements deleted.
     fn del_range(&mut self, mem: &mut Mem<'_>, start: i64, count: i64) -> u64 {
         if count <= 0 {
             return 0;
@@ -372,6 +611,7 @@ impl ListValue {
             return 0;
         };
         let it = mem.heap.zmalloc(QUICKLIST_ITER);
+        self.compress(mem, i);
         mem.heap.zfree(it);
         let mut payload = 0;
         while extent > 0 {
@@ -395,8 +635,10 @@ impl ListValue {
                     cnt - offset.unsigned_abs()
                 };
                 let range = first as usize..(first + del) as usize;
+                self.decompress_node(mem, i, true);
                 let n = &mut self.nodes[i];
                 payload += n.payload(range.clone());
+                n.image_delete(range.clone(), n.count() - del);
                 n.bytes -= n.entries(range.clone());
                 n.elems.drain(range);
                 // lpShrinkToFit.
@@ -405,10 +647,9 @@ impl ListValue {
                 }
                 self.count -= del;
                 if self.nodes[i].elems.is_empty() {
-                    let n = self.nodes.remove(i).expect("a node of the list");
-                    mem.heap.zfree(n.lp);
-                    mem.heap.zfree(n.node);
+                    self.unlink_node(mem, i);
                 } else {
+                    self.recompress_only(mem, i);
                     i += 1;
                 }
             }
@@ -425,8 +666,12 @@ impl ListValue {
         (li, qi)
     }
 
-    /// `listTypeReleaseIterator`: the quicklist iterator freed, then the list iterator.
-    fn close_iterator(mem: &mut Mem<'_>, (li, qi): (Alloc, Alloc)) {
+    /// `listTypeReleaseIterator`: `quicklistCompress` of the node the iterator is on, if any,
+    /// the quicklist iterator freed, then the list iterator.
+    fn close_iterator(&mut self, mem: &mut Mem<'_>, (li, qi): (Alloc, Alloc), at: Option<usize>) {
+        if let Some(i) = at {
+            self.compress(mem, i);
+        }
         mem.heap.zfree(qi);
         mem.heap.zfree(li);
     }
@@ -453,11 +698,25 @@ impl ListValue {
     }
 
     /// LPOP/RPOP with a count (`popGenericCommand`): the reply walks the `count` elements at
-    /// that end with a list iterator (`addListRangeReply`), then `quicklistDelRange` deletes
-    /// them. Returns the bytes the client sent for them and the reply's RESP bytes.
+    /// that end with a list iterator (`addListRangeReply`: `quicklistNext` decompresses each
+    /// node it enters for use and recompresses it as it leaves, the last one as the iterator
+    /// is released), then `quicklistDelRange` deletes them. Returns the bytes the client sent
+    /// for them and the reply's RESP bytes.
     fn pop_range(&mut self, mem: &mut Mem<'_>, head: bool, count: u64) -> (u64, u64) {
         let n = count.min(self.count);
         let it = Self::open_iterator(mem);
+        let mut i = if head { 0 } else { self.nodes.len() - 1 };
+        let mut left = n;
+        loop {
+            self.decompress_node(mem, i, true);
+            let c = self.nodes[i].count();
+            if left <= c {
+                break;
+            }
+            left -= c;
+            self.compress(mem, i);
+            i = if head { i + 1 } else { i - 1 };
+        }
         let reply = if head {
             let elems = self.nodes.iter().flat_map(|nd| nd.elems.iter());
             array_reply_len(elems.take(n as usize).map(|e| e.len()))
@@ -465,7 +724,7 @@ impl ListValue {
             let elems = self.nodes.iter().rev().flat_map(|nd| nd.elems.iter().rev());
             array_reply_len(elems.take(n as usize).map(|e| e.len()))
         };
-        Self::close_iterator(mem, it);
+        self.close_iterator(mem, it, Some(i));
         let r = n as i64;
         let payload = if head {
             self.del_range(mem, 0, r)
@@ -499,16 +758,22 @@ impl ListValue {
 
     /// `lremCommand`: an iterator from the head (`toremove` >= 0) or the tail; each element
     /// equal to `target` deleted (`quicklistDelEntry`), at most `|toremove|` of them (all
-    /// when 0). Returns the bytes the client sent for the elements deleted.
+    /// when 0). The iterator decompresses each node it enters for use and `quicklistCompress`es
+    /// it as it leaves; where it stops, on the node it was on (or, when that node went with
+    /// the last deletion, on the next one in its direction, not entered), the release does.
+    /// Returns the bytes the client sent for the elements deleted.
     fn remove(&mut self, mem: &mut Mem<'_>, toremove: i64, target: Elem) -> u64 {
         let it = Self::open_iterator(mem);
         let limit = toremove.unsigned_abs();
         let mut removed = 0u64;
         let mut payload = 0;
         let matches = |e: &Elem| e.hash == target.hash && e.len() == target.len();
+        // Where the iterator is when it is released.
+        let mut at = None;
         if toremove >= 0 {
             let mut i = 0;
             'nodes: while i < self.nodes.len() {
+                self.decompress_node(mem, i, true);
                 let mut e = 0;
                 while e < self.nodes[i].elems.len() {
                     if !matches(&self.nodes[i].elems[e]) {
@@ -519,6 +784,7 @@ impl ListValue {
                     payload += el.len();
                     removed += 1;
                     if removed == limit {
+                        at = (!gone || i < self.nodes.len()).then_some(i);
                         break 'nodes;
                     }
                     if gone {
@@ -526,12 +792,14 @@ impl ListValue {
                         continue 'nodes;
                     }
                 }
+                self.compress(mem, i);
                 i += 1;
             }
         } else {
             let mut i = self.nodes.len();
             'back: while i > 0 {
                 i -= 1;
+                self.decompress_node(mem, i, true);
                 let mut e = self.nodes[i].elems.len();
                 while e > 0 {
                     e -= 1;
@@ -542,15 +810,17 @@ impl ListValue {
                     payload += el.len();
                     removed += 1;
                     if removed == limit {
+                        at = if gone { i.checked_sub(1) } else { Some(i) };
                         break 'back;
                     }
                     if gone {
                         continue 'back;
                     }
                 }
+                self.compress(mem, i);
             }
         }
-        Self::close_iterator(mem, it);
+        self.close_iterator(mem, it, at);
         payload
     }
 }
@@ -567,13 +837,13 @@ impl ValueType for ListValue {
         mem.heap.zfree(self.robj);
     }
 
-    /// The listpacks' blocks.
+    /// The listpacks' blocks (a compressed node's LZF block).
     fn footprint(&self, arena: &Arena) -> u64 {
         self.nodes.iter().map(|n| arena.footprint(n.lp.id)).sum()
     }
 
-    /// `sizeof(robj)` and `sizeof(quicklist)`, then per node `sizeof(quicklistNode)` and its
-    /// listpack's usable size, averaged over the nodes and multiplied by their number.
+    /// `sizeof(robj)` and `sizeof(quicklist)`, then per node `sizeof(quicklistNode)` and the
+    /// usable size of `node->entry` (its listpack, or its LZF block), averaged over the nodes and multiplied by their number.
     fn object_size(&self, arena: &Arena, profile: &RedisProfile) -> u64 {
         let asize = profile.robj + profile.types.quicklist;
         let elesize: u64 = self
@@ -593,14 +863,19 @@ impl ValueType for ListValue {
         let mut req = (self.robj.requested + self.ql.requested) as u64;
         let mut grown = 0;
         for n in &self.nodes {
-            let (r, g) = listpack_structure(n.lp, n.bytes);
+            let (r, g) = if n.is_lzf() {
+                (n.lp.requested as u64, 0)
+            } else {
+                listpack_structure(n.lp, n.bytes)
+            };
             req += n.node.requested as u64 + r;
             grown += g;
         }
         (req, grown)
     }
 
-    /// The robj, the quicklist, then per node its `quicklistNode` and its listpack.
+    /// The robj, the quicklist, then per node its `quicklistNode` and its listpack (or LZF
+    /// block).
     fn blocks(&self, _arena: &Arena, _profile: &RedisProfile) -> Vec<BlockKind> {
         let mut b = Blocks::default();
         b.alloc("robj", self.robj);
@@ -609,7 +884,12 @@ impl ValueType for ListValue {
             b.alloc("quicklist node", n.node);
         }
         for n in &self.nodes {
-            b.alloc("listpack (a node's)", n.lp);
+            let what = if n.is_lzf() {
+                "LZF block (a compressed node's)"
+            } else {
+                "listpack (a node's)"
+            };
+            b.alloc(what, n.lp);
         }
         b.into_vec()
     }
@@ -630,6 +910,7 @@ impl Aggregate for ListValue {
             ql,
             nodes: VecDeque::new(),
             count: 0,
+            depth: mem.profile.types.list_compress_depth.min(COMPRESS_MAX),
         }
     }
 
@@ -700,12 +981,8 @@ impl Aggregate for ListValue {
 impl Server {
     /// `LPUSH`/`RPUSH key element [element ...]`, `LPOP`/`RPOP key [count]`,
     /// `LTRIM key start stop`, `LREM key count element`. Arguments Redis would refuse with an
-    /// error are refused as unsupported, as is any list command under `list-compress-depth`
-    /// > 0 and an element of 1 GiB or more.
+    /// error are refused as unsupported, as is an element of 1 GiB or more.
     pub(super) fn list_command(&mut self, cmd: Cmd, argv: &[&[u8]]) -> Result<(), Reply> {
-        if self.profile.types.list_compress_depth > 0 {
-            return unsupported("list-compress-depth > 0 is not modelled");
-        }
         let ok = match cmd {
             Cmd::Lpush | Cmd::Rpush => {
                 if argv.iter().skip(2).any(|a| a.len() as u64 >= PACKED_THRESHOLD) {
@@ -1075,20 +1352,186 @@ mod tests {
         assert_eq!(s.dbsize(), 0);
     }
 
-    /// With `list-compress-depth` set, every list command is refused, nothing allocated.
-    #[test]
-    fn compression_is_refused() {
-        let (mut s, c) = ready(-2, 1);
-        let used = s.used_memory();
-        for cmd in [
-            &[&b"RPUSH"[..], b"l", b"a"][..],
-            &[b"LPOP", b"l"],
-            &[b"LTRIM", b"l", b"0", b"1"],
-        ] {
-            assert!(matches!(s.exec(c, &argv(cmd)).unwrap(), Reply::Unsupported(_)));
+    /// `verb key` and `n` strings of 20 bytes `c` (a 22-byte entry each: a 1-byte header,
+    /// the bytes, a 1-byte back-length).
+    fn twenties(verb: &[u8], key: &[u8], c: u8, n: usize) -> Vec<Vec<u8>> {
+        let mut a = argv(&[verb, key]);
+        a.extend((0..n).map(|_| vec![c; 20]));
+        a
+    }
+
+    /// `key`'s list value, to look at its nodes.
+    fn list<'a>(s: &'a Server, key: &[u8]) -> &'a ListValue {
+        match s.keyspace.value_of(key) {
+            Some(Value::List(l)) => l,
+            _ => panic!("no list at that key"),
         }
-        assert_eq!(s.used_memory(), used);
-        assert_eq!(s.dbsize(), 0);
+    }
+
+    /// Which of the list's nodes are LZF blocks, head to tail.
+    fn compressed(s: &Server, key: &[u8]) -> Vec<bool> {
+        list(s, key).nodes.iter().map(Node::is_lzf).collect()
+    }
+
+    /// Three nodes at `list-max-listpack-size` 4 and depth 1, each of four 20-byte strings
+    /// (7 + 4 x 22 = 95 bytes of listpack, in 96): the middle one compressed when the third
+    /// is made. Its listpack, `[95 0 0 0 4 0]` then four times `[148, 20 x 'b', 21]` then
+    /// 255, is 20 bytes of LZF: 8 literals (the header, the first entry's header, its first
+    /// byte), a back-reference of 19 bytes at offset 0 (3 bytes: 224, 10, 0), the literal 21
+    /// (2 bytes), a back-reference of 65 bytes to the entry 22 bytes back (224, 56, 21), which
+    /// stops 2 bytes short of the end, and those 2 bytes as literals (3 bytes). So: the node
+    /// and `lpNew`, the first entry, then the LZF block asked for at 8 + 95 = 103 bytes (the
+    /// 112 class), reallocated to 8 + 20 = 28 (the 32 class), the listpack freed.
+    ///
+    /// The delta: the key (136), two nodes of 48 + 96, one of 48 + 32: 504. MEMORY USAGE:
+    /// robj 16 + quicklist 40 + 3 x 40 + 96 + 32 + 96 + the key's sds 8 + dictEntry 24 = 432.
+    #[test]
+    fn depth_1_compresses_the_middle_of_three_nodes() {
+        let (mut s, c) = ready(4, 1);
+        s.heap.record();
+        let mut a = twenties(b"RPUSH", b"l", b'a', 4);
+        a.extend(twenties(b"", b"", b'b', 4).into_iter().skip(2));
+        a.extend(twenties(b"", b"", b'c', 4).into_iter().skip(2));
+        assert_eq!(exec(&mut s, c, &a), 504);
+        assert!(has_run(
+            &trace(&s),
+            &["+40", "+7", "~7>29", "+103", "~103>28", "-95"]
+        ));
+        assert_eq!(compressed(&s, b"l"), [false, true, false]);
+        let mid = &list(&s, b"l").nodes[1];
+        assert_eq!((mid.bytes, mid.lp.requested, mid.lp.usable), (95, 28, 32));
+        assert_eq!(s.memory_usage(b"l"), Some(432));
+        // A fifth entry does not go into the full tail: a node of its own (48 + 16), and the
+        // old tail, now interior, compressed (96 -> 32): 0 in all. A node at the head likewise
+        // (48 + 32) makes the old head interior and compressed (its 'a' entries compress as
+        // the 'b' ones did).
+        assert_eq!(delta(&mut s, c, &[b"RPUSH", b"l", b"1"]), 0);
+        assert_eq!(compressed(&s, b"l"), [false, true, true, false]);
+        assert_eq!(
+            exec(&mut s, c, &twenties(b"LPUSH", b"l", b'z', 1)),
+            48 + 32 + 32 - 96
+        );
+        assert!(has_run(
+            &trace(&s),
+            &["+40", "+7", "~7>29", "+103", "~103>28", "-95"]
+        ));
+        assert_eq!(compressed(&s, b"l"), [false, true, true, true, false]);
+    }
+
+    /// LPOP 5 on those three nodes: the reply's iterator enters the head (raw) and leaves it
+    /// (`__quicklistCompress` around it: the middle node already compressed), then enters the
+    /// middle one, decompressed for use (a block of 95, the LZF block freed), and its release
+    /// recompresses it (103, then 28; the listpack freed), before its own blocks go.
+    /// `quicklistDelRange` then frees the head whole, and that deletion's pass decompresses the
+    /// middle node, now the head (95, the LZF block freed), before the old head's listpack and
+    /// node are freed; one entry is cut from the new head (95 -> 73, the 80 class).
+    ///
+    /// The delta: the old head (48 + 96) gone, the middle node from 32 to 80: -96.
+    #[test]
+    fn a_counted_pop_decompresses_for_use_and_recompresses() {
+        let (mut s, c) = ready(4, 1);
+        // Recorded from the start: the trace then names each block by its last request.
+        s.heap.record();
+        let mut a = twenties(b"RPUSH", b"l", b'a', 4);
+        a.extend(twenties(b"", b"", b'b', 4).into_iter().skip(2));
+        a.extend(twenties(b"", b"", b'c', 4).into_iter().skip(2));
+        exec(&mut s, c, &a);
+        assert_eq!(delta(&mut s, c, &[b"LPOP", b"l", b"5"]), -96);
+        assert!(has_run(
+            &trace(&s),
+            &[
+                "+24", "+40", "+95", "-28", "+103", "~103>28", "-95", "-40", "-24", "+40", "-40", "+95",
+                "-28", "-95", "-40", "~95>73"
+            ]
+        ));
+        assert_eq!(compressed(&s, b"l"), [false, false]);
+        assert_eq!(s.memory_usage(b"l"), Some(16 + 40 + 2 * 40 + 80 + 96 + 8 + 24));
+    }
+
+    /// Nodes that LZF does not shrink stay listpacks, and every pass tries them again: the
+    /// block of 8 + 95 bytes asked for and freed each time. Making the third node tries the
+    /// middle one five times: as the old tail (`__quicklistCompress` around it: the node
+    /// itself, then the node past the depth from either end, the same one), then around the
+    /// new tail (the same node twice).
+    #[test]
+    fn nodes_that_do_not_compress_are_tried_at_each_pass() {
+        let (mut s, c) = ready(4, 1);
+        let noise = |i: u8| -> Vec<u8> {
+            std::iter::once(b'n')
+                .chain((1..20u32).map(|k| ((u32::from(i) * 67 + k * k * 151 + k * 29) % 251) as u8))
+                .collect()
+        };
+        let mut a = argv(&[b"RPUSH", b"l"]);
+        a.extend((0..8).map(noise));
+        exec(&mut s, c, &a);
+        s.heap.record();
+        let mut a = argv(&[b"RPUSH", b"l"]);
+        a.push(noise(8));
+        assert_eq!(exec(&mut s, c, &a), 48 + 32);
+        let t = trace(&s);
+        let tries = ["+103", "-103"].repeat(5);
+        assert!(has_run(&t, &[&["+40", "+7", "~7>29"][..], &tries].concat()));
+        assert_eq!(compressed(&s, b"l"), [false, false, false]);
+        assert_eq!(
+            s.memory_usage(b"l"),
+            Some(16 + 40 + 3 * 40 + 96 + 96 + 32 + 8 + 24)
+        );
+    }
+
+    /// LREM through the compressed middle node: the iterator leaves the head (a pass around
+    /// it, nothing to do), enters the middle node (decompressed for use: 95, the LZF block
+    /// freed), deletes two entries (95 -> 73 -> 51) and stops there: its release recompresses
+    /// the node, 51 bytes of which LZF makes 20 again (8 literals, 19 bytes back at offset 0,
+    /// the literal 21, 21 bytes back at offset 21, the last 2 bytes): 59 asked for, then 28.
+    /// A second LREM empties the node: decompressed (51, in 64), two deletions (29, then 7),
+    /// the node freed (its pass on two nodes does nothing).
+    #[test]
+    fn lrem_decompresses_the_nodes_it_enters() {
+        let (mut s, c) = ready(4, 1);
+        s.heap.record();
+        let mut a = twenties(b"RPUSH", b"l", b'a', 4);
+        a.extend(twenties(b"", b"", b'b', 4).into_iter().skip(2));
+        a.extend(twenties(b"", b"", b'c', 4).into_iter().skip(2));
+        exec(&mut s, c, &a);
+        let b20 = [b'b'; 20];
+        assert_eq!(delta(&mut s, c, &[b"LREM", b"l", b"2", &b20]), 0);
+        assert!(has_run(
+            &trace(&s),
+            &["+24", "+40", "+95", "-28", "~95>73", "~73>51", "+59", "~59>28", "-51", "-40", "-24"]
+        ));
+        assert_eq!(compressed(&s, b"l"), [false, true, false]);
+        assert_eq!(delta(&mut s, c, &[b"LREM", b"l", b"0", &b20]), -(48 + 32));
+        assert!(has_run(
+            &trace(&s),
+            &["+24", "+40", "+51", "-28", "~51>29", "~29>7", "-7", "-40", "-40", "-24"]
+        ));
+        assert_eq!(compressed(&s, b"l"), [false, false]);
+    }
+
+    /// Depth 2 keeps two nodes raw at each end: four nodes are all listpacks (a list shorter
+    /// than twice the depth is left alone), the fifth makes the middle one LZF. RPOP 4 then
+    /// cuts the tail to nothing (its listpack reallocated to 7 bytes), and the pass of its
+    /// deletion decompresses the middle node, now within the depth from the tail, before the
+    /// tail's blocks are freed.
+    #[test]
+    fn depth_2_keeps_two_nodes_raw_at_each_end() {
+        let (mut s, c) = ready(4, 2);
+        s.heap.record();
+        let mut a = twenties(b"RPUSH", b"l", b'a', 4);
+        for ch in [b'b', b'c', b'd'] {
+            a.extend(twenties(b"", b"", ch, 4).into_iter().skip(2));
+        }
+        exec(&mut s, c, &a);
+        assert_eq!(compressed(&s, b"l"), [false; 4]);
+        assert_eq!(s.memory_usage(b"l"), Some(16 + 40 + 4 * (40 + 96) + 8 + 24));
+        assert_eq!(
+            exec(&mut s, c, &twenties(b"RPUSH", b"l", b'e', 4)),
+            48 + 96 + 32 - 96
+        );
+        assert_eq!(compressed(&s, b"l"), [false, false, true, false, false]);
+        assert_eq!(delta(&mut s, c, &[b"RPOP", b"l", b"4"]), -(48 + 96) + 96 - 32);
+        assert!(has_run(&trace(&s), &["~95>7", "+95", "-28", "-7", "-40"]));
+        assert_eq!(compressed(&s, b"l"), [false; 4]);
     }
 
     /// Arguments Redis refuses are refused; a pop or a trim of a missing key does nothing.

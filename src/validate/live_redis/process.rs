@@ -47,8 +47,9 @@ impl RedisProcess {
         }
     }
 
-    /// Starts `redis-server` with `extra` arguments after the test settings.
-    fn start_with(extra: &[&str]) -> Result<Self, LiveError> {
+    /// Starts `redis-server` with `extra` arguments after the test settings (server options
+    /// such as `--list-compress-depth 1`).
+    pub fn start_with(extra: &[&str]) -> Result<Self, LiveError> {
         let bin = std::env::var("FRAGSIM_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())

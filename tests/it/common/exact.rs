@@ -33,7 +33,7 @@ use fragsim::redis::server::ClientId;
 use fragsim::redis::{RedisProfile, Server};
 use fragsim::validate::live_redis::RedisProcess;
 
-use super::{live_cluster_node, live_server, LiveGuard};
+use super::{live_cluster_node, live_server, live_server_with, LiveGuard};
 
 /// A live server and a model server, each with one connected client.
 pub struct Exact {
@@ -48,6 +48,8 @@ pub struct Exact {
     model_start: i64,
     /// Bytes of the last command's reply.
     last_reply_len: u64,
+    /// `connected_clients` at the first reading (see [`Exact::live_used_memory`]).
+    live_clients: Option<i64>,
 }
 
 /// Bytes of a connected client's reply buffer once the cron has shrunk it (`PROTO_REPLY_MIN_BYTES`).
@@ -80,6 +82,19 @@ impl Exact {
             process,
             RedisProfile::builtin("redis-7.0-debian").unwrap(),
         ))
+    }
+
+    /// A fresh live server started with `extra` arguments (`--list-compress-depth 1`), and a
+    /// model of it: the Debian profile as `adjust` changes it to match them.
+    pub fn start_with(
+        live: &LiveGuard,
+        extra: &[&str],
+        adjust: impl FnOnce(&mut RedisProfile),
+    ) -> Option<Exact> {
+        let process = live_server_with(live, extra)?;
+        let mut profile = RedisProfile::builtin("redis-7.0-debian").unwrap();
+        adjust(&mut profile);
+        Some(Self::with(process, profile))
     }
 
     /// A fresh one-node cluster and the model in cluster mode.
@@ -116,6 +131,7 @@ impl Exact {
             live_start: 0,
             model_start: 0,
             last_reply_len: 0,
+            live_clients: None,
         };
         e.live_used = e.live_used_memory();
         e.model_used = e.model.used_memory() as i64;
@@ -126,16 +142,36 @@ impl Exact {
         e
     }
 
-    /// `used_memory` read on a connection of its own, closed before the next command.
+    /// `used_memory` read on a connection of its own, closed before the next command. The
+    /// server frees a closed connection's client when it gets to it, which under load may be
+    /// after the next reading has begun: that reading would count a whole client more (its
+    /// struct and buffers, 38,080 bytes, outside `mem_clients_normal` then). So a reading is
+    /// taken only when the server has as many clients as the first one saw (the command
+    /// connection and the reading's own); else it is taken again a moment later.
     fn live_used_memory(&mut self) -> i64 {
-        let mut m = Connection::open(&self._process.addr).unwrap();
-        let info = m.call_str(&["INFO", "memory"]).unwrap().text().unwrap();
-        drop(m);
-        self.conn.call_str(&["PING"]).unwrap();
-        info.lines()
-            .find_map(|l| l.strip_prefix("used_memory:"))
-            .and_then(|v| v.trim().parse().ok())
-            .expect("INFO memory has used_memory")
+        for _ in 0..200 {
+            let mut m = Connection::open(&self._process.addr).unwrap();
+            let info = m
+                .call_str(&["INFO", "memory", "clients"])
+                .unwrap()
+                .text()
+                .unwrap();
+            drop(m);
+            self.conn.call_str(&["PING"]).unwrap();
+            let field = |name: &str| -> i64 {
+                info.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or_else(|| panic!("INFO has {name}"))
+            };
+            let clients = field("connected_clients:");
+            let expected = *self.live_clients.get_or_insert(clients);
+            if clients == expected {
+                return field("used_memory:");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        panic!("the server kept a closed connection's client for a second");
     }
 
     /// Runs `argv` on both sides and returns what it left in `used_memory` on each. Panics when

@@ -138,14 +138,19 @@ pub fn heavy_work() -> HeavyWork {
 /// peer of another test, a server of someone else's on this machine); then the server exits at
 /// start, and another port is tried, three times in all. Each server has its own port and so
 /// its own directory (`$TMPDIR/fragsim-redis-PID-PORT`), removed when it is dropped.
-pub fn start_redis(_live: &LiveGuard) -> Result<RedisProcess, LiveError> {
+pub fn start_redis(live: &LiveGuard) -> Result<RedisProcess, LiveError> {
+    start_redis_with(live, &[])
+}
+
+/// [`start_redis`] with `extra` server arguments (`RedisProcess::start_with`).
+pub fn start_redis_with(_live: &LiveGuard, extra: &[&str]) -> Result<RedisProcess, LiveError> {
     // One start at a time in this process: a start returns once the server has bound its port.
     static STARTING: Mutex<()> = Mutex::new(());
     let _starting = STARTING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let mut tries = 0;
     loop {
         tries += 1;
-        match RedisProcess::start() {
+        match RedisProcess::start_with(extra) {
             Ok(p) => return Ok(p),
             Err(e) if tries >= 3 => return Err(e),
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
@@ -156,7 +161,12 @@ pub fn start_redis(_live: &LiveGuard) -> Result<RedisProcess, LiveError> {
 /// A freshly started redis-server for the test holding `live`, or `None` (with a notice) when
 /// none can be started; with FRAGSIM_REQUIRE_REDIS=1 that is a failure instead.
 pub fn live_server(live: &LiveGuard) -> Option<RedisProcess> {
-    match start_redis(live) {
+    live_server_with(live, &[])
+}
+
+/// [`live_server`] with `extra` server arguments.
+pub fn live_server_with(live: &LiveGuard, extra: &[&str]) -> Option<RedisProcess> {
+    match start_redis_with(live, extra) {
         Ok(p) => Some(p),
         Err(e) => {
             super::missing("FRAGSIM_REQUIRE_REDIS", &e.to_string(), "install redis-server");

@@ -163,15 +163,8 @@ fn compress_with(input: &[u8], out_len: usize, table: &mut [u32]) -> Option<Vec<
             if op >= out_end {
                 return None;
             }
-            lit += 1;
-            out[op] = input[ip];
-            op += 1;
+            copy_literal(&mut out, &mut op, &mut lit, input[ip]);
             ip += 1;
-            if lit == MAX_LIT {
-                out[op - lit - 1] = (lit - 1) as u8;
-                lit = 0;
-                op += 1;
-            }
         }
     }
     // At most the last two bytes are left, and a control byte.
@@ -179,20 +172,27 @@ fn compress_with(input: &[u8], out_len: usize, table: &mut [u32]) -> Option<Vec<
         return None;
     }
     while ip < in_end {
-        lit += 1;
-        out[op] = input[ip];
-        op += 1;
+        copy_literal(&mut out, &mut op, &mut lit, input[ip]);
         ip += 1;
-        if lit == MAX_LIT {
-            out[op - lit - 1] = (lit - 1) as u8;
-            lit = 0;
-            op += 1;
-        }
     }
     out[op - lit - 1] = (lit as u8).wrapping_sub(1);
     op -= usize::from(lit == 0);
     out.truncate(op);
     Some(out)
+}
+
+/// Appends `byte` to the literal run under way; a run of [`MAX_LIT`] bytes gets its control
+/// byte and the next run's is reserved.
+#[inline]
+fn copy_literal(out: &mut [u8], op: &mut usize, lit: &mut usize, byte: u8) {
+    *lit += 1;
+    out[*op] = byte;
+    *op += 1;
+    if *lit == MAX_LIT {
+        out[*op - *lit - 1] = (*lit - 1) as u8;
+        *lit = 0;
+        *op += 1;
+    }
 }
 
 /// `lzf_decompress`: the bytes `data` stands for, or `None` when it is not valid LZF or would

@@ -1360,6 +1360,16 @@ mod tests {
         a
     }
 
+    /// `RPUSH l` of four 20-byte strings of each letter of `letters` in turn: a node of four
+    /// per letter when nodes hold 4 entries.
+    fn nodes_of_twenties(letters: &[u8]) -> Vec<Vec<u8>> {
+        let mut a = twenties(b"RPUSH", b"l", letters[0], 4);
+        for &ch in &letters[1..] {
+            a.extend(twenties(b"", b"", ch, 4).into_iter().skip(2));
+        }
+        a
+    }
+
     /// `key`'s list value, to look at its nodes.
     fn list<'a>(s: &'a Server, key: &[u8]) -> &'a ListValue {
         match s.keyspace.value_of(key) {
@@ -1389,9 +1399,7 @@ mod tests {
     fn depth_1_compresses_the_middle_of_three_nodes() {
         let (mut s, c) = ready(4, 1);
         s.heap.record();
-        let mut a = twenties(b"RPUSH", b"l", b'a', 4);
-        a.extend(twenties(b"", b"", b'b', 4).into_iter().skip(2));
-        a.extend(twenties(b"", b"", b'c', 4).into_iter().skip(2));
+        let a = nodes_of_twenties(b"abc");
         assert_eq!(exec(&mut s, c, &a), 504);
         assert!(has_run(
             &trace(&s),
@@ -1432,9 +1440,7 @@ mod tests {
         let (mut s, c) = ready(4, 1);
         // Recorded from the start: the trace then names each block by its last request.
         s.heap.record();
-        let mut a = twenties(b"RPUSH", b"l", b'a', 4);
-        a.extend(twenties(b"", b"", b'b', 4).into_iter().skip(2));
-        a.extend(twenties(b"", b"", b'c', 4).into_iter().skip(2));
+        let a = nodes_of_twenties(b"abc");
         exec(&mut s, c, &a);
         assert_eq!(delta(&mut s, c, &[b"LPOP", b"l", b"5"]), -96);
         assert!(has_run(
@@ -1489,9 +1495,7 @@ mod tests {
     fn lrem_decompresses_the_nodes_it_enters() {
         let (mut s, c) = ready(4, 1);
         s.heap.record();
-        let mut a = twenties(b"RPUSH", b"l", b'a', 4);
-        a.extend(twenties(b"", b"", b'b', 4).into_iter().skip(2));
-        a.extend(twenties(b"", b"", b'c', 4).into_iter().skip(2));
+        let a = nodes_of_twenties(b"abc");
         exec(&mut s, c, &a);
         let b20 = [b'b'; 20];
         assert_eq!(delta(&mut s, c, &[b"LREM", b"l", b"2", &b20]), 0);
@@ -1517,10 +1521,7 @@ mod tests {
     fn depth_2_keeps_two_nodes_raw_at_each_end() {
         let (mut s, c) = ready(4, 2);
         s.heap.record();
-        let mut a = twenties(b"RPUSH", b"l", b'a', 4);
-        for ch in [b'b', b'c', b'd'] {
-            a.extend(twenties(b"", b"", ch, 4).into_iter().skip(2));
-        }
+        let a = nodes_of_twenties(b"abcd");
         exec(&mut s, c, &a);
         assert_eq!(compressed(&s, b"l"), [false; 4]);
         assert_eq!(s.memory_usage(b"l"), Some(16 + 40 + 4 * (40 + 96) + 8 + 24));

@@ -82,6 +82,26 @@ struct ZaddFlags {
     pairs_at: usize,
 }
 
+impl ZaddFlags {
+    /// What a member's score `cur` becomes under these flags given `score` (`zsetAdd` on an
+    /// existing member): `None` (the command fails: an increment made NaN); `Some(None)` when
+    /// the member stays as it is (NX, a GT or LT not met, or the same score); else the new
+    /// score.
+    fn updated(&self, cur: f64, score: f64) -> Option<Option<f64>> {
+        if self.nx {
+            return Some(None);
+        }
+        let score = if self.incr { score + cur } else { score };
+        if score.is_nan() {
+            return None;
+        }
+        if (self.lt && score >= cur) || (self.gt && score <= cur) || score == cur {
+            return Some(None);
+        }
+        Some(Some(score))
+    }
+}
+
 /// `zaddGenericCommand`'s option parsing and checks on `args` (after the key).
 fn parse_zadd(cmd: Cmd, args: &[&[u8]]) -> Result<ZaddFlags, &'static str> {
     let mut f = ZaddFlags {
@@ -762,20 +782,10 @@ impl ZsetValue {
         let types = &profile.types;
         if let Encoding::Listpack(lp, bytes, items) = &mut self.enc {
             if let Some(it) = items.find(name) {
-                if f.nx {
-                    return Some(0);
-                }
-                let cur = it.score;
-                let mut score = score;
-                if f.incr {
-                    score += cur;
-                    if score.is_nan() {
-                        return None;
-                    }
-                }
-                if (f.lt && score >= cur) || (f.gt && score <= cur) || score == cur {
-                    return Some(0);
-                }
+                let score = match f.updated(it.score, score)? {
+                    Some(s) => s,
+                    None => return Some(0),
+                };
                 // zzlDelete, then zzlInsert: the member's entry, then the score's.
                 let (old_slen, range, old) = (it.slen, it.start..it.end, it.entries());
                 items.remove(range, 1);
@@ -810,20 +820,10 @@ impl ZsetValue {
         };
         z.dict_lookup(mem);
         if let Some(r) = z.find(name) {
-            if f.nx {
-                return Some(0);
-            }
-            let cur = z.recs[r as usize].score;
-            let mut score = score;
-            if f.incr {
-                score += cur;
-                if score.is_nan() {
-                    return None;
-                }
-            }
-            if (f.lt && score >= cur) || (f.gt && score <= cur) || score == cur {
-                return Some(0);
-            }
+            let score = match f.updated(z.recs[r as usize].score, score)? {
+                Some(s) => s,
+                None => return Some(0),
+            };
             // zslUpdateScore: in place when the node stays between its neighbours, else
             // unlinked and inserted again as a new node of a new level.
             let (b, i) = z.locate(r);

@@ -54,6 +54,31 @@ pub fn as_integer(s: &[u8]) -> Option<i64> {
     text.parse().ok()
 }
 
+/// Bytes of a listpack entry's back-length (`lpEncodeBacklen`) after `l` bytes of header
+/// and data: `l` in 7-bit groups.
+pub fn listpack_backlen(l: u64) -> u64 {
+    match l {
+        0..=127 => 1,
+        128..=16_382 => 2,
+        16_383..=2_097_150 => 3,
+        2_097_151..=268_435_454 => 4,
+        _ => 5,
+    }
+}
+
+/// Bytes of a listpack string entry of `len` bytes: a 1, 2 or 5-byte header (6, 12 or
+/// 32-bit length), the bytes, and the back-length.
+pub fn listpack_string_entry(len: u64) -> u64 {
+    let enc = if len < 64 {
+        1 + len
+    } else if len < 4096 {
+        2 + len
+    } else {
+        5 + len
+    };
+    enc + listpack_backlen(enc)
+}
+
 /// Size of one listpack entry, encoding + data + back-length (`lpEncodeGetType`,
 /// `lpEncodeBacklen`).
 pub fn listpack_entry(s: &[u8]) -> u64 {
@@ -64,29 +89,9 @@ pub fn listpack_entry(s: &[u8]) -> u64 {
         Some(v) if (-8_388_608..=8_388_607).contains(&v) => 4,
         Some(v) if (-2_147_483_648..=2_147_483_647).contains(&v) => 5,
         Some(_) => 9,
-        None => {
-            let l = s.len() as u64;
-            if l < 64 {
-                1 + l
-            } else if l < 4096 {
-                2 + l
-            } else {
-                5 + l
-            }
-        }
+        None => return listpack_string_entry(s.len() as u64),
     };
-    let backlen = if enc_data <= 127 {
-        1
-    } else if enc_data < 16_383 {
-        2
-    } else if enc_data < 2_097_151 {
-        3
-    } else if enc_data < 268_435_455 {
-        4
-    } else {
-        5
-    };
-    enc_data + backlen
+    enc_data + listpack_backlen(enc_data)
 }
 
 /// Appends the bytes of `s`'s listpack entry to `out` (`lpEncodeGetType`, `lpEncodeString`,
@@ -133,13 +138,7 @@ pub fn encode_listpack_entry(s: &[u8], out: &mut Vec<u8>) {
         }
     }
     let l = (out.len() - start) as u64;
-    let groups = match l {
-        0..=127 => 1,
-        128..=16_382 => 2,
-        16_383..=2_097_150 => 3,
-        2_097_151..=268_435_454 => 4,
-        _ => 5,
-    };
+    let groups = listpack_backlen(l);
     for g in (0..groups).rev() {
         let bits = ((l >> (7 * g)) & 127) as u8;
         out.push(if g == groups - 1 { bits } else { bits | 128 });

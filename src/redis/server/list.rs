@@ -53,7 +53,9 @@ use std::cell::Cell;
 use std::collections::VecDeque;
 
 use crate::jemalloc::Arena;
-use crate::redis::encoding::{as_integer, encode_listpack_entry, listpack_entry, LISTPACK_OVERHEAD};
+use crate::redis::encoding::{
+    as_integer, encode_listpack_entry, listpack_entry, listpack_string_entry, LISTPACK_OVERHEAD,
+};
 use crate::redis::heap::Alloc;
 use crate::redis::lzf;
 use crate::redis::profile::RedisProfile;
@@ -122,26 +124,6 @@ thread_local! {
     static POP_REPLY: Cell<Option<u64>> = const { Cell::new(None) };
 }
 
-/// Bytes of a listpack string entry of `len` bytes (`lpEncodeGetType`, `lpEncodeBacklen`):
-/// a 1, 2 or 5-byte header, the bytes, and the back-length of header plus bytes.
-fn string_entry(len: u64) -> u64 {
-    let enc = if len < 64 {
-        1 + len
-    } else if len < 4096 {
-        2 + len
-    } else {
-        5 + len
-    };
-    let backlen = match enc {
-        0..=127 => 1,
-        128..=16_382 => 2,
-        16_383..=2_097_150 => 3,
-        2_097_151..=268_435_454 => 4,
-        _ => 5,
-    };
-    enc + backlen
-}
-
 /// One element: a hash of its bytes, and in `meta` its length (a string entry's size follows
 /// from it) or, for an integer entry, [`META_INT`], [`META_SHARED`] when it pops as a shared
 /// integer, the entry's size in bits 8-15 and the length in bits 0-7. 12 bytes.
@@ -183,7 +165,7 @@ impl Elem {
         if self.meta & META_INT != 0 {
             ((self.meta >> 8) & 0xff) as u64
         } else {
-            string_entry(self.meta as u64)
+            listpack_string_entry(self.meta as u64)
         }
     }
 

@@ -1018,8 +1018,8 @@ impl ValueType for ZsetValue {
             }
             Encoding::Skiplist(z) => {
                 let fixed = [z.zs, z.dict_struct, z.zsl, z.header]
-                    .iter()
-                    .chain(z.dict.tables().collect::<Vec<_>>().iter())
+                    .into_iter()
+                    .chain(z.dict.tables())
                     .map(|a| a.requested as u64)
                     .sum::<u64>();
                 let members: u64 = z

@@ -163,6 +163,10 @@ pub struct RedisProfile {
     /// The collection types' layouts and encoding limits (lists, sets, sorted sets).
     #[serde(default)]
     pub types: TypeLayout,
+    /// How this version lays out keys and collections where versions differ (Redis 7.0's
+    /// layout when absent).
+    #[serde(default)]
+    pub layout: ServerLayout,
     /// Whether the server runs in cluster mode (`cluster-enabled yes`): each entry of the
     /// keyspace dict then carries `cluster_entry_metadata` bytes (`clusterDictEntryMetadata`,
     /// the previous and next entry of its slot: 16 B in 7.0), and the baseline holds the
@@ -236,6 +240,55 @@ impl Default for TypeLayout {
     }
 }
 
+/// The hash table a build keeps keys and collection members in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TableKind {
+    /// Redis's `dict` (Redis 7.x-8.x, Valkey 8.0): a table of 8-B bucket pointers, each to a
+    /// chain of `dictEntry` blocks, doubling at load 1 and rehashed incrementally.
+    #[default]
+    Dict,
+    /// Valkey 8.1+'s `hashtable` (`src/hashtable.c`): 64-B buckets of 7 slots holding the
+    /// elements' pointers directly, child buckets on overflow.
+    Hashtable,
+}
+
+/// What differs between server versions in how keys and collections are laid out. Every field
+/// off is Redis 7.0's layout; each one names the version that introduced it and its source.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerLayout {
+    /// The keyspace's, expires' and collections' table (`table = "hashtable"`: Valkey 8.1+).
+    pub table: TableKind,
+    /// Valkey 8.0: the key name lives in its dict entry's block (`dictEntryEmbedded`: value
+    /// and next pointers, a header-size byte, then the name with the sds header it arrived
+    /// with), instead of an entry and a separate sds (valkey 8.0.1 `src/dict.c`).
+    pub entry_embeds_key: bool,
+    /// Valkey 8.1+: the value object carries its key name (and room for an expire time) in its
+    /// own block (`objectSetKeyAndExpire`, valkey 8.1.1 `src/object.c`); the table holds the
+    /// object's pointer.
+    pub object_embeds_key: bool,
+    /// Valkey 9.1: a short string value sits in the object's block in place of its `ptr`
+    /// word (`hasembval`, valkey 9.1.2 `src/object.c`).
+    pub object_embeds_value: bool,
+    /// Redis 7.2+: small sets of strings are listpacks (`set-max-listpack-entries`/`-value`,
+    /// 128 and 64 by default; redis 7.2 `src/t_set.c`).
+    pub set_listpack: bool,
+    /// Redis 7.2+: a hashtable set's dict stores each member's sds in its bucket, with no
+    /// dictEntry unless the bucket is taken (`no_value`, `keys_are_odd`: redis 7.2
+    /// `src/dict.c`).
+    pub set_dict_no_value: bool,
+    /// Redis 7.2+: small lists are a bare listpack, a quicklist only past one node's limit
+    /// (redis 7.2 `src/t_list.c`, `listTypeTryConversion`).
+    pub list_listpack: bool,
+    /// Redis 7.4+: dicts shrink as entries are deleted, at 1/8 fill, rather than only from the
+    /// cron at 10 % (`dictShrinkIfNeeded`, redis 7.4 `src/dict.c`).
+    pub dict_shrink_on_delete: bool,
+    /// Redis 7.4+, Valkey 8.0+: in cluster mode, one table per hash slot (`kvstore`) instead of
+    /// one table whose entries carry the slot's key list.
+    pub per_slot_tables: bool,
+}
+
 fn default_cluster_entry_metadata() -> u64 {
     16
 }
@@ -258,9 +311,23 @@ fn default_rate() -> f64 {
 const REDIS_70_DEBIAN: &str = include_str!("profiles/redis-7.0-debian.toml");
 const REDIS_70: &str = include_str!("profiles/redis-7.0.toml");
 const REDIS_72: &str = include_str!("profiles/redis-7.2.toml");
+const REDIS_74: &str = include_str!("profiles/redis-7.4.toml");
+const REDIS_80: &str = include_str!("profiles/redis-8.0.toml");
+const VALKEY_80: &str = include_str!("profiles/valkey-8.0.toml");
+const VALKEY_81: &str = include_str!("profiles/valkey-8.1.toml");
+const VALKEY_91: &str = include_str!("profiles/valkey-9.1.toml");
 
 /// Names of the built-in profiles.
-pub const PROFILE_NAMES: &[&str] = &["redis-7.0-debian", "redis-7.0", "redis-7.2"];
+pub const PROFILE_NAMES: &[&str] = &[
+    "redis-7.0-debian",
+    "redis-7.0",
+    "redis-7.2",
+    "redis-7.4",
+    "redis-8.0",
+    "valkey-8.0",
+    "valkey-8.1",
+    "valkey-9.1",
+];
 
 impl RedisProfile {
     /// Header bytes of an sds string of `len` bytes under this build's header types.
@@ -286,6 +353,11 @@ impl RedisProfile {
             "redis-7.0-debian" => REDIS_70_DEBIAN,
             "redis-7.0" => REDIS_70,
             "redis-7.2" => REDIS_72,
+            "redis-7.4" => REDIS_74,
+            "redis-8.0" => REDIS_80,
+            "valkey-8.0" => VALKEY_80,
+            "valkey-8.1" => VALKEY_81,
+            "valkey-9.1" => VALKEY_91,
             _ => return None,
         };
         Some(toml::from_str(text).expect("built-in profiles parse"))

@@ -30,3 +30,4 @@ mod types_list_live;
 mod types_live;
 mod types_set_live;
 mod types_zset_live;
+mod versions;

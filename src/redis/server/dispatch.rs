@@ -57,6 +57,7 @@ pub fn command_name<A: AsRef<[u8]>>(argv: &[A]) -> String {
 pub(super) enum Cmd {
     Info,
     Ping,
+    Echo,
     Get,
     Exists,
     Ttl,
@@ -100,9 +101,10 @@ pub(super) enum Cmd {
 
 impl Cmd {
     /// Every command, in the order of [`Cmd`]'s variants (an index into per-command tables).
-    pub(super) const ALL: [Cmd; 41] = [
+    pub(super) const ALL: [Cmd; 42] = [
         Cmd::Info,
         Cmd::Ping,
+        Cmd::Echo,
         Cmd::Get,
         Cmd::Exists,
         Cmd::Ttl,
@@ -149,6 +151,7 @@ impl Cmd {
         match self {
             Cmd::Info => "info",
             Cmd::Ping => "ping",
+            Cmd::Echo => "echo",
             Cmd::Get => "get",
             Cmd::Exists => "exists",
             Cmd::Ttl => "ttl",
@@ -199,6 +202,7 @@ impl Cmd {
         Some(match verb {
             b"info" => Cmd::Info,
             b"ping" => Cmd::Ping,
+            b"echo" => Cmd::Echo,
             b"get" => Cmd::Get,
             b"exists" => Cmd::Exists,
             b"ttl" => Cmd::Ttl,
@@ -439,6 +443,7 @@ impl Server {
                 None => 5,
             },
             Some(Cmd::Info) => 2_810,
+            Some(Cmd::Echo) => bulk_reply_len(argv.get(1).map_or(0, |a| a.len() as u64)),
             _ => 8,
         }
     }
@@ -458,6 +463,7 @@ impl Server {
                 Ok(())
             }
             Cmd::Ping
+            | Cmd::Echo
             | Cmd::Get
             | Cmd::Exists
             | Cmd::Ttl

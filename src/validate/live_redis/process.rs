@@ -28,7 +28,15 @@ impl RedisProcess {
     /// `CLUSTER INFO` says `cluster_state:ok`. The two commands are the server's only traffic,
     /// as on any node a cluster was set up on.
     pub fn start_cluster() -> Result<Self, LiveError> {
-        let p = Self::start_with(&["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"])?;
+        Self::start_cluster_of(&default_binary())
+    }
+
+    /// [`RedisProcess::start_cluster`] of the server binary `bin`.
+    pub fn start_cluster_of(bin: &str) -> Result<Self, LiveError> {
+        let p = Self::start_of(
+            bin,
+            &["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"],
+        )?;
         let mut c = crate::redis::resp::Connection::open(&p.addr)?;
         c.call_str(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"])?;
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -50,14 +58,19 @@ impl RedisProcess {
     /// Starts `redis-server` with `extra` arguments after the test settings (server options
     /// such as `--list-compress-depth 1`).
     pub fn start_with(extra: &[&str]) -> Result<Self, LiveError> {
-        let bin = std::env::var("FRAGSIM_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        Self::start_of(&default_binary(), extra)
+    }
+
+    /// Starts the server binary `bin` (a path, or a name on PATH: a Redis or Valkey server of
+    /// any version) with `extra` arguments after the test settings.
+    pub fn start_of(bin: &str, extra: &[&str]) -> Result<Self, LiveError> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| LiveError::Start(format!("no free loopback port: {e}")))?
             .port();
         let dir = std::env::temp_dir().join(format!("fragsim-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| LiveError::Start(format!("{}: {e}", dir.display())))?;
-        let child = Command::new(&bin)
+        let child = Command::new(bin)
             .args([
                 "--port",
                 &port.to_string(),
@@ -102,6 +115,11 @@ impl RedisProcess {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// `$FRAGSIM_REDIS_SERVER`, or `redis-server` from PATH.
+fn default_binary() -> String {
+    std::env::var("FRAGSIM_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into())
 }
 
 impl Drop for RedisProcess {

@@ -194,3 +194,49 @@ pub fn live_cluster_node(_live: &LiveGuard) -> Option<RedisProcess> {
         }
     }
 }
+
+/// The server binary of a built-in profile's version (`redis-7.2`, `valkey-8.1`, ...):
+/// `$FRAGSIM_SERVERS/<profile>`, as `.ci/build-server SRC_DIR DIR` installs it. `None`, with a
+/// notice, when the variable is unset or names no such file; when `$FRAGSIM_REQUIRE_SERVERS`
+/// lists the profile (comma-separated, or `all`), that is a failure instead.
+pub fn version_binary(profile: &str) -> Option<String> {
+    let dir = std::env::var("FRAGSIM_SERVERS").ok();
+    let path = dir.as_ref().map(|d| std::path::Path::new(d).join(profile));
+    if let Some(p) = path.as_ref().filter(|p| p.is_file()) {
+        return Some(p.display().to_string());
+    }
+    let what = match &dir {
+        None => format!("no {profile} server: FRAGSIM_SERVERS is not set"),
+        Some(d) => format!("no {profile} server: {d}/{profile} does not exist"),
+    };
+    let required = std::env::var("FRAGSIM_REQUIRE_SERVERS").unwrap_or_default();
+    if required == "all" || required.split(',').any(|r| r.trim() == profile) {
+        panic!("FRAGSIM_REQUIRE_SERVERS lists {profile} but {what}");
+    }
+    let _ = std::io::Write::write_fmt(
+        &mut std::io::stderr(),
+        format_args!(
+            "SKIPPED: {what} (build it with `.ci/build-server SRC_DIR DIR` and set \
+             FRAGSIM_SERVERS=DIR; FRAGSIM_REQUIRE_SERVERS={profile} fails instead)\n"
+        ),
+    );
+    None
+}
+
+/// A freshly started server of `profile`'s version (see [`version_binary`]) with `extra`
+/// arguments, for the test holding `_live`; `None` (with a notice) when there is no such
+/// binary. A binary that is there but does not start is a failure.
+pub fn version_server(_live: &LiveGuard, profile: &str, extra: &[&str]) -> Option<RedisProcess> {
+    let bin = version_binary(profile)?;
+    static STARTING: Mutex<()> = Mutex::new(());
+    let _starting = STARTING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match RedisProcess::start_of(&bin, extra) {
+            Ok(p) => return Some(p),
+            Err(e) if tries >= 3 => panic!("{bin} did not start: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}

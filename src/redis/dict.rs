@@ -228,12 +228,31 @@ impl Dict {
         }
     }
 
-    /// `htNeedsResize` + `dictResize` (cron): shrink a table filled below `min_fill` percent.
-    pub fn maybe_shrink(&mut self, heap: &mut Heap, initial: u64, min_fill: u64) {
-        if let Some((s0, _)) = self.t0 {
-            if !self.is_rehashing() && s0 > initial && self.used * 100 / s0 < min_fill {
+    /// `htNeedsResize` + `dictResize` (the cron), or `dictShrinkIfNeeded`: shrink the table
+    /// when `needs_shrink(used, buckets)` says so (see `RedisProfile::dict_needs_shrink`), to
+    /// the smallest power of two holding the entries; the rehash then follows as for growth.
+    /// Returns whether it shrank.
+    pub fn maybe_shrink(
+        &mut self,
+        heap: &mut Heap,
+        initial: u64,
+        needs_shrink: impl Fn(u64, u64) -> bool,
+    ) -> bool {
+        match self.t0 {
+            Some((s0, _)) if !self.is_rehashing() && needs_shrink(self.used, s0) => {
                 self.expand(heap, self.used.max(initial), initial);
-                self.rehash_all(heap);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// `dictExpandIfNeeded` from the cron (Redis 7.4+ `kvstoreTryResizeDicts`): a table whose
+    /// entries have reached its buckets doubles.
+    pub fn maybe_grow(&mut self, heap: &mut Heap, initial: u64) {
+        if let Some((s0, _)) = self.t0 {
+            if !self.is_rehashing() && self.used >= s0 {
+                self.expand(heap, self.used + 1, initial);
             }
         }
     }

@@ -284,6 +284,10 @@ pub struct ServerLayout {
     /// Redis 7.4+: dicts shrink as entries are deleted, at 1/8 fill, rather than only from the
     /// cron at 10 % (`dictShrinkIfNeeded`, redis 7.4 `src/dict.c`).
     pub dict_shrink_on_delete: bool,
+    /// Redis 7.4+, Valkey 8.0+: the cron's upkeep of the keyspace tables
+    /// (`kvstoreTryResizeDicts`) grows a table whose entries have reached its buckets, as well
+    /// as shrinking one, so an idle keyspace of 2^k keys sits in 2^(k+1) buckets.
+    pub cron_expands_tables: bool,
     /// Redis 7.4+, Valkey 8.0+: in cluster mode, one table per hash slot (`kvstore`) instead of
     /// one table whose entries carry the slot's key list.
     pub per_slot_tables: bool,
@@ -599,15 +603,51 @@ impl RedisProfile {
         }
     }
 
+    /// Whether a dict of `size` buckets holding `used` entries is shrunk: below
+    /// `dict_min_fill_percent` (Redis 7.0-7.2, `htNeedsResize`), or at 1/8 fill or less where
+    /// dicts shrink on delete (Redis 7.4+, `dictShrinkIfNeeded`); never at the initial size.
+    pub fn dict_needs_shrink(&self, used: u64, size: u64) -> bool {
+        size > self.dict_initial_size
+            && if self.layout.dict_shrink_on_delete {
+                used * 8 <= size
+            } else {
+                used * 100 / size < self.dict_min_fill_percent
+            }
+    }
+
     /// Bytes requested for one entry of the keyspace dict: `sizeof(dictEntry)`, plus the
-    /// slot-list metadata in cluster mode.
+    /// slot-list metadata in cluster mode where one table holds every slot's keys.
     pub fn key_entry(&self) -> u64 {
         self.dict_entry
-            + if self.cluster {
+            + if self.cluster && !self.layout.per_slot_tables {
                 self.cluster_entry_metadata
             } else {
                 0
             }
+    }
+
+    /// Bytes requested for the block of a key's dict entry, for a name of `name_len` bytes:
+    /// [`RedisProfile::key_entry`], or where entries embed their key (Valkey 8.0,
+    /// `createEmbeddedEntry`), the value and next pointers, a header-size byte, and the name
+    /// as the command's argument held it (`sdscopytobuffer`): an embedded-string argument's
+    /// sds is type 8 (3-B header), a longer one's the type its length asks for, then the NUL.
+    pub fn key_entry_request(&self, name_len: u64) -> u64 {
+        if self.layout.entry_embeds_key {
+            let header = if name_len <= self.embstr_limit {
+                3
+            } else {
+                self.sds_header(name_len)
+            };
+            17 + header + name_len + 1
+        } else {
+            self.key_entry()
+        }
+    }
+
+    /// Bytes requested for a key name's own sds (`sdsdup` of the argument in `dbAdd`), or
+    /// `None` where the name lives in another block (Valkey 8.0+).
+    pub fn key_name_request(&self, name_len: u64) -> Option<u64> {
+        (!self.layout.entry_embeds_key && !self.layout.object_embeds_key).then(|| self.sds_request(name_len))
     }
 
     /// The profile as TOML.
@@ -677,16 +717,35 @@ mod tests {
         assert!(RedisProfile::load("redis-6").is_err());
     }
 
+    /// Redis's `sdsReqType` picks a type by the length alone (type 8 below 256); Valkey's
+    /// (valkey 8.0.1 `src/sds.c`) wants the header and the NUL within the type's range too
+    /// (type 8 up to 256 - 3 - 1 = 252, type 16 up to 65,536 - 5 - 1 = 65,530).
     #[test]
     fn sds_types_agree_with_the_encoding_rules() {
         for n in PROFILE_NAMES {
             let p = RedisProfile::builtin(n).unwrap();
-            for len in [0, 1, 31, 32, 255, 256, 65_535, 65_536, 1 << 32] {
-                assert_eq!(
-                    p.sds_header(len),
-                    crate::redis::encoding::sds_header(len),
-                    "{n} len {len}"
-                );
+            let valkey = n.starts_with("valkey");
+            for len in [
+                0,
+                1,
+                31,
+                32,
+                252,
+                253,
+                255,
+                256,
+                65_530,
+                65_531,
+                65_535,
+                65_536,
+                1 << 32,
+            ] {
+                let want = match len {
+                    252 | 65_530 if valkey => crate::redis::encoding::sds_header(len),
+                    253..=255 | 65_531..=65_535 if valkey => crate::redis::encoding::sds_header(len + 8),
+                    _ => crate::redis::encoding::sds_header(len),
+                };
+                assert_eq!(p.sds_header(len), want, "{n} len {len}");
             }
         }
     }
@@ -754,10 +813,11 @@ mod tests {
         assert!(matches!(&e, ProfileError::NotFound { name } if name == "redis-6"));
         assert_eq!(
             e.to_string(),
-            "'redis-6' is neither a built-in profile (redis-7.0-debian, redis-7.0, redis-7.2) \
-             nor an existing profile file"
+            "'redis-6' is neither a built-in profile (redis-7.0-debian, redis-7.0, redis-7.2, \
+             redis-7.4, redis-8.0, valkey-8.0, valkey-8.1, valkey-9.1) nor an existing profile file"
         );
-        let fresh = RedisProfile::builtin("redis-7.0").unwrap();
+        let mut fresh = RedisProfile::builtin("redis-7.0").unwrap();
+        fresh.as_found = None;
         let e = fresh.with_state(ServerState::AsFound).unwrap_err();
         assert!(matches!(
             e,

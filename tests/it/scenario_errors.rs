@@ -344,8 +344,8 @@ fn several_problems_are_reported_at_once() {
     assert!(err.problems.len() >= 3, "{err}");
 }
 
-/// `state = "as_found"` needs a profile that measured that state: the built-in Debian profile
-/// did; the unmeasured upstream profiles did not, and say how to get one.
+/// `state = "as_found"` needs a profile that measured that state: the built-in profiles did;
+/// a profile file without it is refused, saying how to get one.
 #[test]
 fn the_as_found_state_needs_a_measured_baseline() {
     let text = BASE.replace(
@@ -356,7 +356,14 @@ fn the_as_found_state_needs_a_measured_baseline() {
     let b = &f.first().redis.as_ref().unwrap().baseline;
     assert_eq!(b.state, fragsim::redis::profile::ServerState::AsFound);
     assert!(b.commands_seen.contains(&"info".to_string()));
-    let text = text.replace("redis-7.0-debian", "redis-7.2");
+    let mut fresh_only = fragsim::redis::RedisProfile::builtin("redis-7.2").unwrap();
+    fresh_only.as_found = None;
+    let path = fresh_dir("fresh-only").join("p.toml");
+    std::fs::write(&path, fresh_only.to_toml()).unwrap();
+    let text = text.replace(
+        "\"redis-7.0-debian\"",
+        &format!("{:?}", path.display().to_string()),
+    );
     let err = parse(&text, "s.toml").unwrap_err().to_string();
     assert!(
         err.contains("server.profile")

@@ -25,35 +25,67 @@ type Row = (u64, u64, u64, u64);
 const MEASURED: &[(&str, [Row; 3])] = &[
     (
         "redis-7.0-debian",
-        [(10, 16384, 108, 88), (2000, 16384, 2136, 2120), (30000, 4096, 32856, 32840)],
+        [
+            (10, 16384, 108, 88),
+            (2000, 16384, 2136, 2120),
+            (30000, 4096, 32856, 32840),
+        ],
     ),
     (
         "redis-7.0",
-        [(10, 16384, 92, 80), (2000, 16384, 2120, 2112), (30000, 4096, 32840, 32832)],
+        [
+            (10, 16384, 92, 80),
+            (2000, 16384, 2120, 2112),
+            (30000, 4096, 32840, 32832),
+        ],
     ),
     (
         "redis-7.2",
-        [(10, 16384, 92, 80), (2000, 16384, 2120, 2112), (30000, 4096, 32840, 32832)],
+        [
+            (10, 16384, 92, 80),
+            (2000, 16384, 2120, 2112),
+            (30000, 4096, 32840, 32832),
+        ],
     ),
     (
         "redis-7.4",
-        [(10, 16384, 100, 80), (2000, 16384, 2128, 2112), (30000, 4096, 32848, 32832)],
+        [
+            (10, 16384, 100, 80),
+            (2000, 16384, 2128, 2112),
+            (30000, 4096, 32848, 32832),
+        ],
     ),
     (
         "redis-8.0",
-        [(10, 16384, 100, 80), (2000, 16384, 2128, 2112), (30000, 4096, 32848, 32832)],
+        [
+            (10, 16384, 100, 80),
+            (2000, 16384, 2128, 2112),
+            (30000, 4096, 32848, 32832),
+        ],
     ),
     (
         "valkey-8.0",
-        [(10, 16384, 92, 72), (2000, 16384, 2120, 2104), (30000, 4096, 32840, 32824)],
+        [
+            (10, 16384, 92, 72),
+            (2000, 16384, 2120, 2104),
+            (30000, 4096, 32840, 32824),
+        ],
     ),
     (
         "valkey-8.1",
-        [(10, 16384, 77, 56), (2000, 16384, 2104, 2064), (30000, 4096, 32824, 32784)],
+        [
+            (10, 16384, 77, 56),
+            (2000, 16384, 2104, 2064),
+            (30000, 4096, 32824, 32784),
+        ],
     ),
     (
         "valkey-9.1",
-        [(10, 16384, 69, 48), (2000, 16384, 2104, 2088), (30000, 4096, 32824, 32808)],
+        [
+            (10, 16384, 69, 48),
+            (2000, 16384, 2104, 2088),
+            (30000, 4096, 32824, 32808),
+        ],
     ),
 ];
 
@@ -79,7 +111,8 @@ fn model_rows(profile: &str) -> Vec<Row> {
     for &(size, n, _, _) in &MEASURED[0].1 {
         call(&mut s, &[b"FLUSHALL".to_vec()]);
         s.advance(300_000_000);
-        let before = s.used_memory();
+        let before = s.measured_info().used_memory;
+        s.measurement_traffic();
         let value = vec![b'x'; size as usize];
         let c = s.connect();
         for i in 0..n {
@@ -88,7 +121,8 @@ fn model_rows(profile: &str) -> Vec<Row> {
         s.exec(c, &[b"ECHO".to_vec(), PIPE_MARK.to_vec()]).unwrap();
         s.disconnect(c);
         s.advance(2_000_000_000);
-        let per_key = (s.used_memory() - before) / n;
+        let per_key = (s.measured_info().used_memory - before) / n;
+        s.measurement_traffic();
         let usage = s.memory_usage(&key(7)).unwrap();
         rows.push((size, n, per_key, usage));
     }
@@ -114,7 +148,9 @@ fn live_rows(addr: &str) -> Vec<Row> {
         let before = live_used_memory(addr);
         let value = vec![b'x'; size as usize];
         let mut c = Connection::open(addr).unwrap();
-        let batch: Vec<Vec<Vec<u8>>> = (0..n).map(|i| vec![b"SET".to_vec(), key(i), value.clone()]).collect();
+        let batch: Vec<Vec<Vec<u8>>> = (0..n)
+            .map(|i| vec![b"SET".to_vec(), key(i), value.clone()])
+            .collect();
         for chunk in batch.chunks(1024) {
             c.pipeline(chunk).unwrap();
         }

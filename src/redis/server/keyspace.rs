@@ -216,7 +216,12 @@ impl Keyspace {
                 .object_size(arena, profile),
             Held::Free => unreachable!("a live key"),
         };
-        Some(object + arena.usable_size(k.sds) + profile.key_entry())
+        // Redis: the name's sds block and `sizeof(dictEntry)`; Valkey 8.0: the entry's block
+        // (`dictEntryMemUsage`), which holds the name.
+        Some(match profile.key_name_request(k.name_len as u64) {
+            Some(_) => object + arena.usable_size(k.sds) + profile.key_entry(),
+            None => object + arena.usable_size(k.entry),
+        })
     }
 
     /// The encoding and the blocks of `key`'s value, when it holds a list, set, sorted set or
@@ -319,12 +324,16 @@ impl Keyspace {
             self.drop_expire(mem, r, k.expire);
             return r;
         }
-        // dbAdd: sdsdup(key), then dictAddRaw (table growth, then the entry).
-        let sds = mem.heap.zmalloc(mem.profile.sds_request(key.len() as u64));
-        self.main.add(mem.heap, mem.profile.dict_initial_size);
-        let entry = mem.heap.zmalloc(mem.profile.key_entry());
+        // dbAdd: sdsdup(key), then dictAddRaw (table growth, then the entry, which holds the
+        // name itself in Valkey 8.0).
         let name_len = u32::try_from(key.len()).expect("key names are under 4 GiB");
-        let r = self.keys.insert(name, name_len, entry.id, sds.id);
+        let sds = mem
+            .profile
+            .key_name_request(key.len() as u64)
+            .map_or(NO_OBJ, |n| mem.heap.zmalloc(n).id);
+        self.main.add(mem.heap, mem.profile.dict_initial_size);
+        let entry = mem.heap.zmalloc(mem.profile.key_entry_request(key.len() as u64));
+        let r = self.keys.insert(name, name_len, entry.id, sds);
         self.store(r, value, value_payload);
         self.payload_bytes += key.len() as u64 + value_payload;
         if mem.profile.cluster {
@@ -426,14 +435,26 @@ impl Keyspace {
         Self::free_name_and_entry(mem, &k);
     }
 
-    /// Frees a key's name (its sds) and its main dict entry.
-    fn free_name_and_entry(mem: &mut Mem<'_>, k: &KeyRec) {
-        let sds = mem
+    /// Frees a key's name (its sds, where it has one of its own).
+    fn free_name(mem: &mut Mem<'_>, k: &KeyRec) {
+        if let Some(n) = mem.profile.key_name_request(k.name_len as u64) {
+            let sds = mem.heap.alloc_of(k.sds, n);
+            mem.heap.zfree(sds);
+        }
+    }
+
+    /// Frees a key's main dict entry.
+    fn free_entry(mem: &mut Mem<'_>, k: &KeyRec) {
+        let entry = mem
             .heap
-            .alloc_of(k.sds, mem.profile.sds_request(k.name_len as u64));
-        mem.heap.zfree(sds);
-        let entry = mem.heap.alloc_of(k.entry, mem.profile.key_entry());
+            .alloc_of(k.entry, mem.profile.key_entry_request(k.name_len as u64));
         mem.heap.zfree(entry);
+    }
+
+    /// Frees a key's name and its main dict entry.
+    fn free_name_and_entry(mem: &mut Mem<'_>, k: &KeyRec) {
+        Self::free_name(mem, k);
+        Self::free_entry(mem, k);
     }
 
     /// Active expiry (`activeExpireCycle`), the fast cycle between commands or the cron's slow
@@ -451,14 +472,21 @@ impl Keyspace {
     }
 
     /// `databasesCron`'s table upkeep: both dicts finish their rehash, then shrink when filled
-    /// below the profile's minimum (`tryResizeHashTables`).
+    /// below the profile's minimum (`tryResizeHashTables`), or, where the cron grows tables
+    /// too (Redis 7.4+ `kvstoreTryResizeDicts`), grow when full; a resize started here is
+    /// rehashed within the same cron tick (`incrementallyRehash`'s millisecond).
     pub(super) fn resize_tables(&mut self, mem: &mut Mem<'_>) {
-        let initial = mem.profile.dict_initial_size;
-        self.main.rehash_all(mem.heap);
-        self.expires.rehash_all(mem.heap);
-        let fill = mem.profile.dict_min_fill_percent;
-        self.main.maybe_shrink(mem.heap, initial, fill);
-        self.expires.maybe_shrink(mem.heap, initial, fill);
+        let p = mem.profile;
+        let initial = p.dict_initial_size;
+        for d in [&mut self.main, &mut self.expires] {
+            d.rehash_all(mem.heap);
+            if !d.maybe_shrink(mem.heap, initial, |u, s| p.dict_needs_shrink(u, s))
+                && p.layout.cron_expands_tables
+            {
+                d.maybe_grow(mem.heap, initial);
+            }
+            d.rehash_all(mem.heap);
+        }
     }
 
     /// `emptyDbStructure`: `dictEmpty` of the main dict, bucket by bucket (the key's sds, its
@@ -468,13 +496,9 @@ impl Keyspace {
         let mut keys = std::mem::take(&mut self.keys);
         let mut expire_entries = Vec::new();
         keys.drain_in_walk_order(|k| {
-            let sds = mem
-                .heap
-                .alloc_of(k.sds, mem.profile.sds_request(k.name_len as u64));
-            mem.heap.zfree(sds);
+            Self::free_name(mem, &k);
             self.take(mem, &k).free(mem);
-            let entry = mem.heap.alloc_of(k.entry, mem.profile.key_entry());
-            mem.heap.zfree(entry);
+            Self::free_entry(mem, &k);
             if k.expire != NO_OBJ {
                 expire_entries.push(k.expire);
             }

@@ -417,10 +417,7 @@ impl Table {
         mem.heap.zfree(mem.heap.alloc_of(m.entry, p.dict_entry));
         let slots = self.dict.slots();
         let used = self.dict.used;
-        if slots > p.dict_initial_size
-            && used * 100 / slots < p.dict_min_fill_percent
-            && !self.dict.is_rehashing()
-        {
+        if p.dict_needs_shrink(used, slots) && !self.dict.is_rehashing() {
             let initial = p.dict_initial_size;
             let members = &self.members;
             self.dict

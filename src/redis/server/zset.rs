@@ -674,10 +674,7 @@ impl Skiplist {
     fn resize_if_needed(&mut self, mem: &mut Mem<'_>) {
         let initial = mem.profile.dict_initial_size;
         let slots = self.dict.slots();
-        if slots > initial
-            && self.dict.used * 100 / slots < mem.profile.dict_min_fill_percent
-            && !self.dict.is_rehashing()
-        {
+        if mem.profile.dict_needs_shrink(self.dict.used, slots) && !self.dict.is_rehashing() {
             let size = self.dict.used.max(initial);
             let (dict, seed) = (&mut self.dict, mem.hash_seed);
             let (order, recs, names) = (&self.order, &self.recs, &self.names);

@@ -102,7 +102,7 @@ fn key(i: u64) -> Vec<u8> {
 /// step (as `redis-cli` makes one per call), two seconds between the SETs and the reading.
 fn model_rows(profile: &str) -> Vec<Row> {
     let mut s = Server::new(RedisProfile::builtin(profile).unwrap(), 1).unwrap();
-    let mut call = |s: &mut Server, argv: &[Vec<u8>]| {
+    let call = |s: &mut Server, argv: &[Vec<u8>]| {
         let c = s.connect();
         s.exec(c, argv).unwrap();
         s.disconnect(c);

@@ -31,3 +31,4 @@ mod types_live;
 mod types_set_live;
 mod types_zset_live;
 mod versions;
+mod versions_live;

@@ -80,7 +80,7 @@ fn check(name: &str, toml: &str) {
 /// is nearer the band of the model's runs over other startup draws (a fresh server's dict hash
 /// seed decides, for every collection of the same members at once, whether a rehash finishes
 /// within a command: a real server is one draw), its distance from that band (0 inside it).
-fn model_err(c: &Checkpoint, field: Field) -> f64 {
+pub fn model_err(c: &Checkpoint, field: Field) -> f64 {
     let (m, r) = (c.model.get(field), c.real.get(field));
     let lockstep = rel_err(m, r);
     let Some(b) = c.band.get(field.name()) else {
@@ -117,7 +117,7 @@ fn assert_within(name: &str, cps: &[Checkpoint]) {
 }
 
 /// Model runs per replay: the lockstep run and 7 more with other startup draws, for the band.
-const RUNS: u64 = 8;
+pub const RUNS: u64 = 8;
 
 /// Replays `sc` into the fresh server `p`, predicted from the fresh profile (in the scenario's
 /// state).
@@ -322,7 +322,7 @@ fn shipped_scenarios_validate_against_fresh_live_servers() {
     }
 }
 
-fn collections(flush: &str, cluster: bool) -> String {
+pub fn collections(flush: &str, cluster: bool) -> String {
     format!(
         r#"name = "collections"
 seed = 9

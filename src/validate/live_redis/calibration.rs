@@ -41,6 +41,43 @@ fn commands_before(commandstats: &str, own_info_calls: u64) -> Vec<(String, u64)
         .collect()
 }
 
+/// The major and minor numbers of a version string (0 where absent).
+fn major_minor(version: &str) -> (u32, u32) {
+    let mut parts = version.split('.').map(|n| n.parse().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+/// The built-in profile whose layout a server of this version and allocator has, and a note
+/// when the version is not one fragsim has measured (the nearest measured one's layout is
+/// used).
+fn family_of(valkey: bool, major: u32, minor: u32, allocator: &str) -> (&'static str, Option<String>) {
+    let nearest = |family: &'static str, what: &str| {
+        (
+            family,
+            Some(format!(
+                "{what} {major}.{minor} is not a version fragsim has measured: the model uses \
+                 the {family} profile's layouts"
+            )),
+        )
+    };
+    match (valkey, major, minor) {
+        (false, 7, 0) if allocator == "jemalloc-5.3.0" => ("redis-7.0-debian", None),
+        (false, 7, 0) => ("redis-7.0", None),
+        (false, 7, 2) => ("redis-7.2", None),
+        (false, 7, 4) => ("redis-7.4", None),
+        (false, 8, 0) => ("redis-8.0", None),
+        (false, 7, 1) => nearest("redis-7.2", "Redis"),
+        (false, 7, _) => nearest("redis-7.4", "Redis"),
+        (false, _, _) => nearest("redis-8.0", "Redis"),
+        (true, 8, 0) => ("valkey-8.0", None),
+        (true, 8, 1) => ("valkey-8.1", None),
+        (true, 9, 1) => ("valkey-9.1", None),
+        (true, 7, _) => nearest("valkey-8.0", "Valkey"),
+        (true, 8, _) | (true, 9, 0) => nearest("valkey-8.1", "Valkey"),
+        (true, _, _) => nearest("valkey-9.1", "Valkey"),
+    }
+}
+
 /// A fresh baseline of the figures in `info`, with `commands_seen` (whose latency histograms the
 /// server holds); the caller fills in the allocator's bins, the thread cache and the first
 /// client's RSS.
@@ -86,23 +123,18 @@ pub fn calibrate(addr: &str) -> Result<Calibration, LiveError> {
     } else {
         (text(addr, c.call_str(&["INFO", "server"])?)?, 2)
     };
-    let version = field(&server, "redis_version")
+    let redis_version = field(&server, "redis_version")
         .ok_or_else(|| LiveError::NotRedis {
             addr: addr.into(),
             detail: "INFO has no redis_version".into(),
         })?
         .to_string();
-    let major: u32 = version
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0);
-    let minor: u32 = version
-        .split('.')
-        .nth(1)
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0);
-    if major < 7 {
+    // Valkey reports the Redis version it is compatible with (7.2.4) as redis_version, its
+    // own as valkey_version.
+    let valkey = field(&server, "valkey_version").map(str::to_string);
+    let version = valkey.clone().unwrap_or_else(|| redis_version.clone());
+    let (major, minor) = major_minor(&version);
+    if valkey.is_none() && major < 7 {
         return Err(LiveError::TooOld {
             addr: addr.into(),
             version,
@@ -115,21 +147,27 @@ pub fn calibrate(addr: &str) -> Result<Calibration, LiveError> {
     // The RSS a first client adds (code paged in), once the cron has sampled it again.
     std::thread::sleep(Duration::from_millis(250));
     let after_first = memory_info(addr, &text(addr, c.call_str(&["INFO", "memory"])?)?)?;
-    let first_client_rss = after_first.used_memory_rss.saturating_sub(fresh.used_memory_rss);
+    // Less what the allocator's own resident pages grew by: those the model counts itself,
+    // page by page, from the allocations it replays.
+    let first_client_rss = after_first
+        .used_memory_rss
+        .saturating_sub(fresh.used_memory_rss)
+        .saturating_sub(
+            after_first
+                .allocator_resident
+                .saturating_sub(fresh.allocator_resident),
+        );
     // The allocator's small bins and the thread cache as startup left them.
     let (bins, tcache_bytes) = {
         let stats = text(addr, c.call_str(&["MEMORY", "MALLOC-STATS"])?)?;
         parse_malloc_stats(&stats)
     };
     let allocator = field(&first, "mem_allocator").unwrap_or("unknown").to_string();
-    let family = match (major, minor, allocator.as_str()) {
-        (7, 0, "jemalloc-5.3.0") => "redis-7.0-debian",
-        (7, 0, _) => "redis-7.0",
-        _ => "redis-7.2",
-    };
+    let (family, family_note) = family_of(valkey.is_some(), major, minor, &allocator);
     let mut p = RedisProfile::builtin(family).expect("built-in family");
     p.name = format!("calibrated-{}", addr.replace([':', '.'], "-"));
-    p.description = format!("Calibrated from {addr}: Redis {version}, {allocator}");
+    let server_name = if valkey.is_some() { "Valkey" } else { "Redis" };
+    p.description = format!("Calibrated from {addr}: {server_name} {version}, {allocator}");
     p.version = version;
     p.mem_allocator = allocator;
     for (param, slot) in [
@@ -175,7 +213,7 @@ pub fn calibrate(addr: &str) -> Result<Calibration, LiveError> {
     }
     p.commands_per_second = (n as f64 / t0.elapsed().as_secs_f64()).round();
     drop(c);
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = family_note.into_iter().collect();
     if !before.is_empty() {
         let list: Vec<String> = before.iter().map(|(n, k)| format!("{n} ({k})")).collect();
         notes.push(format!(
@@ -282,4 +320,39 @@ pub fn parse_malloc_stats(text: &str) -> (Vec<(u64, u64, u64)>, u64) {
         }
     }
     (bins, tcache)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each measured server version maps to its own built-in profile; others to the nearest
+    /// measured one, with a note saying so.
+    #[test]
+    fn versions_map_to_their_built_in_profiles() {
+        let exact = [
+            (false, 7, 0, "jemalloc-5.3.0", "redis-7.0-debian"),
+            (false, 7, 0, "jemalloc-5.2.1", "redis-7.0"),
+            (false, 7, 2, "jemalloc-5.3.0", "redis-7.2"),
+            (false, 7, 4, "jemalloc-5.3.0", "redis-7.4"),
+            (false, 8, 0, "jemalloc-5.3.0", "redis-8.0"),
+            (true, 8, 0, "jemalloc-5.3.0", "valkey-8.0"),
+            (true, 8, 1, "jemalloc-5.3.0", "valkey-8.1"),
+            (true, 9, 1, "jemalloc-5.3.0", "valkey-9.1"),
+        ];
+        for (valkey, major, minor, alloc, want) in exact {
+            assert_eq!(family_of(valkey, major, minor, alloc), (want, None));
+            assert!(RedisProfile::builtin(want).is_some(), "{want}");
+        }
+        let (family, note) = family_of(false, 8, 2, "jemalloc-5.3.0");
+        assert_eq!(family, "redis-8.0");
+        assert_eq!(
+            note.unwrap(),
+            "Redis 8.2 is not a version fragsim has measured: the model uses the redis-8.0 \
+             profile's layouts"
+        );
+        assert_eq!(family_of(true, 9, 0, "jemalloc-5.3.0").0, "valkey-8.1");
+        assert_eq!(major_minor("8.1.1"), (8, 1));
+        assert_eq!(major_minor("7"), (7, 0));
+    }
 }

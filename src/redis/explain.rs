@@ -135,10 +135,18 @@ fn item(sc: &SizeClasses, what: &str, count: u64, request: u64) -> Item {
 pub fn key_items(p: &RedisProfile, key: KeySpec, key_len: u64) -> Result<(Vec<Item>, String), ServerError> {
     let cfg = p.allocator_config()?;
     let sc = SizeClasses::new(cfg.lg_quantum, cfg.lg_page);
-    let mut v = vec![
-        item(&sc, "dictEntry in the keyspace", 1, p.key_entry()),
-        item(&sc, "key sds", 1, p.sds_request(key_len)),
-    ];
+    let mut v = match p.key_name_request(key_len) {
+        Some(name) => vec![
+            item(&sc, "dictEntry in the keyspace", 1, p.key_entry()),
+            item(&sc, "key sds", 1, name),
+        ],
+        None => vec![item(
+            &sc,
+            "dictEntry holding the key name",
+            1,
+            p.key_entry_request(key_len),
+        )],
+    };
     let enc = match key {
         KeySpec::Collection { .. } => "",
         KeySpec::String(n) if n <= p.embstr_limit => {
@@ -526,6 +534,19 @@ mod tests {
         let (items, _) = key_items(&p, KeySpec::String(30_000), 7).unwrap();
         let total: u64 = items.iter().map(|i| i.usable).sum();
         assert_eq!(total, 24 + 16 + 16 + 32_768);
+    }
+
+    /// Valkey 8.0 keeps the key name in its dict entry: value and next pointers, the header
+    /// size byte, the name with an embedded-string argument's type-8 header (3 + 16 + 1):
+    /// 17 + 20 = 37 -> 40, then the robj and the value's sds: Appendix M's 2,104 B.
+    #[test]
+    fn valkey_8_0_embeds_the_name_in_the_entry() {
+        let p = RedisProfile::builtin("valkey-8.0").unwrap();
+        let (items, enc) = key_items(&p, KeySpec::String(2000), 16).unwrap();
+        assert_eq!(enc, "raw");
+        let sizes: Vec<(u64, u64)> = items.iter().map(|i| (i.request, i.usable)).collect();
+        assert_eq!(sizes, vec![(37, 40), (16, 16), (2006, 2048)]);
+        assert_eq!(items[0].what, "dictEntry holding the key name");
     }
 
     /// 2,000 B: sds 5 + 2,000 + 1 = 2,006 -> 2,048; with entry 32, key 16, robj 16: 2,112.

@@ -180,6 +180,11 @@ pub struct RedisProfile {
     /// from when the profile itself is not a cluster node's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_baseline: Option<Baseline>,
+    /// What the model does not follow yet for this build, one sentence each: printed with
+    /// every prediction made with the profile (and kept by `fragsim calibrate`, which starts
+    /// from the built-in profile of the server's version).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caveats: Vec<String>,
     /// The server freshly started ([`ServerState::Fresh`]): what scenarios start from unless
     /// they ask for `state = "as_found"`.
     pub baseline: Baseline,

@@ -77,6 +77,9 @@ pub fn render_variant(v: &VariantResult, runs: u64) -> String {
         v.allocator,
         plural(runs, "run", "runs")
     );
+    for c in &v.caveats {
+        o += &format!("    not modelled yet: {c}\n");
+    }
     o += &format!("    {:<24} {:>36} {:>36}\n", "p5 / p50 / p95", "peak", "end");
     for f in [
         Field::UsedMemory,

@@ -196,6 +196,10 @@ pub struct VariantResult {
     /// Each run's figures, in run order (not part of the JSON contract).
     #[serde(skip)]
     pub per_run: Vec<RunFigures>,
+    /// What the model does not follow yet for this variant's server build (its profile's
+    /// `caveats`), one sentence each; absent from the JSON when there is none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub caveats: Vec<String>,
 }
 
 /// The JSON contract of `fragsim run`.
@@ -308,6 +312,7 @@ pub fn summarise(name: &str, runs: &[RunResult], breakdown: Breakdown) -> Varian
                 max_denyoom_check: r.max_denyoom_check,
             })
             .collect(),
+        caveats: Vec::new(),
     }
 }
 
@@ -450,7 +455,11 @@ pub fn summarise_all(
         .par_iter()
         .zip(per_variant)
         .zip(breakdowns)
-        .map(|((v, rs), b)| summarise(&v.variant, rs, b))
+        .map(|((v, rs), b)| {
+            let mut s = summarise(&v.variant, rs, b);
+            s.caveats = v.redis.as_ref().map(|p| p.caveats.clone()).unwrap_or_default();
+            s
+        })
         .collect();
     Ok(McResult {
         scenario: file.name.clone(),

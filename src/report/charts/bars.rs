@@ -22,6 +22,7 @@ fn bars<DB: DrawingBackend>(
     metrics: &[(Field, &str)],
     scale: f64,
     notes: &[String],
+    note_lines: usize,
 ) -> Res<()>
 where
     DB::ErrorType: 'static,
@@ -41,7 +42,11 @@ where
     let xmax = (nv * (nm + 1) - 1) as f64;
     let mut chart = ChartBuilder::on(&plot)
         .margin(15)
-        .x_label_area_size(if notes.is_empty() { 64 } else { 86 })
+        .x_label_area_size(if notes.is_empty() {
+            64
+        } else {
+            64 + 22 * note_lines as u32
+        })
         .y_label_area_size(85)
         .build_cartesian_2d(0f64..xmax, 0f64..(ymax * 1.15).max(0.001))?;
     chart
@@ -102,7 +107,7 @@ where
     let slot = chart.backend_coord(&((nm + 1) as f64, 0.0)).0 - chart.backend_coord(&(0.0, 0.0)).0;
     let names: Vec<String> = r.variants.iter().map(|v| v.name.clone()).collect();
     let (name_lines, name_size) = fit_lines(&full, &names, slot - 8, 20, 12, 2)?;
-    let (note_lines, note_size) = fit_lines(&full, notes, slot - 8, LABEL_FONT, 11, 1)?;
+    let (note_lines, note_size) = fit_lines(&full, notes, slot - 8, LABEL_FONT, 11, note_lines)?;
     for (i, name) in name_lines.iter().enumerate() {
         let xc = (i * (nm + 1)) as f64 + nm as f64 / 2.0;
         let (px, py) = chart.backend_coord(&(xc, 0.0));
@@ -145,7 +150,7 @@ where
     DB::ErrorType: 'static,
 {
     let title = "Peak memory per variant (p50, whiskers p5-p95)";
-    bars(root, r, title, "MiB", PEAK_METRICS, MIB, &[])
+    bars(root, r, title, "MiB", PEAK_METRICS, MIB, &[], 1)
 }
 
 /// Why the two ratios differ, one note per variant (under its name on the ratios chart): the
@@ -176,5 +181,57 @@ where
     DB::ErrorType: 'static,
 {
     let title = "Fragmentation ratios at peak RSS (RSS includes the process baseline)";
-    bars(root, r, title, "ratio", RATIO_METRICS, 1.0, notes)
+    bars(root, r, title, "ratio", RATIO_METRICS, 1.0, notes, 1)
+}
+
+/// Whether `r`'s variants run on more than one server build: the what-if across versions that
+/// the versions chart draws.
+pub(super) fn spans_versions(r: &McResult) -> bool {
+    r.variants.iter().any(|v| v.profile != r.variants[0].profile)
+}
+
+/// Under each variant of a versions chart: its profile, and how its peak used_memory and RSS
+/// compare with the first variant's (p50), or what the model does not follow yet for it.
+pub(super) fn version_notes(r: &McResult) -> Vec<String> {
+    let Some(first) = r.variants.first() else {
+        return Vec::new();
+    };
+    let change = |v: &crate::sim::montecarlo::VariantResult, f: Field| {
+        let (a, b) = (first.peak.get(f).p50, v.peak.get(f).p50);
+        100.0 * (b - a) / a.max(1.0)
+    };
+    r.variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let vs = if i == 0 {
+                "the reference".to_string()
+            } else {
+                format!(
+                    "used_memory {:+.1}%, RSS {:+.1}%",
+                    change(v, Field::UsedMemory),
+                    change(v, Field::UsedMemoryRss)
+                )
+            };
+            let caveat = if v.caveats.is_empty() {
+                ""
+            } else {
+                " (partly modelled)"
+            };
+            format!("{}{caveat}; {vs}", v.profile)
+        })
+        .collect()
+}
+
+/// The versions chart: the peaks of each variant where the variants run on different server
+/// builds, each named with its profile and its change against the first variant.
+pub(super) fn versions<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, r: &McResult) -> Res<()>
+where
+    DB::ErrorType: 'static,
+{
+    let title = format!(
+        "Peak memory per server version (p50, whiskers p5-p95; changes against {})",
+        r.variants.first().map_or("", |v| v.name.as_str())
+    );
+    bars(root, r, &title, "MiB", PEAK_METRICS, MIB, &version_notes(r), 3)
 }

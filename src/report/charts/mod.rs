@@ -188,10 +188,11 @@ fn limit_range(values: &[f64]) -> (f64, f64) {
     }
 }
 
-/// Draws the timeline, peaks, ratios, bytes and oom charts of a Monte Carlo run, in that order.
+/// Draws the timeline, peaks, ratios, bytes and oom charts of a Monte Carlo run, in that order,
+/// and the versions chart when its variants run on more than one server build.
 pub fn draw_all(r: &McResult) -> Result<Vec<Chart>, ChartError> {
     let notes = bars::ratio_notes(r);
-    Ok(vec![
+    let mut charts = vec![
         both("timeline", &|a| timeline::draw(a, r), &|a| timeline::draw(a, r))?,
         both("peaks", &|a| bars::peaks(a, r), &|a| bars::peaks(a, r))?,
         both("ratios", &|a| bars::ratios(a, r, &notes), &|a| {
@@ -199,7 +200,13 @@ pub fn draw_all(r: &McResult) -> Result<Vec<Chart>, ChartError> {
         })?,
         both("bytes", &|a| bytes::draw(a, r), &|a| bytes::draw(a, r))?,
         both("oom", &|a| oom::draw(a, r), &|a| oom::draw(a, r))?,
-    ])
+    ];
+    if bars::spans_versions(r) {
+        charts.push(both("versions", &|a| bars::versions(a, r), &|a| {
+            bars::versions(a, r)
+        })?);
+    }
+    Ok(charts)
 }
 
 /// Draws the sweep chart.

@@ -13,7 +13,8 @@ use crate::sim::montecarlo::McResult;
 use crate::units::human;
 
 /// Grouped bars: for each variant, the p50 of each metric, with a p5-p95 whisker; the variants
-/// named under their groups (with `notes`, one per variant, beneath), the legend beside.
+/// named under their groups (with notes, one per variant, beneath in up to `note_lines` lines),
+/// the legend beside.
 fn bars<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     r: &McResult,
@@ -21,8 +22,7 @@ fn bars<DB: DrawingBackend>(
     ydesc: &str,
     metrics: &[(Field, &str)],
     scale: f64,
-    notes: &[String],
-    note_lines: usize,
+    (notes, note_lines): (&[String], usize),
 ) -> Res<()>
 where
     DB::ErrorType: 'static,
@@ -150,7 +150,7 @@ where
     DB::ErrorType: 'static,
 {
     let title = "Peak memory per variant (p50, whiskers p5-p95)";
-    bars(root, r, title, "MiB", PEAK_METRICS, MIB, &[], 1)
+    bars(root, r, title, "MiB", PEAK_METRICS, MIB, (&[], 1))
 }
 
 /// Why the two ratios differ, one note per variant (under its name on the ratios chart): the
@@ -181,7 +181,7 @@ where
     DB::ErrorType: 'static,
 {
     let title = "Fragmentation ratios at peak RSS (RSS includes the process baseline)";
-    bars(root, r, title, "ratio", RATIO_METRICS, 1.0, notes, 1)
+    bars(root, r, title, "ratio", RATIO_METRICS, 1.0, (notes, 1))
 }
 
 /// Whether `r`'s variants run on more than one server build: the what-if across versions that
@@ -233,5 +233,5 @@ where
         "Peak memory per server version (p50, whiskers p5-p95; changes against {})",
         r.variants.first().map_or("", |v| v.name.as_str())
     );
-    bars(root, r, &title, "MiB", PEAK_METRICS, MIB, &version_notes(r), 3)
+    bars(root, r, &title, "MiB", PEAK_METRICS, MIB, (&version_notes(r), 3))
 }

@@ -300,9 +300,25 @@ pub struct RawFigures {
     pub maxmemory: u64,
     /// Predicts `mem_clients_normal`.
     pub clients_normal: u64,
+    /// Free regions of the small bins' slabs, in bytes (`zmalloc_get_frag_smallbins`), where the
+    /// server computes `allocator_frag_ratio` from them (Redis 7.4+, Valkey 8.0+); `None` where
+    /// it divides `allocator_active` by `allocator_allocated` (Redis 7.0-7.2).
+    pub frag_smallbins: Option<u64>,
 }
 
 impl RawFigures {
+    /// The numerator of `allocator_frag_ratio`: `allocator_active`, or `allocator_allocated`
+    /// plus the small bins' free regions (Redis 7.4+ `getMemoryOverheadData`).
+    fn frag_numerator(&self) -> u64 {
+        self.frag_smallbins
+            .map_or(self.active, |f| self.allocated.saturating_add(f))
+    }
+
+    /// `allocator_frag_bytes`: the numerator less `allocator_allocated`.
+    fn frag_bytes(&self) -> i64 {
+        self.frag_numerator() as i64 - self.allocated as i64
+    }
+
     /// `used_memory_dataset`.
     fn dataset(&self) -> u64 {
         self.used.saturating_sub(self.overhead)
@@ -338,6 +354,7 @@ impl InfoMemory {
             nscripts,
             maxmemory,
             clients_normal,
+            frag_smallbins: _,
         } = r;
         let dataset = r.dataset();
         InfoMemory {
@@ -358,8 +375,8 @@ impl InfoMemory {
             used_memory_vm_functions: vm_functions,
             used_memory_functions: functions,
             maxmemory,
-            allocator_frag_ratio: ratio(active, allocated),
-            allocator_frag_bytes: active as i64 - allocated as i64,
+            allocator_frag_ratio: ratio(r.frag_numerator(), allocated),
+            allocator_frag_bytes: r.frag_bytes(),
             allocator_rss_ratio: ratio(resident, active),
             allocator_rss_bytes: resident as i64 - active as i64,
             rss_overhead_ratio: ratio(rss, resident),
@@ -511,13 +528,13 @@ impl FiguresMax {
     pub fn see(&mut self, r: &RawFigures) {
         self.raise_raw(r);
         up(&mut self.dataset, r.dataset());
-        up(&mut self.frag_bytes, r.active as i64 - r.allocated as i64);
+        up(&mut self.frag_bytes, r.frag_bytes());
         up(&mut self.rss_bytes, r.resident as i64 - r.active as i64);
         up(&mut self.rss_overhead_bytes, r.rss as i64 - r.resident as i64);
         up(&mut self.mem_frag_bytes, r.rss as i64 - r.rss_used as i64);
         self.peak_perc.see_perc(r.used, r.peak);
         self.dataset_perc.see_perc(r.dataset(), r.net());
-        self.frag_ratio.see_ratio(r.active, r.allocated);
+        self.frag_ratio.see_ratio(r.frag_numerator(), r.allocated);
         self.rss_ratio.see_ratio(r.resident, r.active);
         self.rss_overhead_ratio.see_ratio(r.rss, r.resident);
         self.mem_frag_ratio.see_ratio(r.rss, r.rss_used);
@@ -645,6 +662,7 @@ mod tests {
                 nscripts: 0,
                 maxmemory: 0,
                 clients_normal: 20_000,
+                frag_smallbins: None,
             },
             "jemalloc-5.3.0".into(),
         );
@@ -656,6 +674,34 @@ mod tests {
         assert_eq!(m.rss_overhead_ratio, 2.0);
         assert_eq!(m.mem_fragmentation_ratio, 8.8);
         assert_eq!(m.mem_fragmentation_bytes, 7_800_000);
+        assert_eq!(m.allocator_frag_bytes, 200_000);
+    }
+
+    /// Redis 7.4+: `allocator_frag_ratio` = small bins' free regions / allocated + 1, and
+    /// `allocator_frag_bytes` those free regions, whatever `allocator_active` is; the maximum
+    /// over steps follows the same figure.
+    #[test]
+    fn the_small_bins_frag_ratio() {
+        let r = RawFigures {
+            allocated: 2_000_000,
+            active: 2_600_000,
+            frag_smallbins: Some(100_000),
+            ..RawFigures::default()
+        };
+        let m = InfoMemory::compute(&r, "jemalloc-5.3.0".into());
+        assert_eq!(m.allocator_frag_ratio, 1.05);
+        assert_eq!(m.allocator_frag_bytes, 100_000);
+        let mut max = FiguresMax::default();
+        max.see(&r);
+        max.see(&RawFigures {
+            frag_smallbins: Some(300_000),
+            ..r
+        });
+        let at = max.info();
+        assert_eq!(
+            (at.allocator_frag_ratio, at.allocator_frag_bytes),
+            (1.15, 300_000)
+        );
     }
 
     #[test]

@@ -296,6 +296,11 @@ pub struct ServerLayout {
     /// Redis 7.4+, Valkey 8.0+: in cluster mode, one table per hash slot (`kvstore`) instead of
     /// one table whose entries carry the slot's key list.
     pub per_slot_tables: bool,
+    /// Redis 7.4+, Valkey 8.0+: `allocator_frag_ratio` is the small bins' free regions over
+    /// `allocator_allocated`, plus 1 (`zmalloc_get_frag_smallbins`, redis 7.4 `src/object.c`
+    /// `getMemoryOverheadData`), not `allocator_active / allocator_allocated`; the active
+    /// defragmenter reads the same figure.
+    pub frag_ratio_small_bins: bool,
 }
 
 fn default_cluster_entry_metadata() -> u64 {

@@ -18,6 +18,8 @@ pub(super) struct CronSample {
     pub(super) resident: u64,
     pub(super) rss: u64,
     pub(super) used: u64,
+    /// The small bins' free regions, where the profile's `allocator_frag_ratio` reads them.
+    pub(super) frag_smallbins: Option<u64>,
 }
 
 /// When a server seeded with `seed` first runs its cron: serverCron runs every 100 ms from the
@@ -100,6 +102,11 @@ impl Server {
             resident: plus(b.allocator_resident, delta(st.resident, s0.resident)),
             rss,
             used: self.used_memory(),
+            frag_smallbins: self
+                .profile
+                .layout
+                .frag_ratio_small_bins
+                .then(|| self.heap.arena.small_bin_holes()),
         }
     }
 }

@@ -141,6 +141,7 @@ impl Server {
             nscripts: scripts.count(),
             maxmemory: self.maxmemory,
             clients_normal: b.clients_normal,
+            frag_smallbins: s.frag_smallbins,
         }
     }
 }

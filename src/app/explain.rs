@@ -42,8 +42,9 @@ pub struct ExplainOptions {
     /// Allocator preset: jemalloc-5.3, redis-7.0-bundled, redis-7.2-bundled, jemalloc-5.3.1.
     #[arg(long, default_value = "jemalloc-5.3")]
     pub preset: String,
-    /// A Redis profile (redis-7.0-debian, redis-7.0, redis-7.2, or a calibrated file):
-    /// explain one key instead of one allocation.
+    /// A server profile (redis-7.0-debian, redis-7.0, redis-7.2, redis-7.4, redis-8.0,
+    /// valkey-8.0, valkey-8.1, valkey-9.1, or a calibrated file): explain one key instead of
+    /// one allocation, laid out as that version lays it out.
     #[arg(long, value_name = "PROFILE")]
     pub redis: Option<String>,
     /// With --redis: a string key whose value has this size.

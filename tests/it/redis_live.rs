@@ -297,20 +297,24 @@ ttl_seconds = 600
     check_scenario(&live, &p, "cluster mode", &sc);
 }
 
-/// The shipped scenarios, each variant, fewer tests per run (the live server runs in real
-/// time): `validate` accepts any scenario file.
+/// The shipped scenarios replayed live, with the tests of each run (the live server runs in
+/// real time).
+pub const SHIPPED: &[(&str, u64)] = &[
+    ("seed-suite.toml", 4),
+    ("seed-suite-leaky.toml", 4),
+    ("seed-suite-parallel.toml", 3),
+    ("cache.toml", 2),
+    ("job-queue.toml", 3),
+    ("leaderboard.toml", 3),
+    ("tag-index.toml", 3),
+];
+
+/// The shipped scenarios, each variant, fewer tests per run: `validate` accepts any scenario
+/// file.
 #[test]
 fn shipped_scenarios_validate_against_fresh_live_servers() {
     let live = live_lock();
-    for (file, tests) in [
-        ("seed-suite.toml", 4),
-        ("seed-suite-leaky.toml", 4),
-        ("seed-suite-parallel.toml", 3),
-        ("cache.toml", 2),
-        ("job-queue.toml", 3),
-        ("leaderboard.toml", 3),
-        ("tag-index.toml", 3),
-    ] {
+    for &(file, tests) in SHIPPED {
         let f = load_scenario(file);
         for v in &f.variants {
             let Some(p) = live_server(&live) else { return };

@@ -10,7 +10,7 @@
 //! binary is absent is skipped with a notice.
 
 use crate::common::*;
-use crate::redis_live::{collections, model_err, RUNS};
+use crate::redis_live::{collections, model_err, RUNS, SHIPPED};
 
 use fragsim::redis::info::Field;
 use fragsim::validate::live_redis::{calibrate, render_checkpoints, validate, ValidateOptions};
@@ -21,18 +21,6 @@ const TOLERANCES: &[(Field, f64)] = &[
     (Field::UsedMemory, 0.01),
     (Field::AllocatorActive, 0.10),
     (Field::UsedMemoryRss, 0.075),
-];
-
-/// The shipped scenarios replayed, with the tests of each run (the live server runs in real
-/// time).
-const SHIPPED: &[(&str, u64)] = &[
-    ("seed-suite.toml", 4),
-    ("seed-suite-leaky.toml", 4),
-    ("seed-suite-parallel.toml", 3),
-    ("cache.toml", 2),
-    ("job-queue.toml", 3),
-    ("leaderboard.toml", 3),
-    ("tag-index.toml", 3),
 ];
 
 /// Scenarios a version's model does not follow yet, skipped with a notice: Redis 7.2+'s

@@ -301,6 +301,10 @@ pub struct ServerLayout {
     /// `getMemoryOverheadData`), not `allocator_active / allocator_allocated`; the active
     /// defragmenter reads the same figure.
     pub frag_ratio_small_bins: bool,
+    /// Redis 7.4+: `FLUSHALL SYNC` and `FLUSHDB SYNC` run as a blocking ASYNC: the lazy-free
+    /// thread frees the old keyspace while the client waits, and jemalloc is not purged
+    /// (redis 7.4 `src/db.c` `flushCommandCommon`, `flushAllDataAndResetRDB`).
+    pub flush_sync_in_background: bool,
 }
 
 fn default_cluster_entry_metadata() -> u64 {

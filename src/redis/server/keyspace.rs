@@ -559,10 +559,12 @@ impl Server {
         }
     }
 
-    /// `FLUSHALL`/`FLUSHDB [ASYNC|SYNC]`.
+    /// `FLUSHALL`/`FLUSHDB [ASYNC|SYNC]`. Where SYNC runs as a blocking ASYNC (Redis 7.4+
+    /// `flushCommandCommon`: the lazy-free thread frees the keyspace while the client waits),
+    /// jemalloc is not purged either.
     pub(super) fn flushall_command(&mut self, argv: &[&[u8]]) {
         let async_ = argv.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"async"));
-        self.flush(!async_);
+        self.flush(!async_ && !self.profile.layout.flush_sync_in_background);
     }
 
     /// `DEL`/`UNLINK key [key ...]`.

@@ -14,6 +14,7 @@ pub mod lzf;
 pub mod profile;
 pub mod resp;
 pub mod server;
+pub mod siphash;
 
 pub use error::{ProfileError, ProfileProblem};
 pub use info::InfoMemory;

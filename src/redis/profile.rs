@@ -206,6 +206,14 @@ pub struct TypeLayout {
     pub list_compress_depth: u64,
     /// `set-max-intset-entries`: a set of integers stays an intset up to this many members.
     pub set_max_intset_entries: u64,
+    /// `set-max-listpack-entries` / `set-max-listpack-value` (Redis 7.2+, with
+    /// [`ServerLayout::set_listpack`]): a set of strings stays a listpack up to this many
+    /// members, each at most this many bytes (128 and 64 by default: redis 7.2.6
+    /// `src/config.c`).
+    #[serde(default = "default_set_max_listpack_entries")]
+    pub set_max_listpack_entries: u64,
+    #[serde(default = "default_set_max_listpack_value")]
+    pub set_max_listpack_value: u64,
     /// `zset-max-listpack-entries` / `zset-max-listpack-value`: a sorted set stays a listpack up
     /// to this many members, each at most this many bytes.
     pub zset_max_listpack_entries: u64,
@@ -232,6 +240,8 @@ impl Default for TypeLayout {
             list_max_listpack_size: -2,
             list_compress_depth: 0,
             set_max_intset_entries: 512,
+            set_max_listpack_entries: default_set_max_listpack_entries(),
+            set_max_listpack_value: default_set_max_listpack_value(),
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
             quicklist: 40,
@@ -305,6 +315,14 @@ pub struct ServerLayout {
     /// thread frees the old keyspace while the client waits, and jemalloc is not purged
     /// (redis 7.4 `src/db.c` `flushCommandCommon`, `flushAllDataAndResetRDB`).
     pub flush_sync_in_background: bool,
+}
+
+fn default_set_max_listpack_entries() -> u64 {
+    128
+}
+
+fn default_set_max_listpack_value() -> u64 {
+    64
 }
 
 fn default_cluster_entry_metadata() -> u64 {
@@ -469,7 +487,7 @@ impl RedisProfile {
         const KIB: u64 = 1 << 10;
         const GIB: u64 = 1 << 30;
         let t = &self.types;
-        let ranges: [(&str, u64, u64, u64); 27] = [
+        let ranges: [(&str, u64, u64, u64); 29] = [
             ("robj", self.robj, 1, 4 * KIB),
             ("dict_entry", self.dict_entry, 1, 4 * KIB),
             ("dict", self.dict, 1, 4 * KIB),
@@ -508,6 +526,13 @@ impl RedisProfile {
                 0,
                 1 << 24,
             ),
+            (
+                "types.set_max_listpack_entries",
+                t.set_max_listpack_entries,
+                0,
+                1 << 24,
+            ),
+            ("types.set_max_listpack_value", t.set_max_listpack_value, 0, GIB),
             (
                 "types.zset_max_listpack_entries",
                 t.zset_max_listpack_entries,

@@ -26,6 +26,7 @@ mod info;
 mod keyspace;
 mod keytable;
 mod list;
+mod nvdict;
 mod oom;
 mod query;
 mod script;
@@ -119,6 +120,10 @@ pub struct Server {
     /// The seed of the model's stand-in for Redis's dict hash function (see
     /// `Mem::walk_order`).
     hash_seed: u64,
+    /// The key of Redis's own dict hash function (`dict_hash_function_seed`), when it is known
+    /// (a live server's, read from its memory by a lockstep test): collection dicts then put
+    /// members in the buckets that server does ([`Server::set_dict_hash_key`]).
+    dict_key: Option<[u8; 16]>,
     /// The server's own random draws (sorted-set levels, SPOP).
     draws: Draws,
     /// The bytes (RESP) of a reply the running command decided while it ran (the elements a
@@ -173,6 +178,7 @@ impl Server {
             rewrite: Rewrite::default(),
             arg_objs: Vec::new(),
             hash_seed: seed ^ HASH_SEED_SALT,
+            dict_key: None,
             draws: Draws::new(seed),
             reply_bytes: None,
         };
@@ -234,6 +240,21 @@ impl Server {
             + self.heap.zmalloc_used
     }
 
+    /// Makes the collection dicts that follow their members' buckets exactly (Redis 7.2+'s
+    /// sets without dict entries) hash members as a server whose `dict_hash_function_seed`
+    /// (redis 7.2.6 `src/dict.c`) is `key` does, with SipHash-1-2 ([`crate::redis::siphash`]),
+    /// instead of the model's own hash under the run's seed. For tests that run the same
+    /// commands on a live server and read its seed: which members share a bucket, and so which
+    /// take a `dictEntryNoValue`, is then that server's. Set it before the first command.
+    pub fn set_dict_hash_key(&mut self, key: [u8; 16]) {
+        self.dict_key = Some(key);
+    }
+
+    /// The dict hash key [`Server::set_dict_hash_key`] gave, if any.
+    pub fn dict_hash_key(&self) -> Option<[u8; 16]> {
+        self.dict_key
+    }
+
     /// Number of keys.
     pub fn dbsize(&self) -> u64 {
         self.keyspace.key_count()
@@ -255,6 +276,7 @@ impl Server {
             heap: &mut self.heap,
             profile: &self.profile,
             hash_seed: self.hash_seed,
+            dict_key: self.dict_key,
             draws: &mut self.draws,
         }
     }
@@ -265,6 +287,7 @@ impl Server {
             heap: &mut self.heap,
             profile: &self.profile,
             hash_seed: self.hash_seed,
+            dict_key: self.dict_key,
             draws: &mut self.draws,
         };
         (&mut self.keyspace, mem)

@@ -29,6 +29,7 @@ mod sweep_report;
 mod types_list_live;
 mod types_live;
 mod types_set_live;
+mod types_versions_live;
 mod types_zset_live;
 mod versions;
 mod versions_live;

@@ -473,8 +473,11 @@ impl Keyspace {
 
     /// `databasesCron`'s table upkeep: both dicts finish their rehash, then shrink when filled
     /// below the profile's minimum (`tryResizeHashTables`), or, where the cron grows tables
-    /// too (Redis 7.4+ `kvstoreTryResizeDicts`), grow when full; a resize started here is
-    /// rehashed within the same cron tick (`incrementallyRehash`'s millisecond).
+    /// too (Redis 7.4+ `kvstoreTryResizeDicts`), grow when full, but only a table over the
+    /// initial size (`dictShrinkIfNeeded` answers `DICT_OK` for one of `DICT_HT_INITIAL_SIZE`
+    /// buckets, and `kvstoreTryResizeDicts` then does not try `dictExpandIfNeeded`: 4 keys
+    /// stay in 4 buckets); a resize started here is rehashed within the same cron tick
+    /// (`incrementallyRehash`'s millisecond).
     pub(super) fn resize_tables(&mut self, mem: &mut Mem<'_>) {
         let p = mem.profile;
         let initial = p.dict_initial_size;
@@ -482,6 +485,7 @@ impl Keyspace {
             d.rehash_all(mem.heap);
             if !d.maybe_shrink(mem.heap, initial, |u, s| p.dict_needs_shrink(u, s))
                 && p.layout.cron_expands_tables
+                && d.table_size() > initial
             {
                 d.maybe_grow(mem.heap, initial);
             }

@@ -33,16 +33,17 @@ use std::cell::Cell;
 
 use crate::jemalloc::{Arena, ObjId};
 use crate::redis::dict::Dict;
-use crate::redis::encoding::{as_integer, decimal_len, intset_width};
+use crate::redis::encoding::{as_integer, decimal_len, intset_width, listpack_entry, listpack_string_entry};
 use crate::redis::heap::Alloc;
 use crate::redis::profile::RedisProfile;
 
 use super::dispatch::{unsupported, Cmd, Reply};
 use super::keytable::NameHasher;
+use super::nvdict::{NvDict, Rules, ENTRY_NO_VALUE};
 use super::query::{array_reply_len, bulk_reply_len, resp_header};
 use super::string::StringValue;
 use super::tagindex::TagIndex;
-use super::value::{add_sampled, Aggregate, BlockKind, Blocks, Mem, Value, ValueType};
+use super::value::{add_sampled, listpack_structure, Aggregate, BlockKind, Blocks, Mem, Value, ValueType};
 use super::Server;
 
 /// `sizeof(setTypeIterator)` (subject, encoding, intset position, dict iterator): what
@@ -159,8 +160,8 @@ enum Elem<'a> {
     Int(i64),
     /// Any other member, by its bytes.
     Str(&'a [u8]),
-    /// A member of a dict set, by its key (copied from one set to another).
-    Known(Key),
+    /// A member of a set, by its key and its bucket hash (copied from one set to another).
+    Known(Key, u64),
 }
 
 impl Elem<'_> {
@@ -176,7 +177,7 @@ impl Elem<'_> {
         match *self {
             Elem::Int(v) => Some(v),
             Elem::Str(_) => None,
-            Elem::Known(k) => k.int(),
+            Elem::Known(k, _) => k.int(),
         }
     }
 
@@ -184,7 +185,7 @@ impl Elem<'_> {
         match *self {
             Elem::Int(v) => Key::of_int(hasher, v),
             Elem::Str(b) => Key::of_str(hasher, b),
-            Elem::Known(k) => k,
+            Elem::Known(k, _) => k,
         }
     }
 
@@ -192,7 +193,37 @@ impl Elem<'_> {
         match *self {
             Elem::Int(v) => decimal_len(v),
             Elem::Str(b) => b.len() as u64,
-            Elem::Known(k) => k.len(),
+            Elem::Known(k, _) => k.len(),
+        }
+    }
+
+    /// The member's bucket hash in a dict that follows its buckets exactly
+    /// ([`Mem::member_hash`] of its bytes).
+    fn bucket_hash(&self, mem: &Mem<'_>) -> u64 {
+        match *self {
+            Elem::Int(v) => {
+                let mut buf = [0u8; 20];
+                mem.member_hash(decimal(v, &mut buf))
+            }
+            Elem::Str(b) => mem.member_hash(b),
+            Elem::Known(_, bh) => bh,
+        }
+    }
+
+    /// Bytes of the member's listpack entry (an integer's in its integer encoding).
+    fn lp_entry(&self) -> u64 {
+        match *self {
+            Elem::Str(b) => listpack_entry(b),
+            _ => {
+                let k_int = self.int();
+                match k_int {
+                    Some(v) => {
+                        let mut buf = [0u8; 20];
+                        listpack_entry(decimal(v, &mut buf))
+                    }
+                    None => listpack_string_entry(self.len()),
+                }
+            }
         }
     }
 }
@@ -203,6 +234,9 @@ impl Elem<'_> {
 struct Member {
     h: [u32; 2],
     x: [u32; 2],
+    /// The bucket hash: the walk-order hash without its integer bit in a Redis 7.0 dict set,
+    /// [`Mem::member_hash`] in a Redis 7.2+ one.
+    bh: u64,
     sds: ObjId,
     entry: ObjId,
 }
@@ -245,12 +279,13 @@ impl Members {
             .map(|p| p as usize)
     }
 
-    /// Adds member `k` (not in the set) held in objects `sds` and `entry`.
-    fn insert(&mut self, k: Key, sds: ObjId, entry: ObjId) {
+    /// Adds member `k` (not in the set) of bucket hash `bh`, held in objects `sds` and `entry`.
+    fn insert(&mut self, k: Key, bh: u64, sds: ObjId, entry: ObjId) {
         let pos = u32::try_from(self.recs.len()).expect("fewer than 4 Gi members");
         self.recs.push(Member {
             h: [(k.h >> 32) as u32, k.h as u32],
             x: [(k.x >> 32) as u32, k.x as u32],
+            bh,
             sds,
             entry,
         });
@@ -358,7 +393,7 @@ impl Members {
     /// The members' bucket hashes (their walk-order hash without the bit that tells integers
     /// from strings), for the dict to follow its buckets exactly.
     fn bucket_hashes(&self) -> Vec<u64> {
-        self.recs.iter().map(|m| m.key().h >> 1).collect()
+        self.recs.iter().map(|m| m.bh).collect()
     }
 }
 
@@ -399,7 +434,7 @@ impl Table {
             let entry = mem.heap.zmalloc(p.dict_entry);
             (mem.heap.zmalloc(sds_request), entry)
         };
-        self.members.insert(k, sds.id, entry.id);
+        self.members.insert(k, k.h >> 1, sds.id, entry.id);
         true
     }
 
@@ -409,7 +444,7 @@ impl Table {
     /// rehashing). Returns the member's length.
     fn remove_at(&mut self, mem: &mut Mem<'_>, pos: usize) -> u64 {
         let p = mem.profile;
-        let bucket_hash = self.members.get(pos).key().h >> 1;
+        let bucket_hash = self.members.get(pos).bh;
         self.dict.delete_hashed(mem.heap, bucket_hash);
         let m = self.members.remove(pos);
         let k = m.key();
@@ -447,10 +482,173 @@ impl Table {
     }
 }
 
+/// A member of a Redis 7.2+ listpack set: its key, its bucket hash (for a conversion to a
+/// dict) and the bytes of its listpack entry.
+#[derive(Debug, Clone, Copy)]
+struct LpMember {
+    key: Key,
+    bh: u64,
+    entry: u64,
+}
+
+/// A Redis 7.2+ listpack set (`OBJ_ENCODING_LISTPACK`, redis 7.2.6 `src/t_set.c`): its block,
+/// its bytes in use (`lpBytes`) and its members in listpack order.
+#[derive(Debug, Clone)]
+struct SetLp {
+    block: Alloc,
+    bytes: u64,
+    members: Vec<LpMember>,
+}
+
+/// `LP_HDR_SIZE` plus the end byte: an empty listpack.
+const LP_EMPTY: u64 = 7;
+
+impl SetLp {
+    /// `lpNew(capacity)`: a block of `capacity` bytes (at least the empty listpack's 7).
+    fn new(mem: &mut Mem<'_>, capacity: u64) -> SetLp {
+        SetLp {
+            block: mem.heap.zmalloc(capacity.max(LP_EMPTY)),
+            bytes: LP_EMPTY,
+            members: Vec::new(),
+        }
+    }
+
+    /// `lpFind`: the member's position.
+    fn find(&self, k: Key) -> Option<usize> {
+        self.members.iter().position(|m| m.key == k)
+    }
+
+    /// `lpAppend` / `lpAppendInteger` (`lpInsert`): the block reallocated to the new length
+    /// only when it outgrows its usable size.
+    fn append(&mut self, mem: &mut Mem<'_>, key: Key, bh: u64, entry: u64) {
+        self.bytes += entry;
+        if self.bytes > self.block.usable {
+            self.block = mem.heap.zrealloc(self.block, self.bytes);
+        }
+        self.members.push(LpMember { key, bh, entry });
+    }
+
+    /// `lpDelete` of the member at `pos`: `lpInsert` reallocates to the new length.
+    fn delete(&mut self, mem: &mut Mem<'_>, pos: usize) -> LpMember {
+        let m = self.members.remove(pos);
+        self.bytes -= m.entry;
+        self.block = mem.heap.zrealloc(self.block, self.bytes);
+        m
+    }
+
+    /// `lpShrinkToFit`: a reallocation to the bytes in use when the block is larger.
+    fn shrink_to_fit(&mut self, mem: &mut Mem<'_>) {
+        if self.bytes < self.block.usable {
+            self.block = mem.heap.zrealloc(self.block, self.bytes);
+        }
+    }
+
+    /// `lpBatchDelete` of the members at `positions` (ascending), then `lpShrinkToFit`.
+    fn batch_delete(&mut self, mem: &mut Mem<'_>, positions: &[usize]) -> Vec<LpMember> {
+        let mut out = Vec::with_capacity(positions.len());
+        for &p in positions.iter().rev() {
+            let m = self.members.remove(p);
+            self.bytes -= m.entry;
+            out.push(m);
+        }
+        out.reverse();
+        self.shrink_to_fit(mem);
+        out
+    }
+}
+
+/// A Redis 7.2+ hashtable set: the dict struct, its `no_value` dict (see
+/// [`super::nvdict`]) and its members (their sds blocks, for random draws and lookups).
+#[derive(Debug, Clone)]
+struct NvTable {
+    d: Alloc,
+    dict: NvDict<Key>,
+    members: Members,
+}
+
+impl NvTable {
+    /// `dictCreate(&setDictType)`: the dict struct, no table yet.
+    fn new(mem: &mut Mem<'_>) -> NvTable {
+        NvTable {
+            d: mem.heap.zmalloc(mem.profile.dict),
+            dict: NvDict::default(),
+            members: Members::default(),
+        }
+    }
+
+    /// `setTypeAddAux` into a hashtable: `dictFindPositionForInsert` (a lookup step, the
+    /// expand check), then the member's sds (`sdsdup`) and `dictInsertAtPosition`; or, for a
+    /// member that is not an sds already (an integer, a listpack's string), the sds made
+    /// before the lookup (`sdsnewlen`, `sdsfromlonglong`; freed again if it is a member).
+    fn add(&mut self, mem: &mut Mem<'_>, k: Key, bh: u64, sds_first: bool) -> bool {
+        let rules = Rules::of(mem.profile);
+        let request = mem.profile.sds_request(k.len());
+        let early = sds_first.then(|| mem.heap.zmalloc(request));
+        if !self.dict.position(mem.heap, bh, k, rules) {
+            if let Some(s) = early {
+                mem.heap.zfree(s);
+            }
+            return false;
+        }
+        let sds = early.unwrap_or_else(|| mem.heap.zmalloc(request));
+        self.dict.insert(mem.heap, bh, k);
+        self.members.insert(k, bh, sds.id, 0);
+        true
+    }
+
+    /// `dictDelete` of the member at `pos` (its sds, then its entry if it has one), then
+    /// Redis 7.2's `htNeedsResize`/`dictResize` (7.4 shrinks inside the deletion). Returns
+    /// the member's length.
+    fn remove_at(&mut self, mem: &mut Mem<'_>, pos: usize) -> u64 {
+        let rules = Rules::of(mem.profile);
+        let m = *self.members.get(pos);
+        let k = m.key();
+        let sds = mem.heap.alloc_of(m.sds, mem.profile.sds_request(k.len()));
+        self.dict.delete(mem.heap, m.bh, k, rules, |h| h.zfree(sds));
+        self.members.remove(pos);
+        self.dict.resize_after_delete(mem.heap, rules);
+        k.len()
+    }
+
+    /// `dictDelete` of `k`: a lookup step even when it is not a member.
+    fn remove(&mut self, mem: &mut Mem<'_>, k: Key, bh: u64) -> Option<u64> {
+        match self.members.find(k) {
+            Some(pos) => Some(self.remove_at(mem, pos)),
+            None => {
+                self.dict.delete(mem.heap, bh, k, Rules::of(mem.profile), |_| {});
+                None
+            }
+        }
+    }
+
+    /// `dictGetFairRandomKey`: its rehash steps, then a member drawn at random.
+    fn random(&mut self, mem: &mut Mem<'_>) -> usize {
+        let n = self.members.len() as u64;
+        self.dict.random_steps(mem.heap, FAIR_RANDOM_SAMPLE.min(n));
+        mem.draws.below(n) as usize
+    }
+
+    /// `dictRelease`: each member's sds and entry in walk order, the tables, the dict struct.
+    fn release(self, mem: &mut Mem<'_>) {
+        let p = mem.profile;
+        let members = &self.members;
+        self.dict.release(mem.heap, |h, s| {
+            let m = members.get(members.find(s.key).expect("a member"));
+            h.zfree(h.alloc_of(m.sds, p.sds_request(s.key.len())));
+        });
+        mem.heap.zfree(self.d);
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Encoding {
     Intset(Intset),
+    /// Redis 7.0's dict set (a `dictEntry` per member).
     Table(Table),
+    /// Redis 7.2+: a listpack set.
+    Listpack(SetLp),
+    /// Redis 7.2+: a `no_value` dict set.
+    NvTable(NvTable),
 }
 
 /// Where an SPOP stands between its phases (see [`Server::set_type_command`]).
@@ -512,41 +710,84 @@ fn member_object(mem: &mut Mem<'_>, int: Option<i64>, len: u64) -> StringValue {
 }
 
 impl SetValue {
+    fn of(mem: &mut Mem<'_>, enc: impl FnOnce(&mut Mem<'_>) -> Encoding) -> Self {
+        let enc = enc(mem);
+        let robj = mem.heap.zmalloc(mem.profile.robj);
+        SetValue {
+            robj,
+            enc,
+            pending: Pending::None,
+        }
+    }
+
     /// `createIntsetObject`: `intsetNew` (the 8-byte header), then the robj.
     fn new_intset(mem: &mut Mem<'_>) -> Self {
-        let block = mem.heap.zmalloc(mem.profile.types.intset_header);
-        let robj = mem.heap.zmalloc(mem.profile.robj);
-        SetValue {
-            robj,
-            enc: Encoding::Intset(Intset {
-                block,
+        Self::of(mem, |mem| {
+            Encoding::Intset(Intset {
+                block: mem.heap.zmalloc(mem.profile.types.intset_header),
                 width: 2,
                 values: Vec::new(),
-            }),
-            pending: Pending::None,
-        }
+            })
+        })
     }
 
-    /// `createSetObject`: `dictCreate` (the dict struct; no table yet), then the robj.
-    fn new_table(mem: &mut Mem<'_>) -> Self {
-        let d = mem.heap.zmalloc(mem.profile.dict);
-        let robj = mem.heap.zmalloc(mem.profile.robj);
-        SetValue {
-            robj,
-            enc: Encoding::Table(Table {
-                d,
+    /// `createSetListpackObject` (Redis 7.2+): `lpNew(0)`, then the robj.
+    fn new_listpack(mem: &mut Mem<'_>) -> Self {
+        Self::of(mem, |mem| Encoding::Listpack(SetLp::new(mem, 0)))
+    }
+
+    /// The dict of a hashtable set, empty: Redis 7.0's, or 7.2's without values.
+    fn empty_table(mem: &mut Mem<'_>) -> Encoding {
+        if mem.profile.layout.set_dict_no_value {
+            Encoding::NvTable(NvTable::new(mem))
+        } else {
+            Encoding::Table(Table {
+                d: mem.heap.zmalloc(mem.profile.dict),
                 dict: Dict::default(),
                 members: Members::default(),
-            }),
-            pending: Pending::None,
+            })
         }
     }
 
-    /// `setTypeCreate`: an intset when the first member is an integer.
-    fn create_for(mem: &mut Mem<'_>, first: Elem<'_>) -> Self {
-        match first.int() {
-            Some(_) => Self::new_intset(mem),
-            None => Self::new_table(mem),
+    /// `dictExpand` of a hashtable set's dict to `cap` entries.
+    fn presize(mem: &mut Mem<'_>, enc: &mut Encoding, cap: u64) {
+        match enc {
+            Encoding::Table(t) => t.dict.expand(mem.heap, cap, mem.profile.dict_initial_size),
+            Encoding::NvTable(t) => {
+                t.dict.expand(mem.heap, cap, Rules::of(mem.profile));
+            }
+            _ => {}
+        }
+    }
+
+    /// `createSetObject`: `dictCreate` (the dict struct; no table yet), then the robj; Redis
+    /// 7.2+'s `setTypeCreate` then presizes it for `hint` members.
+    fn new_table(mem: &mut Mem<'_>, hint: Option<u64>) -> Self {
+        let mut s = Self::of(mem, Self::empty_table);
+        if let Some(cap) = hint {
+            Self::presize(mem, &mut s.enc, cap);
+        }
+        s
+    }
+
+    /// `setTypeCreate`: Redis 7.0, an intset when the first member is an integer, else a
+    /// dict; Redis 7.2+, with the number of members the command brings (`hint`): an intset
+    /// when the first is an integer and they fit one, a listpack when they fit one, else a
+    /// dict presized for them.
+    fn create_for(mem: &mut Mem<'_>, first: Elem<'_>, hint: u64) -> Self {
+        let p = mem.profile;
+        if !p.layout.set_listpack {
+            return match first.int() {
+                Some(_) => Self::new_intset(mem),
+                None => Self::new_table(mem, None),
+            };
+        }
+        if first.int().is_some() && hint <= p.types.set_max_intset_entries {
+            Self::new_intset(mem)
+        } else if hint <= p.types.set_max_listpack_entries {
+            Self::new_listpack(mem)
+        } else {
+            Self::new_table(mem, Some(hint))
         }
     }
 
@@ -555,6 +796,8 @@ impl SetValue {
         match &self.enc {
             Encoding::Intset(is) => is.values.len() as u64,
             Encoding::Table(t) => t.members.len() as u64,
+            Encoding::Listpack(lp) => lp.members.len() as u64,
+            Encoding::NvTable(t) => t.members.len() as u64,
         }
     }
 
@@ -563,59 +806,176 @@ impl SetValue {
         match &self.enc {
             Encoding::Intset(is) => is.values.iter().map(|&v| decimal_len(v)).sum(),
             Encoding::Table(t) => t.members.recs.iter().map(|m| m.key().len()).sum(),
+            Encoding::Listpack(lp) => lp.members.iter().map(|m| m.key.len()).sum(),
+            Encoding::NvTable(t) => t.members.recs.iter().map(|m| m.key().len()).sum(),
         }
     }
 
-    /// `setTypeConvert` of an intset: a dict presized for its members (`dictExpand`), an
-    /// iterator, per member an sds of its decimal form and a `dictAdd`, the iterator and the
-    /// intset freed.
-    fn convert(&mut self, mem: &mut Mem<'_>, hasher: &NameHasher) {
+    /// `setTypeConvert` of an intset (Redis 7.0): a dict presized for its members
+    /// (`dictExpand`), an iterator, per member an sds of its decimal form and a `dictAdd`, the
+    /// iterator and the intset freed. Redis 7.2+ (`setTypeConvertAndExpand` to a hashtable):
+    /// the same from an intset or a listpack, presized for `cap` members.
+    fn convert(&mut self, mem: &mut Mem<'_>, hasher: &NameHasher, cap: u64) {
+        let members: Vec<Elem<'static>> = match &self.enc {
+            Encoding::Intset(_) | Encoding::Listpack(_) => self.members_in_order(),
+            _ => return,
+        };
+        let mut enc = Self::empty_table(mem);
+        Self::presize(mem, &mut enc, cap);
+        let si = mem.heap.zmalloc(SET_TYPE_ITERATOR);
+        for e in members {
+            match &mut enc {
+                Encoding::Table(t) => {
+                    t.add(mem, e.key(hasher), true);
+                }
+                Encoding::NvTable(t) => {
+                    let bh = e.bucket_hash(mem);
+                    t.add(mem, e.key(hasher), bh, true);
+                }
+                _ => unreachable!("a hashtable"),
+            }
+        }
+        mem.heap.zfree(si);
+        match std::mem::replace(&mut self.enc, enc) {
+            Encoding::Intset(is) => mem.heap.zfree(is.block),
+            Encoding::Listpack(lp) => mem.heap.zfree(lp.block),
+            _ => unreachable!("converted from a compact encoding"),
+        }
+    }
+
+    /// Redis 7.2+'s `setTypeConvertAndExpand` of an intset to a listpack for `cap` members:
+    /// `lpNew` of the larger of `lpEstimateBytesRepeatedInteger` of the smallest and the
+    /// largest member, an iterator, each integer appended, the iterator and the intset freed.
+    fn intset_to_listpack(&mut self, mem: &mut Mem<'_>, hasher: &NameHasher, cap: u64) {
         let Encoding::Intset(is) = &self.enc else {
             return;
         };
-        let p = mem.profile;
-        let d = mem.heap.zmalloc(p.dict);
-        let mut t = Table {
-            d,
-            dict: Dict::default(),
-            members: Members::default(),
+        let estimate = |v: i64| LP_EMPTY + Elem::Int(v).lp_entry() * cap;
+        let estcap = match (is.values.first(), is.values.last()) {
+            (Some(&lo), Some(&hi)) => estimate(lo).max(estimate(hi)),
+            _ => cap * 2,
         };
-        t.dict
-            .expand(mem.heap, is.values.len() as u64, p.dict_initial_size);
+        let values = is.values.clone();
+        let mut lp = SetLp::new(mem, estcap);
         let si = mem.heap.zmalloc(SET_TYPE_ITERATOR);
-        for &v in &is.values {
-            t.add(mem, Key::of_int(hasher, v), true);
+        for v in values {
+            let e = Elem::Int(v);
+            let bh = e.bucket_hash(mem);
+            lp.append(mem, e.key(hasher), bh, e.lp_entry());
         }
         mem.heap.zfree(si);
-        mem.heap.zfree(is.block);
-        self.enc = Encoding::Table(t);
+        if let Encoding::Intset(is) = std::mem::replace(&mut self.enc, Encoding::Listpack(lp)) {
+            mem.heap.zfree(is.block);
+        }
     }
 
-    /// `setTypeAdd`: returns whether `e` was added.
+    /// Redis 7.2+'s `setTypeMaybeConvert` before SADD adds `hint` members to an existing set:
+    /// a listpack or an intset that they would take past its limit becomes a dict presized
+    /// for `hint`.
+    fn maybe_convert(&mut self, mem: &mut Mem<'_>, hasher: &NameHasher, hint: u64) {
+        let t = &mem.profile.types;
+        let over = match &self.enc {
+            Encoding::Listpack(_) => hint > t.set_max_listpack_entries,
+            Encoding::Intset(_) => hint > t.set_max_intset_entries,
+            _ => false,
+        };
+        if over {
+            self.convert(mem, hasher, hint);
+        }
+    }
+
+    /// `setTypeAdd`: returns whether `e` was added. `is_sds` says whether Redis holds the
+    /// member as an sds already (a command's argument, a dict set's member), which a dict set
+    /// copies only once it knows it is new.
     fn add(&mut self, mem: &mut Mem<'_>, hasher: &NameHasher, e: Elem<'_>) -> bool {
+        let is_sds = !matches!(e, Elem::Known(..)) || matches!(self.enc, Encoding::Table(_));
+        self.add_aux(mem, hasher, e, is_sds)
+    }
+
+    fn add_aux(&mut self, mem: &mut Mem<'_>, hasher: &NameHasher, e: Elem<'_>, is_sds: bool) -> bool {
+        let max_intset = mem
+            .profile
+            .types
+            .set_max_intset_entries
+            .min(INTSET_MAX_ENTRIES_CAP);
+        let v72 = mem.profile.layout.set_listpack;
         match &mut self.enc {
             Encoding::Table(t) => t.add(mem, e.key(hasher), false),
+            Encoding::NvTable(t) => {
+                let bh = e.bucket_hash(mem);
+                t.add(mem, e.key(hasher), bh, !is_sds)
+            }
+            Encoding::Listpack(lp) => {
+                let k = e.key(hasher);
+                if lp.find(k).is_some() {
+                    return false;
+                }
+                let t = &mem.profile.types;
+                if (lp.members.len() as u64) < t.set_max_listpack_entries
+                    && e.len() <= t.set_max_listpack_value
+                {
+                    let bh = e.bucket_hash(mem);
+                    lp.append(mem, k, bh, e.lp_entry());
+                } else {
+                    let cap = lp.members.len() as u64 + 1;
+                    self.convert(mem, hasher, cap);
+                    let Encoding::NvTable(t) = &mut self.enc else {
+                        unreachable!("converted to a dict without values")
+                    };
+                    let bh = e.bucket_hash(mem);
+                    t.add(mem, k, bh, true);
+                }
+                true
+            }
             Encoding::Intset(is) => match e.int() {
                 Some(v) => {
                     if !is.add(mem, v) {
                         return false;
                     }
-                    let max = mem
-                        .profile
-                        .types
-                        .set_max_intset_entries
-                        .min(INTSET_MAX_ENTRIES_CAP);
-                    if is.values.len() as u64 > max {
-                        self.convert(mem, hasher);
+                    if is.values.len() as u64 > max_intset {
+                        let cap = is.values.len() as u64;
+                        self.convert(mem, hasher, cap);
                     }
                     true
                 }
-                None => {
-                    self.convert(mem, hasher);
+                None if !v72 => {
+                    let cap = is.values.len() as u64;
+                    self.convert(mem, hasher, cap);
                     let Encoding::Table(t) = &mut self.enc else {
                         unreachable!("converted")
                     };
                     t.add(mem, e.key(hasher), true)
+                }
+                None => {
+                    // Whether a listpack would hold every member: the longest integer's digits
+                    // and the new member within `set-max-listpack-value`, fewer members than
+                    // `set-max-listpack-entries`.
+                    let t = &mem.profile.types;
+                    let n = is.values.len() as u64;
+                    let maxelelen = match (is.values.first(), is.values.last()) {
+                        (Some(&lo), Some(&hi)) => decimal_len(lo).max(decimal_len(hi)),
+                        _ => 0,
+                    };
+                    if n < t.set_max_listpack_entries
+                        && e.len() <= t.set_max_listpack_value
+                        && maxelelen <= t.set_max_listpack_value
+                    {
+                        self.intset_to_listpack(mem, hasher, n + 1);
+                        let Encoding::Listpack(lp) = &mut self.enc else {
+                            unreachable!("converted to a listpack")
+                        };
+                        let bh = e.bucket_hash(mem);
+                        lp.append(mem, e.key(hasher), bh, e.lp_entry());
+                        lp.shrink_to_fit(mem);
+                    } else {
+                        self.convert(mem, hasher, n + 1);
+                        let Encoding::NvTable(t) = &mut self.enc else {
+                            unreachable!("converted to a dict without values")
+                        };
+                        let bh = e.bucket_hash(mem);
+                        t.add(mem, e.key(hasher), bh, true);
+                    }
+                    true
                 }
             },
         }
@@ -625,6 +985,14 @@ impl SetValue {
     fn remove(&mut self, mem: &mut Mem<'_>, hasher: &NameHasher, e: Elem<'_>) -> Option<u64> {
         match &mut self.enc {
             Encoding::Table(t) => t.remove(mem, e.key(hasher)),
+            Encoding::NvTable(t) => {
+                let bh = e.bucket_hash(mem);
+                t.remove(mem, e.key(hasher), bh)
+            }
+            Encoding::Listpack(lp) => {
+                let pos = lp.find(e.key(hasher))?;
+                Some(lp.delete(mem, pos).key.len())
+            }
             Encoding::Intset(is) => {
                 let v = e.int()?;
                 is.remove(mem, v).then(|| decimal_len(v))
@@ -632,12 +1000,14 @@ impl SetValue {
         }
     }
 
-    /// `setTypeRandomElement`: an intset's `rand() % length`, a dict's fair random key; the
-    /// member's position.
+    /// `setTypeRandomElement`: an intset's or a listpack's `rand() % length`, a dict's fair
+    /// random key; the member's position.
     fn random(&mut self, mem: &mut Mem<'_>) -> usize {
         match &mut self.enc {
             Encoding::Intset(is) => mem.draws.below(is.values.len() as u64) as usize,
+            Encoding::Listpack(lp) => mem.draws.below(lp.members.len() as u64) as usize,
             Encoding::Table(t) => t.random(mem),
+            Encoding::NvTable(t) => t.random(mem),
         }
     }
 
@@ -645,7 +1015,18 @@ impl SetValue {
     fn elem_at(&self, pos: usize) -> Elem<'static> {
         match &self.enc {
             Encoding::Intset(is) => Elem::Int(is.values[pos]),
-            Encoding::Table(t) => Elem::Known(t.members.get(pos).key()),
+            Encoding::Listpack(lp) => {
+                let m = lp.members[pos];
+                Elem::Known(m.key, m.bh)
+            }
+            Encoding::Table(t) => {
+                let m = t.members.get(pos);
+                Elem::Known(m.key(), m.bh)
+            }
+            Encoding::NvTable(t) => {
+                let m = t.members.get(pos);
+                Elem::Known(m.key(), m.bh)
+            }
         }
     }
 
@@ -657,28 +1038,52 @@ impl SetValue {
                 is.remove(mem, v);
                 decimal_len(v)
             }
+            Encoding::Listpack(lp) => lp.delete(mem, pos).key.len(),
             Encoding::Table(t) => t.remove_at(mem, pos),
+            Encoding::NvTable(t) => t.remove_at(mem, pos),
         }
     }
 
-    /// The members in the order a set iterator meets them (an intset's order, a dict's walk).
+    /// The members in the order a set iterator meets them (an intset's or a listpack's
+    /// order, a dict's walk).
     fn members_in_order(&self) -> Vec<Elem<'static>> {
         match &self.enc {
             Encoding::Intset(is) => is.values.iter().map(|&v| Elem::Int(v)).collect(),
+            Encoding::Listpack(lp) => lp.members.iter().map(|m| Elem::Known(m.key, m.bh)).collect(),
             Encoding::Table(t) => t
                 .members
                 .walk()
                 .into_iter()
-                .map(|p| Elem::Known(t.members.get(p as usize).key()))
+                .map(|p| {
+                    let m = t.members.get(p as usize);
+                    Elem::Known(m.key(), m.bh)
+                })
+                .collect(),
+            Encoding::NvTable(t) => t
+                .dict
+                .walk()
+                .into_iter()
+                .map(|s| Elem::Known(s.key, s.bh))
                 .collect(),
         }
+    }
+
+    /// Whether the set is a dict (of either version).
+    fn is_table(&self) -> bool {
+        matches!(self.enc, Encoding::Table(_) | Encoding::NvTable(_))
+    }
+
+    /// Whether a member SPOP draws from this set is an integer to Redis (an intset's, or a
+    /// listpack's integer entry): it becomes `createStringObjectFromLongLong`'s object.
+    fn pops_integers(&self) -> bool {
+        matches!(self.enc, Encoding::Intset(_) | Encoding::Listpack(_))
     }
 
     /// `setTypeInitIterator`: the iterator, and a dict iterator for a dict set; the blocks, to
     /// free in `setTypeReleaseIterator`'s order.
     fn iterator(&self, mem: &mut Mem<'_>) -> (Alloc, Option<Alloc>) {
         let si = mem.heap.zmalloc(SET_TYPE_ITERATOR);
-        let di = matches!(self.enc, Encoding::Table(_)).then(|| mem.heap.zmalloc(DICT_ITERATOR));
+        let di = self.is_table().then(|| mem.heap.zmalloc(DICT_ITERATOR));
         (si, di)
     }
 
@@ -701,9 +1106,9 @@ impl SetValue {
             (SPOP_PICK, _) => {
                 let pos = self.random(mem);
                 let e = self.elem_at(pos);
-                let drawn = match &self.enc {
-                    Encoding::Intset(_) => Drawn::Int(e.int().expect("an intset's member")),
-                    Encoding::Table(_) => Drawn::Str(e.len()),
+                let drawn = match e.int() {
+                    Some(v) if self.pops_integers() => Drawn::Int(v),
+                    _ => Drawn::Str(e.len()),
                 };
                 self.pending = Pending::Picked(pos);
                 POP_NOTE.set(Some(PopNote {
@@ -723,6 +1128,23 @@ impl SetValue {
             }
             _ => 0,
         }
+    }
+
+    /// `count` distinct positions of `n`, ascending, drawn at random (`lpNextRandom`'s
+    /// selection sampling).
+    fn random_positions(mem: &mut Mem<'_>, n: usize, count: usize) -> Vec<usize> {
+        let mut out = Vec::with_capacity(count);
+        let mut need = count;
+        for i in 0..n {
+            if need == 0 {
+                break;
+            }
+            if mem.draws.below((n - i) as u64) < need as u64 {
+                out.push(i);
+                need -= 1;
+            }
+        }
+        out
     }
 
     /// `spopWithCountCommand` after its count is read; returns the payload change.
@@ -745,6 +1167,9 @@ impl SetValue {
                 whole: true,
             }));
             return -(self.payload() as i64);
+        }
+        if mem.profile.layout.set_listpack {
+            return self.spop_count_72(mem, hasher, count);
         }
         let remaining = size - count;
         let mut reply = resp_header(count);
@@ -769,7 +1194,7 @@ impl SetValue {
                 let pos = self.random(mem);
                 let e = self.elem_at(pos);
                 let copy = Self::member_copy(mem, e);
-                let new = newset.get_or_insert_with(|| SetValue::create_for(mem, e));
+                let new = newset.get_or_insert_with(|| SetValue::create_for(mem, e, 1));
                 new.add(mem, hasher, e);
                 self.remove_at(mem, pos);
                 mem.heap.zfree(copy);
@@ -796,6 +1221,100 @@ impl SetValue {
         -(taken as i64)
     }
 
+    /// Redis 7.2+'s `spopWithCountCommand` for fewer members than the set holds: the
+    /// propagation vector (`2 + min(count, 1024)` slots) and the string objects it holds for
+    /// the members taken, freed at the end; a listpack walked once (`lpNextRandom`, the
+    /// positions kept in an array, `lpBatchDelete`), any other set popped member by member;
+    /// or, when at most a fifth stay, a new set built of those (a listpack, or an intset for an
+    /// intset's integers) that replaces the old one.
+    fn spop_count_72(&mut self, mem: &mut Mem<'_>, hasher: &NameHasher, count: u64) -> i64 {
+        let size = self.len();
+        let remaining = size - count;
+        let propargv = mem.heap.zmalloc(POINTER * (2 + count.min(1024)));
+        let mut objects: Vec<StringValue> = Vec::new();
+        let mut reply = resp_header(count);
+        let mut taken = 0u64;
+        let ints = self.pops_integers();
+        let object_of =
+            |mem: &mut Mem<'_>, e: &Elem<'_>| member_object(mem, e.int().filter(|_| ints), e.len());
+        let lp_case = matches!(self.enc, Encoding::Listpack(_));
+        if remaining * SPOP_MOVE_STRATEGY_MUL > count && lp_case {
+            let ps = mem.heap.zmalloc(POINTER * count);
+            let picks = Self::random_positions(mem, size as usize, count as usize);
+            for &p in &picks {
+                let e = self.elem_at(p);
+                objects.push(object_of(mem, &e));
+                reply += bulk_reply_len(e.len());
+                taken += e.len();
+            }
+            if let Encoding::Listpack(lp) = &mut self.enc {
+                lp.batch_delete(mem, &picks);
+            }
+            mem.heap.zfree(ps);
+        } else if remaining * SPOP_MOVE_STRATEGY_MUL > count {
+            for _ in 0..count {
+                let pos = self.random(mem);
+                let e = self.elem_at(pos);
+                objects.push(object_of(mem, &e));
+                let len = self.remove_at(mem, pos);
+                reply += bulk_reply_len(len);
+                taken += len;
+            }
+        } else {
+            let mut newset: Option<SetValue> = None;
+            if lp_case {
+                let mut new = SetValue::new_listpack(mem);
+                let ps = mem.heap.zmalloc(POINTER * remaining);
+                let picks = Self::random_positions(mem, size as usize, remaining as usize);
+                for &p in &picks {
+                    let e = self.elem_at(p);
+                    new.add_aux(mem, hasher, e, false);
+                }
+                if let Encoding::Listpack(lp) = &mut self.enc {
+                    lp.batch_delete(mem, &picks);
+                }
+                mem.heap.zfree(ps);
+                newset = Some(new);
+            } else {
+                let from_table = self.is_table();
+                for _ in 0..remaining {
+                    let pos = self.random(mem);
+                    let e = self.elem_at(pos);
+                    let new = newset.get_or_insert_with(|| {
+                        if e.int().is_some() && !from_table {
+                            SetValue::new_intset(mem)
+                        } else {
+                            SetValue::new_listpack(mem)
+                        }
+                    });
+                    new.add_aux(mem, hasher, e, from_table);
+                    self.remove_at(mem, pos);
+                }
+            }
+            let it = self.iterator(mem);
+            for e in self.members_in_order() {
+                objects.push(object_of(mem, &e));
+                reply += bulk_reply_len(e.len());
+                taken += e.len();
+            }
+            Self::release_iterator(mem, it);
+            // dbReplaceValue: the key's value replaced, the old one freed.
+            let new = newset.expect("at least one member stays");
+            let old = std::mem::replace(self, new);
+            old.free(mem);
+        }
+        for o in objects {
+            o.free(mem);
+        }
+        mem.heap.zfree(propargv);
+        POP_NOTE.set(Some(PopNote {
+            reply,
+            drawn: None,
+            whole: false,
+        }));
+        -(taken as i64)
+    }
+
     /// `sunionDiffGenericCommand` of this one set, for SPOP of the whole set: the array of
     /// sets, a new intset object, a copy of each member added to it (converting it as
     /// `setTypeAdd` does), then a copy of each of its members for the reply, the new set
@@ -804,10 +1323,15 @@ impl SetValue {
         let sets = mem.heap.zmalloc(POINTER);
         let mut dst = SetValue::new_intset(mem);
         let it = self.iterator(mem);
+        let from_table = self.is_table();
         for e in self.members_in_order() {
-            let copy = Self::member_copy(mem, e);
-            dst.add(mem, hasher, e);
-            mem.heap.zfree(copy);
+            if mem.profile.layout.set_listpack {
+                dst.add_aux(mem, hasher, e, from_table);
+            } else {
+                let copy = Self::member_copy(mem, e);
+                dst.add(mem, hasher, e);
+                mem.heap.zfree(copy);
+            }
         }
         Self::release_iterator(mem, it);
         let order = dst.members_in_order();
@@ -825,11 +1349,12 @@ impl SetValue {
 }
 
 impl ValueType for SetValue {
-    /// `decrRefCount`: `freeSetObject` (the intset; or `dictRelease`: each member's sds and
-    /// entry in walk order, the tables, the dict struct), then the robj.
+    /// `decrRefCount`: `freeSetObject` (the intset or the listpack; or `dictRelease`: each
+    /// member's sds and entry in walk order, the tables, the dict struct), then the robj.
     fn free(self, mem: &mut Mem<'_>) {
         match self.enc {
             Encoding::Intset(is) => mem.heap.zfree(is.block),
+            Encoding::Listpack(lp) => mem.heap.zfree(lp.block),
             Encoding::Table(mut t) => {
                 let p = mem.profile;
                 for m in t.members.drain_in_walk_order() {
@@ -840,35 +1365,42 @@ impl ValueType for SetValue {
                 t.dict.clear(mem.heap);
                 mem.heap.zfree(t.d);
             }
+            Encoding::NvTable(t) => t.release(mem),
         }
         mem.heap.zfree(self.robj);
     }
 
-    /// The intset's block, or each member's sds block.
+    /// The intset's or listpack's block, or each member's sds block.
     fn footprint(&self, arena: &Arena) -> u64 {
         match &self.enc {
             Encoding::Intset(is) => arena.footprint(is.block.id),
+            Encoding::Listpack(lp) => arena.footprint(lp.block.id),
             Encoding::Table(t) => t.members.recs.iter().map(|m| arena.footprint(m.sds)).sum(),
+            Encoding::NvTable(t) => t.members.recs.iter().map(|m| arena.footprint(m.sds)).sum(),
         }
     }
 
-    /// Intset: `sizeof(robj)` and the intset's usable size. Dict: `sizeof(robj)`,
+    /// Intset, listpack: `sizeof(robj)` and the block's usable size. Dict: `sizeof(robj)`,
     /// `sizeof(dict)` and 8 bytes per bucket of both tables, plus the members' average of
-    /// `sizeof(dictEntry)` and their sds block's usable size times their number.
+    /// `sizeof(dictEntry)` and their sds block's usable size times their number: also for
+    /// Redis 7.2+'s dicts without entries, whose members `dictEntryMemUsage` still counts at
+    /// 24 B (redis 7.2.6-8.0.6 `src/object.c`; the over-count of redis#15461).
     fn object_size(&self, arena: &Arena, profile: &RedisProfile) -> u64 {
+        let table = |slots: u64, members: &Members| {
+            let asize = profile.robj + profile.dict + 8 * slots;
+            let elesize: u64 = members
+                .recs
+                .iter()
+                .map(|m| profile.dict_entry + arena.usable_size(m.sds))
+                .sum();
+            let n = members.len() as u64;
+            add_sampled(asize, elesize, n, n)
+        };
         match &self.enc {
             Encoding::Intset(is) => profile.robj + arena.usable_size(is.block.id),
-            Encoding::Table(t) => {
-                let asize = profile.robj + profile.dict + 8 * t.dict.slots();
-                let elesize: u64 = t
-                    .members
-                    .recs
-                    .iter()
-                    .map(|m| profile.dict_entry + arena.usable_size(m.sds))
-                    .sum();
-                let n = t.members.len() as u64;
-                add_sampled(asize, elesize, n, n)
-            }
+            Encoding::Listpack(lp) => profile.robj + arena.usable_size(lp.block.id),
+            Encoding::Table(t) => table(t.dict.slots(), &t.members),
+            Encoding::NvTable(t) => table(t.dict.slots(), &t.members),
         }
     }
 
@@ -876,6 +1408,10 @@ impl ValueType for SetValue {
         let robj = self.robj.requested as u64;
         match &self.enc {
             Encoding::Intset(is) => (robj + is.block.requested as u64, 0),
+            Encoding::Listpack(lp) => {
+                let (r, g) = listpack_structure(lp.block, lp.bytes);
+                (robj + r, g)
+            }
             Encoding::Table(t) => {
                 let tables: u64 = t.dict.tables().map(|x| x.requested as u64).sum();
                 let members: u64 = t
@@ -886,23 +1422,37 @@ impl ValueType for SetValue {
                     .sum();
                 (robj + t.d.requested as u64 + tables + members, 0)
             }
+            Encoding::NvTable(t) => {
+                let tables: u64 = t.dict.tables().map(|x| x.requested as u64).sum();
+                let sds: u64 = t
+                    .members
+                    .recs
+                    .iter()
+                    .map(|m| profile.sds_request(m.key().len()))
+                    .sum();
+                let entries = t.dict.entries() * ENTRY_NO_VALUE;
+                (robj + t.d.requested as u64 + tables + sds + entries, 0)
+            }
         }
     }
 
     fn encoding(&self) -> &'static str {
         match self.enc {
             Encoding::Intset(_) => "intset",
-            Encoding::Table(_) => "hashtable",
+            Encoding::Listpack(_) => "listpack",
+            Encoding::Table(_) | Encoding::NvTable(_) => "hashtable",
         }
     }
 
-    /// The robj, then the intset; or the dict struct, its bucket tables, and per member its
-    /// `dictEntry` and its sds.
+    /// The robj, then the intset or the listpack; or the dict struct, its bucket tables, and
+    /// per member its `dictEntry` (Redis 7.2+: the members that share a bucket, their
+    /// `dictEntryNoValue`) and its sds.
     fn blocks(&self, arena: &Arena, profile: &RedisProfile) -> Vec<BlockKind> {
         let mut b = Blocks::default();
         b.alloc("robj", self.robj);
         match &self.enc {
             Encoding::Intset(is) => b.alloc("intset", is.block),
+            Encoding::Listpack(lp) => b.alloc("listpack", lp.block),
             Encoding::Table(t) => {
                 b.alloc("dict struct", t.d);
                 for table in t.dict.tables() {
@@ -910,6 +1460,25 @@ impl ValueType for SetValue {
                 }
                 for m in &t.members.recs {
                     b.add("member dictEntry", profile.dict_entry, arena.usable_size(m.entry));
+                }
+                for m in &t.members.recs {
+                    let request = profile.sds_request(m.key().len());
+                    b.add("member sds", request, arena.usable_size(m.sds));
+                }
+            }
+            Encoding::NvTable(t) => {
+                b.alloc("dict struct", t.d);
+                for table in t.dict.tables() {
+                    b.alloc("member table (8 B buckets)", table);
+                }
+                for s in t.dict.walk() {
+                    if let Some(e) = s.entry {
+                        b.add(
+                            "dictEntryNoValue (a shared bucket)",
+                            ENTRY_NO_VALUE,
+                            arena.usable_size(e),
+                        );
+                    }
                 }
                 for m in &t.members.recs {
                     let request = profile.sds_request(m.key().len());
@@ -924,7 +1493,8 @@ impl ValueType for SetValue {
 impl Aggregate for SetValue {
     /// `setTypeCreate` of SADD's first member.
     fn create(mem: &mut Mem<'_>, _cmd: Cmd, args: &[&[u8]]) -> Self {
-        Self::create_for(mem, Elem::of_bytes(args.first().copied().unwrap_or_default()))
+        let first = Elem::of_bytes(args.first().copied().unwrap_or_default());
+        Self::create_for(mem, first, args.len() as u64)
     }
 
     /// SADD: `setTypeAdd` per member. SREM: `setTypeRemove` per member, stopping once the set
@@ -934,6 +1504,9 @@ impl Aggregate for SetValue {
         let mut delta = 0i64;
         match cmd {
             Cmd::Sadd => {
+                if mem.profile.layout.set_listpack {
+                    self.maybe_convert(mem, &hasher, args.len() as u64);
+                }
                 for a in args {
                     if self.add(mem, &hasher, Elem::of_bytes(a)) {
                         delta += a.len() as i64;
@@ -1458,7 +2031,7 @@ mod tests {
                 if m.find(k).is_some() {
                     continue;
                 }
-                m.insert(k, step, step + 1);
+                m.insert(k, 0, step, step + 1);
                 map.insert(k, (step, step + 1));
             }
             if step % 499 == 0 {

@@ -56,10 +56,23 @@ pub(super) struct Mem<'a> {
     pub heap: &'a mut Heap,
     pub profile: &'a RedisProfile,
     pub hash_seed: u64,
+    /// Redis's own dict hash key, when known (see `Server::set_dict_hash_key`).
+    pub dict_key: Option<[u8; 16]>,
     pub draws: &'a mut Draws,
 }
 
 impl Mem<'_> {
+    /// The hash that decides a collection member's bucket in a dict that follows its buckets
+    /// exactly: `dictSdsHash` (SipHash-1-2 of the member's bytes under the server's key) when
+    /// the key is known, else the model's stand-in under the run's seed (as random from run to
+    /// run as Redis's seed is from process to process).
+    pub fn member_hash(&self, bytes: &[u8]) -> u64 {
+        match &self.dict_key {
+            Some(k) => crate::redis::siphash::siphash12(bytes, k),
+            None => NameHasher::new(self.hash_seed).hash(bytes),
+        }
+    }
+
     /// `names` in the order a dict walk meets them: by bucket, and buckets follow the keys'
     /// SipHash under the seed Redis draws at startup (`dictSetHashFunctionSeed` with random
     /// bytes), so the order is random from one server process to the next. The model draws

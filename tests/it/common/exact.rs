@@ -33,7 +33,7 @@ use fragsim::redis::server::ClientId;
 use fragsim::redis::{RedisProfile, Server};
 use fragsim::validate::live_redis::RedisProcess;
 
-use super::{live_cluster_node, live_server, live_server_with, LiveGuard};
+use super::{live_cluster_node, live_server, live_server_with, version_server, LiveGuard};
 
 /// A live server and a model server, each with one connected client.
 pub struct Exact {
@@ -48,6 +48,9 @@ pub struct Exact {
     model_start: i64,
     /// Bytes of the last command's reply.
     last_reply_len: u64,
+    /// Whether the model hashes collection members with the live server's own dict key
+    /// (see [`Exact::start_version`]).
+    pub dict_key_known: bool,
     /// `connected_clients` at the first reading (see [`Exact::live_used_memory`]).
     live_clients: Option<i64>,
 }
@@ -107,10 +110,48 @@ impl Exact {
         Some(Self::with(process, profile))
     }
 
+    /// A fresh server of a built-in profile's version (`$FRAGSIM_SERVERS/<profile>`, see
+    /// [`version_server`]; `None`, with a notice, when it is not there) started with `extra`
+    /// arguments, and a model of it with that profile. The model hashes collection members
+    /// with the server's own dict key, read from its memory ([`live_dict_key`]), when it can:
+    /// then which members of a Redis 7.2+ hashtable set share a bucket (and take a
+    /// `dictEntryNoValue`), and which buckets a rehash step moves, are the server's.
+    pub fn start_version(live: &LiveGuard, profile: &str, extra: &[&str]) -> Option<Exact> {
+        let process = version_server(live, profile, extra)?;
+        let key = live_dict_key(&process);
+        let profile = RedisProfile::builtin(profile).expect("a built-in profile");
+        Some(Self::with_key(process, profile, key, true))
+    }
+
     fn with(process: RedisProcess, profile: RedisProfile) -> Exact {
+        Self::with_key(process, profile, None, false)
+    }
+
+    /// The pair, warmed as the module's notes say. `warm_keyspace`: a key also set and deleted
+    /// on both sides first, for Redis 7.4+, whose keyspace (`kvstore`) allocates its dict
+    /// struct when the first key comes (`KVSTORE_ALLOCATE_DICTS_ON_DEMAND`, 64 B with its
+    /// metadata) and keeps it: the model's keyspace does not have that block, and the
+    /// comparisons are of the collections.
+    fn with_key(
+        process: RedisProcess,
+        profile: RedisProfile,
+        key: Option<[u8; 16]>,
+        warm_keyspace: bool,
+    ) -> Exact {
         let mut conn = Connection::open(&process.addr).expect("the fresh server answers");
         let mut model = Server::new(profile, 1).unwrap();
-        let client = model.connect();
+        if let Some(k) = key {
+            model.set_dict_hash_key(k);
+        }
+        let client0 = model.connect();
+        if warm_keyspace {
+            for argv in [&["SET", "fragsim:warm", "1"][..], &["DEL", "fragsim:warm"]] {
+                conn.call_str(argv).unwrap();
+                let a: Vec<&[u8]> = argv.iter().map(|w| w.as_bytes()).collect();
+                model.exec(client0, &a).unwrap();
+            }
+        }
+        let client = client0;
         // Warm both sides: the query buffer grown, INFO's and PING's histograms made.
         conn.call_str(&["PING"]).unwrap();
         model.exec(client, &[b"PING".as_slice()]).unwrap();
@@ -131,6 +172,7 @@ impl Exact {
             live_start: 0,
             model_start: 0,
             last_reply_len: 0,
+            dict_key_known: key.is_some(),
             live_clients: None,
         };
         e.live_used = e.live_used_memory();
@@ -277,6 +319,84 @@ impl Exact {
     pub fn model(&self) -> &Server {
         &self.model
     }
+}
+
+/// The 16 bytes of a live server's `dict_hash_function_seed` (redis `src/dict.c`: the key of
+/// the SipHash every dict of sds keys uses, drawn at startup), read from its memory: the
+/// process and binary from `INFO server`, the symbol's address from `nm` (a static, named
+/// `dict_hash_function_seed` or an LTO copy of it), the binary's load address from
+/// `/proc/PID/maps` (position-independent builds), the bytes from `/proc/PID/mem` (the
+/// server is this process's child). `None`, with a notice, when any step fails (no `nm`, a
+/// stripped binary, no permission to read another process's memory).
+pub fn live_dict_key(process: &RedisProcess) -> Option<[u8; 16]> {
+    let r = read_dict_key(process);
+    if let Err(e) = &r {
+        eprintln!(
+            "NOTICE: the server's dict hash key could not be read ({e}); hashtable sets will not be exact"
+        );
+    }
+    r.ok()
+}
+
+fn read_dict_key(process: &RedisProcess) -> Result<[u8; 16], String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut c = Connection::open(&process.addr).map_err(|e| e.to_string())?;
+    let info = c
+        .call_str(&["INFO", "server"])
+        .map_err(|e| e.to_string())?
+        .text()
+        .ok_or("INFO server")?;
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .ok_or(format!("INFO server has no {name}"))
+    };
+    let pid: u32 = field("process_id:")?.parse().map_err(|_| "process_id")?;
+    let exe = field("executable:")?;
+    let nm = std::process::Command::new("nm")
+        .arg(&exe)
+        .output()
+        .map_err(|e| format!("nm: {e}"))?;
+    let symbols = String::from_utf8_lossy(&nm.stdout);
+    let addr = symbols
+        .lines()
+        .find_map(|l| {
+            let mut w = l.split_whitespace();
+            let (a, _, name) = (w.next()?, w.next()?, w.next()?);
+            (name == "dict_hash_function_seed" || name.starts_with("dict_hash_function_seed."))
+                .then(|| u64::from_str_radix(a, 16).ok())
+                .flatten()
+        })
+        .ok_or("no dict_hash_function_seed symbol")?;
+    let mut elf = [0u8; 18];
+    std::fs::File::open(&exe)
+        .and_then(|mut f| f.read_exact(&mut elf))
+        .map_err(|e| e.to_string())?;
+    let pie = u16::from_le_bytes([elf[16], elf[17]]) == 3;
+    let base = if pie {
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).map_err(|e| e.to_string())?;
+        let real = std::fs::canonicalize(&exe).map_err(|e| e.to_string())?;
+        maps.lines()
+            .find_map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                (w.len() >= 6 && w[2] == "00000000" && std::path::Path::new(w[5]) == real)
+                    .then(|| u64::from_str_radix(w[0].split('-').next()?, 16).ok())
+                    .flatten()
+            })
+            .ok_or("the binary's mapping")?
+    } else {
+        0
+    };
+    let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).map_err(|e| e.to_string())?;
+    mem.seek(SeekFrom::Start(base + addr))
+        .map_err(|e| e.to_string())?;
+    let mut key = [0u8; 16];
+    mem.read_exact(&mut key).map_err(|e| e.to_string())?;
+    if key == [0; 16] {
+        return Err("the key read is all zeros".into());
+    }
+    Ok(key)
 }
 
 /// A command as text, for messages (long arguments shortened).

@@ -315,6 +315,11 @@ pub struct ServerLayout {
     /// thread frees the old keyspace while the client waits, and jemalloc is not purged
     /// (redis 7.4 `src/db.c` `flushCommandCommon`, `flushAllDataAndResetRDB`).
     pub flush_sync_in_background: bool,
+    /// Redis 7.2+, Valkey 8.0: a sorted set's dict is presized for the members it is about to
+    /// hold (`zsetTypeCreate`, `zsetTypeMaybeConvert`, `zsetConvertAndExpand`: a ZADD of more
+    /// members than a listpack holds makes a skiplist at once, a listpack converting for the
+    /// next member sizes the dict for its length + 1), instead of growing from 4 buckets.
+    pub zset_presize: bool,
 }
 
 fn default_set_max_listpack_entries() -> u64 {

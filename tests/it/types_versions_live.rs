@@ -8,6 +8,7 @@
 
 use crate::common::exact::{show, Exact};
 use crate::common::live_lock;
+use crate::types_zset_live::same_beside_nodes;
 
 /// The versions whose collection layouts differ from 7.0's and which the model follows
 /// command by command. Redis 8.0 has the same set layouts as 7.4 (its `setDictType` is still
@@ -213,5 +214,43 @@ fn spop_in_every_encoding() {
         same_deltas(e, &[cmd(&["SPOP", "t"]), cmd(&["SPOP", "t", "10"])]);
         same_memory_usage(e, "t");
         same_settled(e, &[cmd(&["SPOP", "t", "500"])]);
+    });
+}
+
+/// `score member` pairs for `range`: scores the numbers themselves, members of one length.
+fn scored(range: std::ops::Range<u32>) -> impl Iterator<Item = String> {
+    range.flat_map(|i| [i.to_string(), format!("player:{i:04}")])
+}
+
+/// Sorted sets' presized dicts (Redis 7.2+ `zsetTypeCreate`, `zsetTypeMaybeConvert`,
+/// `zsetConvertAndExpand`): a new key of 256 members is a skiplist at once, its dict of 256
+/// buckets taking them all with no rehash; a listpack of 16 given 240 more in one ZADD
+/// converts first, presized for 240 (256 buckets); one grown to 128 and converted by the
+/// 129th member is presized for 129 (256 buckets) and filled to 256. The tables never grow, so
+/// no delta depends on the members' buckets; the skiplist nodes' random levels differ between
+/// the sides, so each command is compared beside what it changed in `MEMORY USAGE` (see
+/// `types_zset_live`), at member counts that are powers of two.
+#[test]
+fn sorted_sets_presize_their_dicts() {
+    per_version(|_, e| {
+        same_settled(e, &[cmd(&["SET", "warm", "1"])]);
+        same_beside_nodes(e, "big", &[with_members("ZADD", "big", scored(0..256))]);
+        same_beside_nodes(
+            e,
+            "lp",
+            &[
+                with_members("ZADD", "lp", scored(0..16)),
+                with_members("ZADD", "lp", scored(16..256)),
+            ],
+        );
+        same_beside_nodes(
+            e,
+            "grown",
+            &[
+                with_members("ZADD", "grown", scored(0..64)),
+                with_members("ZADD", "grown", scored(64..128)),
+                with_members("ZADD", "grown", scored(128..256)),
+            ],
+        );
     });
 }

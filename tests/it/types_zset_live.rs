@@ -90,7 +90,7 @@ fn beside_nodes(e: &mut Exact, key: &str, argv: &[Vec<u8>]) -> (i64, i64) {
 
 /// Runs each command on `key` (a listpack, or a skiplist of a power-of-two length before and
 /// after) and asserts it left the same in `used_memory` beside `MEMORY USAGE` on both sides.
-fn same_beside_nodes(e: &mut Exact, key: &str, script: &[Vec<Vec<u8>>]) {
+pub(crate) fn same_beside_nodes(e: &mut Exact, key: &str, script: &[Vec<Vec<u8>>]) {
     for argv in script {
         let (live, model) = beside_nodes(e, key, argv);
         assert_eq!(

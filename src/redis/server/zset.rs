@@ -533,6 +533,15 @@ impl Skiplist {
         }
     }
 
+    /// Redis 7.2+'s presizing (`dictExpand(zs->dict, cap)` in `zsetTypeCreate` and
+    /// `zsetConvertAndExpand`): the dict's first table sized for `cap` members at once, so
+    /// filling it to `cap` rehashes nothing. Nothing on 7.0, whose dict grows from 4 buckets.
+    fn presize(&mut self, mem: &mut Mem<'_>, cap: u64) {
+        if mem.profile.layout.zset_presize && cap > 0 {
+            self.dict.expand(mem.heap, cap, mem.profile.dict_initial_size);
+        }
+    }
+
     fn len(&self) -> usize {
         self.order.len
     }
@@ -747,13 +756,15 @@ impl ZsetValue {
         }
     }
 
-    /// `zsetConvert` to a skiplist: the structures, then per member in listpack order its sds,
-    /// node and dict entry; the listpack freed last.
-    fn convert(&mut self, mem: &mut Mem<'_>) {
+    /// `zsetConvert` to a skiplist: the structures (the dict presized for `cap` members on
+    /// Redis 7.2+, `zsetConvertAndExpand`), then per member in listpack order its sds, node and
+    /// dict entry; the listpack freed last.
+    fn convert(&mut self, mem: &mut Mem<'_>, cap: u64) {
         let Encoding::Listpack(lp, _, items) = &self.enc else {
             return;
         };
         let mut z = Skiplist::create(mem);
+        z.presize(mem, cap);
         for it in items.iter() {
             z.add_member(mem, it.name, it.score, it.slen);
         }
@@ -802,7 +813,8 @@ impl ZsetValue {
                 || len > types.zset_max_listpack_value
                 || *bytes + len > LISTPACK_SAFETY
             {
-                self.convert(mem);
+                let cap = items.n as u64 + 1;
+                self.convert(mem, cap);
             } else {
                 let score = lp_score(score);
                 lp_grow(mem, lp, bytes, listpack_entry(name));
@@ -1088,16 +1100,22 @@ impl ValueType for ZsetValue {
 
 impl Aggregate for ZsetValue {
     /// `createZsetListpackObject` (`lpNew`: 7 bytes, then the robj), or `createZsetObject`
-    /// when listpacks are off or the first member is too long for one.
+    /// when listpacks are off or the first member is too long for one; Redis 7.2+
+    /// (`zsetTypeCreate`) also when the command brings more members than a listpack holds, the
+    /// dict then presized for them.
     fn create(mem: &mut Mem<'_>, cmd: Cmd, args: &[&[u8]]) -> Self {
-        let first = parse_zadd(cmd, args)
-            .ok()
+        let parsed = parse_zadd(cmd, args).ok();
+        let first = parsed
+            .as_ref()
             .and_then(|f| args.get(f.pairs_at + 1))
             .map_or(0, |m| m.len() as u64);
+        let pairs = parsed.map_or(0, |f| (args.len() - f.pairs_at) as u64 / 2);
         let t = &mem.profile.types;
-        if t.zset_max_listpack_entries == 0 || t.zset_max_listpack_value < first {
-            let z = Skiplist::create(mem);
+        let too_many = mem.profile.layout.zset_presize && pairs > t.zset_max_listpack_entries;
+        if t.zset_max_listpack_entries == 0 || t.zset_max_listpack_value < first || too_many {
+            let mut z = Skiplist::create(mem);
             let robj = mem.heap.zmalloc(mem.profile.robj);
+            z.presize(mem, pairs);
             ZsetValue {
                 robj,
                 enc: Encoding::Skiplist(Box::new(z)),
@@ -1121,6 +1139,15 @@ impl Aggregate for ZsetValue {
                 let Ok(f) = parse_zadd(cmd, args) else {
                     return 0;
                 };
+                // Redis 7.2+ `zsetTypeMaybeConvert`: a listpack converts before a command that
+                // brings more members than it may hold, presized for them.
+                let pairs = (args.len() - f.pairs_at) as u64 / 2;
+                if mem.profile.layout.zset_presize
+                    && matches!(self.enc, Encoding::Listpack(..))
+                    && pairs > mem.profile.types.zset_max_listpack_entries
+                {
+                    self.convert(mem, pairs);
+                }
                 let mut delta = 0;
                 for p in args[f.pairs_at..].chunks(2) {
                     let Some(score) = parse_score(p[0]) else {

@@ -626,6 +626,29 @@ impl Hashtable {
         self.resize(heap, self.t[0].used, hash_of)
     }
 
+    /// Whether the cron's upkeep (`kvstoreTryResizeHashtables`: [`Hashtable::shrink_if_needed`],
+    /// else [`Hashtable::expand_if_needed`]) would resize the table now.
+    pub fn resize_due(&self) -> bool {
+        if !self.exists() {
+            return false;
+        }
+        if !self.is_rehashing()
+            && self.t[0].used * 100 <= self.t[0].size() * ENTRIES_PER_BUCKET * MIN_FILL_PERCENT
+        {
+            return next_bucket_exp(self.t[0].used.max(1)) != self.t[0].exp;
+        }
+        let (n, buckets) = match (self.flavor, self.is_rehashing()) {
+            (Flavor::Valkey91, true) => {
+                return self.t[1].exp < self.t[0].exp
+                    && (self.size() + 1) * 100
+                        > self.t[1].size() * ENTRIES_PER_BUCKET * MAX_FILL_PERCENT_HARD;
+            }
+            (_, true) => (self.size() + 1, self.t[1].size()),
+            (_, false) => (self.t[0].used + 1, self.t[0].size()),
+        };
+        n * 100 > buckets * ENTRIES_PER_BUCKET * MAX_FILL_PERCENT
+    }
+
     /// Finishes a rehash under way (what the cron's `kvstoreIncrementallyRehash` does for the
     /// keyspace's tables within its millisecond, `hashtableRehashMicroseconds`).
     pub fn rehash_all(&mut self, heap: &mut Heap, hash_of: &dyn Fn(u32) -> u64) {

@@ -307,6 +307,11 @@ pub struct ServerLayout {
     /// `PROTO_MBULK_BIG_ARG` bytes or more (the query buffer taken over as the value), not every
     /// string with more than a tenth of slack (valkey 8.1.1 `src/object.c`).
     pub trim_big_args_only: bool,
+    /// `activerehashing no` (a setting, off by default): the cron leaves the keyspace's tables'
+    /// rehash to the lookups (`databasesCron`, `src/server.c`). Followed where the keyspace is
+    /// Valkey's hashtable; the live tests use it so that when an old table goes does not depend
+    /// on when the server's cron ticks.
+    pub no_active_rehashing: bool,
 }
 
 fn default_cluster_entry_metadata() -> u64 {

@@ -30,5 +30,6 @@ mod types_list_live;
 mod types_live;
 mod types_set_live;
 mod types_zset_live;
+mod valkey_live;
 mod versions;
 mod versions_live;

@@ -339,6 +339,25 @@ impl Keyspace {
         }
     }
 
+    /// See [`Server::keyspace_hashtables`].
+    pub(super) fn hashtables(&self, profile: &RedisProfile) -> Option<(u64, u64)> {
+        if !profile.layout.object_embeds_key {
+            return None;
+        }
+        if !self.vk_keys.exists() {
+            return Some((0, 0));
+        }
+        let ts = [&self.vk_keys, &self.vk_expires];
+        let lut = ts.iter().filter(|t| t.exists()).map(|t| t.mem_usage()).sum();
+        Some((lut, ts.iter().map(|t| t.child_buckets()).sum()))
+    }
+
+    /// Whether the cron's table upkeep would resize the keyspace's or the expires' hashtable
+    /// now (Valkey 8.1+; false for the dict layouts).
+    pub(super) fn hashtable_resize_due(&self, profile: &RedisProfile) -> bool {
+        profile.layout.object_embeds_key && (self.vk_keys.resize_due() || self.vk_expires.resize_due())
+    }
+
     /// A lookup of the expires table (`getExpire`): a rehash step of its hashtable (Valkey
     /// 8.1+); nothing for the dict layouts.
     pub(super) fn lookup_expires(&mut self, mem: &mut Mem<'_>) {

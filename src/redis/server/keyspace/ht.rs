@@ -327,7 +327,7 @@ impl Keyspace {
 
     /// The cron's upkeep of both tables (`kvstoreTryResizeHashtables`: a shrink when due, else
     /// a growth when due), then `kvstoreIncrementallyRehash`, modelled as finishing every
-    /// rehash within the tick.
+    /// rehash within the tick (unless `activerehashing no`).
     pub(super) fn ht_resize_tables(&mut self, mem: &mut Mem<'_>) {
         let keys = &self.keys;
         for t in [&mut self.vk_keys, &mut self.vk_expires] {
@@ -335,8 +335,10 @@ impl Keyspace {
                 t.expand_if_needed(mem.heap, &hash_in(keys));
             }
         }
-        for t in [&mut self.vk_keys, &mut self.vk_expires] {
-            t.rehash_all(mem.heap, &hash_in(keys));
+        if !mem.profile.layout.no_active_rehashing {
+            for t in [&mut self.vk_keys, &mut self.vk_expires] {
+                t.rehash_all(mem.heap, &hash_in(keys));
+            }
         }
     }
 
@@ -385,5 +387,88 @@ impl Keyspace {
     /// Buckets of the expires table, as slots (for active expiry's sampling).
     pub(super) fn ht_expires_slots(&self) -> u64 {
         self.vk_expires.table_size() * crate::redis::hashtable::ENTRIES_PER_BUCKET
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::redis::profile::RedisProfile;
+    use crate::redis::server::testing::argv;
+    use crate::redis::server::Server;
+
+    /// A Valkey server of `profile` whose baseline has run SET, EXPIRE, DEL already.
+    fn valkey(profile: &str) -> Server {
+        let mut p = RedisProfile::builtin(profile).unwrap();
+        p.baseline.commands_seen = ["set", "expire", "pexpire", "del", "flushall", "ping"]
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let mut s = Server::new(p, 1).unwrap();
+        let c = s.connect();
+        s.exec(c, &argv(&[b"PING"])).unwrap();
+        s
+    }
+
+    /// `used_memory` after each command of `script`, from one client that has sent a PING.
+    fn deltas(s: &mut Server, script: &[Vec<Vec<u8>>]) -> Vec<i64> {
+        let c = s.connect();
+        s.exec(c, &argv(&[b"PING"])).unwrap();
+        let mut out = Vec::new();
+        for cmd in script {
+            let u = s.used_memory() as i64;
+            s.exec(c, cmd).unwrap();
+            out.push(s.used_memory() as i64 - u);
+        }
+        out
+    }
+
+    /// Valkey 8.1, derived from `src/object.c`:
+    ///  - `SET a x`: robj 16 + key (1 + sds type 5: 1 + 1 + 1) + value sds type 8 (3 + 1 + 1)
+    ///    = 25 -> 32; the keyspace table's struct (88 -> 96) and first table (one 64-B
+    ///    bucket): 192;
+    ///  - `SET k:10bytes 7 EX 1000`: an INT object with the key, 16 + 1 + 12 = 29 -> 32 (no
+    ///    room for an expire field), made again with one by the TTL: 37 -> 40; the expires
+    ///    table's struct and first table: 40 + 96 + 64 = 200;
+    ///  - the same SET with another TTL: the object keeps its block (the INT swapped in), the
+    ///    TTL written in its field: 0;
+    ///  - SET of 20 bytes with EX on a new key: embedded with the key (16 + 19 + 4 + 20 = 59
+    ///    -> 64, no spare field), then split by the TTL (16 + 19 + 8 + 24 = 67 > 64): an sds
+    ///    of 24 B and the object with key and field, 16 + 8 + 13 = 37 -> 40: 64;
+    ///  - DEL of both TTL keys: -40 - 64; FLUSHALL SYNC: the rest but the tables' structs.
+    #[test]
+    fn valkey_81_string_keys_cost_what_the_source_says() {
+        let mut s = valkey("valkey-8.1");
+        let d = deltas(
+            &mut s,
+            &[
+                argv(&[b"SET", b"a", b"x"]),
+                argv(&[b"SET", b"overex:5:5", b"7", b"EX", b"1000"]),
+                argv(&[b"SET", b"overex:5:5", b"7", b"EX", b"2000"]),
+                argv(&[b"SET", b"k:20bytes!", &[b'v'; 20], b"EX", b"1000"]),
+                argv(&[b"DEL", b"overex:5:5", b"k:20bytes!"]),
+                argv(&[b"FLUSHALL", b"SYNC"]),
+            ],
+        );
+        assert_eq!(d, [192, 200, 0, 64, -104, -(32 + 64 + 64)]);
+    }
+
+    /// Valkey 9.1: the value in place of the pointer, an 8-B header. `SET a x`: 8 + key 4 +
+    /// value sds 5, at least 8 = 20 -> 24, with the table's struct (96) and first table (64):
+    /// 184. A 100-B value with a 16-B key: 8 + 19 + 104 = 131 > 128: a raw string, sds 3 +
+    /// 100 + 1 = 104 -> 112 and the object with its key 16 + 19 = 35 -> 40: 152. MEMORY USAGE
+    /// counts the object's block and the sds: 152.
+    #[test]
+    fn valkey_91_embeds_values_up_to_128_bytes() {
+        let mut s = valkey("valkey-9.1");
+        let d = deltas(
+            &mut s,
+            &[
+                argv(&[b"SET", b"a", b"x"]),
+                argv(&[b"SET", b"key:000000000001", &[b'v'; 100]]),
+            ],
+        );
+        assert_eq!(d, [184, 152]);
+        assert_eq!(s.memory_usage(b"key:000000000001"), Some(152));
+        assert_eq!(s.memory_usage(b"a"), Some(24));
     }
 }

@@ -199,6 +199,18 @@ fn every_versions_live_server_gives_the_measured_per_key_cost() {
         };
         let rows = live_rows(&server.addr);
         eprintln!("{profile}: live {rows:?}");
-        assert_eq!(rows, measured.to_vec(), "{profile}");
+        // Valkey 8.1+'s keyspace hashtable grows a 64-B child bucket where a bucket's chain
+        // overflows, and which keys share a bucket follows the hash seed each server process
+        // draws: the child buckets (about 0.8 B per key here) vary from one process to the next
+        // and can carry the per-key figure over the next byte. Those servers may give 1 B more
+        // or less per key; the model, whose run seed is fixed, gives the measured figure.
+        let hashtable = RedisProfile::builtin(profile).unwrap().layout.object_embeds_key;
+        let close = |a: &Row, b: &Row| {
+            a.0 == b.0 && a.1 == b.1 && a.3 == b.3 && (a.2 == b.2 || hashtable && a.2.abs_diff(b.2) <= 1)
+        };
+        assert!(
+            rows.len() == measured.len() && rows.iter().zip(measured).all(|(a, b)| close(a, b)),
+            "{profile}: live {rows:?}, measured {measured:?}"
+        );
     }
 }

@@ -167,6 +167,15 @@ impl Exact {
                 let mut c = Connection::open(&process.addr).unwrap();
                 c.call_str(&["PING"]).unwrap();
             }
+            // Until the server has freed them all: the command connection and the one asking.
+            for _ in 0..400 {
+                let mut m = Connection::open(&process.addr).unwrap();
+                let info = m.call_str(&["INFO", "clients"]).unwrap().text().unwrap();
+                if info.lines().any(|l| l.trim() == "connected_clients:2") {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
         }
         let mut model = Server::new(profile, 1).unwrap();
         let client = model.connect();

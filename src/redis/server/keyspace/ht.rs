@@ -15,10 +15,10 @@ use crate::redis::hashtable::{AsHeap, Hashtable};
 use crate::redis::heap::{Alloc, Heap};
 use crate::redis::profile::RedisProfile;
 
-use super::super::keytable::{Held, KeyName, KeyRec, KeyTable, NO_OBJ};
-use super::super::string::StringValue;
-use super::super::value::{Mem, Value, ValueType};
 use super::Keyspace;
+use crate::redis::server::keytable::{Held, KeyName, KeyRec, KeyTable, NO_OBJ};
+use crate::redis::server::string::StringValue;
+use crate::redis::server::value::{Mem, Value, ValueType};
 
 /// `expire` flag: the key has a TTL (its object is in the expires table).
 const TTL: u32 = 1;

@@ -8,6 +8,7 @@ pub mod encoding;
 mod error;
 pub mod expire;
 pub mod explain;
+pub mod hashtable;
 pub mod heap;
 pub mod info;
 pub mod lzf;

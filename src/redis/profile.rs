@@ -320,6 +320,27 @@ pub struct ServerLayout {
     /// members than a listpack holds makes a skiplist at once, a listpack converting for the
     /// next member sizes the dict for its length + 1), instead of growing from 4 buckets.
     pub zset_presize: bool,
+    /// Valkey 9.x's rules where they differ from 8.1's (valkey 9.1.2): the hashtable's rehash
+    /// ends once the old table is empty, a shrinking step skips up to 10 empty buckets, no
+    /// growth starts while a rehash runs (`src/hashtable.c`: `rehashStepFinalize`,
+    /// `rehashStepShrink`, `hashtableExpandIfNeeded`); `MEMORY USAGE` counts the object's own
+    /// block, key included (`objectComputeSize` starts from `zmalloc_size(o)`, `src/object.c`);
+    /// the kvstore struct is 112 B and the hashtable struct 80 B (`src/kvstore.c`,
+    /// `src/hashtable.c`).
+    pub hashtable_v9: bool,
+    /// Valkey 8.0+: `lazyfree-lazy-user-flush yes` by default (`src/config.c`), so a FLUSHALL
+    /// without an argument is asynchronous (`getFlushCommandFlags`, `src/db.c`): the keyspace
+    /// is handed to a background thread and jemalloc is not purged.
+    pub lazy_user_flush: bool,
+    /// Redis 7.2+, Valkey: `trimStringObjectIfNeeded` trims only arguments of
+    /// `PROTO_MBULK_BIG_ARG` bytes or more (the query buffer taken over as the value), not every
+    /// string with more than a tenth of slack (valkey 8.1.1 `src/object.c`).
+    pub trim_big_args_only: bool,
+    /// `activerehashing no` (a setting, off by default): the cron leaves the keyspace's tables'
+    /// rehash to the lookups (`databasesCron`, `src/server.c`). Followed where the keyspace is
+    /// Valkey's hashtable; the live tests use it so that when an old table goes does not depend
+    /// on when the server's cron ticks.
+    pub no_active_rehashing: bool,
 }
 
 fn default_set_max_listpack_entries() -> u64 {
@@ -692,6 +713,94 @@ impl RedisProfile {
     /// `None` where the name lives in another block (Valkey 8.0+).
     pub fn key_name_request(&self, name_len: u64) -> Option<u64> {
         (!self.layout.entry_embeds_key && !self.layout.object_embeds_key).then(|| self.sds_request(name_len))
+    }
+
+    /// The hashtable rules of the build (valkey 8.1.1 or 9.1.2 `src/hashtable.c`).
+    pub fn hashtable_flavor(&self) -> crate::redis::hashtable::Flavor {
+        if self.layout.hashtable_v9 {
+            crate::redis::hashtable::Flavor::Valkey91
+        } else {
+            crate::redis::hashtable::Flavor::Valkey81
+        }
+    }
+
+    /// `sizeof(hashtable)` plus a kvstore table's metadata (`kvstoreHashtableMetadata`, two
+    /// pointers): the keyspace's and the expires' table struct, 72 + 16 B in Valkey 8.1.1, 80
+    /// + 16 B in 9.1.2 (a safe-iterator list head added; `src/hashtable.c`, `src/kvstore.c`).
+    pub fn kvstore_table_struct(&self) -> u64 {
+        if self.layout.hashtable_v9 {
+            96
+        } else {
+            88
+        }
+    }
+
+    /// `sizeof(kvstore)` (`src/kvstore.c`): 96 B in Valkey 8.1.1, 112 B in 9.1.2.
+    pub fn kvstore_struct(&self) -> u64 {
+        if self.layout.hashtable_v9 {
+            112
+        } else {
+            96
+        }
+    }
+
+    /// Whether a string value that is an integer below `shared_integers` shares one object.
+    /// Valkey 8.1+ never does for a keyspace value, whose object must carry its key
+    /// (`createStringObjectFromLongLongForValue`: `LL2STROBJ_NO_SHARED`, valkey 8.1.1
+    /// `src/object.c`).
+    pub fn values_share_integers(&self) -> bool {
+        !self.layout.object_embeds_key
+    }
+
+    /// Bytes requested for an embedded string object of `len` bytes without a key
+    /// (`createEmbeddedStringObject`, what every argument of up to the embedding limit becomes),
+    /// or `None` when such a string is a raw robj and sds: up to `embstr_limit` bytes, robj +
+    /// sds type 8 + bytes + NUL; where the value sits in place of the pointer (Valkey 9.1:
+    /// `shouldEmbedStringObject`, valkey 9.1.2 `src/object.c`), up to 128 B in all: the 8-B
+    /// header, then the sds (type 8, at least 8 B so that it can be unembedded later).
+    pub fn embstr_request(&self, len: u64) -> Option<u64> {
+        if self.layout.object_embeds_value {
+            let size = self.robj - 8 + (len + 4).max(8);
+            (len <= 255 && self.robj - 8 + len + 4 <= 128).then_some(size)
+        } else {
+            (len <= self.embstr_limit).then(|| crate::redis::encoding::embstr_request(self.robj, len))
+        }
+    }
+
+    /// Bytes of a key name of `name_len` bytes embedded in its value's object: the sds header
+    /// size byte, then the sds (`sdsReqType` of the length: header, bytes, NUL)
+    /// (`createObjectWithKeyAndExpire`, valkey 8.1.1 `src/object.c`).
+    fn embedded_key(&self, name_len: u64) -> u64 {
+        1 + self.sds_request(name_len)
+    }
+
+    /// Whether a string of `len` bytes is embedded with a key of `name_len` bytes (and an
+    /// expire field when `expire`) in one object (`createStringObjectWithKeyAndExpire`): Valkey
+    /// 8.1 when robj + key (+ 3) + expire + sds type 8 (4 + bytes) come to at most 64 B;
+    /// Valkey 9.1 at most 128 B with the 8-B header and the key's real sds size
+    /// (`shouldEmbedStringObject`).
+    pub fn key_object_embeds(&self, name_len: u64, expire: bool, len: u64) -> bool {
+        let e = if expire { 8 } else { 0 };
+        if self.layout.object_embeds_value {
+            len <= 255 && self.robj - 8 + self.embedded_key(name_len) + e + len + 4 <= 128
+        } else {
+            self.robj + name_len + 3 + e + 4 + len <= 64
+        }
+    }
+
+    /// Bytes requested for a value's object carrying its key of `name_len` bytes: the robj
+    /// (8 B of it where the value is embedded in place of the pointer, Valkey 9.1), an expire
+    /// field when `expire`, the key, and `embedded` bytes of string (`Some(len)`: an embedded
+    /// string's sds type 8, at least 8 B in 9.1). `createObjectWithKeyAndExpire`,
+    /// `createEmbeddedStringObjectWithKeyAndExpire` (valkey 8.1.1 and 9.1.2 `src/object.c`).
+    pub fn key_object_request(&self, name_len: u64, expire: bool, embedded: Option<u64>) -> u64 {
+        let e = if expire { 8 } else { 0 };
+        let key = self.embedded_key(name_len);
+        match embedded {
+            None => self.robj + e + key,
+            Some(len) if self.layout.object_embeds_value => self.robj - 8 + e + key + (len + 4).max(8),
+            Some(len) => self.robj + e + key + len + 4,
+        }
     }
 
     /// The profile as TOML.

@@ -255,6 +255,22 @@ impl Server {
         self.dict_key
     }
 
+    /// Where the keyspace is a hashtable (Valkey 8.1+): what `MEMORY STATS` prints as
+    /// `overhead.db.hashtable.lut` (both tables' structs, buckets and child buckets, bytes; 0
+    /// before the keyspace table exists) and the child buckets among them. `None` for the
+    /// dict layouts.
+    pub fn keyspace_hashtables(&self) -> Option<(u64, u64)> {
+        self.keyspace.hashtables(&self.profile)
+    }
+
+    /// Whether the cron's next look would resize one of the keyspace's hashtables (Valkey
+    /// 8.1+: a full table grows, one filled to 13 % or less shrinks, `kvstoreTryResizeHashtables`),
+    /// so that what the next command does depends on whether the cron comes first. False for
+    /// the dict layouts.
+    pub fn keyspace_resize_due(&self) -> bool {
+        self.keyspace.hashtable_resize_due(&self.profile)
+    }
+
     /// Number of keys.
     pub fn dbsize(&self) -> u64 {
         self.keyspace.key_count()

@@ -69,7 +69,7 @@ fn same_memory_usage(e: &mut Exact, key: &str) {
 fn per_version(mut body: impl FnMut(&str, &mut Exact)) {
     let live = live_lock();
     for v in VERSIONS {
-        let Some(mut e) = Exact::start_version(&live, v, &[]) else {
+        let Some(mut e) = Exact::start_version(&live, v, &[], false) else {
             continue;
         };
         eprintln!("== {v} (dict key known: {})", e.dict_key_known);

@@ -171,15 +171,11 @@ fn live_rows(addr: &str) -> Vec<Row> {
     rows
 }
 
-/// Versions whose keyspace layout the model does not follow yet (Valkey 8.1+'s hashtable and
-/// objects that embed their key): their measured figures stay as the live regression test's.
-const NOT_MODELLED_YET: &[&str] = &["valkey-8.1", "valkey-9.1"];
-
 /// The model of every version gives Appendix M's per-key `used_memory` and `MEMORY USAGE`.
 #[test]
 fn every_versions_per_key_cost_equals_the_measured_one() {
     let mut wrong = Vec::new();
-    for (profile, measured) in MEASURED.iter().filter(|(p, _)| !NOT_MODELLED_YET.contains(p)) {
+    for (profile, measured) in MEASURED {
         let model = model_rows(profile);
         eprintln!("{profile}: model {model:?}");
         if model != measured.to_vec() {
@@ -199,6 +195,18 @@ fn every_versions_live_server_gives_the_measured_per_key_cost() {
         };
         let rows = live_rows(&server.addr);
         eprintln!("{profile}: live {rows:?}");
-        assert_eq!(rows, measured.to_vec(), "{profile}");
+        // Valkey 8.1+'s keyspace hashtable grows a 64-B child bucket where a bucket's chain
+        // overflows, and which keys share a bucket follows the hash seed each server process
+        // draws: the child buckets (about 0.8 B per key here) vary from one process to the next
+        // and can carry the per-key figure over the next byte. Those servers may give 1 B more
+        // or less per key; the model, whose run seed is fixed, gives the measured figure.
+        let hashtable = RedisProfile::builtin(profile).unwrap().layout.object_embeds_key;
+        let close = |a: &Row, b: &Row| {
+            a.0 == b.0 && a.1 == b.1 && a.3 == b.3 && (a.2 == b.2 || hashtable && a.2.abs_diff(b.2) <= 1)
+        };
+        assert!(
+            rows.len() == measured.len() && rows.iter().zip(measured).all(|(a, b)| close(a, b)),
+            "{profile}: live {rows:?}, measured {measured:?}"
+        );
     }
 }

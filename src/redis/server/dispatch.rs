@@ -462,19 +462,19 @@ impl Server {
                 self.info_command(argv);
                 Ok(())
             }
-            Cmd::Ping
-            | Cmd::Echo
-            | Cmd::Get
+            Cmd::Ping | Cmd::Echo | Cmd::Dbsize | Cmd::ConfigGet => Ok(()),
+            Cmd::Get
             | Cmd::Exists
             | Cmd::Ttl
-            | Cmd::Dbsize
             | Cmd::Hget
             | Cmd::Hgetall
-            | Cmd::ConfigGet
             | Cmd::MemoryUsage
             | Cmd::Llen
             | Cmd::Scard
-            | Cmd::Zcard => Ok(()),
+            | Cmd::Zcard => {
+                self.read_lookups(cmd, argv);
+                Ok(())
+            }
             Cmd::ClientInfo => {
                 self.client_info(client);
                 Ok(())
@@ -505,6 +505,27 @@ impl Server {
             }
             Cmd::Sadd | Cmd::Srem | Cmd::Spop => self.set_type_command(cmd, argv),
             Cmd::Zadd | Cmd::Zincrby | Cmd::Zrem | Cmd::Zremrangebyrank => self.zset_command(cmd, argv),
+        }
+    }
+
+    /// The keyspace lookups of a command that only reads: one per key (`lookupKeyRead`,
+    /// `dbFind` for MEMORY USAGE), and TTL's look at the expires table (`getExpire`). They
+    /// change memory only where each lookup is a rehash step (Valkey 8.1+'s hashtable).
+    fn read_lookups(&mut self, cmd: Cmd, argv: &[&[u8]]) {
+        if !self.profile.layout.object_embeds_key {
+            return;
+        }
+        let keys = match cmd {
+            Cmd::MemoryUsage => usize::from(argv.len() > 2),
+            Cmd::Exists => argv.len().saturating_sub(1),
+            _ => usize::from(argv.len() > 1),
+        };
+        let (keyspace, mut mem) = self.keyspace_mem();
+        for _ in 0..keys {
+            keyspace.lookup(&mut mem);
+        }
+        if cmd == Cmd::Ttl && keys > 0 {
+            keyspace.lookup_expires(&mut mem);
         }
     }
 

@@ -149,7 +149,7 @@ enum Encoding {
 /// A hash value: its robj and its encoding.
 #[derive(Debug, Clone)]
 pub(super) struct HashValue {
-    robj: Alloc,
+    pub(super) robj: Alloc,
     enc: Encoding,
 }
 

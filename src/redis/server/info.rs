@@ -105,7 +105,9 @@ impl Server {
         let used = self.used_memory() + client;
         let nkeys = self.keyspace.key_count();
         let (main, expires) = (&self.keyspace.main, &self.keyspace.expires);
-        let db_overhead = if nkeys == 0 {
+        let db_overhead = if let Some(o) = self.keyspace.table_overhead(&self.profile) {
+            o
+        } else if nkeys == 0 {
             0
         } else {
             // getMemoryOverheadData: the main and expires tables, and in cluster mode the

@@ -9,13 +9,16 @@ use crate::redis::cluster::{key_hash_slot, SlotMap};
 use crate::redis::dict::Dict;
 use crate::redis::encoding::embstr_request;
 use crate::redis::expire::Expiry;
-use crate::redis::profile::RedisProfile;
+use crate::redis::hashtable::Hashtable;
+use crate::redis::profile::{RedisProfile, TableKind};
 
 use super::dispatch::{Cmd, Reply};
 use super::keytable::{Held, KeyName, KeyRec, KeyTable, NameHasher, NO_OBJ};
 use super::string::StringValue;
 use super::value::{Aggregate, BlockKind, Mem, Value, ValueType};
 use super::Server;
+
+mod ht;
 
 /// A value the key table does not hold inline, and the bytes of it the client sent.
 #[derive(Debug, Clone)]
@@ -38,6 +41,10 @@ pub(super) struct Keyspace {
     pub(super) main: Dict,
     /// The expires dict's tables.
     pub(super) expires: Dict,
+    /// Where the keyspace is a hashtable (Valkey 8.1+): the keyspace's and the expires' tables
+    /// (see `keyspace/ht.rs`), in place of `main` and `expires`.
+    vk_keys: Hashtable,
+    vk_expires: Hashtable,
     /// Bytes of key names and values held, as the client sent them.
     payload_bytes: u64,
     /// The dict hash function, under the server's seed (see `Mem::walk_order`).
@@ -87,6 +94,8 @@ impl Keyspace {
             expiry: Expiry::new(seed ^ 0x6578_7069_7265),
             main: Dict::default(),
             expires: Dict::default(),
+            vk_keys: Hashtable::default(),
+            vk_expires: Hashtable::default(),
             payload_bytes: 0,
             hasher: NameHasher::new(hash_seed),
             next: [NextName::default(); 2],
@@ -206,6 +215,9 @@ impl Keyspace {
     /// when the key does not exist.
     pub(super) fn memory_usage(&self, arena: &Arena, profile: &RedisProfile, key: &[u8]) -> Option<u64> {
         let k = self.keys.get(self.find(key)?);
+        if profile.layout.object_embeds_key {
+            return Some(self.ht_memory_usage(arena, profile, k));
+        }
         let object = match k.held {
             Held::Shared | Held::Int => profile.robj,
             Held::Embstr => arena.usable_size(k.val),
@@ -297,12 +309,68 @@ impl Keyspace {
         }
     }
 
-    /// `setKey` without KEEPTTL: `value` (holding `value_payload` bytes the client sent)
-    /// replaces the key's value, the old value freed and the TTL removed (`dbOverwrite`), or is
-    /// added under a new key (`dbAdd`).
-    pub(super) fn set(&mut self, mem: &mut Mem<'_>, key: &[u8], value: Value, value_payload: u64) {
+    /// `setKey`: `value` (holding `value_payload` bytes the client sent) replaces the key's
+    /// value, the old value freed and the TTL removed (`dbOverwrite`), or is added under a new
+    /// key (`dbAdd`). `keep_ttl` (SET with a TTL, which sets it next): where objects carry their
+    /// key (Valkey 8.1+) the TTL the key had stays in its object until it is set again; the
+    /// dict layouts remove it and add it again.
+    pub(super) fn set(
+        &mut self,
+        mem: &mut Mem<'_>,
+        key: &[u8],
+        value: Value,
+        value_payload: u64,
+        keep_ttl: bool,
+    ) {
         let name = self.identify(key);
+        if mem.profile.layout.object_embeds_key {
+            self.ht_set_named(mem, key, name, value, value_payload, keep_ttl);
+            return;
+        }
         self.set_named(mem, key, name, value, value_payload);
+    }
+
+    /// A lookup of the keyspace by a command that reads or writes a key in place: a rehash
+    /// step of the keyspace's hashtable (Valkey 8.1+ `findBucket`); nothing for the dict
+    /// layouts, whose keyspace rehash follows the cron.
+    pub(super) fn lookup(&mut self, mem: &mut Mem<'_>) {
+        if mem.profile.layout.object_embeds_key {
+            self.ht_lookup(mem);
+        }
+    }
+
+    /// See [`Server::keyspace_hashtables`].
+    pub(super) fn hashtables(&self, profile: &RedisProfile) -> Option<(u64, u64)> {
+        if !profile.layout.object_embeds_key {
+            return None;
+        }
+        if !self.vk_keys.exists() {
+            return Some((0, 0));
+        }
+        let ts = [&self.vk_keys, &self.vk_expires];
+        let lut = ts.iter().filter(|t| t.exists()).map(|t| t.mem_usage()).sum();
+        Some((lut, ts.iter().map(|t| t.child_buckets()).sum()))
+    }
+
+    /// Whether the cron's table upkeep would resize the keyspace's or the expires' hashtable
+    /// now (Valkey 8.1+; false for the dict layouts).
+    pub(super) fn hashtable_resize_due(&self, profile: &RedisProfile) -> bool {
+        profile.layout.object_embeds_key && (self.vk_keys.resize_due() || self.vk_expires.resize_due())
+    }
+
+    /// A lookup of the expires table (`getExpire`): a rehash step of its hashtable (Valkey
+    /// 8.1+); nothing for the dict layouts.
+    pub(super) fn lookup_expires(&mut self, mem: &mut Mem<'_>) {
+        if mem.profile.layout.object_embeds_key {
+            self.ht_lookup_expires(mem);
+        }
+    }
+
+    /// `getMemoryOverheadData`'s keyspace tables where the keyspace is a hashtable (Valkey
+    /// 8.1+, see `ht_overhead`), `None` for the dict layouts.
+    pub(super) fn table_overhead(&self, profile: &RedisProfile) -> Option<u64> {
+        (profile.layout.table == TableKind::Hashtable && profile.layout.object_embeds_key)
+            .then(|| self.ht_overhead(profile))
     }
 
     /// [`Keyspace::set`] of `key`, identified as `name`; returns the key's record.
@@ -372,11 +440,25 @@ impl Keyspace {
         create: bool,
     ) {
         let name = self.identify(key);
+        let ht = mem.profile.layout.object_embeds_key;
         let r = match self.keys.find(name) {
-            Some(r) => r,
+            Some(r) => {
+                if ht {
+                    self.ht_lookup(mem);
+                }
+                r
+            }
             None if create => {
                 let value = T::create(mem, cmd, args).into_value();
-                self.set_named(mem, key, name, value, 0)
+                if ht {
+                    self.ht_set_named(mem, key, name, value, 0, true)
+                } else {
+                    self.set_named(mem, key, name, value, 0)
+                }
+            }
+            None if ht => {
+                self.ht_lookup(mem);
+                return;
             }
             None => return,
         };
@@ -409,6 +491,11 @@ impl Keyspace {
         let Some(r) = self.find(key) else {
             return;
         };
+        if mem.profile.layout.object_embeds_key {
+            self.ht_set_expire(mem, r);
+            self.expiry.set(r, key, deadline);
+            return;
+        }
         if self.keys.get(r).expire == NO_OBJ {
             let e = mem.heap.zmalloc(mem.profile.dict_entry);
             self.expires.add(mem.heap, mem.profile.dict_initial_size);
@@ -420,6 +507,10 @@ impl Keyspace {
     /// Deletes `key` if it exists (`dbSyncDelete`): its entries in both dicts, its value, its
     /// name.
     pub(super) fn delete(&mut self, mem: &mut Mem<'_>, key: &[u8]) {
+        if mem.profile.layout.object_embeds_key {
+            self.ht_delete(mem, key);
+            return;
+        }
         if let Some(r) = self.find(key) {
             self.delete_record(mem, r);
         }
@@ -427,6 +518,10 @@ impl Keyspace {
 
     /// Deletes the key of record `r`.
     fn delete_record(&mut self, mem: &mut Mem<'_>, r: u32) {
+        if mem.profile.layout.object_embeds_key {
+            self.ht_delete_record(mem, r);
+            return;
+        }
         let k = self.keys.remove(r);
         self.payload_bytes -= k.name_len as u64 + self.value_payload_of(&k);
         self.main.delete(mem.heap);
@@ -460,7 +555,11 @@ impl Keyspace {
     /// Active expiry (`activeExpireCycle`), the fast cycle between commands or the cron's slow
     /// one: deletes the expired keys the cycle reaches at `now_ns`.
     pub(super) fn expire_cycle(&mut self, mem: &mut Mem<'_>, now_ns: u64, fast: bool) {
-        let table_size = self.expires.table_size();
+        let table_size = if mem.profile.layout.object_embeds_key {
+            self.ht_expires_slots()
+        } else {
+            self.expires.table_size()
+        };
         let expired = if fast {
             self.expiry.fast_cycle(now_ns, table_size)
         } else {
@@ -479,6 +578,10 @@ impl Keyspace {
     /// stay in 4 buckets); a resize started here is rehashed within the same cron tick
     /// (`incrementallyRehash`'s millisecond).
     pub(super) fn resize_tables(&mut self, mem: &mut Mem<'_>) {
+        if mem.profile.layout.object_embeds_key {
+            self.ht_resize_tables(mem);
+            return;
+        }
         let p = mem.profile;
         let initial = p.dict_initial_size;
         for d in [&mut self.main, &mut self.expires] {
@@ -496,7 +599,15 @@ impl Keyspace {
     /// `emptyDbStructure`: `dictEmpty` of the main dict, bucket by bucket (the key's sds, its
     /// value, its entry), then of the expires dict (its entries; the keys are shared), each
     /// table freed after its entries.
-    fn empty(&mut self, mem: &mut Mem<'_>) {
+    fn empty(&mut self, mem: &mut Mem<'_>, sync: bool) {
+        if mem.profile.layout.object_embeds_key {
+            self.ht_empty(mem, sync);
+            self.expiry.clear();
+            self.boxed.clear();
+            self.free_boxed.clear();
+            self.payload_bytes = 0;
+            return;
+        }
         let mut keys = std::mem::take(&mut self.keys);
         let mut expire_entries = Vec::new();
         keys.drain_in_walk_order(|k| {
@@ -557,7 +668,7 @@ impl Server {
     /// (modelled as freeing at once) and does not purge.
     pub fn flush(&mut self, sync: bool) {
         let (keyspace, mut mem) = self.keyspace_mem();
-        keyspace.empty(&mut mem);
+        keyspace.empty(&mut mem, sync);
         if sync {
             self.heap.purge();
         }
@@ -567,7 +678,11 @@ impl Server {
     /// `flushCommandCommon`: the lazy-free thread frees the keyspace while the client waits),
     /// jemalloc is not purged either.
     pub(super) fn flushall_command(&mut self, argv: &[&[u8]]) {
-        let async_ = argv.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"async"));
+        // Without an argument: `lazyfree-lazy-user-flush` (yes by default in Valkey 8.0+).
+        let async_ = match argv.get(1) {
+            Some(a) => a.eq_ignore_ascii_case(b"async"),
+            None => self.profile.layout.lazy_user_flush,
+        };
         self.flush(!async_ && !self.profile.layout.flush_sync_in_background);
     }
 
@@ -589,6 +704,8 @@ impl Server {
         let n = parse_ttl(argv[2])?;
         let now = self.now_ns;
         let (keyspace, mut mem) = self.keyspace_mem();
+        // lookupKeyWrite.
+        keyspace.lookup(&mut mem);
         if keyspace.contains(argv[1]) {
             keyspace.set_expire(&mut mem, now, argv[1], if seconds { n * 1000 } else { n });
             self.rewrite.retain_original(&mut self.heap, argv.len());

@@ -294,7 +294,7 @@ impl Node {
 /// list was made).
 #[derive(Debug, Clone)]
 pub(super) struct ListValue {
-    robj: Alloc,
+    pub(super) robj: Alloc,
     ql: Alloc,
     nodes: VecDeque<Node>,
     count: u64,

@@ -667,7 +667,7 @@ enum Pending {
 /// A set value: its robj and its encoding.
 #[derive(Debug, Clone)]
 pub(super) struct SetValue {
-    robj: Alloc,
+    pub(super) robj: Alloc,
     enc: Encoding,
     pending: Pending,
 }

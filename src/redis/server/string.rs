@@ -6,7 +6,7 @@
 //! before. In-place growth (APPEND, SETRANGE) is not modelled.
 
 use crate::jemalloc::Arena;
-use crate::redis::encoding::{as_integer, embstr_request};
+use crate::redis::encoding::as_integer;
 use crate::redis::heap::Alloc;
 use crate::redis::profile::RedisProfile;
 
@@ -32,8 +32,8 @@ impl StringValue {
     /// `createStringObject` for an argument of `len` bytes: one block up to the profile's
     /// embstr limit, else an robj and an sds.
     pub(super) fn create(mem: &mut Mem<'_>, len: u64) -> Self {
-        if len <= mem.profile.embstr_limit {
-            StringValue::Embstr(mem.heap.zmalloc(embstr_request(mem.profile.robj, len)))
+        if let Some(size) = mem.profile.embstr_request(len) {
+            StringValue::Embstr(mem.heap.zmalloc(size))
         } else {
             let sds = mem.heap.zmalloc(mem.profile.sds_request(len));
             let robj = mem.heap.zmalloc(mem.profile.robj);
@@ -49,7 +49,7 @@ impl StringValue {
         let len = bytes.len() as u64;
         if len <= 20 {
             if let Some(v) = as_integer(bytes) {
-                if (0..mem.profile.shared_integers).contains(&v) {
+                if mem.profile.values_share_integers() && (0..mem.profile.shared_integers).contains(&v) {
                     self.free(mem);
                     return StringValue::Shared;
                 }
@@ -66,16 +66,19 @@ impl StringValue {
                 };
             }
         }
+        let embedded = mem.profile.embstr_request(len);
         match self {
-            StringValue::Raw(r, s) if len <= mem.profile.embstr_limit => {
+            StringValue::Raw(r, s) if embedded.is_some() => {
                 mem.heap.zfree(s);
                 mem.heap.zfree(r);
-                StringValue::Embstr(mem.heap.zmalloc(embstr_request(mem.profile.robj, len)))
+                StringValue::Embstr(mem.heap.zmalloc(embedded.expect("an embedded size")))
             }
             StringValue::Raw(r, s) => {
-                // trimStringObjectIfNeeded: give back slack above a tenth of the length.
+                // trimStringObjectIfNeeded: give back slack above a tenth of the length (Redis
+                // 7.2+ and Valkey: only for an argument that took over the query buffer).
                 let avail = s.usable - mem.profile.sds_header(len) - 1 - len;
-                if avail > len / 10 {
+                let trims = !mem.profile.layout.trim_big_args_only || len >= mem.profile.big_arg;
+                if trims && avail > len / 10 {
                     let hdr = mem.profile.sds_header(len + 2).max(mem.profile.sds_header(len));
                     StringValue::Raw(r, mem.heap.zrealloc_copy(s, hdr + len + 1))
                 } else {
@@ -157,7 +160,13 @@ impl Server {
         let v = v.encode(&mut self.mem(), argv[2]);
         let now = self.now_ns;
         let (keyspace, mut mem) = self.keyspace_mem();
-        keyspace.set(&mut mem, argv[1], Value::Str(v), argv[2].len() as u64);
+        keyspace.set(
+            &mut mem,
+            argv[1],
+            Value::Str(v),
+            argv[2].len() as u64,
+            ttl_ms.is_some(),
+        );
         if let Some(ms) = ttl_ms {
             keyspace.set_expire(&mut mem, now, argv[1], ms);
             // Propagated as SET key value PXAT <ms>: the timestamp object, the original vector

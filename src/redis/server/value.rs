@@ -297,3 +297,47 @@ impl ValueType for Value {
         }
     }
 }
+
+impl Value {
+    /// The block of the value's object (`robj`): an INT or raw string's robj, a collection's;
+    /// an embedded string's one block. Where objects carry their key (Valkey 8.1+) it is the
+    /// block that holds the key. `None` for a shared integer.
+    pub(super) fn robj(&self) -> Option<Alloc> {
+        match self {
+            Value::Str(StringValue::Shared) => None,
+            Value::Str(StringValue::Int(a) | StringValue::Embstr(a) | StringValue::Raw(a, _)) => Some(*a),
+            Value::Hash(h) => Some(h.robj),
+            Value::List(l) => Some(l.robj),
+            Value::Set(s) => Some(s.robj),
+            Value::Zset(z) => Some(z.robj),
+        }
+    }
+
+    /// The value with its object's block replaced by `robj` (what `objectSetKeyAndExpire` and
+    /// `dbSetValue` do when they move a value's contents into another object); a shared integer
+    /// becomes an INT object of that block.
+    pub(super) fn with_robj(self, robj: Alloc) -> Value {
+        match self {
+            Value::Str(StringValue::Shared | StringValue::Int(_) | StringValue::Embstr(_)) => {
+                Value::Str(StringValue::Int(robj))
+            }
+            Value::Str(StringValue::Raw(_, s)) => Value::Str(StringValue::Raw(robj, s)),
+            Value::Hash(mut h) => {
+                h.robj = robj;
+                Value::Hash(h)
+            }
+            Value::List(mut l) => {
+                l.robj = robj;
+                Value::List(l)
+            }
+            Value::Set(mut s) => {
+                s.robj = robj;
+                Value::Set(s)
+            }
+            Value::Zset(mut z) => {
+                z.robj = robj;
+                Value::Zset(z)
+            }
+        }
+    }
+}

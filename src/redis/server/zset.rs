@@ -717,7 +717,7 @@ enum Encoding {
 /// A sorted set: its robj and its encoding.
 #[derive(Debug, Clone)]
 pub(super) struct ZsetValue {
-    robj: Alloc,
+    pub(super) robj: Alloc,
     enc: Encoding,
 }
 

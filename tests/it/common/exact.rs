@@ -53,6 +53,10 @@ pub struct Exact {
     pub dict_key_known: bool,
     /// `connected_clients` at the first reading (see [`Exact::live_used_memory`]).
     live_clients: Option<i64>,
+    /// Where the keyspace is Valkey's hashtable: the last readings of its tables on each side,
+    /// (`overhead.db.hashtable.lut`, child buckets); see [`Exact::start_version`].
+    live_tables: Option<(i64, i64)>,
+    model_tables: Option<(i64, i64)>,
 }
 
 /// Bytes of a connected client's reply buffer once the cron has shrunk it (`PROTO_REPLY_MIN_BYTES`).
@@ -70,11 +74,20 @@ fn resp_len(r: &Resp) -> u64 {
     }
 }
 
-/// One command's `used_memory` delta on each side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One command's `used_memory` delta on each side. Where the keyspace is Valkey's hashtable
+/// ([`Exact::start_version`]), both leave out the child buckets (64 B each) the keyspace's
+/// tables gained or lost, and `live_tables`/`model_tables` are the tables' own delta
+/// (`overhead.db.hashtable.lut`) without them: which bucket a key lands in follows the hash
+/// seed each process draws, so the child buckets are the one thing the two sides may not
+/// share (their counts are in `live_children`/`model_children`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Delta {
     pub live: i64,
     pub model: i64,
+    pub live_tables: i64,
+    pub model_tables: i64,
+    pub live_children: i64,
+    pub model_children: i64,
 }
 
 impl Exact {
@@ -110,35 +123,81 @@ impl Exact {
         Some(Self::with(process, profile))
     }
 
-    /// A fresh server of a built-in profile's version (`$FRAGSIM_SERVERS/<profile>`, see
-    /// [`version_server`]; `None`, with a notice, when it is not there) started with `extra`
-    /// arguments, and a model of it with that profile. The model hashes collection members
-    /// with the server's own dict key, read from its memory ([`live_dict_key`]), when it can:
-    /// then which members of a Redis 7.2+ hashtable set share a bucket (and take a
-    /// `dictEntryNoValue`), and which buckets a rehash step moves, are the server's.
-    pub fn start_version(live: &LiveGuard, profile: &str, extra: &[&str]) -> Option<Exact> {
-        let process = version_server(live, profile, extra)?;
-        let key = live_dict_key(&process);
-        let profile = RedisProfile::builtin(profile).expect("a built-in profile");
-        Some(Self::with_key(process, profile, key, true))
+    /// A freshly started server of a built-in profile's version (`$FRAGSIM_SERVERS/<profile>`,
+    /// see `version_server`) with `extra` arguments, and a model of it from that profile;
+    /// `None` (with a notice) when the binary is not at hand.
+    ///
+    /// Where the keyspace is a dict (Redis), the model hashes collection members with the
+    /// server's own dict key, read from its memory ([`live_dict_key`]), when it can: then which
+    /// members of a Redis 7.2+ hashtable set share a bucket (and take a `dictEntryNoValue`),
+    /// and which buckets a rehash step moves, are the server's. For Valkey 8.1+ the server runs
+    /// with `enable-debug-command yes`, and each reading also takes `MEMORY STATS` and `DEBUG
+    /// HTSTATS 0 full` (the keyspace tables' bytes and child buckets; see [`Delta`]).
+    ///
+    /// With `lookups_rehash`, both sides run with `activerehashing no`: only lookups move a
+    /// rehash on, so when an old table goes does not depend on when the server's cron ticks
+    /// between two commands ([`Exact::settle`] then finishes no rehash).
+    pub fn start_version(
+        live: &LiveGuard,
+        profile: &str,
+        extra: &[&str],
+        lookups_rehash: bool,
+    ) -> Option<Exact> {
+        let mut p = RedisProfile::builtin(profile).expect("a built-in profile");
+        let tables = p.layout.object_embeds_key;
+        let mut args: Vec<&str> = extra.to_vec();
+        if tables {
+            args.extend(["--enable-debug-command", "yes"]);
+        }
+        if lookups_rehash {
+            args.extend(["--activerehashing", "no"]);
+            p.layout.no_active_rehashing = true;
+        }
+        let process = version_server(live, profile, &args)?;
+        let key = if tables { None } else { live_dict_key(&process) };
+        Some(Self::with_parts(process, p, key, !tables, tables))
     }
 
     fn with(process: RedisProcess, profile: RedisProfile) -> Exact {
-        Self::with_key(process, profile, None, false)
+        Self::with_parts(process, profile, None, false, false)
     }
 
-    /// The pair, warmed as the module's notes say. `warm_keyspace`: a key also set and deleted
-    /// on both sides first, for Redis 7.4+, whose keyspace (`kvstore`) allocates its dict
-    /// struct when the first key comes (`KVSTORE_ALLOCATE_DICTS_ON_DEMAND`, 64 B with its
-    /// metadata) and keeps it: the model's keyspace does not have that block, and the
-    /// comparisons are of the collections.
-    fn with_key(
+    /// The pair, warmed as the module's notes say. `key`: the server's dict hash key, for the
+    /// model. `warm_keyspace`: a key also set and deleted on both sides first, for Redis 7.4+,
+    /// whose keyspace (`kvstore`) allocates its dict struct when the first key comes
+    /// (`KVSTORE_ALLOCATE_DICTS_ON_DEMAND`, 64 B with its metadata) and keeps it: the model's
+    /// keyspace does not have that block, and the comparisons are of the collections.
+    /// `tables`: the readings take the Valkey keyspace tables' figures too.
+    fn with_parts(
         process: RedisProcess,
         profile: RedisProfile,
         key: Option<[u8; 16]>,
         warm_keyspace: bool,
+        tables: bool,
     ) -> Exact {
         let mut conn = Connection::open(&process.addr).expect("the fresh server answers");
+        if tables {
+            // The readings' own commands' histograms made before the first reading.
+            conn.call_str(&["MEMORY", "STATS"]).unwrap();
+            conn.call_str(&["DEBUG", "HTSTATS", "0", "full"]).unwrap();
+            // Each reading is a new connection, with a new client id; the server keeps its
+            // clients in a radix tree by id (`clients_index`), which takes a 32-B node more
+            // once ids pass 256 while the command connection (a low id) stays: a test of a few
+            // hundred commands would see it in one of them. Past it before the first reading.
+            for _ in 0..300 {
+                let mut c = Connection::open(&process.addr).unwrap();
+                c.call_str(&["PING"]).unwrap();
+            }
+            // Until the server has freed them all: the command connection and the one asking.
+            for _ in 0..400 {
+                let mut m = Connection::open(&process.addr).unwrap();
+                let info = m.call_str(&["INFO", "clients"]).unwrap().text().unwrap();
+                if info.lines().any(|l| l.trim() == "connected_clients:2") {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
         let mut model = Server::new(profile, 1).unwrap();
         if let Some(k) = key {
             model.set_dict_hash_key(k);
@@ -174,6 +233,8 @@ impl Exact {
             last_reply_len: 0,
             dict_key_known: key.is_some(),
             live_clients: None,
+            live_tables: tables.then_some((0, 0)),
+            model_tables: tables.then_some((0, 0)),
         };
         e.live_used = e.live_used_memory();
         e.model_used = e.model.used_memory() as i64;
@@ -198,6 +259,7 @@ impl Exact {
                 .unwrap()
                 .text()
                 .unwrap();
+            let tables = self.live_tables.map(|_| hashtable_reading(&mut m));
             drop(m);
             self.conn.call_str(&["PING"]).unwrap();
             let field = |name: &str| -> i64 {
@@ -209,6 +271,9 @@ impl Exact {
             let clients = field("connected_clients:");
             let expected = *self.live_clients.get_or_insert(clients);
             if clients == expected {
+                if let Some(t) = tables {
+                    self.live_tables = Some(t);
+                }
                 return field("used_memory:");
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
@@ -226,12 +291,34 @@ impl Exact {
         self.last_reply_len = resp_len(&reply);
         let r = self.model.exec(self.client, argv).unwrap();
         assert_eq!(r, fragsim::redis::server::Reply::Ok, "{}", show(argv));
+        self.reading()
+    }
+
+    /// Both sides read: the `used_memory` delta since the last reading (and the tables', see
+    /// [`Delta`]).
+    fn reading(&mut self) -> Delta {
+        let (live_t0, model_t0) = (self.live_tables, self.model_tables);
         let live = self.live_used_memory();
         let model = self.model.used_memory() as i64;
-        let d = Delta {
+        self.model_tables = self
+            .model
+            .keyspace_hashtables()
+            .map(|(lut, children)| (lut as i64, children as i64));
+        let mut d = Delta {
             live: live - self.live_used,
             model: model - self.model_used,
+            ..Delta::default()
         };
+        if let (Some(a0), Some(a1), Some(b0), Some(b1)) =
+            (live_t0, self.live_tables, model_t0, self.model_tables)
+        {
+            d.live_children = a1.1 - a0.1;
+            d.model_children = b1.1 - b0.1;
+            d.live -= 64 * d.live_children;
+            d.model -= 64 * d.model_children;
+            d.live_tables = a1.0 - a0.0 - 64 * d.live_children;
+            d.model_tables = b1.0 - b0.0 - 64 * d.model_children;
+        }
         self.live_used = live;
         self.model_used = model;
         d
@@ -242,15 +329,7 @@ impl Exact {
     pub fn settle(&mut self) -> Delta {
         std::thread::sleep(std::time::Duration::from_millis(250));
         self.model.advance(250_000_000);
-        let live = self.live_used_memory();
-        let model = self.model.used_memory() as i64;
-        let d = Delta {
-            live: live - self.live_used,
-            model: model - self.model_used,
-        };
-        self.live_used = live;
-        self.model_used = model;
-        d
+        self.reading()
     }
 
     /// What everything since [`Exact::start`] left in `used_memory` on each side.
@@ -258,6 +337,7 @@ impl Exact {
         Delta {
             live: self.live_used - self.live_start,
             model: self.model_used - self.model_start,
+            ..Delta::default()
         }
     }
 
@@ -271,6 +351,12 @@ impl Exact {
                 d.model + s.model,
                 d.live + s.live,
                 "used_memory delta of {}, settled",
+                show(argv)
+            );
+            assert_eq!(
+                d.model_tables + s.model_tables,
+                d.live_tables + s.live_tables,
+                "keyspace tables' delta of {}, settled",
                 show(argv)
             );
         }
@@ -295,6 +381,12 @@ impl Exact {
                 );
             } else {
                 assert_eq!(d.model, d.live, "used_memory delta of {}", show(argv));
+                assert_eq!(
+                    d.model_tables,
+                    d.live_tables,
+                    "keyspace tables' delta of {}",
+                    show(argv)
+                );
             }
         }
     }
@@ -310,8 +402,7 @@ impl Exact {
         };
         self.model.exec(self.client, &argv).unwrap();
         let model = self.model.memory_usage(key);
-        self.live_used = self.live_used_memory();
-        self.model_used = self.model.used_memory() as i64;
+        self.reading();
         (live, model)
     }
 
@@ -397,6 +488,35 @@ fn read_dict_key(process: &RedisProcess) -> Result<[u8; 16], String> {
         return Err("the key read is all zeros".into());
     }
     Ok(key)
+}
+
+/// The keyspace tables of a Valkey 8.1+ server, read on connection `m`: `MEMORY STATS`'s
+/// `overhead.db.hashtable.lut` and the child buckets `DEBUG HTSTATS 0 full` counts over the
+/// keyspace's and the expires' tables (both tables of each while rehashing). Neither command
+/// touches the tables.
+fn hashtable_reading(m: &mut Connection) -> (i64, i64) {
+    let stats = m.call_str(&["MEMORY", "STATS"]).unwrap();
+    let Resp::Array(Some(items)) = stats else {
+        panic!("MEMORY STATS replied {stats:?}")
+    };
+    let lut = items
+        .chunks(2)
+        .find_map(|kv| match kv {
+            [Resp::Bulk(Some(k)), Resp::Int(v)] if k == b"overhead.db.hashtable.lut" => Some(*v),
+            _ => None,
+        })
+        .expect("MEMORY STATS has overhead.db.hashtable.lut");
+    let text = m
+        .call_str(&["DEBUG", "HTSTATS", "0", "full"])
+        .unwrap()
+        .text()
+        .unwrap();
+    let children = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("child buckets:"))
+        .map(|v| v.trim().parse::<i64>().unwrap())
+        .sum();
+    (lut, children)
 }
 
 /// A command as text, for messages (long arguments shortened).

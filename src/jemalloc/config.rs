@@ -32,6 +32,12 @@ pub struct TcacheConfig {
     pub lg_flush_small_div: u32,
     /// `opt.lg_tcache_flush_large_div` (1).
     pub lg_flush_large_div: u32,
+    /// jemalloc 5.2's `TCACHE_GC_SWEEP` (8192), for [`Release::V5_2`] only: the incremental GC
+    /// visits one bin every `TCACHE_GC_INCR + 1` operations through the cache, where
+    /// `TCACHE_GC_INCR = TCACHE_GC_SWEEP / SC_NBINS + 1` (211 with quantum 8), instead of every
+    /// `gc_incr_bytes` (`tcache_types.h`; `tcache_event`, `tcache_inlines.h`). 0 turns it off.
+    #[serde(default)]
+    pub gc_sweep: u32,
 }
 
 impl Default for TcacheConfig {
@@ -46,6 +52,7 @@ impl Default for TcacheConfig {
             gc_incr_bytes: 65536,
             lg_flush_small_div: 1,
             lg_flush_large_div: 1,
+            gc_sweep: 0,
         }
     }
 }
@@ -58,6 +65,30 @@ pub enum LargeRounding {
     SizeClasses,
     /// jemalloc 5.3.1 default (`opt.disable_large_size_classes`): to whole pages.
     Pages,
+}
+
+/// The jemalloc release whose rules the model follows where releases place or account memory
+/// differently (the rest, size classes, slabs, first fit, decay, is shared).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Release {
+    /// jemalloc 5.2.1 (the copy Redis 7.0 bundles), read in `redis-7.0.15/deps/jemalloc`:
+    ///
+    /// * free extents of two mappings that the kernel placed next to each other merge
+    ///   (`extent_head_no_merge` in `src/extent.c` refuses only where maps do not coalesce), and
+    ///   each new mapping is assumed to sit right below the previous one (Linux's top-down
+    ///   `mmap`);
+    /// * a dirty extent that reaches `opt.oversize_threshold` after merging is purged at once even
+    ///   when a decay time is -1 (`extent_record`: no `extent_may_force_decay`);
+    /// * the thread cache's incremental GC counts operations, not bytes
+    ///   ([`TcacheConfig::gc_sweep`]), and visits explicit (`tcache.create`) caches too; a flush
+    ///   frees its oldest object first (`tcache_bin_flush_small/large` walk `avail - 1 - i`);
+    /// * an arena's base starts at 42,704 B (measured after `arenas.create`: no `pa_shard_t`).
+    #[serde(rename = "5.2")]
+    V5_2,
+    /// jemalloc 5.3.0 (and 5.3.1's placement).
+    #[default]
+    #[serde(rename = "5.3")]
+    V5_3,
 }
 
 /// Everything the allocator model needs to know about one jemalloc build and its options.
@@ -90,6 +121,9 @@ pub struct AllocatorConfig {
     pub lg_extent_max_active_fit: u32,
     /// `LG_HUGEPAGE` (21): the first mapping of an arena is one huge page.
     pub lg_hugepage: u32,
+    /// Whose rules apply where jemalloc releases differ (5.3 unless a preset says otherwise).
+    #[serde(default)]
+    pub release: Release,
 }
 
 /// Names of the built-in presets, in the order `--help` lists them.
@@ -118,6 +152,7 @@ impl AllocatorConfig {
             oversize_threshold: 8 << 20,
             lg_extent_max_active_fit: 6,
             lg_hugepage: 21,
+            release: Release::V5_3,
         }
     }
 
@@ -127,12 +162,17 @@ impl AllocatorConfig {
         let cfg = match name {
             "jemalloc-5.3" => base,
             // Redis 7.0 bundles jemalloc 5.2.1 built --with-lg-quantum=3; cache-oblivious stays on.
-            // The placement rules modelled here are those of 5.3, which 5.2.1 shares for slabs,
-            // extents and decay.
+            // 5.2.1 shares 5.3's size classes, slabs, first fit and decay; where it differs, the
+            // model follows it ([`Release::V5_2`]).
             "redis-7.0-bundled" => AllocatorConfig {
                 name: name.into(),
                 version: "5.2.1".into(),
                 lg_quantum: 3,
+                release: Release::V5_2,
+                tcache: TcacheConfig {
+                    gc_sweep: 8192,
+                    ..base.tcache.clone()
+                },
                 ..base
             },
             // Redis 7.2+ bundles 5.3.0 built with --with-lg-quantum=3 --disable-cache-oblivious.

@@ -37,6 +37,16 @@ pub(super) struct Extent {
     pub(super) state: ExtState,
     /// First extent of a mapping (`EXTENT_IS_HEAD`): never merged with its lower neighbour.
     pub(super) head: bool,
+    /// jemalloc 5.2: the radix tree still marks the extent's first page as a slab's. The marks
+    /// of both boundary pages are written when an extent is split, merged or handed out as a
+    /// slab; handed out whole as a large extent, only the first page's is rewritten
+    /// (`extent_recycle_split`: `rtree_szind_slab_update` of the last page only `if (slab)`);
+    /// freeing a slab rewrites neither (`extent_record` clears only the extent's own flag). Eager
+    /// coalescing into the dirty cache skips a neighbour whose adjoining page is marked
+    /// (`extent_try_coalesce_large`, `inactive_only`, `src/extent.c`).
+    pub(super) slab_mark_first: bool,
+    /// The same for the extent's last page.
+    pub(super) slab_mark_last: bool,
     /// Previous extent in its cache's LRU list (older), or [`NIL`].
     pub(super) lru_prev: ExtId,
     /// Next extent in its cache's LRU list (newer), or [`NIL`].

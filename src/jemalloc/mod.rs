@@ -1,6 +1,7 @@
 //! A model of jemalloc 5.3's placement and accounting: size classes, slabs and bins, extents and
 //! the page allocator with its page caches, decay, the thread cache, base metadata, and stats with
-//! jemalloc's meanings.
+//! jemalloc's meanings; where jemalloc 5.2.1 (Redis 7.0's bundled copy) differs, the model
+//! follows it for configurations that say so ([`config::Release`]).
 pub mod arena;
 pub mod base;
 pub mod bin;

@@ -4,13 +4,17 @@
 //! (Pages given `MADV_FREE`, the muzzy state, stay in RSS until the kernel needs memory, so they
 //! stay counted here.)
 //!
-//! One bit per page: 1 TiB of simulated address space costs 32 MiB.
+//! One bit per page, over the pages between the lowest and the highest ever written: 1 TiB of
+//! simulated address space in use costs 32 MiB.
 
-/// A growable bitmap of written pages over the model's virtual page numbers.
+/// A growable bitmap of written pages over the model's virtual page numbers. Bit `i` of word `w`
+/// is page `origin + 64 w + i`; the bitmap grows upward and downward as pages are written.
 #[derive(Debug, Clone, Default)]
 pub struct TouchedPages {
     words: Vec<u64>,
     count: u64,
+    /// First page the bitmap covers (a multiple of 64).
+    origin: u64,
 }
 
 impl TouchedPages {
@@ -23,17 +27,40 @@ impl TouchedPages {
         self.count
     }
 
-    fn ensure(&mut self, end_page: u64) {
-        let need = end_page.div_ceil(64) as usize;
+    /// Makes the bitmap cover pages `[start, end)`.
+    fn ensure(&mut self, start: u64, end_page: u64) {
+        if self.words.is_empty() {
+            self.origin = start - start % 64;
+        }
+        if start < self.origin {
+            // Grow downward by at least the current size, so that a run of mappings placed
+            // top-down costs amortised linear time.
+            let want = self.origin - (start - start % 64);
+            let grow = want
+                .max(self.words.len() as u64 * 64)
+                .min(self.origin - self.origin % 64);
+            let grow = grow.max(want);
+            let add = (grow / 64) as usize;
+            self.words.splice(0..0, std::iter::repeat_n(0, add));
+            self.origin -= grow;
+        }
+        let need = (end_page - self.origin).div_ceil(64) as usize;
         if self.words.len() < need {
             self.words.resize(need, 0);
         }
     }
 
+    /// The word and bit of page `p`, if the bitmap covers it.
+    #[inline]
+    fn slot(&self, p: u64) -> Option<(usize, u64)> {
+        let rel = p.checked_sub(self.origin)?;
+        let w = (rel / 64) as usize;
+        (w < self.words.len()).then_some((w, rel % 64))
+    }
+
     /// Whether page `p` is touched.
     pub fn is_set(&self, p: u64) -> bool {
-        let w = (p / 64) as usize;
-        w < self.words.len() && self.words[w] & (1 << (p % 64)) != 0
+        self.slot(p).is_some_and(|(w, b)| self.words[w] & (1 << b) != 0)
     }
 
     /// Marks pages `[start, end)` as written.
@@ -59,8 +86,9 @@ impl TouchedPages {
     /// for a page past them.
     #[inline]
     pub fn try_set(&mut self, p: u64) -> bool {
-        let bit = 1u64 << (p % 64);
-        let Some(w) = self.words.get_mut((p / 64) as usize) else {
+        let rel = p.wrapping_sub(self.origin);
+        let bit = 1u64 << (rel % 64);
+        let Some(w) = self.words.get_mut((rel / 64) as usize) else {
             return false;
         };
         if *w & bit == 0 {
@@ -76,16 +104,14 @@ impl TouchedPages {
         if start >= end {
             return;
         }
-        self.ensure(end);
+        self.ensure(start, end);
         self.apply(start, end, true);
     }
 
     /// Marks pages `[start, end)` as purged (no longer resident).
     pub fn clear_range(&mut self, start: u64, end: u64) {
-        if start >= end {
-            return;
-        }
-        let end = end.min(self.words.len() as u64 * 64);
+        let start = start.max(self.origin);
+        let end = end.min(self.origin + self.words.len() as u64 * 64);
         if start >= end {
             return;
         }
@@ -95,8 +121,9 @@ impl TouchedPages {
     /// Number of touched pages in `[start, end)`.
     pub fn count_range(&self, start: u64, end: u64) -> u64 {
         let mut n = 0;
-        let mut p = start;
-        let end = end.min(self.words.len() as u64 * 64);
+        let mut p = start.max(self.origin) - self.origin;
+        let end = end.min(self.origin + self.words.len() as u64 * 64);
+        let end = end.saturating_sub(self.origin);
         while p < end {
             let w = (p / 64) as usize;
             let lo = p % 64;
@@ -108,8 +135,10 @@ impl TouchedPages {
         n
     }
 
+    /// Sets or clears pages `[start, end)`, which the bitmap covers.
     fn apply(&mut self, start: u64, end: u64, set: bool) {
-        let mut p = start;
+        let mut p = start - self.origin;
+        let end = end - self.origin;
         while p < end {
             let w = (p / 64) as usize;
             let lo = p % 64;
@@ -152,5 +181,20 @@ mod tests {
         assert!(t.is_set(100));
         t.clear_range(1000, 2000);
         assert_eq!(t.count(), 40);
+    }
+
+    #[test]
+    fn grows_downward() {
+        let mut t = TouchedPages::new();
+        t.set_range(1 << 36, (1 << 36) + 10);
+        t.set_range((1 << 36) - 1000, (1 << 36) - 990);
+        t.set((1 << 36) - 100_000);
+        assert_eq!(t.count(), 21);
+        assert!(t.is_set((1 << 36) - 995) && t.is_set((1 << 36) - 100_000) && !t.is_set(6));
+        assert_eq!(t.count_range(0, 1 << 40), 21);
+        t.clear_range(0, 1 << 36);
+        assert_eq!(t.count(), 10);
+        assert!(t.try_set((1 << 36) - 1));
+        assert_eq!(t.count(), 11);
     }
 }

@@ -7,7 +7,9 @@
 //!   allocates one object.
 //! * A free into a full stack first flushes the oldest objects down to `ncached_max >> 1`.
 //! * Incremental GC: every 64 KiB allocated and every 64 KiB freed, one bin (round robin) flushes
-//!   3/4 of the objects that stayed below its low-water mark since the last visit.
+//!   3/4 of the objects that stayed below its low-water mark since the last visit. jemalloc 5.2
+//!   visits one bin every `TCACHE_GC_INCR + 1` operations through the cache instead
+//!   ([`TcacheConfig::gc_sweep`]) and flushes its oldest objects first.
 
 use super::arena::ObjId;
 use super::config::TcacheConfig;
@@ -89,6 +91,11 @@ pub struct Tcache {
     nbins_small: usize,
     /// Bytes of the cached objects, at their class sizes (kept as objects come and go).
     bytes: u64,
+    /// jemalloc 5.2's GC ticker (`tcache->gc_ticker`): operations through the cache between
+    /// two GC events, minus one (`TCACHE_GC_INCR`); 0 when the GC counts bytes (5.3).
+    gc_ticks: i32,
+    /// Ticks left before the next 5.2 GC event fires (it fires when this drops below 0).
+    gc_tick: i32,
 }
 
 /// `tcache_ncached_max_compute` for a small class with `nregs` regions per slab.
@@ -137,9 +144,18 @@ impl Tcache {
                 }
             })
             .collect();
+        // 5.2: TCACHE_GC_INCR = TCACHE_GC_SWEEP / SC_NBINS, plus 1 unless that is 0.
+        let gc_ticks = if cfg.gc_sweep == 0 {
+            0
+        } else {
+            let per = cfg.gc_sweep / sc.nbins().max(1) as u32;
+            (per + (per != 0) as u32) as i32
+        };
         Tcache {
             bins,
-            gc_incr: cfg.gc_incr_bytes,
+            gc_incr: if gc_ticks > 0 { 0 } else { cfg.gc_incr_bytes },
+            gc_ticks,
+            gc_tick: gc_ticks,
             lg_flush_small_div: cfg.lg_flush_small_div,
             lg_flush_large_div: cfg.lg_flush_large_div,
             next_gc_bin: 0,
@@ -259,13 +275,17 @@ impl Tcache {
         self.bytes += b.size;
     }
 
-    /// Removes the oldest objects until `rem` remain, in the order jemalloc frees them (the
-    /// youngest of the flushed ones first, the very oldest last).
+    /// Removes the oldest objects until `rem` remain, in the order jemalloc frees them: 5.3 the
+    /// youngest of the flushed ones first, the very oldest last; 5.2 (whose cache counts
+    /// operations, [`Tcache::counts_operations`]) the very oldest first.
     pub fn take_oldest(&mut self, class: usize, rem: u32) -> Vec<ObjId> {
+        let oldest_first = self.counts_operations();
         let b = &mut self.bins[class];
         let n = b.stack.len().saturating_sub(rem as usize);
         let mut out: Vec<ObjId> = b.stack.drain(..n).collect();
-        out.reverse();
+        if !oldest_first {
+            out.reverse();
+        }
         b.low_water = b.low_water.min(b.stack.len() as u32);
         self.bytes -= n as u64 * b.size;
         out
@@ -281,9 +301,19 @@ impl Tcache {
         Some(c)
     }
 
-    /// Counts allocated bytes; returns the bin to GC when a 64 KiB event fires.
+    /// Whether the GC counts operations through the cache (jemalloc 5.2's ticker) rather than
+    /// bytes: then allocations and frees that bypass the cache do not count.
+    #[inline]
+    pub fn counts_operations(&self) -> bool {
+        self.gc_ticks > 0
+    }
+
+    /// Counts allocated bytes (5.2: one operation); returns the bin to GC when an event fires.
     #[inline]
     pub fn count_alloc(&mut self, usize: u64) -> Option<usize> {
+        if self.gc_ticks > 0 {
+            return self.tick();
+        }
         let fired = Self::count(&mut self.alloc_bytes, self.gc_incr, usize);
         if fired {
             self.event()
@@ -292,15 +322,30 @@ impl Tcache {
         }
     }
 
-    /// Counts freed bytes; returns the bin to GC when a 64 KiB event fires.
+    /// Counts freed bytes (5.2: one operation); returns the bin to GC when an event fires.
     #[inline]
     pub fn count_dalloc(&mut self, usize: u64) -> Option<usize> {
+        if self.gc_ticks > 0 {
+            return self.tick();
+        }
         let fired = Self::count(&mut self.dalloc_bytes, self.gc_incr, usize);
         if fired {
             self.event()
         } else {
             None
         }
+    }
+
+    /// jemalloc 5.2's `ticker_tick` on the cache's GC ticker: fires (and restarts) when the
+    /// count drops below 0, i.e. every `gc_ticks + 1` operations.
+    #[inline]
+    fn tick(&mut self) -> Option<usize> {
+        self.gc_tick -= 1;
+        if self.gc_tick < 0 {
+            self.gc_tick = self.gc_ticks;
+            return self.event();
+        }
+        None
     }
 
     /// Adds `usize` to a byte counter; true (and the counter restarts) when it reaches `incr`.

@@ -1,9 +1,11 @@
-//! Replays one trace through the model and through a dedicated arena of the real jemalloc, and
-//! compares their stats at checkpoints.
+//! Replays one trace through the model and through a dedicated arena of a real jemalloc build
+//! (the linked 5.3.0 or a library loaded at run time, [`Jemalloc`]), and compares their stats at
+//! checkpoints.
 
 use serde::Serialize;
 
-use super::real_jemalloc::{MallctlError, RealArena, RealArenaStats};
+use super::real_jemalloc::{Jemalloc, MallctlError, RealArena, RealArenaStats, LINKED};
+use crate::jemalloc::config::Release;
 use crate::jemalloc::trace::TraceOp;
 use crate::jemalloc::{AllocatorConfig, Arena, ArenaOptions, ObjId};
 
@@ -138,9 +140,21 @@ pub fn disable_thp() {
     unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
 }
 
-/// Replays `trace` through a model arena for `cfg` and a real arena, returning the checkpoints.
-/// The model arena is a dedicated (manual) arena, as the real one is.
+/// Replays `trace` through a model arena for `cfg` and a real arena of the linked jemalloc 5.3.0
+/// ([`replay_in`] on [`LINKED`]).
 pub fn replay(
+    cfg: &AllocatorConfig,
+    trace: &[TraceOp],
+    opts: ReplayOptions,
+) -> Result<Vec<Checkpoint>, MallctlError> {
+    replay_in(&LINKED, cfg, trace, opts)
+}
+
+/// Replays `trace` through a model arena for `cfg` and a real arena of build `jem`, returning
+/// the checkpoints. The model arena is a dedicated (manual) arena, as the real one is; `cfg`
+/// should be the preset that stands for `jem`'s build.
+pub fn replay_in(
+    jem: &dyn Jemalloc,
     cfg: &AllocatorConfig,
     trace: &[TraceOp],
     opts: ReplayOptions,
@@ -158,10 +172,24 @@ pub fn replay(
             seed: 1,
         },
     );
-    let mut real = RealArena::create(opts.dirty_decay_ms as isize, opts.muzzy_decay_ms as isize)?;
+    let mut real = RealArena::create_in(jem, opts.dirty_decay_ms as isize, opts.muzzy_decay_ms as isize)?;
     if opts.tcache {
         real = real.with_explicit_tcache()?;
     }
+    // jemalloc 5.2 merges free extents across adjacent mappings, so the model must lay its
+    // mappings out where the real ones are (which depends on the kernel and on everything else
+    // the process maps): it is told each real mapping's place as it is made.
+    let follow_mappings = cfg.release == Release::V5_2;
+    if follow_mappings {
+        real.record_mappings()?;
+    }
+    let follow = |real: &RealArena, model: &mut Arena| {
+        if follow_mappings {
+            for (addr, _) in real.new_mappings() {
+                model.place_next_mapping(addr as u64 >> cfg.lg_page);
+            }
+        }
+    };
     let page = cfg.page();
     let mut mobj: Vec<ObjId> = vec![ObjId::MAX; trace.len()];
     let mut rptr: Vec<*mut u8> = vec![std::ptr::null_mut(); trace.len()];
@@ -175,6 +203,7 @@ pub fn replay(
             TraceOp::Alloc { size } => {
                 let p = real.malloc(size as usize);
                 assert!(!p.is_null(), "real allocation of {size} bytes failed");
+                follow(&real, &mut model);
                 // Keep the pointer observable so the allocation is not optimised away.
                 rptr[i] = std::hint::black_box(p);
                 mobj[i] = if opts.write {
@@ -202,6 +231,7 @@ pub fn replay(
                 // SAFETY: a live pointer of this arena, replaced by the result.
                 let p = unsafe { real.realloc(old, size as usize) };
                 assert!(!p.is_null(), "real reallocation to {size} bytes failed");
+                follow(&real, &mut model);
                 rptr[i] = std::hint::black_box(p);
                 let id = model
                     .realloc(mobj[op as usize], size)

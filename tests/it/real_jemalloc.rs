@@ -1,58 +1,93 @@
-//! The model against the real jemalloc 5.3.0 (tikv-jemalloc-sys 0.6.1), in a dedicated arena.
+//! The model against real jemalloc builds, each driven through a dedicated arena with the same
+//! traces: the jemalloc 5.3.0 linked into the crate (tikv-jemalloc-sys 0.6.1) for the preset
+//! `jemalloc-5.3`, and the Redis-bundled flavours loaded at run time from
+//! `$FRAGSIM_JEMALLOC_LIBS` (built by `.ci/build-jemalloc`; skipped with a notice when absent):
+//! `redis-7.0-bundled` (jemalloc 5.2.1 as Redis 7.0 configures it: quantum 8, cache-oblivious)
+//! and `redis-7.2-bundled` (5.3.0 as Redis 7.2+ and Valkey configure it: quantum 8, no pad).
 //!
-//! Required: size classes equal `nallocx` for every request from 1 B to 4 MiB and every large
-//! class up to 64 MiB; on churn traces of 100,000 events allocated, active, dirty, muzzy and
-//! retained match exactly with decay off (-1) and immediate (0); mapped and metadata within 1%.
+//! Required for every build: size classes equal `nallocx` for every request from 1 B to 4 MiB
+//! and every large class up to 64 MiB; slab geometry equals the real bins'; on churn traces of
+//! 100,000 events (and 30,000-event realloc traces) allocated, active, dirty, muzzy and retained
+//! pages and every bin's slabs and regions match exactly at every checkpoint with decay off (-1)
+//! and immediate (0), with and without a thread cache; mapped and metadata within 1%; resident
+//! within two pages; touched pages exactly.
 
-use fragsim::jemalloc::trace::{churn, SizeMix};
+use fragsim::jemalloc::trace::{churn, realloc_churn, SizeMix, TraceOp};
 use fragsim::jemalloc::{AllocatorConfig, SizeClasses};
 use fragsim::validate::compare::{Checkpoint, ReplayOptions};
-use fragsim::validate::real_jemalloc::{mallctl_read, nallocx, version};
+use fragsim::validate::real_jemalloc::{read, usable_size, version_of, Jemalloc, LINKED};
 
-use crate::common::replay_real;
+use crate::common::{jemalloc_lib, replay_real_in};
 
-fn upstream() -> AllocatorConfig {
-    AllocatorConfig::preset("jemalloc-5.3").unwrap()
+/// A real jemalloc build and the allocator preset that stands for it.
+struct Build {
+    jem: &'static dyn Jemalloc,
+    cfg: AllocatorConfig,
+    /// How the build's `version` string starts.
+    version: &'static str,
 }
 
-#[test]
-fn the_linked_allocator_is_jemalloc_5_3_0() {
-    assert!(
-        version().starts_with("5.3.0-"),
-        "linked jemalloc is {}",
-        version()
-    );
-    // The build the preset stands for: quantum 16, 4 KiB pages, cache-oblivious.
-    assert_eq!(mallctl_read::<usize>("arenas.quantum").unwrap(), 16);
-    assert_eq!(mallctl_read::<usize>("arenas.page").unwrap(), 4096);
-    assert!(mallctl_read::<bool>("config.cache_oblivious").unwrap());
-    let sc = SizeClasses::new(4, 12);
-    assert_eq!(mallctl_read::<u32>("arenas.nbins").unwrap() as usize, sc.nbins());
+impl Build {
+    fn sc(&self) -> SizeClasses {
+        SizeClasses::new(self.cfg.lg_quantum, self.cfg.lg_page)
+    }
+}
+
+/// The linked jemalloc 5.3.0, for the preset `jemalloc-5.3`.
+fn linked() -> Option<Build> {
+    Some(Build {
+        jem: &LINKED,
+        cfg: AllocatorConfig::preset("jemalloc-5.3").unwrap(),
+        version: "5.3.0-",
+    })
+}
+
+/// The build preset `preset` stands for, from `$FRAGSIM_JEMALLOC_LIBS` (`None`, with a notice,
+/// when it is not there).
+fn flavour(preset: &str, version: &'static str) -> Option<Build> {
+    Some(Build {
+        jem: jemalloc_lib(preset)?,
+        cfg: AllocatorConfig::preset(preset).unwrap(),
+        version,
+    })
+}
+
+fn check_build(b: &Build) {
+    let v = version_of(b.jem);
+    assert!(v.starts_with(b.version), "{} is jemalloc {v}", b.jem.describe());
+    let q: usize = read(b.jem, "arenas.quantum").unwrap();
+    assert_eq!(q, 1 << b.cfg.lg_quantum);
+    assert_eq!(read::<usize>(b.jem, "arenas.page").unwrap(), 4096);
     assert_eq!(
-        mallctl_read::<u32>("arenas.nlextents").unwrap() as usize,
+        read::<bool>(b.jem, "config.cache_oblivious").unwrap(),
+        b.cfg.cache_oblivious
+    );
+    assert!(read::<bool>(b.jem, "config.stats").unwrap());
+    let sc = b.sc();
+    assert_eq!(read::<u32>(b.jem, "arenas.nbins").unwrap() as usize, sc.nbins());
+    assert_eq!(
+        read::<u32>(b.jem, "arenas.nlextents").unwrap() as usize,
         sc.nlextents()
     );
 }
 
-#[test]
-fn size_classes_equal_nallocx_for_every_request_up_to_4_mib() {
-    let sc = SizeClasses::new(4, 12);
+fn check_size_classes(b: &Build) {
+    let sc = b.sc();
     for size in 1..=(4u64 << 20) {
-        let real = nallocx(size as usize) as u64;
+        let real = usable_size(b.jem, size as usize) as u64;
         let model = sc.usable(size).unwrap();
         assert_eq!(model, real, "request of {size} bytes");
     }
 }
 
-#[test]
-fn large_classes_equal_nallocx_up_to_64_mib() {
-    let sc = SizeClasses::new(4, 12);
+fn check_large_classes(b: &Build) {
+    let sc = b.sc();
     let mut n = 0;
     for c in sc.classes().iter().filter(|c| !c.small && c.size <= 64 << 20) {
-        assert_eq!(nallocx(c.size as usize) as u64, c.size);
-        assert_eq!(nallocx(c.size as usize - 1) as u64, c.size);
+        assert_eq!(usable_size(b.jem, c.size as usize) as u64, c.size);
+        assert_eq!(usable_size(b.jem, c.size as usize - 1) as u64, c.size);
         assert_eq!(
-            nallocx(c.size as usize + 1) as u64,
+            usable_size(b.jem, c.size as usize + 1) as u64,
             sc.usable(c.size + 1).unwrap()
         );
         n += 1;
@@ -61,21 +96,20 @@ fn large_classes_equal_nallocx_up_to_64_mib() {
     assert_eq!(n, 49);
 }
 
-#[test]
-fn slab_geometry_equals_the_real_bins() {
-    let sc = SizeClasses::new(4, 12);
+fn check_slab_geometry(b: &Build) {
+    let sc = b.sc();
     for c in sc.classes().iter().filter(|c| c.small) {
         let i = c.index;
         assert_eq!(
-            mallctl_read::<usize>(&format!("arenas.bin.{i}.size")).unwrap() as u64,
+            read::<usize>(b.jem, &format!("arenas.bin.{i}.size")).unwrap() as u64,
             c.size
         );
         assert_eq!(
-            mallctl_read::<u32>(&format!("arenas.bin.{i}.nregs")).unwrap(),
+            read::<u32>(b.jem, &format!("arenas.bin.{i}.nregs")).unwrap(),
             c.nregs
         );
         assert_eq!(
-            mallctl_read::<usize>(&format!("arenas.bin.{i}.slab_size")).unwrap() as u64,
+            read::<usize>(b.jem, &format!("arenas.bin.{i}.slab_size")).unwrap() as u64,
             c.slab_pages as u64 * 4096
         );
     }
@@ -124,8 +158,9 @@ fn print_table(title: &str, cps: &[Checkpoint]) {
     }
 }
 
-fn check_trace(mix: SizeMix, seed: u64, decay: i64, tcache: bool) {
+fn check_trace(b: &Build, mix: SizeMix, seed: u64, decay: i64, tcache: bool) {
     check_ops(
+        b,
         &format!("{mix:?}"),
         &churn(seed, 100_000, mix, true),
         seed,
@@ -134,7 +169,7 @@ fn check_trace(mix: SizeMix, seed: u64, decay: i64, tcache: bool) {
     );
 }
 
-fn check_ops(mix: &str, trace: &[fragsim::jemalloc::trace::TraceOp], seed: u64, decay: i64, tcache: bool) {
+fn check_ops(b: &Build, mix: &str, trace: &[TraceOp], seed: u64, decay: i64, tcache: bool) {
     let opts = ReplayOptions {
         dirty_decay_ms: decay,
         muzzy_decay_ms: decay,
@@ -142,11 +177,18 @@ fn check_ops(mix: &str, trace: &[fragsim::jemalloc::trace::TraceOp], seed: u64, 
         every: 10_000,
         write: false,
     };
-    let cps = replay_real(&upstream(), trace, opts);
-    print_table(&format!("{mix} seed {seed} decay {decay} tcache {tcache}"), &cps);
+    let cps = replay_real_in(b.jem, &b.cfg, trace, opts);
+    let name = &b.cfg.name;
+    print_table(
+        &format!("{name}: {mix} seed {seed} decay {decay} tcache {tcache}"),
+        &cps,
+    );
     for c in &cps {
         let (m, r) = (&c.model, &c.real);
-        let at = format!("{mix} seed {seed} decay {decay} event {}", c.event);
+        let at = format!(
+            "{name}: {mix} seed {seed} decay {decay} tcache {tcache} event {}",
+            c.event
+        );
         assert_eq!(m.allocated, r.allocated, "allocated at {at}");
         assert_eq!(m.active_pages, r.active_pages, "active at {at}");
         assert_eq!(m.dirty_pages, r.dirty_pages, "dirty at {at}");
@@ -183,62 +225,10 @@ fn check_ops(mix: &str, trace: &[fragsim::jemalloc::trace::TraceOp], seed: u64, 
     }
 }
 
-#[test]
-fn small_churn_matches_without_decay() {
-    for seed in [1, 2] {
-        check_trace(SizeMix::Small, seed, -1, false);
-    }
-}
-
-#[test]
-fn small_churn_matches_with_immediate_purge() {
-    for seed in [1, 2] {
-        check_trace(SizeMix::Small, seed, 0, false);
-    }
-}
-
-#[test]
-fn large_churn_matches_without_decay() {
-    for seed in [3, 4] {
-        check_trace(SizeMix::Large, seed, -1, false);
-    }
-}
-
-#[test]
-fn large_churn_matches_with_immediate_purge() {
-    for seed in [3, 4] {
-        check_trace(SizeMix::Large, seed, 0, false);
-    }
-}
-
-#[test]
-fn mixed_churn_matches_without_decay() {
-    for seed in [5, 6] {
-        check_trace(SizeMix::Mixed, seed, -1, false);
-    }
-}
-
-#[test]
-fn mixed_churn_matches_with_immediate_purge() {
-    for seed in [5, 6] {
-        check_trace(SizeMix::Mixed, seed, 0, false);
-    }
-}
-
-#[test]
-fn thread_cache_matches_an_explicit_real_tcache() {
-    for (mix, seed) in [(SizeMix::Small, 7), (SizeMix::Mixed, 8), (SizeMix::Large, 9)] {
-        check_trace(mix, seed, -1, true);
-        check_trace(mix, seed, 0, true);
-    }
-}
-
 /// Reallocations of large objects (`rallocx`): shrinking in place (the extent's tail freed to
 /// the dirty cache), growing in place into a free neighbour, or moving; the same exactness as
 /// plain churn, with and without decay and the thread cache.
-#[test]
-fn realloc_churn_matches_the_real_jemalloc() {
-    use fragsim::jemalloc::trace::{realloc_churn, TraceOp};
+fn check_realloc(b: &Build) {
     for (seed, decay, tcache) in [(31, -1, false), (32, 0, false), (33, -1, true)] {
         let trace = realloc_churn(seed, 30_000);
         let reallocs = trace
@@ -246,15 +236,14 @@ fn realloc_churn_matches_the_real_jemalloc() {
             .filter(|o| matches!(o, TraceOp::Realloc { .. }))
             .count();
         assert!(reallocs > 5_000, "{reallocs}");
-        check_ops("realloc", &trace, seed, decay, tcache);
+        check_ops(b, "realloc", &trace, seed, decay, tcache);
     }
 }
 
 /// Touched pages against reality: the real side writes every requested byte (one store per page)
 /// and `mincore` counts which of the written pages are still resident; the model counts the
 /// pages it saw written minus those it purged, using the real cache-oblivious offsets.
-#[test]
-fn touched_pages_equal_the_real_resident_pages() {
+fn check_touched(b: &Build) {
     for (mix, seed, decay, tcache) in [
         (SizeMix::Small, 11, -1, false),
         (SizeMix::Small, 12, 0, true),
@@ -271,8 +260,9 @@ fn touched_pages_equal_the_real_resident_pages() {
             every: 5_000,
             write: true,
         };
-        let cps = replay_real(&upstream(), &trace, opts);
-        println!("{mix:?} seed {seed} decay {decay} tcache {tcache}: touched pages model / real");
+        let cps = replay_real_in(b.jem, &b.cfg, &trace, opts);
+        let name = &b.cfg.name;
+        println!("{name}: {mix:?} seed {seed} decay {decay} tcache {tcache}: touched pages model / real");
         for c in &cps {
             println!(
                 "  {:>6} {:>9} {:>9}",
@@ -282,10 +272,121 @@ fn touched_pages_equal_the_real_resident_pages() {
         for c in &cps {
             assert_eq!(
                 c.model.touched_pages, c.real.touched_pages,
-                "{mix:?} seed {seed} decay {decay} tcache {tcache} event {}",
+                "{name}: {mix:?} seed {seed} decay {decay} tcache {tcache} event {}",
                 c.event
             );
         }
         assert!(cps.iter().any(|c| c.real.touched_pages > 0));
     }
 }
+
+/// The same comparisons for one build: module `$m`, the build from `$build` (an
+/// `Option<Build>`; `None` skips, having said why).
+macro_rules! comparisons {
+    ($m:ident, $build:expr) => {
+        mod $m {
+            use super::*;
+
+            #[test]
+            fn the_build_is_the_one_its_preset_stands_for() {
+                let Some(b) = $build else { return };
+                check_build(&b);
+            }
+
+            #[test]
+            fn size_classes_equal_nallocx_for_every_request_up_to_4_mib() {
+                let Some(b) = $build else { return };
+                check_size_classes(&b);
+            }
+
+            #[test]
+            fn large_classes_equal_nallocx_up_to_64_mib() {
+                let Some(b) = $build else { return };
+                check_large_classes(&b);
+            }
+
+            #[test]
+            fn slab_geometry_equals_the_real_bins() {
+                let Some(b) = $build else { return };
+                check_slab_geometry(&b);
+            }
+
+            #[test]
+            fn small_churn_matches_without_decay() {
+                let Some(b) = $build else { return };
+                for seed in [1, 2] {
+                    check_trace(&b, SizeMix::Small, seed, -1, false);
+                }
+            }
+
+            #[test]
+            fn small_churn_matches_with_immediate_purge() {
+                let Some(b) = $build else { return };
+                for seed in [1, 2] {
+                    check_trace(&b, SizeMix::Small, seed, 0, false);
+                }
+            }
+
+            #[test]
+            fn large_churn_matches_without_decay() {
+                let Some(b) = $build else { return };
+                for seed in [3, 4] {
+                    check_trace(&b, SizeMix::Large, seed, -1, false);
+                }
+            }
+
+            #[test]
+            fn large_churn_matches_with_immediate_purge() {
+                let Some(b) = $build else { return };
+                for seed in [3, 4] {
+                    check_trace(&b, SizeMix::Large, seed, 0, false);
+                }
+            }
+
+            #[test]
+            fn mixed_churn_matches_without_decay() {
+                let Some(b) = $build else { return };
+                for seed in [5, 6] {
+                    check_trace(&b, SizeMix::Mixed, seed, -1, false);
+                }
+            }
+
+            #[test]
+            fn mixed_churn_matches_with_immediate_purge() {
+                let Some(b) = $build else { return };
+                for seed in [5, 6] {
+                    check_trace(&b, SizeMix::Mixed, seed, 0, false);
+                }
+            }
+
+            #[test]
+            fn thread_cache_matches_an_explicit_real_tcache() {
+                let Some(b) = $build else { return };
+                for (mix, seed) in [
+                    (SizeMix::Small, 7),
+                    (SizeMix::Mixed, 8),
+                    (SizeMix::Large, 9),
+                ] {
+                    check_trace(&b, mix, seed, -1, true);
+                    check_trace(&b, mix, seed, 0, true);
+                }
+            }
+
+            #[test]
+            fn realloc_churn_matches_the_real_jemalloc() {
+                let Some(b) = $build else { return };
+                check_realloc(&b);
+            }
+
+            #[test]
+            fn touched_pages_equal_the_real_resident_pages() {
+                let Some(b) = $build else { return };
+                check_touched(&b);
+            }
+        }
+    };
+}
+
+comparisons!(jemalloc_5_3, linked());
+comparisons!(redis_7_0_bundled, flavour("redis-7.0-bundled", "5.2.1-"));
+comparisons!(redis_7_2_bundled, flavour("redis-7.2-bundled", "5.3.0-"));

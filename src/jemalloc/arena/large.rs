@@ -51,7 +51,7 @@ impl Arena {
                 opts.muzzy_decay_ms = 0;
             }
             self.huge = Some(Box::new(Pac::new(self.sc.clone(), opts)));
-            self.huge_base = Some(Base::new(cfg.lg_page));
+            self.huge_base = Some(Base::of(cfg.lg_page, self.sc.nbins(), cfg.release));
         }
         self.huge.as_mut().unwrap()
     }

@@ -144,7 +144,7 @@ impl Arena {
             ticker: DECAY_NTICKS,
             prng: opts.seed.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1,
             bg,
-            base: Base::new(cfg.lg_page),
+            base: Base::of(cfg.lg_page, sc.nbins(), cfg.release),
             huge_base: None,
             seed: opts.seed,
             sc,
@@ -348,7 +348,10 @@ impl Arena {
                 self.gc_event_dalloc(usize);
                 return;
             }
-            self.gc_event_dalloc(usize);
+            // 5.3's thread event counts every free; 5.2's ticker only the cache's own.
+            if !tc.counts_operations() {
+                self.gc_event_dalloc(usize);
+            }
         }
         self.free_direct(id);
     }
@@ -384,7 +387,7 @@ impl Arena {
         } else {
             self.malloc_large_direct(class, usize)
         };
-        if self.tcache.is_some() {
+        if self.tcache.as_ref().is_some_and(|t| !t.counts_operations()) {
             self.gc_event_alloc(usize);
         }
         id
@@ -401,6 +404,13 @@ impl Arena {
             }
             Handle::Large(i) => self.free_large_direct(i),
         }
+    }
+
+    /// Says where the real allocator put its next mapping (first page number), so that the
+    /// model's next growth goes there too ([`Pac::place_next_mapping`]): for comparisons with a
+    /// real jemalloc 5.2, whose free extents merge across adjacent mappings.
+    pub fn place_next_mapping(&mut self, first_page: u64) {
+        self.pac.place_next_mapping(first_page);
     }
 
     /// The page allocator, for inspection and invariant checks.

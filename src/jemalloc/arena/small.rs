@@ -14,6 +14,7 @@ impl Arena {
     fn slab_alloc(&mut self, bin: usize) -> SlabId {
         let c = *self.sc.class(bin);
         let ext = self.pac.alloc(c.slab_pages as u64);
+        self.pac.mark_slab(ext);
         let snad = self.pac.snad(ext);
         if let Some(s) = self.spare_slabs[bin].pop() {
             self.slabs[s as usize].reuse(ext, snad);

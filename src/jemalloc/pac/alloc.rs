@@ -19,9 +19,13 @@ impl Pac {
         self.eset_remove(id);
         self.extents[id as usize].state = ExtState::Active;
         let have = self.extents[id as usize].npages;
+        // Handed out as a large extent until the caller marks it a slab: a split rewrites both
+        // boundary pages' marks, a whole extent only its first page's (see `Extent`).
+        self.extents[id as usize].slab_mark_first = false;
         if have > npages {
             let (base, sn) = (self.extents[id as usize].base, self.extents[id as usize].sn);
             self.extents[id as usize].npages = npages;
+            self.extents[id as usize].slab_mark_last = false;
             let trail = self.new_extent(base + npages, have - npages, sn, ExtState::Active, false);
             self.eset_insert(state, trail);
         }
@@ -42,8 +46,8 @@ impl Pac {
         }
         let map_pages = self.sc.pind2sz(self.grow_next + skip) >> self.lg_page;
         self.grow_next = (self.grow_next + skip + 1).min(self.grow_limit);
-        let base = self.next_vpage;
-        self.next_vpage += map_pages;
+        let base = self.mapping_base(map_pages);
+        self.npages_mapped += map_pages;
         let sn = self.next_sn;
         self.next_sn += 1;
         self.counters.nmappings += 1;
@@ -54,6 +58,36 @@ impl Pac {
             self.record(ExtState::Retained, trail);
         }
         id
+    }
+
+    /// Where the next mapping of `map_pages` pages goes: the place given by
+    /// [`Pac::place_next_mapping`] if any; else 5.3: after the previous one (mappings never
+    /// merge, so only their order by serial number matters); 5.2: right below the lowest one, as
+    /// Linux's top-down `mmap` places a process's mappings when nothing else maps in between.
+    fn mapping_base(&mut self, map_pages: u64) -> u64 {
+        let base = if let Some(b) = self.next_bases.pop_front() {
+            b
+        } else if self.merge_across_mappings {
+            self.lowest_mapped - map_pages
+        } else {
+            let b = self.next_vpage;
+            self.next_vpage += map_pages;
+            b
+        };
+        self.lowest_mapped = self.lowest_mapped.min(base);
+        base
+    }
+
+    /// Says where the real allocator put its next mapping (first page), so that the model's
+    /// next growth goes there too: for comparisons with a real jemalloc 5.2, whose free extents
+    /// merge across mappings that happen to be adjacent. Places given are used in order.
+    pub fn place_next_mapping(&mut self, first_page: u64) {
+        self.next_bases.push_back(first_page);
+    }
+
+    /// Drops places given by [`Pac::place_next_mapping`] that no growth used.
+    pub fn clear_mapping_places(&mut self) {
+        self.next_bases.clear();
     }
 
     /// `pac_alloc_real`: an active extent of `npages` pages.
@@ -91,6 +125,8 @@ impl Pac {
             return;
         }
         self.extents[id as usize].npages = keep;
+        // The split rewrites the kept part's boundary marks (see `Extent`).
+        self.extents[id as usize].slab_mark_last = false;
         let trail = self.new_extent(base + keep, n - keep, sn, ExtState::Active, false);
         self.nactive -= n - keep;
         self.record(ExtState::Dirty, trail);
@@ -102,7 +138,7 @@ impl Pac {
     /// extent stays in its cache. False when it cannot.
     pub fn expand(&mut self, id: ExtId, more: u64) -> bool {
         for state in [ExtState::Dirty, ExtState::Muzzy, ExtState::Retained] {
-            let Some(next) = self.neighbor(id, state, true) else {
+            let Some(next) = self.neighbor(id, state, true, false) else {
                 continue;
             };
             let (nbase, nn, nsn) = {

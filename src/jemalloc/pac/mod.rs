@@ -35,7 +35,7 @@ mod purge;
 use std::collections::BTreeMap;
 
 use self::ecache::Ecache;
-use super::config::{AllocatorConfig, DecayMs};
+use super::config::{AllocatorConfig, DecayMs, Release};
 use super::decay::Decay;
 use super::error::InvariantError;
 use super::extent::{ExtId, ExtState, Extent, NIL};
@@ -69,6 +69,10 @@ pub struct PacOptions {
     pub lg_hugepage: u32,
     /// Seed of the model's pseudo-random choices (the decay epochs' jitter); no jemalloc option.
     pub seed: u64,
+    /// Whose rules apply where jemalloc releases differ: 5.2 merges free extents across
+    /// adjacent mappings (laid out top-down, as Linux places them) and purges oversize extents
+    /// whatever the decay time (see [`Release::V5_2`]).
+    pub release: Release,
 }
 
 impl PacOptions {
@@ -82,9 +86,14 @@ impl PacOptions {
             lg_extent_max_active_fit: cfg.lg_extent_max_active_fit,
             lg_hugepage: cfg.lg_hugepage,
             seed,
+            release: cfg.release,
         }
     }
 }
+
+/// Where 5.2's top-down layout starts: the first mapping ends at this page (the model's address
+/// space is page numbers; the touched-page bitmap covers only the pages in use).
+const TOP_DOWN_START: u64 = 1 << 36;
 
 /// Page-allocator counters with jemalloc's meanings, since the page allocator was created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -132,8 +141,21 @@ pub struct Pac {
     grow_next: usize,
     /// Largest page size class index growth may reach (`exp_grow.limit`).
     grow_limit: usize,
-    /// First page of the next mapping in the model's address space.
+    /// First page of the next mapping in the model's address space (5.3: mappings go upward,
+    /// one after the other; their order does not matter, as they never merge).
     next_vpage: u64,
+    /// jemalloc 5.2: free extents of adjacent mappings merge, and mappings go downward, each
+    /// ending where the previous one starts (Linux's top-down `mmap`), unless the caller said
+    /// where the real allocator's next mapping is ([`Pac::place_next_mapping`]).
+    merge_across_mappings: bool,
+    /// First pages given for the next mappings, in order ([`Pac::place_next_mapping`]).
+    next_bases: std::collections::VecDeque<u64>,
+    /// Lowest first page of any mapping so far (5.2's top-down layout).
+    lowest_mapped: u64,
+    /// Pages mapped so far (all mappings).
+    npages_mapped: u64,
+    /// 5.2: an extent that reaches the oversize threshold is purged even with decay -1.
+    oversize_ignores_decay: bool,
     /// Pages of active extents (`stats.arenas.<i>.pactive`).
     nactive: u64,
     /// Live extent structures and their high-water mark (each is a 128-byte `edata_t` from base).
@@ -174,6 +196,11 @@ impl Pac {
             grow_limit,
             // Page 0 is never handed out, so no extent starts at address 0.
             next_vpage: 1,
+            merge_across_mappings: opts.release == Release::V5_2,
+            next_bases: std::collections::VecDeque::new(),
+            lowest_mapped: TOP_DOWN_START,
+            npages_mapped: 0,
+            oversize_ignores_decay: opts.release == Release::V5_2,
             nactive: 0,
             nedata: 0,
             nedata_hwm: 0,
@@ -228,6 +255,14 @@ impl Pac {
     pub fn sn(&self, id: ExtId) -> u64 {
         self.extents[id as usize].sn
     }
+    /// Notes that active extent `id` was handed out as a slab (jemalloc 5.2 marks a slab's
+    /// boundary pages in its radix tree, see [`Release::V5_2`]).
+    pub fn mark_slab(&mut self, id: ExtId) {
+        let e = &mut self.extents[id as usize];
+        e.slab_mark_first = true;
+        e.slab_mark_last = true;
+    }
+
     /// State of extent `id` (`edata_state_get`).
     pub fn state(&self, id: ExtId) -> ExtState {
         self.extents[id as usize].state
@@ -266,6 +301,8 @@ impl Pac {
             sn,
             state,
             head,
+            slab_mark_first: false,
+            slab_mark_last: false,
             lru_prev: NIL,
             lru_next: NIL,
         };
@@ -330,7 +367,7 @@ impl Pac {
                 ],
             });
         }
-        if act + dirty + muzzy + ret != self.next_vpage - 1 {
+        if act + dirty + muzzy + ret != self.npages_mapped {
             return Err(InvariantError::PagesNotConserved);
         }
         Ok(())

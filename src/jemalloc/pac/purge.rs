@@ -23,7 +23,7 @@ impl Pac {
                 return Some(head);
             }
             self.extents[head as usize].state = ExtState::Active;
-            let (id, merged) = self.try_coalesce(state, head);
+            let (id, merged) = self.try_coalesce(state, head, false);
             if !merged {
                 return Some(id);
             }

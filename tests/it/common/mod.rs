@@ -1,13 +1,15 @@
 //! Helpers shared by the integration tests: paths in the repository, running the binary,
 //! temporary paths of a test's own, JSON files, refusals, and switches from the environment; in
-//! submodules, live redis-servers (`live`), stand-in TCP peers (`net`) and reading SVG charts
-//! (`svg`).
+//! submodules, live redis-servers (`live`), stand-in TCP peers (`net`), reading SVG charts
+//! (`svg`) and real jemalloc builds loaded at run time (`jemalloc`).
 
 pub mod exact;
+pub mod jemalloc;
 pub mod live;
 pub mod net;
 pub mod svg;
 
+pub use jemalloc::*;
 pub use live::*;
 pub use net::*;
 pub use svg::*;
@@ -116,8 +118,18 @@ pub fn replay_real(
     trace: &[fragsim::jemalloc::trace::TraceOp],
     opts: fragsim::validate::compare::ReplayOptions,
 ) -> Vec<fragsim::validate::compare::Checkpoint> {
+    replay_real_in(&fragsim::validate::real_jemalloc::LINKED, cfg, trace, opts)
+}
+
+/// [`replay_real`] against real jemalloc build `jem` (the linked one or a [`jemalloc_lib`]).
+pub fn replay_real_in(
+    jem: &dyn fragsim::validate::real_jemalloc::Jemalloc,
+    cfg: &fragsim::jemalloc::AllocatorConfig,
+    trace: &[fragsim::jemalloc::trace::TraceOp],
+    opts: fragsim::validate::compare::ReplayOptions,
+) -> Vec<fragsim::validate::compare::Checkpoint> {
     let _heavy = heavy_work();
-    fragsim::validate::compare::replay(cfg, trace, opts).expect("real arena")
+    fragsim::validate::compare::replay_in(jem, cfg, trace, opts).expect("real arena")
 }
 
 /// A JSON file, parsed.

@@ -18,6 +18,9 @@
 //!   arena while it has fewer than 4 per CPU). A free of another thread's object goes to the
 //!   arena that holds it (in jemalloc it passes through the freeing thread's cache first).
 //!
+//! jemalloc 5.2.1 (Redis 7.0's bundled one) collects garbage every `TCACHE_GC_INCR` cache
+//! events rather than every 64 KiB: the replay of such a build ticks as it does.
+//!
 //! A `realloc` counts the thread events jemalloc's `realloc` does (the new usable size
 //! allocated, the old one freed) also where the model's [`Arena::realloc`] keeps the object or
 //! moves a large one without them. The tests/it `startup_trace` test drives a traced server and
@@ -199,6 +202,11 @@ pub struct StartupReplay {
     /// jemalloc's own allocations (thread caches' stacks): heap and object.
     internal: Vec<(usize, ObjId)>,
     internal_bytes: u64,
+    /// jemalloc 5.2.1 (Redis 7.0's bundled one) collects a thread cache's garbage every
+    /// `TCACHE_GC_INCR` cache events (`8192 / SC_NBINS + 1`), not every 64 KiB: that count
+    /// (0 for a 5.3 build) and each heap's ticker (`tick`, fires below 0).
+    gc_ticks: i64,
+    tickers: Vec<i64>,
 }
 
 impl StartupReplay {
@@ -223,6 +231,12 @@ impl StartupReplay {
             unknown_frees: 0,
             internal: Vec::new(),
             internal_bytes: 0,
+            gc_ticks: if cfg.version == "5.2.1" {
+                8192 / crate::jemalloc::SizeClasses::new(cfg.lg_quantum, cfg.lg_page).nbins() as i64 + 1
+            } else {
+                0
+            },
+            tickers: Vec::new(),
         })
     }
 
@@ -249,8 +263,9 @@ impl StartupReplay {
         let main = HeapKey::Thread(self.main_tid);
         let arena0 = (key != main).then(|| self.heap(main));
         let mut cfg = self.cfg.clone();
-        if matches!(key, HeapKey::Explicit(_)) {
-            // An explicit cache is never visited by the thread's GC.
+        if matches!(key, HeapKey::Explicit(_)) || self.gc_ticks > 0 {
+            // An explicit cache is never visited by the thread's GC; a 5.2.1 cache's GC is
+            // driven by the ticker (`tick`).
             cfg.tcache.gc_incr_bytes = 0;
         }
         let mut a = Arena::new(
@@ -274,6 +289,7 @@ impl StartupReplay {
             }
         };
         self.heaps.push((key, a));
+        self.tickers.push(self.gc_ticks);
         let i = self.heaps.len() - 1;
         self.heap_index.insert(key, i);
         if block > 16 {
@@ -331,6 +347,9 @@ impl StartupReplay {
         let err = |source| TraceError::Alloc { index, source };
         // (bytes allocated, bytes freed) for the thread's own cache's GC, for explicit calls.
         let mut events = (0, 0);
+        // 5.2.1: the heap whose cache saw events, and how many.
+        let max = self.cfg.tcache.max;
+        let mut ticks = (h, 0);
         match r.op {
             OP_ALLOC | OP_ALIGNED => {
                 let a = &mut self.heaps[h].1;
@@ -346,6 +365,7 @@ impl StartupReplay {
                 }
                 .map_err(err)?;
                 events.0 = usable;
+                ticks.1 = (!bypass && usable <= max) as u32;
                 if let Some((oh, old)) = self.live.insert(r.ptr, (h, id)) {
                     // An address given out twice without a free between: the first object's
                     // free was not seen (a call the trace does not wrap).
@@ -360,6 +380,7 @@ impl StartupReplay {
                     }
                     let a = &mut self.heaps[oh].1;
                     events.1 = a.usable_size(id);
+                    ticks = (oh, (!bypass && events.1 <= max) as u32);
                     if bypass {
                         a.free_uncached(id, true);
                     } else {
@@ -387,6 +408,10 @@ impl StartupReplay {
                         a.thread_event(usable, 0);
                     }
                     events = (usable, old_usable);
+                    // A move allocates and frees through the cache.
+                    if new != id {
+                        ticks = (oh, (usable <= max) as u32 + (old_usable <= max) as u32);
+                    }
                     self.live.insert(r.ptr2, (oh, new));
                 }
                 None => {
@@ -401,6 +426,15 @@ impl StartupReplay {
         if explicit {
             let own = self.own_heap(r.tid);
             self.heaps[own].1.thread_event(events.0, events.1);
+        } else if self.gc_ticks > 0 {
+            let (th, n) = ticks;
+            for _ in 0..n {
+                self.tickers[th] -= 1;
+                if self.tickers[th] < 0 {
+                    self.tickers[th] = self.gc_ticks;
+                    self.heaps[th].1.tcache_gc_step();
+                }
+            }
         }
         Ok(())
     }

@@ -12,17 +12,19 @@
 //! `ALLOC_TRACE_OUT` naming the trace file; once its log says "Ready to accept connections" it
 //! notes the time (T0) and reads the server as `fragsim calibrate` starts to: `INFO memory`
 //! first (its allocator figures are the cron's sample from before the connection), `INFO
-//! commandstats`, `INFO keyspace`, 250 ms, `INFO memory`, then `MEMORY MALLOC-STATS` (between
-//! T1 and T2); then SIGTERM, which makes the server exit normally and the shim write what it
-//! holds. The trace is replayed through the model (`fragsim::validate::startup_trace`) with
-//! the profile's allocator preset and jemalloc's own GC interval:
+//! server`, `INFO commandstats`, `INFO keyspace`, 250 ms, `INFO memory`, then `MEMORY
+//! MALLOC-STATS` (between T1 and T2); then SIGTERM, which makes the server exit normally and
+//! the shim write what it holds. The trace is replayed through the model (`fragsim::validate::startup_trace`) with
+//! the profile's allocator preset and jemalloc's own GC interval (5.2.1's ticker for Redis
+//! 7.0's bundled jemalloc):
 //!
 //! - the main thread's cache at T0, before any client, is printed as the profile's
 //!   `[baseline.tcache]`;
 //! - checks: the replay's `allocator_allocated` at T0 (every heap: the main thread's, the Lua
 //!   heap's, the other threads') against the server's first `INFO memory`, within 2 %; its
 //!   thread caches' bytes between T1 and T2 against `MEMORY MALLOC-STATS`' `tcache_bytes`,
-//!   within 5 %; the trace goes on past SIGTERM (the shim wrote its buffer at exit).
+//!   within 5 % (10 % for jemalloc 5.2.1, whose cache the 5.3 model follows less closely);
+//!   the trace goes on past SIGTERM (the shim wrote its buffer at exit).
 //!
 //! Also printed: the traced server's fresh figures next to the built-in profile's baseline (a
 //! traced build should start as the untraced one does: calibrate reuses the built-in's cache
@@ -114,6 +116,7 @@ fn replay() {
     let t0 = monotonic_ns();
     let mut c = Connection::open(&addr).expect("connect");
     let first = memory_info(&addr, &text(&mut c, &["INFO", "memory"])).expect("INFO memory");
+    text(&mut c, &["INFO", "server"]);
     text(&mut c, &["INFO", "commandstats"]);
     text(&mut c, &["INFO", "keyspace"]);
     std::thread::sleep(Duration::from_millis(250));
@@ -231,8 +234,10 @@ fn replay() {
     } else {
         0.0
     };
+    // jemalloc 5.2.1 (Redis 7.0) is replayed through the 5.3 model with its GC ticker: 10 %.
+    let tol = if cfg.version == "5.2.1" { 10.0 } else { 5.0 };
     assert!(
-        off.abs() <= 5.0,
+        off.abs() <= tol,
         "tcache_bytes: model {lo}..{hi} server {real_tcache}"
     );
 }

@@ -127,6 +127,15 @@ impl Arena {
         })
     }
 
+    /// One incremental GC step, on the next bin in turn, whatever the byte counters say:
+    /// jemalloc 5.2.1's `tcache_event_hard`, which a ticker of cache events (not bytes) fires
+    /// (for replaying a trace of a 5.2.1 build, whose arena then has `gc_incr_bytes` 0).
+    pub fn tcache_gc_step(&mut self) {
+        if let Some(class) = self.tcache.as_mut().and_then(|t| t.event()) {
+            self.tcache_gc(class);
+        }
+    }
+
     /// `tcache_event`: incremental GC of one bin.
     #[cold]
     pub(super) fn tcache_gc(&mut self, class: usize) {

@@ -292,7 +292,7 @@ impl Tcache {
     }
 
     #[cold]
-    fn event(&mut self) -> Option<usize> {
+    pub(crate) fn event(&mut self) -> Option<usize> {
         if self.bins.is_empty() {
             return None;
         }

@@ -75,11 +75,13 @@ pub struct Baseline {
     pub tcache_bytes: u64,
     /// The thread cache of Redis's main thread at this baseline, bin by bin, when it is known:
     /// the objects each bin holds, its marks, and where the incremental GC stands. No INFO or
-    /// mallctl figure shows it; for a fresh Debian 7.0.15 it was taken from the real
-    /// allocation trace of a startup (every malloc, free and realloc, recorded with an
-    /// LD_PRELOAD shim and replayed through the allocator model, which then matches the
-    /// server's `allocator_allocated` to within a constant). Without it the model spreads
-    /// `tcache_bytes` over the bins in use.
+    /// mallctl figure shows it; every built-in profile's fresh baseline has it from the real
+    /// allocation trace of a startup (every allocation, free and realloc, recorded with
+    /// `tests/tools/alloc_trace.c`: an LD_PRELOAD shim for Debian's 7.0.15, linked in with
+    /// `ld --wrap` for the builds that bundle jemalloc; replayed through the allocator model
+    /// by `fragsim::validate::startup_trace`, which then matches the server's
+    /// `allocator_allocated` and `tcache_bytes`). Without it the model spreads `tcache_bytes`
+    /// over the bins in use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcache: Option<crate::jemalloc::TcacheState>,
     /// RSS the first client connection adds to a fresh server: the code and library pages that
@@ -144,10 +146,11 @@ pub struct RedisProfile {
     /// 32 B bins refilling 25 at a time (3), the 16 B and 112 B bins 50 (2).
     pub tcache_lg_fill_div: u32,
     /// The model's thread-cache GC runs every `tcache_gc_incr_bytes x this` bytes of traffic;
-    /// 1 is jemalloc's 64 KiB. The built-in profiles of builds whose startup cache is not known
-    /// keep 2, a factor fitted when the model started from a guessed cache; with the real
-    /// startup cache and Redis's real allocation stream, jemalloc's own interval matches the
-    /// server (Debian 7.0.15: 1).
+    /// 1 is jemalloc's 64 KiB. 2 was a factor fitted when the model started from a guessed
+    /// cache; with the real startup cache and Redis's real allocation stream, jemalloc's own
+    /// interval matches the server (every built-in profile: 1; Redis 7.0's bundled jemalloc
+    /// 5.2.1 collects every 212 cache events instead, which the model does not follow, and 64
+    /// KiB still follows that server best).
     pub tcache_gc_interval_scale: u64,
     /// Commands one client sends per second without pipelining, round trip included: how fast a
     /// test process's commands arrive (scenarios may set `workload.commands_per_second`).

@@ -25,6 +25,7 @@ mod redis_live;
 mod resp_misbehaving;
 mod scenario_errors;
 mod shards;
+mod startup_trace;
 mod sweep_report;
 mod types_list_live;
 mod types_live;

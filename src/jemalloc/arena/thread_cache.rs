@@ -1,9 +1,9 @@
 //! The arena's side of the thread cache (`tcache`): flushing cached objects back to their bins
-//! and extents, the incremental garbage collection that thread events trigger, and what the
-//! cache holds.
+//! and extents, the incremental garbage collection that thread events trigger, what the cache
+//! holds, and the calls that go around it (for replaying a recorded trace).
 
 use super::obj::Handle;
-use super::Arena;
+use super::{AllocError, Arena, ObjId};
 use crate::jemalloc::extent::ExtId;
 use crate::jemalloc::tcache::TcacheState;
 
@@ -68,6 +68,70 @@ impl Arena {
     #[inline]
     pub(super) fn gc_event_dalloc(&mut self, usize: u64) {
         if let Some(class) = self.tcache.as_mut().and_then(|t| t.count_dalloc(usize)) {
+            self.tcache_gc(class);
+        }
+    }
+
+    /// The thread events of an allocation of `alloc_bytes` and a free of `dalloc_bytes` (either
+    /// 0 for none) that this arena's thread made elsewhere: through an explicit thread cache
+    /// into another arena (`MALLOCX_TCACHE(n) | MALLOCX_ARENA(a)`, Redis 7.4+'s Lua heap). They
+    /// count toward this thread's cache's GC as its own do; nothing else changes here. Also the
+    /// events a `realloc` makes where [`Arena::realloc`] makes none (see
+    /// `crate::validate::startup_trace`).
+    pub fn thread_event(&mut self, alloc_bytes: u64, dalloc_bytes: u64) {
+        if alloc_bytes > 0 {
+            self.gc_event_alloc(alloc_bytes);
+        }
+        if dalloc_bytes > 0 {
+            self.gc_event_dalloc(dalloc_bytes);
+        }
+    }
+
+    /// An allocation of `size` bytes that bypasses the thread cache: `mallocx(size,
+    /// MALLOCX_TCACHE_NONE)` (`event`: it counts toward the thread's GC as any call does), or
+    /// one of jemalloc's own internal allocations, such as a thread cache's stacks (no event).
+    /// Returns the object with its usable size; the whole of it counts as written.
+    pub fn malloc_uncached(&mut self, size: u64, event: bool) -> Result<(ObjId, u64), AllocError> {
+        let class = self.sc.index_of(size).ok_or(AllocError::TooLarge(size))?;
+        let usize = self.usable_in_class(class, size);
+        self.check_id_room()?;
+        let id = if self.sc.class(class).small {
+            self.malloc_small_direct(class)
+        } else {
+            self.malloc_large_direct(class, usize)
+        };
+        self.touch(id, usize);
+        if event {
+            self.gc_event_alloc(usize);
+        }
+        Ok((id, self.usable_size(id)))
+    }
+
+    /// A free that bypasses the thread cache (`dallocx(ptr, MALLOCX_TCACHE_NONE)`), counting
+    /// toward the thread's GC when `event`.
+    pub fn free_uncached(&mut self, id: ObjId, event: bool) {
+        let usize = self.usable_size(id);
+        self.free_direct(id);
+        if event {
+            self.gc_event_dalloc(usize);
+        }
+    }
+
+    /// Bytes of the stacks of a thread cache of this configuration (`cache_bin_info_compute_
+    /// alloc`: two pointers, then one per object each bin can hold): jemalloc allocates them
+    /// from arena 0 when a thread first allocates, and with the cache's own structures for
+    /// `tcache.create`. 0 without a thread cache.
+    pub fn tcache_stack_bytes(&self) -> u64 {
+        self.tcache.as_ref().map_or(0, |t| {
+            16 + (0..t.nhbins()).map(|c| 8 * t.ncached_max(c) as u64).sum::<u64>()
+        })
+    }
+
+    /// One incremental GC step, on the next bin in turn, whatever the byte counters say:
+    /// jemalloc 5.2.1's `tcache_event_hard`, which a ticker of cache events (not bytes) fires
+    /// (for replaying a trace of a 5.2.1 build, whose arena then has `gc_incr_bytes` 0).
+    pub fn tcache_gc_step(&mut self) {
+        if let Some(class) = self.tcache.as_mut().and_then(|t| t.event()) {
             self.tcache_gc(class);
         }
     }

@@ -135,6 +135,33 @@ fn item(sc: &SizeClasses, what: &str, count: u64, request: u64) -> Item {
 pub fn key_items(p: &RedisProfile, key: KeySpec, key_len: u64) -> Result<(Vec<Item>, String), ServerError> {
     let cfg = p.allocator_config()?;
     let sc = SizeClasses::new(cfg.lg_quantum, cfg.lg_page);
+    // Valkey 8.1+: the value's object carries the key; a short string is one block with both.
+    if p.layout.object_embeds_key {
+        return Ok(match key {
+            KeySpec::String(n) if p.key_object_embeds(key_len, false, n) => (
+                vec![item(
+                    &sc,
+                    "object with key and string",
+                    1,
+                    p.key_object_request(key_len, false, Some(n)),
+                )],
+                "embstr".into(),
+            ),
+            _ => {
+                let (mut rest, enc) = key_items(&without_embedding(p), key, key_len)?;
+                // The keyspace's dict entry and name, and the value's own robj, become one
+                // object carrying the key.
+                rest.retain(|i| !matches!(i.what.as_str(), "dictEntry in the keyspace" | "key sds" | "robj"));
+                let object = item(
+                    &sc,
+                    "object with the key",
+                    1,
+                    p.key_object_request(key_len, false, None),
+                );
+                (std::iter::once(object).chain(rest).collect(), enc)
+            }
+        });
+    }
     let mut v = match p.key_name_request(key_len) {
         Some(name) => vec![
             item(&sc, "dictEntry in the keyspace", 1, p.key_entry()),
@@ -201,6 +228,15 @@ pub fn key_items(p: &RedisProfile, key: KeySpec, key_len: u64) -> Result<(Vec<It
         }
     };
     Ok((v, enc.into()))
+}
+
+/// `p` without Valkey's object-embedded keys: the value's own blocks as a dict layout makes
+/// them, for [`key_items`] to keep beside the key's object.
+fn without_embedding(p: &RedisProfile) -> RedisProfile {
+    let mut q = p.clone();
+    q.layout.object_embeds_key = false;
+    q.layout.object_embeds_value = false;
+    q
 }
 
 /// The most elements one explained list, set or sorted set may have, and the most simulated in
@@ -547,6 +583,26 @@ mod tests {
         let sizes: Vec<(u64, u64)> = items.iter().map(|i| (i.request, i.usable)).collect();
         assert_eq!(sizes, vec![(37, 40), (16, 16), (2006, 2048)]);
         assert_eq!(items[0].what, "dictEntry holding the key name");
+    }
+
+    /// Valkey 8.1 and 9.1 keep the key in the value's object: robj 16 + the key's header byte
+    /// and sds (1 + 16 + 1 + 1) = 35 -> 40 beside a 2,000-B value's sds (2,088 in all,
+    /// Appendix M); a 10-B string is one block with its key: 16 + 19 + 4 + 10 = 49 -> 56 on
+    /// 8.1, and 8 + 19 + 14 = 41 -> 48 on 9.1 (the value in place of the pointer).
+    #[test]
+    fn valkey_objects_carry_their_keys() {
+        for (profile, small) in [("valkey-8.1", (49, 56)), ("valkey-9.1", (41, 48))] {
+            let p = RedisProfile::builtin(profile).unwrap();
+            let (items, enc) = key_items(&p, KeySpec::String(2000), 16).unwrap();
+            assert_eq!(enc, "raw");
+            let sizes: Vec<(u64, u64)> = items.iter().map(|i| (i.request, i.usable)).collect();
+            assert_eq!(sizes, vec![(35, 40), (2006, 2048)], "{profile}");
+            assert_eq!(items[0].what, "object with the key");
+            let (items, enc) = key_items(&p, KeySpec::String(10), 16).unwrap();
+            assert_eq!(enc, "embstr");
+            let sizes: Vec<(u64, u64)> = items.iter().map(|i| (i.request, i.usable)).collect();
+            assert_eq!(sizes, vec![small], "{profile}");
+        }
     }
 
     /// 2,000 B: sds 5 + 2,000 + 1 = 2,006 -> 2,048; with entry 32, key 16, robj 16: 2,112.

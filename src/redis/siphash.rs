@@ -35,8 +35,9 @@ pub fn siphash12(data: &[u8], key: &[u8; 16]) -> u64 {
     v[0] ^ v[1] ^ v[2] ^ v[3]
 }
 
-/// One SipRound.
-fn round(v: &mut [u64; 4]) {
+/// One SipRound (also the keyspace's SipHash-1-3 name hasher's, `server::keytable`).
+#[inline(always)]
+pub(crate) fn round(v: &mut [u64; 4]) {
     v[0] = v[0].wrapping_add(v[1]);
     v[1] = v[1].rotate_left(13) ^ v[0];
     v[0] = v[0].rotate_left(32);

@@ -5,13 +5,8 @@
 //! something of the client's (a reply too long for the reply buffer makes the cron double it),
 //! and those that create a fifth key.
 
-use crate::common::exact::{show, Exact};
+use crate::common::exact::{cmd, show, Exact};
 use crate::common::live_lock;
-
-/// A command from words.
-fn cmd(words: &[&str]) -> Vec<Vec<u8>> {
-    words.iter().map(|w| w.as_bytes().to_vec()).collect()
-}
 
 /// `verb key` and then the elements.
 fn push(verb: &str, key: &str, elems: impl IntoIterator<Item = String>) -> Vec<Vec<u8>> {

@@ -2,13 +2,8 @@
 //! each command leaves behind equal on the model and the server, and `MEMORY USAGE key
 //! SAMPLES 0` equal (see `common::exact`).
 
-use crate::common::exact::Exact;
+use crate::common::exact::{cmd, Exact};
 use crate::common::live_lock;
-
-/// A command from words.
-fn cmd(words: &[&str]) -> Vec<Vec<u8>> {
-    words.iter().map(|w| w.as_bytes().to_vec()).collect()
-}
 
 /// Strings and hashes, the types modelled first, through the same harness: a string in each
 /// encoding, a listpack hash and one converted to a dict, then their `MEMORY USAGE`. The

@@ -12,25 +12,8 @@
 //! set built by SPOP), the next commands compared are ones whose delta does not depend on it
 //! (the key's deletion frees both tables).
 
-use crate::common::exact::{show, Exact};
+use crate::common::exact::{cmd, named, show, with_members, Exact};
 use crate::common::live_lock;
-
-/// A command from words.
-fn cmd(words: &[&str]) -> Vec<Vec<u8>> {
-    words.iter().map(|w| w.as_bytes().to_vec()).collect()
-}
-
-/// `verb key` followed by `members`.
-fn with_members(verb: &str, key: &str, members: impl IntoIterator<Item = String>) -> Vec<Vec<u8>> {
-    let mut argv = vec![verb.as_bytes().to_vec(), key.as_bytes().to_vec()];
-    argv.extend(members.into_iter().map(String::into_bytes));
-    argv
-}
-
-/// Members `prefix` + a 4-digit number, for `range`: all of the same length.
-fn named(prefix: &str, range: std::ops::Range<u32>) -> impl Iterator<Item = String> + '_ {
-    range.map(move |i| format!("{prefix}{i:04}"))
-}
 
 /// A command as text for the printed deltas: its first four words, and how many more.
 fn brief(argv: &[Vec<u8>]) -> String {

@@ -6,7 +6,7 @@
 //! bucket) and its rehash steps fall where the server's do; every `used_memory` delta and
 //! every `MEMORY USAGE` must be equal.
 
-use crate::common::exact::{show, Exact};
+use crate::common::exact::{cmd, named, show, with_members, Exact};
 use crate::common::live_lock;
 use crate::types_zset_live::same_beside_nodes;
 
@@ -18,23 +18,6 @@ use crate::types_zset_live::same_beside_nodes;
 /// redis 8.0.6 `src/networking.c`, `src/server.c`), which the model's client does not: a
 /// command of 100 arguments leaves 896 B more on the server. Not in this list until it does.
 const VERSIONS: [&str; 2] = ["redis-7.2", "redis-7.4"];
-
-/// A command from words.
-fn cmd(words: &[&str]) -> Vec<Vec<u8>> {
-    words.iter().map(|w| w.as_bytes().to_vec()).collect()
-}
-
-/// `verb key` followed by `members`.
-fn with_members(verb: &str, key: &str, members: impl IntoIterator<Item = String>) -> Vec<Vec<u8>> {
-    let mut argv = vec![verb.as_bytes().to_vec(), key.as_bytes().to_vec()];
-    argv.extend(members.into_iter().map(String::into_bytes));
-    argv
-}
-
-/// Members `prefix` + a 4-digit number, for `range`: all of the same length.
-fn named(prefix: &str, range: std::ops::Range<u32>) -> impl Iterator<Item = String> + '_ {
-    range.map(move |i| format!("{prefix}{i:04}"))
-}
 
 /// Each command leaves the same `used_memory` on both sides (printed, for `--nocapture`).
 fn same_deltas(e: &mut Exact, script: &[Vec<Vec<u8>>]) {

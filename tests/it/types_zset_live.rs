@@ -18,13 +18,8 @@
 //! rounding (1 byte a side). The node bytes themselves are then read from `MEMORY USAGE` on
 //! each side and checked for what p = 1/4 gives (53.3 bytes a node on average).
 
-use crate::common::exact::{show, Exact};
+use crate::common::exact::{cmd, show, Exact};
 use crate::common::live_lock;
-
-/// A command from words.
-fn cmd(words: &[&str]) -> Vec<Vec<u8>> {
-    words.iter().map(|w| w.as_bytes().to_vec()).collect()
-}
 
 /// `ZADD key` (then `opts`) with members `m:NNN` for `range`, member `i` scored by `score(i)`.
 fn zadd(

@@ -14,16 +14,11 @@
 //! bucket) is at its last bucket as well, but after a shrink follows the hash: deletions are
 //! compared settled (both crons finish the rehash).
 
-use crate::common::exact::{show, Delta, Exact};
+use crate::common::exact::{cmd, show, Delta, Exact};
 use crate::common::live_lock;
 
 /// The versions compared.
 const VERSIONS: &[&str] = &["valkey-8.1", "valkey-9.1"];
-
-/// A command from words.
-fn cmd(words: &[&str]) -> Vec<Vec<u8>> {
-    words.iter().map(|w| w.as_bytes().to_vec()).collect()
-}
 
 /// `SET key value` with a value of `len` bytes of `x`.
 fn set(key: &str, len: usize) -> Vec<Vec<u8>> {

@@ -76,25 +76,11 @@ pub(super) struct NameHasher {
     v: [u64; 4],
 }
 
-#[inline(always)]
-fn sip_round(v: &mut [u64; 4]) {
-    v[0] = v[0].wrapping_add(v[1]);
-    v[1] = v[1].rotate_left(13) ^ v[0];
-    v[0] = v[0].rotate_left(32);
-    v[2] = v[2].wrapping_add(v[3]);
-    v[3] = v[3].rotate_left(16) ^ v[2];
-    v[0] = v[0].wrapping_add(v[3]);
-    v[3] = v[3].rotate_left(21) ^ v[0];
-    v[2] = v[2].wrapping_add(v[1]);
-    v[1] = v[1].rotate_left(17) ^ v[2];
-    v[2] = v[2].rotate_left(32);
-}
-
 /// One 8-byte block of the stream, with SipHash-1-3's one compression round.
 #[inline(always)]
 fn sip_block(v: &mut [u64; 4], m: u64) {
     v[3] ^= m;
-    sip_round(v);
+    crate::redis::siphash::round(v);
     v[0] ^= m;
 }
 
@@ -128,9 +114,9 @@ impl NameHasher {
         let b = (((16 + name.len()) as u64 & 0xff) << 56) | tail;
         sip_block(&mut v, b);
         v[2] ^= 0xff;
-        sip_round(&mut v);
-        sip_round(&mut v);
-        sip_round(&mut v);
+        crate::redis::siphash::round(&mut v);
+        crate::redis::siphash::round(&mut v);
+        crate::redis::siphash::round(&mut v);
         v[0] ^ v[1] ^ v[2] ^ v[3]
     }
 

@@ -533,3 +533,20 @@ pub fn show<A: AsRef<[u8]>>(argv: &[A]) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// A command from words.
+pub fn cmd(words: &[&str]) -> Vec<Vec<u8>> {
+    words.iter().map(|w| w.as_bytes().to_vec()).collect()
+}
+
+/// `verb key` followed by `members`.
+pub fn with_members(verb: &str, key: &str, members: impl IntoIterator<Item = String>) -> Vec<Vec<u8>> {
+    let mut argv = vec![verb.as_bytes().to_vec(), key.as_bytes().to_vec()];
+    argv.extend(members.into_iter().map(String::into_bytes));
+    argv
+}
+
+/// Members `prefix` + a 4-digit number, for `range`: all of the same length.
+pub fn named(prefix: &str, range: std::ops::Range<u32>) -> impl Iterator<Item = String> + '_ {
+    range.map(move |i| format!("{prefix}{i:04}"))
+}

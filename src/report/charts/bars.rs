@@ -190,8 +190,9 @@ pub(super) fn spans_versions(r: &McResult) -> bool {
     r.variants.iter().any(|v| v.profile != r.variants[0].profile)
 }
 
-/// Under each variant of a versions chart: its profile, and how its peak used_memory and RSS
-/// compare with the first variant's (p50), or what the model does not follow yet for it.
+/// Under each variant of a versions chart: how its peak used_memory and RSS compare with the
+/// first variant's (p50), and " *" where the model does not follow everything of that build
+/// yet (its profile's caveats, which the run's text lists).
 pub(super) fn version_notes(r: &McResult) -> Vec<String> {
     let Some(first) = r.variants.first() else {
         return Vec::new();
@@ -213,12 +214,8 @@ pub(super) fn version_notes(r: &McResult) -> Vec<String> {
                     change(v, Field::UsedMemoryRss)
                 )
             };
-            let caveat = if v.caveats.is_empty() {
-                ""
-            } else {
-                " (partly modelled)"
-            };
-            format!("{}{caveat}; {vs}", v.profile)
+            let star = if v.caveats.is_empty() { "" } else { " *" };
+            format!("{vs}{star}")
         })
         .collect()
 }
@@ -229,8 +226,13 @@ pub(super) fn versions<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, r: &McR
 where
     DB::ErrorType: 'static,
 {
+    let star = if r.variants.iter().any(|v| !v.caveats.is_empty()) {
+        "; * partly modelled"
+    } else {
+        ""
+    };
     let title = format!(
-        "Peak memory per server version (p50, whiskers p5-p95; changes against {})",
+        "Peak memory per server version (p50, p5-p95; changes against {}{star})",
         r.variants.first().map_or("", |v| v.name.as_str())
     );
     bars(root, r, &title, "MiB", PEAK_METRICS, MIB, (&version_notes(r), 3))

@@ -32,12 +32,11 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fragsim::redis::resp::Connection;
 use fragsim::redis::RedisProfile;
-use fragsim::validate::live_redis::{memory_info, parse_malloc_stats};
+use fragsim::validate::live_redis::{memory_info, parse_malloc_stats, RedisProcess};
 use fragsim::validate::startup_trace::{parse_trace, tcache_toml, StartupReplay};
 
 /// `CLOCK_MONOTONIC`, ns: the clock the shim stamps its records with.
@@ -74,44 +73,10 @@ fn replay() {
         return;
     };
     let p = RedisProfile::builtin(&profile).unwrap_or_else(|| panic!("no built-in profile {profile}"));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let dir: PathBuf = std::env::temp_dir().join(format!("fragsim-trace-{}-{port}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let trace = dir.join("trace.bin");
-    let log = dir.join("server.log");
-    let mut child = Command::new(&bin)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .arg("--dir")
-        .arg(&dir)
-        .args(["--daemonize", "no", "--logfile"])
-        .arg(&log)
-        .env("ALLOC_TRACE_OUT", &trace)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
+    let trace: PathBuf = std::env::temp_dir().join(format!("fragsim-trace-{}.bin", std::process::id()));
+    let mut server = RedisProcess::start_env(&bin, &[], &[("ALLOC_TRACE_OUT", trace.as_os_str())])
         .unwrap_or_else(|e| panic!("{bin}: {e}"));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("Ready to accept connections")
-    {
-        assert!(child.try_wait().unwrap().is_none(), "{bin} exited at start");
-        assert!(Instant::now() < deadline, "{bin} not ready within 20 s");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let addr = format!("127.0.0.1:{port}");
+    let addr = server.addr.clone();
     // What calibrate reads first, in its order.
     let t0 = monotonic_ns();
     let mut c = Connection::open(&addr).expect("connect");
@@ -128,24 +93,12 @@ fn replay() {
     drop(c);
     std::thread::sleep(Duration::from_millis(50));
     let t_term = monotonic_ns();
-    // SAFETY: a signal to the child this test started.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{bin} did not exit within 20 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = server.terminate().unwrap_or_else(|e| panic!("{bin}: {e}"));
     let bytes = std::fs::read(&trace).expect("the trace file");
     if let Ok(keep) = std::env::var("FRAGSIM_TRACE_KEEP") {
         std::fs::write(&keep, &bytes).unwrap();
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&trace);
     let records = parse_trace(&bytes).expect("a trace");
     let last = records.last().expect("records").t_ns;
 

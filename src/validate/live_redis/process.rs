@@ -1,9 +1,10 @@
 //! Starting and stopping a redis-server process of its own, for tests: found on PATH (or named
 //! by `$FRAGSIM_REDIS_SERVER`), on a free loopback port, in its own temporary directory.
 
+use std::ffi::OsStr;
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use super::server::LiveError;
@@ -64,6 +65,13 @@ impl RedisProcess {
     /// Starts the server binary `bin` (a path, or a name on PATH: a Redis or Valkey server of
     /// any version) with `extra` arguments after the test settings.
     pub fn start_of(bin: &str, extra: &[&str]) -> Result<Self, LiveError> {
+        Self::start_env(bin, extra, &[])
+    }
+
+    /// [`RedisProcess::start_of`] with environment variables set for the server (`env`, names
+    /// and values), for a server build that reads its own (such as an allocation tracer
+    /// writing to a file in [`RedisProcess::dir`]).
+    pub fn start_env(bin: &str, extra: &[&str], env: &[(&str, &OsStr)]) -> Result<Self, LiveError> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| LiveError::Start(format!("no free loopback port: {e}")))?
@@ -86,6 +94,7 @@ impl RedisProcess {
             .args(["--daemonize", "no", "--logfile"])
             .arg(dir.join("redis.log"))
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -96,7 +105,8 @@ impl RedisProcess {
             dir,
         };
         // Ready when its log says so: no connection and no command, so the server stays fresh.
-        let deadline = Instant::now() + Duration::from_secs(10);
+        // A traced build starts slower.
+        let deadline = Instant::now() + Duration::from_secs(if env.is_empty() { 10 } else { 20 });
         loop {
             let log = std::fs::read_to_string(p.dir.join("redis.log")).unwrap_or_default();
             if log.contains("Ready to accept connections") {
@@ -108,8 +118,42 @@ impl RedisProcess {
             if Instant::now() > deadline {
                 let _ = p.child.kill();
                 return Err(LiveError::Start(format!(
-                    "{bin} did not answer on {} within 10 s",
+                    "{bin} did not say it was ready on {} in time",
                     p.addr
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl RedisProcess {
+    /// The server's own temporary directory (its `--dir`, removed when it is dropped).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Stops the server the way an operator does, with SIGTERM, so it exits normally (running
+    /// its exit handlers: a tracer flushes its buffer), and waits for it (at most 20 s, then
+    /// it is killed and that is an error). Its directory stays until the process is dropped.
+    pub fn terminate(&mut self) -> Result<ExitStatus, LiveError> {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: a signal to the child process this value started and still owns.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self
+                .child
+                .try_wait()
+                .map_err(|e| LiveError::Start(format!("waiting for {}: {e}", self.addr)))?
+            {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                return Err(LiveError::Start(format!(
+                    "the server on {} did not exit within 20 s of SIGTERM",
+                    self.addr
                 )));
             }
             std::thread::sleep(Duration::from_millis(20));

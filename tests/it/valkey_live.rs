@@ -117,6 +117,18 @@ fn print_delta(version: &str, argv: &[Vec<u8>], d: &Delta) {
     );
 }
 
+/// Runs `body` on a fresh server of each version and its model (`Exact::start_version`, the
+/// hash seed read from the server), skipping absent binaries with a notice.
+fn per_version(mut body: impl FnMut(&str, &mut Exact)) {
+    let live = live_lock();
+    for version in VERSIONS {
+        let Some(mut e) = Exact::start_version(&live, version, &[], true) else {
+            continue;
+        };
+        body(version, &mut e);
+    }
+}
+
 /// `MEMORY USAGE` of each key equal on both sides.
 fn same_usage(e: &mut Exact, version: &str, keys: &[String]) {
     for k in keys {
@@ -133,11 +145,7 @@ fn same_usage(e: &mut Exact, version: &str, keys: &[String]) {
 /// USAGE.
 #[test]
 fn strings_of_many_sizes_and_key_lengths() {
-    let live = live_lock();
-    for version in VERSIONS {
-        let Some(mut e) = Exact::start_version(&live, version, &[], true) else {
-            continue;
-        };
+    per_version(|version, e| {
         let mut script = Vec::new();
         let mut keys = Vec::new();
         let mut tag = 0;
@@ -171,9 +179,9 @@ fn strings_of_many_sizes_and_key_lengths() {
             script.push(set(&k, vlen));
             keys.push(k);
         }
-        same(&mut e, version, &script);
-        same_usage(&mut e, version, &keys);
-    }
+        same(e, version, &script);
+        same_usage(e, version, &keys);
+    });
 }
 
 /// Overwrites between every pair of encodings (embedded, raw, INT), on keys with and without
@@ -181,11 +189,7 @@ fn strings_of_many_sizes_and_key_lengths() {
 /// and SET with EX over a key that has one.
 #[test]
 fn overwrites_between_encodings() {
-    let live = live_lock();
-    for version in VERSIONS {
-        let Some(mut e) = Exact::start_version(&live, version, &[], true) else {
-            continue;
-        };
+    per_version(|version, e| {
         let values: Vec<Vec<u8>> = vec![
             b"hello".to_vec(),
             vec![b'y'; 40],
@@ -225,9 +229,9 @@ fn overwrites_between_encodings() {
                 keys.push(k);
             }
         }
-        same(&mut e, version, &script);
-        same_usage(&mut e, version, &keys);
-    }
+        same(e, version, &script);
+        same_usage(e, version, &keys);
+    });
 }
 
 /// TTLs: SET with EX on new keys of sizes that have a spare expire field and sizes that do
@@ -236,11 +240,7 @@ fn overwrites_between_encodings() {
 /// and without a TTL, of missing keys, several at once.
 #[test]
 fn ttls_added_changed_removed_and_deleted() {
-    let live = live_lock();
-    for version in VERSIONS {
-        let Some(mut e) = Exact::start_version(&live, version, &[], true) else {
-            continue;
-        };
+    per_version(|version, e| {
         let mut script = Vec::new();
         let mut keys = Vec::new();
         for (i, vlen) in [0, 3, 10, 17, 18, 20, 30, 36, 44, 60, 100, 110, 2000]
@@ -263,8 +263,8 @@ fn ttls_added_changed_removed_and_deleted() {
             script.push(cmd(&["EXPIRE", &format!("int:{i}"), "100"]));
             keys.push(format!("int:{i}"));
         }
-        same(&mut e, version, &script);
-        same_usage(&mut e, version, &keys);
+        same(e, version, &script);
+        same_usage(e, version, &keys);
         // SET without a TTL over keys that have one, then DEL of every other key (and of
         // missing ones), several at once.
         let mut script = Vec::new();
@@ -274,8 +274,8 @@ fn ttls_added_changed_removed_and_deleted() {
         for pair in keys.chunks(2) {
             script.push(cmd(&["DEL", &pair[0], "missing:key"]));
         }
-        same(&mut e, version, &script);
-    }
+        same(e, version, &script);
+    });
 }
 
 /// The keyspace grows one key at a time through the hashtable's resizes (1, 2, 4, 8, ...
@@ -284,21 +284,17 @@ fn ttls_added_changed_removed_and_deleted() {
 /// (at 13 % fill) back to one bucket, each batch compared settled; FLUSHALL SYNC and ASYNC.
 #[test]
 fn growth_and_shrinking_through_resizes_and_flushall() {
-    let live = live_lock();
-    for version in VERSIONS {
-        let Some(mut e) = Exact::start_version(&live, version, &[], true) else {
-            continue;
-        };
+    per_version(|version, e| {
         let names: Vec<String> = (0..300).map(|i| format!("grow:{i:06}")).collect();
         let script: Vec<Vec<Vec<u8>>> = names.iter().map(|k| set(k, 10)).collect();
-        same(&mut e, version, &script);
+        same(e, version, &script);
         // Some TTLs, so that the expires table grows and shrinks too.
         let script: Vec<Vec<Vec<u8>>> = names
             .iter()
             .step_by(2)
             .map(|k| cmd(&["EXPIRE", k, "1000"]))
             .collect();
-        same_batch(&mut e, version, "EXPIRE of 150 keys", &script);
+        same_batch(e, version, "EXPIRE of 150 keys", &script);
         // Deletions, 10 keys a command, settled every 5 commands.
         for (b, batch) in names.chunks(50).enumerate() {
             let script: Vec<Vec<Vec<u8>>> = batch
@@ -309,21 +305,21 @@ fn growth_and_shrinking_through_resizes_and_flushall() {
                     c
                 })
                 .collect();
-            same_batch(&mut e, version, &format!("DEL batch {b}"), &script);
+            same_batch(e, version, &format!("DEL batch {b}"), &script);
         }
         let script: Vec<Vec<Vec<u8>>> = names.iter().take(100).map(|k| set(k, 50)).collect();
-        same_batch(&mut e, version, "100 SETs again", &script);
-        same_batch(&mut e, version, "FLUSHALL SYNC", &[cmd(&["FLUSHALL", "SYNC"])]);
+        same_batch(e, version, "100 SETs again", &script);
+        same_batch(e, version, "FLUSHALL SYNC", &[cmd(&["FLUSHALL", "SYNC"])]);
         let script: Vec<Vec<Vec<u8>>> = names.iter().take(60).map(|k| set(k, 500)).collect();
-        same(&mut e, version, &script);
+        same(e, version, &script);
         std::thread::sleep(std::time::Duration::from_millis(200));
         same_batch(
-            &mut e,
+            e,
             version,
             "FLUSHALL (asynchronous by default)",
             &[cmd(&["FLUSHALL"])],
         );
         let script: Vec<Vec<Vec<u8>>> = names.iter().take(20).map(|k| set(k, 5)).collect();
-        same(&mut e, version, &script);
-    }
+        same(e, version, &script);
+    });
 }

@@ -60,6 +60,8 @@ where
     // One bar's width in pixels, for its value label.
     let bar = chart.backend_coord(&(1.0, 0.0)).0 - chart.backend_coord(&(0.0, 0.0)).0;
     let mut entries = Vec::new();
+    // The value labels drawn so far: their spans across and down, in pixels.
+    let mut placed: Vec<Span2> = Vec::new();
     for (k, (m, label)) in metrics.iter().enumerate() {
         let c = PALETTE[k % PALETTE.len()];
         let rects: Vec<Rectangle<(f64, f64)>> = r
@@ -86,16 +88,14 @@ where
                 human(s.p50)
             };
             let (px, py) = chart.backend_coord(&(x, s.p95.max(s.p50) / scale));
-            // Shrunk to the bar's slot; where even that is too wide, every other label of the
-            // group sits a line higher so neighbours never overlap.
+            // Shrunk to the bar's slot; a label that would still touch one already drawn sits
+            // just above it instead, so neighbours never overlap.
             let size = shrink_to(&full, &text, bar - 4, LABEL_FONT, 13)?;
             let tw = text_width(&full, &text, size)?;
-            let lift = if tw > bar - 4 && k % 2 == 1 { 20 } else { 0 };
-            full.draw(&Text::new(
-                text,
-                (px - tw / 2, py - 24 - lift),
-                ("sans-serif", size),
-            ))?;
+            let x0 = px - tw / 2;
+            let y = free_row(&placed, (x0, x0 + tw), py - 24, size as i32 + 3);
+            placed.push(((x0, x0 + tw), (y, y + size as i32 + 3)));
+            full.draw(&Text::new(text, (x0, y), ("sans-serif", size)))?;
         }
     }
     entries.push(Entry::new(
@@ -123,6 +123,24 @@ where
     side_legend(&legend_area, "Legend", &entries)?;
     full.present()?;
     Ok(())
+}
+
+/// A label's box: its pixel span across (left, right) and down (top, bottom).
+type Span2 = ((i32, i32), (i32, i32));
+
+/// The top of a label `height` pixels tall spanning `across`, as near `top` as it can be
+/// without overlapping a box in `placed`: moved up above each box it would touch.
+fn free_row(placed: &[Span2], across: (i32, i32), top: i32, height: i32) -> i32 {
+    let mut y = top;
+    loop {
+        let hit = placed
+            .iter()
+            .find(|((l, r), (t, b))| *l < across.1 && across.0 < *r && *t < y + height && y < *b);
+        match hit {
+            Some((_, (t, _))) => y = t - height,
+            None => return y,
+        }
+    }
 }
 
 /// The peaks chart's bars: its metrics and their legend labels.
@@ -236,4 +254,21 @@ where
         r.variants.first().map_or("", |v| v.name.as_str())
     );
     bars(root, r, &title, "MiB", PEAK_METRICS, MIB, (&version_notes(r), 3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_label_moves_up_past_every_label_it_would_touch() {
+        // Two labels stacked at the same spot: a third there goes above both.
+        let placed = vec![((0, 50), (100, 116)), ((10, 60), (84, 100))];
+        assert_eq!(free_row(&placed, (20, 70), 100, 16), 68);
+        // Beside them (no horizontal overlap) it stays where it was asked.
+        assert_eq!(free_row(&placed, (60, 90), 100, 16), 100);
+        // Overlapping the lower box by one pixel: moved above it, where it meets the upper
+        // one, so above that too.
+        assert_eq!(free_row(&placed, (49, 55), 110, 16), 68);
+    }
 }

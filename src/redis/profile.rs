@@ -339,6 +339,11 @@ pub struct ServerLayout {
     /// `PROTO_MBULK_BIG_ARG` bytes or more (the query buffer taken over as the value), not every
     /// string with more than a tenth of slack (valkey 8.1.1 `src/object.c`).
     pub trim_big_args_only: bool,
+    /// Redis 8.0+: `used_memory_overhead` counts the Lua VMs' memory (`script.VMs` in `MEMORY
+    /// STATS`: `evalScriptsMemoryVM() + functionsMemoryVM()`, the figures INFO prints as
+    /// `used_memory_vm_eval` and `used_memory_vm_functions`; redis 8.0.6 `src/object.c`
+    /// `getMemoryOverheadData`), so `used_memory_dataset` does not.
+    pub overhead_counts_script_vms: bool,
     /// `activerehashing no` (a setting, off by default): the cron leaves the keyspace's tables'
     /// rehash to the lookups (`databasesCron`, `src/server.c`). Followed where the keyspace is
     /// Valkey's hashtable; the live tests use it so that when an old table goes does not depend

@@ -20,9 +20,13 @@ use fragsim::validate::live_redis::{calibrate, render_checkpoints, validate, Val
 use fragsim::workload;
 use fragsim::workload::KeyType;
 
-/// The fields compared at every checkpoint, with their tolerances.
+/// The fields compared at every checkpoint, with their tolerances;
+/// used_memory_overhead as each version counts it (Redis 8.0 adds the Lua VMs): within 2.5 %,
+/// where one parallel test's client query buffer (16 KB) still held at the checkpoint moved it
+/// by 1.9 % once on Valkey 8.0.
 const TOLERANCES: &[(Field, f64)] = &[
     (Field::UsedMemory, 0.01),
+    (Field::UsedMemoryOverhead, 0.025),
     (Field::AllocatorActive, 0.10),
     (Field::UsedMemoryRss, 0.075),
 ];

@@ -121,8 +121,18 @@ impl Server {
         let lua_caches = scripts.mem
             + scripts.count() * (self.profile.dict_entry + self.profile.lua_script_struct)
             + scripts.dict.slots() * 8;
-        let overhead =
-            b.used_memory_startup + b.clients_normal + lua_caches + b.functions_caches + db_overhead;
+        let vm_eval = b.vm_eval + scripts.lua_heap;
+        let script_vms = if self.profile.layout.overhead_counts_script_vms {
+            vm_eval + b.vm_functions
+        } else {
+            0
+        };
+        let overhead = b.used_memory_startup
+            + b.clients_normal
+            + lua_caches
+            + b.functions_caches
+            + script_vms
+            + db_overhead;
         RawFigures {
             used,
             peak: self.peak.max(used),
@@ -136,7 +146,7 @@ impl Server {
             // measuring client, the live used_memory; with one, the cron's (or the live one
             // without the client's, before the cron's first look).
             rss_used: s.used,
-            vm_eval: b.vm_eval + scripts.lua_heap,
+            vm_eval,
             vm_functions: b.vm_functions,
             scripts_eval: lua_caches,
             functions: b.functions_caches,

@@ -188,6 +188,12 @@ pub struct RedisProfile {
     /// from the built-in profile of the server's version).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub caveats: Vec<String>,
+    /// Commands a freshly started server of this build has run by itself before any client
+    /// connects (`INFO commandstats`: name and calls), such as Valkey 9.1's Lua engine reading
+    /// `lua-enable-insecure-api` with `CONFIG GET`, once per engine (`engine_lua.c`).
+    /// `fragsim calibrate` does not count them against a fresh start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub startup_commands: Vec<(String, u64)>,
     /// The server freshly started ([`ServerState::Fresh`]): what scenarios start from unless
     /// they ask for `state = "as_found"`.
     pub baseline: Baseline,

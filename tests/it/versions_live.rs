@@ -68,6 +68,9 @@ fn calibrated(live: &LiveGuard, profile: &str) -> Option<fragsim::redis::RedisPr
         "{profile}: {}",
         cal.profile.name
     );
+    // A fresh server of a known build: no note (commands run before, an unknown startup
+    // thread cache, another version).
+    assert!(cal.notes.is_empty(), "{profile}, fresh: {:?}", cal.notes);
     Some(cal.profile)
 }
 

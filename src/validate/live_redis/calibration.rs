@@ -141,8 +141,16 @@ pub fn calibrate(addr: &str) -> Result<Calibration, LiveError> {
         });
     }
     let fresh = memory_info(addr, &first)?;
+    let allocator = field(&first, "mem_allocator").unwrap_or("unknown").to_string();
+    let (family, family_note) = family_of(valkey.is_some(), major, minor, &allocator);
+    let mut p = RedisProfile::builtin(family).expect("built-in family");
     let before = commands_before(&text(addr, c.call_str(&["INFO", "commandstats"])?)?, own_info);
-    let fresh_start = before.is_empty();
+    // What the build runs by itself at startup is part of every fresh start.
+    let by_clients: Vec<&(String, u64)> = before
+        .iter()
+        .filter(|cmd| !p.startup_commands.contains(cmd))
+        .collect();
+    let fresh_start = by_clients.is_empty();
     let keys = keyspace_keys(&text(addr, c.call_str(&["INFO", "keyspace"])?)?);
     // The RSS a first client adds (code paged in), once the cron has sampled it again.
     std::thread::sleep(Duration::from_millis(250));
@@ -162,9 +170,6 @@ pub fn calibrate(addr: &str) -> Result<Calibration, LiveError> {
         let stats = text(addr, c.call_str(&["MEMORY", "MALLOC-STATS"])?)?;
         parse_malloc_stats(&stats)
     };
-    let allocator = field(&first, "mem_allocator").unwrap_or("unknown").to_string();
-    let (family, family_note) = family_of(valkey.is_some(), major, minor, &allocator);
-    let mut p = RedisProfile::builtin(family).expect("built-in family");
     p.name = format!("calibrated-{}", addr.replace([':', '.'], "-"));
     let server_name = if valkey.is_some() { "Valkey" } else { "Redis" };
     p.description = format!("Calibrated from {addr}: {server_name} {version}, {allocator}");
@@ -214,13 +219,13 @@ pub fn calibrate(addr: &str) -> Result<Calibration, LiveError> {
     p.commands_per_second = (n as f64 / t0.elapsed().as_secs_f64()).round();
     drop(c);
     let mut notes: Vec<String> = family_note.into_iter().collect();
-    if !before.is_empty() {
-        let list: Vec<String> = before.iter().map(|(n, k)| format!("{n} ({k})")).collect();
+    if !fresh_start {
+        let list: Vec<String> = by_clients.iter().map(|(n, k)| format!("{n} ({k})")).collect();
         notes.push(format!(
             "the server had already run {} before calibration ({}): their latency \
              histograms and the allocator's state after them are part of the fresh baseline; \
              calibrate a freshly started server for a fresh-start baseline",
-            crate::units::plural(before.len() as u64, "command", "commands"),
+            crate::units::plural(by_clients.len() as u64, "command", "commands"),
             list.join(", ")
         ));
     }

@@ -153,6 +153,8 @@ pub struct Hashtable {
     pool_ids: Vec<ObjId>,
     pool_free: Vec<u32>,
     rehashing_node: Option<Alloc>,
+    /// `pause_auto_shrink`: no shrink after a deletion while above zero.
+    shrink_paused: u32,
 }
 
 /// `nextBucketExp`: the exponent of the smallest table for `min_capacity` elements.
@@ -576,6 +578,18 @@ impl Hashtable {
         true
     }
 
+    /// `hashtableExpand(size)` (`expand`): a table for `size` elements, unless it holds more
+    /// than that already or is that size (a collection presized for the members it is about to
+    /// hold: `hashTypeConvertListpack`, `setTypeConvertAndExpand`, `zsetTypeCreate`). Returns
+    /// whether it resized.
+    pub fn expand(&mut self, heap: &mut Heap, size: u64, hash_of: &dyn Fn(u32) -> u64) -> bool {
+        // 9.1 (`expand`): not while a rehash runs.
+        if size < self.size() || (self.flavor == Flavor::Valkey91 && self.is_rehashing()) {
+            return false;
+        }
+        self.resize(heap, size.max(1), hash_of)
+    }
+
     /// `hashtableExpandIfNeeded`: grows when the elements and one more exceed 100 % of the
     /// table's slots (the new table's while rehashing, in 8.1; 9.1 grows only when not
     /// rehashing, and reverses a shrink under way past 500 %). Returns whether it resized.
@@ -616,7 +630,7 @@ impl Hashtable {
     /// `hashtableShrinkIfNeeded`: not while rehashing; shrinks when the elements fill 13 % of
     /// the slots or less. Returns whether it resized.
     pub fn shrink_if_needed(&mut self, heap: &mut Heap, hash_of: &dyn Fn(u32) -> u64) -> bool {
-        if self.is_rehashing() {
+        if self.is_rehashing() || self.shrink_paused > 0 {
             return false;
         }
         let capacity = self.t[0].size() * ENTRIES_PER_BUCKET;
@@ -624,6 +638,19 @@ impl Hashtable {
             return false;
         }
         self.resize(heap, self.t[0].used, hash_of)
+    }
+
+    /// `hashtablePauseAutoShrink` (valkey 9.1.2: SREM, HDEL, ZREM around their deletions).
+    pub fn pause_auto_shrink(&mut self) {
+        self.shrink_paused += 1;
+    }
+
+    /// `hashtableResumeAutoShrink`: the last resume shrinks when due.
+    pub fn resume_auto_shrink(&mut self, heap: &mut Heap, hash_of: &dyn Fn(u32) -> u64) {
+        self.shrink_paused -= 1;
+        if self.shrink_paused == 0 {
+            self.shrink_if_needed(heap, hash_of);
+        }
     }
 
     /// Whether the cron's upkeep (`kvstoreTryResizeHashtables`: [`Hashtable::shrink_if_needed`],

@@ -34,6 +34,7 @@ mod set;
 mod string;
 mod tagindex;
 mod value;
+mod vktable;
 mod zset;
 
 #[cfg(test)]

@@ -33,5 +33,6 @@ mod types_set_live;
 mod types_versions_live;
 mod types_zset_live;
 mod valkey_live;
+mod valkey_types_live;
 mod versions;
 mod versions_live;

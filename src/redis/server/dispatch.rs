@@ -72,6 +72,7 @@ pub(super) enum Cmd {
     Del,
     Unlink,
     Hset,
+    Hdel,
     Hmset,
     Flushall,
     Flushdb,
@@ -101,7 +102,7 @@ pub(super) enum Cmd {
 
 impl Cmd {
     /// Every command, in the order of [`Cmd`]'s variants (an index into per-command tables).
-    pub(super) const ALL: [Cmd; 42] = [
+    pub(super) const ALL: [Cmd; 43] = [
         Cmd::Info,
         Cmd::Ping,
         Cmd::Echo,
@@ -119,6 +120,7 @@ impl Cmd {
         Cmd::Del,
         Cmd::Unlink,
         Cmd::Hset,
+        Cmd::Hdel,
         Cmd::Hmset,
         Cmd::Flushall,
         Cmd::Flushdb,
@@ -166,6 +168,7 @@ impl Cmd {
             Cmd::Del => "del",
             Cmd::Unlink => "unlink",
             Cmd::Hset => "hset",
+            Cmd::Hdel => "hdel",
             Cmd::Hmset => "hmset",
             Cmd::Flushall => "flushall",
             Cmd::Flushdb => "flushdb",
@@ -215,6 +218,7 @@ impl Cmd {
             b"del" => Cmd::Del,
             b"unlink" => Cmd::Unlink,
             b"hset" => Cmd::Hset,
+            b"hdel" => Cmd::Hdel,
             b"hmset" => Cmd::Hmset,
             b"flushall" => Cmd::Flushall,
             b"flushdb" => Cmd::Flushdb,
@@ -486,6 +490,7 @@ impl Server {
                 Ok(())
             }
             Cmd::Hset | Cmd::Hmset => self.hset_command(argv),
+            Cmd::Hdel => self.hdel_command(argv),
             Cmd::Flushall | Cmd::Flushdb => {
                 self.flushall_command(argv);
                 Ok(())

@@ -9,11 +9,12 @@ use crate::jemalloc::Arena;
 use crate::redis::dict::Dict;
 use crate::redis::encoding::{listpack_entry, LISTPACK_OVERHEAD};
 use crate::redis::heap::Alloc;
-use crate::redis::profile::RedisProfile;
+use crate::redis::profile::{RedisProfile, TableKind};
 
 use super::dispatch::{unsupported, Cmd, Reply};
 use super::keytable::NameHasher;
 use super::value::{add_sampled, listpack_structure, Aggregate, Mem, Value, ValueType};
+use super::vktable::{Kind, VkTable};
 use super::{DetMap, Server};
 
 /// One field of a hash in the dict encoding.
@@ -136,6 +137,15 @@ impl LpFields {
     fn len(&self) -> usize {
         self.n
     }
+
+    /// Removes field `f` (present).
+    fn remove(&mut self, f: &[u8]) {
+        let Some(i) = self.get(f) else { return };
+        let start = i.value_at - i.name.len() - varint(i.name.len() as u64, &mut [0u8; 10]);
+        let end = i.value_end;
+        self.buf.drain(start..end);
+        self.n -= 1;
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -144,6 +154,55 @@ enum Encoding {
     Listpack(Alloc, u64, LpFields),
     /// The dict struct, its tables, and the field entries by name.
     Table(Alloc, Dict, DetMap<Vec<u8>, HashField>),
+    /// Valkey 8.1+: the hashtable (`hashHashtableType`) and each field's `hashTypeEntry`.
+    Vk(Box<VkTable<()>>, DetMap<Vec<u8>, VkField>),
+}
+
+/// One field of a Valkey 8.1+ hashtable hash: its `hashTypeEntry` block (the field's sds and,
+/// embedded, the value's; or the value's pointer and the field's sds), the value's own sds
+/// block when it is not embedded, its element id, and the value's length.
+#[derive(Debug, Clone)]
+struct VkField {
+    entry: Alloc,
+    value: Option<Alloc>,
+    id: u32,
+    vlen: u64,
+}
+
+/// `EMBED_VALUE_MAX_ALLOC_SIZE` (valkey 8.1.1 `src/t_hash.c`, 9.1.2 `src/entry.c`): an entry
+/// embeds its value when field and value sds come to at most 128 bytes.
+const EMBED_VALUE_MAX: u64 = 128;
+
+/// `sdsReqSize(len, sdsReqType(len))`: header (type 5 below 32 bytes, also for an empty
+/// string), bytes, NUL.
+fn sds_req_size(p: &RedisProfile, len: u64) -> u64 {
+    if len == 0 {
+        return 2;
+    }
+    p.sds_request(len)
+}
+
+/// The same with at least a type 8 header (a field that must carry the entry's aux bits).
+fn sds_req_size8(p: &RedisProfile, len: u64) -> u64 {
+    let s = sds_req_size(p, len);
+    if s == len + 2 {
+        len + 4
+    } else {
+        s
+    }
+}
+
+/// `hashTypeCreateEntry` (valkey 8.1.1 `src/t_hash.c`; `entryCreate`/`entryReqSize`, 9.1.2
+/// `src/entry.c`, without a TTL): the bytes its block asks for, and whether the value is
+/// embedded (field sds then value sds type 8, at most [`EMBED_VALUE_MAX`] bytes; else an 8-B
+/// value pointer then the field's sds, of type 8 at least).
+fn entry_request(p: &RedisProfile, flen: u64, vlen: u64) -> (u64, bool) {
+    let embedded = sds_req_size(p, flen) + vlen + 4;
+    if embedded <= EMBED_VALUE_MAX {
+        (embedded, true)
+    } else {
+        (8 + sds_req_size8(p, flen), false)
+    }
 }
 
 /// A hash value: its robj and its encoding.
@@ -177,10 +236,124 @@ fn table_field(
     }
 }
 
+/// A new field's entry on a Valkey 8.1+ hashtable: the value's copy (`sdsdup`), the lookup
+/// and insert position (`hashtableFindPositionForInsert`: a rehash step, growth, a child
+/// bucket), the entry (`hashTypeCreateEntry`, which frees the copy when it embeds the value),
+/// then `hashtableInsertAtPosition`.
+fn vk_field(mem: &mut Mem<'_>, t: &mut VkTable<()>, name: &[u8], vlen: u64) -> VkField {
+    let p = mem.profile;
+    let copy = mem.heap.zmalloc(p.sds_request(vlen));
+    let hash = mem.member_hash(name);
+    let id = t.insert(mem.heap, hash, ());
+    let (req, embedded) = entry_request(p, name.len() as u64, vlen);
+    let entry = mem.heap.zmalloc(req);
+    let value = if embedded {
+        mem.heap.zfree(copy);
+        None
+    } else {
+        Some(copy)
+    };
+    VkField {
+        entry,
+        value,
+        id,
+        vlen,
+    }
+}
+
+/// `hashTypeEntryReplaceValue` (8.1.1) / `entryUpdate` (9.1.2) of field `f` with a value of
+/// `vlen` bytes (its copy made by `hashTypeSet` first): an embedded value rewritten in place
+/// when the new entry would fit the block and fill at least 3/4 of it, else a new entry (the
+/// old one freed); a value pointer kept (the old value's sds freed) unless the new value can
+/// be embedded (8.1.1 judges with the field's type-8 header, 9.1.2 with its own type).
+fn vk_replace(mem: &mut Mem<'_>, name: &[u8], f: &mut VkField, vlen: u64) {
+    let p = mem.profile;
+    let flen = name.len() as u64;
+    let copy = mem.heap.zmalloc(p.sds_request(vlen));
+    let (req, embedded) = entry_request(p, flen, vlen);
+    let renew = match f.value {
+        None => {
+            let usable = f.entry.usable;
+            !(embedded && req <= usable && req >= usable * 3 / 4)
+        }
+        Some(_) => {
+            if p.layout.hashtable_v9 {
+                embedded
+            } else {
+                sds_req_size8(p, flen) + vlen + 4 <= EMBED_VALUE_MAX
+            }
+        }
+    };
+    if !renew {
+        match f.value.replace(copy) {
+            None => {
+                f.value = None;
+                mem.heap.zfree(copy);
+            }
+            Some(old) => mem.heap.zfree(old),
+        }
+        f.vlen = vlen;
+        return;
+    }
+    let entry = mem.heap.zmalloc(req);
+    let value = if embedded {
+        mem.heap.zfree(copy);
+        None
+    } else {
+        Some(copy)
+    };
+    if let Some(v) = f.value.take() {
+        mem.heap.zfree(v);
+    }
+    mem.heap.zfree(f.entry);
+    f.entry = entry;
+    f.value = value;
+    f.vlen = vlen;
+}
+
 impl HashValue {
     /// `hashTypeConvertListpack`: a dict presized for the current length, every field and value
     /// copied into new sds strings, the listpack freed.
     fn convert(&mut self, mem: &mut Mem<'_>) {
+        if let (Encoding::Listpack(lp, _, items), TableKind::Hashtable) =
+            (&self.enc, mem.profile.layout.table)
+        {
+            // Valkey 8.1+: `hashtableCreate`, presized (`hashtableExpand`), then per field its
+            // field and value sds (`hashTypeCurrentObjectNewSds`), the entry (the value's sds
+            // freed when embedded), `hashtableAdd`, the field's sds freed; the listpack last.
+            let p = mem.profile;
+            let mut t = Box::new(VkTable::new(mem.heap, p, Kind::Hash));
+            t.expand(mem.heap, items.len() as u64);
+            let mut fields = DetMap::default();
+            for i in items.iter() {
+                let flen = i.name.len() as u64;
+                let fs = mem.heap.zmalloc(p.sds_request(flen));
+                let vs = mem.heap.zmalloc(p.sds_request(i.value_len));
+                let (req, embedded) = entry_request(p, flen, i.value_len);
+                let entry = mem.heap.zmalloc(req);
+                let value = if embedded {
+                    mem.heap.zfree(vs);
+                    None
+                } else {
+                    Some(vs)
+                };
+                mem.heap.zfree(fs);
+                let hash = mem.member_hash(i.name);
+                let id = t.insert(mem.heap, hash, ());
+                fields.insert(
+                    i.name.to_vec(),
+                    VkField {
+                        entry,
+                        value,
+                        id,
+                        vlen: i.value_len,
+                    },
+                );
+            }
+            mem.heap.zfree(*lp);
+            self.enc = Encoding::Vk(t, fields);
+            return;
+        }
         if let Encoding::Listpack(lp, _, items) = &self.enc {
             let d = mem.heap.zmalloc(mem.profile.dict);
             let mut dict = Dict::default();
@@ -211,6 +384,16 @@ impl ValueType for HashValue {
                 t.clear(mem.heap);
                 mem.heap.zfree(d);
             }
+            Encoding::Vk(t, fields) => {
+                let by_id: DetMap<u32, VkField> = fields.into_values().map(|f| (f.id, f)).collect();
+                (*t).release_ids(mem.heap, |h, id| {
+                    let f = &by_id[&id];
+                    if let Some(v) = f.value {
+                        h.zfree(v);
+                    }
+                    h.zfree(f.entry);
+                });
+            }
         }
         mem.heap.zfree(self.robj);
     }
@@ -231,6 +414,16 @@ impl ValueType for HashValue {
                 let n = fields.len() as u64;
                 add_sampled(asize, elesize, n, n)
             }
+            // `hashtableMemUsage` and per field `hashTypeEntryMemUsage`/`entryMemUsage`: the
+            // entry's usable size, plus a separate value's sds.
+            Encoding::Vk(t, fields) => {
+                let elesize: u64 = fields
+                    .values()
+                    .map(|f| arena.usable_size(f.entry.id) + f.value.map_or(0, |v| arena.usable_size(v.id)))
+                    .sum();
+                let n = fields.len() as u64;
+                add_sampled(profile.robj + t.mem_usage(), elesize, n, n)
+            }
         }
     }
 
@@ -249,6 +442,13 @@ impl ValueType for HashValue {
                     .sum();
                 (robj + d.requested as u64 + tables + fields, 0)
             }
+            Encoding::Vk(t, fields) => {
+                let fields: u64 = fields
+                    .values()
+                    .map(|f| (f.entry.requested + f.value.map_or(0, |v| v.requested)) as u64)
+                    .sum();
+                (robj + t.mem_usage() + fields, 0)
+            }
         }
     }
 
@@ -258,6 +458,10 @@ impl ValueType for HashValue {
             Encoding::Table(_, _, fields) => fields
                 .values()
                 .map(|f| arena.footprint(f.field.id) + arena.footprint(f.value.id))
+                .sum(),
+            Encoding::Vk(_, fields) => fields
+                .values()
+                .map(|f| arena.footprint(f.entry.id) + f.value.map_or(0, |v| arena.footprint(v.id)))
                 .sum(),
         }
     }
@@ -279,8 +483,24 @@ impl Aggregate for HashValue {
     /// reallocated when it outgrows its block, converted once it holds more than
     /// `hash-max-listpack-entries` fields; in a dict, a new value sds per replaced value, new
     /// sds strings and an entry per new field).
-    fn write(&mut self, mem: &mut Mem<'_>, _cmd: Cmd, pairs: &[&[u8]]) -> i64 {
+    fn write(&mut self, mem: &mut Mem<'_>, cmd: Cmd, pairs: &[&[u8]]) -> i64 {
+        if cmd == Cmd::Hdel {
+            return self.delete(mem, pairs);
+        }
         let mut payload_delta = 0i64;
+        if let (Encoding::Listpack(_, _, items), TableKind::Hashtable) = (&self.enc, mem.profile.layout.table)
+        {
+            // Valkey's `hashTypeTryConversion`: more new pairs than a listpack holds make a
+            // hashtable presized for them (`hashtableExpand` after the conversion).
+            let n = (pairs.len() / 2) as u64;
+            if n > mem.profile.hash_max_listpack_entries {
+                let _ = items;
+                self.convert(mem);
+                if let Encoding::Vk(t, _) = &mut self.enc {
+                    t.expand(mem.heap, n);
+                }
+            }
+        }
         if matches!(self.enc, Encoding::Listpack(..))
             && pairs
                 .iter()
@@ -313,6 +533,18 @@ impl Aggregate for HashValue {
                         self.convert(mem);
                     }
                 }
+                Encoding::Vk(t, fields) => {
+                    if let Some(hf) = fields.get_mut(*f) {
+                        // hashtableFindPositionForInsert finds it: the lookup's step.
+                        payload_delta += v.len() as i64 - hf.vlen as i64;
+                        t.lookup(mem.heap);
+                        vk_replace(mem, f, hf, v.len() as u64);
+                    } else {
+                        payload_delta += (f.len() + v.len()) as i64;
+                        let hf = vk_field(mem, t, f, v.len() as u64);
+                        fields.insert(f.to_vec(), hf);
+                    }
+                }
                 Encoding::Table(_, dict, fields) => {
                     dict.rehash_steps(mem.heap, 1); // dictFind
                     if let Some(hf) = fields.get_mut(*f) {
@@ -333,7 +565,11 @@ impl Aggregate for HashValue {
     }
 
     fn is_empty(&self) -> bool {
-        false
+        match &self.enc {
+            Encoding::Listpack(_, _, items) => items.len() == 0,
+            Encoding::Table(_, _, fields) => fields.is_empty(),
+            Encoding::Vk(_, fields) => fields.is_empty(),
+        }
     }
 
     fn into_value(self) -> Value {
@@ -348,7 +584,69 @@ impl Aggregate for HashValue {
     }
 }
 
+impl HashValue {
+    /// `hdelCommand`: `hashTypeDelete` per field until the hash is empty (the key then goes).
+    /// A listpack loses the field's two entries (`lpDeleteRangeWithEntry`, the block shrunk
+    /// to the new length); a Valkey hashtable pops the entry (`hashtableDelete`: the lookup's
+    /// step, the chain compacted, a shrink when due), then frees it (the value's sds, then the
+    /// entry). Returns the payload's change.
+    fn delete(&mut self, mem: &mut Mem<'_>, names: &[&[u8]]) -> i64 {
+        let mut delta = 0i64;
+        if let Encoding::Vk(t, _) = &mut self.enc {
+            t.pause_shrink(mem.profile);
+        }
+        for name in names {
+            match &mut self.enc {
+                Encoding::Listpack(lp, bytes, items) => {
+                    let Some(i) = items.get(name) else { continue };
+                    let (vlen, ventry) = (i.value_len, i.value_entry);
+                    delta -= (name.len() as u64 + vlen) as i64;
+                    *bytes -= listpack_entry(name) + ventry;
+                    items.remove(name);
+                    *lp = mem.heap.zrealloc(*lp, *bytes);
+                }
+                Encoding::Vk(t, fields) => match fields.remove(*name) {
+                    Some(f) => {
+                        delta -= (name.len() as u64 + f.vlen) as i64;
+                        t.remove(mem.heap, f.id);
+                        if let Some(v) = f.value {
+                            mem.heap.zfree(v);
+                        }
+                        mem.heap.zfree(f.entry);
+                    }
+                    None => {
+                        if t.len() > 0 {
+                            t.lookup(mem.heap);
+                        }
+                    }
+                },
+                Encoding::Table(..) => {}
+            }
+            if self.is_empty() {
+                break;
+            }
+        }
+        let empty = self.is_empty();
+        if let Encoding::Vk(t, _) = &mut self.enc {
+            if !empty {
+                t.resume_shrink(mem.heap, mem.profile);
+            }
+        }
+        delta
+    }
+}
+
 impl Server {
+    /// `HDEL key field [field ...]` (listpacks and Valkey 8.1+'s hashtables).
+    pub(super) fn hdel_command(&mut self, argv: &[&[u8]]) -> Result<(), Reply> {
+        if argv.len() < 3 {
+            return unsupported("HDEL needs fields");
+        }
+        let (keyspace, mut mem) = self.keyspace_mem();
+        keyspace.write::<HashValue>(&mut mem, argv[1], Cmd::Hdel, &argv[2..], false);
+        Ok(())
+    }
+
     /// `HSET`/`HMSET key field value [field value ...]`.
     pub(super) fn hset_command(&mut self, argv: &[&[u8]]) -> Result<(), Reply> {
         if argv.len() < 4 || argv.len() % 2 != 0 {

@@ -35,7 +35,7 @@ use crate::jemalloc::{Arena, ObjId};
 use crate::redis::dict::Dict;
 use crate::redis::encoding::{as_integer, decimal_len, intset_width, listpack_entry, listpack_string_entry};
 use crate::redis::heap::Alloc;
-use crate::redis::profile::RedisProfile;
+use crate::redis::profile::{RedisProfile, TableKind};
 
 use super::dispatch::{unsupported, Cmd, Reply};
 use super::keytable::NameHasher;
@@ -44,6 +44,7 @@ use super::query::{array_reply_len, bulk_reply_len, resp_header};
 use super::string::StringValue;
 use super::tagindex::TagIndex;
 use super::value::{add_sampled, listpack_structure, Aggregate, BlockKind, Blocks, Mem, Value, ValueType};
+use super::vktable::{Kind, VkTable};
 use super::Server;
 
 /// `sizeof(setTypeIterator)` (subject, encoding, intset position, dict iterator): what
@@ -558,21 +559,50 @@ impl SetLp {
 }
 
 /// A Redis 7.2+ hashtable set: the dict struct, its `no_value` dict (see
-/// [`super::nvdict`]) and its members (their sds blocks, for random draws and lookups).
+/// [`super::nvdict`]) and its members (their sds blocks, for random draws and lookups). On
+/// Valkey 8.1+ (`table = "hashtable"`), Valkey's hashtable instead (`setHashtableType`, valkey
+/// 8.1.1 and 9.1.2 `src/server.c`: each member's sds pointer in a bucket slot, no entry; see
+/// [`super::vktable`]), each member's record holding its element id in `entry`.
 #[derive(Debug, Clone)]
 struct NvTable {
     d: Alloc,
     dict: NvDict<Key>,
     members: Members,
+    vk: Option<Box<VkTable<Key>>>,
 }
 
 impl NvTable {
-    /// `dictCreate(&setDictType)`: the dict struct, no table yet.
+    /// `dictCreate(&setDictType)`: the dict struct, no table yet; Valkey 8.1+'s
+    /// `hashtableCreate(&setHashtableType)`: the hashtable struct.
     fn new(mem: &mut Mem<'_>) -> NvTable {
+        if mem.profile.layout.table == TableKind::Hashtable {
+            let vk = Box::new(VkTable::new(mem.heap, mem.profile, Kind::Set));
+            return NvTable {
+                d: Alloc {
+                    id: 0,
+                    requested: 0,
+                    usable: 0,
+                },
+                dict: NvDict::default(),
+                members: Members::default(),
+                vk: Some(vk),
+            };
+        }
         NvTable {
             d: mem.heap.zmalloc(mem.profile.dict),
             dict: NvDict::default(),
             members: Members::default(),
+            vk: None,
+        }
+    }
+
+    /// `dictExpand` / `hashtableExpand` to `cap` members.
+    fn expand(&mut self, mem: &mut Mem<'_>, cap: u64) {
+        match &mut self.vk {
+            Some(vk) => vk.expand(mem.heap, cap),
+            None => {
+                self.dict.expand(mem.heap, cap, Rules::of(mem.profile));
+            }
         }
     }
 
@@ -580,10 +610,25 @@ impl NvTable {
     /// expand check), then the member's sds (`sdsdup`) and `dictInsertAtPosition`; or, for a
     /// member that is not an sds already (an integer, a listpack's string), the sds made
     /// before the lookup (`sdsnewlen`, `sdsfromlonglong`; freed again if it is a member).
+    /// Valkey's `hashtableFindPositionForInsert` likewise: the lookup's step, growth, a child
+    /// bucket when the chain is full, then the `sdsdup`.
     fn add(&mut self, mem: &mut Mem<'_>, k: Key, bh: u64, sds_first: bool) -> bool {
-        let rules = Rules::of(mem.profile);
         let request = mem.profile.sds_request(k.len());
         let early = sds_first.then(|| mem.heap.zmalloc(request));
+        if let Some(vk) = &mut self.vk {
+            if self.members.find(k).is_some() {
+                vk.lookup(mem.heap);
+                if let Some(s) = early {
+                    mem.heap.zfree(s);
+                }
+                return false;
+            }
+            let id = vk.insert(mem.heap, bh, k);
+            let sds = early.unwrap_or_else(|| mem.heap.zmalloc(request));
+            self.members.insert(k, bh, sds.id, id);
+            return true;
+        }
+        let rules = Rules::of(mem.profile);
         if !self.dict.position(mem.heap, bh, k, rules) {
             if let Some(s) = early {
                 mem.heap.zfree(s);
@@ -597,13 +642,20 @@ impl NvTable {
     }
 
     /// `dictDelete` of the member at `pos` (its sds, then its entry if it has one), then
-    /// Redis 7.2's `htNeedsResize`/`dictResize` (7.4 shrinks inside the deletion). Returns
-    /// the member's length.
+    /// Redis 7.2's `htNeedsResize`/`dictResize` (7.4 shrinks inside the deletion); Valkey's
+    /// `hashtableDelete` (`hashtablePop`: the step, the slot, the chain compacted, a shrink
+    /// when due; then the sds). Returns the member's length.
     fn remove_at(&mut self, mem: &mut Mem<'_>, pos: usize) -> u64 {
-        let rules = Rules::of(mem.profile);
         let m = *self.members.get(pos);
         let k = m.key();
         let sds = mem.heap.alloc_of(m.sds, mem.profile.sds_request(k.len()));
+        if let Some(vk) = &mut self.vk {
+            vk.remove(mem.heap, m.entry);
+            mem.heap.zfree(sds);
+            self.members.remove(pos);
+            return k.len();
+        }
+        let rules = Rules::of(mem.profile);
         self.dict.delete(mem.heap, m.bh, k, rules, |h| h.zfree(sds));
         self.members.remove(pos);
         self.dict.resize_after_delete(mem.heap, rules);
@@ -615,23 +667,62 @@ impl NvTable {
         match self.members.find(k) {
             Some(pos) => Some(self.remove_at(mem, pos)),
             None => {
-                self.dict.delete(mem.heap, bh, k, Rules::of(mem.profile), |_| {});
+                match &mut self.vk {
+                    Some(vk) => vk.lookup(mem.heap),
+                    None => {
+                        self.dict.delete(mem.heap, bh, k, Rules::of(mem.profile), |_| {});
+                    }
+                }
                 None
             }
         }
     }
 
-    /// `dictGetFairRandomKey`: its rehash steps, then a member drawn at random.
+    /// `dictGetFairRandomKey`: its rehash steps, then a member drawn at random. Valkey's
+    /// `hashtableFairRandomEntry`: a scan (no step), then one rehash step.
     fn random(&mut self, mem: &mut Mem<'_>) -> usize {
         let n = self.members.len() as u64;
-        self.dict.random_steps(mem.heap, FAIR_RANDOM_SAMPLE.min(n));
+        match &mut self.vk {
+            Some(vk) => vk.lookup(mem.heap),
+            None => self.dict.random_steps(mem.heap, FAIR_RANDOM_SAMPLE.min(n)),
+        }
         mem.draws.below(n) as usize
     }
 
-    /// `dictRelease`: each member's sds and entry in walk order, the tables, the dict struct.
+    /// The members in a walk's order.
+    fn walk(&self) -> Vec<Elem<'static>> {
+        match &self.vk {
+            Some(vk) => vk
+                .ids()
+                .into_iter()
+                .map(|id| {
+                    let k = vk.key(id);
+                    let m = self.members.get(self.members.find(k).expect("a member"));
+                    Elem::Known(k, m.bh)
+                })
+                .collect(),
+            None => self
+                .dict
+                .walk()
+                .into_iter()
+                .map(|s| Elem::Known(s.key, s.bh))
+                .collect(),
+        }
+    }
+
+    /// `dictRelease`: each member's sds and entry in walk order, the tables, the dict struct;
+    /// Valkey's `hashtableRelease`: each member's sds bucket by bucket, each child bucket after
+    /// its members, the tables, the struct.
     fn release(self, mem: &mut Mem<'_>) {
         let p = mem.profile;
         let members = &self.members;
+        if let Some(vk) = self.vk {
+            (*vk).release(mem.heap, |h, k| {
+                let m = members.get(members.find(k).expect("a member"));
+                h.zfree(h.alloc_of(m.sds, p.sds_request(k.len())));
+            });
+            return;
+        }
         self.dict.release(mem.heap, |h, s| {
             let m = members.get(members.find(s.key).expect("a member"));
             h.zfree(h.alloc_of(m.sds, p.sds_request(s.key.len())));
@@ -753,9 +844,7 @@ impl SetValue {
     fn presize(mem: &mut Mem<'_>, enc: &mut Encoding, cap: u64) {
         match enc {
             Encoding::Table(t) => t.dict.expand(mem.heap, cap, mem.profile.dict_initial_size),
-            Encoding::NvTable(t) => {
-                t.dict.expand(mem.heap, cap, Rules::of(mem.profile));
-            }
+            Encoding::NvTable(t) => t.expand(mem, cap),
             _ => {}
         }
     }
@@ -1059,12 +1148,7 @@ impl SetValue {
                     Elem::Known(m.key(), m.bh)
                 })
                 .collect(),
-            Encoding::NvTable(t) => t
-                .dict
-                .walk()
-                .into_iter()
-                .map(|s| Elem::Known(s.key, s.bh))
-                .collect(),
+            Encoding::NvTable(t) => t.walk(),
         }
     }
 
@@ -1400,7 +1484,14 @@ impl ValueType for SetValue {
             Encoding::Intset(is) => profile.robj + arena.usable_size(is.block.id),
             Encoding::Listpack(lp) => profile.robj + arena.usable_size(lp.block.id),
             Encoding::Table(t) => table(t.dict.slots(), &t.members),
-            Encoding::NvTable(t) => table(t.dict.slots(), &t.members),
+            Encoding::NvTable(t) => match &t.vk {
+                Some(vk) => {
+                    let elesize: u64 = t.members.recs.iter().map(|m| arena.usable_size(m.sds)).sum();
+                    let n = t.members.len() as u64;
+                    add_sampled(profile.robj + vk.mem_usage(), elesize, n, n)
+                }
+                None => table(t.dict.slots(), &t.members),
+            },
         }
     }
 
@@ -1430,6 +1521,9 @@ impl ValueType for SetValue {
                     .iter()
                     .map(|m| profile.sds_request(m.key().len()))
                     .sum();
+                if let Some(vk) = &t.vk {
+                    return (robj + vk.mem_usage() + sds, 0);
+                }
                 let entries = t.dict.entries() * ENTRY_NO_VALUE;
                 (robj + t.d.requested as u64 + tables + sds + entries, 0)
             }
@@ -1461,6 +1555,15 @@ impl ValueType for SetValue {
                 for m in &t.members.recs {
                     b.add("member dictEntry", profile.dict_entry, arena.usable_size(m.entry));
                 }
+                for m in &t.members.recs {
+                    let request = profile.sds_request(m.key().len());
+                    b.add("member sds", request, arena.usable_size(m.sds));
+                }
+            }
+            Encoding::NvTable(t) if t.vk.is_some() => {
+                let vk = t.vk.as_ref().expect("checked");
+                let bytes = vk.mem_usage();
+                b.add("hashtable struct and buckets (64 B)", bytes, bytes);
                 for m in &t.members.recs {
                     let request = profile.sds_request(m.key().len());
                     b.add("member sds", request, arena.usable_size(m.sds));
@@ -1514,12 +1617,21 @@ impl Aggregate for SetValue {
                 }
             }
             Cmd::Srem => {
+                if let Encoding::NvTable(NvTable { vk: Some(vk), .. }) = &mut self.enc {
+                    vk.pause_shrink(mem.profile);
+                }
                 for a in args {
                     if let Some(len) = self.remove(mem, &hasher, Elem::of_bytes(a)) {
                         delta -= len as i64;
                         if self.len() == 0 {
                             break;
                         }
+                    }
+                }
+                let left = self.len();
+                if let Encoding::NvTable(NvTable { vk: Some(vk), .. }) = &mut self.enc {
+                    if left > 0 {
+                        vk.resume_shrink(mem.heap, mem.profile);
                     }
                 }
             }

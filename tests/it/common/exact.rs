@@ -127,10 +127,12 @@ impl Exact {
     /// see `version_server`) with `extra` arguments, and a model of it from that profile;
     /// `None` (with a notice) when the binary is not at hand.
     ///
-    /// Where the keyspace is a dict (Redis), the model hashes collection members with the
-    /// server's own dict key, read from its memory ([`live_dict_key`]), when it can: then which
-    /// members of a Redis 7.2+ hashtable set share a bucket (and take a `dictEntryNoValue`),
-    /// and which buckets a rehash step moves, are the server's. For Valkey 8.1+ the server runs
+    /// The model hashes collection members with the server's own dict key, read from its
+    /// memory ([`live_dict_key`]), when it can: then which members of a Redis 7.2+ hashtable
+    /// set share a bucket (and take a `dictEntryNoValue`), which bucket of a Valkey 8.1+
+    /// collection's hashtable each member lands in (its child buckets), and which buckets a
+    /// rehash step moves, are the server's (Valkey seeds `hashtableGenHashFunction` and
+    /// `dictGenHashFunction` with the same bytes, valkey 8.1.1 `src/server.c`). For Valkey 8.1+ the server runs
     /// with `enable-debug-command yes`, and each reading also takes `MEMORY STATS` and `DEBUG
     /// HTSTATS 0 full` (the keyspace tables' bytes and child buckets; see [`Delta`]).
     ///
@@ -154,7 +156,7 @@ impl Exact {
             p.layout.no_active_rehashing = true;
         }
         let process = version_server(live, profile, &args)?;
-        let key = if tables { None } else { live_dict_key(&process) };
+        let key = live_dict_key(&process);
         Some(Self::with_parts(process, p, key, !tables, tables))
     }
 

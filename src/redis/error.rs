@@ -85,6 +85,9 @@ pub enum ProfileProblem {
     /// `types.list_max_listpack_size` neither a node size (-1 to -5) nor an entry count.
     #[error("types.list_max_listpack_size = {0}: give -1 to -5 (nodes of 4 to 64 KiB) or an entry count from 1 to 32767")]
     ListFill(i64),
+    /// A caveat's `when` names a word not in [`crate::redis::profile::CAVEAT_WHEN`].
+    #[error("caveats: when = [\"{0}\"] is not a workload feature; give string, hash, list, set, zset, cluster or big-values")]
+    CaveatWhen(String),
     /// `shared_integers` below 0.
     #[error("shared_integers = {0}: give 0 or more")]
     SharedIntegers(i64),

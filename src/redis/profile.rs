@@ -183,11 +183,11 @@ pub struct RedisProfile {
     /// from when the profile itself is not a cluster node's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_baseline: Option<Baseline>,
-    /// What the model does not follow yet for this build, one sentence each: printed with
-    /// every prediction made with the profile (and kept by `fragsim calibrate`, which starts
-    /// from the built-in profile of the server's version).
+    /// What the model does not follow yet for this build, one sentence each, with the
+    /// workloads it concerns: printed with every prediction it concerns (and kept by `fragsim
+    /// calibrate`, which starts from the built-in profile of the server's version).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub caveats: Vec<String>,
+    pub caveats: Vec<Caveat>,
     /// Commands a freshly started server of this build has run by itself before any client
     /// connects (`INFO commandstats`: name and calls), such as Valkey 9.1's Lua engine reading
     /// `lua-enable-insecure-api` with `CONFIG GET`, once per engine (`engine_lua.c`).
@@ -200,6 +200,40 @@ pub struct RedisProfile {
     /// The server as calibration left it ([`ServerState::AsFound`]), when measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as_found: Option<Baseline>,
+}
+
+/// The words a [`Caveat`] may name in `when`: a key type, cluster mode, or values of 8 KB and
+/// more.
+pub const CAVEAT_WHEN: &[&str] = &["string", "hash", "list", "set", "zset", "cluster", "big-values"];
+
+/// Something the model does not follow yet for a build, in one sentence, and the workloads it
+/// concerns. In TOML, a plain string concerns every workload; `{ when = ["list", "cluster"],
+/// text = "..." }` only those that use one of the words of [`CAVEAT_WHEN`]: keys of that type,
+/// cluster mode (`cluster`), or a value or element of 8 KB or more (`big-values`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Caveat {
+    /// Every workload.
+    Always(String),
+    /// The workloads that use one of `when`.
+    When { when: Vec<String>, text: String },
+}
+
+impl Caveat {
+    /// The sentence.
+    pub fn text(&self) -> &str {
+        match self {
+            Caveat::Always(t) | Caveat::When { text: t, .. } => t,
+        }
+    }
+
+    /// Whether a workload that uses the [`CAVEAT_WHEN`] words `uses` is concerned.
+    pub fn concerns(&self, uses: &[&str]) -> bool {
+        match self {
+            Caveat::Always(_) => true,
+            Caveat::When { when, .. } => when.iter().any(|w| uses.contains(&w.as_str())),
+        }
+    }
 }
 
 /// How a build lays out lists, sets and sorted sets: struct sizes on x86-64 and the encoding
@@ -487,6 +521,13 @@ impl RedisProfile {
         let value = toml::Value::try_from(self).map_err(|_| ProfileProblem::Over2To63)?;
         check_numbers(&value, "")?;
         self.check_constants()?;
+        for c in &self.caveats {
+            if let Caveat::When { when, .. } = c {
+                if let Some(w) = when.iter().find(|w| !CAVEAT_WHEN.contains(&w.as_str())) {
+                    return Err(ProfileProblem::CaveatWhen(w.clone()));
+                }
+            }
+        }
         let sc = crate::jemalloc::SizeClasses::new(cfg.lg_quantum, cfg.lg_page);
         for (table, b) in std::iter::once(("baseline", &self.baseline))
             .chain(self.as_found.iter().map(|b| ("as_found", b)))
@@ -948,6 +989,19 @@ mod tests {
         assert!(e.contains("baseline.tcache_bytes = -1"), "{e}");
         let e = load_changed("big", "tcache_bytes = 409168", "tcache_bytes = 140737488355329");
         assert!(e.contains("from 0 to 2^47"), "{e}");
+        // A caveat's `when` names workload features only.
+        let e = load_changed(
+            "caveat",
+            "\n[types]",
+            "\ncaveats = [{ when = [\"lists\"], text = \"x\" }]\n[types]",
+        );
+        assert!(e.contains("when = [\"lists\"] is not a workload feature"), "{e}");
+        let ok = load_changed(
+            "caveat-ok",
+            "\n[types]",
+            "\ncaveats = [\"always\", { when = [\"list\", \"cluster\"], text = \"x\" }]\n[types]",
+        );
+        assert_eq!(ok, "loaded");
         // The profile fuzz test's hang: reads of 0 bytes never end a command.
         let e = load_changed("qbuf", "query_read_len = 16384", "query_read_len = 0");
         assert!(e.contains("query_read_len = 0: give 1 to 1073741824"), "{e}");

@@ -196,8 +196,9 @@ pub struct VariantResult {
     /// Each run's figures, in run order (not part of the JSON contract).
     #[serde(skip)]
     pub per_run: Vec<RunFigures>,
-    /// What the model does not follow yet for this variant's server build (its profile's
-    /// `caveats`), one sentence each; absent from the JSON when there is none.
+    /// What the model does not follow yet for this variant's server build where it concerns
+    /// the variant's workload (its profile's `caveats`: [`crate::workload::Scenario::caveats`]),
+    /// one sentence each; absent from the JSON when there is none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub caveats: Vec<String>,
 }
@@ -457,7 +458,7 @@ pub fn summarise_all(
         .zip(breakdowns)
         .map(|((v, rs), b)| {
             let mut s = summarise(&v.variant, rs, b);
-            s.caveats = v.redis.as_ref().map(|p| p.caveats.clone()).unwrap_or_default();
+            s.caveats = v.caveats();
             s
         })
         .collect();

@@ -313,9 +313,89 @@ impl KeyShape {
     }
 }
 
+/// Bytes from which a value or element counts as big for a profile's caveats (`big-values`):
+/// Valkey 8.1+ reads an argument of about this size into a private buffer instead of its shared
+/// query buffer.
+pub const BIG_VALUE: u64 = 8 * 1024;
+
+impl Scenario {
+    /// The workload features a profile's caveats may concern
+    /// ([`crate::redis::profile::CAVEAT_WHEN`]): the key types it writes, `cluster` in cluster
+    /// mode, `big-values` where a value or element can be [`BIG_VALUE`] bytes or more.
+    pub fn features(&self) -> Vec<&'static str> {
+        let mut f: Vec<&'static str> = self.keys.iter().map(|k| k.kind.name()).collect();
+        if self.redis.as_ref().is_some_and(|p| p.cluster) {
+            f.push("cluster");
+        }
+        if self
+            .keys
+            .iter()
+            .any(|k| k.value_size.practical_max() >= BIG_VALUE as f64)
+        {
+            f.push("big-values");
+        }
+        f.sort_unstable();
+        f.dedup();
+        f
+    }
+
+    /// The caveats of the scenario's profile that concern its workload (see
+    /// [`crate::redis::profile::Caveat`]), one sentence each; none without a profile.
+    pub fn caveats(&self) -> Vec<String> {
+        let uses = self.features();
+        self.redis
+            .iter()
+            .flat_map(|p| &p.caveats)
+            .filter(|c| c.concerns(&uses))
+            .map(|c| c.text().to_string())
+            .collect()
+    }
+}
+
 impl ScenarioFile {
     /// The first variant (the base when there are no `[[variant]]` tables).
     pub fn first(&self) -> &Scenario {
         &self.variants[0]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::workload;
+
+    /// A profile's caveats reach a prediction only where its workload uses what they name.
+    #[test]
+    fn caveats_follow_the_workload() {
+        let scenario = |keys: &str| {
+            let text =
+                format!("name = \"c\"\n[server]\nprofile = \"valkey-8.1\"\n[workload]\ntests = 1\n{keys}");
+            workload::parse(&text, "c.toml").expect("parses").first().clone()
+        };
+        let strings = scenario("[[workload.keys]]\nname = \"s\"\ncount = 1\nvalue_size = 100\n");
+        assert_eq!(strings.features(), ["string"]);
+        let mut p = strings.redis.clone().unwrap();
+        p.caveats = vec![
+            crate::redis::profile::Caveat::Always("always".into()),
+            crate::redis::profile::Caveat::When {
+                when: vec!["list".into()],
+                text: "lists".into(),
+            },
+            crate::redis::profile::Caveat::When {
+                when: vec!["big-values".into(), "cluster".into()],
+                text: "big".into(),
+            },
+        ];
+        let with = |mut sc: workload::Scenario| {
+            sc.redis = Some(p.clone());
+            sc.caveats()
+        };
+        assert_eq!(with(strings.clone()), ["always"]);
+        let big = scenario("[[workload.keys]]\nname = \"s\"\ncount = 1\nvalue_size = 8192\n");
+        assert_eq!(big.features(), ["big-values", "string"]);
+        assert_eq!(with(big), ["always", "big"]);
+        let lists = scenario(
+            "[[workload.keys]]\nname = \"l\"\ncount = 1\ntype = \"list\"\nelement_size = 10\nelements = 5\n",
+        );
+        assert_eq!(with(lists), ["always", "lists"]);
     }
 }

@@ -222,7 +222,9 @@ fn server_versions_get_a_versions_chart() {
     let change = |i: usize, f: &str| 100.0 * (p50(i, f) - p50(0, f)) / p50(0, f);
     let mut labels = vec!["Peak memory per server version".to_string()];
     labels.push("the reference".into());
-    labels.push("* partly modelled".into());
+    if variants.iter().any(|v| v.get("caveats").is_some()) {
+        labels.push("* partly modelled".into());
+    }
     for (i, v) in variants.iter().enumerate().skip(1) {
         let star = if v.get("caveats").is_some() { " *" } else { "" };
         labels.push(format!(

@@ -76,6 +76,11 @@ pub struct Heap {
     pub zmalloc_requested: u64,
     /// The allocation trace, when recording (see [`Heap::record`]).
     pub recorder: Option<Recorder>,
+    /// Frees are made by another thread whose thread cache is flushed when it is done (Redis
+    /// 7.4+'s lazy-free thread releasing a database): each freed block goes back to its bin or
+    /// extent, not into the main thread's cache, and counts toward none of its GC (see
+    /// [`Heap::set_other_thread`]).
+    other_thread: bool,
 }
 
 impl Heap {
@@ -92,6 +97,7 @@ impl Heap {
             other_used: 0,
             zmalloc_requested: 0,
             recorder: None,
+            other_thread: false,
         }
     }
 
@@ -126,20 +132,33 @@ impl Heap {
 
     #[inline]
     fn free_recorded(&mut self, id: ObjId) {
-        if self.recorder.is_some() {
+        if self.recorder.is_some() || self.other_thread {
             return self.free_recording(id);
         }
         self.arena.free(id);
     }
 
-    /// [`Heap::free_recorded`] while recording (out of the common path).
+    /// [`Heap::free_recorded`] while recording or for another thread (out of the common path).
     #[cold]
     #[inline(never)]
     fn free_recording(&mut self, id: ObjId) {
         if let Some(r) = self.recorder.as_mut() {
             r.free(id);
         }
-        self.arena.free(id);
+        if self.other_thread {
+            self.arena.free_uncached(id, false);
+        } else {
+            self.arena.free(id);
+        }
+    }
+
+    /// From now on (`on`), frees are another thread's whose thread cache is flushed right
+    /// after (Redis 7.4+ `lazyfreeFreeDatabase`: the lazy-free thread releases the old keyspace,
+    /// then `thread.tcache.flush`): every block goes back to the arena, the main thread's cache
+    /// and its GC untouched; until called again with `on` false. Allocations still come from
+    /// the main thread's cache.
+    pub fn set_other_thread(&mut self, on: bool) {
+        self.other_thread = on;
     }
 
     /// `zmalloc(size)`, the bytes then written.

@@ -355,8 +355,9 @@ pub struct ServerLayout {
     /// defragmenter reads the same figure.
     pub frag_ratio_small_bins: bool,
     /// Redis 7.4+: `FLUSHALL SYNC` and `FLUSHDB SYNC` run as a blocking ASYNC: the lazy-free
-    /// thread frees the old keyspace while the client waits, and jemalloc is not purged
-    /// (redis 7.4 `src/db.c` `flushCommandCommon`, `flushAllDataAndResetRDB`).
+    /// thread frees the old keyspace while the client waits, and the main thread does not purge
+    /// (redis 7.4 `src/db.c` `flushCommandCommon`, `flushAllDataAndResetRDB`); the lazy-free
+    /// thread does, see `lazyfree_purges`.
     pub flush_sync_in_background: bool,
     /// Redis 7.2+, Valkey 8.0: a sorted set's dict is presized for the members it is about to
     /// hold (`zsetTypeCreate`, `zsetTypeMaybeConvert`, `zsetConvertAndExpand`: a ZADD of more
@@ -379,6 +380,11 @@ pub struct ServerLayout {
     /// `PROTO_MBULK_BIG_ARG` bytes or more (the query buffer taken over as the value), not every
     /// string with more than a tenth of slack (valkey 8.1.1 `src/object.c`).
     pub trim_big_args_only: bool,
+    /// Redis 7.4+: the lazy-free thread, once it has released a database (an asynchronous
+    /// FLUSHALL/FLUSHDB, or a SYNC one run as a blocking ASYNC), flushes its thread cache and
+    /// purges jemalloc (`lazyfreeFreeDatabase`, redis 7.4.1 and 8.0.6 `src/lazyfree.c`; 7.2
+    /// and Valkey do neither).
+    pub lazyfree_purges: bool,
     /// Redis 8.0+: `used_memory_overhead` counts the Lua VMs' memory (`script.VMs` in `MEMORY
     /// STATS`: `evalScriptsMemoryVM() + functionsMemoryVM()`, the figures INFO prints as
     /// `used_memory_vm_eval` and `used_memory_vm_functions`; redis 8.0.6 `src/object.c`

@@ -665,8 +665,13 @@ impl Server {
 
     /// FLUSHALL/FLUSHDB: every key freed, both keyspace tables freed; a synchronous flush then
     /// purges jemalloc (`jemalloc_purge()`), an asynchronous one frees in the background
-    /// (modelled as freeing at once) and does not purge.
+    /// (modelled as freeing at once) and does not purge, except where the lazy-free thread
+    /// flushes its cache and purges once it has released the database (Redis 7.4+: see
+    /// [`Server::flush_in_background`]).
     pub fn flush(&mut self, sync: bool) {
+        if !sync && self.profile.layout.lazyfree_purges {
+            return self.flush_in_background();
+        }
         let (keyspace, mut mem) = self.keyspace_mem();
         keyspace.empty(&mut mem, sync);
         if sync {
@@ -674,9 +679,22 @@ impl Server {
         }
     }
 
+    /// Redis 7.4+'s asynchronous flush (`emptyDbAsync`, then `lazyfreeFreeDatabase` in the
+    /// lazy-free thread): the old keyspace freed by that thread, whose cache is then flushed
+    /// (`thread.tcache.flush`: every block back to the arena, none in the main thread's
+    /// cache), and jemalloc purged (`jemalloc_purge()`), modelled as done at once. The
+    /// thread's own start (its arena, its cache's stacks) is not modelled.
+    fn flush_in_background(&mut self) {
+        self.heap.set_other_thread(true);
+        let (keyspace, mut mem) = self.keyspace_mem();
+        keyspace.empty(&mut mem, false);
+        self.heap.set_other_thread(false);
+        self.heap.purge();
+    }
+
     /// `FLUSHALL`/`FLUSHDB [ASYNC|SYNC]`. Where SYNC runs as a blocking ASYNC (Redis 7.4+
     /// `flushCommandCommon`: the lazy-free thread frees the keyspace while the client waits),
-    /// jemalloc is not purged either.
+    /// it is freed as an asynchronous flush is.
     pub(super) fn flushall_command(&mut self, argv: &[&[u8]]) {
         // Without an argument: `lazyfree-lazy-user-flush` (yes by default in Valkey 8.0+).
         let async_ = match argv.get(1) {

@@ -76,6 +76,12 @@ impl Dict {
         self.t1.is_some()
     }
 
+    /// The table a rehash under way fills (its block's object), to tell one rehash from the
+    /// next.
+    pub fn rehash_target(&self) -> Option<crate::jemalloc::ObjId> {
+        self.t1.map(|(_, t)| t.id)
+    }
+
     /// `_dictExpand`: allocate a table of `next_pow2(size)` buckets; the first table directly,
     /// later ones as the rehash target (its progress then follows the expected value).
     pub fn expand(&mut self, heap: &mut Heap, size: u64, initial: u64) {

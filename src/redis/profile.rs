@@ -347,8 +347,22 @@ pub struct ServerLayout {
     /// as shrinking one, so an idle keyspace of 2^k keys sits in 2^(k+1) buckets.
     pub cron_expands_tables: bool,
     /// Redis 7.4+, Valkey 8.0+: in cluster mode, one table per hash slot (`kvstore`) instead of
-    /// one table whose entries carry the slot's key list.
+    /// one table whose entries carry the slot's key list: the entries carry no slot links, and
+    /// where the keyspace is a dict each slot's dict comes and goes with its keys (see
+    /// `src/redis/server/keyspace/kvstore.rs`).
     pub per_slot_tables: bool,
+    /// Bytes a slot's dict of the expires takes where each slot has its own
+    /// ([`ServerLayout::per_slot_tables`], cluster mode): `sizeof(dict)` plus the kvstore's
+    /// per-dict metadata (`dictCreate` with `kvstoreDictMetadataSize`). Redis 7.4.1: 56 + 8
+    /// (the rehashing list's node pointer); Redis 8.0.6: 56 + 8 (`kvstoreDictMetaBase`);
+    /// Valkey 8.0.1: 56 + 16 (the node and the kvstore's pointer) (`src/dict.h`,
+    /// `src/kvstore.c`). 0 where the profile does not say.
+    pub kvstore_dict: u64,
+    /// The same for a slot's dict of the keys, where it differs: Redis 8.0.6 gives the keys'
+    /// kvstore `KVSTORE_ALLOC_META_KEYS_HIST`, so each of its dicts carries a key-size
+    /// histogram (`kvstoreDictMetaEx`: 8 + 5 x 60 x 8 B): 56 + 2,408 (`src/kvstore.c`,
+    /// `src/kvstore.h`, `src/server.c`). 0: as [`ServerLayout::kvstore_dict`].
+    pub kvstore_keys_dict: u64,
     /// Redis 7.4+, Valkey 8.0+: `allocator_frag_ratio` is the small bins' free regions over
     /// `allocator_allocated`, plus 1 (`zmalloc_get_frag_smallbins`, redis 7.4 `src/object.c`
     /// `getMemoryOverheadData`), not `allocator_active / allocator_allocated`; the active
@@ -739,6 +753,28 @@ impl RedisProfile {
             } else {
                 used * 100 / size < self.dict_min_fill_percent
             }
+    }
+
+    /// Whether the keyspace keeps a dict per hash slot (cluster mode where
+    /// [`ServerLayout::per_slot_tables`], the keyspace a dict: Redis 7.4+, Valkey 8.0).
+    pub fn slot_dicts(&self) -> bool {
+        self.cluster && self.layout.per_slot_tables && self.layout.table == TableKind::Dict
+    }
+
+    /// Bytes requested for a slot's dict struct with its kvstore metadata: of the keys'
+    /// kvstore when `keys`, else of the expires' ([`ServerLayout::kvstore_keys_dict`],
+    /// [`ServerLayout::kvstore_dict`]; `sizeof(dict)` + 8 when the profile does not say).
+    pub fn kvstore_dict_request(&self, keys: bool) -> u64 {
+        let base = if self.layout.kvstore_dict > 0 {
+            self.layout.kvstore_dict
+        } else {
+            self.dict + 8
+        };
+        if keys && self.layout.kvstore_keys_dict > 0 {
+            self.layout.kvstore_keys_dict
+        } else {
+            base
+        }
     }
 
     /// Bytes requested for one entry of the keyspace dict: `sizeof(dictEntry)`, plus the

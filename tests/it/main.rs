@@ -10,6 +10,7 @@ mod browser;
 mod chart_data;
 mod charts;
 mod cli;
+mod cluster_versions_live;
 mod estimate;
 mod fuzz;
 mod layering;

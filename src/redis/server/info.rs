@@ -107,6 +107,8 @@ impl Server {
         let (main, expires) = (&self.keyspace.main, &self.keyspace.expires);
         let db_overhead = if let Some(o) = self.keyspace.table_overhead(&self.profile) {
             o
+        } else if let Some(o) = self.keyspace.slot_dicts_overhead(&self.profile) {
+            o
         } else if nkeys == 0 {
             0
         } else {

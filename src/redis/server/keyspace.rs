@@ -19,6 +19,9 @@ use super::value::{Aggregate, BlockKind, Mem, Value, ValueType};
 use super::Server;
 
 mod ht;
+mod kvstore;
+
+use kvstore::Kvstore;
 
 /// A value the key table does not hold inline, and the bytes of it the client sent.
 #[derive(Debug, Clone)]
@@ -56,6 +59,11 @@ pub(super) struct Keyspace {
     /// Cluster mode: the slot-to-keys map's pages written so far (made at the first key, its
     /// offset in its first page drawn then).
     slot_map: Option<SlotMap>,
+    /// Cluster mode where each slot has dicts of its own (Redis 7.4+, Valkey 8.0:
+    /// [`RedisProfile::slot_dicts`]): the keys' and the expires' kvstores, in place of `main`
+    /// and `expires`.
+    slot_keys: Kvstore,
+    slot_expires: Kvstore,
 }
 
 /// A name identified ahead of its command (names of up to 64 bytes).
@@ -101,6 +109,8 @@ impl Keyspace {
             next: [NextName::default(); 2],
             next_at: 0,
             slot_map: None,
+            slot_keys: Kvstore::default(),
+            slot_expires: Kvstore::default(),
         }
     }
 
@@ -299,11 +309,16 @@ impl Keyspace {
         })
     }
 
-    /// Frees a key's expires entry, if it has one (its deadline forgotten).
-    fn drop_expire(&mut self, mem: &mut Mem<'_>, r: u32, e: crate::jemalloc::ObjId) {
+    /// Frees a key's expires entry, if it has one (its deadline forgotten); `slot`: the key's
+    /// (where each slot has its own expires dict).
+    fn drop_expire(&mut self, mem: &mut Mem<'_>, r: u32, e: crate::jemalloc::ObjId, slot: u16) {
         if e != NO_OBJ {
             self.expiry.remove(r);
-            self.expires.delete(mem.heap);
+            if mem.profile.slot_dicts() {
+                self.slot_expires.delete(mem.heap, mem.profile, slot);
+            } else {
+                self.expires.delete(mem.heap);
+            }
             let a = mem.heap.alloc_of(e, mem.profile.dict_entry);
             mem.heap.zfree(a);
         }
@@ -389,7 +404,7 @@ impl Keyspace {
             self.store(r, value, value_payload);
             self.keys.get_mut(r).expire = NO_OBJ;
             old.free(mem);
-            self.drop_expire(mem, r, k.expire);
+            self.drop_expire(mem, r, k.expire, k.slot);
             return r;
         }
         // dbAdd: sdsdup(key), then dictAddRaw (table growth, then the entry, which holds the
@@ -399,12 +414,20 @@ impl Keyspace {
             .profile
             .key_name_request(key.len() as u64)
             .map_or(NO_OBJ, |n| mem.heap.zmalloc(n).id);
-        self.main.add(mem.heap, mem.profile.dict_initial_size);
+        // Where each slot has its own dict, the slot's (made with its first key).
+        let slot = key_hash_slot(key) as u16;
+        if mem.profile.slot_dicts() {
+            let request = mem.profile.kvstore_dict_request(true);
+            self.slot_keys.add(mem.heap, mem.profile, slot, request);
+        } else {
+            self.main.add(mem.heap, mem.profile.dict_initial_size);
+        }
         let entry = mem.heap.zmalloc(mem.profile.key_entry_request(key.len() as u64));
         let r = self.keys.insert(name, name_len, entry.id, sds);
+        self.keys.get_mut(r).slot = slot;
         self.store(r, value, value_payload);
         self.payload_bytes += key.len() as u64 + value_payload;
-        if mem.profile.cluster {
+        if mem.profile.cluster && !mem.profile.layout.per_slot_tables {
             // slotToKeyAddEntry: the slot's count and list head are written.
             let page = mem.heap.arena.size_classes().page();
             self.slot_map_of(mem).add(key_hash_slot(key), page);
@@ -424,6 +447,26 @@ impl Keyspace {
     /// baseline, measured before any key, does not hold.
     pub(super) fn slot_map_pages(&self) -> u64 {
         self.slot_map.as_ref().map_or(0, SlotMap::pages)
+    }
+
+    /// `getMemoryOverheadData`'s keyspace tables where each slot has its own dicts (cluster
+    /// mode, [`RedisProfile::slot_dicts`]): `kvstoreMemUsage` of the keys' kvstore plus a robj
+    /// per key (`overhead_ht_main`), and of the expires' (`overhead_ht_expires`); 0 before the
+    /// first key (`kvstoreNumAllocatedDicts` is 0: the db is skipped). `None` otherwise.
+    pub(super) fn slot_dicts_overhead(&self, profile: &RedisProfile) -> Option<u64> {
+        if !profile.slot_dicts() {
+            return None;
+        }
+        if self.slot_keys.allocated_dicts() == 0 {
+            return Some(0);
+        }
+        let keys = self
+            .slot_keys
+            .mem_usage(profile.dict_entry, profile.kvstore_dict_request(true));
+        let expires = self
+            .slot_expires
+            .mem_usage(profile.dict_entry, profile.kvstore_dict_request(false));
+        Some(keys + self.slot_keys.size() * profile.robj + expires)
     }
 
     /// A write command `cmd` of an aggregate type `T` on `key` with `args` (the arguments
@@ -498,7 +541,13 @@ impl Keyspace {
         }
         if self.keys.get(r).expire == NO_OBJ {
             let e = mem.heap.zmalloc(mem.profile.dict_entry);
-            self.expires.add(mem.heap, mem.profile.dict_initial_size);
+            if mem.profile.slot_dicts() {
+                let request = mem.profile.kvstore_dict_request(false);
+                let slot = self.keys.get(r).slot;
+                self.slot_expires.add(mem.heap, mem.profile, slot, request);
+            } else {
+                self.expires.add(mem.heap, mem.profile.dict_initial_size);
+            }
             self.keys.get_mut(r).expire = e.id;
         }
         self.expiry.set(r, key, deadline);
@@ -524,8 +573,12 @@ impl Keyspace {
         }
         let k = self.keys.remove(r);
         self.payload_bytes -= k.name_len as u64 + self.value_payload_of(&k);
-        self.main.delete(mem.heap);
-        self.drop_expire(mem, r, k.expire);
+        if mem.profile.slot_dicts() {
+            self.slot_keys.delete(mem.heap, mem.profile, k.slot);
+        } else {
+            self.main.delete(mem.heap);
+        }
+        self.drop_expire(mem, r, k.expire, k.slot);
         self.take(mem, &k).free(mem);
         Self::free_name_and_entry(mem, &k);
     }
@@ -557,6 +610,8 @@ impl Keyspace {
     pub(super) fn expire_cycle(&mut self, mem: &mut Mem<'_>, now_ns: u64, fast: bool) {
         let table_size = if mem.profile.layout.object_embeds_key {
             self.ht_expires_slots()
+        } else if mem.profile.slot_dicts() {
+            self.slot_expires.table_size()
         } else {
             self.expires.table_size()
         };
@@ -583,6 +638,11 @@ impl Keyspace {
             return;
         }
         let p = mem.profile;
+        if p.slot_dicts() {
+            self.slot_keys.cron(mem.heap, p);
+            self.slot_expires.cron(mem.heap, p);
+            return;
+        }
         let initial = p.dict_initial_size;
         for d in [&mut self.main, &mut self.expires] {
             d.rehash_all(mem.heap);
@@ -619,17 +679,26 @@ impl Keyspace {
             }
         });
         self.keys = keys;
-        self.main.clear(mem.heap);
+        let slots = mem.profile.slot_dicts();
+        if slots {
+            self.slot_keys.release_all(mem.heap);
+        } else {
+            self.main.clear(mem.heap);
+        }
         for e in expire_entries {
             let a = mem.heap.alloc_of(e, mem.profile.dict_entry);
             mem.heap.zfree(a);
         }
-        self.expires.clear(mem.heap);
+        if slots {
+            self.slot_expires.release_all(mem.heap);
+        } else {
+            self.expires.clear(mem.heap);
+        }
         self.expiry.clear();
         self.boxed.clear();
         self.free_boxed.clear();
         self.payload_bytes = 0;
-        if mem.profile.cluster {
+        if mem.profile.cluster && !mem.profile.layout.per_slot_tables {
             // slotToKeyFlush: the whole map cleared.
             let page = mem.heap.arena.size_classes().page();
             self.slot_map_of(mem).flush(page);

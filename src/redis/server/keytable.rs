@@ -50,6 +50,9 @@ pub(super) struct KeyRec {
     pub(super) held: Held,
     /// Bytes of an inline string value as the client sent it (at most 255).
     pub(super) vlen: u8,
+    /// The key's hash slot in cluster mode (`keyHashSlot`), where each slot has tables of its
+    /// own (see `keyspace/kvstore.rs`); 0 otherwise. Fills the record's padding.
+    pub(super) slot: u16,
 }
 
 impl KeyRec {
@@ -216,6 +219,7 @@ impl KeyTable {
             val: 0,
             held: Held::Shared,
             vlen: 0,
+            slot: 0,
         };
         let r = match self.free {
             Some(r) => {

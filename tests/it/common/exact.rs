@@ -33,7 +33,9 @@ use fragsim::redis::server::ClientId;
 use fragsim::redis::{RedisProfile, Server};
 use fragsim::validate::live_redis::RedisProcess;
 
-use super::{live_cluster_node, live_server, live_server_with, version_server, LiveGuard};
+use super::{
+    live_cluster_node, live_server, live_server_with, version_cluster_node, version_server, LiveGuard,
+};
 
 /// A live server and a model server, each with one connected client.
 pub struct Exact {
@@ -121,6 +123,26 @@ impl Exact {
             .with_cluster()
             .unwrap();
         Some(Self::with(process, profile))
+    }
+
+    /// A fresh one-node cluster of a built-in profile's version (`$FRAGSIM_SERVERS/<profile>`,
+    /// see `version_cluster_node`) and a model of it: the profile in cluster mode (its
+    /// `[cluster_baseline]`), hashing collection members with the server's own dict key when it
+    /// can be read (see [`Exact::start_version`]). `None` (with a notice) when the binary is not
+    /// at hand. Nothing warms the keyspace: in cluster mode a slot's dict comes and goes with
+    /// its keys, on both sides.
+    pub fn start_cluster_version(live: &LiveGuard, profile: &str) -> Option<Exact> {
+        let p = RedisProfile::builtin(profile)
+            .expect("a built-in profile")
+            .with_cluster()
+            .expect("the profile has a cluster baseline");
+        let process = version_cluster_node(live, profile)?;
+        let key = if p.layout.object_embeds_key {
+            None
+        } else {
+            live_dict_key(&process)
+        };
+        Some(Self::with_parts(process, p, key, false, false))
     }
 
     /// A freshly started server of a built-in profile's version (`$FRAGSIM_SERVERS/<profile>`,
@@ -406,6 +428,16 @@ impl Exact {
         let model = self.model.memory_usage(key);
         self.reading();
         (live, model)
+    }
+
+    /// Runs `argv` on the live server only and returns its integer reply: a question for the
+    /// server (`CLUSTER KEYSLOT`), not a comparison. What it leaves (its latency histogram,
+    /// the first time) is the live side's only, so compare nothing after it.
+    pub fn call_int(&mut self, argv: &[&str]) -> i64 {
+        match self.conn.call_str(argv).unwrap() {
+            Resp::Int(n) => n,
+            other => panic!("{}: {other:?}", show(argv)),
+        }
     }
 
     /// The model server (to look at what it holds).

@@ -240,3 +240,21 @@ pub fn version_server(_live: &LiveGuard, profile: &str, extra: &[&str]) -> Optio
         }
     }
 }
+
+/// A freshly started one-node cluster (`RedisProcess::start_cluster_of`) of `profile`'s
+/// version (see [`version_binary`]), for the test holding `_live`; `None` (with a notice) when
+/// there is no such binary. A binary that is there but does not start is a failure.
+pub fn version_cluster_node(_live: &LiveGuard, profile: &str) -> Option<RedisProcess> {
+    let bin = version_binary(profile)?;
+    static STARTING: Mutex<()> = Mutex::new(());
+    let _starting = STARTING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match RedisProcess::start_cluster_of(&bin) {
+            Ok(p) => return Some(p),
+            Err(e) if tries >= 3 => panic!("{bin} did not start as a cluster node: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}

@@ -296,8 +296,10 @@ pub struct ServerLayout {
     /// dictEntry unless the bucket is taken (`no_value`, `keys_are_odd`: redis 7.2
     /// `src/dict.c`).
     pub set_dict_no_value: bool,
-    /// Redis 7.2+: small lists are a bare listpack, a quicklist only past one node's limit
-    /// (redis 7.2 `src/t_list.c`, `listTypeTryConversion`).
+    /// Redis 7.2+: small lists are a bare listpack, a quicklist only past one node's limit,
+    /// and a listpack again when one node within half the limit is left (redis 7.2
+    /// `src/t_list.c`, `listTypeTryConversion`); `listTypeIterator` is 32 bytes (its `lpi`).
+    /// Predicts `used_memory` and `MEMORY USAGE` of lists (modelled in `server/list.rs`).
     pub list_listpack: bool,
     /// Redis 7.4+: dicts shrink as entries are deleted, at 1/8 fill, rather than only from the
     /// cron at 10 % (`dictShrinkIfNeeded`, redis 7.4 `src/dict.c`).

@@ -240,7 +240,7 @@ fn sorted_sets_presize_their_dicts() {
 
 /// The versions the list tests run on: those of [`VERSIONS`] and Valkey 8.0, whose lists are
 /// Redis 7.2's (valkey 8.0.1 `src/t_list.c`).
-const LIST_VERSIONS: [&str; 3] = ["redis-7.2", "redis-7.4", "valkey-8.0"];
+const LIST_VERSIONS: [&str; 5] = ["redis-7.2", "redis-7.4", "valkey-8.0", "valkey-8.1", "valkey-9.1"];
 
 /// Runs `body` on a fresh server of each version of [`LIST_VERSIONS`] started with `extra`,
 /// its model's profile changed by `adjust` to match (see [`per_version`]).

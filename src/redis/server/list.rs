@@ -1,5 +1,6 @@
 //! Lists (t_list.c, quicklist.c, listpack.c): Redis 7.0 keeps every list as a quicklist, a
-//! doubly linked list of nodes that each hold one listpack.
+//! doubly linked list of nodes that each hold one listpack; Redis 7.2+ keeps a small list as
+//! one bare listpack (below).
 //!
 //! Modelled, allocation by allocation:
 //! - `createQuicklistObject` (`quicklistCreate`, then the robj) when LPUSH/RPUSH find no key
@@ -38,6 +39,28 @@
 //!   the LZF block freed), the iterators of LREM and of a pop with a count decompressing each
 //!   node they enter for use and recompressing it as they leave it, and `quicklistDelRange`
 //!   doing the same for a node it cuts.
+//!
+//! Redis 7.2+ (`[layout] list_listpack`; redis 7.2.6 `src/t_list.c`, the same in 7.4.1,
+//! 8.0.6 and Valkey 8.0.1 to 9.1.2 but for formatting and accessors): a small list is a bare
+//! listpack (`OBJ_ENCODING_LISTPACK`):
+//! - a new key is `createListListpackObject` (`lpNew(0)`, 7 bytes, then the robj);
+//! - before a push, `listTypeTryConvertListpack` checks the listpack's bytes plus the
+//!   arguments' lengths and its entries plus their number against one node's limit
+//!   (`quicklistNodeExceedsLimit`): past it, the list becomes a quicklist whose one node holds
+//!   the listpack as it is (`quicklistCreate`, `quicklistAppendListpack`), or, with no entry,
+//!   the listpack freed; the elements are then pushed as above;
+//! - pushes into the listpack (`lpAppend`/`lpPrepend`) reallocate it only past its block's
+//!   usable size; pops copy the entry (an integer too) into a string object before
+//!   `lpDelete`, which reallocates the listpack to its exact new size, as LREM's deletions
+//!   do (its iterator, `listTypeIterator`, is 32 bytes from 7.2 on); a pop with a count and
+//!   LTRIM use `lpDeleteRange`, which shrinks the listpack to fit;
+//! - after a pop, LTRIM or an LREM that removed something, a quicklist left with one node
+//!   within half of the node limits becomes a bare listpack again
+//!   (`listTypeTryConvertQuicklist`: the node's listpack kept, the node then the quicklist
+//!   freed);
+//! - MEMORY USAGE of a bare listpack: the robj and the listpack's usable size;
+//! - a pop with a count on a quicklist walks it with a quicklist iterator alone
+//!   (`addListQuicklistRangeReply`), no list iterator.
 //!
 //! Not modelled (the commands are refused): elements of 1 GiB or more, which 7.0.15 keeps in
 //! plain nodes (`packed_threshold`; beyond the default `proto-max-bulk-len` anyway). The reply

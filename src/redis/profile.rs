@@ -346,6 +346,14 @@ pub struct ServerLayout {
     /// Valkey's hashtable; the live tests use it so that when an old table goes does not depend
     /// on when the server's cron ticks.
     pub no_active_rehashing: bool,
+    /// Redis 8.0: a client keeps its argv array from one command to the next
+    /// (`commandProcessed` resets it with `resetClientInternal(c, 0)`); the next command reuses
+    /// it unless it needs more slots or it has more than 1,024 (then it is freed and one of
+    /// min(argc, 1,024) slots made: `processMultibulkBuffer`), and the cron frees it when the
+    /// client has been idle for more than 2 s or it has more than 128 slots
+    /// (`clientsCronFreeArgvIfIdle`); all in redis 8.0.6 `src/networking.c`, `src/server.c`.
+    /// Predicts `used_memory` (and `mem_clients_normal`) between commands.
+    pub client_keeps_argv: bool,
 }
 
 fn default_set_max_listpack_entries() -> u64 {

@@ -1857,6 +1857,69 @@ mod tests {
         assert_eq!(compressed(&s, b"l"), [false; 4]);
     }
 
+    /// A server of the Redis 7.2.6 build (bare listpacks), ready as [`ready`] makes one.
+    fn ready_72() -> (Server, ClientId) {
+        let mut p = RedisProfile::builtin("redis-7.2").unwrap();
+        p.baseline.commands_seen = ["ping", "rpush", "lpush", "lpop", "rpop", "ltrim", "lrem", "del"]
+            .map(String::from)
+            .to_vec();
+        let mut s = Server::new(p, 1).unwrap();
+        let c = s.connect();
+        s.exec(c, &argv(&[b"PING"])).unwrap();
+        (s, c)
+    }
+
+    /// Redis 7.2: `RPUSH l a b c` on a new key is `lpNew(0)` (7 B) then the robj, the key's
+    /// sds (3), the table (32) and entry (24), then the listpack grown for "a" (10, the 16
+    /// class) where "b" and "c" fit: MEMORY USAGE robj 16 + listpack 16 + key 8 + entry 24.
+    #[test]
+    fn a_new_list_is_a_bare_listpack_from_7_2() {
+        let (mut s, c) = ready_72();
+        s.heap.record();
+        assert_eq!(
+            delta(&mut s, c, &[b"RPUSH", b"l", b"a", b"b", b"c"]),
+            16 + 16 + 8 + 32 + 24
+        );
+        assert!(has_run(&trace(&s), &["+7", "+16", "+3", "+32", "+24", "~7>10"]));
+        assert_eq!(list(&s, b"l").encoding(), "listpack");
+        assert_eq!(s.memory_usage(b"l"), Some(64));
+        // Popped to nothing: "a" copied into an embedded string (16 + 3 + 1 + 1 = 21, after the
+        // argument "l"'s), the listpack reallocated to 13 (in place, the same class), the
+        // object freed; the key goes with the last.
+        assert_eq!(delta(&mut s, c, &[b"LPOP", b"l"]), 0);
+        assert!(has_run(&trace(&s), &["+21", "+21", "-21"]));
+        assert_eq!(delta(&mut s, c, &[b"RPOP", b"l", b"5"]), -(16 + 16 + 8 + 24));
+        assert_eq!(s.dbsize(), 0);
+    }
+
+    /// Redis 7.2: 79 strings of 100 B make a listpack of 8,144 B; the 80th passes 8 KiB
+    /// (8,144 + 100 > 8,192): `quicklistCreate` (40), the listpack's node (40), then the push
+    /// opens a node of its own (40, `lpNew`, the entry). RPOP leaves one node of 8,144 B, over
+    /// half the limit: still a quicklist. LTRIM to 10 (1,037 B, shrunk to fit): one node
+    /// within 4 KiB, a bare listpack again (the node, then the quicklist freed).
+    #[test]
+    fn a_listpack_converts_past_a_node_and_back_under_half() {
+        let (mut s, c) = ready_72();
+        // Recorded from the start: the trace then names each block by its last request.
+        s.heap.record();
+        exec(&mut s, c, &hundreds(b"RPUSH", b"t", 79));
+        assert_eq!(list(&s, b"t").encoding(), "listpack");
+        assert_eq!(s.memory_usage(b"t"), Some(16 + 8_192 + 8 + 24));
+        assert_eq!(exec(&mut s, c, &hundreds(b"RPUSH", b"t", 1)), 40 + 40 + 40 + 112);
+        assert!(has_run(&trace(&s), &["+40", "+40", "+40", "+7", "~7>110"]));
+        assert_eq!(list(&s, b"t").encoding(), "quicklist");
+        assert_eq!(delta(&mut s, c, &[b"RPOP", b"t"]), -(40 + 112));
+        assert_eq!(list(&s, b"t").encoding(), "quicklist");
+        assert_eq!(s.memory_usage(b"t"), Some(16 + 40 + 40 + 8_192 + 8 + 24));
+        assert_eq!(
+            delta(&mut s, c, &[b"LTRIM", b"t", b"0", b"9"]),
+            1_280 - 8_192 - 40 - 40
+        );
+        assert!(has_run(&trace(&s), &["+40", "-40", "~7217>1037", "-40", "-40"]));
+        assert_eq!(list(&s, b"t").encoding(), "listpack");
+        assert_eq!(s.memory_usage(b"t"), Some(16 + 1_280 + 8 + 24));
+    }
+
     /// Arguments Redis refuses are refused; a pop or a trim of a missing key does nothing.
     #[test]
     fn bad_arguments_are_refused_and_missing_keys_ignored() {

@@ -62,11 +62,20 @@ impl Collection {
                 } else {
                     format!("{} elements", t.list_max_listpack_size)
                 };
-                format!(
+                let quicklist = format!(
                     "a quicklist: a chain of listpack nodes, a new node when a listpack would pass {fill} \
                      (list-max-listpack-size {})",
                     t.list_max_listpack_size
-                )
+                );
+                if p.layout.list_listpack {
+                    // Redis 7.2+ `listTypeTryConvertListpack`, `listTypeTryConvertQuicklist`.
+                    format!(
+                        "a bare listpack while it stays within one node's limit ({fill}), else {quicklist}; \
+                         a listpack again when one node is left within half that limit"
+                    )
+                } else {
+                    quicklist
+                }
             }
             Collection::Set => format!(
                 "an intset while every member is an integer and there are at most {} \

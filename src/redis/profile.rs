@@ -336,8 +336,10 @@ pub struct ServerLayout {
     /// dictEntry unless the bucket is taken (`no_value`, `keys_are_odd`: redis 7.2
     /// `src/dict.c`).
     pub set_dict_no_value: bool,
-    /// Redis 7.2+: small lists are a bare listpack, a quicklist only past one node's limit
-    /// (redis 7.2 `src/t_list.c`, `listTypeTryConversion`).
+    /// Redis 7.2+: small lists are a bare listpack, a quicklist only past one node's limit,
+    /// and a listpack again when one node within half the limit is left (redis 7.2
+    /// `src/t_list.c`, `listTypeTryConversion`); `listTypeIterator` is 32 bytes (its `lpi`).
+    /// Predicts `used_memory` and `MEMORY USAGE` of lists (modelled in `server/list.rs`).
     pub list_listpack: bool,
     /// Redis 7.4+: dicts shrink as entries are deleted, at 1/8 fill, rather than only from the
     /// cron at 10 % (`dictShrinkIfNeeded`, redis 7.4 `src/dict.c`).
@@ -409,6 +411,14 @@ pub struct ServerLayout {
     /// Valkey's hashtable; the live tests use it so that when an old table goes does not depend
     /// on when the server's cron ticks.
     pub no_active_rehashing: bool,
+    /// Redis 8.0: a client keeps its argv array from one command to the next
+    /// (`commandProcessed` resets it with `resetClientInternal(c, 0)`); the next command reuses
+    /// it unless it needs more slots or it has more than 1,024 (then it is freed and one of
+    /// min(argc, 1,024) slots made: `processMultibulkBuffer`), and the cron frees it when the
+    /// client has been idle for more than 2 s or it has more than 128 slots
+    /// (`clientsCronFreeArgvIfIdle`); all in redis 8.0.6 `src/networking.c`, `src/server.c`.
+    /// Predicts `used_memory` (and `mem_clients_normal`) between commands.
+    pub client_keeps_argv: bool,
 }
 
 fn default_set_max_listpack_entries() -> u64 {

@@ -46,6 +46,9 @@ pub(super) struct Client {
     buf_peak_reset_ns: Option<u64>,
     /// Whether `CLIENT INFO` has cached the peer's and the socket's address strings.
     addresses_cached: bool,
+    /// Redis 8.0 (`client_keeps_argv`): the argv array kept since the last command (`c->argv`,
+    /// `argv_len` its slots), until a command needs another or the cron frees it.
+    pub(super) argv: Option<Alloc>,
 }
 
 impl Client {
@@ -100,6 +103,7 @@ impl Server {
             buf_peak,
             buf_peak_reset_ns: None,
             addresses_cached: false,
+            argv: None,
         };
         if let Some(i) = self.clients.iter().position(|c| c.is_none()) {
             self.clients[i] = Some(c);
@@ -119,9 +123,61 @@ impl Server {
             let node = self.heap.zmalloc(LIST_NODE);
             self.heap.zfree(node);
             self.heap.zfree(c.qbuf);
-            for a in c.allocs.into_iter().rev() {
+            for (i, a) in c.allocs.into_iter().enumerate().rev() {
                 self.heap.zfree(a);
+                // freeClient: `freeClientArgv` right after the reply buffer (Redis 8.0's kept
+                // array).
+                if Some(i) == c.buf {
+                    if let Some(argv) = c.argv {
+                        self.heap.zfree(argv);
+                    }
+                }
             }
+        }
+    }
+
+    /// The argv array for a command of `argc` arguments on client `id`
+    /// (`processMultibulkBuffer`): one of min(argc, 1,024) slots; under Redis 8.0's
+    /// `client_keeps_argv` the client's kept array when it has the slots and no more than
+    /// 1,024, else that one freed and a new one made.
+    pub(super) fn argv_array(&mut self, id: ClientId, argc: usize) -> Alloc {
+        let size = 8 * argc.min(1024) as u64;
+        if !self.profile.layout.client_keeps_argv {
+            return self.heap.zmalloc(size);
+        }
+        match self.client_mut(id).argv.take() {
+            Some(a) if argc as u64 <= argv_slots(a) && argv_slots(a) <= 1024 => a,
+            Some(a) => {
+                self.heap.zfree(a);
+                self.heap.zmalloc(size)
+            }
+            None => self.heap.zmalloc(size),
+        }
+    }
+
+    /// After a command: its argv array freed (`freeClientArgv`), or under Redis 8.0's
+    /// `client_keeps_argv` kept by the client (`resetClientInternal(c, 0)`).
+    pub(super) fn release_argv(&mut self, id: ClientId, argv: Alloc) {
+        if self.profile.layout.client_keeps_argv {
+            if let Some(c) = self.clients.get_mut(id).and_then(Option::as_mut) {
+                debug_assert!(c.argv.is_none(), "the kept array was taken for this command");
+                c.argv = Some(argv);
+                return;
+            }
+        }
+        self.heap.zfree(argv);
+    }
+
+    /// `clientsCronFreeArgvIfIdle` (Redis 8.0): a kept argv array freed when the client has
+    /// been idle for more than 2 s or the array has more than 128 slots.
+    pub(super) fn free_argv_if_idle(&mut self, id: ClientId, now: u64) {
+        let Some(c) = self.clients.get_mut(id).and_then(Option::as_mut) else {
+            return;
+        };
+        let Some(a) = c.argv else { return };
+        if now.saturating_sub(c.last_active_ns) > 2_000_000_000 || argv_slots(a) > 128 {
+            c.argv = None;
+            self.heap.zfree(a);
         }
     }
 
@@ -224,6 +280,11 @@ impl Server {
     }
 }
 
+/// The slots of an argv array (`argv_len`): its bytes asked for over `sizeof(robj*)`.
+fn argv_slots(a: Alloc) -> u64 {
+    u64::from(a.requested) / 8
+}
+
 #[cfg(test)]
 mod tests {
     use crate::redis::server::testing::{argv, debian_profile, recorded_allocs};
@@ -258,5 +319,51 @@ mod tests {
         assert_eq!(allocs[13..], [8, 24, 24, 24_576, 104, 8, 24, 24, 24]);
         // All freed but the histogram (24,576 + 112 B).
         assert_eq!(s.heap.zmalloc_used, 24_688);
+    }
+
+    /// Redis 8.0 keeps a client's argv array between commands: a PING's (1 slot, 8 B) stays
+    /// after it; a command of 100 arguments frees it and makes one of 100 slots (800 B), which
+    /// a PING then reuses, until the cron finds the client idle for more than 2 s; one of 200
+    /// slots the cron frees at its next tick (over 128). Redis 7.0 frees the array after each
+    /// command.
+    #[test]
+    fn redis_8_0_keeps_the_argv_array() {
+        use crate::redis::profile::RedisProfile;
+        let mut p = RedisProfile::builtin("redis-8.0").unwrap();
+        p.baseline.commands_seen = ["ping", "rpush", "del"].map(String::from).to_vec();
+        let mut s = Server::new(p, 1).unwrap();
+        let c = s.connect();
+        s.exec(c, &argv(&[b"PING"])).unwrap();
+        let base = s.heap.zmalloc_used as i64;
+        let exec = |s: &mut Server, words: Vec<Vec<u8>>| {
+            let before = s.heap.zmalloc_used as i64;
+            s.exec(c, &words).unwrap();
+            s.heap.zmalloc_used as i64 - before
+        };
+        let mut push = argv(&[b"RPUSH", b"l"]);
+        push.extend((0..98).map(|i| format!("{i:03}x").into_bytes()));
+        // The list (robj 16, listpack 7 + 98 x 6 = 595 -> 640, key 8, dict table 32, entry
+        // 24: 720) and the array: 8 B freed, 800 made (the 896 class).
+        assert_eq!(exec(&mut s, push), 720 + 896 - 8);
+        assert_eq!(exec(&mut s, argv(&[b"PING"])), 0);
+        assert_eq!(s.heap.zmalloc_used as i64 - base, 720 + 888);
+        let kept = |s: &Server| s.clients[c].as_ref().unwrap().argv.map(|a| a.requested);
+        s.advance(1_000_000_000);
+        assert_eq!(kept(&s), Some(800));
+        s.advance(2_100_000_000);
+        assert_eq!(kept(&s), None);
+        // A new array of 2 slots.
+        exec(&mut s, argv(&[b"DEL", b"l"]));
+        assert_eq!(kept(&s), Some(16));
+        let mut big = argv(&[b"RPUSH", b"m"]);
+        big.extend((0..198).map(|i| format!("{i:03}y").into_bytes()));
+        exec(&mut s, big);
+        assert_eq!(kept(&s), Some(1600));
+        s.advance(100_000_000);
+        assert_eq!(kept(&s), None);
+        // Closing frees a kept array too.
+        s.exec(c, &argv(&[b"PING"])).unwrap();
+        s.disconnect(c);
+        assert!(s.clients[c].is_none());
     }
 }

@@ -3,7 +3,8 @@
 //! `databasesCron` runs active expiry's slow cycle (`activeExpireCycle`), finishes the keyspace
 //! dicts' rehash and shrinks them (`tryResizeHashTables`); `clientsCron` resizes each client's
 //! query buffer (`clientsCronResizeQueryBuffer`) and reply buffer
-//! (`clientsCronResizeOutputBuffer`). Between ticks the allocator's decay runs with the clock.
+//! (`clientsCronResizeOutputBuffer`), and on Redis 8.0 frees an idle client's kept argv array
+//! (`clientsCronFreeArgvIfIdle`). Between ticks the allocator's decay runs with the clock.
 
 use super::Server;
 
@@ -68,6 +69,9 @@ impl Server {
                 continue;
             }
             self.resize_query_buffer(i, now);
+            if self.profile.layout.client_keeps_argv {
+                self.free_argv_if_idle(i, now);
+            }
             self.resize_output_buffer(i, now);
         }
         self.peak = self.peak.max(self.used_memory());

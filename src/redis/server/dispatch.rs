@@ -416,7 +416,7 @@ impl Server {
         if self.rewrite.holds_any() {
             self.rewrite.release(&mut self.heap);
         }
-        self.heap.zfree(argv_arr);
+        self.release_argv(client, argv_arr);
         // beforeSleep: the fast active-expiry cycle, when due; then the reply is written and the
         // client leaves the pending-write list; the peak recorded again.
         let now = self.now_ns;

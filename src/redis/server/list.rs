@@ -1,5 +1,6 @@
 //! Lists (t_list.c, quicklist.c, listpack.c): Redis 7.0 keeps every list as a quicklist, a
-//! doubly linked list of nodes that each hold one listpack.
+//! doubly linked list of nodes that each hold one listpack; Redis 7.2+ keeps a small list as
+//! one bare listpack (below).
 //!
 //! Modelled, allocation by allocation:
 //! - `createQuicklistObject` (`quicklistCreate`, then the robj) when LPUSH/RPUSH find no key
@@ -39,6 +40,28 @@
 //!   node they enter for use and recompressing it as they leave it, and `quicklistDelRange`
 //!   doing the same for a node it cuts.
 //!
+//! Redis 7.2+ (`[layout] list_listpack`; redis 7.2.6 `src/t_list.c`, the same in 7.4.1,
+//! 8.0.6 and Valkey 8.0.1 to 9.1.2 but for formatting and accessors): a small list is a bare
+//! listpack (`OBJ_ENCODING_LISTPACK`):
+//! - a new key is `createListListpackObject` (`lpNew(0)`, 7 bytes, then the robj);
+//! - before a push, `listTypeTryConvertListpack` checks the listpack's bytes plus the
+//!   arguments' lengths and its entries plus their number against one node's limit
+//!   (`quicklistNodeExceedsLimit`): past it, the list becomes a quicklist whose one node holds
+//!   the listpack as it is (`quicklistCreate`, `quicklistAppendListpack`), or, with no entry,
+//!   the listpack freed; the elements are then pushed as above;
+//! - pushes into the listpack (`lpAppend`/`lpPrepend`) reallocate it only past its block's
+//!   usable size; pops copy the entry (an integer too) into a string object before
+//!   `lpDelete`, which reallocates the listpack to its exact new size, as LREM's deletions
+//!   do (its iterator, `listTypeIterator`, is 32 bytes from 7.2 on); a pop with a count and
+//!   LTRIM use `lpDeleteRange`, which shrinks the listpack to fit;
+//! - after a pop, LTRIM or an LREM that removed something, a quicklist left with one node
+//!   within half of the node limits becomes a bare listpack again
+//!   (`listTypeTryConvertQuicklist`: the node's listpack kept, the node then the quicklist
+//!   freed);
+//! - MEMORY USAGE of a bare listpack: the robj and the listpack's usable size;
+//! - a pop with a count on a quicklist walks it with a quicklist iterator alone
+//!   (`addListQuicklistRangeReply`), no list iterator.
+//!
 //! Not modelled (the commands are refused): elements of 1 GiB or more, which 7.0.15 keeps in
 //! plain nodes (`packed_threshold`; beyond the default `proto-max-bulk-len` anyway). The reply
 //! of a pop with a count is made after the model's iterator has run, where Redis allocates its
@@ -67,9 +90,13 @@ use super::string::StringValue;
 use super::value::{add_sampled, listpack_structure, Aggregate, BlockKind, Blocks, Mem, Value, ValueType};
 use super::Server;
 
-/// `sizeof(listTypeIterator)` on 64-bit builds (subject pointer, two flag bytes, the
+/// `sizeof(listTypeIterator)` on 64-bit builds in 7.0 (subject pointer, two flag bytes, the
 /// quicklist iterator pointer): allocated for LREM and for the reply of a pop with a count.
 const LIST_TYPE_ITERATOR: u64 = 24;
+
+/// `sizeof(listTypeIterator)` on 64-bit builds in Redis 7.2+ and Valkey (the listpack
+/// iterator pointer `lpi` added: redis 7.2.6 `src/server.h`): allocated for LREM only.
+const LIST_TYPE_ITERATOR_72: u64 = 32;
 
 /// `sizeof(quicklistIter)` on 64-bit builds (quicklist, node and entry pointers, offset,
 /// direction): `quicklistGetIteratorAtIdx` allocates one.
@@ -187,6 +214,16 @@ struct Packed {
 }
 
 impl Packed {
+    /// `lpNew(0)`: the header and the end byte, no entry.
+    fn empty() -> Box<Packed> {
+        let mut p = Packed {
+            image: vec![0, 0, 0, 0, 0, 0, 0xff],
+            ..Packed::default()
+        };
+        p.set_header(0);
+        Box::new(p)
+    }
+
     /// `lpNew` then the first entry, `bytes` of it.
     fn new(bytes: &[u8]) -> Box<Packed> {
         let mut image = vec![0; 6];
@@ -215,9 +252,13 @@ impl Packed {
 /// block: `node->entry` either way) and the listpack's byte count (`lpBytes`, `node->sz`),
 /// its elements in listpack order, and under `list-compress-depth` > 0 its listpack's bytes
 /// and compression state (`None` otherwise: the model keeps no bytes it does not need).
+///
+/// A Redis 7.2+ list encoded as a bare listpack is one such record with no `quicklistNode`
+/// block (`node` `None`): the listpack becomes a node's `entry` as it is when the list is
+/// converted, and a lone node's `entry` becomes the list's listpack when converted back.
 #[derive(Debug, Clone)]
 struct Node {
-    node: Alloc,
+    node: Option<Alloc>,
     lp: Alloc,
     bytes: u64,
     elems: VecDeque<Elem>,
@@ -289,13 +330,14 @@ impl Node {
     }
 }
 
-/// A list value: its robj, its `quicklist` struct, its nodes head to tail, its element count
-/// (`ql->count`) and its compression depth (`ql->compress`, from `list-compress-depth` when the
-/// list was made).
+/// A list value: its robj, its `quicklist` struct (`None` for a Redis 7.2+ list encoded as a
+/// bare listpack, `OBJ_ENCODING_LISTPACK`, whose one record in `nodes` is then that
+/// listpack), its nodes head to tail, its element count (`ql->count`) and its compression
+/// depth (`ql->compress`, from `list-compress-depth` when the list was made).
 #[derive(Debug, Clone)]
 pub(super) struct ListValue {
     pub(super) robj: Alloc,
-    ql: Alloc,
+    ql: Option<Alloc>,
     nodes: VecDeque<Node>,
     count: u64,
     depth: u64,
@@ -312,6 +354,169 @@ impl ListValue {
     /// `list-max-listpack-size` as `quicklistSetFill` keeps it (-5 to 32,767).
     fn fill(profile: &RedisProfile) -> i64 {
         profile.types.list_max_listpack_size.clamp(-5, FILL_MAX)
+    }
+
+    /// Whether the list is a bare listpack (`OBJ_ENCODING_LISTPACK`, Redis 7.2+).
+    fn is_listpack(&self) -> bool {
+        self.ql.is_none()
+    }
+
+    /// The list's listpack record (a bare listpack's, or a lone node's).
+    fn lp_mut(&mut self) -> &mut Node {
+        self.nodes.front_mut().expect("the listpack")
+    }
+
+    /// `listTypeTryConvertListpack` (redis 7.2.6 `src/t_list.c`), before elements of `args`
+    /// are added to a bare listpack: when the listpack's bytes plus the elements' lengths, or
+    /// its entries plus their number, pass one node's limit (`quicklistNodeExceedsLimit` of
+    /// the unclamped `list-max-listpack-size`), the list becomes a quicklist: `quicklistCreate`,
+    /// then `quicklistAppendListpack` (a node whose entry is the listpack as it is), or, for
+    /// a listpack with no entry, `lpFree`. The robj stays.
+    fn convert_if_growing(&mut self, mem: &mut Mem<'_>, args: &[&[u8]]) {
+        if !self.is_listpack() {
+            return;
+        }
+        let add_bytes: u64 = args.iter().map(|a| a.len() as u64).sum();
+        let n = &self.nodes[0];
+        let fill = mem.profile.types.list_max_listpack_size;
+        if !node_exceeds_limit(fill, n.bytes + add_bytes, n.count() + args.len() as u64) {
+            return;
+        }
+        let ql = mem.heap.zmalloc(mem.profile.types.quicklist);
+        if self.count > 0 {
+            let node = mem.heap.zmalloc(mem.profile.types.quicklist_node);
+            self.lp_mut().node = Some(node);
+        } else {
+            let n = self.nodes.pop_front().expect("the listpack");
+            mem.heap.zfree(n.lp);
+        }
+        self.ql = Some(ql);
+    }
+
+    /// `listTypeTryConvertQuicklist(o, shrinking=1)` (redis 7.2.6 `src/t_list.c`), after
+    /// elements were removed from a quicklist that is left non-empty (pops, LTRIM, LREM):
+    /// a list of one node whose listpack is within half of a node's limits (bytes and
+    /// entries: `quicklistNodeLimit`, both halved) becomes a bare listpack, that node's entry
+    /// as it is; `quicklistRelease` frees the node, then the quicklist. Nothing before 7.2.
+    fn convert_if_shrunk(&mut self, mem: &mut Mem<'_>) {
+        let Some(ql) = self.ql else {
+            return;
+        };
+        if !mem.profile.layout.list_listpack || self.nodes.len() != 1 {
+            return;
+        }
+        let (sz_limit, count_limit) = node_limit(mem.profile.types.list_max_listpack_size);
+        if self.nodes[0].bytes > sz_limit / 2 || self.count > count_limit / 2 {
+            return;
+        }
+        debug_assert!(!self.nodes[0].is_lzf(), "a lone node is never compressed");
+        let node = self.lp_mut().node.take().expect("a quicklist node");
+        mem.heap.zfree(node);
+        mem.heap.zfree(ql);
+        self.ql = None;
+    }
+
+    /// `listTypePush` on a bare listpack (`lpPrepend`/`lpAppend`, or their integer forms for
+    /// an integer-encoded value: the same entry): `lpInsert` reallocates the listpack to its
+    /// new size only past its block's usable size.
+    fn lp_push(&mut self, mem: &mut Mem<'_>, hasher: &NameHasher, head: bool, bytes: &[u8]) {
+        let e = Elem::new(hasher, bytes, mem.profile.shared_integers);
+        let n = self.lp_mut();
+        n.bytes += e.entry();
+        if n.bytes > n.lp.usable {
+            n.lp = mem.heap.zrealloc(n.lp, n.bytes);
+        }
+        if head {
+            n.elems.push_front(e);
+        } else {
+            n.elems.push_back(e);
+        }
+        n.image_push(head, bytes);
+        self.count += 1;
+    }
+
+    /// `lpDelete` of element `e` of a bare listpack: the listpack reallocated to its new byte
+    /// count (`lpInsert` shrinks after the move), even left with no entry. Returns it.
+    fn lp_delete_at(&mut self, mem: &mut Mem<'_>, e: usize) -> Elem {
+        let n = self.lp_mut();
+        let left = n.count() - 1;
+        n.image_delete(e..e + 1, left);
+        let el = n.elems.remove(e).expect("an element of the listpack");
+        n.bytes -= el.entry();
+        n.lp = mem.heap.zrealloc(n.lp, n.bytes);
+        self.count -= 1;
+        el
+    }
+
+    /// `lpDeleteRange(lp, start, num)` on a bare listpack: nothing for `num` 0 or a `start`
+    /// out of the list (`lpSeek` finds no entry); else the entries from `start` (negative:
+    /// from the tail) to at most the end deleted, then `lpShrinkToFit` (reallocated to its
+    /// bytes when they are fewer than its block's usable size). Returns the bytes the client
+    /// sent for them.
+    fn lp_delete_range(&mut self, mem: &mut Mem<'_>, start: i64, num: u64) -> u64 {
+        let count = self.count;
+        let first = if start < 0 { start + count as i64 } else { start };
+        if num == 0 || first < 0 || first as u64 >= count {
+            return 0;
+        }
+        let first = first as u64;
+        let end = (first + num).min(count);
+        let range = first as usize..end as usize;
+        let n = self.lp_mut();
+        let payload = n.payload(range.clone());
+        n.image_delete(range.clone(), count - (end - first));
+        n.bytes -= n.entries(range.clone());
+        n.elems.drain(range);
+        if n.bytes < n.lp.usable {
+            n.lp = mem.heap.zrealloc(n.lp, n.bytes);
+        }
+        self.count -= end - first;
+        payload
+    }
+
+    /// `listTypePop` on a bare listpack: the entry, string or integer, copied into a string
+    /// object (`createStringObject` of `lpGet`'s bytes: an integer too), the entry deleted
+    /// (`lpDelete`), the object freed once replied. Returns the element.
+    fn lp_pop_one(&mut self, mem: &mut Mem<'_>, head: bool) -> Elem {
+        let e = if head { 0 } else { self.nodes[0].elems.len() - 1 };
+        let el = self.nodes[0].elems[e];
+        let obj = StringValue::create(mem, el.len());
+        self.lp_delete_at(mem, e);
+        obj.free(mem);
+        el
+    }
+
+    /// `lremCommand` on a bare listpack: the list iterator (`listTypeInitIterator`), each
+    /// matching entry deleted with `lpDelete` from the head (`toremove` >= 0) or the tail, at
+    /// most `|toremove|` of them (all when 0), the iterator freed. Returns the count and the
+    /// bytes the client sent for them.
+    fn lp_remove(&mut self, mem: &mut Mem<'_>, toremove: i64, target: Elem) -> (u64, u64) {
+        let li = mem.heap.zmalloc(Self::list_iterator_size(mem.profile));
+        let limit = toremove.unsigned_abs();
+        let matches = |e: &Elem| e.hash == target.hash && e.len() == target.len();
+        let (mut removed, mut payload) = (0u64, 0u64);
+        if toremove >= 0 {
+            let mut e = 0;
+            while e < self.nodes[0].elems.len() && (limit == 0 || removed < limit) {
+                if matches(&self.nodes[0].elems[e]) {
+                    payload += self.lp_delete_at(mem, e).len();
+                    removed += 1;
+                } else {
+                    e += 1;
+                }
+            }
+        } else {
+            let mut e = self.nodes[0].elems.len();
+            while e > 0 && (limit == 0 || removed < limit) {
+                e -= 1;
+                if matches(&self.nodes[0].elems[e]) {
+                    payload += self.lp_delete_at(mem, e).len();
+                    removed += 1;
+                }
+            }
+        }
+        mem.heap.zfree(li);
+        (removed, payload)
     }
 
     /// `quicklistPushHead` (`head`) or `quicklistPushTail` of `bytes`: into the end node when
@@ -357,7 +562,7 @@ impl ListValue {
                     lp
                 };
                 let n = Node {
-                    node,
+                    node: Some(node),
                     lp,
                     bytes: size,
                     elems: VecDeque::from([e]),
@@ -500,7 +705,9 @@ impl ListValue {
         let n = self.nodes.remove(i).expect("a node of the list");
         self.compress_walk(mem, None);
         mem.heap.zfree(n.lp);
-        mem.heap.zfree(n.node);
+        if let Some(node) = n.node {
+            mem.heap.zfree(node);
+        }
     }
 
     /// `__quicklistDelNode` of node `i` with its elements (see [`ListValue::unlink_node`]).
@@ -641,21 +848,34 @@ impl ListValue {
         payload
     }
 
-    /// `listTypeInitIterator`: the list iterator, then the quicklist iterator in it.
-    fn open_iterator(mem: &mut Mem<'_>) -> (Alloc, Alloc) {
-        let li = mem.heap.zmalloc(LIST_TYPE_ITERATOR);
+    /// `sizeof(listTypeIterator)` for this version (see [`LIST_TYPE_ITERATOR_72`]).
+    fn list_iterator_size(profile: &RedisProfile) -> u64 {
+        if profile.layout.list_listpack {
+            LIST_TYPE_ITERATOR_72
+        } else {
+            LIST_TYPE_ITERATOR
+        }
+    }
+
+    /// `listTypeInitIterator`: the list iterator, then the quicklist iterator in it; with
+    /// `list_iter` false only the quicklist iterator (`quicklistGetIteratorAtIdx`, as Redis
+    /// 7.2+'s `addListQuicklistRangeReply` makes it).
+    fn open_iterator(mem: &mut Mem<'_>, list_iter: bool) -> (Option<Alloc>, Alloc) {
+        let li = list_iter.then(|| mem.heap.zmalloc(Self::list_iterator_size(mem.profile)));
         let qi = mem.heap.zmalloc(QUICKLIST_ITER);
         (li, qi)
     }
 
     /// `listTypeReleaseIterator`: `quicklistCompress` of the node the iterator is on, if any,
     /// the quicklist iterator freed, then the list iterator.
-    fn close_iterator(&mut self, mem: &mut Mem<'_>, (li, qi): (Alloc, Alloc), at: Option<usize>) {
+    fn close_iterator(&mut self, mem: &mut Mem<'_>, (li, qi): (Option<Alloc>, Alloc), at: Option<usize>) {
         if let Some(i) = at {
             self.compress(mem, i);
         }
         mem.heap.zfree(qi);
-        mem.heap.zfree(li);
+        if let Some(li) = li {
+            mem.heap.zfree(li);
+        }
     }
 
     /// LPOP/RPOP without a count (`listTypePop`): a string entry copied into a string object
@@ -686,7 +906,9 @@ impl ListValue {
     /// for them and the reply's RESP bytes.
     fn pop_range(&mut self, mem: &mut Mem<'_>, head: bool, count: u64) -> (u64, u64) {
         let n = count.min(self.count);
-        let it = Self::open_iterator(mem);
+        // 7.0 walks with a list iterator (`listTypeInitIterator`), 7.2+ with a quicklist
+        // iterator alone.
+        let it = Self::open_iterator(mem, !mem.profile.layout.list_listpack);
         let mut i = if head { 0 } else { self.nodes.len() - 1 };
         let mut left = n;
         loop {
@@ -719,22 +941,12 @@ impl ListValue {
     /// `ltrimCommand`: the range kept, as Redis reads `start` and `stop`, then the elements
     /// before it deleted from the head and those after it from the tail. Returns the bytes
     /// the client sent for the elements deleted.
-    fn trim(&mut self, mem: &mut Mem<'_>, mut start: i64, mut end: i64) -> u64 {
-        let llen = self.count as i64;
-        if start < 0 {
-            start += llen;
+    fn trim(&mut self, mem: &mut Mem<'_>, start: i64, end: i64) -> u64 {
+        let (ltrim, rtrim) = trim_extents(self.count as i64, start, end);
+        if self.is_listpack() {
+            return self.lp_delete_range(mem, 0, ltrim as u64)
+                + self.lp_delete_range(mem, -rtrim, rtrim as u64);
         }
-        if end < 0 {
-            end += llen;
-        }
-        if start < 0 {
-            start = 0;
-        }
-        let (ltrim, rtrim) = if start > end || start >= llen {
-            (llen, 0)
-        } else {
-            (start, llen - end.min(llen - 1) - 1)
-        };
         self.del_range(mem, 0, ltrim) + self.del_range(mem, -rtrim, rtrim)
     }
 
@@ -744,8 +956,8 @@ impl ListValue {
     /// it as it leaves; where it stops, on the node it was on (or, when that node went with
     /// the last deletion, on the next one in its direction, not entered), the release does.
     /// Returns the bytes the client sent for the elements deleted.
-    fn remove(&mut self, mem: &mut Mem<'_>, toremove: i64, target: Elem) -> u64 {
-        let it = Self::open_iterator(mem);
+    fn remove(&mut self, mem: &mut Mem<'_>, toremove: i64, target: Elem) -> (u64, u64) {
+        let it = Self::open_iterator(mem, true);
         let limit = toremove.unsigned_abs();
         let mut removed = 0u64;
         let mut payload = 0;
@@ -803,19 +1015,23 @@ impl ListValue {
             }
         }
         self.close_iterator(mem, it, at);
-        payload
+        (removed, payload)
     }
 }
 
 impl ValueType for ListValue {
     /// `freeListObject` (`quicklistRelease`: each node's listpack, then the node, head to
-    /// tail; then the quicklist), then the robj.
+    /// tail; then the quicklist; a bare listpack: `lpFree`), then the robj.
     fn free(self, mem: &mut Mem<'_>) {
         for n in self.nodes {
             mem.heap.zfree(n.lp);
-            mem.heap.zfree(n.node);
+            if let Some(node) = n.node {
+                mem.heap.zfree(node);
+            }
         }
-        mem.heap.zfree(self.ql);
+        if let Some(ql) = self.ql {
+            mem.heap.zfree(ql);
+        }
         mem.heap.zfree(self.robj);
     }
 
@@ -826,7 +1042,12 @@ impl ValueType for ListValue {
 
     /// `sizeof(robj)` and `sizeof(quicklist)`, then per node `sizeof(quicklistNode)` and the
     /// usable size of `node->entry` (its listpack, or its LZF block), averaged over the nodes and multiplied by their number.
+    /// A bare listpack (Redis 7.2+): `sizeof(robj)` and the listpack's usable size.
     fn object_size(&self, arena: &Arena, profile: &RedisProfile) -> u64 {
+        if self.is_listpack() {
+            let lp = self.nodes.front().map_or(0, |n| arena.usable_size(n.lp.id));
+            return profile.robj + lp;
+        }
         let asize = profile.robj + profile.types.quicklist;
         let elesize: u64 = self
             .nodes
@@ -838,11 +1059,16 @@ impl ValueType for ListValue {
     }
 
     fn encoding(&self) -> &'static str {
-        "quicklist"
+        if self.is_listpack() {
+            "listpack"
+        } else {
+            "quicklist"
+        }
     }
 
     fn structure(&self, _profile: &RedisProfile) -> (u64, u64) {
-        let mut req = (self.robj.requested + self.ql.requested) as u64;
+        let ql = self.ql.map_or(0, |q| q.requested);
+        let mut req = (self.robj.requested + ql) as u64;
         let mut grown = 0;
         for n in &self.nodes {
             let (r, g) = if n.is_lzf() {
@@ -850,7 +1076,7 @@ impl ValueType for ListValue {
             } else {
                 listpack_structure(n.lp, n.bytes)
             };
-            req += n.node.requested as u64 + r;
+            req += n.node.map_or(0, |a| a.requested) as u64 + r;
             grown += g;
         }
         (req, grown)
@@ -861,9 +1087,17 @@ impl ValueType for ListValue {
     fn blocks(&self, _arena: &Arena, _profile: &RedisProfile) -> Vec<BlockKind> {
         let mut b = Blocks::default();
         b.alloc("robj", self.robj);
-        b.alloc("quicklist", self.ql);
+        let Some(ql) = self.ql else {
+            for n in &self.nodes {
+                b.alloc("listpack (a small list's)", n.lp);
+            }
+            return b.into_vec();
+        };
+        b.alloc("quicklist", ql);
         for n in &self.nodes {
-            b.alloc("quicklist node", n.node);
+            if let Some(node) = n.node {
+                b.alloc("quicklist node", node);
+            }
         }
         for n in &self.nodes {
             let what = if n.is_lzf() {
@@ -877,22 +1111,86 @@ impl ValueType for ListValue {
     }
 }
 
+/// `quicklistNodeLimit(fill)` (redis 7.2.6 `src/quicklist.c`): a node's (listpack's) size
+/// limit and entry limit: for a negative fill its level of `optimization_level` (beyond -5,
+/// the last) and no entry limit (`UINT_MAX`); for a positive one no size limit (`SIZE_MAX`)
+/// and that many entries (1 for 0).
+fn node_limit(fill: i64) -> (u64, u64) {
+    if fill >= 0 {
+        (u64::MAX, if fill == 0 { 1 } else { fill as u64 })
+    } else {
+        let level = ((-fill - 1) as usize).min(OPTIMIZATION_LEVEL.len() - 1);
+        (OPTIMIZATION_LEVEL[level], u64::from(u32::MAX))
+    }
+}
+
+/// `quicklistNodeExceedsLimit(fill, new_sz, new_count)` (redis 7.2.6 `src/quicklist.c`): past
+/// the size limit when there is one; else past 8 KiB (`SIZE_SAFETY_LIMIT`) or the entry
+/// limit.
+fn node_exceeds_limit(fill: i64, new_sz: u64, new_count: u64) -> bool {
+    let (sz_limit, count_limit) = node_limit(fill);
+    if sz_limit != u64::MAX {
+        new_sz > sz_limit
+    } else {
+        new_sz > SIZE_SAFETY_LIMIT || new_count > count_limit
+    }
+}
+
+/// `ltrimCommand`'s extents for `start` and `stop` on a list of `llen`: how many elements go
+/// from the head, then how many from the tail.
+fn trim_extents(llen: i64, mut start: i64, mut end: i64) -> (i64, i64) {
+    if start < 0 {
+        start += llen;
+    }
+    if end < 0 {
+        end += llen;
+    }
+    if start < 0 {
+        start = 0;
+    }
+    if start > end || start >= llen {
+        (llen, 0)
+    } else {
+        (start, llen - end.min(llen - 1) - 1)
+    }
+}
+
 /// A command's integer argument as `getLongFromObject` reads it (`string2ll`).
 fn parse_long(arg: &[u8]) -> Option<i64> {
     as_integer(arg)
 }
 
 impl Aggregate for ListValue {
-    /// `createQuicklistObject`: the quicklist struct, then the robj.
+    /// `createQuicklistObject`: the quicklist struct, then the robj; Redis 7.2+
+    /// `createListListpackObject`: `lpNew(0)` (7 bytes), then the robj.
     fn create(mem: &mut Mem<'_>, _cmd: Cmd, _args: &[&[u8]]) -> Self {
+        let depth = mem.profile.types.list_compress_depth.min(COMPRESS_MAX);
+        if mem.profile.layout.list_listpack {
+            let lp = mem.heap.zmalloc(LISTPACK_OVERHEAD);
+            let robj = mem.heap.zmalloc(mem.profile.robj);
+            let n = Node {
+                node: None,
+                lp,
+                bytes: LISTPACK_OVERHEAD,
+                elems: VecDeque::new(),
+                packed: (depth > 0).then(Packed::empty),
+            };
+            return ListValue {
+                robj,
+                ql: None,
+                nodes: VecDeque::from([n]),
+                count: 0,
+                depth,
+            };
+        }
         let ql = mem.heap.zmalloc(mem.profile.types.quicklist);
         let robj = mem.heap.zmalloc(mem.profile.robj);
         ListValue {
             robj,
-            ql,
+            ql: Some(ql),
             nodes: VecDeque::new(),
             count: 0,
-            depth: mem.profile.types.list_compress_depth.min(COMPRESS_MAX),
+            depth,
         }
     }
 
@@ -903,42 +1201,84 @@ impl Aggregate for ListValue {
         let hasher = NameHasher::new(ELEMENT_HASH_SEED);
         match cmd {
             Cmd::Lpush | Cmd::Rpush => {
+                // `listTypeTryConversionAppend` of all the elements first (7.2+).
+                self.convert_if_growing(mem, args);
                 let mut payload = 0;
                 for a in args {
-                    self.push(mem, &hasher, cmd == Cmd::Lpush, a);
+                    if self.is_listpack() {
+                        self.lp_push(mem, &hasher, cmd == Cmd::Lpush, a);
+                    } else {
+                        self.push(mem, &hasher, cmd == Cmd::Lpush, a);
+                    }
                     payload += a.len() as i64;
                 }
                 payload
             }
             Cmd::Lpop | Cmd::Rpop => {
                 let head = cmd == Cmd::Lpop;
-                match args.first().and_then(|c| parse_long(c)) {
+                let payload = match args.first().and_then(|c| parse_long(c)) {
                     None => {
-                        let el = self.pop_one(mem, head);
+                        let el = if self.is_listpack() {
+                            self.lp_pop_one(mem, head)
+                        } else {
+                            self.pop_one(mem, head)
+                        };
                         POP_REPLY.set(Some(bulk_reply_len(el.len())));
-                        -(el.len() as i64)
+                        el.len()
                     }
                     // The fast exit: an empty array.
                     Some(0) => {
                         POP_REPLY.set(Some(4));
-                        0
+                        return 0;
+                    }
+                    Some(n) if self.is_listpack() => {
+                        // `addListListpackRangeReply` (no allocation), `lpDeleteRange`.
+                        let n = (n as u64).min(self.count);
+                        let reply = {
+                            let elems = &self.nodes[0].elems;
+                            if head {
+                                array_reply_len(elems.iter().take(n as usize).map(|e| e.len()))
+                            } else {
+                                array_reply_len(elems.iter().rev().take(n as usize).map(|e| e.len()))
+                            }
+                        };
+                        POP_REPLY.set(Some(reply));
+                        let start = if head { 0 } else { -(n as i64) };
+                        self.lp_delete_range(mem, start, n)
                     }
                     Some(n) => {
                         let (payload, reply) = self.pop_range(mem, head, n as u64);
                         POP_REPLY.set(Some(reply));
-                        -(payload as i64)
+                        payload
                     }
+                };
+                // `listElementsRemoved`.
+                if self.count > 0 {
+                    self.convert_if_shrunk(mem);
                 }
+                -(payload as i64)
             }
             Cmd::Ltrim => {
                 let start = parse_long(args[0]).expect("a checked start");
                 let end = parse_long(args[1]).expect("a checked stop");
-                -(self.trim(mem, start, end) as i64)
+                let payload = self.trim(mem, start, end);
+                if self.count > 0 {
+                    self.convert_if_shrunk(mem);
+                }
+                -(payload as i64)
             }
             Cmd::Lrem => {
                 let toremove = parse_long(args[0]).expect("a checked count");
                 let target = Elem::new(&hasher, args[1], mem.profile.shared_integers);
-                -(self.remove(mem, toremove, target) as i64)
+                let (removed, payload) = if self.is_listpack() {
+                    self.lp_remove(mem, toremove, target)
+                } else {
+                    self.remove(mem, toremove, target)
+                };
+                if removed > 0 && self.count > 0 {
+                    self.convert_if_shrunk(mem);
+                }
+                -(payload as i64)
             }
             _ => 0,
         }
@@ -1515,6 +1855,69 @@ mod tests {
         assert_eq!(delta(&mut s, c, &[b"RPOP", b"l", b"4"]), -(48 + 96) + 96 - 32);
         assert!(has_run(&trace(&s), &["~95>7", "+95", "-28", "-7", "-40"]));
         assert_eq!(compressed(&s, b"l"), [false; 4]);
+    }
+
+    /// A server of the Redis 7.2.6 build (bare listpacks), ready as [`ready`] makes one.
+    fn ready_72() -> (Server, ClientId) {
+        let mut p = RedisProfile::builtin("redis-7.2").unwrap();
+        p.baseline.commands_seen = ["ping", "rpush", "lpush", "lpop", "rpop", "ltrim", "lrem", "del"]
+            .map(String::from)
+            .to_vec();
+        let mut s = Server::new(p, 1).unwrap();
+        let c = s.connect();
+        s.exec(c, &argv(&[b"PING"])).unwrap();
+        (s, c)
+    }
+
+    /// Redis 7.2: `RPUSH l a b c` on a new key is `lpNew(0)` (7 B) then the robj, the key's
+    /// sds (3), the table (32) and entry (24), then the listpack grown for "a" (10, the 16
+    /// class) where "b" and "c" fit: MEMORY USAGE robj 16 + listpack 16 + key 8 + entry 24.
+    #[test]
+    fn a_new_list_is_a_bare_listpack_from_7_2() {
+        let (mut s, c) = ready_72();
+        s.heap.record();
+        assert_eq!(
+            delta(&mut s, c, &[b"RPUSH", b"l", b"a", b"b", b"c"]),
+            16 + 16 + 8 + 32 + 24
+        );
+        assert!(has_run(&trace(&s), &["+7", "+16", "+3", "+32", "+24", "~7>10"]));
+        assert_eq!(list(&s, b"l").encoding(), "listpack");
+        assert_eq!(s.memory_usage(b"l"), Some(64));
+        // Popped to nothing: "a" copied into an embedded string (16 + 3 + 1 + 1 = 21, after the
+        // argument "l"'s), the listpack reallocated to 13 (in place, the same class), the
+        // object freed; the key goes with the last.
+        assert_eq!(delta(&mut s, c, &[b"LPOP", b"l"]), 0);
+        assert!(has_run(&trace(&s), &["+21", "+21", "-21"]));
+        assert_eq!(delta(&mut s, c, &[b"RPOP", b"l", b"5"]), -(16 + 16 + 8 + 24));
+        assert_eq!(s.dbsize(), 0);
+    }
+
+    /// Redis 7.2: 79 strings of 100 B make a listpack of 8,144 B; the 80th passes 8 KiB
+    /// (8,144 + 100 > 8,192): `quicklistCreate` (40), the listpack's node (40), then the push
+    /// opens a node of its own (40, `lpNew`, the entry). RPOP leaves one node of 8,144 B, over
+    /// half the limit: still a quicklist. LTRIM to 10 (1,037 B, shrunk to fit): one node
+    /// within 4 KiB, a bare listpack again (the node, then the quicklist freed).
+    #[test]
+    fn a_listpack_converts_past_a_node_and_back_under_half() {
+        let (mut s, c) = ready_72();
+        // Recorded from the start: the trace then names each block by its last request.
+        s.heap.record();
+        exec(&mut s, c, &hundreds(b"RPUSH", b"t", 79));
+        assert_eq!(list(&s, b"t").encoding(), "listpack");
+        assert_eq!(s.memory_usage(b"t"), Some(16 + 8_192 + 8 + 24));
+        assert_eq!(exec(&mut s, c, &hundreds(b"RPUSH", b"t", 1)), 40 + 40 + 40 + 112);
+        assert!(has_run(&trace(&s), &["+40", "+40", "+40", "+7", "~7>110"]));
+        assert_eq!(list(&s, b"t").encoding(), "quicklist");
+        assert_eq!(delta(&mut s, c, &[b"RPOP", b"t"]), -(40 + 112));
+        assert_eq!(list(&s, b"t").encoding(), "quicklist");
+        assert_eq!(s.memory_usage(b"t"), Some(16 + 40 + 40 + 8_192 + 8 + 24));
+        assert_eq!(
+            delta(&mut s, c, &[b"LTRIM", b"t", b"0", b"9"]),
+            1_280 - 8_192 - 40 - 40
+        );
+        assert!(has_run(&trace(&s), &["+40", "-40", "~7217>1037", "-40", "-40"]));
+        assert_eq!(list(&s, b"t").encoding(), "listpack");
+        assert_eq!(s.memory_usage(b"t"), Some(16 + 1_280 + 8 + 24));
     }
 
     /// Arguments Redis refuses are refused; a pop or a trim of a missing key does nothing.

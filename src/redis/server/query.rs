@@ -208,7 +208,7 @@ impl Server {
         c.qb_peak = c.qb_peak.max(total);
         let (q, hdr) = (c.qbuf, c.qbuf_hdr);
         self.heap.write(q, 0, hdr + total + 1);
-        let argv_arr = self.heap.zmalloc(8 * argv.len().min(1024) as u64);
+        let argv_arr = self.argv_array(id, argv.len());
         let mut mem = self.mem();
         objs.extend(
             argv.iter()
@@ -239,7 +239,7 @@ impl Server {
                 let h = resp_header(argv.len() as u64);
                 if len >= h {
                     len -= h;
-                    argv_arr = Some(self.heap.zmalloc(8 * argv.len().min(1024) as u64));
+                    argv_arr = Some(self.argv_array(id, argv.len()));
                 }
             }
             if argv_arr.is_some() {

@@ -167,7 +167,20 @@ impl Exact {
         extra: &[&str],
         lookups_rehash: bool,
     ) -> Option<Exact> {
+        Self::start_version_with(live, profile, extra, lookups_rehash, |_| {})
+    }
+
+    /// [`Exact::start_version`] with the version's profile as `adjust` changes it to match
+    /// `extra` (`--list-max-listpack-size 4`).
+    pub fn start_version_with(
+        live: &LiveGuard,
+        profile: &str,
+        extra: &[&str],
+        lookups_rehash: bool,
+        adjust: impl FnOnce(&mut RedisProfile),
+    ) -> Option<Exact> {
         let mut p = RedisProfile::builtin(profile).expect("a built-in profile");
+        adjust(&mut p);
         let tables = p.layout.object_embeds_key;
         let mut args: Vec<&str> = extra.to_vec();
         if tables {

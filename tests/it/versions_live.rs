@@ -32,13 +32,10 @@ const TOLERANCES: &[(Field, f64)] = &[
 ];
 
 /// Whether the model follows `profile`'s layout for values of `kind` (the others are skipped
-/// with a notice): lists on Redis 7.2+ are bare listpacks while small, not modelled yet, and
-/// on Valkey 8.1+ sorted sets keep their skiplist's table on Valkey's hashtable, not modelled
-/// yet either (hashes and sets follow it; see README "Server versions").
+/// with a notice): lists on Redis 7.2+ are bare listpacks while small, not modelled yet.
 fn modelled(profile: &str, kind: KeyType) -> bool {
     match (profile, kind) {
         ("redis-7.0", _) | (_, KeyType::String) => true,
-        ("valkey-8.1" | "valkey-9.1", KeyType::Zset) => false,
         (_, KeyType::List) => false,
         _ => true,
     }

@@ -380,6 +380,21 @@ pub struct ServerLayout {
     /// members than a listpack holds makes a skiplist at once, a listpack converting for the
     /// next member sizes the dict for its length + 1), instead of growing from 4 buckets.
     pub zset_presize: bool,
+    /// Valkey 8.0+: ZADD sizes its sorted set by its longest member as well as by its count
+    /// (`zsetTypeCreate(elements, maxelelen)`, `zsetTypeMaybeConvert(zobj, elements,
+    /// maxelelen)`, valkey 8.0.1 and 8.1.1 `src/t_zset.c` `zaddGenericCommand`): a new key is a
+    /// skiplist when any of the command's members is longer than `zset-max-listpack-value`
+    /// (Redis: only the first), and a listpack converts before such a command, its table presized
+    /// for the command's pair count.
+    pub zset_convert_by_longest: bool,
+    /// Valkey 9.1: a skiplist node embeds its member (valkey 9.1.2 `src/server.h`
+    /// `zskiplistNode`, `src/t_zset.c` `zslCreateNode`: `zslGetNodeAllocSize(level)` = 16 + 16 B
+    /// per level, a header-size byte, then the member's sds, type 5 below 32 B), so a member
+    /// has no sds block of its own; the `zskiplist` is the 32-level header node itself, one
+    /// `zcalloc(zslGetAllocSize())` of 528 B (`types.zskiplist`), and `MEMORY USAGE` counts that
+    /// size rather than its block (`objectComputeSize`); a score update that moves a member
+    /// relinks its node instead of making a new one (`zslUpdateScore`).
+    pub zset_node_embeds_member: bool,
     /// Valkey 9.x's rules where they differ from 8.1's (valkey 9.1.2): the hashtable's rehash
     /// ends once the old table is empty, a shrinking step skips up to 10 empty buckets, no
     /// growth starts while a rehash runs (`src/hashtable.c`: `rehashStepFinalize`,

@@ -9,8 +9,7 @@
 //! `[baseline.tcache]`, from a trace of a fresh start); the largest errors seen on 2026-12-04,
 //! on a busy machine, were allocator_active 8.6 % (Valkey 8.0, 8.1) and RSS 7.4 % (Valkey 9.1),
 //! 7.3 % (Redis 7.4); README "Server versions" has the table. A version whose binary is absent
-//! is skipped with a notice, and so is a scenario with key types the model does not follow on
-//! that version yet.
+//! is skipped with a notice.
 
 use crate::common::*;
 use crate::redis_live::{collections, model_err, RUNS, SHIPPED};
@@ -18,7 +17,6 @@ use crate::redis_live::{collections, model_err, RUNS, SHIPPED};
 use fragsim::redis::info::Field;
 use fragsim::validate::live_redis::{calibrate, render_checkpoints, validate, ValidateOptions};
 use fragsim::workload;
-use fragsim::workload::KeyType;
 
 /// The fields compared at every checkpoint, with their tolerances;
 /// used_memory_overhead as each version counts it (Redis 8.0 adds the Lua VMs): within 2.5 %,
@@ -30,28 +28,6 @@ const TOLERANCES: &[(Field, f64)] = &[
     (Field::AllocatorActive, 0.10),
     (Field::UsedMemoryRss, 0.075),
 ];
-
-/// Whether the model follows `profile`'s layout for values of `kind` (the others are skipped
-/// with a notice): on Valkey 8.1+ sorted sets keep their skiplist's table on Valkey's
-/// hashtable, not modelled yet (hashes, sets and lists follow it; see README "Server
-/// versions").
-fn modelled(profile: &str, kind: KeyType) -> bool {
-    !matches!((profile, kind), ("valkey-8.1" | "valkey-9.1", KeyType::Zset))
-}
-
-/// The key types of `sc` the model does not follow on `profile` yet, in words; empty when it
-/// follows them all.
-fn not_modelled(profile: &str, sc: &workload::Scenario) -> Vec<String> {
-    let mut kinds: Vec<String> = sc
-        .keys
-        .iter()
-        .filter(|k| !modelled(profile, k.kind))
-        .map(|k| format!("{:?}", k.kind).to_lowercase())
-        .collect();
-    kinds.sort();
-    kinds.dedup();
-    kinds
-}
 
 /// A fresh server of `profile`'s version, calibrated: its profile, or `None` (with a notice)
 /// when the binary is absent.
@@ -70,9 +46,7 @@ fn calibrated(live: &LiveGuard, profile: &str) -> Option<fragsim::redis::RedisPr
 }
 
 /// Predicts each of `scenarios` from `cal` on a fresh server of `profile`'s version, printing
-/// every checkpoint's table; returns the checkpoints over [`TOLERANCES`], in words. A
-/// scenario with key types the model does not follow on this version yet is skipped with a
-/// notice.
+/// every checkpoint's table; returns the checkpoints over [`TOLERANCES`], in words.
 fn predict_each(
     live: &LiveGuard,
     profile: &str,
@@ -81,14 +55,6 @@ fn predict_each(
 ) -> Vec<String> {
     let mut failures = Vec::new();
     for (name, sc) in scenarios {
-        let missing = not_modelled(profile, sc);
-        if !missing.is_empty() {
-            eprintln!(
-                "SKIPPED: {profile}: {name}: the model does not follow this version's {} yet",
-                missing.join(", ")
-            );
-            continue;
-        }
         let server = version_server(live, profile, &[]).expect("the binary was there");
         let opts = ValidateOptions {
             profile: Some(cal.clone().with_state(sc.state).expect("state")),
@@ -145,8 +111,7 @@ fn validate_version(profile: &str) {
 
 /// Scenarios drawn at random from the whole grammar for `profile`
 /// (`fragsim::workload::generate`), the workloads nobody tuned the model on: the first `n`
-/// (`$FRAGSIM_GENERATED`, default 3) whose key types the model follows on this version and
-/// whose workload holds at least 2 MiB at every checkpoint (by the model; on a smaller heap
+/// (`$FRAGSIM_GENERATED`, default 3) whose workload holds at least 2 MiB at every checkpoint (by the model; on a smaller heap
 /// the allocator figures measure mostly how a fresh server's thread cache gives back what
 /// startup left in it, see `redis_live::check_generated`), each predicted on a fresh server
 /// of that version from one calibration. Numbered from 0, the same numbers on every version.
@@ -167,9 +132,6 @@ fn validate_generated(profile: &str) {
         let text = fragsim::workload::generate::scenario_toml(seed, profile);
         let f = workload::parse(&text, "generated.toml").expect("generated scenarios parse");
         let sc = f.first().clone();
-        if !not_modelled(profile, &sc).is_empty() {
-            continue;
-        }
         let empty = sc.redis.as_ref().expect("a Redis scenario").baseline.used_memory;
         let run = fragsim::sim::run(&sc, sc.seed, |_| {});
         let least = run.timeline.iter().map(|t| t.end.used_memory).min().unwrap_or(0);

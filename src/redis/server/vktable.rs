@@ -25,6 +25,7 @@ use crate::redis::profile::RedisProfile;
 pub(super) enum Kind {
     Hash,
     Set,
+    Zset,
 }
 
 /// `sizeof(hashtable)` plus the type's metadata (`hashtableCreate`): 72 B in Valkey 8.1.1; 80
@@ -140,6 +141,18 @@ impl<K: Copy> VkTable<K> {
             let slots = &self.slots;
             self.ht.resume_auto_shrink(heap, &|id| hash_at(slots, id));
         }
+    }
+
+    /// `hashtablePauseAutoShrink` on every build (valkey 8.1.1 and 9.1.2
+    /// `zremrangeGenericCommand`).
+    pub fn pause_shrink_always(&mut self) {
+        self.ht.pause_auto_shrink();
+    }
+
+    /// `hashtableResumeAutoShrink` after [`VkTable::pause_shrink_always`]: a shrink when due.
+    pub fn resume_shrink_always(&mut self, heap: &mut Heap) {
+        let slots = &self.slots;
+        self.ht.resume_auto_shrink(heap, &|id| hash_at(slots, id));
     }
 
     /// The key of element `id`.

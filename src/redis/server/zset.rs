@@ -49,7 +49,7 @@ use crate::redis::encoding::{
     as_integer, format_g17, listpack_entry, listpack_score_entry, LISTPACK_OVERHEAD,
 };
 use crate::redis::heap::Alloc;
-use crate::redis::profile::RedisProfile;
+use crate::redis::profile::{RedisProfile, TableKind};
 
 use super::dispatch::{unsupported, Cmd, Reply};
 use super::keytable::NameHasher;
@@ -57,6 +57,7 @@ use super::tagindex::TagIndex;
 use super::value::{
     add_sampled, listpack_structure, Aggregate, BlockKind, Blocks, Draws, Mem, Value, ValueType,
 };
+use super::vktable::{Kind, VkTable};
 use super::Server;
 
 /// `ZSKIPLIST_MAXLEVEL` (server.h): the most levels a node gets, and the header node's levels.
@@ -167,6 +168,16 @@ fn parse_score(s: &[u8]) -> Option<f64> {
     Some(v)
 }
 
+/// The longest member among score/member `pairs` (`zaddGenericCommand`'s `maxelelen`).
+fn longest(pairs: &[&[u8]]) -> u64 {
+    pairs
+        .chunks(2)
+        .filter_map(|p| p.get(1))
+        .map(|m| m.len() as u64)
+        .max()
+        .unwrap_or(0)
+}
+
 /// The length of a score's text kept for payload accounting, saturated.
 fn text_len(n: usize) -> u16 {
     n.min(u16::MAX as usize) as u16
@@ -187,10 +198,29 @@ fn random_level(draws: &mut Draws) -> u8 {
     level.min(MAX_LEVEL) as u8
 }
 
-/// Bytes `zslCreateNode` asks for a node of `level` levels: `sizeof(zskiplistNode)` and a
-/// `zskiplistLevel` per level (24 + 16 × level on x86-64).
-fn node_request(profile: &RedisProfile, level: u64) -> u64 {
-    profile.types.zskiplist_node + level * profile.types.zskiplist_level
+/// Bytes `zslCreateNode` asks for a node of `level` levels holding a member of `len` bytes:
+/// `sizeof(zskiplistNode)` and a `zskiplistLevel` per level (24 + 16 × level on x86-64); on
+/// Valkey 9.1 (`zset_node_embeds_member`: valkey 9.1.2 `src/t_zset.c` `zslCreateNode`),
+/// `zslGetNodeAllocSize(level)` (16 + 16 × level), a header-size byte and the member's sds
+/// (`sdsReqSize(len, sdsReqType(len))`: type 5, 1 byte of header, below 32 B, even when empty).
+fn node_request(profile: &RedisProfile, level: u64, len: u64) -> u64 {
+    let node = profile.types.zskiplist_node + level * profile.types.zskiplist_level;
+    if profile.layout.zset_node_embeds_member {
+        let header = if len == 0 {
+            profile.sds_types.first().map_or(1, |t| t.1)
+        } else {
+            profile.sds_header(len)
+        };
+        node + 1 + header + len + 1
+    } else {
+        node
+    }
+}
+
+/// Bytes `zslCreate` asks for the header node (Redis, Valkey 8.1: [`MAX_LEVEL`] levels, no
+/// member: 24 + 32 × 16 = 536).
+fn header_request(profile: &RedisProfile) -> u64 {
+    profile.types.zskiplist_node + MAX_LEVEL * profile.types.zskiplist_level
 }
 
 fn put_varint(buf: &mut Vec<u8>, mut x: u64) {
@@ -491,13 +521,20 @@ impl Order {
 /// and in an [`Order`] (4 bytes, blocks filled a quarter to all): about 55 bytes and the name
 /// per member, no allocation of its own (measured at 1 M members of 14 bytes: 34 B of records
 /// with the table's growth slack, 17 B of index, 4.3 B of order, 15 B of names).
+///
+/// On Valkey 8.1+ (`table = "hashtable"`) the member table is Valkey's hashtable instead
+/// (`zsetHashtableType`, valkey 8.1.1 and 9.1.2 `src/server.c`: each bucket slot the pointer
+/// of a member's skiplist node, whose member the table hashes; no entry), each record's
+/// `entry` its element id there; on 9.1 the node embeds the member (no sds block: `sds` is
+/// unused) and the `zskiplist` is the header node's own block (`header` is `None`).
 #[derive(Debug, Clone)]
 struct Skiplist {
     zs: Alloc,
     dict_struct: Alloc,
     dict: Dict,
+    vk: Option<Box<VkTable<()>>>,
     zsl: Alloc,
-    header: Alloc,
+    header: Option<Alloc>,
     recs: Vec<Rec>,
     /// The first free record, or [`NONE`].
     free: u32,
@@ -510,18 +547,33 @@ struct Skiplist {
 
 impl Skiplist {
     /// `zs = zmalloc(sizeof(zset))`, `dictCreate` (the struct; its first table comes with the
-    /// first entry), `zslCreate` (the `zskiplist`, then the header node of
-    /// [`MAX_LEVEL`] levels: 24 + 32 × 16 = 536 bytes).
+    /// first entry) or Valkey's `hashtableCreate(&zsetHashtableType)` (the struct), `zslCreate`
+    /// (the `zskiplist`, then the header node of [`MAX_LEVEL`] levels: 24 + 32 × 16 = 536
+    /// bytes; Valkey 9.1: one `zcalloc(zslGetAllocSize())`, 528 bytes).
     fn create(mem: &mut Mem<'_>) -> Self {
         let t = &mem.profile.types;
         let zs = mem.heap.zmalloc(t.zset);
-        let dict_struct = mem.heap.zmalloc(mem.profile.dict);
+        let (dict_struct, vk) = if mem.profile.layout.table == TableKind::Hashtable {
+            let vk = VkTable::new(mem.heap, mem.profile, Kind::Zset);
+            (
+                Alloc {
+                    id: 0,
+                    requested: 0,
+                    usable: 0,
+                },
+                Some(Box::new(vk)),
+            )
+        } else {
+            (mem.heap.zmalloc(mem.profile.dict), None)
+        };
         let zsl = mem.heap.zmalloc(t.zskiplist);
-        let header = mem.heap.zmalloc(node_request(mem.profile, MAX_LEVEL));
+        let header = (!mem.profile.layout.zset_node_embeds_member)
+            .then(|| mem.heap.zmalloc(header_request(mem.profile)));
         Skiplist {
             zs,
             dict_struct,
             dict: Dict::default(),
+            vk,
             zsl,
             header,
             recs: Vec::new(),
@@ -536,8 +588,11 @@ impl Skiplist {
     /// Redis 7.2+'s presizing (`dictExpand(zs->dict, cap)` in `zsetTypeCreate` and
     /// `zsetConvertAndExpand`): the dict's first table sized for `cap` members at once, so
     /// filling it to `cap` rehashes nothing. Nothing on 7.0, whose dict grows from 4 buckets.
+    /// Valkey: `hashtableExpand(zs->ht, cap)`.
     fn presize(&mut self, mem: &mut Mem<'_>, cap: u64) {
-        if mem.profile.layout.zset_presize && cap > 0 {
+        if let Some(vk) = &mut self.vk {
+            vk.expand(mem.heap, cap);
+        } else if mem.profile.layout.zset_presize && cap > 0 {
             self.dict.expand(mem.heap, cap, mem.profile.dict_initial_size);
         }
     }
@@ -623,11 +678,40 @@ impl Skiplist {
 
     /// A new member's blocks, as `zsetAdd` (and `zsetConvert`) make them: the sds, the node
     /// (`zslInsert`: the level drawn, then `zslCreateNode`), then `dictAdd` (a rehash step, the
-    /// table grown or made, the entry).
-    fn add_member(&mut self, mem: &mut Mem<'_>, name: &[u8], score: f64, slen: u16) {
-        let sds = mem.heap.zmalloc(mem.profile.sds_request(name.len() as u64));
+    /// table grown or made, the entry). Valkey: `hashtableAdd` of the node (a rehash step, the
+    /// table grown or made, a child bucket when the chain is full); 9.1 copies the member into
+    /// the node, so `zsetAdd` makes no sds, and `zsetConvertAndExpand` frees the sds it made
+    /// from the listpack entry once the node holds it (`converting`).
+    fn add_member(&mut self, mem: &mut Mem<'_>, name: &[u8], score: f64, slen: u16, converting: bool) {
+        let len = name.len() as u64;
+        let embeds = mem.profile.layout.zset_node_embeds_member;
+        let sds = (!embeds || converting).then(|| mem.heap.zmalloc(mem.profile.sds_request(len)));
         let level = random_level(mem.draws);
-        let node = mem.heap.zmalloc(node_request(mem.profile, level as u64));
+        let node = mem.heap.zmalloc(node_request(mem.profile, level as u64, len));
+        if let Some(vk) = &mut self.vk {
+            let sds = match sds {
+                Some(s) if embeds => {
+                    mem.heap.zfree(s);
+                    0
+                }
+                Some(s) => s.id,
+                None => 0,
+            };
+            let hash = mem.member_hash(name);
+            let entry = vk.insert(mem.heap, hash, ());
+            let rec = Rec {
+                score,
+                at: 0,
+                node: node.id,
+                sds,
+                entry,
+                slen,
+                level,
+            };
+            self.insert(name, rec);
+            return;
+        }
+        let sds = sds.expect("an sds of its own on a dict");
         let (dict, seed) = (&mut self.dict, mem.hash_seed);
         let (order, recs, names) = (&self.order, &self.recs, &self.names);
         dict.add_hashed(mem.heap, mem.profile.dict_initial_size, || {
@@ -646,29 +730,60 @@ impl Skiplist {
         self.insert(name, rec);
     }
 
-    /// The three blocks of record `r`: (dict entry, sds, node).
+    /// The three blocks of record `r`: (dict entry, sds, node); on Valkey the first is
+    /// meaningless (an element id), and on 9.1 the second too (the node holds the member).
     fn blocks_of(&self, mem: &Mem<'_>, r: u32) -> (Alloc, Alloc, Alloc) {
         let rec = self.recs[r as usize];
         let len = self.name(r).len() as u64;
+        let none = |id| Alloc {
+            id,
+            requested: 0,
+            usable: 0,
+        };
         (
-            mem.heap.alloc_of(rec.entry, mem.profile.dict_entry),
-            mem.heap.alloc_of(rec.sds, mem.profile.sds_request(len)),
+            match self.vk {
+                Some(_) => none(rec.entry),
+                None => mem.heap.alloc_of(rec.entry, mem.profile.dict_entry),
+            },
+            match self.embedded() {
+                true => none(0),
+                false => mem.heap.alloc_of(rec.sds, mem.profile.sds_request(len)),
+            },
             mem.heap
-                .alloc_of(rec.node, node_request(mem.profile, rec.level as u64)),
+                .alloc_of(rec.node, node_request(mem.profile, rec.level as u64, len)),
         )
     }
 
-    /// `dictFind`/`dictUnlink` on the dict: a rehash step when it holds anything.
+    /// Whether the nodes hold their members (Valkey 9.1: no header block of its own).
+    fn embedded(&self) -> bool {
+        self.header.is_none()
+    }
+
+    /// `dictFind`/`dictUnlink` on the dict: a rehash step when it holds anything. Valkey's
+    /// `hashtableFindRef`/`hashtablePop`: the same (`findBucket`).
     fn dict_lookup(&mut self, mem: &mut Mem<'_>) {
-        if self.dict.used > 0 {
+        if let Some(vk) = &mut self.vk {
+            vk.lookup(mem.heap);
+        } else if self.dict.used > 0 {
             self.dict.rehash_steps(mem.heap, 1);
         }
     }
 
     /// A member's removal once its record is out of the order: `dictDelete` (a rehash step,
-    /// the entry freed), then `zslFreeNode` (the sds, the node).
+    /// the entry freed), then `zslFreeNode` (the sds, the node). Valkey: `hashtablePop` or
+    /// `hashtableDelete` (the step, the slot, the chain compacted, a shrink when due and not
+    /// paused), then `zslFreeNode` (8.1: the sds, the node; 9.1: the node).
     fn free_member(&mut self, mem: &mut Mem<'_>, r: u32) {
         let (entry, sds, node) = self.blocks_of(mem, r);
+        if let Some(vk) = &mut self.vk {
+            vk.remove(mem.heap, entry.id);
+            if !mem.profile.layout.zset_node_embeds_member {
+                mem.heap.zfree(sds);
+            }
+            mem.heap.zfree(node);
+            self.forget(r);
+            return;
+        }
         let hash = NameHasher::new(mem.hash_seed).hash(self.name(r));
         self.dict.delete_hashed(mem.heap, hash);
         mem.heap.zfree(entry);
@@ -681,6 +796,9 @@ impl Skiplist {
     /// filled below `HASHTABLE_MIN_FILL` starts shrinking to the power of two that holds its
     /// entries, unless a rehash is under way (the rehash then proceeds step by step).
     fn resize_if_needed(&mut self, mem: &mut Mem<'_>) {
+        if self.vk.is_some() {
+            return;
+        }
         let initial = mem.profile.dict_initial_size;
         let slots = self.dict.slots();
         if mem.profile.dict_needs_shrink(self.dict.used, slots) && !self.dict.is_rehashing() {
@@ -766,7 +884,7 @@ impl ZsetValue {
         let mut z = Skiplist::create(mem);
         z.presize(mem, cap);
         for it in items.iter() {
-            z.add_member(mem, it.name, it.score, it.slen);
+            z.add_member(mem, it.name, it.score, it.slen, true);
         }
         mem.heap.zfree(*lp);
         self.enc = Encoding::Skiplist(Box::new(z));
@@ -841,11 +959,17 @@ impl ZsetValue {
                 && next.is_none_or(|n| z.recs[n as usize].score > score);
             if stays {
                 z.recs[r as usize].score = score;
+            } else if mem.profile.layout.zset_node_embeds_member {
+                // Valkey 9.1: the same node, unlinked and inserted again.
+                z.order.remove_at(b, i);
+                z.recs[r as usize].score = score;
+                z.order_insert(r);
             } else {
                 z.order.remove_at(b, i);
                 z.recs[r as usize].score = score;
                 let level = random_level(mem.draws);
-                let node = mem.heap.zmalloc(node_request(mem.profile, level as u64));
+                let len = name.len() as u64;
+                let node = mem.heap.zmalloc(node_request(mem.profile, level as u64, len));
                 let (_, _, old) = z.blocks_of(mem, r);
                 mem.heap.zfree(old);
                 let rec = &mut z.recs[r as usize];
@@ -861,13 +985,30 @@ impl ZsetValue {
             return Some(0);
         }
         let slen = slen_of(score);
-        z.add_member(mem, name, score, slen);
+        z.add_member(mem, name, score, slen, false);
         Some((name.len() + slen as usize) as i64)
     }
 
     /// `zremCommand`: `zsetDel` per member until the sorted set is empty. Returns the
-    /// payload's change.
+    /// payload's change. Valkey 9.1 pauses a skiplist's table auto-shrink meanwhile and
+    /// resumes it (a shrink when due) unless the key went (valkey 9.1.2 `zremCommand`).
     fn remove_members(&mut self, mem: &mut Mem<'_>, names: &[&[u8]]) -> i64 {
+        if let Encoding::Skiplist(z) = &mut self.enc {
+            if let Some(vk) = &mut z.vk {
+                vk.pause_shrink(mem.profile);
+            }
+        }
+        let delta = self.remove_each(mem, names);
+        if let Encoding::Skiplist(z) = &mut self.enc {
+            if let (Some(vk), false) = (&mut z.vk, z.order.len == 0) {
+                vk.resume_shrink(mem.heap, mem.profile);
+            }
+        }
+        delta
+    }
+
+    /// [`ZsetValue::remove_members`]' deletions.
+    fn remove_each(&mut self, mem: &mut Mem<'_>, names: &[&[u8]]) -> i64 {
         let mut delta = 0i64;
         for name in names {
             match &mut self.enc {
@@ -928,11 +1069,19 @@ impl ZsetValue {
                 lp_shrink(mem, lp, bytes, entries);
             }
             Encoding::Skiplist(z) => {
+                // Valkey (8.1 and 9.1): the table's auto-shrink paused meanwhile, resumed
+                // (a shrink when due) even when the sorted set is left empty.
+                if let Some(vk) = &mut z.vk {
+                    vk.pause_shrink_always();
+                }
                 for r in z.order.drain_ranks(start, end) {
                     delta -= (z.name(r).len() + z.recs[r as usize].slen as usize) as i64;
                     z.free_member(mem, r);
                 }
-                z.resize_if_needed(mem);
+                match &mut z.vk {
+                    Some(vk) => vk.resume_shrink_always(mem.heap),
+                    None => z.resize_if_needed(mem),
+                }
             }
         }
         delta
@@ -940,10 +1089,36 @@ impl ZsetValue {
 }
 
 impl ValueType for ZsetValue {
-    /// `freeZsetObject`, then the robj.
+    /// `freeZsetObject`, then the robj. Valkey: `hashtableRelease` (no entry destructor: the
+    /// tables and the struct), `zslFree` (8.1: the header, then each node's sds and the node
+    /// in order, the `zskiplist`; 9.1: each node in order, then the header block), the `zset`.
     fn free(self, mem: &mut Mem<'_>) {
         match self.enc {
             Encoding::Listpack(lp, _, _) => mem.heap.zfree(lp),
+            Encoding::Skiplist(mut z) if z.vk.is_some() => {
+                let members: Vec<(Alloc, Alloc)> = z
+                    .order
+                    .iter()
+                    .map(|r| {
+                        let (_, sds, node) = z.blocks_of(mem, r);
+                        (sds, node)
+                    })
+                    .collect();
+                let vk = z.vk.take().expect("checked");
+                vk.release_ids(mem.heap, |_, _| {});
+                if let Some(h) = z.header {
+                    mem.heap.zfree(h);
+                }
+                let embeds = z.embedded();
+                for (sds, node) in members {
+                    if !embeds {
+                        mem.heap.zfree(sds);
+                    }
+                    mem.heap.zfree(node);
+                }
+                mem.heap.zfree(z.zsl);
+                mem.heap.zfree(z.zs);
+            }
             Encoding::Skiplist(mut z) => {
                 let in_order: Vec<u32> = z.order.iter().collect();
                 // dictRelease: the entries bucket by bucket — the order `Mem::walk_order`
@@ -959,7 +1134,7 @@ impl ValueType for ZsetValue {
                 z.dict.clear(mem.heap);
                 mem.heap.zfree(z.dict_struct);
                 // zslFree: the header, each node's sds and the node in order, the zskiplist.
-                mem.heap.zfree(z.header);
+                mem.heap.zfree(z.header.expect("a header node of its own"));
                 for &r in &in_order {
                     let (_, sds, node) = z.blocks_of(mem, r);
                     mem.heap.zfree(sds);
@@ -982,7 +1157,8 @@ impl ValueType for ZsetValue {
                 .iter()
                 .map(|r| {
                     let rec = z.recs[r as usize];
-                    arena.footprint(rec.sds) + arena.footprint(rec.node)
+                    let sds = if z.embedded() { 0 } else { arena.footprint(rec.sds) };
+                    sds + arena.footprint(rec.node)
                 })
                 .sum(),
         }
@@ -992,10 +1168,31 @@ impl ValueType for ZsetValue {
     /// `sizeof` the robj, `zset`, `zskiplist` and `dict`, 8 bytes per bucket of both tables,
     /// the header's usable size, and per member (all sampled) its sds's usable size, a
     /// `sizeof(dictEntry)` and its node's usable size, averaged and multiplied back in floating
-    /// point.
+    /// point. Valkey 8.1: `sizeof` the robj, `zset` and `zskiplist`, `hashtableMemUsage` (the
+    /// struct, 64 B per bucket and child bucket), the header's usable size, and per member its
+    /// sds's and its node's usable sizes; 9.1: the same with `zslGetAllocSize()` (528) for the
+    /// `zskiplist` and its header, and per member its node's usable size (the member inside).
     fn object_size(&self, arena: &Arena, profile: &RedisProfile) -> u64 {
         match &self.enc {
             Encoding::Listpack(lp, _, _) => profile.robj + arena.usable_size(lp.id),
+            Encoding::Skiplist(z) if z.vk.is_some() => {
+                let vk = z.vk.as_ref().expect("checked");
+                let t = &profile.types;
+                let header = z.header.map_or(0, |h| arena.usable_size(h.id));
+                let asize = profile.robj + t.zset + t.zskiplist + vk.mem_usage() + header;
+                let embedded = z.embedded();
+                let elesize: u64 = z
+                    .order
+                    .iter()
+                    .map(|r| {
+                        let rec = z.recs[r as usize];
+                        let sds = if embedded { 0 } else { arena.usable_size(rec.sds) };
+                        sds + arena.usable_size(rec.node)
+                    })
+                    .sum();
+                let n = z.len() as u64;
+                add_sampled(asize, elesize, n, vk.len())
+            }
             Encoding::Skiplist(z) => {
                 let t = &profile.types;
                 let asize = profile.robj
@@ -1003,7 +1200,7 @@ impl ValueType for ZsetValue {
                     + t.zskiplist
                     + profile.dict
                     + 8 * z.dict.slots()
-                    + arena.usable_size(z.header.id);
+                    + z.header.map_or(0, |h| arena.usable_size(h.id));
                 let elesize: u64 = z
                     .order
                     .iter()
@@ -1026,19 +1223,25 @@ impl ValueType for ZsetValue {
                 (robj + req, grown)
             }
             Encoding::Skiplist(z) => {
-                let fixed = [z.zs, z.dict_struct, z.zsl, z.header]
+                let fixed = [z.zs, z.dict_struct, z.zsl]
                     .into_iter()
+                    .chain(z.header)
                     .chain(z.dict.tables())
                     .map(|a| a.requested as u64)
-                    .sum::<u64>();
+                    .sum::<u64>()
+                    + z.vk.as_ref().map_or(0, |vk| vk.mem_usage());
+                let (embedded, entry) = match z.vk {
+                    Some(_) => (z.embedded(), 0),
+                    None => (false, profile.dict_entry),
+                };
                 let members: u64 = z
                     .order
                     .iter()
                     .map(|r| {
                         let rec = z.recs[r as usize];
-                        node_request(profile, rec.level as u64)
-                            + profile.sds_request(z.name(r).len() as u64)
-                            + profile.dict_entry
+                        let len = z.name(r).len() as u64;
+                        let sds = if embedded { 0 } else { profile.sds_request(len) };
+                        node_request(profile, rec.level as u64, len) + sds + entry
                     })
                     .sum();
                 (robj + fixed + members, 0)
@@ -1063,30 +1266,48 @@ impl ValueType for ZsetValue {
             Encoding::Listpack(lp, _, _) => b.alloc("listpack", *lp),
             Encoding::Skiplist(z) => {
                 b.alloc("zset struct", z.zs);
-                b.alloc("dict struct", z.dict_struct);
-                for table in z.dict.tables() {
-                    b.alloc("member table (8 B buckets)", table);
+                match &z.vk {
+                    Some(vk) => {
+                        let bytes = vk.mem_usage();
+                        b.add("hashtable struct and buckets (64 B)", bytes, bytes);
+                    }
+                    None => {
+                        b.alloc("dict struct", z.dict_struct);
+                        for table in z.dict.tables() {
+                            b.alloc("member table (8 B buckets)", table);
+                        }
+                    }
                 }
-                b.alloc("zskiplist", z.zsl);
-                b.alloc(&format!("skiplist header ({MAX_LEVEL} levels)"), z.header);
-                let mut levels: Vec<(u8, ObjId)> = z
-                    .order
-                    .iter()
-                    .map(|r| (z.recs[r as usize].level, z.recs[r as usize].node))
-                    .collect();
+                match z.header {
+                    Some(header) => {
+                        b.alloc("zskiplist", z.zsl);
+                        b.alloc(&format!("skiplist header ({MAX_LEVEL} levels)"), header);
+                    }
+                    None => b.alloc(&format!("zskiplist: its header node ({MAX_LEVEL} levels)"), z.zsl),
+                }
+                let mut levels: Vec<(u8, u32)> =
+                    z.order.iter().map(|r| (z.recs[r as usize].level, r)).collect();
                 levels.sort_by_key(|&(l, _)| l);
-                for (level, node) in levels {
+                let what_member = if z.embedded() { ", its member inside" } else { "" };
+                for (level, r) in levels {
                     let what = format!(
-                        "skiplist node, {level} level{}",
+                        "skiplist node, {level} level{}{what_member}",
                         if level == 1 { "" } else { "s" }
                     );
-                    let request = node_request(profile, level as u64);
-                    b.add(&what, request, arena.usable_size(node));
+                    let len = z.name(r).len() as u64;
+                    let request = node_request(profile, level as u64, len);
+                    b.add(&what, request, arena.usable_size(z.recs[r as usize].node));
+                }
+                if z.embedded() {
+                    return b.into_vec();
                 }
                 for r in z.order.iter() {
                     let len = z.name(r).len() as u64;
                     let sds = z.recs[r as usize].sds;
                     b.add("member sds", profile.sds_request(len), arena.usable_size(sds));
+                }
+                if z.vk.is_some() {
+                    return b.into_vec();
                 }
                 for r in z.order.iter() {
                     let entry = z.recs[r as usize].entry;
@@ -1102,13 +1323,17 @@ impl Aggregate for ZsetValue {
     /// `createZsetListpackObject` (`lpNew`: 7 bytes, then the robj), or `createZsetObject`
     /// when listpacks are off or the first member is too long for one; Redis 7.2+
     /// (`zsetTypeCreate`) also when the command brings more members than a listpack holds, the
-    /// dict then presized for them.
+    /// dict then presized for them. Valkey 8.0+ (`zset_convert_by_longest`) judges by the
+    /// command's longest member rather than its first.
     fn create(mem: &mut Mem<'_>, cmd: Cmd, args: &[&[u8]]) -> Self {
         let parsed = parse_zadd(cmd, args).ok();
-        let first = parsed
-            .as_ref()
-            .and_then(|f| args.get(f.pairs_at + 1))
-            .map_or(0, |m| m.len() as u64);
+        let first = match parsed {
+            Some(f) if mem.profile.layout.zset_convert_by_longest => longest(&args[f.pairs_at..]),
+            _ => parsed
+                .as_ref()
+                .and_then(|f| args.get(f.pairs_at + 1))
+                .map_or(0, |m| m.len() as u64),
+        };
         let pairs = parsed.map_or(0, |f| (args.len() - f.pairs_at) as u64 / 2);
         let t = &mem.profile.types;
         let too_many = mem.profile.layout.zset_presize && pairs > t.zset_max_listpack_entries;
@@ -1140,11 +1365,15 @@ impl Aggregate for ZsetValue {
                     return 0;
                 };
                 // Redis 7.2+ `zsetTypeMaybeConvert`: a listpack converts before a command that
-                // brings more members than it may hold, presized for them.
+                // brings more members than it may hold, presized for them; Valkey 8.0+ also
+                // before one that brings a member too long for it.
                 let pairs = (args.len() - f.pairs_at) as u64 / 2;
-                if mem.profile.layout.zset_presize
+                let layout = &mem.profile.layout;
+                let too_long = layout.zset_convert_by_longest
+                    && longest(&args[f.pairs_at..]) > mem.profile.types.zset_max_listpack_value;
+                if layout.zset_presize
                     && matches!(self.enc, Encoding::Listpack(..))
-                    && pairs > mem.profile.types.zset_max_listpack_entries
+                    && (pairs > mem.profile.types.zset_max_listpack_entries || too_long)
                 {
                     self.convert(mem, pairs);
                 }

@@ -453,6 +453,21 @@ impl Exact {
         }
     }
 
+    /// `MEMORY USAGE key SAMPLES samples` on both sides (the model's reply ignored: it counts
+    /// every element): the live reply.
+    pub fn live_memory_usage_sampled(&mut self, key: &[u8], samples: u32) -> Option<u64> {
+        let n = samples.to_string();
+        let argv: [&[u8]; 5] = [b"MEMORY", b"USAGE", key, b"SAMPLES", n.as_bytes()];
+        let live = match self.conn.call(&argv).unwrap() {
+            Resp::Int(n) => Some(n as u64),
+            Resp::Bulk(None) => None,
+            other => panic!("MEMORY USAGE replied {other:?}"),
+        };
+        self.model.exec(self.client, &argv).unwrap();
+        self.reading();
+        live
+    }
+
     /// The model server (to look at what it holds).
     pub fn model(&self) -> &Server {
         &self.model

@@ -19,12 +19,13 @@ use fragsim::validate::live_redis::{calibrate, render_checkpoints, validate, Val
 use fragsim::workload;
 
 /// The fields compared at every checkpoint, with their tolerances;
-/// used_memory_overhead as each version counts it (Redis 8.0 adds the Lua VMs): within 2.5 %,
-/// where one parallel test's client query buffer (16 KB) still held at the checkpoint moved it
-/// by 1.9 % once on Valkey 8.0.
+/// used_memory_overhead as each version counts it (Redis 8.0 adds the Lua VMs, 66 KB, 9.6 %
+/// of an idle server's): within 5 %, where a client's buffers (16-20 KB) counted on the other
+/// side of the overhead/dataset line at a checkpoint, a matter of timing, moved it by up to
+/// 2.7 % (Redis 8.0, Valkey 8.0; used_memory itself agreeing).
 const TOLERANCES: &[(Field, f64)] = &[
     (Field::UsedMemory, 0.01),
-    (Field::UsedMemoryOverhead, 0.025),
+    (Field::UsedMemoryOverhead, 0.05),
     (Field::AllocatorActive, 0.10),
     (Field::UsedMemoryRss, 0.075),
 ];

@@ -431,3 +431,26 @@ fn lists_limited_by_entry_count() {
         },
     );
 }
+
+/// FLUSHALL without an argument on Valkey, where `lazyfree-lazy-user-flush` is yes by default
+/// (valkey 8.0.1+ `src/config.c`): the keyspace handed to the lazy-free thread, the new one
+/// with no dict yet, so the old one's dict (Valkey 8.0) goes with it; then the keyspace filled
+/// again and flushed with SYNC. Each step's `used_memory` equal, settled.
+#[test]
+fn flushall_without_an_argument_is_asynchronous_on_valkey() {
+    let live = live_lock();
+    for v in ["valkey-8.0", "valkey-8.1", "valkey-9.1"] {
+        let Some(mut e) = Exact::start_version(&live, v, &[], false) else {
+            continue;
+        };
+        eprintln!("== {v}");
+        let fill: Vec<Vec<Vec<u8>>> = (0..40)
+            .map(|i| cmd(&["SET", &format!("key:{i:04}"), "some value"]))
+            .collect();
+        same_settled(&mut e, &fill);
+        same_settled(&mut e, &[cmd(&["FLUSHALL"])]);
+        same_settled(&mut e, &fill);
+        same_settled(&mut e, &[cmd(&["FLUSHALL", "SYNC"])]);
+        same_settled(&mut e, &fill);
+    }
+}

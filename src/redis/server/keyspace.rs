@@ -10,6 +10,7 @@ use crate::redis::dict::Dict;
 use crate::redis::encoding::embstr_request;
 use crate::redis::expire::Expiry;
 use crate::redis::hashtable::Hashtable;
+use crate::redis::heap::Alloc;
 use crate::redis::profile::{RedisProfile, TableKind};
 
 use super::dispatch::{Cmd, Reply};
@@ -64,6 +65,13 @@ pub(super) struct Keyspace {
     /// and `expires`.
     slot_keys: Kvstore,
     slot_expires: Kvstore,
+    /// Outside cluster mode where the database is a kvstore of one dict (Redis 7.4+, Valkey
+    /// 8.0: `per_slot_tables`): the keys' and the expires' dict struct blocks (`sizeof(dict)`
+    /// with the kvstore's metadata), made with the first key (expire) the kvstore holds
+    /// (`KVSTORE_ALLOCATE_DICTS_ON_DEMAND`, `createDictIfNeeded`), kept when the kvstore is
+    /// emptied (`kvstoreEmpty` frees a dict only with `KVSTORE_FREE_EMPTY_DICTS`, cluster mode's
+    /// flag), gone with the whole kvstore an asynchronous flush swaps out (`emptyDbAsync`).
+    dict_blocks: [Option<Alloc>; 2],
 }
 
 /// A name identified ahead of its command (names of up to 64 bytes).
@@ -110,6 +118,7 @@ impl Keyspace {
             next_at: 0,
             slot_map: None,
             slot_keys: Kvstore::default(),
+            dict_blocks: [None, None],
             slot_expires: Kvstore::default(),
         }
     }
@@ -420,6 +429,7 @@ impl Keyspace {
             let request = mem.profile.kvstore_dict_request(true);
             self.slot_keys.add(mem.heap, mem.profile, slot, request);
         } else {
+            self.dict_block(mem, 0);
             self.main.add(mem.heap, mem.profile.dict_initial_size);
         }
         let entry = mem.heap.zmalloc(mem.profile.key_entry_request(key.len() as u64));
@@ -546,6 +556,7 @@ impl Keyspace {
                 let slot = self.keys.get(r).slot;
                 self.slot_expires.add(mem.heap, mem.profile, slot, request);
             } else {
+                self.dict_block(mem, 1);
                 self.expires.add(mem.heap, mem.profile.dict_initial_size);
             }
             self.keys.get_mut(r).expire = e.id;
@@ -659,6 +670,15 @@ impl Keyspace {
     /// `emptyDbStructure`: `dictEmpty` of the main dict, bucket by bucket (the key's sds, its
     /// value, its entry), then of the expires dict (its entries; the keys are shared), each
     /// table freed after its entries.
+    /// The dict struct block of the keys' (`which` 0) or the expires' (1) one-dict kvstore,
+    /// made if the kvstore has none yet (see `dict_blocks`); nothing for other layouts.
+    fn dict_block(&mut self, mem: &mut Mem<'_>, which: usize) {
+        if mem.profile.layout.per_slot_tables && self.dict_blocks[which].is_none() {
+            let request = mem.profile.kvstore_dict_request(which == 0);
+            self.dict_blocks[which] = Some(mem.heap.zmalloc(request));
+        }
+    }
+
     fn empty(&mut self, mem: &mut Mem<'_>, sync: bool) {
         if mem.profile.layout.object_embeds_key {
             self.ht_empty(mem, sync);
@@ -693,6 +713,12 @@ impl Keyspace {
             self.slot_expires.release_all(mem.heap);
         } else {
             self.expires.clear(mem.heap);
+        }
+        if !sync {
+            // The old kvstores go whole to the lazy-free thread, their dicts with them.
+            for b in self.dict_blocks.iter_mut().filter_map(Option::take) {
+                mem.heap.zfree(b);
+            }
         }
         self.expiry.clear();
         self.boxed.clear();

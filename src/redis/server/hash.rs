@@ -245,19 +245,26 @@ fn vk_field(mem: &mut Mem<'_>, t: &mut VkTable<()>, name: &[u8], vlen: u64) -> V
     let copy = mem.heap.zmalloc(p.sds_request(vlen));
     let hash = mem.member_hash(name);
     let id = t.insert(mem.heap, hash, ());
-    let (req, embedded) = entry_request(p, name.len() as u64, vlen);
-    let entry = mem.heap.zmalloc(req);
-    let value = if embedded {
-        mem.heap.zfree(copy);
-        None
-    } else {
-        Some(copy)
-    };
+    let (entry, value) = vk_entry(mem, name.len() as u64, vlen, copy);
     VkField {
         entry,
         value,
         id,
         vlen,
+    }
+}
+
+/// A new hash entry for a field of `flen` bytes and a value of `vlen` (`hashTypeCreateEntry`):
+/// the value embedded (its copy `copy` freed) when field and value fit together, else the
+/// entry pointing to the copy. Returns the entry and the value's own block, if any.
+fn vk_entry(mem: &mut Mem<'_>, flen: u64, vlen: u64, copy: Alloc) -> (Alloc, Option<Alloc>) {
+    let (req, embedded) = entry_request(mem.profile, flen, vlen);
+    let entry = mem.heap.zmalloc(req);
+    if embedded {
+        mem.heap.zfree(copy);
+        (entry, None)
+    } else {
+        (entry, Some(copy))
     }
 }
 
@@ -295,13 +302,7 @@ fn vk_replace(mem: &mut Mem<'_>, name: &[u8], f: &mut VkField, vlen: u64) {
         f.vlen = vlen;
         return;
     }
-    let entry = mem.heap.zmalloc(req);
-    let value = if embedded {
-        mem.heap.zfree(copy);
-        None
-    } else {
-        Some(copy)
-    };
+    let (entry, value) = vk_entry(mem, flen, vlen, copy);
     if let Some(v) = f.value.take() {
         mem.heap.zfree(v);
     }

@@ -75,6 +75,10 @@ where
             .collect();
         chart.draw_series(rects)?;
         entries.push(Entry::new(Swatch::Fill(c, 1.0), *label));
+    }
+    // Whiskers and value labels over every bar, drawn after all of them, so that no bar
+    // covers a label that reaches over it.
+    for (k, (m, _)) in metrics.iter().enumerate() {
         for (i, v) in r.variants.iter().enumerate() {
             let s = v.peak.get(*m);
             let x = (i * (nm + 1) + k) as f64 + 0.5;

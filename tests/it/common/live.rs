@@ -228,14 +228,24 @@ pub fn version_binary(profile: &str) -> Option<String> {
 /// binary. A binary that is there but does not start is a failure.
 pub fn version_server(_live: &LiveGuard, profile: &str, extra: &[&str]) -> Option<RedisProcess> {
     let bin = version_binary(profile)?;
+    Some(start_retrying(&bin, "", || RedisProcess::start_of(&bin, extra)))
+}
+
+/// `start`, one at a time across the tests of this process, tried three times (a free port
+/// taken meanwhile by another process); a third failure is a panic naming `bin` and `what`.
+fn start_retrying(
+    bin: &str,
+    what: &str,
+    start: impl Fn() -> Result<RedisProcess, fragsim::validate::live_redis::LiveError>,
+) -> RedisProcess {
     static STARTING: Mutex<()> = Mutex::new(());
     let _starting = STARTING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let mut tries = 0;
     loop {
         tries += 1;
-        match RedisProcess::start_of(&bin, extra) {
-            Ok(p) => return Some(p),
-            Err(e) if tries >= 3 => panic!("{bin} did not start: {e}"),
+        match start() {
+            Ok(p) => return p,
+            Err(e) if tries >= 3 => panic!("{bin} did not start{what}: {e}"),
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
     }
@@ -246,15 +256,7 @@ pub fn version_server(_live: &LiveGuard, profile: &str, extra: &[&str]) -> Optio
 /// there is no such binary. A binary that is there but does not start is a failure.
 pub fn version_cluster_node(_live: &LiveGuard, profile: &str) -> Option<RedisProcess> {
     let bin = version_binary(profile)?;
-    static STARTING: Mutex<()> = Mutex::new(());
-    let _starting = STARTING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        match RedisProcess::start_cluster_of(&bin) {
-            Ok(p) => return Some(p),
-            Err(e) if tries >= 3 => panic!("{bin} did not start as a cluster node: {e}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(100)),
-        }
-    }
+    Some(start_retrying(&bin, " as a cluster node", || {
+        RedisProcess::start_cluster_of(&bin)
+    }))
 }

@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use super::encoding::{embstr_request, listpack_entry, LISTPACK_OVERHEAD};
-use super::profile::RedisProfile;
+use super::profile::{RedisProfile, TableKind};
 use super::server::{Server, ServerError};
 use crate::jemalloc::SizeClasses;
 use crate::redis::argv::{push_integer, push_member, value_bytes, Arg};
@@ -77,16 +77,49 @@ impl Collection {
                     quicklist
                 }
             }
-            Collection::Set => format!(
-                "an intset while every member is an integer and there are at most {} \
-                 (set-max-intset-entries), else a hashtable: an sds and a dictEntry per member",
-                t.set_max_intset_entries
-            ),
-            Collection::Zset => format!(
-                "a listpack while it has at most {} members (zset-max-listpack-entries) of at most {} B \
-                 (zset-max-listpack-value), else a skiplist and a dict: a node, an sds and a dictEntry per member",
-                t.zset_max_listpack_entries, t.zset_max_listpack_value
-            ),
+            Collection::Set => {
+                let valkey = p.layout.table == TableKind::Hashtable;
+                let table = if valkey {
+                    "a hashtable (Valkey's: 64-B buckets of 7 slots) holding each member's sds"
+                } else if p.layout.set_dict_no_value {
+                    "a hashtable: an sds per member, in its bucket, a 16-B dictEntryNoValue only \
+                     where members share one"
+                } else {
+                    "a hashtable: an sds and a dictEntry per member"
+                };
+                let listpack = if p.layout.set_listpack {
+                    format!(
+                        ", else a listpack while it has at most {} members (set-max-listpack-entries) \
+                         of at most {} B (set-max-listpack-value)",
+                        t.set_max_listpack_entries, t.set_max_listpack_value
+                    )
+                } else {
+                    String::new()
+                };
+                format!(
+                    "an intset while every member is an integer and there are at most {} \
+                     (set-max-intset-entries){listpack}, else {table}",
+                    t.set_max_intset_entries
+                )
+            }
+            Collection::Zset => {
+                let rest = if p.layout.table == TableKind::Hashtable {
+                    if p.layout.zset_node_embeds_member {
+                        "a skiplist and a hashtable (Valkey's): a node holding its member, its \
+                         pointer in a bucket slot"
+                    } else {
+                        "a skiplist and a hashtable (Valkey's): a node and an sds per member, the \
+                         node's pointer in a bucket slot"
+                    }
+                } else {
+                    "a skiplist and a dict: a node, an sds and a dictEntry per member"
+                };
+                format!(
+                    "a listpack while it has at most {} members (zset-max-listpack-entries) of at \
+                     most {} B (zset-max-listpack-value), else {rest}",
+                    t.zset_max_listpack_entries, t.zset_max_listpack_value
+                )
+            }
         }
     }
 }
@@ -384,10 +417,23 @@ pub fn explain_key(p: &RedisProfile, key: KeySpec, keys: u64) -> Result<KeyCost,
     }
     s.advance(1_000_000_000);
     let after = s.info();
+    // A collection's blocks, and on Valkey 8.1+ a hash's (its own hashtable and entries), as
+    // the model laid them out; a key object carrying the key stands for the robj.
+    let from_model = match key {
+        KeySpec::Collection { .. } => true,
+        KeySpec::Hash(..) => p.layout.object_embeds_key,
+        KeySpec::String(_) => false,
+    };
     let (items, encoding) = match key {
-        KeySpec::Collection { .. } => {
+        _ if from_model => {
             let (mut items, _) = key_items(p, key, key_len)?;
-            let (encoding, blocks) = s.describe_key(&name(0)).expect("the key just written");
+            if p.layout.object_embeds_key {
+                items.retain(|i| i.what == "object with the key");
+            }
+            let (encoding, mut blocks) = s.describe_key(&name(0)).expect("the key just written");
+            if p.layout.object_embeds_key {
+                blocks.retain(|b| b.what != "robj");
+            }
             items.extend(blocks.into_iter().map(|b| Item {
                 what: b.what,
                 count: b.count,
@@ -628,6 +674,33 @@ mod tests {
     /// A 20-field hash of 1,500 B values converts to a hashtable: robj 16, dict 56 -> 64,
     /// 32 buckets (256 B), per field entry 32 + name "fN" (type 5, 4-5 B -> 8) + value 5 + 1,500 +
     /// 1 = 1,506 -> 1,536.
+    #[test]
+    fn valkey_hashes_are_entries_in_a_hashtable() {
+        // 600 fields of 20 B: a hashtable; each field and value in one entry (field sds 3 + 3
+        // + 1, value sds 3 + 20 + 1, a header byte: 29 -> 32), no dictEntry, no separate sds.
+        let p = RedisProfile::builtin("valkey-9.1").unwrap();
+        let k = explain_key(&p, KeySpec::Hash(600, 20), 50).unwrap();
+        assert_eq!(k.encoding, "hashtable");
+        let what: Vec<&str> = k.items.iter().map(|i| i.what.as_str()).collect();
+        assert_eq!(
+            what,
+            [
+                "object with the key",
+                "hashtable struct and buckets (64 B)",
+                "entry: field and value"
+            ]
+        );
+        let entry = &k.items[2];
+        assert_eq!((entry.count, entry.request, entry.usable), (600, 29, 32));
+        // The blocks listed are what a key costs, but for its share of the keyspace table.
+        let listed: u64 = k.items.iter().map(|i| i.count * i.usable).sum();
+        assert!(
+            (k.used_memory - listed as f64).abs() < 64.0,
+            "{} vs {listed}",
+            k.used_memory
+        );
+    }
+
     #[test]
     fn hash_hashtable_items() {
         let (items, enc) = key_items(&debian(), KeySpec::Hash(20, 1500), 7).unwrap();

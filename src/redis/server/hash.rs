@@ -13,7 +13,7 @@ use crate::redis::profile::{RedisProfile, TableKind};
 
 use super::dispatch::{unsupported, Cmd, Reply};
 use super::keytable::NameHasher;
-use super::value::{add_sampled, listpack_structure, Aggregate, Mem, Value, ValueType};
+use super::value::{add_sampled, listpack_structure, Aggregate, BlockKind, Blocks, Mem, Value, ValueType};
 use super::vktable::{Kind, VkTable};
 use super::{DetMap, Server};
 
@@ -451,6 +451,53 @@ impl ValueType for HashValue {
                 (robj + t.mem_usage() + fields, 0)
             }
         }
+    }
+
+    fn encoding(&self) -> &'static str {
+        match &self.enc {
+            Encoding::Listpack(..) => "listpack",
+            Encoding::Table(..) | Encoding::Vk(..) => "hashtable",
+        }
+    }
+
+    /// The robj, then the listpack; or the dict struct, its bucket tables, and per field its
+    /// `dictEntry` and two sds; or (Valkey 8.1+) the hashtable and per field its entry (field
+    /// and value in one block, or the value's sds beside it).
+    fn blocks(&self, arena: &Arena, profile: &RedisProfile) -> Vec<BlockKind> {
+        let mut b = Blocks::default();
+        b.alloc("robj", self.robj);
+        match &self.enc {
+            Encoding::Listpack(lp, _, _) => b.alloc("listpack", *lp),
+            Encoding::Table(d, dict, fields) => {
+                b.alloc("dict struct", *d);
+                for table in dict.tables() {
+                    b.alloc("field table (8 B buckets)", table);
+                }
+                for f in fields.values() {
+                    b.add(
+                        "field dictEntry",
+                        profile.dict_entry,
+                        arena.usable_size(f.entry.id),
+                    );
+                    b.alloc("field name sds", f.field);
+                    b.alloc("field value sds", f.value);
+                }
+            }
+            Encoding::Vk(t, fields) => {
+                let bytes = t.mem_usage();
+                b.add("hashtable struct and buckets (64 B)", bytes, bytes);
+                for f in fields.values() {
+                    match f.value {
+                        None => b.alloc("entry: field and value", f.entry),
+                        Some(v) => {
+                            b.alloc("entry: field and the value's pointer", f.entry);
+                            b.alloc("value sds", v);
+                        }
+                    }
+                }
+            }
+        }
+        b.into_vec()
     }
 
     fn footprint(&self, arena: &Arena) -> u64 {

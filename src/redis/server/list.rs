@@ -300,6 +300,21 @@ impl Node {
         self.packed.as_ref().is_some_and(|p| p.lzf)
     }
 
+    /// `lpInsert` of element `e` (its value `bytes`) at the head or the tail: the listpack
+    /// reallocated to its new size only past its block's usable size.
+    fn push(&mut self, mem: &mut Mem<'_>, head: bool, e: Elem, bytes: &[u8]) {
+        self.bytes += e.entry();
+        if self.bytes > self.lp.usable {
+            self.lp = mem.heap.zrealloc(self.lp, self.bytes);
+        }
+        if head {
+            self.elems.push_front(e);
+        } else {
+            self.elems.push_back(e);
+        }
+        self.image_push(head, bytes);
+    }
+
     /// An element pushed: its entry's `bytes` go into the listpack's bytes, if kept, at the
     /// head (after the 6-byte header) or the tail (before the end byte). The element itself is
     /// added by the caller, before.
@@ -421,17 +436,7 @@ impl ListValue {
     /// new size only past its block's usable size.
     fn lp_push(&mut self, mem: &mut Mem<'_>, hasher: &NameHasher, head: bool, bytes: &[u8]) {
         let e = Elem::new(hasher, bytes, mem.profile.shared_integers);
-        let n = self.lp_mut();
-        n.bytes += e.entry();
-        if n.bytes > n.lp.usable {
-            n.lp = mem.heap.zrealloc(n.lp, n.bytes);
-        }
-        if head {
-            n.elems.push_front(e);
-        } else {
-            n.elems.push_back(e);
-        }
-        n.image_push(head, bytes);
+        self.lp_mut().push(mem, head, e, bytes);
         self.count += 1;
     }
 
@@ -533,18 +538,7 @@ impl ListValue {
             self.nodes.back_mut()
         };
         match end {
-            Some(n) if n.allows_insert(fill, bytes.len() as u64) => {
-                n.bytes += entry;
-                if n.bytes > n.lp.usable {
-                    n.lp = mem.heap.zrealloc(n.lp, n.bytes);
-                }
-                if head {
-                    n.elems.push_front(e);
-                } else {
-                    n.elems.push_back(e);
-                }
-                n.image_push(head, bytes);
-            }
+            Some(n) if n.allows_insert(fill, bytes.len() as u64) => n.push(mem, head, e, bytes),
             end => {
                 // The end node takes no more pushes on this side: its bookkeeping is trimmed.
                 if let Some(n) = end {

@@ -49,7 +49,7 @@ fn same(e: &mut Exact, version: &str, script: &[Vec<Vec<u8>>]) {
         print_delta(version, argv, &d);
         if e.model().keyspace_resize_due() {
             let s = e.settle();
-            add(&mut d, &s);
+            d += s;
             eprintln!("  settled (a resize due): {} / {}", d.live, d.model);
         }
         assert_eq!(d.model, d.live, "{version}: used_memory delta of {}", show(argv));
@@ -68,10 +68,10 @@ fn same_batch(e: &mut Exact, version: &str, what: &str, script: &[Vec<Vec<u8>>])
     let mut sum = Delta::default();
     for argv in script {
         let d = e.run(argv);
-        add(&mut sum, &d);
+        sum += d;
     }
     let s = e.settle();
-    add(&mut sum, &s);
+    sum += s;
     eprintln!(
         "{version} {what}: live {} model {} (tables {} / {}, children {:+} / {:+})",
         sum.live, sum.model, sum.live_tables, sum.model_tables, sum.live_children, sum.model_children
@@ -84,15 +84,6 @@ fn same_batch(e: &mut Exact, version: &str, what: &str, script: &[Vec<Vec<u8>>])
         sum.model_tables, sum.live_tables,
         "{version}: keyspace tables' delta of {what}, settled"
     );
-}
-
-fn add(sum: &mut Delta, d: &Delta) {
-    sum.live += d.live;
-    sum.model += d.model;
-    sum.live_tables += d.live_tables;
-    sum.model_tables += d.model_tables;
-    sum.live_children += d.live_children;
-    sum.model_children += d.model_children;
 }
 
 fn print_delta(version: &str, argv: &[Vec<u8>], d: &Delta) {

@@ -11,7 +11,7 @@
 //! servers run with `activerehashing no`, and a collection's table is rehashed only by the
 //! commands on it on either side.
 
-use crate::common::exact::{cmd, named, show, with_members, Delta, Exact};
+use crate::common::exact::{cmd, named, show, with_members, Exact};
 use crate::common::live_lock;
 
 /// The versions compared.
@@ -37,7 +37,7 @@ fn same(e: &mut Exact, version: &str, script: &[Vec<Vec<u8>>]) {
         let mut d = e.run(argv);
         if e.model().keyspace_resize_due() {
             let s = e.settle();
-            add(&mut d, &s);
+            d += s;
         }
         let head = show(&argv[..argv.len().min(4)]);
         eprintln!(
@@ -54,13 +54,6 @@ fn same(e: &mut Exact, version: &str, script: &[Vec<Vec<u8>>]) {
             show(argv)
         );
     }
-}
-
-fn add(sum: &mut Delta, d: &Delta) {
-    sum.live += d.live;
-    sum.model += d.model;
-    sum.live_tables += d.live_tables;
-    sum.model_tables += d.model_tables;
 }
 
 /// `MEMORY USAGE key SAMPLES 0` equal on both sides.
@@ -261,7 +254,7 @@ fn same_beside_nodes(e: &mut Exact, version: &str, key: &str, script: &[Vec<Vec<
         let mut d = e.run(argv);
         if e.model().keyspace_resize_due() {
             let s = e.settle();
-            add(&mut d, &s);
+            d += s;
         }
         let (lu1, mu1) = usage8(e, key);
         let (live, model) = (d.live - (lu1 - lu0), d.model - (mu1 - mu0));

@@ -96,6 +96,18 @@ pub struct Delta {
     pub model_children: i64,
 }
 
+impl std::ops::AddAssign for Delta {
+    /// Both sides' deltas of two readings in a row, summed field by field.
+    fn add_assign(&mut self, d: Delta) {
+        self.live += d.live;
+        self.model += d.model;
+        self.live_tables += d.live_tables;
+        self.model_tables += d.model_tables;
+        self.live_children += d.live_children;
+        self.model_children += d.model_children;
+    }
+}
+
 impl Exact {
     /// A fresh live server (`None`, with a notice, when none can be started) and a model of it.
     pub fn start(live: &LiveGuard) -> Option<Exact> {

@@ -12,12 +12,14 @@
 //! * [`workload`]: scenario files.
 //! * [`sim`]: replaying scenarios through the model: Monte Carlo, sweeps, claims, where the
 //!   bytes go.
-//! * [`report`] and [`validate`] (neither imports the other): text, JSON, charts and the
-//!   report; the real jemalloc and live servers the model is checked against.
+//! * [`report`], [`validate`] and [`import`] (none imports another): text, JSON, charts and
+//!   the report; the real jemalloc and live servers the model is checked against; a user's
+//!   data (a dump file, a live server) read and measured to become a scenario.
 //! * [`app`]: the commands, each an options struct, a function and a typed outcome.
 //! * [`cli`]: the command line over [`app`].
 pub mod app;
 pub mod cli;
+pub mod import;
 pub mod jemalloc;
 pub mod redis;
 pub mod report;

@@ -195,47 +195,96 @@ fn copy_literal(out: &mut [u8], op: &mut usize, lit: &mut usize, byte: u8) {
     }
 }
 
+/// The most bytes one byte of LZF data can stand for: a 3-byte back-reference copies at most
+/// [`MAX_REF`] + 2 = 264 bytes, 88 a byte (literal runs and 2-byte references expand less).
+pub const MAX_EXPANSION: usize = 88;
+
 /// `lzf_decompress`: the bytes `data` stands for, or `None` when it is not valid LZF or would
-/// pass `out_len` bytes. Only the tests need it (Redis's decompression allocates the node's
-/// listpack size whatever LZF says).
+/// pass `out_len` bytes. Never allocates more than `data` can expand to ([`MAX_EXPANSION`]
+/// times its length), whatever `out_len` claims.
 pub fn decompress(data: &[u8], out_len: usize) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(out_len);
-    let mut ip = 0;
-    while ip < data.len() {
+    let mut out = vec![0; out_len.min(data.len().saturating_mul(MAX_EXPANSION))];
+    let n = decompress_to(data, &mut out)?;
+    out.truncate(n);
+    Some(out)
+}
+
+/// Decompresses `data` into `out` (a reused buffer, resized) when it stands for exactly
+/// `out_len` bytes; `false` when it is not valid LZF or stands for another length (what
+/// Redis's RDB loading calls a corrupt string). A claimed length more than `data` can expand
+/// to is refused before anything is allocated.
+pub fn decompress_exact(data: &[u8], out_len: usize, out: &mut Vec<u8>) -> bool {
+    if out_len > data.len().saturating_mul(MAX_EXPANSION) {
+        return false;
+    }
+    out.clear();
+    out.resize(out_len, 0);
+    decompress_to(data, out) == Some(out_len)
+}
+
+/// Decompresses `data` into the front of `out`; the length written, or `None` when `data` is
+/// not valid LZF or needs more room than `out` has. Where there is room, short copies are
+/// done 32 or 16 bytes at a time, past their end (later bytes overwrite the excess).
+pub fn decompress_to(data: &[u8], out: &mut [u8]) -> Option<usize> {
+    let (n, cap) = (data.len(), out.len());
+    let (mut ip, mut op) = (0usize, 0usize);
+    while ip < n {
         let ctrl = usize::from(data[ip]);
         ip += 1;
         if ctrl < 1 << 5 {
-            let n = ctrl + 1;
-            if out.len() + n > out_len || ip + n > data.len() {
-                return None;
+            // A literal run of ctrl + 1 bytes.
+            let len = ctrl + 1;
+            if ip + MAX_LIT <= n && op + MAX_LIT <= cap {
+                out[op..op + MAX_LIT].copy_from_slice(&data[ip..ip + MAX_LIT]);
+            } else {
+                if ip + len > n || op + len > cap {
+                    return None;
+                }
+                out[op..op + len].copy_from_slice(&data[ip..ip + len]);
             }
-            out.extend_from_slice(&data[ip..ip + n]);
-            ip += n;
+            ip += len;
+            op += len;
         } else {
+            // A back-reference: 3 bits of length (7: one more length byte), 13 of offset.
             let mut len = ctrl >> 5;
-            if ip >= data.len() {
+            if ip >= n {
                 return None;
             }
             if len == 7 {
                 len += usize::from(data[ip]);
                 ip += 1;
-                if ip >= data.len() {
+                if ip >= n {
                     return None;
                 }
             }
             let back = ((ctrl & 0x1f) << 8) + usize::from(data[ip]) + 1;
             ip += 1;
             len += 2;
-            if out.len() + len > out_len || back > out.len() {
+            if back > op || op + len > cap {
                 return None;
             }
-            let from = out.len() - back;
-            for k in 0..len {
-                out.push(out[from + k]);
+            let from = op - back;
+            if back >= 16 && op + len + 16 <= cap {
+                // 16 bytes at a time: each chunk's source lies wholly before its target.
+                let mut k = 0;
+                while k < len {
+                    let (done, rest) = out.split_at_mut(op + k);
+                    rest[..16].copy_from_slice(&done[from + k..from + k + 16]);
+                    k += 16;
+                }
+            } else if back == 1 {
+                let b = out[from];
+                out[op..op + len].fill(b);
+            } else {
+                // Overlapping: each byte may be one just written.
+                for k in 0..len {
+                    out[op + k] = out[from + k];
+                }
             }
+            op += len;
         }
     }
-    Some(out)
+    Some(op)
 }
 
 #[cfg(test)]
@@ -336,6 +385,47 @@ mod tests {
             h = (h * 31 + size) % 1_000_000_007;
         }
         assert_eq!((total, gave_up, h), (1_144_731, 118, 624_803_829));
+    }
+
+    /// Corrupt input: refused, never a panic, and a claimed length beyond what the data can
+    /// stand for allocates nothing.
+    #[test]
+    fn corrupt_input_is_refused() {
+        let c = compress(&[0u8; 48], 48).unwrap();
+        let mut out = Vec::new();
+        assert!(decompress_exact(&c, 48, &mut out));
+        assert_eq!(out, [0u8; 48]);
+        assert!(!decompress_exact(&c, 47, &mut out));
+        assert!(!decompress_exact(&c, 49, &mut out));
+        // 9 bytes can stand for at most 9 x 88.
+        assert!(!decompress_exact(&c, 9 * MAX_EXPANSION + 1, &mut out));
+        assert!(out.capacity() < 1000);
+        assert_eq!(decompress(&c, usize::MAX).as_deref(), Some(&[0u8; 48][..]));
+        // A back-reference before the start; a literal run past the end; a cut reference.
+        assert_eq!(decompress(&[0x20, 0x05], 100), None);
+        assert_eq!(decompress(&[0x05, 1, 2], 100), None);
+        assert_eq!(decompress(&[0, 1, 0xE0], 100), None);
+        assert_eq!(decompress(&[0, 1, 0xE0, 3], 100), None);
+        // The longest reference: 3 bytes for 264.
+        let mut long = vec![0, b'a', 0xE0, 255, 0];
+        let mut out = Vec::new();
+        assert!(decompress_exact(&long, 1 + 264, &mut out));
+        assert!(out.iter().all(|&b| b == b'a'));
+        long.truncate(4);
+        assert_eq!(decompress(&long, 1000), None);
+        // Every truncation and every 1-bit flip of a real block: no panic.
+        let (b, room) = input(6);
+        let c = compress(&b, room).unwrap();
+        for cut in 0..c.len().min(2000) {
+            let _ = decompress(&c[..cut], b.len());
+        }
+        for i in 0..c.len().min(2000) {
+            for bit in 0..8 {
+                let mut d = c.clone();
+                d[i] ^= 1 << bit;
+                let _ = decompress_exact(&d, b.len(), &mut out);
+            }
+        }
     }
 
     /// Small cases worked by hand (and checked against the C library). 48 zero bytes: a

@@ -1,5 +1,5 @@
 //! The library's layers import only downward: units <- jemalloc <- redis <- workload <- sim <-
-//! {report, validate} <- app <- cli. Reads every source file under src/ and fails on a `crate::`
+//! {report, validate, import} <- app <- cli. Reads every source file under src/ and fails on a `crate::`
 //! path (in code, not comments) that names a module at the same or a higher layer, or a
 //! `super::super` that leaves a top-level module. Also fails on a public function that returns
 //! `Result<_, String>`: every layer's errors are typed.
@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 /// Top-level modules and their layer; a module may import only modules of a lower layer.
-/// `report` and `validate` share a layer and may not import each other.
+/// `report`, `validate` and `import` share a layer and may not import one another.
 const LAYERS: &[(&str, u32)] = &[
     ("units", 0),
     ("jemalloc", 1),
@@ -16,6 +16,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("sim", 4),
     ("report", 5),
     ("validate", 5),
+    ("import", 5),
     ("app", 6),
     ("cli", 7),
 ];

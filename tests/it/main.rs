@@ -20,6 +20,7 @@ mod model_exact;
 mod model_properties;
 mod model_redis;
 mod outputs;
+mod rdb;
 mod real_jemalloc;
 mod redis_cli;
 mod redis_live;

@@ -32,6 +32,7 @@ pub enum Command {
     Explain(app::explain::ExplainOptions),
     Calibrate(app::calibrate::CalibrateOptions),
     Generate(app::generate::GenerateOptions),
+    Import(app::import::ImportOptions),
     Validate(app::validate::ValidateOptions),
 }
 
@@ -79,6 +80,7 @@ fn execute(command: Command) -> Result<Done, AppError> {
         Command::Explain(o) => print(&app::explain::explain(&o)?)?,
         Command::Calibrate(o) => print(&app::calibrate::calibrate(&o, &progress)?)?,
         Command::Generate(o) => print(&app::generate::generate(&o)?)?,
+        Command::Import(o) => print(&app::import::import(&o, &progress)?.text())?,
         Command::Validate(o) => print(&app::validate::validate(&o, &progress)?.text())?,
     }
     Ok(Done::Ok)

@@ -14,7 +14,7 @@
 //!   bytes go.
 //! * [`report`], [`validate`] and [`import`] (none imports another): text, JSON, charts and
 //!   the report; the real jemalloc and live servers the model is checked against; a user's
-//!   data (a dump file, a live server) read and measured to become a scenario.
+//!   own data (a dump file or a live server) turned into a scenario.
 //! * [`app`]: the commands, each an options struct, a function and a typed outcome.
 //! * [`cli`]: the command line over [`app`].
 pub mod app;

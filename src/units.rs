@@ -95,6 +95,17 @@ pub fn group(n: u64) -> String {
     out
 }
 
+/// A share (0 to 1) as a percentage without the sign: "30", "12.5", "0.1" (at most one
+/// decimal, none when whole).
+pub fn share_words(share: f64) -> String {
+    let pct = (share * 1000.0).round() / 10.0;
+    if pct.fract() == 0.0 {
+        format!("{pct:.0}")
+    } else {
+        format!("{pct:.1}")
+    }
+}
+
 /// `n` and the noun, singular for 1: "1 run", "32 runs", "1,000 tests".
 pub fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", group(n), if n == 1 { one } else { many })

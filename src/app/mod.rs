@@ -11,6 +11,7 @@ pub mod check;
 pub mod estimate;
 pub mod explain;
 pub mod generate;
+pub mod import;
 pub mod merge;
 pub mod progress;
 pub mod report;
@@ -75,6 +76,10 @@ pub enum AppError {
     /// A live server: unreachable, not Redis, or answering what Redis would not.
     #[error(transparent)]
     Live(#[from] LiveError),
+    /// A user's data that could not be imported: an unreadable or corrupt dump file, a server
+    /// that refused to be read.
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
     /// Shard files that cannot be merged: missing, duplicated, of different runs, unreadable.
     #[error(transparent)]
     Merge(#[from] merge::MergeError),

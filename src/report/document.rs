@@ -74,7 +74,7 @@ pub fn scenario_words(file: &ScenarioFile) -> Vec<String> {
                     KeyType::String => format!("string values of {}", k.size_words()),
                     KeyType::Hash => format!(
                         "hashes of {} fields, each value {}",
-                        group(k.fields),
+                        k.fields.describe().replace(" B", ""),
                         k.size_words()
                     ),
                     _ => k.describe_collection().unwrap_or_default(),

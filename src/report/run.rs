@@ -168,7 +168,10 @@ pub fn render_mc(file: &crate::workload::ScenarioFile, r: &McResult) -> String {
         let size = k.size_words();
         let what = match k.kind {
             KeyType::String => format!("values of {size}"),
-            KeyType::Hash => format!("hashes of {} fields x {size}", group(k.fields)),
+            KeyType::Hash => format!(
+                "hashes of {} fields x {size}",
+                k.fields.describe().replace(" B", "")
+            ),
             _ => k.describe_collection().unwrap_or_default(),
         } + &k.describe_names();
         let ttl = k.ttl_seconds.map(|t| format!(", TTL {t} s")).unwrap_or_default();

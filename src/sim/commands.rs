@@ -8,7 +8,8 @@ use crate::redis::argv::{push_integer, push_member};
 pub use crate::redis::argv::{value_bytes, Arg, Argv};
 use std::collections::VecDeque;
 
-use crate::workload::{Content, Flush, KeyGroup, KeyType, Scenario, Scores, SizeDist};
+use crate::workload::scenario::letters;
+use crate::workload::{Content, Flush, KeyGroup, KeyType, Scenario, Scores, SizeDist, INTEGER_VALUE};
 
 /// A Lua script body of `size` bytes that returns 1; `tag` makes it distinct.
 pub fn script_body(size: u64, tag: &str) -> Vec<u8> {
@@ -33,6 +34,7 @@ enum Step {
         group: usize,
         j: u64,
         at: usize,
+        n: usize,
     },
     Pexpire {
         group: usize,
@@ -171,18 +173,25 @@ impl ProcessPlan {
                             return Some(Step::Set {
                                 group: g,
                                 j: jj,
-                                size: k.value_size.sample(rng),
+                                size: k.draw_value(rng),
                             });
                         }
                         KeyType::Hash => {
-                            if k.ttl_seconds.is_some() {
+                            if k.has_ttl(jj) {
                                 *expire = true;
                             } else {
                                 *j += 1;
                             }
                             let at = sizes.len();
-                            sizes.extend((0..k.fields).map(|_| k.value_size.sample(rng)));
-                            return Some(Step::Hset { group: g, j: jj, at });
+                            let n = k.fields.sample(rng).max(1);
+                            sizes.extend((0..n).map(|_| k.draw_value(rng)));
+                            force_big(sc, k, n, &mut sizes[at..], rng);
+                            return Some(Step::Hset {
+                                group: g,
+                                j: jj,
+                                at,
+                                n: n as usize,
+                            });
                         }
                         KeyType::List | KeyType::Set | KeyType::Zset => {
                             let c = coll.get_or_insert_with(|| Collection {
@@ -193,11 +202,11 @@ impl ProcessPlan {
                                 take: 0,
                                 held_sizes: VecDeque::new(),
                             });
-                            if let Some(step) = c.next(k, g, jj, rng, sizes) {
+                            if let Some(step) = c.next(sc, k, g, jj, rng, sizes) {
                                 return Some(step);
                             }
                             *coll = None;
-                            if k.ttl_seconds.is_some() {
+                            if k.has_ttl(jj) {
                                 *expire = true;
                             } else {
                                 *j += 1;
@@ -253,15 +262,18 @@ impl ProcessPlan {
 impl Collection {
     /// The key's next command: the removal owed after the last batch, or the next batch of
     /// adds; `None` once every element is added and what is owed removed.
+    #[allow(clippy::too_many_arguments)]
     fn next(
         &mut self,
+        sc: &Scenario,
         k: &KeyGroup,
         group: usize,
         j: u64,
         rng: &mut ChaCha8Rng,
         sizes: &mut Vec<u64>,
     ) -> Option<Step> {
-        let fixed = matches!(k.value_size, SizeDist::Fixed { .. });
+        let fixed =
+            matches!(k.value_size, SizeDist::Fixed { .. }) && k.integers == 0.0 && k.big_first.is_none();
         if self.take > 0 {
             let n = self.take;
             self.take = 0;
@@ -291,7 +303,10 @@ impl Collection {
         let first = self.added;
         self.added += n;
         let at = sizes.len();
-        sizes.extend((0..n).map(|_| k.value_size.sample(rng)));
+        sizes.extend((0..n).map(|_| k.draw_value(rng)));
+        if first == 0 {
+            force_big(sc, k, self.total, &mut sizes[at..], rng);
+        }
         if !fixed && k.kind != KeyType::List {
             self.held_sizes.extend(&sizes[at..]);
         }
@@ -309,6 +324,42 @@ impl Collection {
             n,
             at,
         })
+    }
+}
+
+/// A key of a group held in its large encoding (`KeyGroup::big_first`) that would fit the
+/// small one, by its element count and the first values drawn (`sizes`), gets a first value
+/// drawn over the small encoding's value limit: byte content (not an integer) of the group's
+/// large sizes.
+fn force_big(sc: &Scenario, k: &KeyGroup, count: u64, sizes: &mut [u64], rng: &mut ChaCha8Rng) {
+    let (Some(big), Some(p)) = (&k.big_first, &sc.redis) else {
+        return;
+    };
+    let t = &p.types;
+    let bytes = |s: u64| {
+        if s & INTEGER_VALUE != 0 || k.content == Content::Integer {
+            0
+        } else {
+            s
+        }
+    };
+    let longest = sizes.iter().map(|&s| bytes(s)).max().unwrap_or(0);
+    let all_int = k.content == Content::Integer || sizes.iter().all(|s| s & INTEGER_VALUE != 0);
+    let small = match k.kind {
+        KeyType::Hash => count <= p.hash_max_listpack_entries && longest <= p.hash_max_listpack_value,
+        KeyType::Zset => count <= t.zset_max_listpack_entries && longest <= t.zset_max_listpack_value,
+        KeyType::Set => {
+            (all_int && count <= t.set_max_intset_entries)
+                || (p.layout.set_listpack
+                    && count <= t.set_max_listpack_entries
+                    && longest <= t.set_max_listpack_value)
+        }
+        _ => false,
+    };
+    if small {
+        if let Some(first) = sizes.first_mut() {
+            *first = big.big.sample(rng);
+        }
     }
 }
 
@@ -376,19 +427,38 @@ fn push_decimal(v: &mut Vec<u8>, n: u64) {
 
 /// Appends element `e`'s score: `e` itself, or `e` plus a fraction drawn from `e` (the
 /// shortest text that reads back as that double, 15 to 17 significant digits).
-fn push_score(v: &mut Vec<u8>, scores: Scores, e: u64) {
+fn push_score(v: &mut Vec<u8>, k: &KeyGroup, e: u64) {
+    let scores = match k.fractional_scores {
+        Some(share) if share >= 1.0 => Scores::Fractional,
+        Some(share) if share > 0.0 && unit(e ^ 0x5c0e_5c0e) < share => Scores::Fractional,
+        Some(_) => Scores::Integer,
+        None => k.scores,
+    };
     match scores {
-        Scores::Integer => push_decimal(v, e),
+        Scores::Integer => match &k.score_digits {
+            None => push_decimal(v, e),
+            Some(d) => {
+                let digits = d.quantile(unit(e ^ 0xd161_7500)).clamp(1, 15) as u32;
+                let low = 10u64.pow(digits - 1);
+                push_decimal(v, low + e % (9 * low).max(1))
+            }
+        },
         Scores::Fractional => {
-            // SplitMix64 of e: the same fraction for the same element in every run.
-            let mut z = e.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^= z >> 31;
-            let f = e as f64 + ((z >> 11) as f64 / (1u64 << 53) as f64).max(f64::EPSILON);
+            // The same fraction for the same element in every run.
+            let f = e as f64 + unit(e).max(f64::EPSILON);
             v.extend_from_slice(format!("{f}").as_bytes());
         }
     }
+}
+
+/// A number in [0, 1) made from `x` (SplitMix64's finaliser): the same for the same `x` in
+/// every run.
+fn unit(x: u64) -> f64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Bytes a key name rendered in place ([`Part::Key`]) holds at most.
@@ -559,7 +629,7 @@ impl Command {
         if !k.key_shape.is_default() {
             let v = self.next_buf();
             k.key_shape
-                .render(&k.name, cx.process, cx.t, j, cx.sc.parallel, v);
+                .render(&k.name, cx.process, cx.t, j, k.count, cx.sc.parallel, v);
             return;
         }
         let prefix = &cx.prefixes[group];
@@ -607,32 +677,44 @@ impl Command {
             Step::Set { group, j, size } => {
                 self.push_static(b"SET");
                 self.push_key(cx, group, j);
-                match sc.keys[group].content {
+                let k = &sc.keys[group];
+                match k.content {
+                    Content::Bytes if size & INTEGER_VALUE != 0 => {
+                        push_integer(self.next_buf(), size & !INTEGER_VALUE, j)
+                    }
                     Content::Bytes => self.push_value(size),
                     Content::Integer => push_integer(self.next_buf(), size, j),
                 }
-                if let Some(s) = sc.keys[group].ttl_seconds {
+                if let Some(s) = k.ttl_seconds.filter(|_| k.has_ttl(j)) {
                     self.push_static(b"PX");
                     self.push_ttl(s);
                 }
             }
-            Step::Hset { group, j, at } => {
+            Step::Hset { group, j, at, n } => {
                 self.push_static(b"HSET");
                 self.push_key(cx, group, j);
                 let k = &sc.keys[group];
-                let n = k.fields as usize;
                 for (f, &size) in cx.sizes[at..at + n].iter().enumerate() {
                     let v = self.next_buf();
-                    v.push(b'f');
-                    match k.field_size {
-                        None => push_decimal(v, f as u64),
+                    match k.field_width(f as u64, n as u64) {
+                        None => {
+                            v.push(b'f');
+                            push_decimal(v, f as u64)
+                        }
+                        // Shorter than `f` and the digits: the number in letters.
+                        Some(width)
+                            if width < 1 + decimal_len(f as u64) as u64 && letters(f as u64, width, v) => {}
                         Some(width) => {
+                            v.push(b'f');
                             let digits = decimal_len(f as u64);
                             v.resize(v.len() + (width as usize).saturating_sub(1 + digits), b'0');
                             push_decimal(v, f as u64);
                         }
                     }
                     match k.content {
+                        Content::Bytes if size & INTEGER_VALUE != 0 => {
+                            push_integer(self.next_buf(), size & !INTEGER_VALUE, f as u64)
+                        }
                         Content::Bytes => self.push_value(size),
                         Content::Integer => push_integer(self.next_buf(), size, f as u64),
                     }
@@ -675,7 +757,7 @@ impl Command {
                 for (i, &size) in cx.sizes[at..at + n as usize].iter().enumerate() {
                     let e = first + i as u64;
                     if k.kind == KeyType::Zset {
-                        push_score(self.next_buf(), k.scores, e);
+                        push_score(self.next_buf(), k, e);
                     }
                     self.push_element(k, size, e);
                 }
@@ -714,6 +796,9 @@ impl Command {
     fn push_element(&mut self, k: &KeyGroup, size: u64, e: u64) {
         match (k.content, k.kind) {
             (Content::Integer, _) => push_integer(self.next_buf(), size, e),
+            (Content::Bytes, _) if size & INTEGER_VALUE != 0 => {
+                push_integer(self.next_buf(), size & !INTEGER_VALUE, e)
+            }
             (Content::Bytes, KeyType::List) => self.push_value(size),
             (Content::Bytes, _) => push_member(self.next_buf(), size, e),
         }
@@ -1026,6 +1111,114 @@ mod tests {
         assert_eq!(h[24..26], ["f011", "111"]);
         let n: Vec<&String> = cmds.iter().filter(|c| c[0] == "SET").map(|c| &c[2]).collect();
         assert_eq!(n, ["1000", "1001", "1002"]);
+    }
+
+    /// The grammar imported data sets use: key lengths from a distribution (in key order),
+    /// fields per hash drawn per key, field-name lengths spread over each hash's fields, a
+    /// share of integers among byte values, and the TTL on a share of the keys.
+    #[test]
+    fn drawn_names_integer_shares_and_ttl_shares_render_as_the_grammar_says() {
+        let text = "name = \"d\"\n[server]\nprofile = \"redis-7.0-debian\"\n[workload]\ntests = 1\n\
+             [[workload.keys]]\nname = \"s\"\ncount = 8\nvalue_size = 30\nkey_pattern = \"user:{n}:s\"\n\
+             key_size = { dist = \"choice\", values = [8, 12], weights = [3, 1] }\n\
+             integers = 0.5\ninteger_digits = 5\nttl_seconds = 100\nttl_share = 0.25\n\
+             [[workload.keys]]\nname = \"h\"\ncount = 40\ntype = \"hash\"\n\
+             fields = { dist = \"uniform\", min = 2, max = 5 }\nvalue_size = 7\n\
+             field_size = { dist = \"choice\", values = [4, 10], weights = [1, 1] }\n\
+             [[workload.keys]]\nname = \"short\"\ncount = 60\nvalue_size = 1\nkey_pattern = \"k:{n}\"\n\
+             key_size = { dist = \"choice\", values = [3], weights = [1] }\n\
+             [[workload.keys]]\nname = \"fl\"\ncount = 1\ntype = \"hash\"\nfields = 60\nvalue_size = 2\nfield_size = 1\n";
+        let f = crate::workload::parse(text, "drawn").unwrap();
+        let sc = f.first();
+        let mut rng = rng_for(3);
+        let plan = test_plan(sc, 0, &mut rng);
+        let cmds: Vec<Vec<String>> = plan
+            .iter()
+            .map(|(_, a)| {
+                a.iter()
+                    .map(|x| String::from_utf8_lossy(x).into_owned())
+                    .collect()
+            })
+            .collect();
+        let sets: Vec<&Vec<String>> = cmds.iter().filter(|c| c[0] == "SET").collect();
+        // Keys 0-5 (quantiles under 3/4) padded to 8 bytes, 6-7 to 12.
+        let names: Vec<&str> = sets
+            .iter()
+            .map(|c| c[1].as_str())
+            .filter(|n| n.starts_with("user:"))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "user:0:s",
+                "user:1:s",
+                "user:2:s",
+                "user:3:s",
+                "user:4:s",
+                "user:5:s",
+                "user:00006:s",
+                "user:00007:s"
+            ]
+        );
+        // A quarter of 8 keys have the TTL: keys 3 and 7, where floor(j / 4) steps.
+        let sets: Vec<&Vec<String>> = sets.into_iter().filter(|c| c[1].starts_with("user:")).collect();
+        let ttl: Vec<&str> = sets
+            .iter()
+            .filter(|c| c.len() == 5)
+            .map(|c| c[1].as_str())
+            .collect();
+        assert_eq!(ttl, ["user:3:s", "user:00007:s"]);
+        // Each value is 30 bytes, or an integer of 5 digits (10000 + the key's number).
+        let ints: Vec<u64> = sets.iter().filter_map(|c| c[2].parse().ok()).collect();
+        assert!(sets.iter().all(|c| c[2].len() == 30 || c[2].len() == 5));
+        assert!(ints.iter().all(|n| (10_000..10_008).contains(n)), "{ints:?}");
+        assert!((1..8).contains(&ints.len()), "{ints:?} of 8 integers");
+        // Hashes: 2 to 5 fields; the first half of each hash's fields named in 4 bytes, the
+        // rest in 10.
+        // One-byte field names: the first 52 fields in letters, the rest as they are.
+        let fl = cmds
+            .iter()
+            .find(|c| c[0] == "HSET" && c[1].starts_with("fl:"))
+            .unwrap();
+        let names: Vec<&str> = fl[2..].iter().step_by(2).map(String::as_str).collect();
+        assert_eq!(names[..3], ["A", "B", "C"]);
+        assert_eq!(names[50..54], ["y", "z", "f52", "f53"]);
+        let hsets: Vec<&Vec<String>> = cmds
+            .iter()
+            .filter(|c| c[0] == "HSET" && !c[1].starts_with("fl:"))
+            .collect();
+        let mut counts = std::collections::BTreeSet::new();
+        for h in &hsets {
+            let n = (h.len() - 2) / 2;
+            counts.insert(n);
+            let widths: Vec<usize> = h[2..].iter().step_by(2).map(|f| f.len()).collect();
+            let want: Vec<usize> = (0..n)
+                .map(|f| {
+                    if (f as f64 + 0.5) / (n as f64) < 0.5 {
+                        4
+                    } else {
+                        10
+                    }
+                })
+                .collect();
+            assert_eq!(widths, want, "{h:?}");
+            assert!(h[3..].iter().step_by(2).all(|v| v.len() == 7));
+        }
+        assert_eq!(counts.into_iter().collect::<Vec<_>>(), [2, 3, 4, 5]);
+        // Names drawn shorter than the number's digits: 10-51 in one letter (base 52), 52 and
+        // up (no one-letter name left) as they are; all distinct.
+        let short: Vec<&str> = cmds
+            .iter()
+            .filter(|c| c[1].starts_with("k:"))
+            .map(|c| c[1].as_str())
+            .collect();
+        assert_eq!(short.len(), 60);
+        assert_eq!(
+            &short[..11],
+            ["k:0", "k:1", "k:2", "k:3", "k:4", "k:5", "k:6", "k:7", "k:8", "k:9", "k:K"]
+        );
+        assert_eq!(&short[51..53], ["k:z", "k:52"]);
+        assert_eq!(short.iter().collect::<std::collections::HashSet<_>>().len(), 60);
     }
 
     /// The sparse shuffle picks what a whole Fisher-Yates shuffle of the positions would, with

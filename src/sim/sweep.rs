@@ -58,7 +58,7 @@ impl Param {
                 match *field {
                     "value_size" => Some(k.value_size.mean()),
                     "count" => Some(k.count as f64),
-                    "fields" => Some(k.fields as f64),
+                    "fields" => Some(k.fields.mean()),
                     "ttl_seconds" => k.ttl_seconds,
                     "cleanup" => Some(k.cleanup),
                     _ => None,

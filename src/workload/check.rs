@@ -3,7 +3,7 @@
 
 use super::problems::Problems;
 use super::raw::RawScenario;
-use super::scenario::{Content, KeyShape, Scores};
+use super::scenario::{BigFirst, Content, KeyShape, Scores};
 use super::*;
 use crate::jemalloc::{AllocatorConfig, SizeClasses, PRESET_NAMES};
 use crate::redis::profile::{RedisProfile, ServerState, DEFAULT_COMMANDS_PER_SECOND};
@@ -22,6 +22,86 @@ const MAX_ELEMENTS: f64 = 1e9;
 const MAX_BATCH: i64 = 1_000_000;
 /// The longest key or field name a group may ask for (Redis takes up to proto-max-bulk-len).
 const MAX_NAME_BYTES: i64 = 1 << 20;
+
+/// The sizes of `d` over `limit` bytes (a choice's values over it, with their weights; a
+/// continuous distribution's draws cut below at `limit + 1`), or `limit + 1` when it has none.
+fn big_values(d: &SizeDist, limit: u64) -> SizeDist {
+    match d {
+        SizeDist::Choice { values, weights } => {
+            let (v, w): (Vec<u64>, Vec<f64>) = values
+                .iter()
+                .zip(weights)
+                .filter(|(v, _)| **v > limit)
+                .map(|(v, w)| (*v, *w))
+                .unzip();
+            if v.is_empty() {
+                SizeDist::Fixed { bytes: limit + 1 }
+            } else {
+                SizeDist::Choice {
+                    values: v,
+                    weights: w,
+                }
+            }
+        }
+        SizeDist::Uniform { min, max } if *max > limit => SizeDist::Uniform {
+            min: (*min).max(limit + 1),
+            max: *max,
+        },
+        SizeDist::Fixed { bytes } if *bytes > limit => d.clone(),
+        _ => SizeDist::Fixed { bytes: limit + 1 },
+    }
+}
+
+/// The draws of a group held in its large encoding (see [`BigFirst`]): `d`'s sizes over
+/// `limit` for a key's first value, when the key has at most `entries` values (`counts` says
+/// how many keys do); for the rest, `d` with its large sizes' weights lowered by what those
+/// first values take (a choice's; other distributions stay as they are).
+fn big_first(d: &SizeDist, limit: u64, entries: u64, counts: &SizeDist) -> BigFirst {
+    let big = big_values(d, limit);
+    let rest = match d {
+        SizeDist::Choice { values, weights } => {
+            let total: f64 = weights.iter().sum();
+            let large: f64 = values
+                .iter()
+                .zip(weights)
+                .filter(|(v, _)| **v > limit)
+                .map(|(_, w)| w)
+                .sum();
+            // Per key: mean values n, a share p of them large; a share f of keys gets its first
+            // value large. The other n - f values keep (n p - f) large ones.
+            let n = counts.mean().max(1.0);
+            let grid = 1000;
+            let f = (0..grid)
+                .filter(|i| counts.quantile((*i as f64 + 0.5) / grid as f64) <= entries)
+                .count() as f64
+                / grid as f64;
+            let p = if total > 0.0 { large / total } else { 0.0 };
+            let left = ((n * p - f) / (n - f).max(1e-9)).clamp(0.0, 1.0);
+            let scale = if p > 0.0 && p < 1.0 {
+                // New large share `left` among the same small weights.
+                let small = total - large;
+                left / (1.0 - left).max(1e-9) * small / large
+            } else {
+                1.0
+            };
+            let weights: Vec<f64> = values
+                .iter()
+                .zip(weights)
+                .map(|(v, w)| if *v > limit { w * scale } else { *w })
+                .collect();
+            if weights.iter().sum::<f64>() > 0.0 {
+                SizeDist::Choice {
+                    values: values.clone(),
+                    weights,
+                }
+            } else {
+                d.clone()
+            }
+        }
+        _ => d.clone(),
+    };
+    BigFirst { big, rest }
+}
 
 /// A key pattern's problem: it needs `{n}`, and knows `{test}` and `{process}`; no other
 /// braces, no spaces or control characters.
@@ -389,27 +469,36 @@ pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Optio
                 format!("{cleanup} is not a share between 0 and 1"),
             );
         }
-        let fields = match (kind, k.fields) {
-            (KeyType::Hash, Some(f)) if f >= 1 => f as u64,
-            (KeyType::Hash, Some(f)) => {
+        let fields = match (kind, &k.fields) {
+            (KeyType::Hash, Some(toml::Value::Integer(f))) if *f < 1 => {
                 p.add(
                     &format!("{key}.fields"),
                     format!("{f}: a hash needs at least 1 field"),
                 );
-                1
+                SizeDist::Fixed { bytes: 1 }
+            }
+            (KeyType::Hash, Some(v)) => {
+                let d = p.size(&format!("{key}.fields"), v);
+                if d.as_ref().is_some_and(|d| d.practical_max() > MAX_ELEMENTS) {
+                    p.add(
+                        &format!("{key}.fields"),
+                        format!("give at most {MAX_ELEMENTS:.0} fields per key"),
+                    );
+                }
+                d.unwrap_or(SizeDist::Fixed { bytes: 1 })
             }
             (KeyType::Hash, None) => {
                 p.add(&format!("{key}.fields"), "hashes need `fields` (fields per key)");
-                1
+                SizeDist::Fixed { bytes: 1 }
             }
             (_, Some(_)) => {
                 p.add(
                     &format!("{key}.fields"),
                     "only hashes have fields; remove it or set type = \"hash\"",
                 );
-                1
+                SizeDist::Fixed { bytes: 1 }
             }
-            (_, None) => 1,
+            (_, None) => SizeDist::Fixed { bytes: 1 },
         };
         let mut only = |field: &str, given: bool, types: &[KeyType], what: &str| {
             if given && !types.contains(&kind) {
@@ -454,6 +543,24 @@ pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Optio
             k.field_size.is_some(),
             &[KeyType::Hash],
             "only hashes have field names",
+        );
+        only(
+            "fractional_scores",
+            k.fractional_scores.is_some(),
+            &[KeyType::Zset],
+            "only zsets have scores",
+        );
+        only(
+            "score_digits",
+            k.score_digits.is_some(),
+            &[KeyType::Zset],
+            "only zsets have scores",
+        );
+        only(
+            "encoding",
+            k.encoding.is_some(),
+            &[KeyType::Hash, KeyType::Set, KeyType::Zset],
+            "only hashes, sets and zsets have a large encoding to hold",
         );
         let elements = if kind.is_collection() {
             match &k.elements {
@@ -508,6 +615,65 @@ pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Optio
                 Scores::Integer
             }
         };
+        let fractional_scores = k.fractional_scores;
+        if let Some(f) = fractional_scores.filter(|f| !(0.0..=1.0).contains(f)) {
+            p.add(
+                &format!("{key}.fractional_scores"),
+                format!("{f} is not a share between 0 and 1"),
+            );
+        }
+        let score_digits = match &k.score_digits {
+            Some(v) => {
+                let d = p.size(&format!("{key}.score_digits"), v);
+                if d.as_ref().is_some_and(|d| d.practical_max() > 15.0) {
+                    p.add(
+                        &format!("{key}.score_digits"),
+                        "give 1 to 15 digits (a score is a double: integers past 15 digits lose precision)",
+                    );
+                }
+                d
+            }
+            None => None,
+        };
+        if k.scores.is_some() && fractional_scores.is_some() {
+            p.add(
+                &format!("{key}.fractional_scores"),
+                "mixes fractional and integer scores: give it or `scores`, not both",
+            );
+        }
+        let big_first = match (kind, k.encoding.as_deref()) {
+            (_, None) => None,
+            (KeyType::Hash, Some("hashtable"))
+            | (KeyType::Set, Some("hashtable"))
+            | (KeyType::Zset, Some("skiplist")) => {
+                match (&size, redis.as_ref()) {
+                    (Some(d), Some(r)) => {
+                        let (limit, entries) = match kind {
+                            KeyType::Hash => (r.hash_max_listpack_value, r.hash_max_listpack_entries),
+                            // Without listpack sets (Redis 7.0), any member that is not an
+                            // integer makes a hash table.
+                            KeyType::Set if !r.layout.set_listpack => (0, r.types.set_max_intset_entries),
+                            KeyType::Set => (r.types.set_max_listpack_value, r.types.set_max_intset_entries),
+                            _ => (r.types.zset_max_listpack_value, r.types.zset_max_listpack_entries),
+                        };
+                        let counts = if kind == KeyType::Hash { &fields } else { &elements };
+                        Some(big_first(d, limit, entries, counts))
+                    }
+                    _ => None,
+                }
+            }
+            (_, Some(other)) => {
+                let want = match kind {
+                    KeyType::Zset => "\"skiplist\"",
+                    _ => "\"hashtable\"",
+                };
+                p.add(
+                    &format!("{key}.encoding"),
+                    format!("'{other}': give {want} (the large encoding; the small one is what Redis picks for small keys anyway)"),
+                );
+                None
+            }
+        };
         if let Some(pattern) = &k.key_pattern {
             if let Err(e) = check_key_pattern(pattern) {
                 p.add(&format!("{key}.key_pattern"), e);
@@ -517,53 +683,113 @@ pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Optio
             pattern: k.key_pattern.clone(),
             size: None,
         };
-        let key_size = match k.key_size {
-            None => None,
-            Some(n) if (1..=MAX_NAME_BYTES).contains(&n) => {
-                // The longest name the group makes without padding must fit.
-                let longest =
-                    key_shape.longest(&k.name, k.count.max(1) as u64, w.tests.max(1) as u64, parallel);
-                if (n as u64) < longest {
+        let name_size = |p: &mut Problems, field: &str, v: &Option<toml::Value>| -> Option<SizeDist> {
+            let what = if field == "key_size" {
+                "key-name"
+            } else {
+                "field-name"
+            };
+            if let Some(toml::Value::Integer(n)) = v {
+                if !(1..=MAX_NAME_BYTES).contains(n) {
                     p.add(
-                        &format!("{key}.key_size"),
-                        format!(
-                            "{n}: the group's longest key name needs {longest} bytes; give at least {longest}"
-                        ),
+                        &format!("{key}.{field}"),
+                        format!("{n}: give a {what} length of 1 to {MAX_NAME_BYTES} bytes"),
                     );
+                    return None;
                 }
-                Some(n as u64)
             }
-            Some(n) => {
+            let d = p.size(&format!("{key}.{field}"), v.as_ref()?)?;
+            if d.practical_max() > MAX_NAME_BYTES as f64 {
+                p.add(
+                    &format!("{key}.{field}"),
+                    format!("give {what} lengths of at most {MAX_NAME_BYTES} bytes"),
+                );
+                return None;
+            }
+            Some(d)
+        };
+        let key_size = name_size(p, "key_size", &k.key_size);
+        if let Some(SizeDist::Fixed { bytes: n }) = key_size {
+            // The longest name the group makes must fit a fixed length: with its number in
+            // digits, or, where shorter, in letters (see `scenario::letters`).
+            let count = k.count.max(1) as u64;
+            let longest = key_shape.longest(&k.name, count, w.tests.max(1) as u64, parallel);
+            let fixed = longest - super::scenario::decimal_digits(count - 1);
+            let mut width = 1;
+            while 52u64.saturating_pow(width as u32) < count {
+                width += 1;
+            }
+            let least = (fixed + width).min(longest);
+            if n < least {
+                let letters = if least < longest {
+                    format!(" in digits, {least} with its number in letters")
+                } else {
+                    String::new()
+                };
                 p.add(
                     &format!("{key}.key_size"),
-                    format!("{n}: give a key-name length of 1 to {MAX_NAME_BYTES} bytes"),
+                    format!(
+                        "{n}: the group's longest key name needs {longest} bytes{letters}; give at least {least}"
+                    ),
                 );
-                None
             }
-        };
-        let field_size = match k.field_size {
-            None => None,
-            Some(n) if (1..=MAX_NAME_BYTES).contains(&n) => {
-                let longest = 1 + fields.saturating_sub(1).to_string().len() as u64;
-                if (n as u64) < longest {
+        }
+        // A field name shorter than `f` and its number is the number in letters; one too short
+        // for that too keeps its digits, so any length is valid.
+        let field_size = name_size(p, "field_size", &k.field_size);
+        let integers = k.integers.unwrap_or(0.0);
+        if !(0.0..=1.0).contains(&integers) {
+            p.add(
+                &format!("{key}.integers"),
+                format!("{integers} is not a share between 0 and 1"),
+            );
+        }
+        if k.integers.is_some() && content == Content::Integer {
+            p.add(
+                &format!("{key}.integers"),
+                "content = \"integer\" makes every value an integer; `integers` is the share for bytes content",
+            );
+        }
+        let integer_digits = match (&k.integer_digits, k.integers) {
+            (Some(v), Some(_)) => {
+                let d = p.size(&format!("{key}.integer_digits"), v);
+                if d.as_ref().is_some_and(|d| d.practical_max() > 19.0) {
                     p.add(
-                        &format!("{key}.field_size"),
-                        format!(
-                            "{n}: field names f0 to f{} need {longest} bytes; give at least {longest}",
-                            fields.saturating_sub(1)
-                        ),
+                        &format!("{key}.integer_digits"),
+                        "give 1 to 19 digits (an integer Redis keeps as a number has at most 19 digits)",
                     );
                 }
-                Some(n as u64)
+                d.unwrap_or(SizeDist::Fixed { bytes: 1 })
             }
-            Some(n) => {
+            (Some(_), None) => {
                 p.add(
-                    &format!("{key}.field_size"),
-                    format!("{n}: give a field-name length of 1 to {MAX_NAME_BYTES} bytes"),
+                    &format!("{key}.integer_digits"),
+                    "sizes the `integers` share of values: give `integers` too",
                 );
-                None
+                SizeDist::Fixed { bytes: 1 }
             }
+            (None, Some(i)) if i > 0.0 => {
+                p.add(
+                    &format!("{key}.integers"),
+                    "needs `integer_digits` (the integers' digits: a count or a distribution)",
+                );
+                SizeDist::Fixed { bytes: 1 }
+            }
+            (None, _) => SizeDist::Fixed { bytes: 1 },
         };
+        let ttl_share = k.ttl_share.unwrap_or(1.0);
+        if !(0.0..=1.0).contains(&ttl_share) {
+            p.add(
+                &format!("{key}.ttl_share"),
+                format!("{ttl_share} is not a share between 0 and 1"),
+            );
+        }
+        if k.ttl_share.is_some() && k.ttl_seconds.is_none() {
+            p.add(
+                &format!("{key}.ttl_share"),
+                "is the share of keys given ttl_seconds: give ttl_seconds too",
+            );
+        }
         if let Some(t) = k.ttl_seconds.filter(|t| !(*t > 0.0 && *t <= MAX_TTL_SECONDS)) {
             p.add(
                 &format!("{key}.ttl_seconds"),
@@ -589,12 +815,18 @@ pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Optio
             value_size: size.unwrap_or(SizeDist::Fixed { bytes: 1 }),
             fields,
             ttl_seconds: k.ttl_seconds,
+            ttl_share,
             cleanup,
             elements,
             batch,
             churn,
             content,
+            integers,
+            integer_digits,
             scores,
+            fractional_scores,
+            score_digits,
+            big_first,
             key_shape: KeyShape {
                 size: key_size,
                 ..key_shape

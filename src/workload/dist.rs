@@ -57,6 +57,37 @@ impl SizeDist {
         }
     }
 
+    /// The size at quantile `u` (0 <= u < 1) of the distribution: a draw made from a number
+    /// instead of the random stream, so that the same `u` always gives the same size (what key
+    /// and field names use: a key's name must come out the same in every command that names
+    /// it). Normal and log-normal draws are cut where [`sample`](Self::sample) cuts them.
+    pub fn quantile(&self, u: f64) -> u64 {
+        let u = u.clamp(0.0, 1.0 - f64::EPSILON);
+        match self {
+            SizeDist::Fixed { bytes } => *bytes,
+            SizeDist::Uniform { min, max } => (*min + ((max - min + 1) as f64 * u) as u64).min(*max),
+            SizeDist::Normal { mean, sd } => (mean + sd * inverse_normal(u))
+                .min(self.practical_max())
+                .round()
+                .max(1.0) as u64,
+            SizeDist::Lognormal { median, sigma } => (median * (sigma * inverse_normal(u)).exp())
+                .min(self.practical_max())
+                .round()
+                .max(1.0) as u64,
+            SizeDist::Choice { values, weights } => {
+                let total: f64 = weights.iter().sum();
+                let mut x = u * total;
+                for (v, w) in values.iter().zip(weights) {
+                    if x < *w {
+                        return *v;
+                    }
+                    x -= w;
+                }
+                *values.last().expect("validated: at least one value")
+            }
+        }
+    }
+
     /// In words, sizes in bytes with thousands separators: "30,000 B", "uniform 1,500-2,500 B",
     /// "normal, mean 2,000 B, sd 300 B", "log-normal, median 1,500 B, sigma 0.5", "1,000 B
     /// (weight 3) or 2,000 B (weight 1)".
@@ -124,6 +155,61 @@ impl SizeDist {
     }
 }
 
+/// The standard normal quantile (Acklam's rational approximation, relative error under
+/// 1.2e-9): the z with P(N(0,1) < z) = p, for 0 < p < 1; p at 0 gives -8.5 (beyond any cut).
+pub fn inverse_normal(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969683028665376e1,
+        2.209460984245205e2,
+        -2.759285104469687e2,
+        1.38357751867269e2,
+        -3.066479806614716e1,
+        2.506628277459239,
+    ];
+    const B: [f64; 5] = [
+        -5.447609879822406e1,
+        1.615858368580409e2,
+        -1.556989798598866e2,
+        6.680131188771972e1,
+        -1.328068155288572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784894002430293e-3,
+        -3.223964580411365e-1,
+        -2.400758277161838,
+        -2.549732539343734,
+        4.374664141464968,
+        2.938163982698783,
+    ];
+    const D: [f64; 4] = [
+        7.784695709041462e-3,
+        3.224671290700398e-1,
+        2.445134137142996,
+        3.754408661907416,
+    ];
+    if p <= 0.0 {
+        return -8.5;
+    }
+    if p >= 1.0 {
+        return 8.5;
+    }
+    let low = 0.02425;
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    if p < low {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - low {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +271,49 @@ mod tests {
         let (m, _) = moments(&d, 200_000);
         assert!((m - 1250.0).abs() < 5.0, "{m}");
         assert_eq!(d.mean(), 1250.0);
+    }
+
+    /// Quantiles: the normal's at known points (z of 0.975 is 1.959964), each distribution's
+    /// quantiles over an even grid have the distribution's mean, and choice's quantiles split
+    /// by the weights.
+    #[test]
+    fn quantiles() {
+        assert!((inverse_normal(0.975) - 1.959964).abs() < 1e-6);
+        assert!((inverse_normal(0.01) + 2.326348).abs() < 1e-6);
+        assert_eq!(inverse_normal(0.5), 0.0);
+        let grid = |d: &SizeDist, n: usize| {
+            (0..n)
+                .map(|i| d.quantile((i as f64 + 0.5) / n as f64) as f64)
+                .sum::<f64>()
+                / n as f64
+        };
+        let n = 100_000;
+        assert!((grid(&SizeDist::Uniform { min: 1500, max: 2500 }, n) - 2000.0).abs() < 0.6);
+        let normal = SizeDist::Normal {
+            mean: 2000.0,
+            sd: 300.0,
+        };
+        assert!((grid(&normal, n) - 2000.0).abs() < 0.5);
+        let lognormal = SizeDist::Lognormal {
+            median: 2000.0,
+            sigma: 0.5,
+        };
+        assert!((grid(&lognormal, n) - 2266.30).abs() / 2266.30 < 1e-3);
+        assert_eq!(lognormal.quantile(0.5), 2000);
+        let choice = SizeDist::Choice {
+            values: vec![1000, 2000],
+            weights: vec![3.0, 1.0],
+        };
+        assert_eq!(
+            (
+                choice.quantile(0.0),
+                choice.quantile(0.7499),
+                choice.quantile(0.75)
+            ),
+            (1000, 1000, 2000)
+        );
+        assert_eq!(choice.quantile(1.0), 2000);
+        assert_eq!(SizeDist::Fixed { bytes: 7 }.quantile(0.3), 7);
     }
 
     #[test]

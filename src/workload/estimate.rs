@@ -121,7 +121,7 @@ impl Scenario {
                 } else {
                     SIM_BYTES_PER_KEY
                 };
-                let listpack = k.fields <= p.hash_max_listpack_entries
+                let listpack = k.fields.practical_max() <= p.hash_max_listpack_entries as f64
                     && k.value_size.mean() <= p.hash_max_listpack_value as f64;
                 let t = &p.types;
                 let per_field = match k.kind {
@@ -158,7 +158,7 @@ impl Scenario {
                 let removals = if k.churn > 0.0 { batches } else { 0.0 };
                 (batches + removals) * (1.0 + k.batch as f64 / 8.0)
             } else if hash {
-                1.0 + k.fields as f64 / 8.0
+                1.0 + k.fields.mean() / 8.0
             } else {
                 1.0
             };
@@ -171,7 +171,7 @@ impl Scenario {
                 ),
                 memory: alive
                     * if hash {
-                        per_key + k.fields as f64 * per_field
+                        per_key + k.fields.mean() * per_field
                     } else if k.kind.is_collection() {
                         per_key + k.values_per_key() * per_field
                     } else {

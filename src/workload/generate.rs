@@ -1,8 +1,10 @@
 //! Random scenarios drawn from the whole scenario grammar, for validating the model against live
 //! servers on workloads nobody tuned it on: key groups of every type (strings, hashes, lists,
 //! sets, sorted sets: elements in batches, churned or not, integer or byte content, both kinds
-//! of scores), fixed sizes and every size distribution, key-name shapes (padded, patterned)
-//! and field-name sizes, TTLs (long ones and ones that expire within the run), cleanup
+//! of scores, a share of integers among byte values), fixed sizes and every size
+//! distribution, key-name shapes (padded to a length or a distribution of lengths,
+//! patterned), fields per hash and field-name sizes (fixed or drawn), TTLs (long ones and ones
+//! that expire within the run, on every key or a share of them), cleanup
 //! shares, every flush mode, scripts (shared and unique), parallel test processes, command
 //! rates and a `maxmemory` that some writes run into.
 //!
@@ -52,6 +54,11 @@ fn size(rng: &mut ChaCha8Rng, max: u64) -> String {
 /// The TOML text of random scenario number `seed` (Redis profile `profile`).
 pub fn scenario_toml(seed: u64, profile: &str) -> String {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6e6e_7261_6e64);
+    // The grammar added for imported data sets (sizes of fields per hash and of names drawn
+    // from distributions, a share of integers among byte values, a share of keys with the
+    // TTL) draws from its own stream, so that the scenarios drawn before it came stay as
+    // they were.
+    let mut more = ChaCha8Rng::seed_from_u64(seed ^ 0x696d_706f_7274);
     let tests = rng.random_range(2..=5);
     let flush = ["none", "before_each", "after_each"][rng.random_range(0..3)];
     let parallel = if rng.random_bool(0.25) {
@@ -125,15 +132,31 @@ pub fn scenario_toml(seed: u64, profile: &str) -> String {
                 _ => 120,
             };
             k += &format!("{size_field} = {}\n", size(&mut rng, max));
+            if more.random_bool(0.2) {
+                k += &format!(
+                    "integers = {:.2}\ninteger_digits = {{ dist = \"uniform\", min = 1, max = {} }}\n",
+                    more.random_range(0.05..0.95),
+                    more.random_range(1..=19)
+                );
+            }
         }
         let mut commands = count as i64;
         match kind {
             "hash" => {
                 let fields = rng.random_range(1..=40);
-                k += &format!("fields = {fields}\n");
+                if more.random_bool(0.3) {
+                    k += &format!("fields = {{ dist = \"uniform\", min = 1, max = {fields} }}\n");
+                } else {
+                    k += &format!("fields = {fields}\n");
+                }
                 if rng.random_bool(0.2) {
                     let least = 1 + (fields - 1).to_string().len() as u64;
                     k += &format!("field_size = {}\n", rng.random_range(least..=16));
+                } else if more.random_bool(0.15) {
+                    k += &format!(
+                        "field_size = {{ dist = \"uniform\", min = 1, max = {} }}\n",
+                        more.random_range(2..=24)
+                    );
                 }
             }
             "list" | "set" | "zset" => {
@@ -166,6 +189,10 @@ pub fn scenario_toml(seed: u64, profile: &str) -> String {
         }
         budget -= commands;
         match rng.random_range(0..10) {
+            0 | 1 if more.random_bool(0.3) => {
+                let a = rng.random_range(24..=64);
+                k += &format!("key_size = {{ dist = \"uniform\", min = 8, max = {a} }}\n")
+            }
             0 | 1 => k += &format!("key_size = {}\n", rng.random_range(24..=64)),
             2 => {
                 let process = if parallel > 1 && rng.random_bool(0.7) {
@@ -178,12 +205,17 @@ pub fn scenario_toml(seed: u64, profile: &str) -> String {
             }
             _ => {}
         }
+        let ttl_share = if more.random_bool(0.4) {
+            format!("ttl_share = {:.2}\n", more.random_range(0.05..0.95))
+        } else {
+            String::new()
+        };
         match rng.random_range(0..5) {
-            0 => k += &format!("ttl_seconds = {}\n", rng.random_range(600..7200)),
+            0 => k += &format!("ttl_seconds = {}\n{ttl_share}", rng.random_range(600..7200)),
             1 => {
                 // Short TTLs expire well before the test's checkpoint (the test then idles
                 // 0.6 s): what is measured is Redis's active expiry, not a race with it.
-                k += &format!("ttl_seconds = {:.2}\n", rng.random_range(0.05..0.25));
+                k += &format!("ttl_seconds = {:.2}\n{ttl_share}", rng.random_range(0.05..0.25));
                 test_seconds = 0.6;
             }
             _ => {}

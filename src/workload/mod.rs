@@ -28,7 +28,10 @@ use locate::{line_col, Lines};
 use overrides::{apply_override, from_doc, to_doc};
 use problems::Problems;
 use raw::RawScenario;
-pub use scenario::{Content, Flush, KeyGroup, KeyShape, KeyType, Scenario, ScenarioFile, Scores, ScriptSpec};
+pub use scenario::{
+    BigFirst, Content, Flush, KeyGroup, KeyShape, KeyType, Scenario, ScenarioFile, Scores, ScriptSpec,
+    INTEGER_VALUE,
+};
 
 /// A scenario that could not be read; `Display` gives every problem, one per line, each naming
 /// the file, the line and the key.

@@ -94,15 +94,27 @@ pub(super) struct RawKeys {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) scores: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) key_size: Option<i64>,
+    pub(super) key_size: Option<toml::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) key_pattern: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) field_size: Option<i64>,
+    pub(super) field_size: Option<toml::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) fields: Option<i64>,
+    pub(super) fields: Option<toml::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) integers: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) integer_digits: Option<toml::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) encoding: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) fractional_scores: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) score_digits: Option<toml::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) ttl_seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) ttl_share: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) cleanup: Option<f64>,
 }

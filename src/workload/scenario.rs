@@ -1,6 +1,8 @@
 //! A validated scenario: what a run replays. One [`Scenario`] per variant, gathered with the
 //! claims in a [`ScenarioFile`].
 
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::{Claim, SizeDist};
@@ -82,11 +84,13 @@ pub enum Scores {
 /// How a group's key names are made: `pattern` with `{n}` the key's number (and `{test}`,
 /// `{process}` where given; the default is `NAME:{test}:{n}`, or `NAME:{process}:{test}:{n}`
 /// with several test processes), the number padded with zeros to make every name `size` bytes
-/// when given.
+/// when given. A size distribution gives the group's names its lengths in order: key `n` of
+/// `count` is padded to the distribution's quantile `(n + 1/2) / count`, so the names' lengths
+/// follow the distribution (where a name is not already longer).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KeyShape {
     pub pattern: Option<String>,
-    pub size: Option<u64>,
+    pub size: Option<SizeDist>,
 }
 
 /// One group of keys each test writes.
@@ -100,10 +104,12 @@ pub struct KeyGroup {
     /// list, set or sorted set: the scenario's `element_size`), drawn per value; digits for
     /// integer content.
     pub value_size: SizeDist,
-    /// Hash fields per key (1 for other types).
-    pub fields: u64,
-    /// TTL set on each key (Redis profiles only).
+    /// Hash fields per key, drawn per key (1 for other types).
+    pub fields: SizeDist,
+    /// TTL set on the group's keys (Redis profiles only).
     pub ttl_seconds: Option<f64>,
+    /// Share of the group's keys given the TTL (1 unless told), spread evenly over its keys.
+    pub ttl_share: f64,
     /// Share of its keys a test deletes itself before it ends; the rest stay until a flush.
     pub cleanup: f64,
     /// Elements added per key of a list, set or sorted set, drawn per key (1 for other types).
@@ -116,14 +122,43 @@ pub struct KeyGroup {
     pub churn: f64,
     /// What values, hash values, elements and members hold.
     pub content: Content,
+    /// With bytes content, the share of values (or elements) that are decimal integers
+    /// instead, each drawn so; 0 unless told.
+    pub integers: f64,
+    /// Those integers' sizes in digits (1 to 19).
+    pub integer_digits: SizeDist,
     /// Sorted sets' scores.
     pub scores: Scores,
+    /// The share of a sorted set's scores that are fractions (the rest integers), when it mixes
+    /// them: element `e`'s score is a fraction when a hash of `e` falls under it.
+    pub fractional_scores: Option<f64>,
+    /// Digits of the integer scores: from `10^(d-1)` up, `d` drawn by the element's number;
+    /// `None`: the element's number itself.
+    pub score_digits: Option<SizeDist>,
+    /// A hash, set or sorted set group held in its large encoding (`encoding = "hashtable"`,
+    /// `"skiplist"`), as a server holds keys that once had a value too long for the small one
+    /// (Redis converts at that moment and never back).
+    pub big_first: Option<BigFirst>,
     /// How key names are made.
     pub key_shape: KeyShape,
     /// Bytes of each hash field name (`f` and the field's number, padded with zeros); `None`:
-    /// `f0`, `f1`, ...
-    pub field_size: Option<u64>,
+    /// `f0`, `f1`, ... A distribution gives each key's fields its quantiles in field order
+    /// (field `f` of `n`: quantile `(f + 1/2) / n`), so every hash has the spread of lengths.
+    pub field_size: Option<SizeDist>,
 }
+
+/// How a group held in its large encoding draws its values: a key that would fit the small
+/// encoding gets a first value from `big` (the group's sizes over the small encoding's value
+/// limit); every other value comes from `rest`, the group's sizes with the large ones made as
+/// much rarer as those first values take (so that the group keeps its share of large values).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BigFirst {
+    pub big: SizeDist,
+    pub rest: SizeDist,
+}
+
+/// The flag [`KeyGroup::draw_value`] sets on a size that is an integer's digits.
+pub const INTEGER_VALUE: u64 = 1 << 63;
 
 /// A script each test runs with `EVAL`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -192,7 +227,7 @@ impl KeyGroup {
     pub fn values_per_key(&self) -> f64 {
         match self.kind {
             KeyType::String => 1.0,
-            KeyType::Hash => self.fields as f64,
+            KeyType::Hash => self.fields.mean(),
             _ => self.elements.mean() * (1.0 - self.churn),
         }
     }
@@ -201,6 +236,12 @@ impl KeyGroup {
     /// integer content.
     pub fn size_words(&self) -> String {
         match self.content {
+            Content::Bytes if self.integers > 0.0 => format!(
+                "{} ({}% integers of {})",
+                self.value_size.describe(),
+                crate::units::share_words(self.integers),
+                self.integer_digits.describe().replace(" B", " digits")
+            ),
             Content::Bytes => self.value_size.describe(),
             Content::Integer => format!(
                 "integers of {}",
@@ -239,20 +280,63 @@ impl KeyGroup {
         if let Some(p) = &self.key_shape.pattern {
             out += &format!(", key names {p}");
         }
-        if let Some(n) = self.key_shape.size {
-            out += &format!(", key names of {} B", crate::units::group(n));
+        if let Some(n) = &self.key_shape.size {
+            out += &format!(", key names of {}", n.describe());
         }
-        if let Some(n) = self.field_size {
-            out += &format!(", field names of {} B", crate::units::group(n));
+        if let Some(n) = &self.field_size {
+            out += &format!(", field names of {}", n.describe());
         }
         out
+    }
+
+    /// One value's (or element's) size drawn from `rng`: bytes from `value_size`, or, for the
+    /// `integers` share of values, digits from `integer_digits` with [`INTEGER_VALUE`] set.
+    /// Draws nothing extra unless the group mixes integers in.
+    #[inline]
+    pub fn draw_value(&self, rng: &mut ChaCha8Rng) -> u64 {
+        if self.integers > 0.0 && self.content == Content::Bytes && rng.random::<f64>() < self.integers {
+            return self.integer_digits.sample(rng).clamp(1, 19) | INTEGER_VALUE;
+        }
+        match &self.big_first {
+            Some(b) => b.rest.sample(rng),
+            None => self.value_size.sample(rng),
+        }
+    }
+
+    /// Whether key `j` of the group has the TTL: every key with `ttl_share` 1, else the keys
+    /// where the running count `floor(j * share)` steps (evenly spread, `round(count * share)`
+    /// of them).
+    #[inline]
+    pub fn has_ttl(&self, j: u64) -> bool {
+        self.ttl_seconds.is_some()
+            && (self.ttl_share >= 1.0
+                || ((j + 1) as f64 * self.ttl_share).floor() > (j as f64 * self.ttl_share).floor())
+    }
+
+    /// The length of field `f`'s name in a hash of `n` fields, when the group sizes them.
+    pub fn field_width(&self, f: u64, n: u64) -> Option<u64> {
+        self.field_size
+            .as_ref()
+            .map(|d| d.quantile((f as f64 + 0.5) / n.max(1) as f64))
     }
 }
 
 impl KeyShape {
     /// Appends the name of key `n` of group `group` in test `test` of test process `process`
     /// (`parallel` processes in all) to `out`.
-    pub fn render(&self, group: &str, process: u64, test: u64, n: u64, parallel: u64, out: &mut Vec<u8>) {
+    /// `count` is the group's keys per test and process (what a size distribution is spread
+    /// over).
+    #[allow(clippy::too_many_arguments)]
+    pub fn render(
+        &self,
+        group: &str,
+        process: u64,
+        test: u64,
+        n: u64,
+        count: u64,
+        parallel: u64,
+        out: &mut Vec<u8>,
+    ) {
         let start = out.len();
         let mut n_at = None;
         match &self.pattern {
@@ -286,11 +370,25 @@ impl KeyShape {
                 out.extend_from_slice(rest.as_bytes());
             }
         }
-        if let (Some(size), Some(at)) = (self.size, n_at) {
+        let size = self
+            .size
+            .as_ref()
+            .map(|d| d.quantile((n as f64 + 0.5) / count.max(1) as f64));
+        if let (Some(size), Some(at)) = (size, n_at) {
             let len = (out.len() - start) as u64;
             if size > len {
                 let pad = (size - len) as usize;
                 out.splice(at..at, std::iter::repeat_n(b'0', pad));
+            } else if size < len {
+                // Shorter than the number's digits: the number in letters (see `letters`).
+                let digits = decimal_digits(n);
+                let fixed = len - digits;
+                if let Some(w) = size.checked_sub(fixed).filter(|&w| w >= 1) {
+                    let mut v = Vec::new();
+                    if letters(n, w, &mut v) {
+                        out.splice(at..at + digits as usize, v);
+                    }
+                }
             }
         }
     }
@@ -303,7 +401,7 @@ impl KeyShape {
             size: None,
         };
         let mut v = Vec::new();
-        unpadded.render(group, parallel - 1, tests - 1, count - 1, parallel, &mut v);
+        unpadded.render(group, parallel - 1, tests - 1, count - 1, count, parallel, &mut v);
         v.len() as u64
     }
 
@@ -311,6 +409,30 @@ impl KeyShape {
     pub fn is_default(&self) -> bool {
         self.pattern.is_none() && self.size.is_none()
     }
+}
+
+/// The decimal digits of `n`.
+pub fn decimal_digits(n: u64) -> u64 {
+    n.checked_ilog10().map_or(1, |l| l as u64 + 1)
+}
+
+/// Appends `n` written in exactly `width` letters (base 52: `A`-`Z` then `a`-`z`, most
+/// significant first) and returns true, or returns false (appending nothing) when `width`
+/// letters cannot hold it. A name drawn shorter than its number's digits is written so: two
+/// numbers never share a letter name of one width, and a letter name never equals a digit one.
+pub fn letters(n: u64, width: u64, out: &mut Vec<u8>) -> bool {
+    const ALPHABET: &[u8; 52] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    if width > 11 || 52u64.pow(width as u32) <= n {
+        return false;
+    }
+    let start = out.len();
+    let mut x = n;
+    for _ in 0..width {
+        out.push(ALPHABET[(x % 52) as usize]);
+        x /= 52;
+    }
+    out[start..].reverse();
+    true
 }
 
 /// Bytes from which a value or element counts as big for a profile's caveats (`big-values`):

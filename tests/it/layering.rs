@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 /// Top-level modules and their layer; a module may import only modules of a lower layer.
-/// `report`, `validate` and `import` share a layer and may not import one another.
+/// `report`, `validate` and `import` share a layer and may not import each other.
 const LAYERS: &[(&str, u32)] = &[
     ("units", 0),
     ("jemalloc", 1),

@@ -13,6 +13,8 @@ mod cli;
 mod cluster_versions_live;
 mod estimate;
 mod fuzz;
+mod import_cli;
+mod import_live;
 mod layering;
 mod lockstep;
 mod model_decay;

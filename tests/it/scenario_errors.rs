@@ -459,9 +459,23 @@ fn every_malformed_collection_or_name_shape_names_its_line_and_key() {
         (29, r#"scores = "random""#, "workload.keys[2].scores: 'random' is not one of integer, fractional"),
         (30, "key_size = 4", "workload.keys[2].key_size: 4: the group's longest key name needs 9 bytes; give at least 9"),
         (30, "key_size = 0", "workload.keys[2].key_size: 0: give a key-name length of 1 to 1048576 bytes"),
-        (37, "field_size = 2", "workload.keys[3].field_size: 2: field names f0 to f19 need 3 bytes; give at least 3"),
         (37, "elements = 4", "workload.keys[3].elements: only lists, sets and zsets have elements; this group is a hash"),
         (36, "element_size = 8", "workload.keys[3].element_size: only lists, sets and zsets have elements; a hash takes value_size"),
+        // The grammar of imported data sets.
+        (36, "integers = 1.5", "workload.keys[3].integers: 1.5 is not a share between 0 and 1"),
+        (36, "integer_digits = 3", "workload.keys[3].integer_digits: sizes the `integers` share of values: give `integers` too"),
+        (37, "integers = 0.5", "workload.keys[3].integers: needs `integer_digits`"),
+        (21, "integers = 0.5", "workload.keys[1].integers: content = \"integer\" makes every value an integer"),
+        (36, "ttl_share = 0.5", "workload.keys[3].ttl_share: is the share of keys given ttl_seconds: give ttl_seconds too"),
+        (36, r#"encoding = "listpack""#, "workload.keys[3].encoding: 'listpack': give \"hashtable\""),
+        (29, r#"encoding = "hashtable""#, "workload.keys[2].encoding: 'hashtable': give \"skiplist\""),
+        (13, r#"encoding = "hashtable""#, "workload.keys[0].encoding: only hashes, sets and zsets have a large encoding to hold; this group is a list"),
+        (28, "fractional_scores = 0.5", "workload.keys[2].fractional_scores: mixes fractional and integer scores: give it or `scores`, not both"),
+        (29, "fractional_scores = 2", "workload.keys[2].fractional_scores: 2 is not a share between 0 and 1"),
+        (30, "score_digits = 20", "workload.keys[2].score_digits: give 1 to 15 digits"),
+        (36, "score_digits = 5", "workload.keys[3].score_digits: only zsets have scores; this group is a hash"),
+        (35, "fields = 0", "workload.keys[3].fields: 0: a hash needs at least 1 field"),
+        (30, r#"key_size = { dist = "uniform", min = 1, max = 2000000 }"#, "workload.keys[2].key_size: give key-name lengths of at most 1048576 bytes"),
     ];
     for (line, content, want) in cases {
         let text = replace_line(TYPES, *line, content);

@@ -3,6 +3,7 @@
 //! submodules, live redis-servers (`live`), stand-in TCP peers (`net`), reading SVG charts
 //! (`svg`) and real jemalloc builds loaded at run time (`jemalloc`).
 
+pub mod dataset;
 pub mod exact;
 pub mod jemalloc;
 pub mod live;

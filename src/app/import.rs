@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{check_writable, write_out, AppError, Progress};
-use crate::import::dataset::Dataset;
+use crate::import::dataset::{Dataset, Kind};
 use crate::import::live::{import_live, LiveOptions};
 use crate::import::scenario::{scenario_text, Options, Source};
 
@@ -67,16 +67,28 @@ pub struct ImportOptions {
 pub struct ImportOutcome {
     pub path: PathBuf,
     pub scenario: String,
+    /// Keys read (scaled up when sampled), and those of them modelled (not streams or module
+    /// values).
     pub keys: f64,
+    pub modelled: f64,
 }
 
 impl ImportOutcome {
     /// The text to print.
     pub fn text(&self) -> String {
         let groups = self.scenario.matches("[[workload.keys]]").count();
+        let left_out = (self.keys - self.modelled).round() as u64;
+        let left_out = if left_out > 0 {
+            format!(
+                " ({} left out)",
+                crate::units::plural(left_out, "stream or module key", "stream or module keys")
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "Imported {} keys in {} key groups.\n  Written: {}\n  Next: fragsim run {}\n",
-            crate::units::group(self.keys.round() as u64),
+            "Imported {} keys in {} key groups{left_out}.\n  Written: {}\n  Next: fragsim run {}\n",
+            crate::units::group(self.modelled.round() as u64),
             groups,
             self.path.display(),
             self.path.display()
@@ -143,8 +155,14 @@ pub fn import(o: &ImportOptions, progress: &dyn Progress) -> Result<ImportOutcom
     };
     progress.finish();
     let keys = data.keys;
+    let groups = data.finish();
+    let modelled: f64 = groups
+        .iter()
+        .filter(|(k, _)| !matches!(k.kind, Kind::Stream | Kind::Module))
+        .map(|(_, s)| s.keys)
+        .sum();
     let text = scenario_text(
-        data.finish(),
+        groups,
         &source,
         &Options {
             name: default_name,
@@ -161,6 +179,7 @@ pub fn import(o: &ImportOptions, progress: &dyn Progress) -> Result<ImportOutcom
         path,
         scenario: text,
         keys,
+        modelled,
     })
 }
 

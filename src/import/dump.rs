@@ -48,9 +48,9 @@ pub fn import_dump(
         path: path.display().to_string(),
         source: e,
     })?;
-    // Expiries are absolute; a key's TTL is measured from when the dump was written (the file's
-    // modification time), or from now.
-    let written_ms = file
+    // Expiries are absolute; a key's TTL is measured from when the dump was written: its
+    // `ctime`, or else the file's modification time.
+    let modified_ms = file
         .metadata()
         .and_then(|m| m.modified())
         .unwrap_or_else(|_| std::time::SystemTime::now())
@@ -74,7 +74,9 @@ pub fn import_dump(
                 key: r.key,
                 kind,
                 encoding: encoding_of(r.kind, r.rdb_type),
-                ttl_ms: r.expire_ms.map(|e| (e - written_ms).max(1000)),
+                ttl_ms: r
+                    .expire_ms
+                    .map(|e| (e - r.saved_ms.unwrap_or(modified_ms)).max(1000)),
                 len: match kind {
                     Kind::String => 1,
                     Kind::Hash => (r.items.len() / 2) as u64,

@@ -198,10 +198,11 @@ pub fn group_name(p: &str) -> String {
         .chars()
         .map(|c| if c == '.' || c == ' ' { '_' } else { c })
         .collect();
-    if name.is_empty() {
-        "(empty)".into()
-    } else {
-        name
+    match name.as_str() {
+        "" => "(empty)".into(),
+        // `*` in a variant's path means every group.
+        "*" => "other".into(),
+        _ => name,
     }
 }
 

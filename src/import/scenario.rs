@@ -231,6 +231,15 @@ pub fn scenario_text(groups: Vec<(GroupKey, Stats)>, source: &Source, opts: &Opt
         };
         t += &group_toml(&name, k, s);
     }
+    t += &format!(
+        "\n# What if? Uncomment variants to compare with the data as it is (`fragsim run` shows each):\n\
+         # [[variant]]\n# name = \"as imported\"\n\
+         # [[variant]]\n# name = \"values halved\"\n\
+         # set = {{ \"workload.keys.*.value_size\" = \"x0.5\", \"workload.keys.*.element_size\" = \"x0.5\" }}\n\
+         # [[variant]]\n# name = \"twice the keys\"\n# set = {{ \"workload.keys.*.count\" = \"x2\" }}\n\
+         # [[variant]]\n# name = \"on {other}\"\n# set = {{ \"server.profile\" = \"{other}\" }}\n",
+        other = if profile == "valkey-9.1" { "redis-8.0" } else { "valkey-9.1" }
+    );
     t
 }
 

@@ -202,6 +202,10 @@ impl Connection {
 
     /// Waits for bytes until `deadline`: the socket's timeout is what is left of it.
     fn fill(&mut self, deadline: Instant) -> Result<&[u8], RespError> {
+        // Bytes already buffered need no read (nor a timeout set for one).
+        if !self.stream.buffer().is_empty() {
+            return Ok(self.stream.buffer());
+        }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(RespError::Timeout {
@@ -261,7 +265,69 @@ impl Connection {
         Ok(data)
     }
 
+    /// A reply whose header line is already buffered, read without copying the line: an
+    /// integer, a bulk string or an array within the limits; `None` (nothing consumed) for
+    /// anything else, which [`read`](Self::read) then reads the careful way.
+    fn read_buffered(&mut self, deadline: Instant, depth: usize) -> Result<Option<Resp>, RespError> {
+        let buf = self.stream.buffer();
+        let Some(nl) = buf.iter().take(32).position(|&b| b == b'\n') else {
+            return Ok(None);
+        };
+        if nl < 3 || buf[nl - 1] != b'\r' || !matches!(buf[0], b':' | b'$' | b'*') {
+            return Ok(None);
+        }
+        let digits = &buf[1..nl - 1];
+        let (neg, digits) = match digits.split_first() {
+            Some((b'-', rest)) => (true, rest),
+            _ => (false, digits),
+        };
+        if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+            return Ok(None);
+        }
+        let n = digits.iter().fold(0i64, |a, d| a * 10 + (d - b'0') as i64);
+        let n = if neg { -n } else { n };
+        let kind = buf[0];
+        match kind {
+            b':' => {
+                self.stream.consume(nl + 1);
+                Ok(Some(Resp::Int(n)))
+            }
+            b'$' if n < 0 => {
+                self.stream.consume(nl + 1);
+                Ok(Some(Resp::Bulk(None)))
+            }
+            b'$' if n as u64 <= MAX_BULK => {
+                self.stream.consume(nl + 1);
+                let mut data = self.exact(n as usize + 2, deadline)?;
+                if !data.ends_with(b"\r\n") {
+                    return Err(RespError::NotRedis {
+                        addr: self.addr.clone(),
+                        answer: format!("a bulk string of {n} B not ended by CRLF"),
+                    });
+                }
+                data.truncate(n as usize);
+                Ok(Some(Resp::Bulk(Some(data))))
+            }
+            b'*' if n < 0 => {
+                self.stream.consume(nl + 1);
+                Ok(Some(Resp::Array(None)))
+            }
+            b'*' if (n as u64) <= MAX_ARRAY && depth < MAX_DEPTH => {
+                self.stream.consume(nl + 1);
+                let mut items = Vec::with_capacity((n as usize).min(1024));
+                for _ in 0..n {
+                    items.push(self.read(deadline, depth + 1)?);
+                }
+                Ok(Some(Resp::Array(Some(items))))
+            }
+            _ => Ok(None),
+        }
+    }
+
     fn read(&mut self, deadline: Instant, depth: usize) -> Result<Resp, RespError> {
+        if let Some(r) = self.read_buffered(deadline, depth)? {
+            return Ok(r);
+        }
         let line = self.line(deadline)?;
         let addr = self.addr.clone();
         let not_redis = |line: &[u8]| RespError::NotRedis {

@@ -33,19 +33,29 @@ impl SizeDist {
         match self {
             SizeDist::Fixed { bytes } => *bytes,
             SizeDist::Uniform { min, max } => rng.random_range(*min..=*max),
-            // Draws beyond `practical_max` (8 sd; under 1e-15 of draws) are cut there, so no
-            // draw exceeds what validation allowed.
-            SizeDist::Normal { mean, sd } => (mean + sd * std_normal(rng))
-                .min(self.practical_max())
-                .round()
-                .max(1.0) as u64,
-            SizeDist::Lognormal { median, sigma } => (median * (sigma * std_normal(rng)).exp())
-                .min(self.practical_max())
-                .round()
-                .max(1.0) as u64,
+            SizeDist::Normal { .. } | SizeDist::Lognormal { .. } => self.at_z(std_normal(rng)),
+            SizeDist::Choice { .. } => self.at_u(rng.random::<f64>()),
+        }
+    }
+
+    /// A normal or log-normal size `z` standard deviations from the centre: rounded, at least
+    /// 1, and cut at `practical_max` (8 sd; under 1e-15 of draws), so that no draw exceeds
+    /// what validation allowed. A choice's or a fixed size for the others.
+    fn at_z(&self, z: f64) -> u64 {
+        let x = match self {
+            SizeDist::Normal { mean, sd } => mean + sd * z,
+            SizeDist::Lognormal { median, sigma } => median * (sigma * z).exp(),
+            other => return other.at_u(0.5),
+        };
+        x.min(self.practical_max()).round().max(1.0) as u64
+    }
+
+    /// A choice's value at `u` (0 <= u < 1) of its total weight; the size itself when fixed.
+    fn at_u(&self, u: f64) -> u64 {
+        match self {
             SizeDist::Choice { values, weights } => {
                 let total: f64 = weights.iter().sum();
-                let mut x = rng.random::<f64>() * total;
+                let mut x = u * total;
                 for (v, w) in values.iter().zip(weights) {
                     if x < *w {
                         return *v;
@@ -54,6 +64,8 @@ impl SizeDist {
                 }
                 *values.last().expect("validated: at least one value")
             }
+            SizeDist::Fixed { bytes } => *bytes,
+            other => other.quantile(u),
         }
     }
 
@@ -66,25 +78,8 @@ impl SizeDist {
         match self {
             SizeDist::Fixed { bytes } => *bytes,
             SizeDist::Uniform { min, max } => (*min + ((max - min + 1) as f64 * u) as u64).min(*max),
-            SizeDist::Normal { mean, sd } => (mean + sd * inverse_normal(u))
-                .min(self.practical_max())
-                .round()
-                .max(1.0) as u64,
-            SizeDist::Lognormal { median, sigma } => (median * (sigma * inverse_normal(u)).exp())
-                .min(self.practical_max())
-                .round()
-                .max(1.0) as u64,
-            SizeDist::Choice { values, weights } => {
-                let total: f64 = weights.iter().sum();
-                let mut x = u * total;
-                for (v, w) in values.iter().zip(weights) {
-                    if x < *w {
-                        return *v;
-                    }
-                    x -= w;
-                }
-                *values.last().expect("validated: at least one value")
-            }
+            SizeDist::Normal { .. } | SizeDist::Lognormal { .. } => self.at_z(inverse_normal(u)),
+            SizeDist::Choice { .. } => self.at_u(u),
         }
     }
 

@@ -277,6 +277,46 @@ value_size = "30KB"
         assert_eq!(f.variants[1].variant, "2 KB");
     }
 
+    /// What-if variants scale what the scenario has: a size, a distribution's sizes, a count;
+    /// `*` is every group that has the field.
+    #[test]
+    fn variants_scale_values_by_a_factor() {
+        let text = GOOD.replace("\"none\"", "\"redis-7.0-debian\"")
+            + "[[workload.keys]]\nname = \"h\"\ncount = 10\ntype = \"hash\"\nfields = 8\n\
+               value_size = { dist = \"choice\", values = [10, 101], weights = [3, 1] }\n\
+               [[variant]]\nname = \"base\"\n\
+               [[variant]]\nname = \"half\"\nset = { \"workload.keys.*.value_size\" = \"x0.5\", \"workload.keys.h.count\" = \"x2.5\" }\n";
+        let f = parse(&text, "x.toml").unwrap();
+        let half = &f.variants[1];
+        assert_eq!(half.keys[0].value_size, SizeDist::Fixed { bytes: 15 * 1024 });
+        assert_eq!(
+            half.keys[1].value_size,
+            SizeDist::Choice {
+                values: vec![5, 51],
+                weights: vec![3.0, 1.0]
+            }
+        );
+        assert_eq!((half.keys[1].count, f.variants[0].keys[1].count), (25, 10));
+        for (set, want) in [
+            (
+                "\"workload.keys.v.value_size\" = \"x-1\"",
+                "a factor is x and a positive number",
+            ),
+            (
+                "\"workload.keys.v.ttl_seconds\" = \"x2\"",
+                "'workload.keys.v.ttl_seconds' has no value to scale",
+            ),
+            ("\"workload.keys.v.name\" = \"x2\"", "is not a number to scale"),
+        ] {
+            let t = text.replace(
+                "set = { \"workload.keys.*.value_size\" = \"x0.5\", \"workload.keys.h.count\" = \"x2.5\" }",
+                &format!("set = {{ {set} }}"),
+            );
+            let e = parse(&t, "x.toml").unwrap_err();
+            assert!(e.problems.join("\n").contains(want), "{set}: {e}");
+        }
+    }
+
     #[test]
     fn distributions_parse() {
         let text = GOOD.replace("\"30KB\"", "{ dist = \"lognormal\", median = 2000, sigma = 0.5 }");

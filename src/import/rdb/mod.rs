@@ -85,6 +85,9 @@ pub struct KeyRecord<'a> {
     pub scores: &'a [f64],
     /// Hashes with field TTLs: how many fields have one (0 otherwise).
     pub fields_with_ttl: u64,
+    /// When the dump was written, in Unix ms: its `ctime` AUX field (which servers write
+    /// before any key), if it had one; what an expiry is measured from.
+    pub saved_ms: Option<i64>,
 }
 
 /// The dump's checksum.
@@ -165,19 +168,6 @@ pub struct RdbError {
 /// A result whose error is boxed (kept small on the parser's hot paths).
 type Res<T> = Result<T, Box<RdbError>>;
 
-/// `n` with thousands separators.
-fn grouped(n: u64) -> String {
-    let d = n.to_string();
-    let mut s = String::with_capacity(d.len() + d.len() / 3);
-    for (i, c) in d.chars().enumerate() {
-        if i > 0 && (d.len() - i) % 3 == 0 {
-            s.push(',');
-        }
-        s.push(c);
-    }
-    s
-}
-
 fn magic(version: u32, valkey: bool) -> String {
     if valkey {
         format!("VALKEY{version:03}")
@@ -188,7 +178,7 @@ fn magic(version: u32, valkey: bool) -> String {
 
 impl fmt::Display for RdbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "byte {}: ", grouped(self.offset))?;
+        write!(f, "byte {}: ", crate::units::group(self.offset))?;
         match &self.kind {
             ErrorKind::Io(e) => write!(f, "reading the dump failed: {e}"),
             ErrorKind::Truncated { inside } => {
@@ -238,7 +228,7 @@ impl fmt::Display for RdbError {
                 if *extra == 1 {
                     "1 byte".to_string()
                 } else {
-                    format!("{} bytes", grouped(*extra))
+                    format!("{} bytes", crate::units::group(*extra))
                 }
             ),
         }

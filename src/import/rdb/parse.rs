@@ -190,6 +190,8 @@ pub(super) struct Parser<R> {
     unpacked: Vec<u8>,
     /// An AUX field's value.
     text: Vec<u8>,
+    /// The dump's `ctime`, in ms, once read.
+    saved_ms: Option<i64>,
     sum: RdbSummary,
 }
 
@@ -205,6 +207,7 @@ impl<R: Read> Parser<R> {
             blob: Vec::new(),
             unpacked: Vec::new(),
             text: Vec::new(),
+            saved_ms: None,
             sum: RdbSummary {
                 version: 0,
                 valkey: false,
@@ -260,6 +263,12 @@ impl<R: Read> Parser<R> {
                     self.input.ctx = "an AUX field";
                     read_whole(&mut self.input, &mut self.blob, &mut self.key)?;
                     read_whole(&mut self.input, &mut self.blob, &mut self.text)?;
+                    if self.key == b"ctime" {
+                        self.saved_ms = std::str::from_utf8(&self.text)
+                            .ok()
+                            .and_then(|t| t.parse::<i64>().ok())
+                            .map(|s| s.saturating_mul(1000));
+                    }
                     self.sum.aux.push((
                         String::from_utf8_lossy(&self.key).into_owned(),
                         String::from_utf8_lossy(&self.text).into_owned(),
@@ -482,6 +491,7 @@ impl<R: Read> Parser<R> {
             items: &self.items,
             scores: &self.scores,
             fields_with_ttl,
+            saved_ms: self.saved_ms,
         };
         visit(&rec).map_err(ReadError::Visit)
     }
@@ -617,34 +627,27 @@ impl<R: Read> Parser<R> {
         })
     }
 
-    /// A listpack's entries as items; `pairs`: an even number is required.
-    fn listpack_items(&mut self, pairs: bool) -> Res<usize> {
-        self.with_blob(|lp, items, _| {
-            let n = encoded::listpack(lp, |e| {
+    /// A listpack's (or, with `ziplist`, a ziplist's) entries as items; `pairs`: an even
+    /// number is required.
+    fn encoded_items(&mut self, ziplist: bool, pairs: bool) -> Res<usize> {
+        self.with_blob(|b, items, _| {
+            let push = |e| {
                 items.push(item_of(e));
                 Ok(())
-            })?;
+            };
+            let n = if ziplist {
+                encoded::ziplist(b, push)?
+            } else {
+                encoded::listpack(b, push)?
+            };
             if pairs && n % 2 != 0 {
                 return Err(Bad {
                     at: 0,
-                    why: "a listpack of pairs has an odd number of entries",
-                });
-            }
-            Ok(n)
-        })
-    }
-
-    /// A ziplist's entries as items; `pairs`: an even number is required.
-    fn ziplist_items(&mut self, pairs: bool) -> Res<usize> {
-        self.with_blob(|zl, items, _| {
-            let n = encoded::ziplist(zl, |e| {
-                items.push(item_of(e));
-                Ok(())
-            })?;
-            if pairs && n % 2 != 0 {
-                return Err(Bad {
-                    at: 0,
-                    why: "a ziplist of pairs has an odd number of entries",
+                    why: if ziplist {
+                        "a ziplist of pairs has an odd number of entries"
+                    } else {
+                        "a listpack of pairs has an odd number of entries"
+                    },
                 });
             }
             Ok(n)
@@ -892,8 +895,8 @@ impl<R: Read> Parser<R> {
                 })?;
                 nonempty(n)
             }
-            T_LIST_ZIPLIST => nonempty(self.ziplist_items(false)?),
-            T_HASH_ZIPLIST => nonempty(self.ziplist_items(true)?),
+            T_LIST_ZIPLIST => nonempty(self.encoded_items(true, false)?),
+            T_HASH_ZIPLIST => nonempty(self.encoded_items(true, true)?),
             T_SET_INTSET => {
                 let n = self.with_blob(|is, items, _| {
                     encoded::intset(is, |v| {
@@ -907,12 +910,12 @@ impl<R: Read> Parser<R> {
             }
             T_ZSET_ZIPLIST => nonempty(self.zset_pairs(true)?),
             T_ZSET_LISTPACK => nonempty(self.zset_pairs(false)?),
-            T_HASH_LISTPACK => nonempty(self.listpack_items(true)?),
-            T_SET_LISTPACK => nonempty(self.listpack_items(false)?),
+            T_HASH_LISTPACK => nonempty(self.encoded_items(false, true)?),
+            T_SET_LISTPACK => nonempty(self.encoded_items(false, false)?),
             T_LIST_QUICKLIST => {
                 let nodes = self.input.len()?;
                 for _ in 0..nodes {
-                    self.ziplist_items(false)?;
+                    self.encoded_items(true, false)?;
                 }
                 nonempty(self.items.len())
             }
@@ -929,7 +932,7 @@ impl<R: Read> Parser<R> {
                             self.items.push(it);
                         }
                         NODE_PACKED => {
-                            self.listpack_items(false)?;
+                            self.encoded_items(false, false)?;
                         }
                         c => {
                             return Err(self.input.corrupt_at(

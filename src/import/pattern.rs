@@ -182,9 +182,11 @@ fn skeleton(p: &str, pos_from_end: usize) -> Option<String> {
 }
 
 /// The pattern as a scenario's key pattern: the last `*` is the key's number `{n}`, any other
-/// `*` a fixed `x` (the names' lengths come from the group's `key_size`); a pattern without
-/// one (a single key) ends in `{n}`.
+/// `*` a fixed `x` (the names' lengths come from the group's `key_size`), a space `_`; a
+/// pattern without a `*` (a single key) ends in `{n}`.
 pub fn key_pattern(p: &str) -> String {
+    // A scenario's key pattern has no spaces: one of the same length stands in.
+    let p = &p.replace(' ', "_");
     match p.rfind('*') {
         None => format!("{p}{{n}}"),
         Some(at) => format!("{}{{n}}{}", p[..at].replace('*', "x"), &p[at + 1..]),
@@ -264,6 +266,7 @@ mod tests {
         assert_eq!(key_pattern("user:*:session"), "user:{n}:session");
         assert_eq!(key_pattern("a:*:b:*"), "a:x:b:{n}");
         assert_eq!(key_pattern("config"), "config{n}");
+        assert_eq!(key_pattern("my key:*"), "my_key:{n}");
         assert_eq!(group_name("cache/*/page/index.html"), "cache/*/page/index_html");
     }
 }

@@ -23,8 +23,9 @@ const MAX_BATCH: i64 = 1_000_000;
 /// The longest key or field name a group may ask for (Redis takes up to proto-max-bulk-len).
 const MAX_NAME_BYTES: i64 = 1 << 20;
 
-/// The sizes of `d` over `limit` bytes (a choice's values over it, with their weights; a
-/// continuous distribution's draws cut below at `limit + 1`), or `limit + 1` when it has none.
+/// The sizes of `d` over `limit` bytes: a choice's values over it, with their weights; a
+/// uniform's range above it; a fixed size over it; else (no such size, or a normal or
+/// log-normal) `limit + 1`.
 fn big_values(d: &SizeDist, limit: u64) -> SizeDist {
     match d {
         SizeDist::Choice { values, weights } => {

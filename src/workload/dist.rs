@@ -4,6 +4,9 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+/// The most values a choice lists in words; a longer one is described by its range.
+const MAX_LISTED: usize = 6;
+
 /// How a value's size is chosen.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "dist", rename_all = "snake_case")]
@@ -85,7 +88,8 @@ impl SizeDist {
 
     /// In words, sizes in bytes with thousands separators: "30,000 B", "uniform 1,500-2,500 B",
     /// "normal, mean 2,000 B, sd 300 B", "log-normal, median 1,500 B, sigma 0.5", "1,000 B
-    /// (weight 3) or 2,000 B (weight 1)".
+    /// (weight 3) or 2,000 B (weight 1)"; a choice of more than six sizes as "3-57 B (43 sizes,
+    /// mean 27 B)".
     pub fn describe(&self) -> String {
         use crate::units::group;
         let b = |x: f64| format!("{} B", group(x.round() as u64));
@@ -96,6 +100,14 @@ impl SizeDist {
             SizeDist::Lognormal { median, sigma } => {
                 format!("log-normal, median {}, sigma {sigma}", b(*median))
             }
+            // A long list (a measured histogram) in brief: its range, how many sizes, the mean.
+            SizeDist::Choice { values, .. } if values.len() > MAX_LISTED => format!(
+                "{}-{} B ({} sizes, mean {})",
+                group(*values.iter().min().unwrap_or(&0)),
+                group(*values.iter().max().unwrap_or(&0)),
+                values.len(),
+                b(self.mean())
+            ),
             SizeDist::Choice { values, weights } => {
                 let all_equal = weights.windows(2).all(|w| w[0] == w[1]);
                 let parts: Vec<String> = values
@@ -309,6 +321,21 @@ mod tests {
         );
         assert_eq!(choice.quantile(1.0), 2000);
         assert_eq!(SizeDist::Fixed { bytes: 7 }.quantile(0.3), 7);
+    }
+
+    /// A measured histogram is described by its range, its number of sizes and its mean.
+    #[test]
+    fn long_choices_are_described_in_brief() {
+        let d = SizeDist::Choice {
+            values: (1..=7).map(|v| v * 1000).collect(),
+            weights: vec![1.0; 7],
+        };
+        assert_eq!(d.describe(), "1,000-7,000 B (7 sizes, mean 4,000 B)");
+        let short = SizeDist::Choice {
+            values: vec![10, 20],
+            weights: vec![1.0, 1.0],
+        };
+        assert_eq!(short.describe(), "10 B or 20 B");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! managed services that allow `SCAN`.
 
 use super::dataset::{Dataset, Item, Kind, Observation};
+use super::rdb::string2ll;
 use super::scenario::Source;
 use super::ImportError;
 use crate::redis::resp::{Connection, Resp};
@@ -38,25 +39,6 @@ fn info_map(r: &Resp) -> std::collections::HashMap<String, String> {
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.to_string(), v.trim().to_string()))
         .collect()
-}
-
-/// Whether Redis holds `s` as an integer (`string2ll`: an optional minus, no leading zero,
-/// at most 20 bytes, within i64).
-pub fn is_redis_integer(s: &[u8]) -> bool {
-    if s.is_empty() || s.len() > 20 {
-        return false;
-    }
-    if s == b"0" {
-        return true;
-    }
-    let digits = if s[0] == b'-' { &s[1..] } else { s };
-    if digits.is_empty() || digits[0] == b'0' || !digits.iter().all(u8::is_ascii_digit) {
-        return false;
-    }
-    std::str::from_utf8(s)
-        .ok()
-        .and_then(|t| t.parse::<i64>().ok())
-        .is_some()
 }
 
 /// Reads the keyspace at `opts.addr` into a [`Dataset`]; `progress(done, total)` after each
@@ -168,7 +150,7 @@ pub fn import_live(
         }
         let r1 = c.pipeline(&first)?;
         let mut second: Vec<Vec<Vec<u8>>> = Vec::new();
-        let mut plan: Vec<(usize, Kind, &'static str, Option<i64>, usize)> = Vec::new();
+        let mut plan = Vec::new();
         let elements = opts.elements.max(1).to_string().into_bytes();
         for (i, k) in batch.iter().enumerate() {
             let ty = r1[3 * i].text().unwrap_or_default();
@@ -260,13 +242,13 @@ pub fn import_live(
             if usage {
                 second.push(vec![b"MEMORY".to_vec(), b"USAGE".to_vec(), kv]);
             }
-            plan.push((i, kind, encoding, ttl, at));
+            plan.push((i, kind, encoding, ttl, at, usage));
         }
         let r2 = c.pipeline(&second)?;
-        for (pi, &(i, kind, encoding, ttl, at)) in plan.iter().enumerate() {
+        for (pi, &(i, kind, encoding, ttl, at, usage)) in plan.iter().enumerate() {
             let end = plan.get(pi + 1).map_or(r2.len(), |p| p.4);
             let replies = &r2[at..end];
-            let (replies, usage) = match ((b * BATCH + i) % 10 == 0, replies.split_last()) {
+            let (replies, usage) = match (usage, replies.split_last()) {
                 (true, Some((Resp::Int(u), rest))) => (rest, Some(*u)),
                 (true, Some((_, rest))) => (rest, None),
                 _ => (replies, None),
@@ -302,7 +284,7 @@ pub fn import_live(
                     }
                     items.push(Item {
                         len: v.len() as u64,
-                        int: is_redis_integer(v),
+                        int: string2ll(v).is_some(),
                     });
                 }
             }
@@ -409,30 +391,5 @@ fn encoding_name(e: &str) -> &'static str {
         "linkedlist" => "quicklist",
         "stream" => "stream",
         _ => "other",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn integers_as_redis_reads_them() {
-        for (s, want) in [
-            ("0", true),
-            ("7", true),
-            ("-7", true),
-            ("-0", false),
-            ("007", false),
-            ("+7", false),
-            ("9223372036854775807", true),
-            ("9223372036854775808", false),
-            ("-9223372036854775808", true),
-            ("", false),
-            ("1.5", false),
-            (" 1", false),
-        ] {
-            assert_eq!(is_redis_integer(s.as_bytes()), want, "{s:?}");
-        }
     }
 }

@@ -27,6 +27,9 @@ mod encoded;
 mod input;
 mod parse;
 
+/// Whether Redis holds a string as an integer (`string2ll`), and which.
+pub(crate) use encoded::string2ll;
+
 use std::fmt;
 
 /// What kind of value a key holds.

@@ -11,8 +11,8 @@ pub const MAX_GENERATED: u64 = 10_000;
 
 /// Write scenarios drawn at random from the whole scenario grammar (strings, hashes, lists,
 /// sets and sorted sets, integer and byte content, every size distribution, key and field name
-/// shapes, TTLs, cleanup, flush modes, scripts, parallel processes, command rates, maxmemory),
-/// small enough to validate against a live server in seconds each.
+/// shapes, TTLs, cleanup, growth, flush modes, scripts, parallel processes, command rates,
+/// maxmemory), small enough to validate against a live server in seconds each.
 ///
 /// For checking the model on workloads nobody tuned it on: `fragsim validate` each file.
 #[derive(Debug, Clone, Args)]

@@ -54,6 +54,9 @@ pub struct MergeOptions {
     /// Shards of run: also print the per-bin table after the first run.
     #[arg(long)]
     pub bins: bool,
+    /// Shards of run: also print memory by key pattern and draw it (as `run --by-pattern`).
+    #[arg(long)]
+    pub by_pattern: bool,
     /// Worker threads for the replays (default: all cores). The output does not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -270,6 +273,7 @@ pub fn merge(o: &MergeOptions, progress: &dyn Progress) -> Result<MergeOutcome, 
             ("--json", o.json.is_some()),
             ("--csv", o.csv.is_some()),
             ("--bins", o.bins),
+            ("--by-pattern", o.by_pattern),
         ]
         .iter()
         .find_map(|(f, given)| given.then_some(f))
@@ -310,6 +314,7 @@ pub fn merge(o: &MergeOptions, progress: &dyn Progress) -> Result<MergeOutcome, 
                 json: o.json.as_deref(),
                 csv: o.csv.as_deref(),
                 bins: o.bins,
+                by_pattern: o.by_pattern,
             };
             Ok(MergeOutcome::Run(super::run::write_outputs(
                 sc, result?, out, extra,

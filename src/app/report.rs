@@ -27,6 +27,11 @@ pub struct ReportOptions {
     /// Output directory (default: output/<scenario file name>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Add the section on memory by key pattern: each key group's part of used_memory,
+    /// allocator_active and RSS, as a chart (patterns.svg) and a table per variant, and with
+    /// variants each pattern's change from the first.
+    #[arg(long)]
+    pub by_pattern: bool,
 }
 
 /// What `report` did.
@@ -51,12 +56,18 @@ pub fn report(o: &ReportOptions, progress: &dyn Progress) -> Result<ReportOutcom
     let out = Outputs::new(&out_dir)?;
     let result = monte_carlo(&sc, mc, progress)?;
     let verdicts = crate::sim::claims::evaluate(&sc.claims, &result);
-    let charts = crate::report::charts::draw_all(&result)
-        .map_err(|e| AppError::Output(format!("{}: cannot draw the charts: {e}", out_dir.display())))?;
+    let draw_error = |e: crate::report::charts::ChartError| {
+        AppError::Output(format!("{}: cannot draw the charts: {e}", out_dir.display()))
+    };
+    let mut charts = crate::report::charts::draw_all(&result).map_err(draw_error)?;
+    let by_pattern = o.by_pattern && sc.first().redis.is_some();
+    if by_pattern {
+        charts.push(crate::report::charts::draw_patterns(&result).map_err(draw_error)?);
+    }
     out.charts(&charts)?;
-    let doc = crate::report::document::html(&sc, &result, &verdicts, &charts);
+    let doc = crate::report::document::html(&sc, &result, &verdicts, &charts, by_pattern);
     out.write("report.html", doc.as_bytes())?;
-    let md = crate::report::document::markdown(&sc, &result, &verdicts);
+    let md = crate::report::document::markdown(&sc, &result, &verdicts, by_pattern);
     out.write("report.md", md.as_bytes())?;
     out.write("result.json", to_json(&result).as_bytes())?;
     out.commit()?;

@@ -45,6 +45,12 @@ pub struct RunOptions {
     /// Also print the per-bin table (slabs, regions, utilisation) after the first run.
     #[arg(long)]
     pub bins: bool,
+    /// Also print memory by key pattern (each key group's part of used_memory,
+    /// allocator_active and RSS at the peak of the median run, with the allocator's rounding,
+    /// pad pages and slab holes counted to the pattern whose blocks cause them) and draw it
+    /// (patterns.png and .svg). result.json has it either way (`breakdown.by_pattern`).
+    #[arg(long)]
+    pub by_pattern: bool,
     /// Run only shard K of N (K from 1 to N: the runs whose number is K-1 modulo N) and write
     /// its partial result, shard-K-of-N.json, to --out DIR (default:
     /// output/<scenario file name>-shards) for `fragsim merge`. From a Kubernetes Indexed Job:
@@ -64,6 +70,8 @@ pub struct RunOutcome {
     pub charts: usize,
     /// With `bins`: the per-bin table of the first run.
     pub bins: Option<String>,
+    /// With `by_pattern` (a Redis scenario): the memory by key pattern of each variant.
+    pub by_pattern: Option<String>,
 }
 
 /// Runs the scenario, writes its outputs (all or none) and returns what it predicted. With
@@ -84,6 +92,7 @@ pub fn run(o: &RunOptions, progress: &dyn Progress) -> Result<RunOutcome, AppErr
         json: o.json.as_deref(),
         csv: o.csv.as_deref(),
         bins: o.bins,
+        by_pattern: o.by_pattern,
     };
     write_outputs(sc, result, out, extra)
 }
@@ -93,6 +102,7 @@ pub(super) struct Extra<'a> {
     pub json: Option<&'a Path>,
     pub csv: Option<&'a Path>,
     pub bins: bool,
+    pub by_pattern: bool,
 }
 
 /// Writes a run's outputs (all or none): what `run` and a merge of its shards end with.
@@ -107,8 +117,14 @@ pub(super) fn write_outputs(
     let csv_text = crate::report::run::timeline_csv(&result);
     out.write("result.json", json_text.as_bytes())?;
     out.write("timeline.csv", csv_text.as_bytes())?;
-    let charts = crate::report::charts::draw_all(&result)
-        .map_err(|e| AppError::Output(format!("{}: cannot draw the charts: {e}", out_dir.display())))?;
+    let draw_error = |e: crate::report::charts::ChartError| {
+        AppError::Output(format!("{}: cannot draw the charts: {e}", out_dir.display()))
+    };
+    let mut charts = crate::report::charts::draw_all(&result).map_err(draw_error)?;
+    let by_pattern = extra.by_pattern && sc.first().redis.is_some();
+    if by_pattern {
+        charts.push(crate::report::charts::draw_patterns(&result).map_err(draw_error)?);
+    }
     let charts = out.charts(&charts)?;
     if let Some(path) = extra.json {
         out.write_elsewhere(path, &json_text, "JSON output")?;
@@ -122,6 +138,7 @@ pub(super) fn write_outputs(
         crate::report::run::render_bins(&first)
     });
     Ok(RunOutcome {
+        by_pattern: by_pattern.then(|| crate::report::patterns::text(&result)),
         scenario: sc,
         result,
         out_dir,
@@ -134,6 +151,9 @@ impl RunOutcome {
     /// The text `fragsim run` prints: the tables per variant, the files written, the bins.
     pub fn text(&self) -> String {
         let mut o = crate::report::run::render_mc(&self.scenario, &self.result);
+        if let Some(p) = &self.by_pattern {
+            o += p;
+        }
         o += &format!(
             "  Written: {}, {} and {} charts (PNG and SVG) in {}\n",
             self.out_dir.join("result.json").display(),

@@ -237,6 +237,8 @@ pub fn scenario_text(groups: Vec<(GroupKey, Stats)>, source: &Source, opts: &Opt
          # [[variant]]\n# name = \"values halved\"\n\
          # set = {{ \"workload.keys.*.value_size\" = \"x0.5\", \"workload.keys.*.element_size\" = \"x0.5\" }}\n\
          # [[variant]]\n# name = \"twice the keys\"\n# set = {{ \"workload.keys.*.count\" = \"x2\" }}\n\
+         # [[variant]]\n# name = \"90 days at +1% a day\"     # one test a day, each adding 1% of the keys\n\
+         # set = {{ \"workload.tests\" = 91, \"workload.keys.*.growth\" = 0.01 }}\n\
          # [[variant]]\n# name = \"on {other}\"\n# set = {{ \"server.profile\" = \"{other}\" }}\n",
         other = if profile == "valkey-9.1" { "redis-8.0" } else { "valkey-9.1" }
     );

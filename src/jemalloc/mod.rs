@@ -20,5 +20,5 @@ pub use arena::{AllocError, Arena, ArenaOptions, ObjId};
 pub use config::{AllocatorConfig, PRESET_NAMES};
 pub use error::{ConfigError, InvariantError};
 pub use sizeclass::SizeClasses;
-pub use stats::{Residency, Stats};
+pub use stats::{OwnedBytes, Residency, Stats};
 pub use tcache::TcacheState;

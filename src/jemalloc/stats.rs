@@ -60,6 +60,38 @@ pub struct SampleStats {
     pub metadata_resident: u64,
 }
 
+/// The bytes one owner's live objects take (see [`crate::jemalloc::Arena::attribute`]): what
+/// the objects hold, the pages they take, and the part of those pages the program wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OwnedBytes {
+    /// Objects.
+    pub objects: u64,
+    /// Usable bytes of the objects (size-class sizes): their part of `stats.allocated`.
+    pub usable: u64,
+    /// Their part of `stats.active`: the usable bytes, the pad page of each large extent, and
+    /// a share of the free regions of each slab they are in (in proportion to the slab's
+    /// regions they hold).
+    pub active: u64,
+    /// Of `active`: the large extents' pad pages.
+    pub pad: u64,
+    /// Of `active`: the slab holes' share.
+    pub holes: u64,
+    /// Of `active`: the bytes on pages the program has written (their part of RSS).
+    pub resident: u64,
+}
+
+impl OwnedBytes {
+    /// Adds `o`'s bytes to these.
+    pub fn add(&mut self, o: &OwnedBytes) {
+        self.objects += o.objects;
+        self.usable += o.usable;
+        self.active += o.active;
+        self.pad += o.pad;
+        self.holes += o.holes;
+        self.resident += o.resident;
+    }
+}
+
 /// Where the arena's resident bytes are, and how many of them sit on pages the program has
 /// written (the part the kernel counts in RSS). Each pair is (bytes, of which on touched pages).
 /// `live + tcache + pad + holes` is `stats.active`; `live + tcache` is `stats.allocated`.

@@ -63,6 +63,47 @@ pub struct Alloc {
     pub usable: u64,
 }
 
+/// Owner tags of the live blocks, by object id (small and large ids apart, each dense): who
+/// allocated each block, for [`crate::redis::Server::by_owner`]. One byte per id.
+#[derive(Debug, Clone, Default)]
+struct Tags {
+    small: Vec<u8>,
+    large: Vec<u8>,
+}
+
+impl Tags {
+    #[inline]
+    fn set(&mut self, id: ObjId, tag: u8) {
+        let v = if id & 1 == 0 {
+            &mut self.small
+        } else {
+            &mut self.large
+        };
+        let i = (id >> 1) as usize;
+        if i >= v.len() {
+            v.resize((i + 1).next_power_of_two().max(64), 0);
+        }
+        v[i] = tag;
+    }
+
+    #[inline]
+    fn get(&self, id: ObjId) -> u8 {
+        let v = if id & 1 == 0 { &self.small } else { &self.large };
+        v.get((id >> 1) as usize).copied().unwrap_or(0)
+    }
+}
+
+/// The owner tag of the blocks the server made while it started (the default).
+pub const TAG_STARTUP: u8 = 0;
+/// The owner tag of blocks the server makes for itself after starting: the keyspace's tables,
+/// clients' buffers, scripts, latency histograms.
+pub const TAG_SERVER: u8 = 1;
+/// The owner tag of blocks made with plain malloc, outside zmalloc's count (Lua's heap).
+pub const TAG_OTHER: u8 = u8::MAX;
+/// The first owner tag of key groups: group `g` is `TAG_GROUP0 + g` (the last groups share
+/// `TAG_OTHER - 1`).
+pub const TAG_GROUP0: u8 = 2;
+
 /// The process heap: the arena of Redis's main thread and the zmalloc counter.
 #[derive(Debug, Clone)]
 pub struct Heap {
@@ -81,6 +122,9 @@ pub struct Heap {
     /// extent, not into the main thread's cache, and counts toward none of its GC (see
     /// [`Heap::set_other_thread`]).
     other_thread: bool,
+    /// The owner tag new blocks get (a reallocated block keeps its own).
+    tag: u8,
+    tags: Tags,
 }
 
 impl Heap {
@@ -98,7 +142,38 @@ impl Heap {
             zmalloc_requested: 0,
             recorder: None,
             other_thread: false,
+            tag: TAG_STARTUP,
+            tags: Tags::default(),
         }
+    }
+
+    /// The owner tag blocks allocated from now on get (see [`TAG_SERVER`], [`TAG_GROUP0`]);
+    /// returns the previous one.
+    #[inline]
+    pub fn set_tag(&mut self, tag: u8) -> u8 {
+        std::mem::replace(&mut self.tag, tag)
+    }
+
+    /// The owner tag of live block `id`.
+    #[inline]
+    pub fn tag_of(&self, id: ObjId) -> u8 {
+        self.tags.get(id)
+    }
+
+    /// Gives live block `id` owner tag `tag` (a block another owner adopts).
+    #[inline]
+    pub fn retag(&mut self, id: ObjId, tag: u8) {
+        self.tags.set(id, tag);
+    }
+
+    /// Runs `f` with blocks allocated meanwhile tagged [`TAG_SERVER`] (the keyspace's tables,
+    /// grown by a key's command but shared by all keys).
+    #[inline]
+    pub fn as_server<R>(&mut self, f: impl FnOnce(&mut Heap) -> R) -> R {
+        let t = self.set_tag(TAG_SERVER);
+        let r = f(self);
+        self.tag = t;
+        r
     }
 
     /// Starts recording the allocation trace (allocations made before are not in it; their frees
@@ -197,6 +272,7 @@ impl Heap {
         let requested = size.min(u32::MAX as u64) as u32;
         self.zmalloc_used += usable;
         self.zmalloc_requested += requested as u64;
+        self.tags.set(id, self.tag);
         Alloc {
             id,
             requested,
@@ -242,10 +318,12 @@ impl Heap {
     /// `zrealloc(ptr, size)`, the first `written` bytes of the result then written.
     fn zrealloc_written(&mut self, a: Alloc, size: u64, written: u64) -> Alloc {
         let size = size.max(1);
+        let tag = self.tags.get(a.id);
         let (id, usable) = self
             .arena
             .realloc_usable(a.id, size)
             .expect("Redis allocations are modelable");
+        self.tags.set(id, tag);
         if let Some(r) = self.recorder.as_mut() {
             if id != a.id || usable != a.usable {
                 r.realloc(a.id, id, size);
@@ -286,6 +364,7 @@ impl Heap {
     pub fn malloc_other(&mut self, size: u64) -> Alloc {
         let (id, usable) = self.malloc_recorded_written(size, size);
         self.other_used += usable;
+        self.tags.set(id, TAG_OTHER);
         Alloc {
             id,
             requested: size.min(u32::MAX as u64) as u32,

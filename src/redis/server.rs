@@ -131,6 +131,9 @@ pub struct Server {
     /// pop took: see [`query::bulk_reply_len`]), which replace the reply length worked out
     /// before it ran.
     reply_bytes: Option<u64>,
+    /// The owner tag of the blocks the next commands make for their keys (see
+    /// [`Server::set_owner`]).
+    owner: u8,
 }
 
 impl Server {
@@ -182,6 +185,7 @@ impl Server {
             dict_key: None,
             draws: Draws::new(seed),
             reply_bytes: None,
+            owner: crate::redis::heap::TAG_SERVER,
         };
         // The measuring client: createClient's allocations, the empty query buffer replaced by
         // one that holds a 16 KiB read.
@@ -200,6 +204,7 @@ impl Server {
         }
         s.start = s.heap.arena.stats();
         s.heap.zmalloc_used = 0;
+        s.heap.set_tag(crate::redis::heap::TAG_SERVER);
         Ok(s)
     }
 
@@ -223,6 +228,15 @@ impl Server {
     /// sent that the values hold).
     pub fn collection_structure(&self) -> (u64, u64, u64) {
         self.keyspace.collection_structure(&self.profile)
+    }
+
+    /// The live blocks' bytes by owner tag ([`crate::redis::heap::TAG_STARTUP`],
+    /// [`crate::redis::heap::TAG_SERVER`], key group `g` at `TAG_GROUP0 + g`,
+    /// [`crate::redis::heap::TAG_OTHER`]; 256 entries), then the thread cache's objects (entry
+    /// 256): see [`crate::jemalloc::Arena::attribute`]. With them, the keys by owner tag.
+    pub fn by_owner(&self) -> (Vec<crate::jemalloc::OwnedBytes>, Vec<u64>) {
+        let bytes = self.heap.arena.attribute(256, |id| self.heap.tag_of(id) as usize);
+        (bytes, self.keyspace.keys_by_tag(&self.heap))
     }
 
     /// Usable bytes of the allocations the server made while it started (the profile's

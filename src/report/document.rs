@@ -85,6 +85,14 @@ pub fn scenario_words(file: &ScenarioFile) -> Vec<String> {
                 } else {
                     String::new()
                 };
+                if k.growth > 0.0 {
+                    return format!(
+                        "{} keys '{}' in the first test, then {:.2}% more per test: {what}{ttl}{cleanup}",
+                        group(k.count),
+                        k.name,
+                        k.growth * 100.0
+                    );
+                }
                 format!(
                     "{} keys '{}' per test: {what}{ttl}{cleanup}",
                     group(k.count),
@@ -355,7 +363,7 @@ enum Block {
 
 /// The report's blocks, in order: the same for both formats. The verdict comes first (the
 /// claims, the conclusion, the key numbers), then the scenario, the charts and the details.
-fn blocks(file: &ScenarioFile, r: &McResult, claims: &[ClaimResult]) -> Vec<Block> {
+fn blocks(file: &ScenarioFile, r: &McResult, claims: &[ClaimResult], by_pattern: bool) -> Vec<Block> {
     let mut b = vec![
         Block::Heading(1, r.scenario.clone()),
         Block::Para(format!(
@@ -387,15 +395,68 @@ fn blocks(file: &ScenarioFile, r: &McResult, claims: &[ClaimResult]) -> Vec<Bloc
     b.push(Block::Heading(2, "Where the bytes go".into()));
     let (h, rows) = breakdown_rows(r);
     b.push(Block::Table(h, rows));
+    if by_pattern && r.variants.iter().any(|v| !v.breakdown.by_pattern.is_empty()) {
+        b.extend(pattern_blocks(r));
+    }
     b.push(Block::Heading(2, "What the model does not know".into()));
     b.push(Block::List(limits(file)));
     b
 }
 
-/// The Markdown report; charts are linked as `NAME.svg` beside it.
-pub fn markdown(file: &ScenarioFile, r: &McResult, claims: &[ClaimResult]) -> String {
+/// The caption of the chart of memory by key pattern.
+pub const PATTERNS_CAPTION: &str = "Memory by key pattern: each key group's allocator_active at the peak of the median run, one bar per variant; solid, its used_memory (its blocks at their size classes: the rounding is the pattern's); light, the pad pages of its large blocks and its share of the free regions of the slabs its blocks are in.";
+
+/// The section on memory by key pattern: what the rows mean, the chart, a table per variant,
+/// and with several variants the change of each pattern's RSS from the first.
+fn pattern_blocks(r: &McResult) -> Vec<Block> {
+    let mut b = vec![
+        Block::Heading(2, "Memory by key pattern".into()),
+        Block::Para("Each key group's part of used_memory, allocator_active and RSS at the peak of the median run: the blocks its keys' commands made and its keys hold (names, dict entries, objects, values with their structure, TTL entries), each at its size class, plus the pad pages of its large blocks and, in each slab its blocks are in, a share of the free regions in proportion to the regions they hold. The shared rows hold the rest: the server's own blocks (keyspace tables, client buffers, scripts), the allocator's (thread cache, spare slabs, unpurged pages, metadata) and the empty server's. Each column sums to its INFO figure.".into()),
+        Block::Chart("patterns", PATTERNS_CAPTION),
+    ];
+    for v in &r.variants {
+        if r.variants.len() > 1 {
+            b.push(Block::Para(format!("Variant {}:", v.name)));
+        }
+        let (h, rows) = crate::report::patterns::table(v);
+        b.push(Block::Table(h, rows));
+    }
+    if r.variants.len() > 1 {
+        b.push(Block::Para(
+            "RSS by key pattern, each variant against the first:".into(),
+        ));
+        let head: Vec<String> = std::iter::once("key pattern".to_string())
+            .chain(r.variants.iter().map(|v| v.name.clone()))
+            .collect();
+        let first = &r.variants[0].breakdown;
+        let rows = crate::report::patterns::rows(first, usize::MAX)
+            .iter()
+            .map(|s| {
+                let mut row = vec![crate::report::patterns::label(s)];
+                row.extend(r.variants.iter().enumerate().map(|(j, v)| {
+                    match v.breakdown.by_pattern.iter().find(|x| x.name == s.name) {
+                        None => "-".to_string(),
+                        Some(x) if j == 0 => human(x.rss as f64),
+                        Some(x) => format!(
+                            "{} ({:+.1}%)",
+                            human(x.rss as f64),
+                            100.0 * (x.rss as f64 / s.rss.max(1) as f64 - 1.0)
+                        ),
+                    }
+                }));
+                row
+            })
+            .collect();
+        b.push(Block::Table(head, rows));
+    }
+    b
+}
+
+/// The Markdown report; charts are linked as `NAME.svg` beside it. With `by_pattern`, the
+/// section on memory by key pattern (whose chart is `patterns`).
+pub fn markdown(file: &ScenarioFile, r: &McResult, claims: &[ClaimResult], by_pattern: bool) -> String {
     let mut o = String::new();
-    for b in blocks(file, r, claims) {
+    for b in blocks(file, r, claims, by_pattern) {
         match b {
             Block::Heading(level, t) => o += &format!("{} {t}\n\n", "#".repeat(level as usize)),
             Block::Para(t) => o += &format!("{t}\n\n"),
@@ -447,14 +508,20 @@ fn html_table(head: &[String], rows: &[Vec<String>]) -> String {
 
 /// The self-contained HTML report, with `charts` (those of [`super::charts::draw_all`]) inlined
 /// as SVG.
-pub fn html(file: &ScenarioFile, r: &McResult, claims: &[ClaimResult], charts: &[Chart]) -> String {
+pub fn html(
+    file: &ScenarioFile,
+    r: &McResult,
+    claims: &[ClaimResult],
+    charts: &[Chart],
+    by_pattern: bool,
+) -> String {
     let mut o = String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     o += &format!("<title>{}</title>\n", html_escape(&r.scenario));
     o += "<style>body{font-family:sans-serif;max-width:1250px;margin:2em auto;padding:0 1em;color:#222}\
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:4px 8px;text-align:left}\
 th{background:#eee}td.pass{color:#176317;font-weight:bold}td.fail{color:#a31515;font-weight:bold}\
 figure{margin:1.5em 0;overflow-x:auto}figcaption{color:#555}svg{width:100%;height:auto}</style>\n</head>\n<body>\n";
-    for b in blocks(file, r, claims) {
+    for b in blocks(file, r, claims, by_pattern) {
         match b {
             Block::Heading(level, t) => o += &format!("<h{level}>{}</h{level}>\n", html_escape(&t)),
             Block::Para(t) => o += &format!("<p>{}</p>\n", html_escape(&t)),

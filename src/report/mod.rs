@@ -4,6 +4,7 @@ pub mod charts;
 pub mod document;
 pub mod explain;
 pub mod output;
+pub mod patterns;
 pub mod run;
 
 pub use output::{write_atomic, Staging};

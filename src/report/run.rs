@@ -175,10 +175,18 @@ pub fn render_mc(file: &crate::workload::ScenarioFile, r: &McResult) -> String {
             _ => k.describe_collection().unwrap_or_default(),
         } + &k.describe_names();
         let ttl = k.ttl_seconds.map(|t| format!(", TTL {t} s")).unwrap_or_default();
+        let per_test = if k.growth > 0.0 {
+            format!(
+                "{} in the first test, {:.2}% more per test",
+                group(k.count),
+                k.growth * 100.0
+            )
+        } else {
+            format!("{} per test", group(k.count))
+        };
         o += &format!(
-            "  keys '{}': {} per test, {what}{ttl}, cleanup {:.0}%\n",
+            "  keys '{}': {per_test}, {what}{ttl}, cleanup {:.0}%\n",
             k.name,
-            group(k.count),
             k.cleanup * 100.0
         );
     }

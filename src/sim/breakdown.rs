@@ -19,7 +19,7 @@ use crate::jemalloc::Residency;
 
 /// The decomposition of `used_memory_rss` at one moment. Every field is bytes; the nine layers
 /// sum to `rss`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Breakdown {
     /// Key names and values (hash field names and values) as the client sent them; in a plain
     /// allocator workload, the requested sizes.
@@ -46,6 +46,10 @@ pub struct Breakdown {
     pub rss: u64,
     /// `used_memory` at that moment (not a layer: zmalloc's count, for context).
     pub used_memory: u64,
+    /// `allocator_active` at that moment (not a layer; 0 without Redis, and then left out of
+    /// the JSON).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub allocator_active: u64,
     /// `used_memory_startup` (0 without Redis).
     pub used_memory_startup: u64,
     /// Bytes of the values held (string values, hash field names and values; without key
@@ -61,6 +65,48 @@ pub struct Breakdown {
     /// client sent. 0 without such values (and then left out of the JSON).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub collections: u64,
+    /// The same moment by key pattern (Redis scenarios): each key group's part of
+    /// `used_memory`, `allocator_active` and RSS, then the shared rows ([`Share::shared`]),
+    /// summing to the three figures. Empty without Redis (and then left out of the JSON).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_pattern: Vec<Share>,
+}
+
+/// One row of the memory by key pattern: a key group's part of the figures at the breakdown's
+/// moment, or a shared part. A key group's bytes are those of the blocks its keys' commands
+/// made and its keys hold (names, dict entries, objects, values with their structure, TTL
+/// entries), each at its size class: the allocator's rounding is the group's, and so are the
+/// pad pages of its large blocks and a share of the free regions of each slab its blocks are
+/// in (in proportion to the regions they hold there).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Share {
+    /// The key group (`[workload.keys.NAME]`), or for a shared row: `server` (the keyspace's
+    /// tables, clients' buffers, scripts, latency histograms, Lua's heap), `allocator` (the
+    /// thread cache's objects, empty slabs kept spare, unpurged pages, jemalloc's metadata) or
+    /// `baseline` (the empty server: what it allocated while starting, and the process around
+    /// the heap).
+    pub name: String,
+    /// How the group's key names are made (its `key_pattern`), when the scenario gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// Whether this is a shared row rather than a key group.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared: bool,
+    /// Keys of the group at that moment (0 for shared rows).
+    pub keys: u64,
+    /// Its part of `used_memory`: the usable size of its blocks (the baseline row: the empty
+    /// server's `used_memory`).
+    pub used_memory: u64,
+    /// Its part of `allocator_active` (`stats.active`): its blocks' usable bytes, pad pages
+    /// and slab-hole share.
+    pub allocator_active: u64,
+    /// Of `allocator_active`: the pad pages of its large blocks.
+    pub pad_pages: u64,
+    /// Of `allocator_active`: its share of the free regions of the slabs it is in.
+    pub slab_holes: u64,
+    /// Its part of `used_memory_rss`: its bytes of `allocator_active` on written pages (the
+    /// allocator row adds unpurged pages and metadata; the baseline row, the process).
+    pub rss: u64,
 }
 
 fn is_zero(x: &u64) -> bool {
@@ -103,10 +149,12 @@ impl Breakdown {
             baseline_rss: 0,
             rss,
             used_memory: 0,
+            allocator_active: 0,
             used_memory_startup: 0,
             values_payload: 0,
             values_footprint: 0,
             collections: 0,
+            by_pattern: Vec::new(),
         };
         let allocator: u64 = b.values()[..8].iter().sum();
         b.baseline_rss = rss.saturating_sub(allocator);

@@ -138,7 +138,7 @@ impl ProcessPlan {
                 Phase::FlushBefore => {
                     self.phase = Phase::Write {
                         group: 0,
-                        j: 0,
+                        j: sc.keys.first().map_or(0, |k| k.written_in(t).start),
                         expire: false,
                         coll: None,
                     };
@@ -162,9 +162,9 @@ impl ProcessPlan {
                         *j += 1;
                         return Some(Step::Pexpire { group: g, j: jj });
                     }
-                    if jj >= k.count {
+                    if jj >= k.written_in(t).end {
                         *group += 1;
-                        *j = 0;
+                        *j = sc.keys.get(*group).map_or(0, |k| k.written_in(t).start);
                         continue;
                     }
                     match k.kind {
@@ -237,7 +237,10 @@ impl ProcessPlan {
                         continue;
                     };
                     if *i == usize::MAX {
-                        *picked = pick_deletions(k.cleanup, k.count, rng);
+                        // Among the keys the test wrote.
+                        let w = k.written_in(t);
+                        *picked = pick_deletions(k.cleanup, w.end - w.start, rng);
+                        picked.iter_mut().for_each(|j| *j += w.start);
                         *i = 0;
                     }
                     if let Some(&j) = picked.get(*i) {
@@ -507,6 +510,8 @@ pub struct Command {
     /// The longest value [`value_bytes`] has lent so far: shorter values are its prefixes (the
     /// same zero bytes), taken without asking again.
     filler: &'static [u8],
+    /// The key group whose key the command writes or deletes (`None`: FLUSHALL, EVAL).
+    group: Option<usize>,
 }
 
 /// What rendering a test process's steps needs besides the step: the scenario, the test, the
@@ -548,6 +553,11 @@ impl Command {
     /// The arguments.
     pub fn args(&self) -> &[Part] {
         &self.parts[..self.len]
+    }
+
+    /// The key group whose key the command writes or deletes (`None`: FLUSHALL, EVAL).
+    pub fn group(&self) -> Option<usize> {
+        self.group
     }
 
     /// The arguments as an owned [`Argv`] (names copied, values still borrowed).
@@ -668,6 +678,15 @@ impl Command {
     /// Renders `step` of the test process `cx` describes.
     fn render(&mut self, cx: &RenderCtx<'_>, step: &Step) {
         self.clear();
+        self.group = match *step {
+            Step::Flush | Step::Eval { .. } => None,
+            Step::Set { group, .. }
+            | Step::Hset { group, .. }
+            | Step::Pexpire { group, .. }
+            | Step::Del { group, .. }
+            | Step::Add { group, .. }
+            | Step::Take { group, .. } => Some(group),
+        };
         let sc = cx.sc;
         match *step {
             Step::Flush => {

@@ -181,6 +181,7 @@ pub fn breakdown(sc: &Scenario, seed: u64) -> Breakdown {
 /// passing, or a replay of the run to its peak-RSS step.
 pub fn breakdown_of(sc: &Scenario, r: &RunResult) -> Breakdown {
     r.breakdown
+        .clone()
         .unwrap_or_else(|| breakdown_at(sc, r.seed, r.peak_rss_step))
 }
 
@@ -253,25 +254,107 @@ fn replay(sc: &Scenario, seed: u64, progress: impl FnMut(u64), probe: &mut Probe
     }
 }
 
-fn redis_breakdown(server: &Server, f: &RawFigures) -> Breakdown {
+fn redis_breakdown(sc: &Scenario, server: &Server, f: &RawFigures) -> Breakdown {
     let heap = &server.heap;
     let (values_payload, values_footprint) = server.value_footprint();
     let (structure, grown, held) = server.collection_structure();
+    let residency = heap.arena.residency();
     let b = Breakdown::compose(
         f.rss,
         server.payload_bytes(),
         heap.zmalloc_used - heap.zmalloc_requested - grown,
         server.startup_bytes(),
-        &heap.arena.residency(),
+        &residency,
     );
     Breakdown {
         used_memory: f.used,
+        allocator_active: f.active,
         values_payload,
         values_footprint,
         used_memory_startup: f.startup,
         collections: structure.saturating_sub(held).min(b.redis_overhead),
+        by_pattern: by_pattern(sc, server, f, &residency),
         ..b
     }
+}
+
+/// The figures `f` of `server` by key pattern (see [`breakdown::Share`]): each key group's
+/// blocks (tagged by the commands that made them), then the server's own, the allocator's and
+/// the baseline, the last taking what the others leave so that each column sums to its
+/// figure.
+fn by_pattern(
+    sc: &Scenario,
+    server: &Server,
+    f: &RawFigures,
+    r: &crate::jemalloc::Residency,
+) -> Vec<breakdown::Share> {
+    use crate::redis::heap::{TAG_GROUP0, TAG_OTHER, TAG_SERVER, TAG_STARTUP};
+    let (owned, keys) = server.by_owner();
+    let row =
+        |name: &str, shared: bool, o: &crate::jemalloc::OwnedBytes, used: u64, keys: u64| breakdown::Share {
+            name: name.into(),
+            pattern: None,
+            shared,
+            keys,
+            used_memory: used,
+            allocator_active: o.active,
+            pad_pages: o.pad,
+            slab_holes: o.holes,
+            rss: o.resident,
+        };
+    let last = (TAG_OTHER - 1) as usize;
+    let mut rows: Vec<breakdown::Share> = sc
+        .keys
+        .iter()
+        .enumerate()
+        .take(last - TAG_GROUP0 as usize + 1)
+        .map(|(g, k)| {
+            let t = TAG_GROUP0 as usize + g;
+            let mut o = owned[t];
+            let mut n = keys[t];
+            if t == last {
+                // The groups past the tags there are share the last tag.
+                for (ob, kn) in owned[t + 1..=last].iter().zip(&keys[t + 1..=last]) {
+                    o.add(ob);
+                    n += kn;
+                }
+            }
+            let mut s = row(&k.name, false, &o, o.usable, n);
+            s.pattern = k.key_shape.pattern.clone();
+            s
+        })
+        .collect();
+    if sc.keys.len() > last - TAG_GROUP0 as usize + 1 {
+        rows.last_mut().expect("a group").name =
+            format!("{} and later groups", sc.keys[last - TAG_GROUP0 as usize].name);
+    }
+    // The server's own blocks; Lua's plain-malloc heap is in the allocator's figures only.
+    let mut own = owned[TAG_SERVER as usize];
+    own.add(&owned[TAG_OTHER as usize]);
+    rows.push(row("server", true, &own, owned[TAG_SERVER as usize].usable, 0));
+    // The thread cache's objects, unpurged pages (spare slabs among them) and metadata.
+    let mut a = row("allocator", true, &owned[256], 0, 0);
+    a.rss += r.dirty_touched + r.metadata_resident;
+    let start = &owned[TAG_STARTUP as usize];
+    let sum =
+        |rows: &[breakdown::Share], col: fn(&breakdown::Share) -> u64| rows.iter().map(col).sum::<u64>();
+    a.allocator_active = f
+        .active
+        .saturating_sub(sum(&rows, |s| s.allocator_active) + start.active);
+    rows.push(a);
+    let baseline = breakdown::Share {
+        name: "baseline".into(),
+        pattern: None,
+        shared: true,
+        keys: 0,
+        used_memory: f.used.saturating_sub(sum(&rows, |s| s.used_memory)),
+        allocator_active: f.active.saturating_sub(sum(&rows, |s| s.allocator_active)),
+        pad_pages: start.pad,
+        slab_holes: start.holes,
+        rss: f.rss.saturating_sub(sum(&rows, |s| s.rss)),
+    };
+    rows.push(baseline);
+    rows
 }
 
 fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mut Probe) -> RunResult {
@@ -309,6 +392,7 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
             server.prefetch(after.args());
         }
         while let Some(p) = next {
+            server.set_owner(cmd.group());
             let reply = server
                 .exec(clients[p], cmd.args())
                 .expect("the test's clients are connected");
@@ -333,7 +417,7 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
             }
             let now = server.step_figures();
             if steps.step(&now, probe) {
-                probe.taken = Some(redis_breakdown(&server, &now));
+                probe.taken = Some(redis_breakdown(sc, &server, &now));
                 break 'tests;
             }
             peak.see(&now);
@@ -343,7 +427,7 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
         if last_test && any {
             // The last command's step (the state has not changed since): decomposed now, in
             // case it is the peak.
-            taken.push((steps.n, redis_breakdown(&server, &server.step_figures())));
+            taken.push((steps.n, redis_breakdown(sc, &server, &server.step_figures())));
         }
         for c in clients {
             server.disconnect(c);
@@ -351,11 +435,11 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
         server.advance(test_ns);
         let end = server.measured_figures();
         if steps.step(&end, probe) {
-            probe.taken = Some(redis_breakdown(&server, &end));
+            probe.taken = Some(redis_breakdown(sc, &server, &end));
             break;
         }
         if last_test {
-            taken.push((steps.n, redis_breakdown(&server, &end)));
+            taken.push((steps.n, redis_breakdown(sc, &server, &end)));
         }
         if server.refusals.len() > before && first_refusal_test.is_none() {
             first_refusal_test = Some(t + 1);
@@ -389,7 +473,7 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
 
 /// The decomposition taken in passing at step `peak`, if one was.
 fn in_passing(taken: &[(u64, Breakdown)], peak: u64) -> Option<Breakdown> {
-    taken.iter().find(|(n, _)| *n == peak).map(|(_, b)| *b)
+    taken.iter().find(|(n, _)| *n == peak).map(|(_, b)| b.clone())
 }
 
 /// Simulated time between two commands the server receives: each of the `parallel` test
@@ -612,6 +696,56 @@ fn run_allocator(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Memory by key pattern on Redis 7.0 as Debian builds it (size classes 8, 16, 32, 48, 64,
+    /// 80, 96, 112, ...): 100 keys `a:0`..`a:99` of 100-B strings take a dict entry (24 -> 32),
+    /// a name (type-5 sds, 1 + 3 or 4 + 1 -> 8), an robj (16) and a raw sds (3 + 100 + 1 ->
+    /// 112) each: 168 B a key; 10 hashes `b:0`..`b:9` of 2 fields: an entry, a name, an robj,
+    /// a listpack (at the moment of peak RSS). Every column sums to its figure.
+    #[test]
+    fn memory_by_pattern_is_each_groups_blocks_and_sums_to_the_figures() {
+        let text = "name = \"p\"\n[server]\nprofile = \"redis-7.0-debian\"\n[workload]\ntests = 1\n\
+             [[workload.keys]]\nname = \"a\"\ncount = 100\nvalue_size = 100\nkey_pattern = \"a:{n}\"\n\
+             [[workload.keys]]\nname = \"b\"\ncount = 10\ntype = \"hash\"\nfields = 2\nvalue_size = 5\nkey_pattern = \"b:{n}\"\n";
+        let f = crate::workload::parse(text, "p").unwrap();
+        let sc = f.first();
+        let r = run(sc, 1, |_| {});
+        let b = breakdown_of(sc, &r);
+        let rows = &b.by_pattern;
+        let names: Vec<&str> = rows.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "server", "allocator", "baseline"]);
+        // The moment is the peak of RSS, which can come before the last hash is written.
+        assert_eq!(rows[0].keys, 100);
+        assert!((1..=10).contains(&rows[1].keys), "{}", rows[1].keys);
+        assert_eq!(rows[0].used_memory, 100 * (32 + 8 + 16 + 112));
+        assert_eq!(rows[0].pattern.as_deref(), Some("a:{n}"));
+        // A 2-field listpack: header 6 + end 1 + 2 x (f0, 5-B value: 1 + 2 + 1, 1 + 5 + 1) = 25
+        // bytes -> 32.
+        assert_eq!(rows[1].used_memory, rows[1].keys * (32 + 8 + 16 + 32));
+        assert_eq!(rows.iter().map(|s| s.used_memory).sum::<u64>(), b.used_memory);
+        assert_eq!(
+            rows.iter().map(|s| s.allocator_active).sum::<u64>(),
+            b.allocator_active
+        );
+        assert_eq!(rows.iter().map(|s| s.rss).sum::<u64>(), b.rss);
+        for s in &rows[..2] {
+            assert_eq!(s.allocator_active, s.used_memory + s.pad_pages + s.slab_holes);
+        }
+    }
+
+    /// Growth: each test after the first adds `count x growth` keys beside the ones before, so
+    /// the keyspace after the last test is the first test's grown by that much per test.
+    #[test]
+    fn growth_adds_keys_test_by_test() {
+        let text = "name = \"g\"\n[server]\nprofile = \"redis-7.0-debian\"\n[workload]\ntests = 5\nflush = \"none\"\n\
+             [[workload.keys]]\nname = \"a\"\ncount = 1000\nvalue_size = 20\nkey_pattern = \"a:{n}\"\ngrowth = 0.015\n";
+        let f = crate::workload::parse(text, "g").unwrap();
+        let sc = f.first();
+        let r = run(sc, 1, |_| {});
+        let keys: Vec<u64> = r.timeline.iter().map(|t| t.keys).collect();
+        assert_eq!(keys, [1000, 1015, 1030, 1045, 1060]);
+        assert_eq!(sc.keys[0].written_in(4), 1045..1060);
+    }
 
     /// The peak as it was kept before raw figures: each step's INFO computed and raised into a
     /// zeroed maximum, the momentary fields copied at the moment of peak RSS.

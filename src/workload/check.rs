@@ -26,6 +26,9 @@ const MAX_NAME_BYTES: i64 = 1 << 20;
 /// The sizes of `d` over `limit` bytes: a choice's values over it, with their weights; a
 /// uniform's range above it; a fixed size over it; else (no such size, or a normal or
 /// log-normal) `limit + 1`.
+/// The largest `growth`: a hundred times `count` added per test.
+const MAX_GROWTH: f64 = 100.0;
+
 fn big_values(d: &SizeDist, limit: u64) -> SizeDist {
     match d {
         SizeDist::Choice { values, weights } => {
@@ -778,6 +781,18 @@ pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Optio
             }
             (None, _) => SizeDist::Fixed { bytes: 1 },
         };
+        let growth = k.growth.unwrap_or(0.0);
+        if !(0.0..=MAX_GROWTH).contains(&growth) {
+            p.add(
+                &format!("{key}.growth"),
+                format!("{growth} is not a share of `count` from 0 to {MAX_GROWTH:.0} (keys added per test after the first)"),
+            );
+        } else if growth > 0.0 && flush != Flush::None {
+            p.add(
+                &format!("{key}.growth"),
+                "adds keys to those the tests before wrote: it needs flush = \"none\"",
+            );
+        }
         let ttl_share = k.ttl_share.unwrap_or(1.0);
         if !(0.0..=1.0).contains(&ttl_share) {
             p.add(
@@ -818,6 +833,7 @@ pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Optio
             ttl_seconds: k.ttl_seconds,
             ttl_share,
             cleanup,
+            growth,
             elements,
             batch,
             churn,

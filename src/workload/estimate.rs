@@ -150,7 +150,14 @@ impl Scenario {
                 (SIM_BYTES_PER_LARGE_OBJECT, 0.0)
             };
             let hash = k.kind == KeyType::Hash;
-            let alive = k.count as f64 * tests_alive * parallel;
+            // With growth, the keys of all tests stay (under flush = "none") and a test writes
+            // only what it adds: per test, the mean of those.
+            let (alive, keys_per_test) = if k.growth > 0.0 {
+                let all = k.written_in(self.tests.saturating_sub(1)).end as f64;
+                (all * parallel, all / tests.max(1.0))
+            } else {
+                (k.count as f64 * tests_alive * parallel, k.count as f64)
+            };
             let per_command = if k.kind.is_collection() {
                 // A batch of adds, then a removal when the group churns; arguments cost about
                 // an eighth of a command each.
@@ -162,7 +169,7 @@ impl Scenario {
             } else {
                 1.0
             };
-            let commands = k.count as f64 * per_command * (1.0 + k.cleanup);
+            let commands = keys_per_test * per_command * (1.0 + k.cleanup);
             out.push(Cost {
                 what: format!(
                     "workload.keys.{}.count = {} per test over {tests_text}{of}",
@@ -262,7 +269,14 @@ impl ScenarioFile {
             let live: f64 = v
                 .keys
                 .iter()
-                .map(|k| k.count as f64 * tests_alive * v.parallel as f64 * k.values_per_key())
+                .map(|k| {
+                    let keys = if k.growth > 0.0 {
+                        k.written_in(v.tests.saturating_sub(1)).end as f64
+                    } else {
+                        k.count as f64 * tests_alive
+                    };
+                    keys * v.parallel as f64 * k.values_per_key()
+                })
                 .sum();
             peak_live = peak_live.max(live);
         }

@@ -4,9 +4,9 @@
 //! of scores, a share of integers among byte values), fixed sizes and every size
 //! distribution, key-name shapes (padded to a length or a distribution of lengths,
 //! patterned), fields per hash and field-name sizes (fixed or drawn), TTLs (long ones and ones
-//! that expire within the run, on every key or a share of them), cleanup
-//! shares, every flush mode, scripts (shared and unique), parallel test processes, command
-//! rates and a `maxmemory` that some writes run into.
+//! that expire within the run, on every key or a share of them), cleanup shares, growth
+//! (under flush = "none"), every flush mode, scripts (shared and unique), parallel test
+//! processes, command rates and a `maxmemory` that some writes run into.
 //!
 //! Each scenario is small enough to replay into a live server in a few seconds: a few tests of
 //! at most a few thousand commands. The same seed always gives the same text.
@@ -222,6 +222,9 @@ pub fn scenario_toml(seed: u64, profile: &str) -> String {
         }
         if rng.random_bool(0.4) {
             k += &format!("cleanup = {:.2}\n", rng.random_range(0.0..1.0));
+        }
+        if flush == "none" && more.random_bool(0.25) {
+            k += &format!("growth = {:.2}\n", more.random_range(0.05..0.3));
         }
         if budget < 2 {
             break;

@@ -117,6 +117,8 @@ pub(super) struct RawKeys {
     pub(super) ttl_share: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) cleanup: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) growth: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -112,6 +112,11 @@ pub struct KeyGroup {
     pub ttl_share: f64,
     /// Share of its keys a test deletes itself before it ends; the rest stay until a flush.
     pub cleanup: f64,
+    /// Keys added per test after the first, as a share of `count` (0: every test writes the
+    /// same `count` keys): test `t` writes only the keys numbered from `count + round(count x
+    /// growth x (t - 1))` up to `count + round(count x growth x t)`, new ones the keys the
+    /// tests before wrote stay beside (a data set growing day by day, one test a day).
+    pub growth: f64,
     /// Elements added per key of a list, set or sorted set, drawn per key (1 for other types).
     pub elements: SizeDist,
     /// Elements per command (RPUSH, SADD, ZADD and their removals carry this many).
@@ -303,6 +308,21 @@ impl KeyGroup {
         }
     }
 
+    /// The numbers of the keys test `t` (from 0) writes: `0..count`, or with `growth` the keys
+    /// it adds (see [`KeyGroup::growth`]).
+    #[inline]
+    pub fn written_in(&self, t: u64) -> std::ops::Range<u64> {
+        if self.growth <= 0.0 {
+            return 0..self.count;
+        }
+        let through = |t: u64| self.count + (self.count as f64 * self.growth * t as f64).round() as u64;
+        if t == 0 {
+            0..self.count
+        } else {
+            through(t - 1)..through(t)
+        }
+    }
+
     /// Whether key `j` of the group has the TTL: every key with `ttl_share` 1, else the keys
     /// where the running count `floor(j * share)` steps (evenly spread, `round(count * share)`
     /// of them).
@@ -373,7 +393,7 @@ impl KeyShape {
         let size = self
             .size
             .as_ref()
-            .map(|d| d.quantile((n as f64 + 0.5) / count.max(1) as f64));
+            .map(|d| d.quantile(((n % count.max(1)) as f64 + 0.5) / count.max(1) as f64));
         if let (Some(size), Some(at)) = (size, n_at) {
             let len = (out.len() - start) as u64;
             if size > len {

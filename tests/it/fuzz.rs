@@ -251,7 +251,7 @@ fn exercise(name: &str, text: &str) {
     let _ = claims::render(&verdicts);
     let _ = fragsim::report::run::render_mc(&file, &r);
     let _ = fragsim::report::run::timeline_csv(&r);
-    let _ = fragsim::report::document::markdown(&file, &r, &verdicts);
+    let _ = fragsim::report::document::markdown(&file, &r, &verdicts, true);
     serde_json::to_string(&r).expect("the result serialises");
 }
 

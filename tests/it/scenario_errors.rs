@@ -467,6 +467,7 @@ fn every_malformed_collection_or_name_shape_names_its_line_and_key() {
         (37, "integers = 0.5", "workload.keys[3].integers: needs `integer_digits`"),
         (21, "integers = 0.5", "workload.keys[1].integers: content = \"integer\" makes every value an integer"),
         (36, "ttl_share = 0.5", "workload.keys[3].ttl_share: is the share of keys given ttl_seconds: give ttl_seconds too"),
+        (36, "growth = -1", "workload.keys[3].growth: -1 is not a share of `count` from 0 to 100"),
         (36, r#"encoding = "listpack""#, "workload.keys[3].encoding: 'listpack': give \"hashtable\""),
         (29, r#"encoding = "hashtable""#, "workload.keys[2].encoding: 'hashtable': give \"skiplist\""),
         (13, r#"encoding = "hashtable""#, "workload.keys[0].encoding: only hashes, sets and zsets have a large encoding to hold; this group is a list"),
@@ -574,4 +575,18 @@ fn compressed_lists_run() {
     // 20 lists of 1,000 x 100 B: about 2 MB of listpacks uncompressed; at depth 2 all but
     // 4 of each list's 13 nodes are LZF blocks of a few hundred bytes.
     assert!(p > c + 1_000_000, "compressed {c}, plain {p}");
+}
+
+/// Growth adds keys beside those of the tests before: a flush between tests would wipe them.
+#[test]
+fn growth_needs_the_keys_of_the_tests_before() {
+    let text = "name = \"g\"\n[server]\nprofile = \"redis-7.0-debian\"\n[workload]\ntests = 3\nflush = \"before_each\"\n\
+                [[workload.keys]]\nname = \"a\"\ncount = 10\nvalue_size = 5\ngrowth = 0.1\n";
+    let err = fragsim::workload::parse(text, "g.toml").unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "workload.keys[0].growth: adds keys to those the tests before wrote: it needs flush = \"none\""
+        ),
+        "{err}"
+    );
 }

@@ -50,7 +50,7 @@ pub(super) fn small_id(rid: u32) -> ObjId {
 }
 
 /// The id of the large object in slot `index` of the large-object table.
-fn large_id(index: u32) -> ObjId {
+pub(super) fn large_id(index: u32) -> ObjId {
     index << 1 | 1
 }
 

@@ -329,6 +329,16 @@ impl Rewrite {
 }
 
 impl Server {
+    /// Tags the blocks the next commands make for their keys (and the arguments those keep)
+    /// as key group `group`'s (`None`: the server's own), until called again: what
+    /// [`Server::by_owner`] attributes the keyspace's bytes by.
+    pub fn set_owner(&mut self, group: Option<usize>) {
+        use crate::redis::heap::{TAG_GROUP0, TAG_OTHER, TAG_SERVER};
+        self.owner = group.map_or(TAG_SERVER, |g| {
+            (TAG_GROUP0 as usize + g).min(TAG_OTHER as usize - 1) as u8
+        });
+    }
+
     /// Runs one command sent by `client`: reads it into the query buffer, builds argv, checks
     /// `maxmemory`, executes, frees argv.
     ///
@@ -390,10 +400,16 @@ impl Server {
             self.reply_pending();
         } else {
             let reply_len = self.reply_len(cmd, argv);
+            // The command's blocks, and the arguments it keeps, are its key's owner's.
+            for o in objs.iter().flatten() {
+                o.retag(&mut self.heap, self.owner);
+            }
+            let server = self.heap.set_tag(self.owner);
             reply = match cmd {
                 Some(c) => self.run(client, c, argv, &mut objs).err().unwrap_or(reply),
                 None => Reply::Unsupported(format!("command '{}' is not modelled", command_name(argv))),
             };
+            self.heap.set_tag(server);
             // A reply only the command knows (the elements a pop took).
             let reply_len = self.reply_bytes.take().unwrap_or(reply_len);
             if let Some(new) = self.rewrite.argv.take() {

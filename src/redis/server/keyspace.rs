@@ -204,6 +204,33 @@ impl Keyspace {
         (payload, held)
     }
 
+    /// The number of keys by the owner tag of one of each key's blocks (its dict entry, else its
+    /// name, else its value's object): see [`Server::by_owner`]. Keys with none of those (a
+    /// shared integer in a layout whose entry holds the name) are not counted.
+    pub(super) fn keys_by_tag(&self, heap: &crate::redis::heap::Heap) -> Vec<u64> {
+        let mut n = vec![0u64; 256];
+        for k in self.keys.iter() {
+            let id = if k.entry != NO_OBJ {
+                Some(k.entry)
+            } else if k.sds != NO_OBJ {
+                Some(k.sds)
+            } else {
+                match k.held {
+                    Held::Int | Held::Embstr => Some(k.val),
+                    Held::Boxed => self.boxed[k.val as usize]
+                        .as_ref()
+                        .and_then(|b| b.value.robj())
+                        .map(|a| a.id),
+                    Held::Shared | Held::Free => None,
+                }
+            };
+            if let Some(id) = id {
+                n[heap.tag_of(id) as usize] += 1;
+            }
+        }
+        n
+    }
+
     /// Over the hash, list, set and sorted-set values: (the bytes their blocks were requested at,
     /// listpacks at their bytes in use; the part that is listpack growth in place; the bytes
     /// the client sent that they hold). See [`ValueType::structure`].
@@ -324,9 +351,10 @@ impl Keyspace {
         if e != NO_OBJ {
             self.expiry.remove(r);
             if mem.profile.slot_dicts() {
-                self.slot_expires.delete(mem.heap, mem.profile, slot);
+                let (e, p) = (&mut self.slot_expires, mem.profile);
+                mem.heap.as_server(|h| e.delete(h, p, slot));
             } else {
-                self.expires.delete(mem.heap);
+                mem.heap.as_server(|h| self.expires.delete(h));
             }
             let a = mem.heap.alloc_of(e, mem.profile.dict_entry);
             mem.heap.zfree(a);
@@ -427,10 +455,12 @@ impl Keyspace {
         let slot = key_hash_slot(key) as u16;
         if mem.profile.slot_dicts() {
             let request = mem.profile.kvstore_dict_request(true);
-            self.slot_keys.add(mem.heap, mem.profile, slot, request);
+            let (k, p) = (&mut self.slot_keys, mem.profile);
+            mem.heap.as_server(|h| k.add(h, p, slot, request));
         } else {
             self.dict_block(mem, 0);
-            self.main.add(mem.heap, mem.profile.dict_initial_size);
+            let initial = mem.profile.dict_initial_size;
+            mem.heap.as_server(|h| self.main.add(h, initial));
         }
         let entry = mem.heap.zmalloc(mem.profile.key_entry_request(key.len() as u64));
         let r = self.keys.insert(name, name_len, entry.id, sds);
@@ -554,10 +584,12 @@ impl Keyspace {
             if mem.profile.slot_dicts() {
                 let request = mem.profile.kvstore_dict_request(false);
                 let slot = self.keys.get(r).slot;
-                self.slot_expires.add(mem.heap, mem.profile, slot, request);
+                let (e, p) = (&mut self.slot_expires, mem.profile);
+                mem.heap.as_server(|h| e.add(h, p, slot, request));
             } else {
                 self.dict_block(mem, 1);
-                self.expires.add(mem.heap, mem.profile.dict_initial_size);
+                let initial = mem.profile.dict_initial_size;
+                mem.heap.as_server(|h| self.expires.add(h, initial));
             }
             self.keys.get_mut(r).expire = e.id;
         }
@@ -585,9 +617,10 @@ impl Keyspace {
         let k = self.keys.remove(r);
         self.payload_bytes -= k.name_len as u64 + self.value_payload_of(&k);
         if mem.profile.slot_dicts() {
-            self.slot_keys.delete(mem.heap, mem.profile, k.slot);
+            let (keys, p) = (&mut self.slot_keys, mem.profile);
+            mem.heap.as_server(|h| keys.delete(h, p, k.slot));
         } else {
-            self.main.delete(mem.heap);
+            mem.heap.as_server(|h| self.main.delete(h));
         }
         self.drop_expire(mem, r, k.expire, k.slot);
         self.take(mem, &k).free(mem);
@@ -675,7 +708,7 @@ impl Keyspace {
     fn dict_block(&mut self, mem: &mut Mem<'_>, which: usize) {
         if mem.profile.layout.per_slot_tables && self.dict_blocks[which].is_none() {
             let request = mem.profile.kvstore_dict_request(which == 0);
-            self.dict_blocks[which] = Some(mem.heap.zmalloc(request));
+            self.dict_blocks[which] = Some(mem.heap.as_server(|h| h.zmalloc(request)));
         }
     }
 

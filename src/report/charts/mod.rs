@@ -14,6 +14,7 @@ mod bars;
 mod bytes;
 mod legend;
 mod oom;
+mod patterns;
 mod sweep;
 mod text;
 mod timeline;
@@ -207,6 +208,11 @@ pub fn draw_all(r: &McResult) -> Result<Vec<Chart>, ChartError> {
         })?);
     }
     Ok(charts)
+}
+
+/// Draws the chart of memory by key pattern (`patterns`), of a Redis scenario's run.
+pub fn draw_patterns(r: &McResult) -> Result<Chart, ChartError> {
+    both("patterns", &|a| patterns::draw(a, r), &|a| patterns::draw(a, r))
 }
 
 /// Draws the sweep chart.

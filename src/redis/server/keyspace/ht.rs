@@ -51,7 +51,7 @@ impl Keyspace {
         if !t.exists() {
             let p = mem.profile;
             *t = Hashtable::new(p.hashtable_flavor(), p.kvstore_table_struct(), true);
-            t.create(mem.heap);
+            mem.heap.as_server(|h| t.create(h));
         }
     }
 
@@ -59,13 +59,15 @@ impl Keyspace {
     /// the rehash step `findBucket` takes.
     pub(super) fn ht_lookup(&mut self, mem: &mut Mem<'_>) {
         let keys = &self.keys;
-        self.vk_keys.find_step(mem.heap, &hash_in(keys));
+        let t = &mut self.vk_keys;
+        mem.heap.as_server(|h| t.find_step(h, &hash_in(keys)));
     }
 
     /// A lookup of the expires table (`getExpire`, `removeExpire` of a key without a TTL).
     pub(super) fn ht_lookup_expires(&mut self, mem: &mut Mem<'_>) {
         let keys = &self.keys;
-        self.vk_expires.find_step(mem.heap, &hash_in(keys));
+        let t = &mut self.vk_expires;
+        mem.heap.as_server(|h| t.find_step(h, &hash_in(keys)));
     }
 
     /// The bytes the block of record `k`'s object was asked for.
@@ -185,7 +187,9 @@ impl Keyspace {
                 self.ht_store(r, value, payload, flags);
                 Self::ht_create(&mut self.vk_keys, mem);
                 let keys = &self.keys;
-                self.vk_keys.add(mem.heap, r, keys.get(r).hash(), &hash_in(keys));
+                let t = &mut self.vk_keys;
+                mem.heap
+                    .as_server(|h| t.add(h, r, keys.get(r).hash(), &hash_in(keys)));
                 self.payload_bytes += key.len() as u64 + payload;
                 r
             }
@@ -237,7 +241,8 @@ impl Keyspace {
             return;
         }
         let keys = &self.keys;
-        self.vk_expires.remove(mem.heap, r, k.hash(), &hash_in(keys));
+        let e = &mut self.vk_expires;
+        mem.heap.as_server(|h| e.remove(h, r, k.hash(), &hash_in(keys)));
         self.keys.get_mut(r).expire &= !TTL;
         self.expiry.remove(r);
     }
@@ -262,8 +267,9 @@ impl Keyspace {
         self.keys.get_mut(r).expire = flags | TTL;
         Self::ht_create(&mut self.vk_expires, mem);
         let keys = &self.keys;
-        self.vk_expires
-            .add(mem.heap, r, keys.get(r).hash(), &hash_in(keys));
+        let t = &mut self.vk_expires;
+        mem.heap
+            .as_server(|h| t.add(h, r, keys.get(r).hash(), &hash_in(keys)));
     }
 
     /// `delGenericCommand`'s look at the key's TTL (`expireIfNeeded` without the value: a
@@ -283,9 +289,10 @@ impl Keyspace {
     pub(super) fn ht_delete_record(&mut self, mem: &mut Mem<'_>, r: u32) {
         let k = *self.keys.get(r);
         let keys = &self.keys;
-        self.vk_keys.remove(mem.heap, r, k.hash(), &hash_in(keys));
+        let (t, e) = (&mut self.vk_keys, &mut self.vk_expires);
+        mem.heap.as_server(|h| t.remove(h, r, k.hash(), &hash_in(keys)));
         if k.expire & TTL != 0 {
-            self.vk_expires.remove(mem.heap, r, k.hash(), &hash_in(keys));
+            mem.heap.as_server(|h| e.remove(h, r, k.hash(), &hash_in(keys)));
             self.expiry.remove(r);
         }
         let k = self.keys.remove(r);

@@ -54,7 +54,8 @@ pub struct MergeOptions {
     /// Shards of run: also print the per-bin table after the first run.
     #[arg(long)]
     pub bins: bool,
-    /// Shards of run: also print memory by key pattern and draw it (as `run --by-pattern`).
+    /// Shards of run: also print memory by key pattern and draw it (as `run --by-pattern`; each
+    /// variant's median run is replayed for it).
     #[arg(long)]
     pub by_pattern: bool,
     /// Worker threads for the replays (default: all cores). The output does not depend on it.
@@ -306,6 +307,7 @@ pub fn merge(o: &MergeOptions, progress: &dyn Progress) -> Result<MergeOutcome, 
     let tick = || progress.tick();
     match (h.command, &h.sweep) {
         (ShardedCommand::Run, _) => {
+            let sc = if o.by_pattern { sc.with_by_pattern() } else { sc };
             let out = Outputs::new(&out_dir(o.out.as_deref(), &file, ""))?;
             progress.start(sc.variants.len() as u64);
             let result = pool.install(|| montecarlo::summarise_all(&sc, h.runs, h.seed, &runs, &tick));

@@ -49,7 +49,10 @@ pub struct ReportOutcome {
 /// none).
 pub fn report(o: &ReportOptions, progress: &dyn Progress) -> Result<ReportOutcome, AppError> {
     super::shard::refuse_shard("report", o.shard.as_deref())?;
-    let sc = load_scenario(&o.file)?;
+    let mut sc = load_scenario(&o.file)?;
+    if o.by_pattern {
+        sc = sc.with_by_pattern();
+    }
     let mc = o.mc.settings(&sc)?;
     check_size(&o.file, &sc, mc, o.mc.force)?;
     let out_dir = out_dir(o.out.as_deref(), &o.file, "");

@@ -184,6 +184,7 @@ pub fn run_shard(o: &RunOptions, progress: &dyn Progress) -> Result<ShardOutcome
         ("--json", o.json.is_some()),
         ("--csv", o.csv.is_some()),
         ("--bins", o.bins),
+        ("--by-pattern", o.by_pattern),
     ])?;
     let sc = load_scenario(&o.file)?;
     let mc = o.mc.settings(&sc)?;

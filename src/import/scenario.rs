@@ -212,6 +212,7 @@ pub fn scenario_text(groups: Vec<(GroupKey, Stats)>, source: &Source, opts: &Opt
     // Names: the pattern, with the type or encoding after a slash where a pattern has several
     // groups (the largest keeps the bare pattern).
     let mut used = std::collections::HashSet::new();
+    let mut patterns: std::collections::HashMap<String, u64> = Default::default();
     for (k, s) in &groups {
         let base = group_name(&k.pattern);
         let name = if used.insert(base.clone()) {
@@ -229,7 +230,16 @@ pub fn scenario_text(groups: Vec<(GroupKey, Stats)>, source: &Source, opts: &Opt
             }
             n
         };
-        t += &group_toml(&name, k, s);
+        // Groups of one pattern (split by type or encoding) must not name the same keys, in
+        // any variant (counts scaled, growth): group i of m numbers its keys i, i + m, ...
+        let p = key_pattern(&k.pattern);
+        let m = groups
+            .iter()
+            .filter(|(g, _)| key_pattern(&g.pattern) == p)
+            .count() as u64;
+        let i = patterns.entry(p).or_insert(0u64);
+        t += &group_toml(&name, (*i, m), k, s);
+        *i += 1;
     }
     t += &format!(
         "\n# What if? Uncomment variants to compare with the data as it is (`fragsim run` shows each):\n\
@@ -245,8 +255,8 @@ pub fn scenario_text(groups: Vec<(GroupKey, Stats)>, source: &Source, opts: &Opt
     t
 }
 
-/// One `[[workload.keys]]` table.
-fn group_toml(name: &str, k: &GroupKey, s: &Stats) -> String {
+/// One `[[workload.keys]]` table, its keys numbered `first_key`, `first_key + key_step`, ...
+fn group_toml(name: &str, (first_key, key_step): (u64, u64), k: &GroupKey, s: &Stats) -> String {
     let mut t = format!(
         "\n[[workload.keys]]\nname = {}\ncount = {}\n",
         toml::Value::String(name.into()),
@@ -264,6 +274,11 @@ fn group_toml(name: &str, k: &GroupKey, s: &Stats) -> String {
     }
     t += &format!("{comment}\n");
     t += &format!("key_pattern = {}\n", toml::Value::String(key_pattern(&k.pattern)));
+    if key_step > 1 {
+        t += &format!(
+            "first_key = {first_key}\nkey_step = {key_step}                  # {key_step} groups share the pattern: each names its own keys\n"
+        );
+    }
     if let Some(d) = s.key_len.to_dist(&value_cuts(), 1) {
         t += &format!("key_size = {}\n", dist_toml(&d));
     }

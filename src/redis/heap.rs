@@ -64,7 +64,8 @@ pub struct Alloc {
 }
 
 /// Owner tags of the live blocks, by object id (small and large ids apart, each dense): who
-/// allocated each block, for [`crate::redis::Server::by_owner`]. One byte per id.
+/// allocated each block, for [`crate::redis::Server::by_owner`]. One byte per id; kept only
+/// when asked ([`Heap::track_owners`]).
 #[derive(Debug, Clone, Default)]
 struct Tags {
     small: Vec<u8>,
@@ -72,17 +73,25 @@ struct Tags {
 }
 
 impl Tags {
-    #[inline]
+    #[inline(always)]
     fn set(&mut self, id: ObjId, tag: u8) {
         let v = if id & 1 == 0 {
             &mut self.small
         } else {
             &mut self.large
         };
-        let i = (id >> 1) as usize;
-        if i >= v.len() {
-            v.resize((i + 1).next_power_of_two().max(64), 0);
+        match v.get_mut((id >> 1) as usize) {
+            Some(slot) => *slot = tag,
+            None => Self::grow(v, id, tag),
         }
+    }
+
+    /// [`Tags::set`] past the end of its table.
+    #[cold]
+    #[inline(never)]
+    fn grow(v: &mut Vec<u8>, id: ObjId, tag: u8) {
+        let i = (id >> 1) as usize;
+        v.resize((i + 1).next_power_of_two().max(64), 0);
         v[i] = tag;
     }
 
@@ -124,7 +133,8 @@ pub struct Heap {
     other_thread: bool,
     /// The owner tag new blocks get (a reallocated block keeps its own).
     tag: u8,
-    tags: Tags,
+    /// The live blocks' owner tags, when kept (see [`Heap::track_owners`]).
+    tags: Option<Tags>,
 }
 
 impl Heap {
@@ -143,8 +153,19 @@ impl Heap {
             recorder: None,
             other_thread: false,
             tag: TAG_STARTUP,
-            tags: Tags::default(),
+            tags: None,
         }
+    }
+
+    /// Keeps the owner tag of every block allocated from now on (blocks allocated before read
+    /// as [`TAG_STARTUP`]): a byte per object id, and a store per allocation.
+    pub fn track_owners(&mut self) {
+        self.tags.get_or_insert_with(Tags::default);
+    }
+
+    /// Whether owner tags are kept.
+    pub fn tracks_owners(&self) -> bool {
+        self.tags.is_some()
     }
 
     /// The owner tag blocks allocated from now on get (see [`TAG_SERVER`], [`TAG_GROUP0`]);
@@ -154,16 +175,24 @@ impl Heap {
         std::mem::replace(&mut self.tag, tag)
     }
 
+    /// The owner tag blocks allocated now get.
+    #[inline]
+    pub fn tag(&self) -> u8 {
+        self.tag
+    }
+
     /// The owner tag of live block `id`.
     #[inline]
     pub fn tag_of(&self, id: ObjId) -> u8 {
-        self.tags.get(id)
+        self.tags.as_ref().map_or(TAG_STARTUP, |t| t.get(id))
     }
 
     /// Gives live block `id` owner tag `tag` (a block another owner adopts).
     #[inline]
     pub fn retag(&mut self, id: ObjId, tag: u8) {
-        self.tags.set(id, tag);
+        if let Some(t) = self.tags.as_mut() {
+            t.set(id, tag);
+        }
     }
 
     /// Runs `f` with blocks allocated meanwhile tagged [`TAG_SERVER`] (the keyspace's tables,
@@ -244,7 +273,7 @@ impl Heap {
 
     /// `zmalloc(size)`, only the first `written` bytes then written (the rest of the block's
     /// pages stay untouched until [`Heap::write`]).
-    #[inline]
+    #[inline(always)]
     pub fn zmalloc_written(&mut self, size: u64, written: u64) -> Alloc {
         // The common case (a small block from the thread cache) inline, without a call.
         match self.arena.malloc_cached_small(size.max(1), written) {
@@ -272,7 +301,9 @@ impl Heap {
         let requested = size.min(u32::MAX as u64) as u32;
         self.zmalloc_used += usable;
         self.zmalloc_requested += requested as u64;
-        self.tags.set(id, self.tag);
+        if let Some(t) = self.tags.as_mut() {
+            t.set(id, self.tag);
+        }
         Alloc {
             id,
             requested,
@@ -318,12 +349,12 @@ impl Heap {
     /// `zrealloc(ptr, size)`, the first `written` bytes of the result then written.
     fn zrealloc_written(&mut self, a: Alloc, size: u64, written: u64) -> Alloc {
         let size = size.max(1);
-        let tag = self.tags.get(a.id);
+        let tag = self.tag_of(a.id);
         let (id, usable) = self
             .arena
             .realloc_usable(a.id, size)
             .expect("Redis allocations are modelable");
-        self.tags.set(id, tag);
+        self.retag(id, tag);
         if let Some(r) = self.recorder.as_mut() {
             if id != a.id || usable != a.usable {
                 r.realloc(a.id, id, size);
@@ -364,7 +395,7 @@ impl Heap {
     pub fn malloc_other(&mut self, size: u64) -> Alloc {
         let (id, usable) = self.malloc_recorded_written(size, size);
         self.other_used += usable;
-        self.tags.set(id, TAG_OTHER);
+        self.retag(id, TAG_OTHER);
         Alloc {
             id,
             requested: size.min(u32::MAX as u64) as u32,

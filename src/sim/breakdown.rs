@@ -67,7 +67,8 @@ pub struct Breakdown {
     pub collections: u64,
     /// The same moment by key pattern (Redis scenarios): each key group's part of
     /// `used_memory`, `allocator_active` and RSS, then the shared rows ([`Share::shared`]),
-    /// summing to the three figures. Empty without Redis (and then left out of the JSON).
+    /// summing to the three figures. Only for Redis runs asked for it (`--by-pattern`:
+    /// [`crate::workload::Scenario::by_pattern`]); otherwise empty and left out of the JSON.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub by_pattern: Vec<Share>,
 }

@@ -1070,7 +1070,10 @@ mod tests {
         }
         assert_eq!((fractional, integers), (50_009, 49_991));
         assert_eq!((per_key.first(), per_key.last()), (Some(&14), Some(&35)));
-        assert!((six as f64 / integers as f64 - 0.9).abs() < 0.01, "{six} of {integers}");
+        assert!(
+            (six as f64 / integers as f64 - 0.9).abs() < 0.01,
+            "{six} of {integers}"
+        );
     }
 
     /// Lists, sets and sorted sets: each key's elements added in batches, each batch followed

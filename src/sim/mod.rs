@@ -180,8 +180,10 @@ pub fn breakdown(sc: &Scenario, seed: u64) -> Breakdown {
 /// Where the bytes of RSS go at the peak of run `r` of `sc`: the decomposition `r` took in
 /// passing, or a replay of the run to its peak-RSS step.
 pub fn breakdown_of(sc: &Scenario, r: &RunResult) -> Breakdown {
+    // A decomposition taken without owner tags has no memory by key pattern: replayed.
     r.breakdown
         .clone()
+        .filter(|b| !sc.by_pattern || sc.redis.is_none() || !b.by_pattern.is_empty())
         .unwrap_or_else(|| breakdown_at(sc, r.seed, r.peak_rss_step))
 }
 
@@ -273,7 +275,11 @@ fn redis_breakdown(sc: &Scenario, server: &Server, f: &RawFigures) -> Breakdown 
         values_footprint,
         used_memory_startup: f.startup,
         collections: structure.saturating_sub(held).min(b.redis_overhead),
-        by_pattern: by_pattern(sc, server, f, &residency),
+        by_pattern: if heap.tracks_owners() {
+            by_pattern(sc, server, f, &residency)
+        } else {
+            Vec::new()
+        },
         ..b
     }
 }
@@ -361,6 +367,9 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
     let profile = sc.redis.clone().expect("Redis scenario");
     let mut server = Server::new(profile.clone(), seed).expect("validated profile");
     server.maxmemory = sc.maxmemory.unwrap_or(0);
+    if sc.by_pattern {
+        server.heap.track_owners();
+    }
     if probe.record > 0 {
         server.heap.record();
     }
@@ -424,9 +433,10 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
             any = true;
         }
         let last_test = t + 1 == sc.tests;
-        if last_test && any {
-            // The last command's step (the state has not changed since): decomposed now, in
-            // case it is the peak.
+        if last_test && any && steps.peak_step == steps.n {
+            // The last command's step (the state has not changed since), the peak so far:
+            // decomposed now, in case it stays the peak (a step that is not the peak so far
+            // never becomes it).
             taken.push((steps.n, redis_breakdown(sc, &server, &server.step_figures())));
         }
         for c in clients {
@@ -438,7 +448,7 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
             probe.taken = Some(redis_breakdown(sc, &server, &end));
             break;
         }
-        if last_test {
+        if last_test && steps.peak_step == steps.n {
             taken.push((steps.n, redis_breakdown(sc, &server, &end)));
         }
         if server.refusals.len() > before && first_refusal_test.is_none() {
@@ -469,6 +479,13 @@ fn run_redis(sc: &Scenario, seed: u64, mut progress: impl FnMut(u64), probe: &mu
     r.peak_rss_step = steps.peak_step;
     r.breakdown = in_passing(&taken, steps.peak_step);
     r
+}
+
+impl RunResult {
+    /// Keys (Redis) or live objects after the last test.
+    pub fn end_keys(&self) -> u64 {
+        self.timeline.last().map_or(0, |t| t.keys)
+    }
 }
 
 /// The decomposition taken in passing at step `peak`, if one was.
@@ -707,7 +724,7 @@ mod tests {
         let text = "name = \"p\"\n[server]\nprofile = \"redis-7.0-debian\"\n[workload]\ntests = 1\n\
              [[workload.keys]]\nname = \"a\"\ncount = 100\nvalue_size = 100\nkey_pattern = \"a:{n}\"\n\
              [[workload.keys]]\nname = \"b\"\ncount = 10\ntype = \"hash\"\nfields = 2\nvalue_size = 5\nkey_pattern = \"b:{n}\"\n";
-        let f = crate::workload::parse(text, "p").unwrap();
+        let f = crate::workload::parse(text, "p").unwrap().with_by_pattern();
         let sc = f.first();
         let r = run(sc, 1, |_| {});
         let b = breakdown_of(sc, &r);
@@ -728,9 +745,39 @@ mod tests {
             b.allocator_active
         );
         assert_eq!(rows.iter().map(|s| s.rss).sum::<u64>(), b.rss);
+        // Asked for only: a run not asked keeps no owners.
+        let plain = crate::workload::parse(text, "p").unwrap();
+        assert!(breakdown_of(plain.first(), &run(plain.first(), 1, |_| {}))
+            .by_pattern
+            .is_empty());
         for s in &rows[..2] {
             assert_eq!(s.allocator_active, s.used_memory + s.pad_pages + s.slab_holes);
         }
+    }
+
+    /// Two groups of one pattern and one length distribution name different keys with
+    /// `first_key` and `key_step` (group 0: 0, 2, 4, ...; group 1: 1, 3, 5, ...), however many
+    /// keys each has; without them they would write the same names.
+    #[test]
+    fn groups_of_one_pattern_number_their_keys_apart() {
+        let group = |first: &str| {
+            format!(
+                "[[workload.keys]]\nname = \"g{first}\"\ncount = 300\nvalue_size = 5\nkey_pattern = \"u:{{n}}\"\n\
+                 key_size = {{ dist = \"choice\", values = [4, 6], weights = [1, 3] }}\n{}",
+                if first.is_empty() { String::new() } else { format!("first_key = {first}\nkey_step = 2\n") }
+            )
+        };
+        let head = "name = \"k\"\n[server]\nprofile = \"redis-7.0-debian\"\n[workload]\ntests = 1\n";
+        let apart = format!("{head}{}{}", group("0"), group("1"));
+        let f = crate::workload::parse(&apart, "k").unwrap();
+        assert_eq!(run(f.first(), 1, |_| {}).end_keys(), 600);
+        let same = format!(
+            "{head}{}{}",
+            group(""),
+            group("").replace("name = \"g\"", "name = \"h\"")
+        );
+        let f = crate::workload::parse(&same, "k").unwrap();
+        assert_eq!(run(f.first(), 1, |_| {}).end_keys(), 300);
     }
 
     /// Growth: each test after the first adds `count x growth` keys beside the ones before, so

@@ -686,6 +686,8 @@ pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Optio
         let key_shape = KeyShape {
             pattern: k.key_pattern.clone(),
             size: None,
+            first: k.first_key.unwrap_or(0),
+            step: k.key_step.unwrap_or(1).max(1),
         };
         let name_size = |p: &mut Problems, field: &str, v: &Option<toml::Value>| -> Option<SizeDist> {
             let what = if field == "key_size" {
@@ -718,9 +720,12 @@ pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Optio
             // digits, or, where shorter, in letters (see `scenario::letters`).
             let count = k.count.max(1) as u64;
             let longest = key_shape.longest(&k.name, count, w.tests.max(1) as u64, parallel);
-            let fixed = longest - super::scenario::decimal_digits(count - 1);
+            let last = key_shape
+                .first
+                .saturating_add((count - 1).saturating_mul(key_shape.step));
+            let fixed = longest - super::scenario::decimal_digits(last);
             let mut width = 1;
-            while 52u64.saturating_pow(width as u32) < count {
+            while 52u64.saturating_pow(width as u32) <= last {
                 width += 1;
             }
             let least = (fixed + width).min(longest);
@@ -913,6 +918,7 @@ pub(super) fn check(raw: &RawScenario, variant: &str, p: &mut Problems) -> Optio
         state,
         keys,
         scripts,
+        by_pattern: false,
     };
     let live = sc.live_payload_bytes();
     if live > (1u64 << 47) as f64 {

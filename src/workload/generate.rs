@@ -3,10 +3,11 @@
 //! sets, sorted sets: elements in batches, churned or not, integer or byte content, both kinds
 //! of scores, a share of integers among byte values), fixed sizes and every size
 //! distribution, key-name shapes (padded to a length or a distribution of lengths,
-//! patterned), fields per hash and field-name sizes (fixed or drawn), TTLs (long ones and ones
-//! that expire within the run, on every key or a share of them), cleanup shares, growth
-//! (under flush = "none"), every flush mode, scripts (shared and unique), parallel test
-//! processes, command rates and a `maxmemory` that some writes run into.
+//! patterned, numbered from a first key by a step), fields per hash and field-name sizes
+//! (fixed or drawn), TTLs (long ones and ones that expire within the run, on every key or a
+//! share of them), cleanup shares, growth (under flush = "none"), every flush mode, scripts
+//! (shared and unique), parallel test processes, command rates and a `maxmemory` that some
+//! writes run into.
 //!
 //! Each scenario is small enough to replay into a live server in a few seconds: a few tests of
 //! at most a few thousand commands. The same seed always gives the same text.
@@ -202,6 +203,13 @@ pub fn scenario_toml(seed: u64, profile: &str) -> String {
                 };
                 let test = if rng.random_bool(0.8) { "{test}:" } else { "" };
                 k += &format!("key_pattern = \"obj:{process}{test}{{n}}:g{g}\"\n");
+                if more.random_bool(0.3) {
+                    k += &format!(
+                        "first_key = {}\nkey_step = {}\n",
+                        more.random_range(0..1000),
+                        more.random_range(1..=4)
+                    );
+                }
             }
             _ => {}
         }

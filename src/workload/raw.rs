@@ -98,6 +98,10 @@ pub(super) struct RawKeys {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) key_pattern: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) first_key: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) key_step: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) field_size: Option<toml::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) fields: Option<toml::Value>,

@@ -91,6 +91,12 @@ pub enum Scores {
 pub struct KeyShape {
     pub pattern: Option<String>,
     pub size: Option<SizeDist>,
+    /// The number `{n}` of the group's first key (`first_key`, 0 unless told) and the step
+    /// between its keys' numbers (`key_step`, 1 unless told): key `j` is numbered `first + j x
+    /// step`, so that groups of one pattern can name different keys whatever their counts
+    /// (group `i` of `m`: first `i`, step `m`). Lengths are still spread by `j`.
+    pub first: u64,
+    pub step: u64,
 }
 
 /// One group of keys each test writes.
@@ -213,6 +219,21 @@ pub struct Scenario {
     pub state: ServerState,
     pub keys: Vec<KeyGroup>,
     pub scripts: Vec<ScriptSpec>,
+    /// Whether runs split their figures by key pattern (`--by-pattern`: the model tags every
+    /// block with its owner, which costs time and memory, so only when asked). Not part of the
+    /// scenario file.
+    #[serde(skip)]
+    pub by_pattern: bool,
+}
+
+impl ScenarioFile {
+    /// Asks every variant's runs for memory by key pattern (see [`Scenario::by_pattern`]).
+    pub fn with_by_pattern(mut self) -> Self {
+        for v in &mut self.variants {
+            v.by_pattern = true;
+        }
+        self
+    }
 }
 
 /// A scenario file: its variants, validated.
@@ -359,6 +380,8 @@ impl KeyShape {
     ) {
         let start = out.len();
         let mut n_at = None;
+        // The key's number; `n` spreads the lengths.
+        let (j, n) = (n, self.first + n * self.step);
         match &self.pattern {
             None => {
                 out.extend_from_slice(group.as_bytes());
@@ -393,7 +416,7 @@ impl KeyShape {
         let size = self
             .size
             .as_ref()
-            .map(|d| d.quantile(((n % count.max(1)) as f64 + 0.5) / count.max(1) as f64));
+            .map(|d| d.quantile(((j % count.max(1)) as f64 + 0.5) / count.max(1) as f64));
         if let (Some(size), Some(at)) = (size, n_at) {
             let len = (out.len() - start) as u64;
             if size > len {
@@ -419,6 +442,8 @@ impl KeyShape {
         let unpadded = KeyShape {
             pattern: self.pattern.clone(),
             size: None,
+            first: self.first,
+            step: self.step,
         };
         let mut v = Vec::new();
         unpadded.render(group, parallel - 1, tests - 1, count - 1, count, parallel, &mut v);
@@ -427,7 +452,7 @@ impl KeyShape {
 
     /// Whether names are the default `GROUP:TEST:N` (or `GROUP:PROCESS:TEST:N`), unpadded.
     pub fn is_default(&self) -> bool {
-        self.pattern.is_none() && self.size.is_none()
+        self.pattern.is_none() && self.size.is_none() && self.first == 0 && self.step == 1
     }
 }
 

@@ -137,6 +137,13 @@ impl Arena {
             .as_ref()
             .map(|t| t.cached_ids().collect())
             .unwrap_or_default();
+        // The slabs holding a cached region, so that the other slabs' regions are not looked up.
+        let mut cached_in = vec![false; self.slabs.len()];
+        for &id in &cached {
+            if let Handle::Small(rid) = Handle::of(id) {
+                cached_in[self.region(rid).0 as usize] = true;
+            }
+        }
         let who = |id: ObjId| {
             if cached.contains(&id) {
                 cache
@@ -177,8 +184,14 @@ impl Arena {
             let touched = self.pac.touched.count_range(fp, fp + np);
             let size = self.sc.class(s.bin as usize).size;
             held.clear();
+            let any_cached = cached_in[si];
             for reg in s.regions_in_use() {
-                let w = who(self.region_id(si as u32, reg));
+                let id = self.region_id(si as u32, reg);
+                let w = if any_cached {
+                    who(id)
+                } else {
+                    owner_of(id).min(owners - 1)
+                };
                 let t = if touched == 0 {
                     0
                 } else if touched == np {

@@ -142,16 +142,17 @@ impl Server {
     /// 1,024, else that one freed and a new one made.
     pub(super) fn argv_array(&mut self, id: ClientId, argc: usize) -> Alloc {
         let size = 8 * argc.min(1024) as u64;
+        // The client's, not the command's key's (Redis 8.0 keeps it between commands).
         if !self.profile.layout.client_keeps_argv {
-            return self.heap.zmalloc(size);
+            return self.heap.as_server(|h| h.zmalloc(size));
         }
         match self.client_mut(id).argv.take() {
             Some(a) if argc as u64 <= argv_slots(a) && argv_slots(a) <= 1024 => a,
             Some(a) => {
                 self.heap.zfree(a);
-                self.heap.zmalloc(size)
+                self.heap.as_server(|h| h.zmalloc(size))
             }
-            None => self.heap.zmalloc(size),
+            None => self.heap.as_server(|h| h.zmalloc(size)),
         }
     }
 

@@ -307,7 +307,8 @@ impl Rewrite {
     /// `rewriteClientCommandVector`: a new vector of `argc` arguments, which replaces the
     /// parsed one once the command has run.
     pub(super) fn replace_vector(&mut self, heap: &mut Heap, argc: usize) {
-        self.argv = Some(heap.zmalloc(8 * argc as u64));
+        // The client's (Redis 8.0 keeps it for the next command).
+        self.argv = Some(heap.as_server(|h| h.zmalloc(8 * argc as u64)));
     }
 
     /// Whether a rewrite holds anything [`Rewrite::release`] frees.
@@ -385,6 +386,9 @@ impl Server {
             .last_active_ns = now;
         let cmd = Cmd::of(argv);
         let mut objs = std::mem::take(&mut self.arg_objs);
+        // The argument objects, and the blocks the command makes, are its key's owner's (the
+        // query buffer and argv array are the client's: see `read_command`).
+        let server = self.heap.set_tag(self.owner);
         let mut argv_arr = self.read_command(client, argv, &mut objs);
         // maxmemory check (processCommand, before the command runs).
         let refused = match cmd {
@@ -396,19 +400,16 @@ impl Server {
         };
         let mut reply = Reply::Ok;
         if refused {
+            self.heap.set_tag(server);
             reply = Reply::Oom;
             self.reply_pending();
         } else {
             let reply_len = self.reply_len(cmd, argv);
-            // The command's blocks, and the arguments it keeps, are its key's owner's.
-            for o in objs.iter().flatten() {
-                o.retag(&mut self.heap, self.owner);
-            }
-            let server = self.heap.set_tag(self.owner);
             reply = match cmd {
                 Some(c) => self.run(client, c, argv, &mut objs).err().unwrap_or(reply),
                 None => Reply::Unsupported(format!("command '{}' is not modelled", command_name(argv))),
             };
+            // The replies, latency histograms and frees that follow are the server's.
             self.heap.set_tag(server);
             // A reply only the command knows (the elements a pop took).
             let reply_len = self.reply_bytes.take().unwrap_or(reply_len);

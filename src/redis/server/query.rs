@@ -94,7 +94,10 @@ impl Server {
         let nq = if hdr == old_hdr {
             self.heap.zrealloc_copy(q, hdr + newlen + 1)
         } else {
-            let nq = self.heap.zmalloc_written(hdr + newlen + 1, hdr + len + 1);
+            // The client's buffer (a realloc keeps the block's owner).
+            let nq = self
+                .heap
+                .as_server(|h| h.zmalloc_written(hdr + newlen + 1, hdr + len + 1));
             self.heap.zfree(q);
             nq
         };
@@ -267,13 +270,14 @@ impl Server {
                         // sdsnewlen(SDS_NOINIT): the header and the terminator are written,
                         // not the bytes between.
                         let hdr = self.profile.sds_header(n + 2);
-                        let fresh = self
-                            .heap
-                            .zmalloc_written(self.profile.sds_request(n + 2), hdr + 1);
+                        let request = self.profile.sds_request(n + 2);
+                        let fresh = self.heap.as_server(|h| h.zmalloc_written(request, hdr + 1));
                         self.heap.write(fresh, hdr + n + 2, hdr + n + 3);
                         let c = self.client_mut(id);
                         let sds = c.qbuf;
                         c.set_qbuf(fresh, hdr);
+                        // The command's (its key's, if kept) from now on.
+                        self.heap.retag(sds.id, self.heap.tag());
                         StringValue::Raw(robj, sds)
                     } else {
                         StringValue::create(&mut self.mem(), n)
@@ -311,7 +315,7 @@ impl Server {
             // start).
             self.heap.write(q, 0, hdr + len + 1);
         }
-        argv_arr.unwrap_or_else(|| self.heap.zmalloc(8))
+        argv_arr.unwrap_or_else(|| self.heap.as_server(|h| h.zmalloc(8)))
     }
 }
 

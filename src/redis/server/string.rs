@@ -100,20 +100,6 @@ impl StringValue {
     }
 }
 
-impl StringValue {
-    /// Gives the value's blocks owner tag `tag` (an argument a key adopts).
-    pub(super) fn retag(&self, heap: &mut crate::redis::heap::Heap, tag: u8) {
-        match self {
-            StringValue::Shared => {}
-            StringValue::Int(a) | StringValue::Embstr(a) => heap.retag(a.id, tag),
-            StringValue::Raw(r, s) => {
-                heap.retag(r.id, tag);
-                heap.retag(s.id, tag);
-            }
-        }
-    }
-}
-
 impl ValueType for StringValue {
     fn free(self, mem: &mut Mem<'_>) {
         match self {

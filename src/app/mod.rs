@@ -259,6 +259,23 @@ impl Outputs {
     }
 }
 
+/// The charts of a Monte Carlo result (see [`crate::report::charts::draw_all`]), and with
+/// `by_pattern` the chart of memory by key pattern; `out_dir` names the output in an error.
+fn draw_charts(
+    result: &crate::sim::montecarlo::McResult,
+    by_pattern: bool,
+    out_dir: &Path,
+) -> Result<Vec<crate::report::charts::Chart>, AppError> {
+    let draw_error = |e: crate::report::charts::ChartError| {
+        AppError::Output(format!("{}: cannot draw the charts: {e}", out_dir.display()))
+    };
+    let mut charts = crate::report::charts::draw_all(result).map_err(draw_error)?;
+    if by_pattern {
+        charts.push(crate::report::charts::draw_patterns(result).map_err(draw_error)?);
+    }
+    Ok(charts)
+}
+
 /// Runs every variant of `sc` with `mc`, showing progress over each variant's runs and the
 /// replay of its median run.
 fn monte_carlo(

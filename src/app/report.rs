@@ -59,14 +59,8 @@ pub fn report(o: &ReportOptions, progress: &dyn Progress) -> Result<ReportOutcom
     let out = Outputs::new(&out_dir)?;
     let result = monte_carlo(&sc, mc, progress)?;
     let verdicts = crate::sim::claims::evaluate(&sc.claims, &result);
-    let draw_error = |e: crate::report::charts::ChartError| {
-        AppError::Output(format!("{}: cannot draw the charts: {e}", out_dir.display()))
-    };
-    let mut charts = crate::report::charts::draw_all(&result).map_err(draw_error)?;
     let by_pattern = o.by_pattern && sc.first().redis.is_some();
-    if by_pattern {
-        charts.push(crate::report::charts::draw_patterns(&result).map_err(draw_error)?);
-    }
+    let charts = super::draw_charts(&result, by_pattern, &out_dir)?;
     out.charts(&charts)?;
     let doc = crate::report::document::html(&sc, &result, &verdicts, &charts, by_pattern);
     out.write("report.html", doc.as_bytes())?;

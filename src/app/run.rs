@@ -121,15 +121,8 @@ pub(super) fn write_outputs(
     let csv_text = crate::report::run::timeline_csv(&result);
     out.write("result.json", json_text.as_bytes())?;
     out.write("timeline.csv", csv_text.as_bytes())?;
-    let draw_error = |e: crate::report::charts::ChartError| {
-        AppError::Output(format!("{}: cannot draw the charts: {e}", out_dir.display()))
-    };
-    let mut charts = crate::report::charts::draw_all(&result).map_err(draw_error)?;
     let by_pattern = extra.by_pattern && sc.first().redis.is_some();
-    if by_pattern {
-        charts.push(crate::report::charts::draw_patterns(&result).map_err(draw_error)?);
-    }
-    let charts = out.charts(&charts)?;
+    let charts = out.charts(&super::draw_charts(&result, by_pattern, &out_dir)?)?;
     if let Some(path) = extra.json {
         out.write_elsewhere(path, &json_text, "JSON output")?;
     }

@@ -23,12 +23,7 @@ pub fn rows(b: &Breakdown, shown: usize) -> Vec<Share> {
             ..Share::default()
         };
         for s in rest {
-            sum.keys += s.keys;
-            sum.used_memory += s.used_memory;
-            sum.allocator_active += s.allocator_active;
-            sum.pad_pages += s.pad_pages;
-            sum.slab_holes += s.slab_holes;
-            sum.rss += s.rss;
+            sum.add(s);
         }
         out.push(sum);
     }
@@ -43,6 +38,15 @@ pub fn shared_note(name: &str) -> &'static str {
         "allocator" => "thread cache, spare slabs, unpurged pages, metadata",
         "baseline" => "the empty server and the process",
         _ => "",
+    }
+}
+
+/// The name a row is shown by in brief: a key group's name, a shared row's in parentheses.
+pub fn short_label(s: &Share) -> String {
+    if s.shared {
+        format!("({})", s.name)
+    } else {
+        s.name.clone()
     }
 }
 
@@ -113,16 +117,7 @@ pub fn text(r: &McResult) -> String {
             v.name, v.breakdown_run
         );
         let rows = rows(&v.breakdown, SHOWN);
-        let labels: Vec<String> = rows
-            .iter()
-            .map(|s| {
-                if s.shared {
-                    format!("({})", s.name)
-                } else {
-                    s.name.clone()
-                }
-            })
-            .collect();
+        let labels: Vec<String> = rows.iter().map(short_label).collect();
         let width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
         for (s, l) in rows.iter().zip(&labels) {
             let keys = if s.shared {

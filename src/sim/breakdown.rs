@@ -110,6 +110,18 @@ pub struct Share {
     pub rss: u64,
 }
 
+impl Share {
+    /// Adds `o`'s keys and bytes to these (rows summed into one).
+    pub fn add(&mut self, o: &Share) {
+        self.keys += o.keys;
+        self.used_memory += o.used_memory;
+        self.allocator_active += o.allocator_active;
+        self.pad_pages += o.pad_pages;
+        self.slab_holes += o.slab_holes;
+        self.rss += o.rss;
+    }
+}
+
 fn is_zero(x: &u64) -> bool {
     *x == 0
 }

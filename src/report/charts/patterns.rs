@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use super::legend::{side_legend, Entry, Swatch};
 use super::text::{shrink_to, text_width};
 use super::{Res, LABEL_FONT, LEGEND_W, MIB, PALETTE, W};
-use crate::report::patterns::{rows, SHOWN};
+use crate::report::patterns::{rows, short_label, SHOWN};
 use crate::sim::breakdown::Share;
 use crate::sim::montecarlo::McResult;
 use crate::units::human;
@@ -40,9 +40,7 @@ fn row_in(r: &McResult, shown: &[Share], row: &Share) -> Vec<Option<Share>> {
             let mut sum = Share::default();
             for s in v.breakdown.by_pattern.iter().filter(|s| !s.shared) {
                 if !shown.iter().any(|x| x.name == s.name) {
-                    sum.used_memory += s.used_memory;
-                    sum.allocator_active += s.allocator_active;
-                    sum.rss += s.rss;
+                    sum.add(s);
                 }
             }
             Some(sum)
@@ -77,16 +75,7 @@ where
         .fold(0.0, f64::max)
         .max(0.001);
     // The rows' names at the left, in a column as wide as the longest needs (up to a third).
-    let names: Vec<String> = shown
-        .iter()
-        .map(|s| {
-            if s.shared {
-                format!("({})", s.name)
-            } else {
-                s.name.clone()
-            }
-        })
-        .collect();
+    let names: Vec<String> = shown.iter().map(short_label).collect();
     let (pw, _) = plot.dim_in_pixel();
     let mut name_w = 0;
     for n in &names {

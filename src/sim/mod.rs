@@ -316,20 +316,12 @@ fn by_pattern(
         .take(last - TAG_GROUP0 as usize + 1)
         .map(|(g, k)| {
             let t = TAG_GROUP0 as usize + g;
-            let mut o = owned[t];
-            let mut n = keys[t];
-            if t == last {
-                // The groups past the tags there are share the last tag.
-                for (ob, kn) in owned[t + 1..=last].iter().zip(&keys[t + 1..=last]) {
-                    o.add(ob);
-                    n += kn;
-                }
-            }
-            let mut s = row(&k.name, false, &o, o.usable, n);
+            let mut s = row(&k.name, false, &owned[t], owned[t].usable, keys[t]);
             s.pattern = k.key_shape.pattern.clone();
             s
         })
         .collect();
+    // The groups past the tags there are share the last tag (`Server::set_owner`).
     if sc.keys.len() > last - TAG_GROUP0 as usize + 1 {
         rows.last_mut().expect("a group").name =
             format!("{} and later groups", sc.keys[last - TAG_GROUP0 as usize].name);

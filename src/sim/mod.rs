@@ -340,18 +340,16 @@ fn by_pattern(
         .active
         .saturating_sub(sum(&rows, |s| s.allocator_active) + start.active);
     rows.push(a);
-    let baseline = breakdown::Share {
-        name: "baseline".into(),
-        pattern: None,
-        shared: true,
-        keys: 0,
-        used_memory: f.used.saturating_sub(sum(&rows, |s| s.used_memory)),
-        allocator_active: f.active.saturating_sub(sum(&rows, |s| s.allocator_active)),
-        pad_pages: start.pad,
-        slab_holes: start.holes,
-        rss: f.rss.saturating_sub(sum(&rows, |s| s.rss)),
-    };
-    rows.push(baseline);
+    let mut b = row(
+        "baseline",
+        true,
+        start,
+        f.used.saturating_sub(sum(&rows, |s| s.used_memory)),
+        0,
+    );
+    b.allocator_active = f.active.saturating_sub(sum(&rows, |s| s.allocator_active));
+    b.rss = f.rss.saturating_sub(sum(&rows, |s| s.rss));
+    rows.push(b);
     rows
 }
 

@@ -82,6 +82,17 @@ pub fn parse_bytes_f64(s: &str) -> Result<f64, ByteCountError> {
     Ok(bytes)
 }
 
+/// SplitMix64's finaliser: 64 well-mixed bits from `z` (callers add the golden gamma,
+/// `0x9e37_79b9_7f4a_7c15`, per step or per index first). The same for the same `z` in every
+/// run and on every machine: fragsim's seeds and its draws that must not depend on a
+/// generator's position.
+#[inline]
+pub fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// `1234567` -> `1,234,567`.
 pub fn group(n: u64) -> String {
     let s = n.to_string();

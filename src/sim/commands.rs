@@ -463,11 +463,7 @@ fn push_score(v: &mut Vec<u8>, k: &KeyGroup, j: u64, e: u64) {
 /// A number in [0, 1) made from `x` (SplitMix64's finaliser): the same for the same `x` in
 /// every run.
 fn unit(x: u64) -> f64 {
-    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64
+    (crate::units::mix64(x.wrapping_add(0x9e37_79b9_7f4a_7c15)) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Bytes a key name rendered in place ([`Part::Key`]) holds at most.

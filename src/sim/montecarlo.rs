@@ -214,10 +214,7 @@ pub struct McResult {
 
 /// The seed of run `i` (splitmix64 of the master seed and the index).
 pub fn run_seed(master: u64, i: u64) -> u64 {
-    let mut z = master.wrapping_add(0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i + 1));
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    crate::units::mix64(master.wrapping_add(0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i + 1)))
 }
 
 fn oom_stat(runs: &[RunResult], pick: impl Fn(&RunResult) -> Option<&super::OomVerdict>) -> Option<OomStat> {
